@@ -1,0 +1,59 @@
+"""Recorded traffic in the traffic library's layouts: JSON (row- or column-oriented,
+optionally gzipped), CSV and Parquet, read into the report table (`sharedsky.schema`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sharedsky.schema import normalise
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be read: names the file and what is wrong."""
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for ext in (".json.gz", ".jsonl.gz", ".csv.gz", ".json", ".jsonl", ".csv", ".parquet"):
+        if name.endswith(ext):
+            return ext.replace(".gz", "")
+    return path.suffix.lower()
+
+
+def read_recording(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
+    """Read a whole recording into the report table, sorted by time."""
+    p = Path(path)
+    if not p.exists():
+        raise RecordingError(f"{p}: no such file")
+    kind = (fmt or _suffix(p)).lstrip(".")
+    try:
+        if kind == "json":
+            opener = gzip.open if p.name.lower().endswith(".gz") else open
+            with opener(p, "rt", encoding="utf-8") as fh:
+                data = json.load(fh)
+            # Row-oriented: a list of records. Column-oriented: {column: {row: value}}.
+            df = pd.DataFrame(data) if isinstance(data, list) else pd.DataFrame(
+                {k: pd.Series(v) for k, v in data.items()}
+            )
+        elif kind == "jsonl":
+            df = pd.read_json(p, lines=True)
+        elif kind == "csv":
+            df = pd.read_csv(p)
+        elif kind == "parquet":
+            df = pd.read_parquet(p)
+        else:
+            raise RecordingError(f"{p}: unknown recording format {kind!r}")
+    except RecordingError:
+        raise
+    except (OSError, ValueError, json.JSONDecodeError) as exc:
+        raise RecordingError(f"{p}: cannot read as {kind}: {exc}") from exc
+    missing = [c for c in ("timestamp", "icao24", "latitude", "longitude", "altitude") if c not in df]
+    if missing:
+        raise RecordingError(f"{p}: missing column(s) {', '.join(missing)}")
+    out = normalise(df, source=p.name)
+    return out.sort_values("timestamp", kind="stable").reset_index(drop=True)

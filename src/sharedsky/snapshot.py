@@ -1,0 +1,145 @@
+"""A snapshot: every live aircraft at one instant, as columns.
+
+The engine only ever sees snapshots. A snapshot is built from the latest report of each
+aircraft, dead-reckoned to the snapshot's instant; reports older than `max_age_s` and
+aircraft on the ground are left out and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sharedsky.geo import dead_reckon
+
+F64 = NDArray[np.float64]
+
+DEFAULT_MAX_AGE_S = 20.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Columns of every aircraft at instant `t_s` (UTC epoch seconds).
+
+    `party` indexes `parties`. Positions are already dead-reckoned to `t_s`;
+    `last_report_s` is when the aircraft last reported.
+    """
+
+    t_s: float
+    id: NDArray[np.str_]
+    party: NDArray[np.int32]
+    lat_deg: F64
+    lon_deg: F64
+    alt_ft: F64
+    track_deg: F64
+    gs_kt: F64
+    vs_fpm: F64
+    last_report_s: F64
+    parties: tuple[str, ...] = ("default",)
+    callsign: NDArray[np.str_] | None = None
+    squawk: NDArray[np.str_] | None = None
+    dropped_stale: int = 0
+    dropped_ground: int = 0
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.id.shape[0])
+
+    def take(self, index: NDArray[np.intp] | NDArray[np.bool_]) -> Snapshot:
+        """A snapshot restricted to some aircraft (boolean mask or indices)."""
+
+        def sub(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[index]
+
+        return Snapshot(
+            t_s=self.t_s,
+            id=self.id[index],
+            party=self.party[index],
+            lat_deg=self.lat_deg[index],
+            lon_deg=self.lon_deg[index],
+            alt_ft=self.alt_ft[index],
+            track_deg=self.track_deg[index],
+            gs_kt=self.gs_kt[index],
+            vs_fpm=self.vs_fpm[index],
+            last_report_s=self.last_report_s[index],
+            parties=self.parties,
+            callsign=sub(self.callsign),
+            squawk=sub(self.squawk),
+            dropped_stale=self.dropped_stale,
+            dropped_ground=self.dropped_ground,
+            extra={k: v[index] for k, v in self.extra.items()},
+        )
+
+
+def build_snapshot(
+    t_s: float,
+    *,
+    id: np.ndarray,
+    lat_deg: np.ndarray,
+    lon_deg: np.ndarray,
+    alt_ft: np.ndarray,
+    track_deg: np.ndarray,
+    gs_kt: np.ndarray,
+    vs_fpm: np.ndarray,
+    report_s: np.ndarray,
+    party: np.ndarray | None = None,
+    parties: tuple[str, ...] = ("default",),
+    onground: np.ndarray | None = None,
+    callsign: np.ndarray | None = None,
+    squawk: np.ndarray | None = None,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+    dead_reckoning: bool = True,
+) -> Snapshot:
+    """Snapshot at `t_s` from each aircraft's latest state (one row per aircraft).
+
+    Rows whose report is older than `max_age_s` (or in the future), or on the ground,
+    are left out and counted. Missing track/speed/vertical rate (NaN) are taken as 0
+    for prediction (the aircraft is then predicted to stay where it is).
+    """
+    report_s = np.asarray(report_s, dtype=np.float64)
+    age = t_s - report_s
+    fresh = (age <= max_age_s) & (age >= -1e-9)
+    ground = np.zeros_like(fresh) if onground is None else np.asarray(onground, dtype=bool)
+    keep = fresh & ~ground
+    n_stale = int(np.count_nonzero(~fresh))
+    n_ground = int(np.count_nonzero(fresh & ground))
+
+    def col(a: np.ndarray) -> F64:
+        return np.nan_to_num(np.asarray(a, dtype=np.float64)[keep])
+
+    lat = np.asarray(lat_deg, dtype=np.float64)[keep]
+    lon = np.asarray(lon_deg, dtype=np.float64)[keep]
+    trk = col(track_deg)
+    gs = col(gs_kt)
+    vs = col(vs_fpm)
+    alt = np.asarray(alt_ft, dtype=np.float64)[keep]
+    rep = report_s[keep]
+    if dead_reckoning:
+        dt = t_s - rep
+        lat, lon = dead_reckon(lat, lon, trk, gs, dt)
+        alt = alt + vs * dt / 60.0
+    ids = np.asarray(id).astype(str)[keep]
+    p = (
+        np.zeros(ids.shape[0], dtype=np.int32)
+        if party is None
+        else np.asarray(party, dtype=np.int32)[keep]
+    )
+    return Snapshot(
+        t_s=float(t_s),
+        id=ids,
+        party=p,
+        lat_deg=lat,
+        lon_deg=lon,
+        alt_ft=alt,
+        track_deg=trk,
+        gs_kt=gs,
+        vs_fpm=vs,
+        last_report_s=rep,
+        parties=parties,
+        callsign=None if callsign is None else np.asarray(callsign).astype(str)[keep],
+        squawk=None if squawk is None else np.asarray(squawk).astype(str)[keep],
+        dropped_stale=n_stale,
+        dropped_ground=n_ground,
+    )
