@@ -107,7 +107,9 @@ def build_snapshot(
     n_ground = int(np.count_nonzero(fresh & ground))
 
     def col(a: np.ndarray) -> F64:
-        return np.nan_to_num(np.asarray(a, dtype=np.float64)[keep])
+        v = np.asarray(a, dtype=np.float64)[keep]
+        v[np.isnan(v)] = 0.0
+        return v
 
     lat = np.asarray(lat_deg, dtype=np.float64)[keep]
     lon = np.asarray(lon_deg, dtype=np.float64)[keep]

@@ -99,6 +99,8 @@ class Conflicts:
     t_cpa_s: F64
     d_cpa_nm: F64
     dz_cpa_ft: F64
+    d_now_nm: F64  # horizontal distance at t = 0
+    dz_now_ft: F64  # vertical distance at t = 0
 
     def __len__(self) -> int:
         return int(self.a.shape[0])
@@ -107,7 +109,17 @@ class Conflicts:
     def empty(cls) -> Conflicts:
         z = np.zeros(0)
         i = np.zeros(0, dtype=np.intp)
-        return cls(i, i, np.zeros(0, dtype=np.int8), z, z, z, z, z)
+        return cls(i, i, np.zeros(0, dtype=np.int8), z, z, z, z, z, z, z)
+
+    def lost_now(self, levels: Sequence[Minima], snap: Snapshot, level: int = -1) -> NDArray[np.bool_]:
+        """Pairs whose separation is lost now at `level` (default: the most severe)."""
+        m = levels[level]
+        pa, pb = snap.party[self.a], snap.party[self.b]
+        return (
+            m.checked[pa, pb]
+            & (self.d_now_nm < m.h_nm[pa, pb])
+            & (self.dz_now_ft < m.v_ft[pa, pb])
+        )
 
     def records(
         self, snap: Snapshot, levels: Sequence[Minima] | None = None
@@ -317,6 +329,18 @@ def grid_pairs(lo: F64, hi: F64, cell: F64) -> tuple[IDX, IDX]:
     return np.where(swap, j, i), np.where(swap, i, j)
 
 
+#: Below this many aircraft, every pair is tested against the boxes directly: the grid's
+#: fixed cost is larger than the O(N^2) of so few pairs.
+SMALL_N = 96
+
+
+def _box_pairs_all(lo: F64, hi: F64) -> tuple[IDX, IDX]:
+    """All pairs (i < j) of a small set whose boxes overlap, without a grid."""
+    i, j = np.triu_indices(lo.shape[1], k=1)
+    ok = np.all((np.maximum(lo[:, i], lo[:, j]) <= np.minimum(hi[:, i], hi[:, j])), axis=0)
+    return i[ok], j[ok]
+
+
 def _envelope(levels: Sequence[Minima]) -> tuple[F64, F64, F64, NDArray[np.bool_]]:
     """Largest minima and look-ahead over all levels, per pair of parties."""
     h = np.zeros_like(levels[0].h_nm)
@@ -355,11 +379,13 @@ def candidate_pairs(snap: Snapshot, kin: Kinematics, levels: Sequence[Minima]) -
     alt1 = alt0 + kin.vz_fts[idx] * t_row[idx]
     lo = np.vstack([np.minimum(pos, end) - pad, np.minimum(alt0, alt1) - v_row[idx] / 2.0])
     hi = np.vstack([np.maximum(pos, end) + pad, np.maximum(alt0, alt1) + v_row[idx] / 2.0])
-    ext = hi - lo
-    # Cells about the size of a typical box: few registrations per box, few false pairs.
-    cell = np.maximum(np.percentile(ext, 75, axis=1), [1.0, 1.0, 1.0, 500.0])
-    cell[:3] = cell[:3].max()
-    i, j = grid_pairs(lo, hi, cell)
+    if idx.size <= SMALL_N:
+        i, j = _box_pairs_all(lo, hi)
+    else:
+        # Cells about the size of a typical box: few registrations per box, few false pairs.
+        cell = np.maximum((hi - lo).mean(axis=1), [1.0, 1.0, 1.0, 500.0])
+        cell[:3] = cell[:3].max()
+        i, j = grid_pairs(lo, hi, cell)
     i, j = idx[i], idx[j]
     keep = chk[party[i], party[j]]
     return i[keep], j[keep]
@@ -385,18 +411,15 @@ def detect(snap: Snapshot, levels: Minima | Sequence[Minima]) -> Conflicts:
         return Conflicts.empty()
     g = kin.pairs(i, j)
     pa, pb = snap.party[i], snap.party[j]
-    best: PairConflict | None = None
     level = np.full(i.shape[0], -1, dtype=np.int8)
-    cols = None
+    cols: list[F64] | None = None
     for n, m in enumerate(lv):
         r = pair_conflicts(g, m.h_nm[pa, pb], m.v_ft[pa, pb], m.t_s[pa, pb])
         hit = r.hit & m.checked[pa, pb]
-        if best is None:
+        if cols is None:
             cols = [r.t_in_s.copy(), r.t_out_s.copy(), r.t_cpa_s.copy(), r.d_cpa_nm.copy(),
                     r.dz_cpa_ft.copy()]
-            best = r
         else:
-            assert cols is not None
             for col, new in zip(
                 cols, (r.t_in_s, r.t_out_s, r.t_cpa_s, r.d_cpa_nm, r.dz_cpa_ft), strict=True
             ):
@@ -410,7 +433,8 @@ def detect(snap: Snapshot, levels: Minima | Sequence[Minima]) -> Conflicts:
     a, b = np.where(swap, b, a), np.where(swap, a, b)
     order = np.lexsort((ids[b], ids[a]))
     sel = np.flatnonzero(found)[order]
+    d_now = np.sqrt(np.einsum("ik,ik->k", g.rh[:, sel], g.rh[:, sel]))
     return Conflicts(
         a[order], b[order], level[sel], cols[0][sel], cols[1][sel], cols[2][sel],
-        cols[3][sel], cols[4][sel],
+        cols[3][sel], cols[4][sel], d_now, np.abs(g.dz_ft[sel]),
     )

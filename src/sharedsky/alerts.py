@@ -1,0 +1,161 @@
+"""Conflict alert lifecycle: turn per-instant detections into events people can act on.
+
+A predicted conflict is announced once (`new`), re-announced only when it changes
+materially (`updated`: a different level, or a predicted time of loss that moved by
+more than `retime_s` and `retime_frac` of the time left), and closed (`ended`) once it
+has not been predicted for `clear_after_s` (hysteresis: one missed detection, say a late
+report, does not end and restart an alert). Actual losses of separation (distance now
+below both minima of the most severe level) are their own events with start, end and
+the smallest distances reached.
+
+State is per conflicting pair; the work per step is proportional to the number of
+conflicts, not of aircraft.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sharedsky.engine.separation import Conflicts, Minima
+from sharedsky.snapshot import Snapshot
+
+
+@dataclass
+class _Alert:
+    id: str
+    level: int
+    t_loss_s: float  # absolute predicted time of loss of separation (t + t_in_s)
+    last_seen_s: float
+    first_s: float
+    record: dict[str, Any]
+
+
+@dataclass
+class _Loss:
+    id: str
+    start_s: float
+    last_seen_s: float
+    min_d_nm: float
+    min_dz_ft: float
+    worst: float  # smallest max(d/H, dz/V) reached
+    worst_d_nm: float
+    worst_dz_ft: float
+    record: dict[str, Any]
+
+
+@dataclass
+class ConflictTracker:
+    """Stateful lifecycle of conflict alerts and losses of separation."""
+
+    clear_after_s: float = 3.0
+    retime_s: float = 10.0
+    retime_frac: float = 0.2
+    _alerts: dict[tuple[str, str], _Alert] = field(default_factory=dict)
+    _losses: dict[tuple[str, str], _Loss] = field(default_factory=dict)
+    _serial: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    losses: list[dict[str, Any]] = field(default_factory=list)
+
+    def _next_id(self, kind: str, a: str, b: str) -> str:
+        self._serial += 1
+        return f"{kind}-{a}-{b}-{self._serial}"
+
+    def step(
+        self, snap: Snapshot, conflicts: Conflicts, levels: Sequence[Minima]
+    ) -> list[dict[str, Any]]:
+        """Events for this instant, given its snapshot and detected conflicts."""
+        t = snap.t_s
+        events: list[dict[str, Any]] = []
+        recs = conflicts.records(snap, levels)
+        lost = conflicts.lost_now(levels, snap) if len(conflicts) else np.zeros(0, bool)
+        hard = levels[-1]
+        for k, rec in enumerate(recs):
+            key = (rec["a"], rec["b"])
+            lvl = int(conflicts.level[k])
+            rec = {**rec, "level": levels[lvl].name}
+            if len(snap.parties) > 1:
+                rec.setdefault("party_a", snap.parties[int(snap.party[conflicts.a[k]])])
+                rec.setdefault("party_b", snap.parties[int(snap.party[conflicts.b[k]])])
+            t_loss = t + rec["t_in_s"]
+            al = self._alerts.get(key)
+            if al is None:
+                al = _Alert(self._next_id("conflict", *key), lvl, t_loss, t, t, rec)
+                self._alerts[key] = al
+                events.append(self._event("conflict", "new", t, al.id, rec))
+                self.counts[f"conflicts_{levels[lvl].name}"] = (
+                    self.counts.get(f"conflicts_{levels[lvl].name}", 0) + 1
+                )
+                self.counts["conflicts"] = self.counts.get("conflicts", 0) + 1
+            else:
+                left = max(al.t_loss_s - t, 0.0)
+                moved = abs(t_loss - al.t_loss_s) > max(self.retime_s, self.retime_frac * left)
+                if lvl != al.level or moved:
+                    if lvl > al.level:
+                        name = f"conflicts_{levels[lvl].name}"
+                        self.counts[name] = self.counts.get(name, 0) + 1
+                    al.level, al.t_loss_s = lvl, t_loss
+                    events.append(self._event("conflict", "updated", t, al.id, rec))
+                al.last_seen_s = t
+                al.record = rec
+            if lost[k]:
+                pa, pb = snap.party[conflicts.a[k]], snap.party[conflicts.b[k]]
+                d = float(conflicts.d_now_nm[k])
+                dz = float(conflicts.dz_now_ft[k])
+                norm = max(d / hard.h_nm[pa, pb], dz / hard.v_ft[pa, pb])
+                ls = self._losses.get(key)
+                if ls is None:
+                    base = {x: rec[x] for x in ("a", "b", "party_a", "party_b") if x in rec}
+                    ls = _Loss(self._next_id("los", *key), t, t, d, dz, norm, d, dz, base)
+                    self._losses[key] = ls
+                    self.counts["losses_of_separation"] = self.counts.get("losses_of_separation", 0) + 1
+                    events.append(
+                        self._event("loss_of_separation", "start", t, ls.id,
+                                    {**base, "d_nm": round(d, 4), "dz_ft": round(dz, 1)})
+                    )
+                ls.last_seen_s = t
+                ls.min_d_nm = min(ls.min_d_nm, d)
+                ls.min_dz_ft = min(ls.min_dz_ft, dz)
+                if norm < ls.worst:
+                    ls.worst, ls.worst_d_nm, ls.worst_dz_ft = norm, d, dz
+        events.extend(self._expire(t, self.clear_after_s))
+        return events
+
+    def close(self, t_s: float) -> list[dict[str, Any]]:
+        """End everything still open (end of a replay or shutdown)."""
+        return self._expire(t_s, -1.0)
+
+    def _expire(self, t: float, after_s: float) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for key in [k for k, a in self._alerts.items() if t - a.last_seen_s > after_s]:
+            al = self._alerts.pop(key)
+            events.append(self._event("conflict", "ended", t, al.id, {
+                **{x: al.record[x] for x in ("a", "b", "party_a", "party_b", "level") if x in al.record},
+                "duration_s": round(al.last_seen_s - al.first_s, 1),
+            }))
+        for key in [k for k, s in self._losses.items() if t - s.last_seen_s > after_s]:
+            ls = self._losses.pop(key)
+            info = {
+                **ls.record,
+                "start_t": ls.start_s,
+                "end_t": ls.last_seen_s,
+                "duration_s": round(ls.last_seen_s - ls.start_s, 1),
+                "min_d_nm": round(ls.min_d_nm, 4),
+                "min_dz_ft": round(ls.min_dz_ft, 1),
+                "closest_d_nm": round(ls.worst_d_nm, 4),
+                "closest_dz_ft": round(ls.worst_dz_ft, 1),
+            }
+            self.losses.append({"id": ls.id, **info})
+            events.append(self._event("loss_of_separation", "end", t, ls.id, info))
+        return events
+
+    @staticmethod
+    def _event(kind: str, state: str, t: float, ident: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": kind, "state": state, "t": t, "id": ident, **body}
+
+    @property
+    def open_alerts(self) -> int:
+        return len(self._alerts)
