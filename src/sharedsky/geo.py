@@ -97,16 +97,13 @@ def local_radii_nm(lat_deg: F64) -> tuple[F64, F64]:
 def dead_reckon(
     lat_deg: F64, lon_deg: F64, track_deg: F64, gs_kt: F64, dt_s: F64
 ) -> tuple[F64, F64]:
-    """Move positions along their track for dt seconds (short steps: tens of NM at most).
+    """Move positions along their track for dt seconds (short steps: a few NM).
 
-    Uses the local radii of curvature at the start point; for the 20 s (about 3 NM)
-    a report is allowed to age, the error is below a metre.
+    The same straight-line model as the separation engine: a step along the local
+    horizontal in ECEF, projected back onto the ellipsoid along the normal. Over the
+    20 s (about 3 NM) a report may age, this differs from the WGS84 geodesic by
+    centimetres (checked against pyproj in tests/test_geo.py).
     """
-    d_nm = gs_kt * dt_s / 3600.0
-    trk = np.radians(track_deg)
-    m, n = local_radii_nm(lat_deg)
-    dlat = np.degrees(d_nm * np.cos(trk) / m)
-    clat = np.maximum(np.cos(np.radians(lat_deg)), 1e-9)
-    dlon = np.degrees(d_nm * np.sin(trk) / (n * clat))
-    lon = (lon_deg + dlon + 180.0) % 360.0 - 180.0
-    return lat_deg + dlat, lon
+    x, y, z = ecef_nm(lat_deg, lon_deg)
+    vx, vy, vz = velocity_ecef_nm_s(lat_deg, lon_deg, track_deg, gs_kt)
+    return ecef_to_geodetic(x + vx * dt_s, y + vy * dt_s, z + vz * dt_s)
