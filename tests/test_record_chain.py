@@ -1,0 +1,153 @@
+"""The record: append, hash chain, signatures, withheld payloads, tampering found by verify."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from sharedsky.keys import KeyStore
+from sharedsky.record import Record, canonical_json, load_private_key, sign_message, verify
+
+
+def _fill(db: Path) -> tuple[Record, str]:
+    rec = Record(db)
+    ks = KeyStore(db, rec)
+    k = ks.issue("coalition")
+    sk = load_private_key(k.signing_key)
+    for i in range(5):
+        rec.append("reports", "coalition", {"reports": [{"icao24": f"abc{i:03d}", "latitude": 36.5}]})
+    msg = {"type": "DISTRESS", "icao24": "abc001", "latitude": 36.5, "longitude": 37.1, "nature": "engine fire"}
+    rec.append("distress", "coalition", {"message": msg, "key_id": k.key_id, "to": ["*"]},
+               party_sig=sign_message(sk, msg))
+    rec.append_many([("conflict", "", {"a": "x", "b": "y", "to": ["a", "b"]}, None)] * 3)
+    return rec, k.key_id
+
+
+def test_chain_verifies_and_is_ordered(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    rec, _ = _fill(db)
+    seqs = [e.seq for e in rec.entries()]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert [e.kind for e in rec.entries()][:2] == ["genesis", "party_key"]
+    ok, bad, why = verify(db)
+    assert ok, why
+    assert bad is None
+    # Reopening continues the chain with the same key.
+    rec.close()
+    rec2 = Record(db)
+    e = rec2.append("ack", "coalition", {"of_seq": 3})
+    assert e.seq == len(seqs) + 1
+    assert verify(db).ok
+
+
+def test_export_with_withheld_payloads_still_verifies(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    rec, _ = _fill(db)
+    out = tmp_path / "export.jsonl"
+    out.write_text("".join(e.to_json(redact=e.kind == "reports") + "\n" for e in rec.entries()))
+    res = verify(out)
+    assert res.ok, res.reason
+    assert res.withheld == 5
+
+
+@pytest.mark.parametrize("field", ["payload", "t", "kind", "party", "prev", "hash", "sig", "party_sig"])
+def test_one_changed_byte_in_an_export_is_found_and_named(tmp_path: Path, field: str) -> None:
+    db = tmp_path / "r.db"
+    rec, _ = _fill(db)
+    entries = [e.as_dict() for e in rec.entries()]
+    target = next(i for i, e in enumerate(entries) if e["kind"] == "distress")
+    seq = entries[target]["seq"]
+    v = entries[target][field]
+    if isinstance(v, float):
+        entries[target][field] = v + 1e-3
+    else:
+        # Change exactly one character (keeping base64/hex alphabets plausible).
+        pos = len(v) // 2
+        repl = "A" if v[pos] != "A" else "B"
+        if field in ("prev", "hash"):
+            repl = "0" if v[pos] != "0" else "1"
+        entries[target][field] = v[:pos] + repl + v[pos + 1:]
+    out = tmp_path / "export.jsonl"
+    out.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    ok, bad, why = verify(out)
+    assert not ok
+    assert bad == seq, why
+    assert f"entry {seq}" in why
+
+
+def test_forged_party_message_is_found(tmp_path: Path) -> None:
+    """The server cannot put words in a party's mouth: its signature covers the message."""
+    db = tmp_path / "r.db"
+    rec, key_id = _fill(db)
+    msg = {"type": "DISTRESS", "icao24": "abc001", "latitude": 36.5, "longitude": 37.1, "nature": "x"}
+    other = load_private_key(KeyStore(db, rec).issue("russia").signing_key)
+    e = rec.append("distress", "coalition", {"message": msg, "key_id": key_id, "to": ["*"]},
+                   party_sig=sign_message(other, msg))
+    ok, bad, why = verify(db)
+    assert not ok and bad == e.seq and "party signature" in why
+
+
+def test_one_flipped_byte_in_the_sqlite_file_is_found_by_the_cli(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    rec, _ = _fill(db)
+    target = next(e for e in rec.entries() if e.kind == "distress")
+    rec.close()
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    assert run_cli("verify", str(db)).returncode == 0
+    raw = bytearray(db.read_bytes())
+    needle = b"engine fire"
+    pos = raw.find(needle)
+    assert pos > 0
+    raw[pos] ^= 0x20  # 'e' -> 'E': one byte
+    db.write_bytes(bytes(raw))
+    res = run_cli("verify", str(db))
+    assert res.returncode == 1
+    assert f"entry {target.seq}" in res.stderr
+    assert "payload" in res.stderr
+
+
+def test_deleted_entry_in_the_middle_is_found(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    rec, _ = _fill(db)
+    rec.close()
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM record WHERE seq = 4")
+    conn.commit()
+    conn.close()
+    ok, bad, why = verify(db)
+    assert not ok and bad == 5 and "sequence" in why
+
+
+def test_canonical_json_is_stable() -> None:
+    a = {"b": 1.5, "a": [1, "é"], "c": None}
+    assert canonical_json(a) == '{"a":[1,"é"],"b":1.5,"c":null}'
+    assert canonical_json(json.loads(canonical_json(a))) == canonical_json(a)
+
+
+def test_keys_cli_issue_list_revoke(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    res = run_cli("keys", "issue", "coalition", "--db", str(db), "--json")
+    assert res.returncode == 0, res.stderr
+    k = json.loads(res.stdout)
+    assert k["api_key"].startswith("ssk_")
+    ks = KeyStore(db)
+    info = ks.authenticate(k["api_key"])
+    assert info is not None and info.party == "coalition" and not info.supervisor
+    listed = run_cli("keys", "list", "--db", str(db))
+    assert k["key_id"] in listed.stdout and "live" in listed.stdout
+    assert k["api_key"] not in listed.stdout
+    assert run_cli("keys", "revoke", k["key_id"], "--db", str(db)).returncode == 0
+    assert ks.authenticate(k["api_key"]) is None
+    assert run_cli("keys", "revoke", k["key_id"], "--db", str(db)).returncode == 1
+    assert verify(db).ok
+    ks.close()
+    # Stored only as a hash. (Read the file only once no connection is open: closing any
+    # descriptor of it drops this process's POSIX locks.)
+    for f in tmp_path.glob("s.db*"):
+        assert k["api_key"].encode() not in f.read_bytes()
