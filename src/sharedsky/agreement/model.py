@@ -1,0 +1,195 @@
+"""The agreement document as typed models: what a TOML agreement may contain.
+
+These pydantic models check the *shape* of the file (keys, types, simple bounds) and
+generate the published JSON Schema (docs/agreement.schema.json). Checks that need the
+whole document (unknown parties, nesting of levels, ambiguous attribution, geometry)
+are in `sharedsky.agreement.load`. Unknown keys are refused everywhere: a typo must
+never be silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PartyId = Annotated[
+    str,
+    Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=40,
+          description="Party id: lower-case letters, digits, '-' or '_'"),
+]
+Hex24 = Annotated[
+    str,
+    Field(pattern=r"^[0-9a-fA-F]{6}$", description="ICAO 24-bit address, 6 hex digits"),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgreementInfo(_Strict):
+    """`[agreement]`: what the document is and the names of its alert levels."""
+
+    name: str = Field(description="Title of the agreement")
+    version: str = Field("", description="Version or date of the agreement")
+    description: str = ""
+    default_party: PartyId = Field(
+        description="Party of an aircraft that matches no attribution rule, e.g. 'unknown'"
+    )
+    alert_levels: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]] = Field(
+        default_factory=lambda: ["advisory", "warning"],
+        min_length=1,
+        description="Separation alert levels, least to most severe",
+    )
+
+
+class Attribution(_Strict):
+    """`[party.attribution]`: how an aircraft is recognised as this party's.
+
+    Precedence when rules of different parties match one aircraft: explicit `icao`
+    list, then `icao_ranges`, then `callsign_prefixes`, then `callsign_patterns`, then
+    `sources`. Two parties may not claim the same aircraft at the same precedence.
+    """
+
+    icao: list[Hex24] = Field(default_factory=list, description="Explicit ICAO addresses")
+    icao_ranges: list[tuple[Hex24, Hex24]] = Field(
+        default_factory=list, description="Inclusive ICAO address blocks [first, last]"
+    )
+    callsign_prefixes: list[Annotated[str, Field(min_length=1, max_length=8)]] = Field(
+        default_factory=list, description="Callsign prefixes (case-insensitive)"
+    )
+    callsign_patterns: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Regular expressions matched against the whole upper-case callsign",
+    )
+    sources: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Feed names or reporting parties"
+    )
+
+
+class Party(_Strict):
+    """`[[party]]`: one party sharing the sky."""
+
+    id: PartyId
+    name: str
+    colour: str = Field("#888888", pattern=r"^#[0-9a-fA-F]{6}$", description="#rrggbb")
+    attribution: Attribution = Field(default_factory=Attribution)
+
+
+class LevelMinima(_Strict):
+    """`[[minima.level]]`: minima and look-ahead of one alert level."""
+
+    name: str = Field(description="One of [agreement].alert_levels")
+    h_nm: float = Field(gt=0, description="Horizontal minimum, NM")
+    v_ft: float = Field(gt=0, description="Vertical minimum, ft")
+    t_s: float = Field(ge=0, description="Look-ahead, s")
+
+
+class MinimaDefault(_Strict):
+    """`[minima_default]`: minima of every pair of parties not listed in `[[minima]]`."""
+
+    same_party: bool = Field(
+        False, description="Also check pairs of aircraft of the same party by default"
+    )
+    level: list[LevelMinima] = Field(default_factory=list)
+
+
+class PairMinima(_Strict):
+    """`[[minima]]`: minima between two parties (symmetric; the same id twice = own pairs)."""
+
+    parties: tuple[PartyId, PartyId]
+    level: list[LevelMinima] = Field(min_length=1)
+
+
+class Stage(_Strict):
+    """One warning before a predicted airspace entry."""
+
+    name: str
+    lead_s: float = Field(gt=0, description="Seconds before predicted entry")
+
+
+class Schedule(_Strict):
+    """`[airspace.schedule]`: warnings before entry, a violation on entry, repeats inside."""
+
+    stages: list[Stage] = Field(
+        default_factory=lambda: [Stage(name="advisory", lead_s=300), Stage(name="warning", lead_s=120)],
+        description="Strictly decreasing lead times",
+    )
+    repeat_inside_s: float = Field(30.0, gt=0, description="Repeat the violation while inside, s")
+
+
+class Airspace(_Strict):
+    """`[[airspace]]`: a protected airspace. Exactly one of country, geojson, polygon."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    name: str = ""
+    owner: PartyId
+    country: str | None = Field(None, description="ISO 3166 alpha-3 code, bundled borders")
+    geojson: str | None = Field(None, description="GeoJSON file, relative to the agreement")
+    polygon: list[tuple[float, float]] | None = Field(
+        None, description="Closed ring of [lon, lat] (first point repeated last)"
+    )
+    buffer_nm: float = Field(0.0, ge=0, description="Widen the outline, e.g. 12 for territorial waters")
+    floor_ft: float = 0.0
+    ceiling_ft: float = 60000.0
+    barred: list[PartyId] = Field(default_factory=list)
+    horizon_s: float = Field(300.0, gt=0, description="How far ahead to predict entries, s")
+    schedule: Schedule = Field(default_factory=Schedule)
+
+
+class Channels(_Strict):
+    """`[channels]`: how the parties talk."""
+
+    distress_mhz: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [121.5, 243.0]
+    )
+    hotline: str = ""
+    language: str = "English"
+    notice_lead_s: float = Field(0.0, ge=0, description="Notice required before operations, s")
+    ack_within_s: float = Field(60.0, gt=0, description="Messages must be acknowledged within, s")
+
+
+class DisclosureRule(_Strict):
+    """What an observer party sees of other parties' aircraft (its own: always all)."""
+
+    mode: Literal["all", "within", "conflict"] = Field(
+        description="all; within within_nm (now or within within_s); only conflicts with own"
+    )
+    within_nm: float | None = Field(None, gt=0)
+    within_s: float | None = Field(None, ge=0)
+
+
+class Disclosure(DisclosureRule):
+    """`[[disclosure]]`: the rule for some observer parties."""
+
+    observers: list[PartyId] = Field(min_length=1)
+
+
+class AgreementDocument(_Strict):
+    """A sharedsky agreement (TOML). See docs/agreement.md."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="sharedsky agreement",
+        json_schema_extra={"$id": "https://sharedsky.invalid/agreement.schema.json"},
+    )
+
+    agreement: AgreementInfo
+    party: list[Party] = Field(min_length=1)
+    minima_default: MinimaDefault = Field(default_factory=MinimaDefault)
+    minima: list[PairMinima] = Field(default_factory=list)
+    airspace: list[Airspace] = Field(default_factory=list)
+    channels: Channels = Field(default_factory=Channels)
+    disclosure_default: DisclosureRule = Field(
+        default_factory=lambda: DisclosureRule(mode="conflict")
+    )
+    disclosure: list[Disclosure] = Field(default_factory=list)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of an agreement (published as docs/agreement.schema.json)."""
+    schema = AgreementDocument.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
