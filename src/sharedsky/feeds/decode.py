@@ -1,0 +1,506 @@
+"""Mode S / ADS-B frames to track reports, in batches, with state kept between batches.
+
+Who does what, and why:
+
+* numpy checks every frame first (hex, length, CRC-24 parity, downlink format) because
+  rs1090 panics on malformed hex, and recovers the address of the surveillance replies
+  (DF0/4/5/16/20/21: address/parity field), their altitude (AC13, 25 ft steps) and their
+  squawk (ID13). These fixed bit fields are cheaper in numpy than through a decoder
+  that also infers every Comm-B register.
+* rs1090 (MIT) decodes the extended squitters (DF17/18: identification, airborne and
+  surface position, velocity, emergency status), only those whose type code we use.
+* CPR positions are decoded here, vectorised over the batch, from the `lat_cpr`,
+  `lon_cpr` and parity rs1090 returns: global decoding from the latest even/odd pair
+  of the same aircraft (10 s apart at most, airborne; 25 s surface), then local
+  decoding against the aircraft's own last position (or the receiver's reference).
+  We do it here rather than in rs1090 because its CPR state does not persist between
+  calls, and a live feed is a sequence of calls.
+
+Frames whose address cannot be confirmed (a surveillance reply whose recovered
+address was never seen in an extended squitter or an all-call reply) are counted as
+`unknown_address`, never emitted: a bit error in such a reply gives a random address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from sharedsky.feeds.base import FeedStats, reports_from_columns
+
+# --- CRC-24 (Mode S parity, polynomial 0xFFF409) -----------------------------------
+
+
+def _crc_table() -> NDArray[np.uint32]:
+    table = np.zeros(256, dtype=np.uint32)
+    for i in range(256):
+        crc = i << 16
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0xFFF409) if crc & 0x800000 else (crc << 1)
+        table[i] = crc & 0xFFFFFF
+    return table
+
+
+_CRC = _crc_table()
+_HEXVAL = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEXVAL[_c] = _i
+for _i, _c in enumerate(b"ABCDEF"):
+    _HEXVAL[_c] = 10 + _i
+
+
+def crc_residual(msg: NDArray[np.uint8]) -> NDArray[np.uint32]:
+    """CRC-24 of each row's data bytes XOR its parity field (0 for a clean DF17)."""
+    n_bytes = msg.shape[1]
+    crc = np.zeros(msg.shape[0], dtype=np.uint32)
+    for k in range(n_bytes - 3):
+        crc = ((crc << 8) & 0xFFFFFF) ^ _CRC[((crc >> 16) ^ msg[:, k]) & 0xFF]
+    parity = (msg[:, -3].astype(np.uint32) << 16) | (msg[:, -2].astype(np.uint32) << 8) | msg[:, -1]
+    return crc ^ parity
+
+
+def hex_to_bytes(frames: Sequence[str], n_chars: int) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
+    """Frames of exactly `n_chars` hex characters -> (bytes matrix, valid-hex mask)."""
+    n = len(frames)
+    raw = np.frombuffer("".join(frames).encode("latin-1", "replace"), dtype=np.uint8)
+    nib = _HEXVAL[raw].reshape(n, n_chars)
+    ok = (nib != 255).all(axis=1)
+    nib = np.where(nib == 255, 0, nib)
+    return (nib[:, 0::2] << 4 | nib[:, 1::2]).astype(np.uint8), ok
+
+
+# --- fixed fields of surveillance replies ------------------------------------------
+
+
+def decode_ac13(ac: NDArray[np.uint32]) -> NDArray[np.float64]:
+    """AC13 altitude code -> ft (25 ft steps; Gillham-coded and metric codes -> NaN)."""
+    q = (ac >> 4) & 1
+    m = (ac >> 6) & 1
+    n = ((ac & 0x1F80) >> 2) | ((ac & 0x0020) >> 1) | (ac & 0x000F)
+    alt = n.astype(np.float64) * 25.0 - 1000.0
+    return np.where((ac != 0) & (q == 1) & (m == 0), alt, np.nan)
+
+
+def decode_id13(idc: NDArray[np.uint32]) -> NDArray[np.str_]:
+    """ID13 identity code -> 4-digit squawk strings."""
+
+    def bit(k: int) -> NDArray[np.uint32]:
+        return (idc >> k) & 1
+
+    a = bit(7) * 4 + bit(9) * 2 + bit(11)
+    b = bit(1) * 4 + bit(3) * 2 + bit(5)
+    c = bit(8) * 4 + bit(10) * 2 + bit(12)
+    d = bit(0) * 4 + bit(2) * 2 + bit(4)
+    code = a * 1000 + b * 100 + c * 10 + d
+    return np.char.zfill(code.astype(str), 4)
+
+
+# --- CPR ------------------------------------------------------------------------------
+
+_CPR_SCALE = float(1 << 17)
+
+
+def cpr_nl(lat: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Number of longitude zones at each latitude (the NL function of DO-260B)."""
+    a = 1.0 - np.cos(np.pi / 30.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.cos(np.radians(np.abs(lat))) ** 2
+        x = 1.0 - a / b
+        nl = np.floor(2.0 * np.pi / np.arccos(np.clip(x, -1.0, 1.0)))
+    nl = np.where(np.abs(lat) >= 87.0, 1.0, nl)
+    nl = np.where(np.abs(lat) == 87.0, 2.0, nl)
+    nl = np.where(lat == 0.0, 59.0, nl)
+    return np.where(np.isfinite(nl), nl, 1.0)
+
+
+def cpr_global(
+    lat_e: NDArray[np.float64], lon_e: NDArray[np.float64],
+    lat_o: NDArray[np.float64], lon_o: NDArray[np.float64],
+    latest_odd: NDArray[np.bool_], surface: NDArray[np.bool_],
+    ref_lat: NDArray[np.float64], ref_lon: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Global CPR decoding of even/odd pairs (fractions of a zone); NaN where it fails.
+
+    Surface positions have four solutions 90 deg apart in longitude and two in latitude;
+    the one nearest the reference (which may be hundreds of NM away) is chosen.
+    """
+    span = np.where(surface, 90.0, 360.0)
+    dlat_e, dlat_o = span / 60.0, span / 59.0
+    j = np.floor(59.0 * lat_e - 60.0 * lat_o + 0.5)
+    la_e = dlat_e * (np.mod(j, 60.0) + lat_e)
+    la_o = dlat_o * (np.mod(j, 59.0) + lat_o)
+    air = ~surface
+    la_e = np.where(air & (la_e >= 270.0), la_e - 360.0, la_e)
+    la_o = np.where(air & (la_o >= 270.0), la_o - 360.0, la_o)
+    # Surface: the northern solution is in [0, 90); take the southern one if nearer.
+    south = surface & np.isfinite(ref_lat) & (np.abs(ref_lat - (la_e - 90.0)) < np.abs(ref_lat - la_e))
+    la_e = np.where(south, la_e - 90.0, la_e)
+    la_o = np.where(south, la_o - 90.0, la_o)
+    nl_e, nl_o = cpr_nl(la_e), cpr_nl(la_o)
+    ok = nl_e == nl_o
+    lat = np.where(latest_odd, la_o, la_e)
+    nl = nl_e
+    ni = np.maximum(nl - latest_odd, 1.0)
+    m = np.floor(lon_e * (nl - 1.0) - lon_o * nl + 0.5)
+    lon = (span / ni) * (np.mod(m, ni) + np.where(latest_odd, lon_o, lon_e))
+    lon = np.where(air & (lon >= 180.0), lon - 360.0, lon)
+    # Surface: pick lon + k*90 nearest the reference.
+    k = np.arange(4.0)[None, :]
+    cand = np.mod(lon[:, None] + 90.0 * k + 180.0, 360.0) - 180.0
+    diff = np.abs(np.mod(cand - np.nan_to_num(ref_lon)[:, None] + 180.0, 360.0) - 180.0)
+    best = cand[np.arange(cand.shape[0]), np.argmin(diff, axis=1)] if cand.shape[0] else lon
+    lon = np.where(surface, best, lon)
+    bad = ~ok | (surface & ~np.isfinite(ref_lat))
+    return np.where(bad, np.nan, lat), np.where(bad, np.nan, lon)
+
+
+def cpr_local(
+    lat_c: NDArray[np.float64], lon_c: NDArray[np.float64], odd: NDArray[np.bool_],
+    surface: NDArray[np.bool_], ref_lat: NDArray[np.float64], ref_lon: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Local CPR decoding against a reference less than half a zone away."""
+    span = np.where(surface, 90.0, 360.0)
+    dlat = span / (60.0 - odd)
+    j = np.floor(ref_lat / dlat) + np.floor(0.5 + np.mod(ref_lat, dlat) / dlat - lat_c)
+    lat = dlat * (j + lat_c)
+    ni = np.maximum(cpr_nl(lat) - odd, 1.0)
+    dlon = span / ni
+    m = np.floor(ref_lon / dlon) + np.floor(0.5 + np.mod(ref_lon, dlon) / dlon - lon_c)
+    lon = dlon * (m + lon_c)
+    lon = np.mod(lon + 180.0, 360.0) - 180.0
+    return lat, lon
+
+
+def _ffill_index(valid: NDArray[np.bool_], group_start: NDArray[np.intp]) -> NDArray[np.intp]:
+    """For each row, the index of the last earlier valid row of its group (or -1).
+
+    Rows are sorted by group; `group_start[i]` is the first row of row i's group.
+    """
+    n = valid.shape[0]
+    idx = np.where(valid, np.arange(n), -1)
+    acc = np.maximum.accumulate(idx) if n else idx
+    prev = np.empty(n, dtype=np.intp)
+    if n:
+        prev[0] = -1
+        prev[1:] = acc[:-1]
+    return np.where(prev >= group_start, prev, -1)
+
+
+# --- the decoder ---------------------------------------------------------------------
+
+#: DF17/18 type codes worth decoding: identification, positions, velocity, emergency
+_USED_TC = np.zeros(32, dtype=bool)
+_USED_TC[[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 28]] = True
+
+_EMERGENCY_NONE = {"none", "", None}
+
+
+class FrameDecoder:
+    """Decodes batches of hex frames into report tables, remembering what it needs.
+
+    State kept between batches: confirmed addresses, each aircraft's last even and odd
+    CPR message (for global decoding across batch boundaries) and last position (for
+    local decoding). `reference` is the receiver's (lat, lon) if known.
+    """
+
+    def __init__(self, reference: tuple[float, float] | None = None, source: str = "") -> None:
+        self.reference = reference
+        self.source = source
+        self.stats = FeedStats()
+        self.known: set[str] = set()
+        # last CPR message per (icao24, surface, odd): (t_s, lat_c, lon_c)
+        self._cpr: dict[tuple[str, bool, bool], tuple[float, float, float]] = {}
+        # last decoded position per icao24: (t_s, lat, lon)
+        self._pos: dict[str, tuple[float, float, float]] = {}
+        self.max_pair_s = 10.0
+        self.max_pair_surface_s = 25.0
+        self.max_local_age_s = 60.0
+
+    # -- public ----------------------------------------------------------------------
+    def decode(self, frames: Sequence[str], t_s: Sequence[float] | NDArray[np.float64]) -> pd.DataFrame:
+        """Decode frames (hex strings) received at `t_s` (epoch seconds) into reports."""
+        frames = list(frames)
+        t = np.asarray(t_s, dtype=np.float64)
+        if t.shape[0] != len(frames):
+            raise ValueError("frames and timestamps differ in length")
+        self.stats.items += len(frames)
+        cols = self._decode_columns(frames, t)
+        out = reports_from_columns(cols, self.source)
+        self.stats.reports += out.shape[0]
+        return out
+
+    # -- internals -------------------------------------------------------------------
+    def _decode_columns(self, frames: list[str], t: NDArray[np.float64]) -> dict[str, Any]:
+        lens = np.fromiter((len(f) for f in frames), dtype=np.int64, count=len(frames))
+        parts: list[dict[str, Any]] = []
+        bad_len = ~np.isin(lens, (14, 28))
+        self.stats.reject("bad_length", int(bad_len.sum()),
+                          frames[int(np.argmax(bad_len))] if bad_len.any() else None)
+        bad_time = ~np.isfinite(t)
+        self.stats.reject("bad_timestamp", int((bad_time & ~bad_len).sum()))
+        groups = []
+        for n_chars in (14, 28):
+            sel = np.flatnonzero((lens == n_chars) & ~bad_time)
+            if sel.size == 0:
+                continue
+            msg, ok = hex_to_bytes([frames[i] for i in sel], n_chars)
+            self.stats.reject("bad_hex", int((~ok).sum()), frames[int(sel[~ok][0])] if (~ok).any() else None)
+            sel, msg = sel[ok], msg[ok]
+            if n_chars == 28:
+                # Short formats (DF0-15) are 56 bits; some recorders pad them to 112.
+                short = (msg[:, 0] >> 3) < 16
+                if short.any():
+                    groups.append((sel[short], np.ascontiguousarray(msg[short, :7])))
+                sel, msg = sel[~short], msg[~short]
+            else:
+                long_df = (msg[:, 0] >> 3) >= 16
+                self.stats.reject("bad_length", int(long_df.sum()))
+                sel, msg = sel[~long_df], msg[~long_df]
+            groups.append((sel, msg))
+        # First pass: which addresses are confirmed (clean DF11/17/18)?
+        pending = []
+        for sel, msg in groups:
+            df = msg[:, 0] >> 3
+            res = crc_residual(msg)
+            icao_int = (msg[:, 1].astype(np.uint32) << 16) | (msg[:, 2].astype(np.uint32) << 8) | msg[:, 3]
+            clean_es = np.isin(df, (17, 18)) & (res == 0)
+            clean_11 = (df == 11) & ((res & 0xFFFF80) == 0)
+            confirmed = clean_es | clean_11
+            if confirmed.any():
+                self.known.update(np.char.mod("%06x", np.unique(icao_int[confirmed])).tolist())
+            pending.append((sel, msg, df, res, icao_int, clean_es))
+        for sel, msg, df, res, icao_int, clean_es in pending:
+            es = np.isin(df, (17, 18))
+            self.stats.reject("crc", int((es & ~clean_es).sum()))
+            self.stats.reject("crc", int(((df == 11) & ((res & 0xFFFF80) != 0)).sum()))
+            surv = np.isin(df, (0, 4, 5, 16, 20, 21))
+            unsupported = ~(es | surv | (df == 11))
+            self.stats.reject("unsupported_df", int(unsupported.sum()))
+            if surv.any():
+                parts.append(self._surveillance(sel[surv], msg[surv], df[surv], res[surv], t))
+            if clean_es.any():
+                tc = msg[clean_es, 4] >> 3
+                used = _USED_TC[tc]
+                s = sel[clean_es][used]
+                if s.size:
+                    parts.append(self._squitters(s, [frames[i] for i in s], icao_int[clean_es][used], t))
+        if not parts:
+            return {"timestamp": np.empty(0)}
+        keys = set().union(*(p.keys() for p in parts))
+        cols: dict[str, Any] = {}
+        for k in keys:
+            arrs = []
+            for p in parts:
+                n = len(p["timestamp"])
+                if k in p:
+                    arrs.append(np.asarray(p[k]))
+                elif k in ("callsign", "squawk", "emergency", "icao24"):
+                    arrs.append(np.full(n, "", dtype=object))
+                elif k == "onground":
+                    arrs.append(np.zeros(n, dtype=bool))
+                else:
+                    arrs.append(np.full(n, np.nan))
+            cols[k] = np.concatenate([a.astype(object) if a.dtype.kind in "OUS" else a for a in arrs])
+        return cols
+
+    def _surveillance(self, sel: NDArray[np.intp], msg: NDArray[np.uint8], df: NDArray[np.uint8],
+                      res: NDArray[np.uint32], t: NDArray[np.float64]) -> dict[str, Any]:
+        """Altitude (DF0/4/16/20) and squawk (DF5/21) replies whose address is confirmed."""
+        addr = np.char.mod("%06x", res)
+        known = np.isin(addr, np.fromiter(self.known, dtype="<U6", count=len(self.known))) if self.known else np.zeros(addr.shape, bool)
+        self.stats.reject("unknown_address", int((~known).sum()))
+        sel, msg, df, addr = sel[known], msg[known], df[known], addr[known]
+        field13 = ((msg[:, 2].astype(np.uint32) & 0x1F) << 8) | msg[:, 3]
+        is_id = np.isin(df, (5, 21))
+        alt = np.where(is_id, np.nan, decode_ac13(field13))
+        squawk = np.where(is_id, decode_id13(field13), "").astype(object)
+        # Vertical status (DF0/16: VS bit; DF4/5/20/21: flight status 1 or 3 = on ground).
+        fs = msg[:, 0] & 0x7
+        vs = (msg[:, 0] >> 2) & 1
+        onground = np.where(np.isin(df, (0, 16)), vs == 1, np.isin(fs, (1, 3)))
+        keep = ~np.isnan(alt) | is_id
+        self.stats.reject("no_content", int((~keep).sum()))
+        return {
+            "timestamp": t[sel][keep], "icao24": addr[keep].astype(object),
+            "altitude": alt[keep], "squawk": squawk[keep], "onground": onground[keep],
+        }
+
+    def _squitters(self, sel: NDArray[np.intp], frames: list[str], icao_int: NDArray[np.uint32],
+                   t: NDArray[np.float64]) -> dict[str, Any]:
+        """Extended squitters through rs1090, then CPR positions in numpy."""
+        import rs1090
+
+        try:
+            out = rs1090.decode(frames, batch=max(len(frames), 1))
+        except BaseException as exc:  # rs1090 panics are BaseException; never crash a reader
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            self.stats.reject("decoder_error", len(frames), str(exc))
+            return {"timestamp": np.empty(0)}
+        n = len(out)
+        ts = t[sel]
+        icao = np.char.mod("%06x", icao_int).astype(object)
+        bds = np.array([d.get("bds", "") if d else "" for d in out], dtype=object)
+
+        def num(key: str) -> NDArray[np.float64]:
+            return np.array([np.nan if (v := d.get(key)) is None else v for d in out], dtype=np.float64)
+
+        alt = num("altitude")
+        gs, trk, vr = num("groundspeed"), num("track"), num("vertical_rate")
+        lat_c, lon_c = num("lat_cpr") / _CPR_SCALE, num("lon_cpr") / _CPR_SCALE
+        odd = np.array([d.get("parity") == "odd" for d in out], dtype=bool)
+        callsign = np.array([(d.get("callsign") or "").strip("_ #") if b == "08" else "" for d, b in zip(out, bds, strict=True)], dtype=object)
+        emerg = np.array([
+            (d.get("emergency_state") or "") if b == "61" and d.get("emergency_state") not in _EMERGENCY_NONE else ""
+            for d, b in zip(out, bds, strict=True)
+        ], dtype=object)
+        squawk = np.array([(d.get("squawk") or "") if b == "61" else "" for d, b in zip(out, bds, strict=True)], dtype=object)
+        # GNSS-height positions (TC 20-22) are not barometric: leave altitude out.
+        tc = np.array([d.get("tc", 0) or 0 for d in out], dtype=np.int64)
+        alt = np.where(tc >= 20, np.nan, alt)
+        surface = bds == "06"
+        is_pos = np.isin(bds, ("05", "06")) & np.isfinite(lat_c) & np.isfinite(lon_c)
+        lat, lon = self._cpr_decode(icao, ts, lat_c, lon_c, odd, surface, is_pos)
+        no_pos = is_pos & ~np.isfinite(lat)
+        self.stats.reject("cpr_undecided", int(no_pos.sum()))
+        gs = np.where(surface | (bds == "09"), gs, np.nan)
+        trk = np.where(surface | (bds == "09"), trk, np.nan)
+        useful = (
+            np.isfinite(lat) | np.isfinite(alt) | np.isfinite(gs) | np.isfinite(trk) | np.isfinite(vr)
+            | (callsign != "") | (emerg != "") | (squawk != "")
+        )
+        self.stats.reject("no_content", int((~useful).sum()))
+        k = useful
+        del n
+        return {
+            "timestamp": ts[k], "icao24": icao[k], "callsign": callsign[k], "latitude": lat[k],
+            "longitude": lon[k], "altitude": alt[k], "groundspeed": gs[k], "track": trk[k],
+            "vertical_rate": vr[k], "squawk": squawk[k], "emergency": emerg[k], "onground": surface[k],
+        }
+
+    def _cpr_decode(self, icao: NDArray[Any], ts: NDArray[np.float64], lat_c: NDArray[np.float64],
+                    lon_c: NDArray[np.float64], odd: NDArray[np.bool_], surface: NDArray[np.bool_],
+                    is_pos: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Positions for the CPR messages of a batch (NaN elsewhere), updating the state."""
+        n = ts.shape[0]
+        lat_out = np.full(n, np.nan)
+        lon_out = np.full(n, np.nan)
+        rows = np.flatnonzero(is_pos)
+        if rows.size == 0:
+            return lat_out, lon_out
+        # Context rows from the state: last even/odd CPR message of each aircraft seen here.
+        ids = pd.unique(icao[rows])
+        ctx = [(a, s, o, *v) for a in ids for s in (False, True) for o in (False, True)
+               if (v := self._cpr.get((a, s, o))) is not None]
+        c_id = np.array([c[0] for c in ctx] + list(icao[rows]), dtype=object)
+        c_sf = np.array([c[1] for c in ctx] + list(surface[rows]), dtype=bool)
+        c_odd = np.array([c[2] for c in ctx] + list(odd[rows]), dtype=bool)
+        c_t = np.concatenate([np.array([c[3] for c in ctx], dtype=np.float64), ts[rows]])
+        c_la = np.concatenate([np.array([c[4] for c in ctx], dtype=np.float64), lat_c[rows]])
+        c_lo = np.concatenate([np.array([c[5] for c in ctx], dtype=np.float64), lon_c[rows]])
+        n_ctx = len(ctx)
+        m = c_t.shape[0]
+        codes, uniq = pd.factorize(c_id)
+        order = np.lexsort((c_t, c_sf, codes))
+        key = codes[order] * 2 + c_sf[order]
+        start = np.zeros(m, dtype=np.intp)
+        brk = np.r_[True, key[1:] != key[:-1]]
+        start = np.maximum.accumulate(np.where(brk, np.arange(m), 0))
+        o_t, o_odd, o_la, o_lo, o_sf = c_t[order], c_odd[order], c_la[order], c_lo[order], c_sf[order]
+        prev_even = _ffill_index(~o_odd, start)
+        prev_odd = _ffill_index(o_odd, start)
+        partner = np.where(o_odd, prev_even, prev_odd)
+        has = partner >= 0
+        pi = np.where(has, partner, 0)
+        max_dt = np.where(o_sf, self.max_pair_surface_s, self.max_pair_s)
+        has &= (o_t - o_t[pi]) <= max_dt
+        lat_e = np.where(o_odd, o_la[pi], o_la)
+        lon_e = np.where(o_odd, o_lo[pi], o_lo)
+        lat_o = np.where(o_odd, o_la, o_la[pi])
+        lon_o = np.where(o_odd, o_lo, o_lo[pi])
+        # Coarse reference for surface solutions: receiver, else any position known.
+        coarse = self._coarse_reference()
+        ref_lat = np.full(m, coarse[0])
+        ref_lon = np.full(m, coarse[1])
+        # Prefer the aircraft's own last position as the reference when known.
+        own = np.array([self._pos.get(a, (np.nan, np.nan, np.nan)) for a in uniq], dtype=np.float64).reshape(-1, 3)
+        own_lat, own_lon = own[codes[order], 1], own[codes[order], 2]
+        air_first = ~o_sf & has
+        g_lat = np.full(m, np.nan)
+        g_lon = np.full(m, np.nan)
+        if air_first.any():
+            a = np.flatnonzero(air_first)
+            g_lat[a], g_lon[a] = cpr_global(lat_e[a], lon_e[a], lat_o[a], lon_o[a], o_odd[a],
+                                            np.zeros(a.size, bool), ref_lat[a], ref_lon[a])
+            if not np.isfinite(coarse[0]) and np.isfinite(g_lat[a]).any():
+                ref_lat[:] = np.nanmedian(g_lat[a])
+                ref_lon[:] = np.nanmedian(g_lon[a])
+        s = np.flatnonzero(o_sf & has)
+        if s.size:
+            rl = np.where(np.isfinite(own_lat[s]), own_lat[s], ref_lat[s])
+            rn = np.where(np.isfinite(own_lon[s]), own_lon[s], ref_lon[s])
+            g_lat[s], g_lon[s] = cpr_global(lat_e[s], lon_e[s], lat_o[s], lon_o[s], o_odd[s],
+                                            np.ones(s.size, bool), rl, rn)
+        # Local decoding against the aircraft's last decoded position (either class).
+        need = ~np.isfinite(g_lat)
+        if need.any():
+            ac_start = np.maximum.accumulate(np.where(np.r_[True, codes[order][1:] != codes[order][:-1]], np.arange(m), 0))
+            # positions of an aircraft are grouped by class; order by time within the aircraft
+            by_t = np.lexsort((o_t, codes[order]))
+            inv = np.empty(m, dtype=np.intp)
+            inv[by_t] = np.arange(m)
+            t2 = o_t[by_t]
+            st2 = ac_start  # aircraft blocks have the same boundaries in both orders
+            got = np.isfinite(g_lat[by_t])
+            prev = _ffill_index(got, st2)
+            pj = np.where(prev >= 0, prev, 0)
+            r_lat = np.where(prev >= 0, g_lat[by_t][pj], own_lat[by_t])
+            r_lon = np.where(prev >= 0, g_lon[by_t][pj], own_lon[by_t])
+            r_t = np.where(prev >= 0, t2[pj], own[codes[order][by_t], 0])
+            fresh = (t2 - r_t) <= self.max_local_age_s
+            r_lat = np.where(fresh, r_lat, np.nan)
+            r_lon = np.where(fresh, r_lon, np.nan)
+            if self.reference is not None:
+                r_lat = np.where(np.isfinite(r_lat), r_lat, self.reference[0])
+                r_lon = np.where(np.isfinite(r_lon), r_lon, self.reference[1])
+            r_lat, r_lon = r_lat[inv], r_lon[inv]
+            loc = np.flatnonzero(need & np.isfinite(r_lat))
+            if loc.size:
+                la, lo = cpr_local(o_la[loc], o_lo[loc], o_odd[loc], o_sf[loc], r_lat[loc], r_lon[loc])
+                g_lat[loc], g_lon[loc] = la, lo
+        # Back to batch rows (drop the context rows).
+        res_lat = np.empty(m)
+        res_lon = np.empty(m)
+        res_lat[order], res_lon[order] = g_lat, g_lon
+        lat_out[rows] = res_lat[n_ctx:]
+        lon_out[rows] = res_lon[n_ctx:]
+        self._remember(c_id[n_ctx:], c_sf[n_ctx:], c_odd[n_ctx:], c_t[n_ctx:], c_la[n_ctx:], c_lo[n_ctx:],
+                       res_lat[n_ctx:], res_lon[n_ctx:])
+        return lat_out, lon_out
+
+    def _coarse_reference(self) -> tuple[float, float]:
+        if self.reference is not None:
+            return float(self.reference[0]), float(self.reference[1])
+        if self._pos:
+            arr = np.array(list(self._pos.values()), dtype=np.float64)
+            return float(np.nanmedian(arr[:, 1])), float(np.nanmedian(arr[:, 2]))
+        return float("nan"), float("nan")
+
+    def _remember(self, ids: NDArray[Any], sf: NDArray[np.bool_], odd: NDArray[np.bool_], t: NDArray[np.float64],
+                  la: NDArray[np.float64], lo: NDArray[np.float64], lat: NDArray[np.float64],
+                  lon: NDArray[np.float64]) -> None:
+        """Keep, per aircraft, the last CPR message of each kind and the last position."""
+        key = pd.Series(np.arange(ids.shape[0]))
+        frame = pd.DataFrame({"id": ids, "sf": sf, "odd": odd, "t": t})
+        last = key.groupby([frame["id"], frame["sf"], frame["odd"]]).max()
+        for (a, s, o), i in last.items():
+            self._cpr[(a, bool(s), bool(o))] = (float(t[i]), float(la[i]), float(lo[i]))
+        ok = np.isfinite(lat)
+        if ok.any():
+            pos_last = key[ok].groupby(frame["id"][ok]).max()
+            for a, i in pos_last.items():
+                self._pos[a] = (float(t[i]), float(lat[i]), float(lon[i]))
