@@ -88,9 +88,9 @@ def test_detect_missing_file_and_bad_options(tmp_path: Path) -> None:
 
 
 def test_detect_large_random_file_matches_engine(tmp_path: Path) -> None:
-    from test_separation_engine import ALL, random_traffic, snap_of
-
     from sharedsky.engine.separation import detect
+
+    from test_separation_engine import ALL, random_traffic, snap_of
 
     lat, lon, alt, trk, gs, vs = random_traffic(2000, 5)
     ids = [f"{k:05d}" for k in range(2000)]

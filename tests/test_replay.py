@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
 from sharedsky.feeds.recordings import read_recording
 from sharedsky.schema import epoch_s
+
+from conftest import run_cli
 
 
 def events_of(stdout: str) -> tuple[list[dict], dict]:

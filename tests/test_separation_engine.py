@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from reference import all_pairs_conflicts, relative_state, sampled_margin
 from sharedsky.engine.separation import Minima, detect, grid_pairs
 from sharedsky.snapshot import Snapshot, build_snapshot
+
+from reference import all_pairs_conflicts, relative_state, sampled_margin
 
 GEOD = Geod(ellps="WGS84")
 ALL = [Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)]

@@ -261,9 +261,32 @@ def pair_conflicts(g: PairGeometry, h_nm: F64, v_ft: F64, t_s: F64) -> PairConfl
     return PairConflict(hit, t_in, t_out, t_cpa, d_cpa, dz_cpa)
 
 
-def _cell_keys(coords: NDArray[np.int64], base: NDArray[np.int64], mult: NDArray[np.int64]):
-    """Flatten D-dimensional integer cell coordinates (D, M) into one int64 key each."""
-    return ((coords - base[:, None]) * mult[:, None]).sum(axis=0)
+#: Candidate pairs expanded at once in the grid broad phase (bounds its memory).
+PAIR_CHUNK = 1 << 18
+
+
+def _cell_pairs(lo, hi, cell, base, mult, key_s, own_s, pos, partners) -> tuple[IDX, IDX]:
+    """Pairs formed by registrations `pos` with the later members of their cell, kept
+    when their boxes overlap and this cell is their home cell."""
+    npairs = int(partners.sum())
+    p_idx = np.repeat(pos, partners)
+    run_start = np.repeat(np.cumsum(partners) - partners, partners)
+    q_idx = p_idx + 1 + (np.arange(npairs, dtype=np.int64) - run_start)
+    del run_start
+    i = own_s[p_idx]
+    j = own_s[q_idx]
+    del q_idx
+    # Overlap test one axis at a time, most selective (last: altitude) first, shrinking
+    # the candidate list as we go; then keep each pair only in its home cell.
+    for d in range(lo.shape[0] - 1, -1, -1):
+        ok = np.maximum(lo[d, i], lo[d, j]) <= np.minimum(hi[d, i], hi[d, j])
+        i, j, p_idx = i[ok], j[ok], p_idx[ok]
+    home = np.zeros(i.shape[0], dtype=np.int64)
+    for d in range(lo.shape[0]):
+        c = np.floor(np.maximum(lo[d, i], lo[d, j]) / cell[d]).astype(np.int64)
+        home += (c - base[d]) * mult[d]
+    keep = home == key_s[p_idx]
+    return i[keep], j[keep]
 
 
 def grid_pairs(lo: F64, hi: F64, cell: F64) -> tuple[IDX, IDX]:
@@ -291,40 +314,43 @@ def grid_pairs(lo: F64, hi: F64, cell: F64) -> tuple[IDX, IDX]:
 
     count = np.prod(span, axis=0)
     total = int(count.sum())
-    owner = np.repeat(np.arange(n), count)
-    start = np.cumsum(count) - count
-    k = np.arange(total) - start[owner]
-    coords = np.empty((lo.shape[0], total), dtype=np.int64)
-    stride = np.ones(total, dtype=np.int64)
+    # Registrations: one per (box, cell touched); the cell key is built axis by axis so
+    # no (D, total) array is ever held. Memory here is what bounds the whole pass.
+    owner = np.repeat(np.arange(n, dtype=np.int32), count)
+    k = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    key = np.zeros(total, dtype=np.int64)
     for d in range(lo.shape[0]):
         sd = span[d, owner]
-        coords[d] = ilo[d, owner] + (k // stride) % sd
-        stride = stride * sd
-    key = _cell_keys(coords, base, mult)
+        key += (ilo[d, owner] - base[d] + k % sd) * mult[d]
+        k //= sd
+    del k, sd
     order = np.argsort(key, kind="stable")
     key_s = key[order]
+    del key
     own_s = owner[order]
+    del order, owner
 
     new = np.empty(total, dtype=bool)
     new[0] = True
     np.not_equal(key_s[1:], key_s[:-1], out=new[1:])
     gstart = np.flatnonzero(new)
     gend = np.append(gstart[1:], total)
-    gid = np.cumsum(new) - 1
-    pos = np.arange(total)
-    partners = gend[gid] - pos - 1
-    npairs = int(partners.sum())
-    p_idx = np.repeat(pos, partners)
-    q_idx = p_idx + 1 + (np.arange(npairs) - np.repeat(np.cumsum(partners) - partners, partners))
-    i = own_s[p_idx]
-    j = own_s[q_idx]
-    cell_key = key_s[p_idx]
-
-    inter_lo = np.maximum(lo[:, i], lo[:, j])
-    overlap = np.all(inter_lo <= np.minimum(hi[:, i], hi[:, j]), axis=0)
-    home = _cell_keys(np.floor(inter_lo / cell[:, None]).astype(np.int64), base, mult)
-    keep = overlap & (home == cell_key)
-    i, j = i[keep], j[keep]
+    pos = np.arange(total, dtype=np.int64)
+    partners = np.repeat(gend, gend - gstart) - pos - 1
+    del new, gstart, gend
+    # Expand the within-cell pairs a slice of registrations at a time, so that memory
+    # stays bounded by PAIR_CHUNK candidates however crowded a cell is.
+    bounds = np.searchsorted(np.cumsum(partners), np.arange(PAIR_CHUNK, int(partners.sum()), PAIR_CHUNK))
+    keep_i: list[np.ndarray] = []
+    keep_j: list[np.ndarray] = []
+    for a, b in zip(np.r_[0, bounds], np.r_[bounds, total], strict=True):
+        if b <= a:
+            continue
+        i, j = _cell_pairs(lo, hi, cell, base, mult, key_s, own_s, pos[a:b], partners[a:b])
+        keep_i.append(i)
+        keep_j.append(j)
+    i = np.concatenate(keep_i) if keep_i else np.zeros(0, dtype=np.int64)
+    j = np.concatenate(keep_j) if keep_j else np.zeros(0, dtype=np.int64)
     swap = i > j
     return np.where(swap, j, i), np.where(swap, i, j)
 
