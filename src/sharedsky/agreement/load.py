@@ -100,9 +100,9 @@ def _pydantic_message(err: dict[str, Any]) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "greater_than":
-        return f"must be > {ctx.get('gt')} (got {got!r})"
+        return f"must be > {ctx.get('gt'):g} (got {got!r})"
     if kind == "greater_than_equal":
-        return f"must be >= {ctx.get('ge')} (got {got!r})"
+        return f"must be >= {ctx.get('ge'):g} (got {got!r})"
     if kind == "string_pattern_mismatch":
         help_ = _PATTERN_HELP.get(str(ctx.get("pattern")), f"must match {ctx.get('pattern')}")
         return f"{got!r} {help_}"
