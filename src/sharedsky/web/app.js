@@ -77,6 +77,7 @@
     get frameTimes() { return S.frameTimes.slice(); },
     get applyTimes() { return S.applyTimes.slice(); },
     get view() { return Object.assign({}, S.view); },
+    get phases() { return Object.assign({}, S.phases); },
     applyPicture: (msg) => applyPicture(msg),
     draw: () => draw(),
     redraw: () => { S.dirty = true; },
@@ -798,18 +799,24 @@
   }
 
   function drawBase(T) {
-    // borders cached in an offscreen layer: redrawn only when the view changes
-    const key = `${canvas.width}x${canvas.height}:${S.view.lat},${S.view.lon},${S.view.z}:${S.basemap.length}`;
-    if (S.baseCache && S.baseCache.key === key) return S.baseCache.canvas;
-    const off = (S.baseCache && S.baseCache.canvas) || document.createElement("canvas");
-    off.width = canvas.width; off.height = canvas.height;
+    // Borders are rendered into an offscreen layer a margin larger than the screen and
+    // only re-rendered on zoom, resize, new data or a pan past the margin: a pan is a blit.
+    const M = Math.round(Math.max(T.W, T.H) / 2);
+    const c0 = S.baseCache;
+    if (c0 && c0.z === S.view.z && c0.W === T.W && c0.H === T.H && c0.n === S.basemap.length && c0.dpr === dpr) {
+      const dx = (c0.cx - T.cx) * T.k, dy = (c0.cy - T.cy) * T.k;
+      if (Math.abs(dx) < M && Math.abs(dy) < M) return { canvas: c0.canvas, sx: (M - dx) * dpr, sy: (M - dy) * dpr };
+    }
+    const BW = T.W + 2 * M, BH = T.H + 2 * M;
+    const off = new OffscreenCanvas(Math.round(BW * dpr), Math.round(BH * dpr));
     const c = off.getContext("2d", { alpha: false });
+    const ox = T.ox + M, oy = T.oy + M;
     c.setTransform(dpr, 0, 0, dpr, 0, 0);
     c.fillStyle = "#081019"; // sea
-    c.fillRect(0, 0, T.W, T.H);
-    const lonMin = S.view.lon - T.W / 2 / T.k / S.cos0, lonMax = S.view.lon + T.W / 2 / T.k / S.cos0;
-    const latMin = S.view.lat - T.H / 2 / T.k, latMax = S.view.lat + T.H / 2 / T.k;
-    c.setTransform(dpr * T.k, 0, 0, dpr * T.k, dpr * T.ox, dpr * T.oy);
+    c.fillRect(0, 0, BW, BH);
+    const lonMin = S.view.lon - BW / 2 / T.k / S.cos0, lonMax = S.view.lon + BW / 2 / T.k / S.cos0;
+    const latMin = S.view.lat - BH / 2 / T.k, latMax = S.view.lat + BH / 2 / T.k;
+    c.setTransform(dpr * T.k, 0, 0, dpr * T.k, dpr * ox, dpr * oy);
     c.fillStyle = "#111d29";
     c.strokeStyle = "#2e4a63";
     c.lineWidth = 1 / T.k;
@@ -825,11 +832,14 @@
     c.strokeStyle = "rgba(120,150,180,0.08)";
     c.lineWidth = 1;
     c.beginPath();
-    for (let lon = Math.ceil(lonMin / step) * step; lon <= lonMax; lon += step) { const x = worldX(lon) * T.k + T.ox; c.moveTo(x, 0); c.lineTo(x, T.H); }
-    for (let lat = Math.ceil(latMin / step) * step; lat <= latMax; lat += step) { const y = worldY(lat) * T.k + T.oy; c.moveTo(0, y); c.lineTo(T.W, y); }
+    for (let lon = Math.ceil(lonMin / step) * step; lon <= lonMax; lon += step) { const x = worldX(lon) * T.k + ox; c.moveTo(x, 0); c.lineTo(x, BH); }
+    for (let lat = Math.ceil(latMin / step) * step; lat <= latMax; lat += step) { const y = worldY(lat) * T.k + oy; c.moveTo(0, y); c.lineTo(BW, y); }
     c.stroke();
-    S.baseCache = { key, canvas: off };
-    return off;
+    // an ImageBitmap blits much faster than a canvas (no snapshot per draw)
+    if (c0 && c0.canvas && c0.canvas.close) c0.canvas.close();
+    const bmp = off.transferToImageBitmap();
+    S.baseCache = { z: S.view.z, W: T.W, H: T.H, n: S.basemap.length, dpr, cx: T.cx, cy: T.cy, canvas: bmp };
+    return { canvas: bmp, sx: M * dpr, sy: M * dpr };
   }
 
   // scratch buffers for the visible aircraft (grown as needed, never per frame)
@@ -851,7 +861,9 @@
     const T = viewTransform();
     const { W, H, k, ox, oy } = T;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.drawImage(drawBase(T), 0, 0);
+    const base = drawBase(T);
+    const tBase = performance.now();
+    ctx.drawImage(base.canvas, base.sx, base.sy, canvas.width, canvas.height, 0, 0, canvas.width, canvas.height);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const now = nowServer();
 
@@ -925,6 +937,7 @@
     const nb = byAlt ? ALT_BINS + 1 : S.parties.length + 1;
     const bucketColour = (b) => (byAlt ? altBinColours[b] : b < S.parties.length ? S.parties[b].colour || "#9e9e9e" : "#9e9e9e");
 
+    const tProj = performance.now();
     // trails: one path per colour, a vertex budget shared by all visible aircraft
     if (S.filters.trails && n) {
       const per = Math.max(2, Math.min(TRAIL_POINTS, Math.floor(TRAIL_BUDGET / n)));
@@ -950,6 +963,7 @@
       ctx.globalAlpha = 1;
     }
 
+    const tTrails = performance.now();
     // conflicts: a line between the pair, labelled with time to loss of separation and level
     ctx.font = "bold 11px system-ui, sans-serif";
     for (const ev of conflicts) {
@@ -977,7 +991,7 @@
     for (let b = 0; b < nb; b++) {
       ctx.fillStyle = bucketColour(b);
       ctx.beginPath();
-      let any = false;
+      let any = 0;
       for (let i = 0; i < n; i++) {
         if (bb[i] !== b) continue;
         const ac = bref[i];
@@ -990,11 +1004,13 @@
         ctx.lineTo(x - s * 0.35 * size, y + c * 0.35 * size);
         ctx.lineTo(x + (-s * 0.8 - c * 0.75) * size, y + (c * 0.8 - s * 0.75) * size);
         ctx.closePath();
-        any = true;
+        // small batches: the rasteriser's cost grows faster than linearly with path size
+        if (++any === 32) { ctx.fill(); ctx.beginPath(); any = 0; }
       }
       if (any) ctx.fill();
     }
 
+    const tSym = performance.now();
     // rings: emergencies, alerts, distress, selection
     const distressIcaos = new Set();
     for (const th of S.threads.values()) if (th.kind === "distress" && !th.acks.length) distressIcaos.add(th.last.icao24);
@@ -1045,7 +1061,9 @@
     document.body.dataset.drawn = n;
     document.body.dataset.known = S.aircraft.size;
 
-    const dt = performance.now() - t0;
+    const t1 = performance.now();
+    const dt = t1 - t0;
+    S.phases = { base: tBase - t0, project: tProj - tBase, trails: tTrails - tProj, symbols: tSym - tTrails, labels: t1 - tSym };
     S.frameTimes.push(dt);
     if (S.frameTimes.length > 1200) S.frameTimes.splice(0, 600);
     S.frames++;

@@ -1,0 +1,162 @@
+"""Frame time of the operations-room map at 5,000 aircraft updating at 1 Hz (headless chromium).
+
+The page is served by the real service (signed in with a supervisor key). The air picture
+is then driven from inside the page: every second a picture delta in which every one of N
+aircraft moved is handed to the page as a JSON string (parse + apply are timed, as they would
+be for a WebSocket frame), and the map is kept redrawing every animation frame by a slow pan,
+the worst case (a still map redraws only on new data). Reported: median and p95 of the
+draw time per frame, of the interval between animation frames (a stall shows there), and of
+parse + apply per picture.
+
+    .venv/bin/python benchmarks/bench_map.py [--aircraft 5000] [--seconds 20]
+    .venv/bin/python benchmarks/bench_map.py --url http://127.0.0.1:8000/ --key ssk_...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+# Runs in the page: N aircraft over the Levant, moving at 1 Hz; a slow pan forces a redraw
+# on every animation frame. Resolves with the page's own timing arrays.
+DRIVER_JS = """
+async ([n, seconds]) => {
+  const ss = window.sharedsky;
+  const parties = ["coalition", "russia", "turkey", "syria", "civil"];
+  const ac = [];
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  for (let i = 0; i < n; i++) {
+    ac.push({icao24: (0x100000 + i).toString(16), party: parties[i % parties.length],
+             callsign: "BN" + i, latitude: 32 + rnd() * 6, longitude: 34 + rnd() * 9,
+             altitude: Math.round(rnd() * 40000), groundspeed: 250 + rnd() * 250,
+             track: rnd() * 360, vertical_rate: 0, squawk: i === 7 ? "7700" : "2000",
+             emergency: null, t_report: 0});
+  }
+  const v0 = ss.view;
+  ss.setView(35.0, 38.5, 7.2);
+  const parseApply = [];
+  const rafDt = [];
+  const phases = [];
+  const frames0 = ss.frameTimes.length;
+  let t = Date.now() / 1000, last = performance.now(), panning = true;
+  const pan = () => {
+    const now = performance.now();
+    rafDt.push(now - last);
+    last = now;
+    if (ss.phases) phases.push(ss.phases);
+    const v = ss.view;
+    ss.setView(v.lat, v.lon + 0.0004, v.z);
+    if (panning) requestAnimationFrame(pan);
+  };
+  requestAnimationFrame(pan);
+  for (let s = 0; s < seconds; s++) {
+    t += 1;
+    for (const a of ac) {
+      const r = a.track * Math.PI / 180, d = a.groundspeed / 3600 / 60;
+      a.latitude += d * Math.cos(r);
+      a.longitude += d * Math.sin(r) / Math.cos(a.latitude * Math.PI / 180);
+      a.t_report = t;
+    }
+    const text = JSON.stringify({type: "picture", t, full: s === 0, aircraft: ac, removed: []});
+    const t0 = performance.now();
+    ss.applyPicture(JSON.parse(text));
+    parseApply.push(performance.now() - t0);
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  panning = false;
+  const phaseMedians = {};
+  for (const k of Object.keys(phases[0] || {})) {
+    const v = phases.map((p) => p[k]).sort((a, b) => a - b);
+    phaseMedians[k] = v[Math.floor(v.length / 2)];
+  }
+  return {draw: ss.frameTimes.slice(frames0), raf: rafDt.slice(5), parseApply, phaseMedians,
+          drawn: ss.drawn.length, known: ss.known.length};
+}
+"""
+
+
+def pct(xs: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of xs."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--aircraft", type=int, default=5000)
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--width", type=int, default=1600)
+    ap.add_argument("--height", type=int, default=900)
+    ap.add_argument("--url", help="a running service (default: start one on loopback)")
+    ap.add_argument("--key", help="a supervisor key for --url")
+    ap.add_argument("--hash", default="", help="view options in the URL hash, e.g. trails=0")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args()
+    if not Path(CHROMIUM).exists():
+        print(f"bench_map: {CHROMIUM} not found (apt-get install chromium); skipped", file=sys.stderr)
+        return 0
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        service = None
+        if args.url:
+            url, key = args.url, args.key
+        else:
+            from sharedsky.commands.demo import DemoService
+
+            service = DemoService.start(Path(tmp), port=0)
+            url, key = service.url, service.supervisor_key
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": args.width, "height": args.height})
+                page.goto(f"{url.rstrip('/')}/?key={key}#{args.hash}")
+                page.wait_for_function("window.sharedsky && window.sharedsky.ready", timeout=30000)
+                t0 = time.perf_counter()
+                res = page.evaluate(DRIVER_JS, [args.aircraft, args.seconds])
+                wall = time.perf_counter() - t0
+                browser.close()
+        finally:
+            if service is not None:
+                service.stop()
+    out = {
+        "aircraft": args.aircraft, "known": res["known"], "drawn_last_frame": res["drawn"],
+        "viewport": f"{args.width}x{args.height}", "seconds": round(wall, 1),
+        "frames": len(res["draw"]),
+        "draw_ms_median": round(statistics.median(res["draw"]), 2),
+        "draw_ms_p95": round(pct(res["draw"], 95), 2),
+        "frame_interval_ms_median": round(statistics.median(res["raf"]), 2),
+        "frame_interval_ms_p95": round(pct(res["raf"], 95), 2),
+        "frame_interval_ms_max": round(max(res["raf"]), 2),
+        "parse_apply_ms_median": round(statistics.median(res["parseApply"]), 2),
+        "parse_apply_ms_p95": round(pct(res["parseApply"], 95), 2),
+        "draw_phase_ms_median": {k: round(v, 2) for k, v in res["phaseMedians"].items()},
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"map at {out['aircraft']} aircraft ({out['drawn_last_frame']} in view, "
+              f"{out['viewport']}, headless chromium, software raster), {out['frames']} frames "
+              f"in {out['seconds']} s")
+        print(f"  draw per frame      median {out['draw_ms_median']:7.2f} ms   p95 {out['draw_ms_p95']:7.2f} ms")
+        print(f"  frame interval      median {out['frame_interval_ms_median']:7.2f} ms   "
+              f"p95 {out['frame_interval_ms_p95']:7.2f} ms   max {out['frame_interval_ms_max']:.1f} ms")
+        print("  draw phases (median ms): " + ", ".join(f"{k} {v}" for k, v in out["draw_phase_ms_median"].items()))
+        print(f"  parse+apply / 1 Hz  median {out['parse_apply_ms_median']:7.2f} ms   p95 {out['parse_apply_ms_p95']:7.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
