@@ -261,11 +261,23 @@
       try { msg = JSON.parse(m.data); } catch (e) { console.error("bad frame", e); return; }
       if (msg.type === "picture") applyPicture(msg);
       else if (msg.type === "event") applyEvent(msg.event || {}, msg.seq);
-      else if (msg.type === "error") console.error("stream error", msg);
+      else if (msg.type === "error") {
+        console.error("stream error", msg);
+        if (msg.status === 401) S.revoked = true;
+      }
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       S.wsUp = false;
       $("conn").classList.remove("up");
+      if (S.revoked || e.code === 4401) {
+        // the key was revoked or is no longer valid: back to the sign-in screen, no retry loop
+        sessionStorage.removeItem(KEY_STORE);
+        S.key = null;
+        $("signin-error").textContent = "The server no longer accepts this key; sign in again.";
+        $("signin").classList.remove("hidden");
+        $("app").classList.add("hidden");
+        return;
+      }
       $("conn").title = "stream lost, reconnecting";
       setTimeout(() => { if (S.key) connect(); }, 2000);
     };
