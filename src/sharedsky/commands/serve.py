@@ -1,0 +1,50 @@
+"""`sharedsky serve`: run the shared line for an agreement (REST, WebSocket, SSE, map)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sharedsky.commands.common import fail, load_agreement_or_fail
+
+
+@click.command()
+@click.option("--agreement", "agreement_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The agreement (TOML).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("sharedsky.db"), show_default=True, help="Record and keys (SQLite, WAL).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS certificate (PEM).")
+@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TLS private key (PEM).")
+@click.option("--feed", "feeds", multiple=True, metavar="SPEC",
+              help="Also read a feed: a file, beast://host:port, sbs://host:port, raw://host:port or an aircraft.json URL.")
+@click.option("--require-signatures", is_flag=True, help="Refuse messages without the party's Ed25519 signature.")
+@click.option("--engine-interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 60),
+              help="Seconds between engine steps.")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(agreement_path: Path, db_path: Path, host: str, port: int, cert: Path | None, key_file: Path | None,
+          feeds: tuple[str, ...], require_signatures: bool, engine_interval: float, log_level: str) -> None:
+    """Serve the agreement's parties: reports in, alerts and messages out, everything recorded."""
+    import uvicorn
+
+    from sharedsky.record import RecordError
+    from sharedsky.service.app import create_app
+
+    if (cert is None) != (key_file is None):
+        fail("serve", "--cert and --key go together")
+    ag = load_agreement_or_fail("serve", agreement_path)
+    if db_path.parent and not db_path.parent.exists():
+        fail("serve", f"{db_path.parent}: no such directory")
+    try:
+        app = create_app(ag, db_path, feeds=feeds, engine_interval_s=engine_interval,
+                         require_signatures=require_signatures)
+    except RecordError as exc:
+        fail("serve", str(exc))
+    scheme = "https" if cert else "http"
+    click.echo(f"sharedsky: serving {ag.name!r} on {scheme}://{host}:{port} (record {db_path})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level,
+                ssl_certfile=str(cert) if cert else None, ssl_keyfile=str(key_file) if key_file else None)

@@ -1,0 +1,287 @@
+"""The sharedsky service: FastAPI app factory (contract: docs/service-api.md).
+
+`create_app(agreement, db_path)` opens (or starts) the record in `db_path`, rebuilds the
+state from it, and on start-up runs the engine loop and any feeds the operator named.
+Everything a party sends is validated whole, recorded (fsync) and only then
+acknowledged. The map's static files are served at `/` when the package has them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from shapely.geometry import mapping
+from starlette.concurrency import run_in_threadpool
+
+from sharedsky.service import streams
+from sharedsky.service.auth import Who
+from sharedsky.service.hotline import MessageError
+from sharedsky.service.reports import MAX_BATCH, NUMBERS, ReportError
+from sharedsky.service.store import Forbidden, Hub, NotFound
+
+log = logging.getLogger("sharedsky.service")
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+
+_REPORT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["timestamp", "icao24", "latitude", "longitude", "altitude"],
+    "additionalProperties": False,
+    "properties": {
+        "timestamp": {"oneOf": [{"type": "number", "description": "epoch s (ms if > 1e11)"},
+                                {"type": "string", "format": "date-time"}]},
+        "icao24": {"type": "string", "pattern": "^[0-9A-Za-z][0-9A-Za-z_.:-]{0,31}$"},
+        "callsign": {"type": "string", "maxLength": 32},
+        **{c: {"type": "number", "minimum": lo, "maximum": hi} for c, (lo, hi) in NUMBERS.items()},
+        "squawk": {"type": "string", "pattern": "^([0-7]{4})?$"},
+        "onground": {"type": "boolean"},
+        "emergency": {"type": "string", "maxLength": 32},
+    },
+}
+_MESSAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"enum": ["DISTRESS", "NOTICE", "REQUEST", "RESPONSE"]},
+        "signature": {"type": "string", "description": "base64 Ed25519 signature of the canonical "
+                      "JSON (sorted keys, no spaces) of the message without this field"},
+    },
+    "description": "DISTRESS {icao24, latitude, longitude, nature}; NOTICE {area: GeoJSON Polygon, "
+                   "floor_ft, ceiling_ft, start, end, text}; REQUEST {to, text, deadline}; "
+                   "RESPONSE {request_seq, text}",
+}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise HTTPException(413, f"body: larger than {MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        raise HTTPException(422, "body: empty; expected JSON")
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    try:
+        return json.loads(raw, parse_constant=no_constants)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, f"body: not valid JSON ({exc})") from exc
+
+
+def _hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+def build_app(lifespan: Any = None) -> FastAPI:
+    """The routes, without state (also used to write docs/openapi.json)."""
+    app = FastAPI(title="sharedsky", version="1",
+                  description="The shared line: parties report, receive alerts, call distress and talk. "
+                              "See docs/service-api.md.", lifespan=lifespan)
+
+    @app.exception_handler(ReportError)
+    async def _report_error(request: Request, exc: ReportError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(MessageError)
+    async def _message_error(request: Request, exc: MessageError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.get("/api/v1/me", summary="Who this key belongs to")
+    def me(request: Request, who: Who) -> dict[str, Any]:
+        ag = _hub(request).agreement
+        info = next((p for p in ag.parties if p.id == who.party), None)
+        return {"party": who.party, "name": info.name if info else who.party,
+                "colour": info.colour if info else "#ffffff", "supervisor": who.supervisor,
+                "key_id": who.key_id}
+
+    @app.get("/api/v1/agreement", summary="Parties, channels and airspaces of the agreement")
+    def agreement(request: Request, who: Who) -> dict[str, Any]:
+        ag = _hub(request).agreement
+        ch = ag.channels
+        feats = [{"type": "Feature", "geometry": mapping(a.geometry),
+                  "properties": {"id": a.id, "name": a.name, "owner": a.owner, "floor_ft": a.floor_ft,
+                                 "ceiling_ft": a.ceiling_ft, "barred": list(a.barred)}}
+                 for a in ag.airspaces]
+        return {"name": ag.name,
+                "parties": [{"id": p.id, "name": p.name, "colour": p.colour} for p in ag.parties],
+                "default_party": ag.default_party,
+                "alert_levels": list(_hub(request).level_names),
+                "channels": {"distress_mhz": list(ch.distress_mhz), "hotline": ch.hotline,
+                             "language": ch.language, "notice_lead_s": ch.notice_lead_s,
+                             "ack_within_s": ch.ack_within_s},
+                "airspaces": {"type": "FeatureCollection", "features": feats}}
+
+    @app.get("/api/v1/basemap", summary="Simplified country borders (GeoJSON)")
+    def basemap(who: Who) -> dict[str, Any]:
+        try:
+            from sharedsky.agreement.borders import basemap_geojson
+        except ImportError as exc:  # pragma: no cover
+            raise HTTPException(404, "no bundled borders in this installation") from exc
+        return basemap_geojson()
+
+    @app.post("/api/v1/reports", status_code=202, summary="Push a batch of track reports",
+              openapi_extra=_body({"type": "object", "required": ["reports"], "additionalProperties": False,
+                                   "properties": {"reports": {"type": "array", "maxItems": MAX_BATCH,
+                                                              "items": _REPORT_SCHEMA}}}))
+    async def reports(request: Request, who: Who) -> dict[str, Any]:
+        body = await _json(request)
+        n, seq = await run_in_threadpool(_hub(request).submit_reports, who, body)
+        return {"accepted": n, "seq": seq}
+
+    @app.get("/api/v1/aircraft", summary="The air picture this key may see")
+    def aircraft(request: Request, who: Who) -> dict[str, Any]:
+        hub = _hub(request)
+        pic = hub.picture
+        if pic is None:
+            return {"t": hub.clock(), "aircraft": []}
+        return {"t": pic.t, "aircraft": pic.aircraft_for(who)}
+
+    @app.get("/api/v1/events", summary="Events for this key with seq > after")
+    def events(request: Request, who: Who, after: Annotated[int, Query(ge=0)] = 0,
+               limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> Response:
+        evs = _hub(request).events_for(who, after, limit)
+        text = '{"events":[' + ",".join(se.text for se in evs) + "]}"
+        return _raw_json(text)
+
+    @app.post("/api/v1/messages", status_code=201, summary="DISTRESS, NOTICE, REQUEST or RESPONSE",
+              openapi_extra=_body(_MESSAGE_SCHEMA))
+    async def messages(request: Request, who: Who) -> dict[str, Any]:
+        body = await _json(request)
+        seq = await run_in_threadpool(_hub(request).post_message, who, body)
+        return {"seq": seq}
+
+    @app.post("/api/v1/ack", summary="Acknowledge the event with this seq",
+              openapi_extra=_body({"type": "object", "required": ["seq"],
+                                   "properties": {"seq": {"type": "integer", "minimum": 1}}}))
+    async def ack(request: Request, who: Who) -> dict[str, Any]:
+        body = await _json(request)
+        seq, dup = await run_in_threadpool(_hub(request).ack, who, body)
+        return {"seq": seq, "duplicate": dup}
+
+    @app.get("/api/v1/record", summary="The record as JSON lines (payloads not disclosed are withheld)",
+             response_class=StreamingResponse)
+    def record(request: Request, who: Who) -> StreamingResponse:
+        return StreamingResponse(_hub(request).record_lines(who), media_type="application/x-ndjson")
+
+    @app.get("/metrics", summary="Counters")
+    def metrics(request: Request, who: Who) -> dict[str, Any]:
+        hub = _hub(request)
+        c = hub.counters
+        ms = np.asarray(c.engine_step_ms) if c.engine_step_ms else np.zeros(1)
+        return {"reports_accepted": c.reports_accepted, "report_batches": c.report_batches,
+                "reports_rejected": dict(c.reports_rejected),
+                "messages_rejected": dict(c.messages_rejected),
+                "events": dict(c.events), "clients": c.clients, "engine_steps": c.engine_steps,
+                "engine_step_ms_median": round(float(np.median(ms)), 2),
+                "engine_step_ms_max": round(float(ms.max()), 2),
+                "aircraft": len(hub.table), "last_seq": hub.last_seq}
+
+    app.include_router(streams.router)
+    return app
+
+
+def _raw_json(text: str) -> Response:
+    """Events are serialised once when recorded; send that text as it is."""
+    return Response(text, media_type="application/json")
+
+
+def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = (),
+               engine_interval_s: float = 1.0, require_signatures: bool = False,
+               max_age_s: float = 20.0, run_engine: bool = True) -> FastAPI:
+    """The service for an agreement (path or loaded `Agreement`) and a record file."""
+    from sharedsky.service.engine_loop import EngineLoop
+
+    if isinstance(agreement, (str, Path)):
+        from sharedsky.agreement import load_agreement
+
+        agreement = load_agreement(agreement)
+    hub = Hub(agreement, str(db_path), max_age_s=max_age_s, require_signatures=require_signatures)
+    loop = EngineLoop(hub, interval_s=engine_interval_s)
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_engine:
+            loop.start()
+        threads = [threading.Thread(target=_run_feed, args=(hub, spec, stop), daemon=True,
+                                    name=f"feed {spec}") for spec in feeds]
+        for t in threads:
+            t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            loop.stop()
+
+    app = build_app(lifespan)
+    app.state.hub = hub
+    app.state.engine = loop
+    if WEB_DIR.is_dir() and (WEB_DIR / "index.html").exists():
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app
+
+
+def _run_feed(hub: Hub, spec: str, stop: threading.Event) -> None:
+    """Read a feed the operator named into the service (quality-gated, recorded)."""
+    try:
+        from sharedsky.feeds import open_feed
+    except ImportError:
+        log.error("feed %s: feeds are not available in this installation", spec)
+        return
+    try:
+        from sharedsky.quality import QualityGate
+
+        gate: Any = QualityGate()
+    except ImportError:
+        gate = None
+    from sharedsky.schema import epoch_s
+    from sharedsky.service.reports import STRINGS
+
+    try:
+        for batch in open_feed(spec):
+            if stop.is_set():
+                return
+            if gate is not None:
+                batch = gate.filter(batch)
+            if batch.shape[0] == 0:
+                continue
+            cols: dict[str, np.ndarray] = {"t_s": epoch_s(batch["timestamp"])}
+            for c in NUMBERS:
+                cols[c] = batch[c].to_numpy(dtype=np.float64) if c in batch else np.full(batch.shape[0], np.nan)
+            for c in STRINGS:
+                cols[c] = (batch[c].fillna("").astype(str).to_numpy(dtype=object) if c in batch
+                           else np.full(batch.shape[0], "", dtype=object))
+            cols["onground"] = (batch["onground"].fillna(False).to_numpy(dtype=bool) if "onground" in batch
+                                else np.zeros(batch.shape[0], dtype=bool))
+            hub.ingest_feed(cols, spec)
+    except Exception:
+        log.exception("feed %s stopped", spec)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the service (docs/openapi.json)."""
+    return build_app().openapi()

@@ -1,0 +1,230 @@
+"""The hotline: messages between parties, and the timers that make silence visible.
+
+Messages are DISTRESS (to every party, with the agreed frequencies), NOTICE of planned
+operations (flagged `short_notice` when given later than the agreement requires),
+REQUEST (to one party, answered by a deadline) and RESPONSE. `Hotline` keeps what is
+still open: requests awaiting an answer (-> `overdue`) and alerts or warnings awaiting
+an acknowledgement (-> `unacknowledged`). It is rebuilt by replaying the record's
+entries through `apply`, the same path the live service takes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shapely.geometry import shape
+
+from sharedsky.service.reports import _parse_time
+
+MESSAGE_TYPES = ("DISTRESS", "NOTICE", "REQUEST", "RESPONSE")
+MAX_TEXT = 2000
+MAX_DEADLINE_S = 30 * 86400.0
+ALL = "*"
+
+
+class MessageError(ValueError):
+    """A refused message: `status` (422, 403 or 404) and a text naming the field."""
+
+    def __init__(self, field: str, message: str, status: int = 422) -> None:
+        super().__init__(f"{field}: {message}")
+        self.status = status
+
+
+def iso(t_s: float) -> str:
+    return datetime.fromtimestamp(t_s, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _num(msg: dict[str, Any], key: str, lo: float, hi: float, required: bool = True) -> float | None:
+    v = msg.get(key)
+    if v is None:
+        if required:
+            raise MessageError(key, "required")
+        return None
+    if type(v) not in (int, float) or not math.isfinite(v):
+        raise MessageError(key, f"must be a number, got {type(v).__name__}")
+    if not lo <= v <= hi:
+        raise MessageError(key, f"must be between {lo:g} and {hi:g}, got {v!r}")
+    return float(v)
+
+
+def _text(msg: dict[str, Any], key: str, required: bool = True, max_len: int = MAX_TEXT) -> str:
+    v = msg.get(key)
+    if v is None:
+        if required:
+            raise MessageError(key, "required")
+        return ""
+    if not isinstance(v, str):
+        raise MessageError(key, f"must be a string, got {type(v).__name__}")
+    if len(v) > max_len:
+        raise MessageError(key, f"at most {max_len} characters, got {len(v)}")
+    if required and not v.strip():
+        raise MessageError(key, "must not be empty")
+    return v
+
+
+def _time(msg: dict[str, Any], key: str) -> float:
+    v = msg.get(key)
+    if v is None:
+        raise MessageError(key, "required")
+    t = _parse_time(v)
+    if t is None:
+        raise MessageError(key, "must be an ISO 8601 time such as 2026-01-01T12:00:00Z or epoch seconds")
+    return t
+
+
+ALLOWED_FIELDS = {
+    "DISTRESS": {"icao24", "latitude", "longitude", "altitude", "nature", "callsign"},
+    "NOTICE": {"area", "floor_ft", "ceiling_ft", "start", "end", "text"},
+    "REQUEST": {"to", "text", "deadline"},
+    "RESPONSE": {"request_seq", "text"},
+}
+
+
+@dataclass
+class OpenRequest:
+    seq: int
+    sender: str
+    to: str
+    deadline_s: float
+
+
+@dataclass
+class Hotline:
+    """Open requests and pending acknowledgements, with deadline heaps."""
+
+    ack_within_s: float
+    requests: dict[int, OpenRequest] = field(default_factory=dict)
+    answered: set[int] = field(default_factory=set)
+    overdue_flagged: set[int] = field(default_factory=set)
+    # (of_seq, party) -> deadline
+    pending_acks: dict[tuple[int, str], float] = field(default_factory=dict)
+    acked: set[tuple[int, str]] = field(default_factory=set)
+    _req_heap: list[tuple[float, int]] = field(default_factory=list)
+    _ack_heap: list[tuple[float, int, str]] = field(default_factory=list)
+
+    # -- validation -------------------------------------------------------------------
+    def check_message(self, msg: Any, sender: str, parties: tuple[str, ...], distress_mhz: list[float],
+                      notice_lead_s: float, now_s: float) -> tuple[str, list[str], dict[str, Any]]:
+        """(kind, audience, event body) of a valid message; MessageError otherwise."""
+        if not isinstance(msg, dict):
+            raise MessageError("body", "must be a JSON object with a 'type'")
+        typ = msg.get("type")
+        if typ not in MESSAGE_TYPES:
+            raise MessageError("type", f"must be one of {', '.join(MESSAGE_TYPES)}, got {typ!r}")
+        for k in msg:
+            if k not in ALLOWED_FIELDS[typ] and k not in ("type", "signature"):
+                raise MessageError(k, f"unknown field for {typ} (allowed: {', '.join(sorted(ALLOWED_FIELDS[typ]))})")
+        body: dict[str, Any] = {"from": sender}
+        if typ == "DISTRESS":
+            icao = _text(msg, "icao24", max_len=32)
+            body.update(
+                icao24=icao.strip().lower(),
+                latitude=_num(msg, "latitude", -90, 90),
+                longitude=_num(msg, "longitude", -180, 180),
+                nature=_text(msg, "nature", max_len=500),
+                auto=False,
+                frequencies_mhz=list(distress_mhz),
+            )
+            alt = _num(msg, "altitude", -2000, 150000, required=False)
+            if alt is not None:
+                body["altitude"] = alt
+            if msg.get("callsign") is not None:
+                body["callsign"] = _text(msg, "callsign", max_len=32)
+            return "distress", [ALL], body
+        if typ == "NOTICE":
+            area = msg.get("area")
+            if not isinstance(area, dict) or area.get("type") != "Polygon":
+                raise MessageError("area", "must be a GeoJSON Polygon {\"type\": \"Polygon\", \"coordinates\": [...]}")
+            try:
+                geom = shape(area)
+                ok = geom.is_valid and not geom.is_empty
+                minx, miny, maxx, maxy = geom.bounds
+            except Exception as exc:  # shapely raises several types for bad coordinates
+                raise MessageError("area", f"not a valid polygon ({exc})") from exc
+            if not ok:
+                raise MessageError("area", "polygon is empty or self-intersecting")
+            if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+                raise MessageError("area", "coordinates must be [longitude, latitude] in degrees")
+            floor = _num(msg, "floor_ft", -2000, 150000)
+            ceiling = _num(msg, "ceiling_ft", -2000, 150000)
+            assert floor is not None and ceiling is not None
+            if ceiling <= floor:
+                raise MessageError("ceiling_ft", "must be above floor_ft")
+            start, end = _time(msg, "start"), _time(msg, "end")
+            if end <= start:
+                raise MessageError("end", "must be after start")
+            lead = start - now_s
+            body.update(area=area, floor_ft=floor, ceiling_ft=ceiling, start=iso(start), end=iso(end),
+                        text=_text(msg, "text", required=False), lead_s=round(lead, 1),
+                        short_notice=bool(lead < notice_lead_s), required_lead_s=notice_lead_s)
+            return "notice", [ALL], body
+        if typ == "REQUEST":
+            to = _text(msg, "to", max_len=64)
+            if to not in parties:
+                raise MessageError("to", f"must be a party of the agreement ({', '.join(parties)}), got {to!r}")
+            if to == sender:
+                raise MessageError("to", "a request goes to another party")
+            deadline = _time(msg, "deadline")
+            if deadline <= now_s:
+                raise MessageError("deadline", "must be in the future")
+            if deadline > now_s + MAX_DEADLINE_S:
+                raise MessageError("deadline", "must be within 30 days")
+            body.update(to=to, text=_text(msg, "text"), deadline=iso(deadline), deadline_s=deadline)
+            return "request", [sender, to], body
+        # RESPONSE
+        rs = msg.get("request_seq")
+        if type(rs) is not int or rs <= 0:
+            raise MessageError("request_seq", "must be the positive integer seq of a request")
+        req = self.requests.get(rs)
+        if req is None:
+            raise MessageError("request_seq", f"no request with seq {rs}", status=404)
+        if req.to != sender:
+            raise MessageError("request_seq", f"request {rs} was addressed to {req.to!r}, not to {sender!r}",
+                               status=403)
+        body.update(request_seq=rs, to=req.sender, text=_text(msg, "text"),
+                    late=bool(now_s > req.deadline_s))
+        return "response", [req.sender, sender], body
+
+    # -- state --------------------------------------------------------------------------
+    def expect_ack(self, seq: int, parties: list[str], t_s: float) -> None:
+        for p in parties:
+            if (seq, p) in self.acked:
+                continue
+            d = t_s + self.ack_within_s
+            self.pending_acks[(seq, p)] = d
+            heapq.heappush(self._ack_heap, (d, seq, p))
+
+    def acknowledge(self, seq: int, party: str) -> None:
+        self.acked.add((seq, party))
+        self.pending_acks.pop((seq, party), None)
+
+    def flagged_unacknowledged(self, seq: int, party: str) -> None:
+        self.pending_acks.pop((seq, party), None)
+
+    def open_request(self, seq: int, sender: str, to: str, deadline_s: float) -> None:
+        self.requests[seq] = OpenRequest(seq, sender, to, deadline_s)
+        heapq.heappush(self._req_heap, (deadline_s, seq))
+
+    def answer(self, request_seq: int) -> None:
+        self.answered.add(request_seq)
+
+    def mark_overdue(self, request_seq: int) -> None:
+        self.overdue_flagged.add(request_seq)
+
+    def due(self, now_s: float) -> tuple[list[OpenRequest], list[tuple[int, str]]]:
+        """Requests past their deadline unanswered, and (seq, party) acks past due, now."""
+        overdue: list[OpenRequest] = []
+        while self._req_heap and self._req_heap[0][0] < now_s:
+            _, seq = heapq.heappop(self._req_heap)
+            if seq not in self.answered and seq not in self.overdue_flagged and seq in self.requests:
+                overdue.append(self.requests[seq])
+        late: list[tuple[int, str]] = []
+        while self._ack_heap and self._ack_heap[0][0] < now_s:
+            d, seq, p = heapq.heappop(self._ack_heap)
+            if self.pending_acks.get((seq, p)) == d:
+                late.append((seq, p))
+        return overdue, late

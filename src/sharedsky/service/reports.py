@@ -1,0 +1,173 @@
+"""Validation of pushed track reports: the whole batch is checked before anything is stored.
+
+Errors name the field as `reports[3].latitude: must be between -90 and 90`. Checks are
+column-wise (one pass per field, numpy for ranges), so a batch of 10,000 reports costs
+milliseconds. The result is a set of columns ready for the track table and the record.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+MAX_BATCH = 50_000
+REQUIRED = ("timestamp", "icao24", "latitude", "longitude", "altitude")
+NUMBERS: dict[str, tuple[float, float]] = {
+    "latitude": (-90.0, 90.0),
+    "longitude": (-180.0, 180.0),
+    "altitude": (-2_000.0, 150_000.0),
+    "groundspeed": (0.0, 5_000.0),
+    "track": (0.0, 360.0),
+    "vertical_rate": (-100_000.0, 100_000.0),
+}
+STRINGS = ("icao24", "callsign", "squawk", "emergency")
+ALLOWED = frozenset(("timestamp", *NUMBERS, *STRINGS, "onground"))
+ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.:-]{0,31}$")
+SQUAWK_RE = re.compile(r"^[0-7]{4}$")
+#: How far a report's time may be from the server's clock.
+MAX_FUTURE_S = 60.0
+MAX_AGE_S = 3600.0
+
+
+class ReportError(ValueError):
+    """A batch was refused: `field` names where (`reports[3].latitude`), str() says why."""
+
+    def __init__(self, field: str, message: str, reason: str = "invalid") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = reason
+
+
+def _is_number(v: Any) -> bool:
+    return type(v) in (int, float)
+
+
+def _parse_time(v: Any) -> float | None:
+    """Epoch seconds (ms if above 1e11) or ISO 8601 (UTC if no zone) -> epoch s; None if bad."""
+    if _is_number(v):
+        x = float(v)
+        if not math.isfinite(x):
+            return None
+        return x / 1000.0 if x > 1e11 else x
+    if isinstance(v, str) and 0 < len(v) <= 40:
+        try:
+            d = datetime.fromisoformat(v)
+        except ValueError:
+            return None
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=UTC)
+        return d.timestamp()
+    return None
+
+
+def validate_reports(body: Any, now_s: float) -> dict[str, np.ndarray]:
+    """Columns of a valid batch (`t_s`, `icao24`, numbers as float64 with NaN, strings).
+
+    Raises `ReportError` naming the first bad field of the first bad report.
+    """
+    if not isinstance(body, dict):
+        raise ReportError("body", "must be a JSON object {\"reports\": [...]}")
+    for k in body:
+        if k != "reports":
+            raise ReportError(f"body.{k}", "unknown field (expected only 'reports')")
+    reps = body.get("reports")
+    if reps is None:
+        raise ReportError("reports", "required")
+    if not isinstance(reps, list):
+        raise ReportError("reports", "must be a list of report objects")
+    if not reps:
+        raise ReportError("reports", "must hold at least one report")
+    if len(reps) > MAX_BATCH:
+        raise ReportError("reports", f"at most {MAX_BATCH} reports per batch, got {len(reps)}")
+    for i, r in enumerate(reps):
+        if not isinstance(r, dict):
+            raise ReportError(f"reports[{i}]", "must be an object")
+        if not ALLOWED.issuperset(r):
+            bad = sorted(set(r) - ALLOWED)[0]
+            raise ReportError(f"reports[{i}].{bad}", f"unknown field (allowed: {', '.join(sorted(ALLOWED))})")
+    n = len(reps)
+    cols: dict[str, np.ndarray] = {}
+    for c in REQUIRED:
+        for i, r in enumerate(reps):
+            if r.get(c) is None:
+                raise ReportError(f"reports[{i}].{c}", "required")
+    # time
+    ts = [_parse_time(r["timestamp"]) for r in reps]
+    for i, t in enumerate(ts):
+        if t is None:
+            raise ReportError(f"reports[{i}].timestamp",
+                              "must be epoch seconds or an ISO 8601 time such as 2026-01-01T12:00:00Z")
+    t_s = np.asarray(ts, dtype=np.float64)
+    late = np.flatnonzero(t_s > now_s + MAX_FUTURE_S)
+    if late.size:
+        i = int(late[0])
+        raise ReportError(f"reports[{i}].timestamp",
+                          f"{t_s[i] - now_s:.0f} s in the future (server clock); at most {MAX_FUTURE_S:.0f} s")
+    old = np.flatnonzero(t_s < now_s - MAX_AGE_S)
+    if old.size:
+        i = int(old[0])
+        raise ReportError(f"reports[{i}].timestamp",
+                          f"{now_s - t_s[i]:.0f} s old; live reports must be under {MAX_AGE_S:.0f} s old")
+    cols["t_s"] = t_s
+    # numbers
+    for c, (lo, hi) in NUMBERS.items():
+        vals = [r.get(c) for r in reps]
+        for i, v in enumerate(vals):
+            if v is not None and not _is_number(v):
+                raise ReportError(f"reports[{i}].{c}", f"must be a number, got {type(v).__name__}")
+        a = np.array([np.nan if v is None else v for v in vals], dtype=np.float64)
+        bad = np.flatnonzero(~np.isnan(a) & ~((a >= lo) & (a <= hi)))
+        if bad.size:
+            i = int(bad[0])
+            raise ReportError(f"reports[{i}].{c}", f"must be between {lo:g} and {hi:g}, got {a[i]!r}")
+        cols[c] = a
+    # strings
+    for c in STRINGS:
+        vals = [r.get(c) for r in reps]
+        for i, v in enumerate(vals):
+            if v is None:
+                continue
+            if not isinstance(v, str):
+                raise ReportError(f"reports[{i}].{c}", f"must be a string, got {type(v).__name__}")
+            if c == "icao24" and not ID_RE.match(v):
+                raise ReportError(f"reports[{i}].{c}",
+                                  "must be 6 hex digits or a track id of letters, digits and _.:- (max 32)")
+            if c == "squawk" and v and not SQUAWK_RE.match(v):
+                raise ReportError(f"reports[{i}].{c}", f"must be 4 octal digits, got {v!r}")
+            if c in ("callsign", "emergency") and (len(v) > 32 or not v.isprintable()):
+                raise ReportError(f"reports[{i}].{c}", "must be printable and at most 32 characters")
+        cols[c] = np.array(["" if v is None else v.strip() for v in vals], dtype=object)
+    cols["icao24"] = np.array([s.lower() for s in cols["icao24"]], dtype=object)
+    og = [r.get("onground", False) for r in reps]
+    for i, v in enumerate(og):
+        if v is not None and not isinstance(v, bool):
+            raise ReportError(f"reports[{i}].onground", f"must be true or false, got {v!r}")
+    cols["onground"] = np.array([bool(v) for v in og], dtype=bool)
+    assert all(a.shape[0] == n for a in cols.values())
+    return cols
+
+
+def columns_payload(cols: dict[str, np.ndarray]) -> dict[str, Any]:
+    """JSON-ready columns for the record (NaN as null)."""
+    out: dict[str, Any] = {"n": int(cols["t_s"].shape[0])}
+    for c, a in cols.items():
+        if a.dtype == np.float64 and c != "t_s":
+            out[c] = [None if x != x else x for x in a.tolist()]
+        else:
+            out[c] = a.tolist()
+    return out
+
+
+def columns_from_payload(p: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Inverse of `columns_payload` (for rebuilding the live picture from the record)."""
+    cols: dict[str, np.ndarray] = {"t_s": np.asarray(p["t_s"], dtype=np.float64)}
+    for c in NUMBERS:
+        cols[c] = np.array([np.nan if v is None else v for v in p[c]], dtype=np.float64)
+    for c in STRINGS:
+        cols[c] = np.array(p[c], dtype=object)
+    cols["onground"] = np.asarray(p["onground"], dtype=bool)
+    return cols

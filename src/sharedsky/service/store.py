@@ -1,0 +1,357 @@
+"""The service's state, derived from the record: events, sequence numbers, open requests.
+
+`Hub` is the one place where anything is accepted. Each accepted thing is appended to
+the record first (fsync), then applied to the in-memory state by `apply(entry)` — the
+same function that rebuilds the state from the record at start, so a restart after a
+SIGKILL comes back to exactly what had been acknowledged. Event sequence numbers are
+the record's own `seq`: per service, increasing, shared by every stream (report
+batches take numbers too, so event numbers have gaps, never repeats).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sharedsky.keys import KeyInfo, KeyStore
+from sharedsky.record import Entry, Record, canonical_json, load_public_key, unb64
+from sharedsky.service.hotline import ALL, Hotline, MessageError
+from sharedsky.service.reports import (
+    ReportError,
+    columns_from_payload,
+    columns_payload,
+    validate_reports,
+)
+from sharedsky.tracks import TrackTable
+
+EVENT_KINDS = ("conflict", "loss_of_separation", "airspace", "distress", "notice", "request",
+               "response", "overdue", "ack", "unacknowledged")
+#: Kinds that change state without being events of their own.
+STATE_KINDS = ("distress_clear",)
+AIRSPACE_ACK_STATES = ("warning", "violation")
+#: Reports older than this are not replayed into the live picture at start.
+REBUILD_REPORTS_S = 120.0
+
+
+class Forbidden(Exception):
+    """403: the key may not do this (the message says why)."""
+
+
+class NotFound(Exception):
+    """404: no such event or request (for this party)."""
+
+
+@dataclass
+class StoredEvent:
+    """One event as kept in memory: who may see it and its JSON, serialised once."""
+
+    seq: int
+    audience: frozenset[str] | None  # None: every party
+    event: dict[str, Any]
+    text: str
+
+
+@dataclass
+class Subscriber:
+    loop: asyncio.AbstractEventLoop
+    flag: asyncio.Event
+
+    def notify(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.flag.set)
+        except RuntimeError:  # loop closed
+            pass
+
+
+@dataclass
+class Counters:
+    reports_accepted: int = 0
+    report_batches: int = 0
+    reports_rejected: Counter[str] = field(default_factory=Counter)
+    messages_rejected: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+    clients: int = 0
+    engine_steps: int = 0
+    engine_step_ms: list[float] = field(default_factory=list)
+
+
+class Hub:
+    """Accepts reports, messages and acks; keeps events; tells streams when there is news."""
+
+    def __init__(self, agreement: Any, db_path: str, *, max_age_s: float = 20.0,
+                 require_signatures: bool = False, clock: Any = time.time) -> None:
+        self.agreement = agreement
+        self.parties: tuple[str, ...] = tuple(agreement.party_ids)
+        self.default_party: str = agreement.default_party
+        self.level_names = [m.name for m in agreement.minima_levels()]
+        self.record = Record(db_path)
+        self.keys = KeyStore(db_path, self.record)
+        self.max_age_s = max_age_s
+        self.require_signatures = require_signatures
+        self.clock = clock
+        self.table = TrackTable(self.parties)
+        self.hotline = Hotline(float(agreement.channels.ack_within_s))
+        self.events: list[StoredEvent] = []
+        self._seqs: list[int] = []
+        self._by_seq: dict[int, StoredEvent] = {}
+        self.distress_active: set[str] = set()
+        self.counters = Counters()
+        self.lock = threading.RLock()
+        self._subs: set[Subscriber] = set()
+        self._subs_lock = threading.Lock()
+        self.picture: Any = None
+        self.picture_version = 0
+        self.on_reports: Any = None  # set by the engine loop: called after each accepted batch
+        self._rebuild()
+
+    # -- start-up -------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        """State from the record: every event and state entry, and recent reports."""
+        for e in self.record.entries(kinds=EVENT_KINDS + STATE_KINDS):
+            self.apply(e, notify=False)
+        since = self.clock() - REBUILD_REPORTS_S
+        for e in self.record.entries(kinds=["reports"], since_t=since):
+            d = e.data
+            cols = columns_from_payload(d["columns"])
+            self._update_table(cols, d.get("source", e.party))
+
+    # -- subscribers ----------------------------------------------------------------
+    def subscribe(self) -> Subscriber:
+        sub = Subscriber(asyncio.get_running_loop(), asyncio.Event())
+        with self._subs_lock:
+            self._subs.add(sub)
+            self.counters.clients = len(self._subs)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        with self._subs_lock:
+            self._subs.discard(sub)
+            self.counters.clients = len(self._subs)
+
+    def notify(self) -> None:
+        with self._subs_lock:
+            subs = list(self._subs)
+        for s in subs:
+            s.notify()
+
+    # -- the record -> state ----------------------------------------------------------
+    def apply(self, e: Entry, notify: bool = True) -> None:
+        """Apply one recorded entry to the in-memory state (live and at start)."""
+        if e.kind == "distress_clear":
+            self.distress_active.discard(str(e.data.get("icao24")))
+            return
+        if e.kind not in EVENT_KINDS:
+            return
+        d = e.data
+        body = {k: v for k, v in d["event"].items() if k not in ("kind", "seq")}
+        to = d.get("to", [ALL])
+        audience = None if ALL in to else frozenset(to)
+        t = float(body.pop("t", e.t))
+        ev = {"seq": e.seq, "t": t, "kind": e.kind, **body}
+        se = StoredEvent(e.seq, audience, ev, json.dumps(ev, separators=(",", ":")))
+        self.events.append(se)
+        self._seqs.append(e.seq)
+        self._by_seq[e.seq] = se
+        self.counters.events[e.kind] += 1
+        h = self.hotline
+        kind = e.kind
+        if kind == "ack":
+            h.acknowledge(int(body["of_seq"]), str(body["by"]))
+        elif kind == "unacknowledged":
+            h.flagged_unacknowledged(int(body["of_seq"]), str(body["party"]))
+        elif kind == "request":
+            h.open_request(e.seq, str(body["from"]), str(body["to"]), float(body["deadline_s"]))
+        elif kind == "response":
+            h.answer(int(body["request_seq"]))
+        elif kind == "overdue":
+            h.mark_overdue(int(body["request_seq"]))
+        elif kind == "distress" and body.get("auto"):
+            self.distress_active.add(str(body.get("icao24")))
+        need = self.ack_parties(ev)
+        if need:
+            h.expect_ack(e.seq, need, e.t)
+        if notify:
+            self.notify()
+
+    def ack_parties(self, ev: dict[str, Any]) -> list[str]:
+        """Parties that must acknowledge this event (alerts and warnings only)."""
+        kind, state = ev["kind"], ev.get("state")
+        out: list[str] = []
+        if kind == "conflict" and state in ("new", "updated") and ev.get("level") == self.level_names[-1]:
+            out = [ev.get("party_a", ""), ev.get("party_b", "")]
+        elif kind == "loss_of_separation" and state == "start":
+            out = [ev.get("party_a", ""), ev.get("party_b", "")]
+        elif kind == "airspace" and state in AIRSPACE_ACK_STATES:
+            out = [ev.get("party", "")]
+        elif kind == "distress":
+            out = [p for p in self.parties if p != ev.get("from")]
+        seen: list[str] = []
+        for p in out:
+            if p and p in self.parties and p != self.default_party and p not in seen:
+                seen.append(p)
+        return seen
+
+    def append_events(self, items: Iterable[tuple[str, str, dict[str, Any], str | None]],
+                      t: float | None = None) -> list[Entry]:
+        """Record (one fsync) then apply a batch of (kind, party, payload, party_sig)."""
+        items = list(items)
+        if not items:
+            return []
+        with self.lock:
+            entries = self.record.append_many(items, t)
+            for e in entries:
+                self.apply(e, notify=False)
+        self.notify()
+        return entries
+
+    # -- reading events -------------------------------------------------------------
+    @staticmethod
+    def may_see(who: KeyInfo, se: StoredEvent) -> bool:
+        return who.supervisor or se.audience is None or who.party in se.audience
+
+    def events_for(self, who: KeyInfo, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Events this key may see with seq > after, in order, at most `limit`."""
+        out: list[StoredEvent] = []
+        with self.lock:
+            k = bisect.bisect_right(self._seqs, after)
+            evs = self.events
+            while k < len(evs) and len(out) < limit:
+                se = evs[k]
+                if self.may_see(who, se):
+                    out.append(se)
+                k += 1
+        return out
+
+    @property
+    def last_seq(self) -> int:
+        return self.record.head()[0]
+
+    # -- reports ------------------------------------------------------------------------
+    def _update_table(self, cols: dict[str, np.ndarray], source: str) -> np.ndarray:
+        n = cols["t_s"].shape[0]
+        party = self.agreement.attribute(cols["icao24"], cols["callsign"], np.full(n, source, dtype=object))
+        self.table.update_columns({**cols, "source": np.full(n, source, dtype=object)}, party)
+        return party
+
+    def submit_reports(self, who: KeyInfo, body: Any) -> tuple[int, int]:
+        """Validate, check attribution, record and apply a batch; (accepted, record seq)."""
+        now = self.clock()
+        try:
+            cols = validate_reports(body, now)
+        except ReportError as exc:
+            self.counters.reports_rejected[exc.field.split(".")[-1].split("[")[0]] += 1
+            raise
+        n = cols["t_s"].shape[0]
+        source = who.party
+        party = self.agreement.attribute(cols["icao24"], cols["callsign"], np.full(n, source, dtype=object))
+        if not who.supervisor:
+            own = self.parties.index(who.party)
+            bad = np.flatnonzero(party != own)
+            if bad.size:
+                i = int(bad[0])
+                self.counters.reports_rejected["forbidden"] += 1
+                raise Forbidden(f"reports[{i}]: aircraft {cols['icao24'][i]!r} is attributed to party "
+                                f"{self.parties[int(party[i])]!r}, not to {who.party!r}")
+        payload = {"source": source, "columns": columns_payload(cols)}
+        with self.lock:
+            e = self.record.append("reports", who.party, payload)
+            self.table.update_columns({**cols, "source": np.full(n, source, dtype=object)}, party)
+            self.counters.reports_accepted += n
+            self.counters.report_batches += 1
+        if self.on_reports is not None:
+            self.on_reports()
+        return n, e.seq
+
+    def ingest_feed(self, cols: dict[str, np.ndarray], source: str) -> int:
+        """Reports from a feed the operator named (already quality-gated): record, apply."""
+        n = cols["t_s"].shape[0]
+        if n == 0:
+            return 0
+        with self.lock:
+            e = self.record.append("reports", "", {"source": source, "columns": columns_payload(cols)})
+            self._update_table(cols, source)
+            self.counters.reports_accepted += n
+            self.counters.report_batches += 1
+        if self.on_reports is not None:
+            self.on_reports()
+        return e.seq
+
+    # -- messages and acks --------------------------------------------------------------
+    def post_message(self, who: KeyInfo, msg: Any) -> int:
+        """Validate, check the party's signature, record; the new event's seq."""
+        if not who.supervisor and who.party not in self.parties:
+            raise Forbidden(f"key's party {who.party!r} is not a party of the agreement")
+        ch = self.agreement.channels
+        sig = msg.get("signature") if isinstance(msg, dict) else None
+        message = {k: v for k, v in msg.items() if k != "signature"} if isinstance(msg, dict) else msg
+        with self.lock:
+            try:
+                kind, to, body = self.hotline.check_message(
+                    message, who.party, self.parties, list(ch.distress_mhz),
+                    float(ch.notice_lead_s), self.clock())
+                if sig is not None:
+                    if not isinstance(sig, str):
+                        raise MessageError("signature", "must be a base64 string")
+                    try:
+                        load_public_key(who.public_key).verify(
+                            unb64(sig), canonical_json(message).encode("utf-8"))
+                    except Exception as exc:
+                        raise MessageError("signature", "does not verify with this key's signing key "
+                                           "(sign the canonical JSON of the message without 'signature')"
+                                           ) from exc
+                elif self.require_signatures:
+                    raise MessageError("signature", "required by this service")
+            except MessageError as exc:
+                self.counters.messages_rejected[str(exc).split(":")[0]] += 1
+                raise
+            payload = {"to": to, "event": body, "message": message, "key_id": who.key_id}
+            entries = self.append_events([(kind, who.party, payload, sig)])
+        return entries[0].seq
+
+    def ack(self, who: KeyInfo, body: Any) -> tuple[int, bool]:
+        """Acknowledge an event; (seq of the ack, True if it had been acknowledged already)."""
+        if not isinstance(body, dict) or set(body) - {"seq"}:
+            raise MessageError("body", "must be {\"seq\": N}")
+        seq = body.get("seq")
+        if type(seq) is not int or seq <= 0:
+            raise MessageError("seq", "must be the positive integer seq of an event")
+        with self.lock:
+            se = self._by_seq.get(seq)
+            if se is None or not self.may_see(who, se):
+                raise NotFound(f"seq: no event {seq} for {who.party!r}")
+            if se.event["kind"] in ("ack",):
+                raise MessageError("seq", "an acknowledgement is not itself acknowledged")
+            if (seq, who.party) in self.hotline.acked:
+                for other in reversed(self.events):
+                    ev = other.event
+                    if ev["kind"] == "ack" and ev.get("of_seq") == seq and ev.get("by") == who.party:
+                        return other.seq, True
+            to = [ALL] if se.audience is None else sorted(se.audience | {who.party})
+            ev = {"of_seq": seq, "of_kind": se.event["kind"], "by": who.party}
+            entries = self.append_events([("ack", who.party, {"to": to, "event": ev}, None)])
+        return entries[0].seq, False
+
+    # -- the record for one party -------------------------------------------------------
+    def record_lines(self, who: KeyInfo) -> Iterable[str]:
+        """The record as JSON lines; payloads this party may not see are withheld (digest kept)."""
+        for e in self.record.entries():
+            yield e.to_json(redact=not self.may_read_payload(who, e)) + "\n"
+
+    def may_read_payload(self, who: KeyInfo, e: Entry) -> bool:
+        if who.supervisor or e.kind in ("genesis", "party_key", "key_revoked"):
+            return True
+        if e.party == who.party:
+            return True
+        if e.kind in EVENT_KINDS:
+            se = self._by_seq.get(e.seq)
+            return se is not None and self.may_see(who, se)
+        return False

@@ -1,0 +1,171 @@
+"""Streams out: WebSocket (events, air picture deltas; acks and reports in) and SSE (events).
+
+Both deliver every event the key may see with seq > `after`, in order, then live ones,
+never twice: each stream keeps the last seq it sent and asks the hub for what follows.
+The hub only wakes streams up; what to send is always read from the ordered event list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from sharedsky.service.auth import Who, websocket_key
+from sharedsky.service.hotline import MessageError
+from sharedsky.service.reports import ReportError
+from sharedsky.service.store import Forbidden, Hub, NotFound
+
+router = APIRouter()
+BATCH = 500
+KEEPALIVE_S = 15.0
+
+
+def _event_frame(text: str, seq: int) -> str:
+    return f'{{"type":"event","seq":{seq},"event":{text}}}'
+
+
+class PictureDelta:
+    """Per-connection memory of what was sent, to send only what changed."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, tuple[Any, ...]] = {}
+        self.version = -1
+
+    def frame(self, t: float, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        full = self.version < 0
+        now: dict[str, tuple[Any, ...]] = {}
+        changed: list[dict[str, Any]] = []
+        for r in rows:
+            v = tuple(r.values())
+            now[r["icao24"]] = v
+            if full or self.sent.get(r["icao24"]) != v:
+                changed.append(r)
+        removed = [k for k in self.sent if k not in now]
+        self.sent = now
+        return {"type": "picture", "t": t, "full": full, "aircraft": changed, "removed": removed}
+
+
+@router.websocket("/api/v1/stream")
+async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
+    hub: Hub = ws.app.state.hub
+    await ws.accept()
+    who = websocket_key(ws)
+    if who is None:
+        await ws.send_text(json.dumps({"type": "error", "status": 401, "detail": "missing, invalid or revoked API key"}))
+        await ws.close(code=4401, reason="missing, invalid or revoked API key")
+        return
+    sub = hub.subscribe()
+    send_lock = asyncio.Lock()
+
+    async def send(text: str) -> None:
+        async with send_lock:
+            await ws.send_text(text)
+
+    async def sender() -> None:
+        last = max(0, after)
+        delta = PictureDelta()
+        while True:
+            sub.flag.clear()
+            evs = hub.events_for(who, last, BATCH)
+            for se in evs:
+                await send(_event_frame(se.text, se.seq))
+                last = se.seq
+            if len(evs) == BATCH:
+                continue
+            pic = hub.picture
+            if pic is not None and hub.picture_version != delta.version:
+                version = hub.picture_version
+                rows = await run_in_threadpool(pic.aircraft_for, who)
+                frame = delta.frame(pic.t, rows)
+                delta.version = version
+                await send(json.dumps(frame, separators=(",", ":")))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sub.flag.wait(), KEEPALIVE_S)
+
+    async def receiver() -> None:
+        while True:
+            text = await ws.receive_text()
+            try:
+                msg = json.loads(text)
+                typ = msg.get("type") if isinstance(msg, dict) else None
+                if typ == "ack":
+                    seq, dup = await run_in_threadpool(hub.ack, who, {"seq": msg.get("seq")})
+                    reply: dict[str, Any] = {"type": "ack_ok", "of_seq": msg.get("seq"), "seq": seq, "duplicate": dup}
+                elif typ == "reports":
+                    n, seq = await run_in_threadpool(hub.submit_reports, who, {"reports": msg.get("reports")})
+                    reply = {"type": "reports_ok", "accepted": n, "seq": seq, "id": msg.get("id")}
+                else:
+                    reply = {"type": "error", "status": 422, "detail": "type: must be 'ack' or 'reports'"}
+            except ValueError as exc:  # JSON, ReportError, MessageError
+                status = getattr(exc, "status", 422)
+                if isinstance(exc, (ReportError, MessageError)) or status != 422:
+                    detail = str(exc)
+                else:
+                    detail = f"body: not valid JSON ({exc})"
+                reply = {"type": "error", "status": status, "detail": detail}
+            except Forbidden as exc:
+                reply = {"type": "error", "status": 403, "detail": str(exc)}
+            except NotFound as exc:
+                reply = {"type": "error", "status": 404, "detail": str(exc)}
+            if isinstance(msg, dict) and "id" in msg:
+                reply["id"] = msg["id"]
+            await send(json.dumps(reply))
+
+    tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for t in pending:
+            t.cancel()
+        for t in done:
+            exc = t.exception()
+            if exc is not None and not isinstance(exc, (WebSocketDisconnect, RuntimeError)):
+                raise exc
+    except WebSocketDisconnect:
+        pass
+    finally:
+        for t in tasks:
+            t.cancel()
+        hub.unsubscribe(sub)
+
+
+@router.get("/api/v1/events/stream", summary="Server-sent events (id: seq, data: Event)",
+            response_class=StreamingResponse)
+async def sse_stream(request: Request, who: Who,
+                     after: Annotated[int, Query(ge=0)] = 0) -> StreamingResponse:
+    hub: Hub = request.app.state.hub
+    last = after
+    leid = request.headers.get("last-event-id")
+    if leid and leid.strip().isdigit():
+        last = max(last, int(leid))
+
+    async def gen() -> AsyncIterator[str]:
+        nonlocal last
+        sub = hub.subscribe()
+        try:
+            yield ": sharedsky events\n\n"
+            while True:
+                sub.flag.clear()
+                evs = hub.events_for(who, last, BATCH)
+                for se in evs:
+                    yield f"id: {se.seq}\ndata: {se.text}\n\n"
+                    last = se.seq
+                if len(evs) == BATCH:
+                    continue
+                if await request.is_disconnected():
+                    break
+                try:
+                    await asyncio.wait_for(sub.flag.wait(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+        finally:
+            hub.unsubscribe(sub)
+
+    return StreamingResponse(gen(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -1,0 +1,146 @@
+"""Helpers for the service tests: a small agreement, keys, and a real server in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sharedsky.keys import KeyStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def agreement_text(ack_within_s: float = 60.0, notice_lead_s: float = 3600.0, disclosure: str = "conflict",
+                   within_nm: float = 50.0) -> str:
+    rule = f'mode = "{disclosure}"'
+    if disclosure == "within":
+        rule += f"\nwithin_nm = {within_nm}\nwithin_s = 0"
+    return f"""
+[agreement]
+name = "test line"
+default_party = "unknown"
+alert_levels = ["advisory", "warning"]
+
+[[party]]
+id = "blue"
+name = "Blue force"
+colour = "#1f77b4"
+[party.attribution]
+icao_ranges = [["aa0000", "aaffff"]]
+sources = ["blue"]
+
+[[party]]
+id = "red"
+name = "Red force"
+colour = "#d62728"
+[party.attribution]
+icao_ranges = [["bb0000", "bbffff"]]
+sources = ["red"]
+
+[[party]]
+id = "unknown"
+name = "Unattributed"
+
+[[minima_default.level]]
+name = "advisory"
+h_nm = 10
+v_ft = 2000
+t_s = 300
+[[minima_default.level]]
+name = "warning"
+h_nm = 5
+v_ft = 1000
+t_s = 120
+
+[channels]
+distress_mhz = [121.5, 243.0]
+hotline = "test line"
+notice_lead_s = {notice_lead_s}
+ack_within_s = {ack_within_s}
+
+[disclosure_default]
+{rule}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Keys:
+    blue: str
+    red: str
+    sup: str
+    blue_sign: str
+    red_sign: str
+
+
+def issue_keys(db: Path) -> Keys:
+    ks = KeyStore(db)
+    b, r, s = ks.issue("blue"), ks.issue("red"), ks.issue("un", supervisor=True)
+    ks.close()
+    return Keys(b.api_key, r.api_key, s.api_key, b.signing_key, r.signing_key)
+
+
+class Server:
+    """`sharedsky serve` in a subprocess on a free loopback port."""
+
+    def __init__(self, agreement: Path, db: Path, *extra: str) -> None:
+        self.agreement, self.db, self.extra = agreement, db, extra
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = db.with_suffix(".log")
+
+    def start(self, timeout: float = 60.0) -> Server:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        fh = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sharedsky.cli", "serve", "--agreement", str(self.agreement),
+             "--db", str(self.db), "--port", str(self.port), *self.extra],
+            cwd=REPO, env=env, stdout=fh, stderr=fh)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/api/v1/me", timeout=1).status_code == 401:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers, no flush."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def converging(now: float, icao_blue: str = "aa0001", icao_red: str = "bb0001") -> tuple[dict, dict]:
+    """Two aircraft head-on at the same level, about 25 NM apart: a warning within ~90 s."""
+    b = {"timestamp": now, "icao24": icao_blue, "callsign": "BLU1", "latitude": 35.0, "longitude": 36.0,
+         "altitude": 20000, "groundspeed": 400, "track": 90, "vertical_rate": 0}
+    r = {"timestamp": now, "icao24": icao_red, "callsign": "RED1", "latitude": 35.0, "longitude": 36.5,
+         "altitude": 20000, "groundspeed": 400, "track": 270, "vertical_rate": 0}
+    return b, r
