@@ -76,13 +76,38 @@ def hex_to_bytes(frames: Sequence[str], n_chars: int) -> tuple[NDArray[np.uint8]
 # --- fixed fields of surveillance replies ------------------------------------------
 
 
+def _gray_to_binary(g: NDArray[np.uint32]) -> NDArray[np.uint32]:
+    b = g.copy()
+    for shift in (1, 2, 4, 8):
+        b ^= b >> shift
+    return b
+
+
 def decode_ac13(ac: NDArray[np.uint32]) -> NDArray[np.float64]:
-    """AC13 altitude code -> ft (25 ft steps; Gillham-coded and metric codes -> NaN)."""
+    """AC13 altitude code -> ft: 25 ft steps (Q=1) or Gillham 100 ft code (Q=0).
+
+    Bit order of the field: C1 A1 C2 A2 C4 A4 M B1 Q(D1) B2 D2 B4 D4. Metric
+    altitudes (M=1) and invalid Gillham codes give NaN.
+    """
+    ac = ac.astype(np.uint32)
     q = (ac >> 4) & 1
     m = (ac >> 6) & 1
     n = ((ac & 0x1F80) >> 2) | ((ac & 0x0020) >> 1) | (ac & 0x000F)
-    alt = n.astype(np.float64) * 25.0 - 1000.0
-    return np.where((ac != 0) & (q == 1) & (m == 0), alt, np.nan)
+    alt25 = n.astype(np.float64) * 25.0 - 1000.0
+
+    def bit(k: int) -> NDArray[np.uint32]:
+        return (ac >> k) & 1
+
+    c1, a1, c2, a2, c4, a4, b1, d1, b2, d2, b4, d4 = (bit(k) for k in (12, 11, 10, 9, 8, 7, 5, 4, 3, 2, 1, 0))
+    g500 = (d1 << 8) | (d2 << 7) | (d4 << 6) | (a1 << 5) | (a2 << 4) | (a4 << 3) | (b1 << 2) | (b2 << 1) | b4
+    n500 = _gray_to_binary(g500)
+    n100 = _gray_to_binary((c1 << 2) | (c2 << 1) | c4)
+    n100 = np.where(n100 == 7, 5, n100)
+    valid_g = (n100 >= 1) & (n100 <= 5)
+    n100 = np.where(n500 % 2 == 1, 6 - n100, n100)
+    alt_g = n500.astype(np.float64) * 500.0 + n100.astype(np.float64) * 100.0 - 1300.0
+    alt = np.where(q == 1, alt25, np.where(valid_g, alt_g, np.nan))
+    return np.where((ac != 0) & (m == 0), alt, np.nan)
 
 
 def decode_id13(idc: NDArray[np.uint32]) -> NDArray[np.str_]:
@@ -280,6 +305,12 @@ class FrameDecoder:
             surv = np.isin(df, (0, 4, 5, 16, 20, 21))
             unsupported = ~(es | surv | (df == 11))
             self.stats.reject("unsupported_df", int(unsupported.sum()))
+            allcall = (df == 11) & ((res & 0xFFFF80) == 0)
+            if allcall.any():
+                # An all-call reply: the aircraft is there; it starts or refreshes a track.
+                s11 = sel[allcall]
+                parts.append({"timestamp": t[s11], "icao24": np.char.mod("%06x", icao_int[allcall]).astype(object),
+                              "onground": (msg[allcall, 0] & 0x7) == 4})
             if surv.any():
                 parts.append(self._surveillance(sel[surv], msg[surv], df[surv], res[surv], t))
             if clean_es.any():

@@ -1,5 +1,8 @@
 """Recorded traffic in the traffic library's layouts: JSON (row- or column-oriented,
 optionally gzipped), CSV and Parquet, read into the report table (`sharedsky.schema`).
+
+Any other format `sharedsky.feeds.open_feed` knows (JSON lines of raw frames, Beast,
+AVR, SBS, readsb, OpenSky) is read through it, whole, into one table.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from sharedsky.feeds.base import FeedError
 from sharedsky.schema import normalise
 
 
-class RecordingError(ValueError):
+class RecordingError(FeedError):
     """A recording that cannot be read: names the file and what is wrong."""
 
 
@@ -31,6 +35,8 @@ def read_recording(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
     if not p.exists():
         raise RecordingError(f"{p}: no such file")
     kind = (fmt or _suffix(p)).lstrip(".")
+    if kind not in ("json", "csv", "parquet"):
+        return _read_feed(p, fmt)
     try:
         if kind == "json":
             opener = gzip.open if p.name.lower().endswith(".gz") else open
@@ -56,4 +62,22 @@ def read_recording(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
     if missing:
         raise RecordingError(f"{p}: missing column(s) {', '.join(missing)}")
     out = normalise(df, source=p.name)
+    return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def _read_feed(p: Path, fmt: str | None) -> pd.DataFrame:
+    """A whole file in any feed format, as one time-ordered report table."""
+    from sharedsky.feeds import open_feed
+
+    try:
+        batches = list(open_feed(str(p), fmt))
+    except RecordingError:
+        raise
+    except FeedError as exc:
+        raise RecordingError(str(exc)) from exc
+    if not batches:
+        from sharedsky.schema import empty_reports
+
+        return empty_reports()
+    out = pd.concat(batches, ignore_index=True)
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
