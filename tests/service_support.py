@@ -144,3 +144,40 @@ def converging(now: float, icao_blue: str = "aa0001", icao_red: str = "bb0001") 
     r = {"timestamp": now, "icao24": icao_red, "callsign": "RED1", "latitude": 35.0, "longitude": 36.5,
          "altitude": 20000, "groundspeed": 400, "track": 270, "vertical_rate": 0}
     return b, r
+
+
+class Collector:
+    """Runs `client.stream()` on a thread and keeps (receive time, event) pairs."""
+
+    def __init__(self, client, after: int = 0, pictures: bool = False) -> None:  # noqa: ANN001
+        import threading
+
+        self.client = client
+        self.items: list[tuple[float, dict]] = []
+        self.error: BaseException | None = None
+        self._pictures = pictures
+        self._after = after
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        try:
+            for ev in self.client.stream(after=self._after, pictures=self._pictures, reconnect_for_s=60):
+                self.items.append((time.monotonic(), ev))
+        except BaseException as exc:  # surfaced by wait_for
+            self.error = exc
+
+    @property
+    def events(self) -> list[dict]:
+        return [e if "kind" in e else e.get("event", e) for _, e in self.items if e.get("type", "event") == "event"]
+
+    def wait_for(self, pred, timeout: float = 10.0):  # noqa: ANN001, ANN201
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            for t, e in list(self.items):
+                if pred(e):
+                    return t, e
+            if self.error is not None:
+                raise self.error
+            time.sleep(0.01)
+        raise AssertionError(f"not received within {timeout} s; got {[e for _, e in self.items][-10:]}")

@@ -60,7 +60,7 @@ class StoredEvent:
     text: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Subscriber:
     loop: asyncio.AbstractEventLoop
     flag: asyncio.Event
