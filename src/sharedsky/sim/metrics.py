@@ -165,6 +165,8 @@ class MetricsCollector:
             first.clear()
         if state in _PRE_VIOLATION:
             first.setdefault(state, t)
+        elif state == "violation" and key in self._air_open:
+            self._air_open[key]["repeats"] = self._air_open[key].get("repeats", 0) + 1
         elif state == "violation":
             notice = {s: round(t - t0, 1) for s, t0 in sorted(first.items(), key=lambda x: x[1])}
             rec = {"airspace": air, "icao24": who, "party": party, "t": t,

@@ -19,6 +19,7 @@ from sharedsky.sim.scenario import ORBIT_KINDS, Mission, Scenario
 _GEOD = Geod(ellps="WGS84")
 G_MS2 = 9.80665
 MS_PER_KT = 1852.0 / 3600.0
+DAY_S = 86400.0
 LAND_RADIUS_NM = 1.5  # a returning aircraft is taken to have landed within this of its base
 
 
@@ -105,15 +106,18 @@ def _callsign(prefix: str, sortie: int, k: int) -> str:
 
 
 def _launch_times(m: Mission, duration_s: float, rng: np.random.Generator) -> list[float]:
-    lo, hi = m.window_s if m.window_s is not None else (0.0, duration_s)
-    hi = min(hi, duration_s)
+    """Fixed launches, plus random ones drawn day by day: `sorties` per day (or airway
+    flights at `flights_per_hour`) within the mission's daily window."""
+    lo, hi = m.window_s if m.window_s is not None else (0.0, DAY_S)
     times = [t for t in m.at_s if t < duration_s]
-    if m.kind == "airway" and m.flights_per_hour > 0 and hi > lo:
-        n = int(rng.poisson(m.flights_per_hour * (hi - lo) / 3600.0))
-        times += list(rng.uniform(lo, hi, n))
-    elif m.sorties and hi > lo:
-        times += list(rng.uniform(lo, hi, m.sorties))
-    return sorted(times)
+    for day in range(int(np.ceil(duration_s / DAY_S))):
+        a, b = day * DAY_S + lo, day * DAY_S + min(hi, DAY_S)
+        if m.kind == "airway" and m.flights_per_hour > 0:
+            n = int(rng.poisson(m.flights_per_hour * (b - a) / 3600.0))
+            times += list(rng.uniform(a, b, n))
+        elif m.sorties:
+            times += list(rng.uniform(a, b, m.sorties))
+    return sorted(t for t in times if t < duration_s)
 
 
 def plan_flights(scenario: Scenario, duration_s: float, rng: np.random.Generator) -> list[FlightPlan]:
