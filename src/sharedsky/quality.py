@@ -74,7 +74,7 @@ class GateConfig:
     min_alt_ft: float = -2_000.0
     max_gs_kt: float = 2_500.0
     max_abs_vrate_fpm: float = 60_000.0
-    dup_window_s: float = 0.5
+    dup_window_s: float = 0.1
     backward_tol_s: float = 0.0
     coast_s: float = 60.0
     memory_s: float = 1800.0
