@@ -7,13 +7,14 @@ import re
 
 import numpy as np
 import pandas as pd
-from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sharedsky.agreement import load_agreement, loads_agreement
 from sharedsky.agreement.attribution import parse_icao
 from sharedsky.feeds.recordings import read_recording
+
+from conftest import REPO
 
 SYRIA = load_agreement(REPO / "examples" / "syria-2015.toml")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REPO
 from pyproj import Geod
 
 from sharedsky.agreement import load_agreement, visible_mask
 from sharedsky.engine.separation import detect
 from sharedsky.snapshot import build_snapshot
+
+from conftest import REPO
 
 AGR = load_agreement(REPO / "examples" / "syria-2015.toml")
 GEOD = Geod(ellps="WGS84")

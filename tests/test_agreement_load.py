@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, run_cli
 from pyproj import Geod
 from shapely.geometry import Point, shape
 
 from sharedsky.agreement import json_schema, load_agreement, loads_agreement
 from sharedsky.agreement.borders import basemap_geojson, country_geometry
 from sharedsky.engine.separation import Minima
+
+from conftest import REPO, run_cli
 
 SYRIA = REPO / "examples" / "syria-2015.toml"
 CIVIL = REPO / "examples" / "civil.toml"
