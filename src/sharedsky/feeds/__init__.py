@@ -407,9 +407,19 @@ def _stream(feed: Feed, chunks: Iterator[bytes], reference: tuple[float, float] 
     line_times: list[float] = []
     partial = ""
     last_flush = time.monotonic()
+    drops = 0
     try:
         for chunk in chunks:
             now = time.time()
+            if feed.link is not None and feed.link.drops != drops:
+                # A new connection: bytes left over from the old one belong to no frame.
+                drops = feed.link.drops
+                if parser is not None and parser._buf:
+                    parser._buf = b""
+                    feed.stats.reject("cut_by_disconnect", 1)
+                if partial:
+                    partial = ""
+                    feed.stats.reject("cut_by_disconnect", 1)
             if chunk:
                 if parser is not None:
                     fr, _ = parser.feed(chunk)

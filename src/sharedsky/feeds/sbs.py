@@ -56,7 +56,7 @@ def parse_sbs_lines(lines: list[str], stats: FeedStats, source: str = "sbs",
     df = df[keep]
 
     def num(c: str) -> np.ndarray:
-        return pd.to_numeric(df[c].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+        return pd.to_numeric(df[c].str.strip(), errors="coerce").to_numpy(dtype=np.float64, copy=True)
 
     flag = df["emergency"].str.strip().isin(["-1", "1"])
     cols = {
