@@ -1,0 +1,196 @@
+"""Physical sanity, measured from the recorded traffic (not from the simulator's state):
+no aircraft beyond its type's speed, climb/descent rate or bank; orbits stay on station;
+a strike package reaches its target and comes home; advisories are followed after the
+pilot's delay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Geod
+
+from sharedsky.sim.missions import LAND_RADIUS_NM
+from sharedsky.sim.run import Simulation
+from sharedsky.sim.scenario import load_scenario, loads_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+GEOD = Geod(ellps="WGS84")
+
+SMALL = """
+[scenario]
+name = "physics"
+start = "2015-10-20T06:00:00Z"
+[parties.blue]
+icao_blocks = ["ae0000-afffff"]
+[parties.red]
+icao_blocks = ["140000-15ffff"]
+[[base]]
+id = "incirlik"
+lat = 37.002
+lon = 35.426
+elevation_ft = 238
+[[base]]
+id = "hmeimim"
+lat = 35.401
+lon = 35.949
+elevation_ft = 157
+[[mission]]
+id = "strike"
+party = "blue"
+kind = "strike"
+type = "F16"
+base = "incirlik"
+aircraft = 4
+spacing_s = 30
+at_s = [0]
+target = [35.95, 37.20]
+via = [[36.50, 36.60]]
+altitude_ft = 24000
+callsign = "VIPER"
+[[mission]]
+id = "cap"
+party = "red"
+kind = "cap"
+type = "SU30"
+base = "hmeimim"
+at_s = [60]
+center = [35.50, 36.60]
+heading_deg = 45
+leg_nm = 25
+on_station_s = 1800
+altitude_ft = 27000
+[[mission]]
+id = "reaper"
+party = "blue"
+kind = "isr"
+type = "MQ9"
+airborne = true
+at_s = [0]
+center = [35.95, 39.01]
+pattern = "circle"
+radius_nm = 6
+on_station_s = 3000
+altitude_ft = 20000
+base = "incirlik"
+"""
+
+
+def _measured(traffic: pd.DataFrame) -> pd.DataFrame:
+    """Per pair of consecutive reports of one aircraft: speed, vertical rate, turn rate."""
+    df = traffic.sort_values(["icao24", "timestamp"], kind="stable").reset_index(drop=True)
+    same = df.icao24.to_numpy()[1:] == df.icao24.to_numpy()[:-1]
+    a, b = df.iloc[:-1][same], df.iloc[1:][same]
+    dt = (b.timestamp.to_numpy() - a.timestamp.to_numpy()) / 1000.0
+    _, _, d_m = GEOD.inv(a.longitude.to_numpy(), a.latitude.to_numpy(),
+                         b.longitude.to_numpy(), b.latitude.to_numpy())
+    speed_kt = d_m / 1852.0 / dt * 3600.0
+    vrate_fpm = (b.altitude.to_numpy() - a.altitude.to_numpy()) / dt * 60.0
+    dtrk = (b.track.to_numpy() - a.track.to_numpy() + 180.0) % 360.0 - 180.0
+    turn_rad_s = np.radians(np.abs(dtrk)) / dt
+    v_ms = b.groundspeed.to_numpy() * 1852.0 / 3600.0
+    bank_deg = np.degrees(np.arctan(turn_rad_s * v_ms / 9.80665))
+    return pd.DataFrame({"typecode": b.typecode.to_numpy(), "speed_kt": speed_kt,
+                         "vrate_fpm": vrate_fpm, "bank_deg": bank_deg,
+                         "gs_kt": b.groundspeed.to_numpy()})
+
+
+def _check_limits(sim: Simulation, traffic: pd.DataFrame) -> None:
+    m = _measured(traffic)
+    assert len(m) > 1000
+    types = sim.scenario.types
+    for code, g in m.groupby("typecode"):
+        t = types[code]
+        # Rounding in the recording: positions 1e-6 deg (0.2 kt at 1 s), altitude 1 ft
+        # (60 ft/min at 1 s), track 0.01 deg.
+        assert g.speed_kt.max() <= t.max_kt + 0.5, code
+        assert g.gs_kt.max() <= t.max_kt, code
+        assert g.vrate_fpm.max() <= t.climb_fpm + 61.0, code
+        assert g.vrate_fpm.min() >= -t.descent_fpm - 61.0, code
+        assert g.bank_deg.max() <= t.bank_deg + 1.0, code
+        # And they do manoeuvre: the limits are reached, not merely respected.
+        assert g.bank_deg.max() >= t.bank_deg - 3.0, code
+
+
+@pytest.fixture(scope="module")
+def small_run() -> tuple[Simulation, pd.DataFrame]:
+    sim = Simulation(loads_scenario(SMALL), None, hours=1.5, seed=3)
+    res = sim.run()
+    return sim, res.traffic
+
+
+def test_limits_small(small_run: tuple[Simulation, pd.DataFrame]) -> None:
+    _check_limits(*small_run)
+
+
+def test_limits_syria_day_sample() -> None:
+    scn = load_scenario(REPO / "examples/syria-2015.scenario.toml")
+    sim = Simulation(scn, None, hours=3.0, seed=11, detection=False)
+    traffic = sim.run().traffic
+    assert traffic.typecode.nunique() >= 8
+    _check_limits(sim, traffic)
+
+
+def test_strike_package_reaches_target_and_returns(small_run: tuple[Simulation, pd.DataFrame]) -> None:
+    sim, traffic = small_run
+    strikers = [p for p in sim.plans if p.mission == "strike"]
+    assert len(strikers) == 4
+    base = sim.scenario.bases["incirlik"]
+    for p in strikers:
+        g = traffic[traffic.icao24 == p.icao24].sort_values("timestamp")
+        assert p.target is not None
+        _, _, d = GEOD.inv(g.longitude.to_numpy(), g.latitude.to_numpy(),
+                           np.full(len(g), p.target[1]), np.full(len(g), p.target[0]))
+        assert d.min() / 1852.0 < 1.0, "never reached its target"
+        k = int(np.argmin(d))
+        # Then it flew home and landed: the last report is at the base, low.
+        _, _, home = GEOD.inv(g.longitude.iloc[-1], g.latitude.iloc[-1], base.lon_deg, base.lat_deg)
+        assert home / 1852.0 < LAND_RADIUS_NM + 0.5
+        assert g.altitude.iloc[-1] < 3000
+        assert k < len(g) - 300
+        i = sim.fleet.index_of([p.icao24])[0]
+        assert sim.fleet.status[i] == 2
+
+
+def test_orbits_stay_on_station(small_run: tuple[Simulation, pd.DataFrame]) -> None:
+    sim, traffic = small_run
+    for mission in ("cap", "reaper"):
+        p = next(p for p in sim.plans if p.mission == mission)
+        assert p.station is not None
+        lat0, lon0, radius = p.station
+        g = traffic[traffic.icao24 == p.icao24].sort_values("timestamp")
+        _, _, d = GEOD.inv(g.longitude.to_numpy(), g.latitude.to_numpy(),
+                           np.full(len(g), lon0), np.full(len(g), lat0))
+        d_nm = d / 1852.0
+        on = np.flatnonzero(d_nm <= radius)
+        assert on.size, mission
+        # From arrival on station until the time on station is up, never more than a
+        # turn's overshoot away from the pattern.
+        t = g.timestamp.to_numpy() / 1000.0
+        first = on[0]
+        station_end = t[first] + sim.plans[sim.plans.index(p)].loop[2] - 60.0
+        window = (t >= t[first]) & (t <= station_end)
+        assert window.sum() > 600
+        assert d_nm[window].max() <= radius + 1.0, (mission, d_nm[window].max(), radius)
+
+
+def test_advisory_followed_after_pilot_delay() -> None:
+    sim = Simulation(loads_scenario(SMALL), None, hours=0.5, seed=3, detection=False)
+    for _ in range(400):
+        sim.step()
+    i = sim.fleet.index_of([next(p.icao24 for p in sim.plans if p.mission == "cap")])
+    before = float(sim.fleet.trk[i][0])
+    new_trk = (before + 90.0) % 360.0
+    sim.fleet.advise(i, sim.t_s, track_deg=new_trk, alt_ft=31000.0, delay_s=8.0, duration_s=300.0)
+    trk = []
+    for _ in range(8):
+        sim.step()
+        trk.append(float(sim.fleet.trk[i][0]))
+    # Nothing during the pilot's delay (the plan may turn a little: at most a few deg/s).
+    assert abs(((trk[6] - new_trk + 180) % 360) - 180) > 60
+    for _ in range(120):
+        sim.step()
+    assert abs(((float(sim.fleet.trk[i][0]) - new_trk + 180) % 360) - 180) < 1.0
+    assert sim.fleet.alt[i][0] > 29000
