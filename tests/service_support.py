@@ -18,8 +18,22 @@ from sharedsky.keys import KeyStore
 REPO = Path(__file__).resolve().parents[1]
 
 
+AIRSPACE = """
+[[airspace]]
+id = "blue-home"
+name = "Blue home airspace"
+owner = "blue"
+polygon = [[36.0, 36.0], [37.0, 36.0], [37.0, 37.0], [36.0, 37.0], [36.0, 36.0]]
+barred = ["red"]
+horizon_s = 300
+[airspace.schedule]
+stages = [{ name = "advisory", lead_s = 300 }, { name = "warning", lead_s = 120 }]
+repeat_inside_s = 30
+"""
+
+
 def agreement_text(ack_within_s: float = 60.0, notice_lead_s: float = 3600.0, disclosure: str = "conflict",
-                   within_nm: float = 50.0) -> str:
+                   within_nm: float = 50.0, airspace: bool = False) -> str:
     rule = f'mode = "{disclosure}"'
     if disclosure == "within":
         rule += f"\nwithin_nm = {within_nm}\nwithin_s = 0"
@@ -60,6 +74,7 @@ h_nm = 5
 v_ft = 1000
 t_s = 120
 
+{AIRSPACE if airspace else ""}
 [channels]
 distress_mhz = [121.5, 243.0]
 hotline = "test line"

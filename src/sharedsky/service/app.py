@@ -285,3 +285,11 @@ def _run_feed(hub: Hub, spec: str, stop: threading.Event) -> None:
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of the service (docs/openapi.json)."""
     return build_app().openapi()
+
+
+if __name__ == "__main__":  # python -m sharedsky.service.app --openapi > docs/openapi.json
+    import sys
+
+    if sys.argv[1:] != ["--openapi"]:
+        sys.exit("usage: python -m sharedsky.service.app --openapi")
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))

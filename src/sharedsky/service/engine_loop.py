@@ -175,7 +175,9 @@ class EngineLoop:
             events.extend(self.watch.step(snap))
         items: list[tuple[str, str, dict[str, Any], str | None]] = []
         for ev in events:
-            items.append((ev["kind"], "", {"to": self._audience(ev), "event": ev}, None))
+            to = sorted(set(self._audience(ev)) | set(ev.get("to") or []))
+            body = {k: v for k, v in ev.items() if k != "to"}
+            items.append((ev["kind"], "", {"to": [ALL] if ALL in to else to, "event": body}, None))
         items.extend(self._distress(snap, squawk, emergency, now))
         with hub.lock:
             overdue, late = hub.hotline.due(now)
