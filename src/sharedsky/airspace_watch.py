@@ -318,19 +318,21 @@ class AirspaceWatch:
         prep = zone.prep
         events: list[dict[str, Any]] = []
         ids = snap.id[idx].astype(str)
-        reach_nm = float(np.max(snap.gs_kt[idx], initial=0.0)) * zone.horizon_s / 3600.0 + 5.0
         a: Assessment = assess(
             prep, snap.lat_deg[idx], snap.lon_deg[idx], snap.alt_ft[idx], snap.track_deg[idx],
-            snap.gs_kt[idx], snap.vs_fpm[idx], zone.horizon_s, headings=False,
-            max_dist_nm=reach_nm,
+            snap.gs_kt[idx], snap.vs_fpm[idx], zone.horizon_s, headings=False, distances=False,
         )
-        depth = a.depth_nm.copy()
-        heading = a.heading_deg.copy()
-        deep = a.inside & ~np.isfinite(a.dist_nm)
-        if deep.any():  # inside, farther than the cut-off from the boundary
-            nb = nearest_boundary(prep, snap.lat_deg[idx][deep], snap.lon_deg[idx][deep])
-            depth[deep] = nb.dist_nm
-            heading[deep] = nb.bearing_deg
+        # The nearest-boundary search (the costly part) only for aircraft inside or
+        # predicted: depth, distance, and the heading that leaves.
+        dist = np.full(idx.shape[0], np.nan)
+        bearing = np.full(idx.shape[0], np.nan)
+        near = np.flatnonzero(a.inside | a.predicted)
+        if near.size:
+            nb = nearest_boundary(prep, snap.lat_deg[idx[near]], snap.lon_deg[idx[near]])
+            dist[near] = nb.dist_nm
+            bearing[near] = nb.bearing_deg
+        depth = np.where(a.inside, dist, 0.0)
+        heading = np.where(a.inside, bearing, np.nan)
         # Segment flown since the previous step, for aircraft that have one.
         hp = has_prev[idx]
         j_seg = np.flatnonzero(hp)
@@ -469,7 +471,7 @@ class AirspaceWatch:
                     ev.update(
                         time_to_entry_s=_r(tte, 1), entry_t=_r(t + tte, 3),
                         entry_lat=_r(a.entry_lat_deg[j], 6), entry_lon=_r(a.entry_lon_deg[j], 6),
-                        entry_alt_ft=_r(a.entry_alt_ft[j], 1), distance_nm=_r(a.dist_nm[j], 3),
+                        entry_alt_ft=_r(a.entry_alt_ft[j], 1), distance_nm=_r(dist[j], 3),
                         heading_to_avoid_deg=None,
                     )
                     if state != "predicted":
@@ -498,7 +500,7 @@ class AirspaceWatch:
         if need_heading:
             jj = np.array([j for j, _ in need_heading])
             k = idx[jj]
-            rel = (a.boundary_bearing_deg[jj] - snap.track_deg[k] + 540.0) % 360.0 - 180.0
+            rel = (bearing[jj] - snap.track_deg[k] + 540.0) % 360.0 - 180.0
             hd = avoid_headings(
                 prep, snap.lat_deg[k], snap.lon_deg[k], snap.alt_ft[k], snap.track_deg[k],
                 snap.gs_kt[k], snap.vs_fpm[k], zone.horizon_s, prefer_right=~(rel > 0),

@@ -95,6 +95,7 @@ class PreparedAirspace:
     tree: shapely.STRtree  # over the projected edges
     n_vertices: int  # of the original outline
     max_scale: float  # largest scale factor of the plane over the outline (>= 1)
+    bbox: F64  # (4,) xmin, ymin, xmax, ymax of the projected outline, NM
 
     @property
     def n_edges(self) -> int:
@@ -180,6 +181,7 @@ def prepare(
         tree=tree,
         n_vertices=int(shapely.get_num_coordinates(geometry)),
         max_scale=1.0 / max(cos_max, 1e-9) ** 2,
+        bbox=np.array([xy[0].min(), xy[1].min(), xy[0].max(), xy[1].max()]),
     )
 
 
@@ -239,6 +241,10 @@ def _crossings(
     if n == 0 or prep.n_edges == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0)
     ok = np.isfinite(x0) & np.isfinite(y0) & np.isfinite(x1) & np.isfinite(y1) & (w0 > 0) & (w1 > 0)
+    # Cheap broad phase first: segments whose box misses the outline's box.
+    bb = prep.bbox
+    ok &= (np.maximum(x0, x1) >= bb[0]) & (np.minimum(x0, x1) <= bb[2])
+    ok &= (np.maximum(y0, y1) >= bb[1]) & (np.minimum(y0, y1) <= bb[3])
     idx_ok = np.flatnonzero(ok)
     segs = shapely.linestrings(
         np.stack([np.column_stack([x0[ok], y0[ok]]), np.column_stack([x1[ok], y1[ok]])], axis=1)
@@ -392,7 +398,16 @@ def nearest_boundary(
     p = np.array(ecef_nm(lat[ok], lon[ok]))
     x, y, w = prep.to_plane(p)
     front = w > 0
+    if max_nm is not None:
+        # Cheap cut-off first: points whose plane distance to the outline's box is beyond
+        # reach (plane distances are at most `max_scale` times the true ones).
+        bb = prep.bbox
+        gap = np.hypot(np.maximum(np.maximum(bb[0] - x, x - bb[2]), 0.0),
+                       np.maximum(np.maximum(bb[1] - y, y - bb[3]), 0.0))
+        front &= gap <= max_nm * prep.max_scale * 1.01 + 0.1
     ok, p, x, y = ok[front], p[:, front], x[front], y[front]
+    if ok.size == 0:
+        return Nearest(dist, brg, qlat, qlon)
     pts = shapely.points(x, y)
     # The plane's scale grows away from the centre (by 1/cos^2 at most): pad the cut-off.
     q = prep.tree.query_nearest(
@@ -553,6 +568,7 @@ def assess(
     horizon_s: F64 | float,
     *,
     headings: bool = True,
+    distances: bool = True,
     max_dist_nm: float | None = None,
 ) -> Assessment:
     """Assess every aircraft against one airspace: inside now, time and point of entry
@@ -562,7 +578,9 @@ def assess(
     the floor and ceiling (the airspace is assumed entered rather than missed); a missing
     position gives no result (inside False, NaN distances). `headings=False` skips the
     avoid-heading search (the watch computes it only for aircraft it warns).
-    `max_dist_nm` limits the nearest-boundary search (farther: NaN distance).
+    `max_dist_nm` limits the nearest-boundary search (farther: NaN distance), and
+    `distances=False` skips it (distances, depth, bearings and inside headings NaN): the
+    nearest-point search is the costliest part (about 5 us per aircraft).
     """
     lat = np.asarray(lat_deg, dtype=np.float64)
     lon = np.asarray(lon_deg, dtype=np.float64)
@@ -595,7 +613,11 @@ def assess(
         pe = p0[:, pred] + mu * (p1[:, pred] - p0[:, pred])
         e_lat[pred], e_lon[pred] = ecef_to_geodetic(pe[0], pe[1], pe[2])
         e_alt[pred] = alt[pred] + vs[pred] / 60.0 * t_entry[pred]
-    near = nearest_boundary(prep, lat, lon, max_dist_nm)
+    if distances:
+        near = nearest_boundary(prep, lat, lon, max_dist_nm)
+    else:
+        nan = np.full(n, np.nan)
+        near = Nearest(nan, nan, nan, nan)
     depth = np.where(inside, near.dist_nm, 0.0)
     heading = np.full(n, np.nan)
     heading[inside] = near.bearing_deg[inside]
