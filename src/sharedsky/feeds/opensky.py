@@ -74,8 +74,16 @@ def from_historical(df: pd.DataFrame, source: str = "opensky") -> pd.DataFrame:
         "groundspeed": num("velocity") * KT_PER_MS,
         "track": num("heading"),
         "vertical_rate": num("vertrate") * FPM_PER_MS,
-        "squawk": df["squawk"].fillna("").astype(str).to_numpy(dtype=object) if "squawk" in df else np.full(len(df), "", object),
+        "squawk": _squawks(df["squawk"]) if "squawk" in df else np.full(len(df), "", object),
         "onground": df["onground"].fillna(False).astype(bool).to_numpy() if "onground" in df else np.zeros(len(df), bool),
     }
     ok = np.isfinite(cols["timestamp"])
     return reports_from_columns({k: v[ok] for k, v in cols.items()}, source)
+
+
+def _squawks(col: pd.Series) -> np.ndarray:
+    """Squawk codes as 4-digit strings, whether the table holds text or numbers (CSV)."""
+    num = pd.to_numeric(col, errors="coerce")
+    text = col.astype(object).where(col.notna(), "").astype(str).str.strip()
+    as_num = num.where(num.notna(), -1).astype(np.int64).astype(str).str.zfill(4)
+    return np.where(num.notna(), as_num, text).astype(object)
