@@ -321,9 +321,8 @@
     S.fitted = true;
     let b = [Infinity, Infinity, -Infinity, -Infinity];
     for (const ac of S.aircraft.values()) b = [Math.min(b[0], ac.lon), Math.min(b[1], ac.lat), Math.max(b[2], ac.lon), Math.max(b[3], ac.lat)];
-    for (const as of S.airspaces) b = [Math.min(b[0], as.bbox[0]), Math.min(b[1], as.bbox[1]), Math.max(b[2], as.bbox[2]), Math.max(b[3], as.bbox[3])];
     const W = canvas.clientWidth || 800, H = canvas.clientHeight || 600;
-    const spanX = Math.max(0.2, (b[2] - b[0]) * S.cos0), spanY = Math.max(0.2, b[3] - b[1]);
+    const spanX = Math.max(1.5, (b[2] - b[0]) * S.cos0), spanY = Math.max(1.5, b[3] - b[1]);
     const k = Math.min(W / spanX, H / spanY) * 0.85;
     S.view = { lat: (b[1] + b[3]) / 2, lon: (b[0] + b[2]) / 2, z: Math.log2(k) };
     S.baseCache = null;
@@ -390,7 +389,7 @@
       case "request": S.requests.set(seq, ev); addMessage(ev); refreshRequestSelect(); break;
       case "response": S.responses.set(ev.request_seq, ev); addMessage(ev); refreshRequestSelect(); break;
       case "overdue": S.overdue.add(ev.request_seq); addMessage(ev); break;
-      case "unacknowledged": addMessage(ev); break;
+      case "unacknowledged": if (S.me.supervisor || ev.party === S.me.party) addMessage(ev); break;
       case "distress": addMessage(ev); break;
       default: break;
     }
@@ -421,7 +420,7 @@
   function beep() {
     S.beeps++;
     try {
-      if (!S.audio) S.audio = new (window.AudioContext || window.webkitAudioContext)();
+      if (!S.audio) return; // no user gesture yet: browsers refuse sound; the banner still blinks
       const ac = S.audio;
       if (ac.state === "suspended") ac.resume();
       const o = ac.createOscillator(), g = ac.createGain();
@@ -482,16 +481,19 @@
   function describe(ev) {
     switch (ev.kind) {
       case "conflict":
-        return `${callsignOf(ev.a)} <span class="p">${esc(partyLabel(ev.party_a))}</span> × ${callsignOf(ev.b)} <span class="p">${esc(partyLabel(ev.party_b))}</span>`;
+        return `${esc(callsignOf(ev.a))} ${tag(ev.party_a)} × ${esc(callsignOf(ev.b))} ${tag(ev.party_b)}`;
       case "loss_of_separation":
-        return `LOSS OF SEPARATION ${callsignOf(ev.a)} × ${callsignOf(ev.b)}`;
+        return `LOSS OF SEPARATION ${esc(callsignOf(ev.a))} × ${esc(callsignOf(ev.b))}`;
       case "airspace":
-        return `${callsignOf(ev.icao24)} (${esc(partyLabel(ev.party))}) → ${esc(airspaceName(ev.airspace))}`;
+        return `${esc(callsignOf(ev.icao24))} ${tag(ev.party)} → ${esc(airspaceName(ev.airspace))}`;
       case "distress":
-        return `DISTRESS ${callsignOf(ev.icao24)} (${esc(partyLabel(ev.from))}) ${esc(ev.nature || "")}`;
+        return `${esc(callsignOf(ev.icao24))} ${tag(ev.from || ev.party)} ${esc(ev.nature || "")}`;
       default:
         return esc(ev.kind);
     }
+  }
+  function tag(party) {
+    return `<span class="ptag" style="border-color:${esc(S.partyColour[party] || "#9e9e9e")}" title="${esc(partyLabel(party))}">${esc(party || "?")}</span>`;
   }
   function airspaceName(id) {
     const a = S.airspaces.find((x) => x.id === id);
@@ -898,7 +900,7 @@
       for (const as of S.airspaces) {
         const ev = activeAirspace.get(as.id);
         const col = S.partyColour[as.owner] || "#9e9e9e";
-        ctx.globalAlpha = ev ? 0.12 + 0.18 * pulse : 0.10;
+        ctx.globalAlpha = ev ? 0.07 + 0.08 * pulse : 0.08;
         ctx.fillStyle = ev ? "#ff3b30" : col;
         ctx.fill(as.path, "evenodd");
         ctx.globalAlpha = 1;
@@ -911,10 +913,12 @@
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.font = "11px system-ui, sans-serif";
       for (const as of S.airspaces) {
-        const x = worldX((as.bbox[0] + as.bbox[2]) / 2) * k + ox, y = worldY(as.bbox[1]) * k + oy - 6;
+        const x = worldX((as.bbox[0] + as.bbox[2]) / 2) * k + ox, y = worldY((as.bbox[1] + as.bbox[3]) / 2) * k + oy;
         const ev = activeAirspace.get(as.id);
         ctx.fillStyle = ev ? "#ff6b60" : "rgba(215,227,238,0.55)";
-        ctx.fillText(`${as.name} ${as.floor_ft != null ? fmtAlt(as.floor_ft) + "–" + fmtAlt(as.ceiling_ft) : ""}${ev ? " · " + String(ev.state).toUpperCase() : ""}`, x - 40, y);
+        ctx.textAlign = "center";
+        ctx.fillText(`${as.name} ${as.floor_ft != null ? fmtAlt(as.floor_ft) + "–" + fmtAlt(as.ceiling_ft) : ""}${ev ? " · " + String(ev.state).toUpperCase() : ""}`, x, y);
+        ctx.textAlign = "left";
       }
     }
 
@@ -1028,6 +1032,27 @@
     for (const th of S.threads.values()) if (th.kind === "distress" && !th.acks.length) distressIcaos.add(th.last.icao24);
     const labelAll = S.filters.labels && (n <= LABEL_MAX || k > 400);
     const drawn = new Array(n);
+    // label decluttering: a coarse occupancy grid; alert and emergency labels claim cells first
+    const CW = 78, CH = 26, gw = Math.ceil(W / CW) + 2, gh = Math.ceil(H / CH) + 2;
+    const grid = new Uint8Array(gw * gh);
+    const claim = (x, y) => {
+      const gx = Math.floor(x / CW) + 1, gy = Math.floor(y / CH) + 1;
+      if (gx < 0 || gy < 0 || gx >= gw || gy >= gh) return false;
+      const c = gy * gw + gx;
+      if (grid[c]) return false;
+      grid[c] = 1;
+      return true;
+    };
+    const label = (i, colour) => {
+      const ac = bref[i];
+      const cs = (ac.callsign || "").trim() || ac.icao24;
+      ctx.fillStyle = colour || "rgba(225,235,245,0.92)";
+      ctx.fillText(cs, bx[i] + size + 3, by[i] - 2);
+      ctx.fillStyle = "rgba(160,180,200,0.9)";
+      const vr = ac.vr > 300 ? "↑" : ac.vr < -300 ? "↓" : " ";
+      ctx.fillText(`${fmtAlt(ac.alt)}${vr}${ac.gs != null ? Math.round(ac.gs) : "---"}`, bx[i] + size + 3, by[i] + 10);
+    };
+    const plain = [];
     ctx.font = "11px ui-monospace, 'DejaVu Sans Mono', monospace";
     for (let i = 0; i < n; i++) {
       const ac = bref[i];
@@ -1050,16 +1075,10 @@
         ctx.fillText(lbl, bx[i] - tw / 2, by[i] - size - 11);
         ctx.font = "11px ui-monospace, 'DejaVu Sans Mono', monospace";
       }
-      if (labelAll || ring || sel) {
-        if (!S.filters.labels && !ring && !sel) continue;
-        const cs = (ac.callsign || "").trim() || ac.icao24;
-        ctx.fillStyle = ring ? ring : "rgba(225,235,245,0.92)";
-        ctx.fillText(cs, bx[i] + size + 3, by[i] - 2);
-        ctx.fillStyle = "rgba(160,180,200,0.9)";
-        const vr = ac.vr > 300 ? "↑" : ac.vr < -300 ? "↓" : " ";
-        ctx.fillText(`${fmtAlt(ac.alt)}${vr}${ac.gs != null ? Math.round(ac.gs) : "---"}`, bx[i] + size + 3, by[i] + 10);
-      }
+      if (ring || sel) { claim(bx[i] + size + 30, by[i]); label(i, ring || "#ffffff"); }
+      else if (labelAll) plain.push(i);
     }
+    for (const i of plain) if (claim(bx[i] + size + 30, by[i])) label(i, null);
     S.drawn = drawn;
     S.screen = { n, bx, by, bref };
 
@@ -1196,7 +1215,9 @@
     try { S.audio = S.audio || new (window.AudioContext || window.webkitAudioContext)(); S.audio.resume(); } catch (err) { /* none */ }
     signIn($("signin-key").value.trim());
   });
-  document.addEventListener("click", () => { if (S.audio && S.audio.state === "suspended") S.audio.resume(); });
+  document.addEventListener("click", () => {
+    try { S.audio = S.audio || new (window.AudioContext || window.webkitAudioContext)(); if (S.audio.state === "suspended") S.audio.resume(); } catch (err) { /* none */ }
+  });
   window.addEventListener("resize", resize);
   window.addEventListener("hashchange", () => { readHash(); writeFiltersToForm(); S.baseCache = null; S.dirty = true; });
 
