@@ -199,9 +199,10 @@ class QualityGate:
             )
         reason[bad] = "out_of_range"
         live = np.flatnonzero(~bad)
-        content = pd.util.hash_pandas_object(
-            batch[[c for c in _CONTENT if c in batch]].round(6) if n else batch, index=False
-        ).to_numpy().astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            content = pd.util.hash_pandas_object(
+                batch[[c for c in _CONTENT if c in batch]].round(6), index=False
+            ).to_numpy().astype(np.float64)
         if live.size:
             slot = self._slots(ids[live].astype(str))
             verdict = self._check(slot, t[live], pos_t[live], lat[live], lon[live], alt[live],

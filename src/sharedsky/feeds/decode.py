@@ -316,6 +316,7 @@ class FrameDecoder:
             if clean_es.any():
                 tc = msg[clean_es, 4] >> 3
                 used = _USED_TC[tc]
+                self.stats.reject("ignored_type_code", int((~used).sum()))
                 s = sel[clean_es][used]
                 if s.size:
                     parts.append(self._squitters(s, [frames[i] for i in s], icao_int[clean_es][used], t))
@@ -370,8 +371,12 @@ class FrameDecoder:
         except BaseException as exc:  # rs1090 panics are BaseException; never crash a reader
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
-            self.stats.reject("decoder_error", len(frames), str(exc))
-            return {"timestamp": np.empty(0)}
+            out = self._one_by_one(frames)
+        ok = np.array([d is not None for d in out], dtype=bool)
+        if not ok.all():
+            self.stats.reject("undecodable", int((~ok).sum()))
+            out = [d for d in out if d is not None]
+            sel, icao_int = sel[ok], icao_int[ok]
         n = len(out)
         ts = t[sel]
         icao = np.char.mod("%06x", icao_int).astype(object)
@@ -412,6 +417,21 @@ class FrameDecoder:
             "longitude": lon[k], "altitude": alt[k], "groundspeed": gs[k], "track": trk[k],
             "vertical_rate": vr[k], "squawk": squawk[k], "emergency": emerg[k], "onground": surface[k],
         }
+
+    def _one_by_one(self, frames: list[str]) -> list[Any]:
+        """Decode frames one at a time after a batch failed; failures counted, not raised."""
+        import rs1090
+
+        out: list[Any] = []
+        for f in frames:
+            try:
+                out.append(rs1090.decode(f))
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
+                self.stats.reject("decoder_error", 1, f"{f}: {exc}")
+                out.append(None)
+        return out
 
     def _cpr_decode(self, icao: NDArray[Any], ts: NDArray[np.float64], lat_c: NDArray[np.float64],
                     lon_c: NDArray[np.float64], odd: NDArray[np.bool_], surface: NDArray[np.bool_],
