@@ -27,6 +27,7 @@ class ReplaySummary:
 
     aircraft: int = 0
     reports: int = 0
+    reports_accepted: int = 0
     reports_rejected: dict[str, int] = field(default_factory=dict)
     suspect_tracks: int = 0
     steps: int = 0
@@ -44,6 +45,7 @@ class ReplaySummary:
             "kind": "summary",
             "aircraft": self.aircraft,
             "reports": self.reports,
+            "reports_accepted": self.reports_accepted,
             "reports_rejected": dict(self.reports_rejected),
             "suspect_tracks": self.suspect_tracks,
             "steps": self.steps,
@@ -85,7 +87,9 @@ def replay(
         if c in reports:
             cols[c] = reports[c].to_numpy()[order]
     party = np.asarray(party)[order]
-    summ.reports += int(t.shape[0])
+    summ.reports_accepted += int(t.shape[0])
+    if summ.reports < summ.reports_accepted:
+        summ.reports = summ.reports_accepted
     summ.aircraft = int(pd.unique(cols["icao24"]).shape[0])
     if t.shape[0] == 0:
         return

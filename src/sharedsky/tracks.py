@@ -21,6 +21,10 @@ FLOAT_COLS = ("latitude", "longitude", "altitude", "groundspeed", "track", "vert
 TEXT_COLS = ("callsign", "squawk", "emergency", "source")
 
 
+_FILL: dict[str, object] = {"t_pos_s": -np.inf, "t_report_s": -np.inf, "party": 0}
+_FILL_DEFAULT: dict[str, object] = {"f": np.nan, "b": False, "O": "", "i": 0}
+
+
 def _last_per_slot(slot: NDArray[np.intp]) -> NDArray[np.intp]:
     """Index of the last row of each distinct slot (rows are in time order)."""
     rev = slot[::-1]
@@ -143,7 +147,9 @@ class TrackTable:
             self._index = pd.Index(self._index.to_numpy()[keep], dtype=object)
             for store in (self._f, self._t):
                 for c, a in store.items():
-                    b = np.empty_like(a)
+                    # Free slots must hold the empty state again: a new aircraft takes
+                    # them over and must not inherit anything (NaN, -inf, "", False).
+                    b = np.full_like(a, _FILL[c] if c in _FILL else _FILL_DEFAULT[a.dtype.kind])
                     b[: keep.shape[0]] = a[keep]
                     store[c] = b
             self._n = keep.shape[0]

@@ -109,11 +109,13 @@ def detect(states: Path, horizontal_nm: float, vertical_ft: float, lookahead_s: 
             unknown = sorted(set(given[given != ""]) - set(parties))
             if unknown:
                 k = int(np.argmax(np.isin(given, unknown)))
-                fail("detect", f"{states} line {k + 2}, field party: unknown party {given[k]!r}")
+                fail("detect", f"{states} line {k + 2}, field party: unknown party {str(given[k])!r}")
             code = {p: n for n, p in enumerate(parties)}
             explicit = given != ""
             party[explicit] = [code[p] for p in given[explicit]]
         levels = agr.minima_levels()
+        if same_party:
+            levels = [lv.with_same_party() for lv in levels]
     elif "party" in df:
         parties = tuple(sorted(set(df["party"])))
         party = pd.Categorical(df["party"], categories=parties).codes.astype(np.int32)

@@ -82,7 +82,7 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
         fail("replay", "--minima and --agreement exclude each other (the agreement has minima)")
     h, v, t = parse_minima(minima) if minima else (5.0, 1000.0, 300.0)
     df = _read(recording, fmt)
-    summary = ReplaySummary()
+    summary = ReplaySummary(reports=len(df))
     if not no_gate:
         df = _gate(df, summary)
     watch: Any = None
@@ -116,8 +116,7 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
         party = pd.Categorical(df["party"], categories=parties).codes.astype(np.int32)
         levels = uniform_levels(len(parties), h, v, t, same_party)
     if same_party and agreement is not None and not all_pairs:
-        for lv in levels:
-            np.fill_diagonal(lv.h_nm, np.maximum(np.diag(lv.h_nm), lv.h_nm.max()))
+        levels = [lv.with_same_party() for lv in levels]
     out = sys.stdout
     for ev in run_replay(df, levels, parties, party, step_s=step_s, max_age_s=max_age_s,
                          airspace_watch=watch, summary=summary):
@@ -139,7 +138,7 @@ def _json_default(o: Any) -> Any:
 def _print_summary(s: ReplaySummary) -> None:
     ev = s.events
     lines = [
-        f"replay: {s.aircraft} aircraft, {s.reports} reports, {s.steps} steps "
+        f"replay: {s.aircraft} aircraft, {s.reports} reports ({s.reports_accepted} accepted), {s.steps} steps "
         f"({s.as_dict()['start']} to {s.as_dict()['end']}), at most {s.max_aircraft_at_once} at once",
         f"replay: {ev.get('conflict_new', 0)} predicted conflicts, "
         f"{ev.get('loss_of_separation_start', 0)} losses of separation",

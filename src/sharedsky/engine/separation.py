@@ -73,6 +73,16 @@ class Minima:
             np.fill_diagonal(mask, 0.0)
         return cls(name, mask * h_nm, mask * v_ft, np.where(mask > 0, t_s, -1.0))
 
+    def with_same_party(self) -> Minima:
+        """These minima with same-party pairs checked too (where they were not), using
+        the largest minima and look-ahead of this level."""
+        diag = np.eye(self.n_parties, dtype=bool) & ~self.checked
+        chk = self.checked
+        h = np.where(diag, self.h_nm[chk].max(initial=0.0), self.h_nm)
+        v = np.where(diag, self.v_ft[chk].max(initial=0.0), self.v_ft)
+        t = np.where(diag, self.t_s[chk].max(initial=-1.0), self.t_s)
+        return Minima(self.name, h, v, t)
+
     @property
     def checked(self) -> NDArray[np.bool_]:
         return (self.h_nm > 0) & (self.v_ft > 0) & (self.t_s >= 0)
