@@ -235,7 +235,7 @@ class Record:
 
     # -- reading -------------------------------------------------------------------
     def entries(self, after: int = 0, kinds: Iterable[str] | None = None,
-                since_t: float | None = None) -> Iterator[Entry]:
+                since_t: float | None = None, page: int = 2000) -> Iterator[Entry]:
         """Entries with seq > after, in order (optionally only some kinds, or t >= since_t)."""
         sql = "SELECT * FROM record WHERE seq > ?"
         args: list[Any] = [after]
@@ -246,11 +246,16 @@ class Record:
         if since_t is not None:
             sql += " AND t >= ?"
             args.append(since_t)
-        sql += " ORDER BY seq"
-        with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
-        for r in rows:
-            yield Entry(*r)
+        sql += " ORDER BY seq LIMIT ?"
+        # In pages, so that a long record is never held in memory at once.
+        while True:
+            with self._lock:
+                rows = self._conn.execute(sql, [*args, page]).fetchall()
+            for r in rows:
+                yield Entry(*r)
+            if len(rows) < page:
+                return
+            args[0] = rows[-1][0]
 
     def head(self) -> tuple[int, str]:
         """(last seq, its hash)."""
