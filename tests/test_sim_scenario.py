@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
 from sharedsky.sim.performance import TYPES
 from sharedsky.sim.scenario import ScenarioError, load_scenario, loads_scenario
+
+from conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
