@@ -1,0 +1,75 @@
+"""`sharedsky demo` end to end, and the map's static files as the service serves them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import run_cli
+
+WEB = Path(__file__).resolve().parents[1] / "src" / "sharedsky" / "web"
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory):
+    from sharedsky.commands.demo import DemoService
+
+    service = DemoService.start(tmp_path_factory.mktemp("static"), port=0)
+    yield service
+    service.stop()
+
+
+def test_service_serves_the_map_from_the_package(svc):
+    r = httpx.get(svc.url + "/")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert '<canvas id="map">' in r.text
+    for name, ctype in (("app.js", "javascript"), ("style.css", "text/css")):
+        r = httpx.get(f"{svc.url}/{name}")
+        assert r.status_code == 200 and ctype in r.headers["content-type"]
+        assert r.content == (WEB / name).read_bytes()
+
+
+def test_demo_keys_sign_in_as_their_party(svc):
+    for party, key in svc.keys.items():
+        me = httpx.get(f"{svc.url}/api/v1/me", headers={"Authorization": f"Bearer {key}"}).json()
+        assert me["party"] == party and me["supervisor"] is False
+    me = httpx.get(f"{svc.url}/api/v1/me", params={"key": svc.supervisor_key}).json()
+    assert me["supervisor"] is True
+    assert httpx.get(f"{svc.url}/api/v1/me", params={"key": "ssk_x_y"}).status_code == 401
+
+
+def test_web_files_reference_no_other_host():
+    """No CDN, font or tile URL in the page's files (the browser test checks the requests)."""
+    ref = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?(?:https?:)?//|"""
+                     r"""(?:fetch|import|WebSocket)\s*\(\s*["'`](?:https?|wss?):""", re.I)
+    files = [p for p in WEB.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"index.html", "app.js", "style.css"}
+    for p in files:
+        hits = ref.findall(p.read_text(encoding="utf-8"))
+        assert hits == [], f"{p.name}: {hits}"
+
+
+@pytest.mark.slow
+def test_demo_command_shows_conflict_airspace_warning_and_distress():
+    # speed 3: the scripted two minutes take 40 s of wall time
+    r = run_cli("demo", "--port", "0", "--duration", "45", "--speed", "3", timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = r.stdout
+    urls = dict(re.findall(r"^\s+(\w+)\s+(http://127\.0\.0\.1:\d+/\?key=ssk_\S+)$", out, re.M))
+    assert {"coalition", "russia", "turkey", "supervisor"} <= set(urls)
+    assert len(set(urls.values())) == len(urls), "each screen has its own key"
+    assert re.search(r"CONFLICT (ADVISORY|WARNING).*\(russia\).*\(coalition\)|"
+                     r"CONFLICT (ADVISORY|WARNING).*\(coalition\).*\(russia\)", out)
+    assert re.search(r"AIRSPACE WARNING\s+RFF2102 \(russia\) -> tur", out)
+    assert re.search(r"DISTRESS RCH77 \(coalition\)", out)
+    assert "demo showed a coalition/Russian conflict, a Turkish airspace warning and a distress call" in out
+    assert "push refused" not in r.stderr
+
+
+def test_demo_rejects_a_bad_speed():
+    r = run_cli("demo", "--speed", "0", "--port", "0", "--duration", "1")
+    assert r.returncode != 0
+    assert "--speed" in r.stderr
