@@ -62,16 +62,15 @@ class Picture:
             n = len(s)
             cs = s.callsign if s.callsign is not None else np.full(n, "", dtype=object)
             sq = s.squawk if s.squawk is not None else np.full(n, "", dtype=object)
+            keys = ("icao24", "party", "callsign", "latitude", "longitude", "altitude", "groundspeed",
+                    "track", "vertical_rate", "squawk", "emergency", "t_report")
             self._rows = [
-                {"icao24": i, "party": p, "callsign": c, "latitude": round(la, 5),
-                 "longitude": round(lo, 5), "altitude": round(al, 0), "groundspeed": round(gs, 1),
-                 "track": round(tr, 1), "vertical_rate": round(vs, 0), "squawk": q, "emergency": em,
-                 "t_report": tp}
-                for i, p, c, la, lo, al, gs, tr, vs, q, em, tp in zip(
-                    s.id.tolist(), parties.tolist(), np.asarray(cs).tolist(), s.lat_deg.tolist(),
-                    s.lon_deg.tolist(), s.alt_ft.tolist(), s.gs_kt.tolist(), s.track_deg.tolist(),
-                    s.vs_fpm.tolist(), np.asarray(sq).tolist(), self.emergency.tolist(),
-                    s.last_report_s.tolist(), strict=True)
+                dict(zip(keys, row, strict=True))
+                for row in zip(
+                    s.id.tolist(), parties.tolist(), np.asarray(cs).tolist(), np.round(s.lat_deg, 5).tolist(),
+                    np.round(s.lon_deg, 5).tolist(), np.round(s.alt_ft).tolist(), np.round(s.gs_kt, 1).tolist(),
+                    np.round(s.track_deg, 1).tolist(), np.round(s.vs_fpm).tolist(), np.asarray(sq).tolist(),
+                    np.asarray(self.emergency).tolist(), np.round(s.last_report_s, 3).tolist(), strict=True)
             ]
         return self._rows
 
@@ -118,6 +117,7 @@ class EngineLoop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_step = 0.0
+        self._last_duration = 0.0
         self._last_expire = 0.0
         self.errors = 0
         hub.on_reports = self.kick
@@ -142,13 +142,16 @@ class EngineLoop:
                 self._kick.wait(wait)
             if self._stop.is_set():
                 break
+            # Steps soon after new reports, but never more than half the time computing.
             since = time.monotonic() - self._last_step
-            if since < self.min_interval_s:
-                self._stop.wait(self.min_interval_s - since)
+            gap = max(self.min_interval_s, 2.0 * self._last_duration)
+            if since < gap:
+                self._stop.wait(gap - since)
             self._kick.clear()
             self._last_step = time.monotonic()
             try:
                 self.step(self.hub.clock())
+                self._last_duration = time.monotonic() - self._last_step
             except Exception:  # never let one bad step stop the service
                 self.errors += 1
                 log.exception("engine step failed")

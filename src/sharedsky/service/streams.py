@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -25,6 +26,8 @@ from sharedsky.service.store import Forbidden, Hub, NotFound
 router = APIRouter()
 BATCH = 500
 KEEPALIVE_S = 15.0
+#: The air picture goes out at most this often per connection (events go out at once).
+PICTURE_EVERY_S = 0.9
 
 
 def _event_frame(text: str, seq: int) -> str:
@@ -37,6 +40,7 @@ class PictureDelta:
     def __init__(self) -> None:
         self.sent: dict[str, tuple[Any, ...]] = {}
         self.version = -1
+        self.sent_at = -1e9
 
     def frame(self, t: float, rows: list[dict[str, Any]]) -> dict[str, Any]:
         full = self.version < 0
@@ -80,14 +84,19 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
             if len(evs) == BATCH:
                 continue
             pic = hub.picture
-            if pic is not None and hub.picture_version != delta.version:
+            if (pic is not None and hub.picture_version != delta.version
+                    and time.monotonic() - delta.sent_at >= PICTURE_EVERY_S):
                 version = hub.picture_version
                 rows = await run_in_threadpool(pic.aircraft_for, who)
                 frame = delta.frame(pic.t, rows)
                 delta.version = version
+                delta.sent_at = time.monotonic()
                 await send(json.dumps(frame, separators=(",", ":")))
+            wait = KEEPALIVE_S
+            if hub.picture_version != delta.version:  # a picture is due: wake up for it
+                wait = max(0.05, PICTURE_EVERY_S - (time.monotonic() - delta.sent_at))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(sub.flag.wait(), KEEPALIVE_S)
+                await asyncio.wait_for(sub.flag.wait(), wait)
 
     async def receiver() -> None:
         while True:
