@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--aircraft", type=int, default=10_000, help="in total, shared equally")
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of reporting")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--warmup", type=float, default=10.0,
+                    help="also report latencies of probes sent after this many seconds (steady state)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     n_per = args.aircraft // args.parties
@@ -186,7 +188,9 @@ def main() -> None:
     m = httpx.get(srv.url + "/metrics", headers={"Authorization": f"Bearer {sup}"}).json()
     srv.stop()
     lat = np.array(sorted(latencies.values())) * 1000.0
+    steady = np.array(sorted(v for k, v in latencies.items() if probes[k][0] - t_begin >= args.warmup)) * 1000.0
     sent = len(probes)
+    sent_steady = sum(1 for t, _ in probes.values() if t - t_begin >= args.warmup)
     db_mb = sum(p.stat().st_size for p in work.glob("s.db*")) / 1e6
     print(f"bench_service: {args.parties} parties, {n_per * args.parties} aircraft (+{sent} probes), "
           f"{args.duration:.0f} s at 1 Hz")
@@ -198,6 +202,10 @@ def main() -> None:
     if lat.size:
         print(f"  report -> alert at the other party: n={lat.size}/{sent}, p50 {np.percentile(lat, 50):.0f} ms, "
               f"p99 {np.percentile(lat, 99):.0f} ms, max {lat.max():.0f} ms")
+        if steady.size:
+            print(f"  ... after {args.warmup:.0f} s warm-up: n={steady.size}/{sent_steady}, "
+                  f"p50 {np.percentile(steady, 50):.0f} ms, p90 {np.percentile(steady, 90):.0f} ms, "
+                  f"p99 {np.percentile(steady, 99):.0f} ms, max {steady.max():.0f} ms")
     else:
         print(f"  report -> alert: no probe matched ({sent} sent)")
     print(f"  record                {db_mb:.0f} MB, {m['last_seq']} entries ({work})")
