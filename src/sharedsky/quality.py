@@ -12,8 +12,8 @@ Checks, each counted under its reason in `.rejected`:
 * ``duplicate``: the same content for the same aircraft again within `dup_window_s`
   (a frame heard by two receivers, a message relayed twice);
 * ``speed``: a new position farther from the last accepted one than the aircraft can
-  fly (`max_speed_kt`, and, while the track is alive, its reported ground speed with
-  `speed_rel_tol` and `speed_abs_tol_kt` of margin), with `position_noise_nm` and
+  fly (`max_speed_kt`, and, when a ground speed was reported within `coast_s`, that
+  speed with `speed_rel_tol` and `speed_abs_tol_kt` of margin), with `position_noise_nm` and
   `time_slack_s` of slack (a report's time is not always its position's time);
 * ``turn``: a course from the last accepted position that departs from the reported
   track by more than `turn_tol_deg` plus `max_turn_deg_s` per second elapsed;
@@ -25,8 +25,8 @@ positions is rejected as a whole, not just at its first jump. A track that fails
 `suspect_after` times in a row is put in `.suspect` (visible, not silently dropped);
 when `reacquire_n` rejected reports in a row agree with each other, the gate accepts
 the new track (the aircraft stays suspect). With no accepted position for `coast_s`
-the track has ended: a new position is then judged against `max_speed_kt` only, and
-an aircraft silent for `memory_s` is forgotten.
+the track has ended (no turn check; the move is judged by speed only), and an aircraft
+silent for `memory_s` is forgotten.
 
 Cost: the checks run vectorised over the batch; only aircraft with a failing report
 in the batch are re-checked report by report (in order), since what counts as "the
@@ -104,7 +104,7 @@ def _angle_diff(a: Any, b: Any) -> Any:
 
 
 # per-aircraft state columns (float); NaN or -inf when unknown
-_STATE = ("t_last", "pos_t", "lat", "lon", "trk", "gs", "alt_t", "alt", "last_hash", "fails",
+_STATE = ("t_last", "pos_t", "lat", "lon", "trk", "gs", "gs_t", "alt_t", "alt", "last_hash", "fails",
           "p_t", "p_lat", "p_lon", "p_n", "pa_t", "pa_alt", "pa_n")
 
 
@@ -255,7 +255,10 @@ class QualityGate:
         r_lon = np.where(ref >= 0, LO[ri], s["lon"][sl])
         r_t = np.where(ref >= 0, PT[ri], s["pos_t"][sl])
         gs_prev = _ffill(np.isfinite(GS), start)
-        r_gs = np.where(gs_prev >= 0, GS[np.where(gs_prev >= 0, gs_prev, 0)], s["gs"][sl])
+        gpi = np.where(gs_prev >= 0, gs_prev, 0)
+        r_gs = np.where(gs_prev >= 0, GS[gpi], s["gs"][sl])
+        r_gs_t = np.where(gs_prev >= 0, T[gpi], s["gs_t"][sl])
+        r_gs = np.where(T - r_gs_t <= cfg.coast_s, r_gs, np.nan)  # only a current speed bounds a move
         tr_prev = _ffill(np.isfinite(TR), start)
         r_trk = np.where(tr_prev >= 0, TR[np.where(tr_prev >= 0, tr_prev, 0)], s["trk"][sl])
         speed_bad, turn_bad = _kinematics(cfg, PT - r_t, r_lat, r_lon, LA, LO, np.fmax(GS, r_gs), r_trk)
@@ -309,7 +312,7 @@ class QualityGate:
         a, i = last(new_pos)
         s["lat"][a], s["lon"][a], s["pos_t"][a] = LA[i], LO[i], PT[i]
         a, i = last(np.isfinite(GS))
-        s["gs"][a] = GS[i]
+        s["gs"][a], s["gs_t"][a] = GS[i], T[i]
         a, i = last(np.isfinite(TR))
         s["trk"][a] = TR[i]
         a, i = last(has_alt)
@@ -333,8 +336,9 @@ class QualityGate:
                 reason = "duplicate"
             else:
                 if new_pos:
-                    gmax = max(g, st["gs"]) if math.isfinite(g) and math.isfinite(st["gs"]) else (
-                        g if math.isfinite(g) else st["gs"])
+                    g_prev = st["gs"] if t - st["gs_t"] <= cfg.coast_s else math.nan
+                    gmax = max(g, g_prev) if math.isfinite(g) and math.isfinite(g_prev) else (
+                        g if math.isfinite(g) else g_prev)
                     reason = _kinematics_1(cfg, pt - st["pos_t"], st["lat"], st["lon"], la, lo, gmax, st["trk"])
                 if not reason and math.isfinite(al) and _alt_bad_1(cfg, t - st["alt_t"], st["alt"], al):
                     reason = "altitude"
@@ -354,7 +358,7 @@ class QualityGate:
                 if new_pos:
                     st["lat"], st["lon"], st["pos_t"] = la, lo, pt
                 if math.isfinite(g):
-                    st["gs"] = g
+                    st["gs"], st["gs_t"] = g, t
                 if math.isfinite(tr):
                     st["trk"] = tr
                 if math.isfinite(al):
@@ -390,7 +394,7 @@ def _kinematics(cfg: GateConfig, dt: NDArray[np.float64], r_lat: NDArray[np.floa
     with np.errstate(invalid="ignore"):
         known = np.isfinite(r_lat) & (dt <= cfg.memory_s)
         alive = dt <= cfg.coast_s
-        lim = np.where(alive & np.isfinite(gs),
+        lim = np.where(np.isfinite(gs),
                        np.minimum(cfg.max_speed_kt, gs * (1.0 + cfg.speed_rel_tol) + cfg.speed_abs_tol_kt),
                        cfg.max_speed_kt)
         d = distance_nm(r_lat, r_lon, lat, lon)
@@ -409,7 +413,7 @@ def _kinematics_1(cfg: GateConfig, dt: float, r_lat: float, r_lon: float, lat: f
         return ""
     alive = dt <= cfg.coast_s
     lim = cfg.max_speed_kt
-    if alive and math.isfinite(gs):
+    if math.isfinite(gs):
         lim = min(lim, gs * (1.0 + cfg.speed_rel_tol) + cfg.speed_abs_tol_kt)
     p1, p2 = math.radians(r_lat), math.radians(lat)
     dl = math.radians(lon - r_lon)
