@@ -247,6 +247,7 @@ def test_emergency_squawk_is_labelled(svc, screens):
 def test_filters_and_view_are_kept_in_the_url(svc, screens):
     s = screens().sign_in_url(svc.keys["coalition"])
     s.wait("sharedsky.drawn.length === 3")
+    s.page.click("#filters-toggle")  # the filter panel opens from its title
     s.page.fill("#f-callsign", "RCH*")
     s.wait("sharedsky.drawn.length === 2")
     assert sorted(s.js("sharedsky.drawn")) == ["ae0101", "ae0102"]
@@ -261,6 +262,7 @@ def test_filters_and_view_are_kept_in_the_url(svc, screens):
     s.wait_ready()
     s.wait("sharedsky.drawn.length === 1")
     assert s.page.input_value("#f-callsign") == "RCH*"
+    assert s.page.input_value("#f-alt-min") == "30000"
     v = s.js("sharedsky.view")
     assert abs(v["lat"] - 35.1) < 1e-3 and abs(v["lon"] - 38.2) < 1e-3 and abs(v["z"] - 8.5) < 1e-3
 

@@ -831,7 +831,7 @@
     const lonMin = S.view.lon - BW / 2 / T.k / S.cos0, lonMax = S.view.lon + BW / 2 / T.k / S.cos0;
     const latMin = S.view.lat - BH / 2 / T.k, latMax = S.view.lat + BH / 2 / T.k;
     c.setTransform(dpr * T.k, 0, 0, dpr * T.k, dpr * ox, dpr * oy);
-    c.fillStyle = "#111d29";
+    c.fillStyle = "#132130";
     c.strokeStyle = "#2e4a63";
     c.lineWidth = 1 / T.k;
     c.lineJoin = "round";
@@ -882,15 +882,17 @@
     const now = nowServer();
 
     // active alert state needed by the map
-    const hot = new Map(); // icao24 -> colour of the ring
+    const hot = new Map(); // icao24 -> colour of the ring (the most severe alert wins)
+    const rank = { "#ffd60a": 1, "#ffb300": 2, "#ff3b30": 3 };
+    const heat = (id, col) => { const cur = hot.get(id); if (!cur || (rank[col] || 0) > (rank[cur] || 0)) hot.set(id, col); };
     const activeAirspace = new Map(); // airspace id -> worst state
     const conflicts = [];
     for (const th of S.threads.values()) {
       if (th.ended) continue;
       const ev = th.last;
-      if (ev.kind === "conflict") { conflicts.push(ev); hot.set(ev.a, LEVEL_COLOUR[ev.level] || "#ffb300"); hot.set(ev.b, LEVEL_COLOUR[ev.level] || "#ffb300"); }
-      else if (ev.kind === "loss_of_separation") { hot.set(ev.a, "#ff3b30"); hot.set(ev.b, "#ff3b30"); }
-      else if (ev.kind === "airspace") { activeAirspace.set(ev.airspace, ev); hot.set(ev.icao24, LEVEL_COLOUR[ev.state] || "#ffd60a"); }
+      if (ev.kind === "conflict") { conflicts.push(ev); heat(ev.a, LEVEL_COLOUR[ev.level] || "#ffb300"); heat(ev.b, LEVEL_COLOUR[ev.level] || "#ffb300"); }
+      else if (ev.kind === "loss_of_separation") { heat(ev.a, "#ff3b30"); heat(ev.b, "#ff3b30"); }
+      else if (ev.kind === "airspace") { activeAirspace.set(ev.airspace, ev); heat(ev.icao24, LEVEL_COLOUR[ev.state] || "#ffd60a"); }
     }
 
     // protected airspaces, highlighted when an incursion is predicted or under way
@@ -994,12 +996,16 @@
       ctx.setLineDash([]);
       const ttl = ev.t_in_s != null ? ev.t_in_s - Math.max(0, now - ev.t) : null;
       const txt = `${String(ev.level || "").toUpperCase()} ${ttl != null && ttl > 0 ? "LoS in " + fmtTtl(ttl) : "LOSS"}`;
-      const mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
+      // the label sits off the line's midpoint, on the side away from the aircraft labels
+      const len = Math.hypot(x2 - x1, y2 - y1) || 1;
+      let nx = -(y2 - y1) / len, ny = (x2 - x1) / len;
+      if (ny < 0) { nx = -nx; ny = -ny; }
+      const mx = (x1 + x2) / 2 + nx * 22, my = (y1 + y2) / 2 + ny * 22 + 5;
       const tw = ctx.measureText(txt).width;
       ctx.fillStyle = "rgba(8,16,25,0.85)";
-      ctx.fillRect(mx - tw / 2 - 4, my - 16, tw + 8, 15);
+      ctx.fillRect(mx - tw / 2 - 4, my - 11, tw + 8, 15);
       ctx.fillStyle = col;
-      ctx.fillText(txt, mx - tw / 2, my - 5);
+      ctx.fillText(txt, mx - tw / 2, my);
     }
 
     // aircraft symbols: one filled path per colour; each symbol points along its track
@@ -1205,6 +1211,7 @@
   });
   $("m-type").addEventListener("change", updateFormType);
   $("send-form").addEventListener("submit", sendMessage);
+  $("filters-toggle").addEventListener("click", () => $("filters").classList.toggle("collapsed"));
   $("filters").addEventListener("input", readFiltersFromForm);
   $("filters").addEventListener("change", readFiltersFromForm);
   $("signout").addEventListener("click", signOut);
