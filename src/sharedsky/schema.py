@@ -31,6 +31,22 @@ REPORT_COLUMNS: dict[str, tuple[str, str]] = {
 NUMERIC = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate")
 
 
+#: Codes that a CSV reader may have turned into numbers, and their width.
+ZERO_PAD = {"icao24": 6, "squawk": 4}
+
+
+def _text(col: pd.Series, width: int) -> pd.Series:
+    """A text column with missing values as "". Numbers read from a CSV (squawk 7700.0,
+    address 000123 read as 123) are turned back into their zero-padded codes."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        ok = col.notna().to_numpy()
+        txt = np.full(col.shape[0], "", dtype=object)
+        digits = col.to_numpy()[ok].astype(np.int64).astype(str)
+        txt[ok] = np.char.zfill(digits, width) if width else digits
+        return pd.Series(txt, index=col.index, dtype=object).astype(str)
+    return col.astype(object).where(col.notna(), "").astype(str)
+
+
 def empty_reports() -> pd.DataFrame:
     """An empty report table with every column and its dtype."""
     return normalise(pd.DataFrame({c: [] for c in REPORT_COLUMNS}))
@@ -55,9 +71,7 @@ def normalise(df: pd.DataFrame, source: str = "") -> pd.DataFrame:
     for c in NUMERIC:
         out[c] = pd.to_numeric(out[c], errors="coerce") if c in out else np.nan
     for c in ("icao24", "callsign", "squawk", "emergency", "party"):
-        if c not in out:
-            out[c] = ""
-        out[c] = out[c].fillna("").astype(str)
+        out[c] = _text(out[c], ZERO_PAD.get(c, 0)) if c in out else ""
     out["icao24"] = out["icao24"].str.strip().str.lower()
     out["callsign"] = out["callsign"].str.strip()
     if "onground" not in out:

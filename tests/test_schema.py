@@ -1,0 +1,28 @@
+"""The report table: codes that CSV readers turn into numbers come back as codes."""
+
+import io
+
+import pandas as pd
+
+from sharedsky.schema import REPORT_COLUMNS, epoch_s, normalise
+
+
+def test_csv_numbers_become_codes_again() -> None:
+    df = pd.read_csv(io.StringIO(
+        "timestamp,icao24,latitude,longitude,altitude,squawk,callsign\n"
+        "1533101250000,123,45,7,30000,7700,\n"
+        "1533101251000,abc123,45,7,30000,,SWR1\n"
+        "1533101252000,400001,45,7,30000,400,\n"
+    ))
+    n = normalise(df)
+    assert list(n["icao24"]) == ["000123", "abc123", "400001"]
+    assert list(n["squawk"]) == ["7700", "", "0400"]
+    assert list(n["callsign"]) == ["", "SWR1", ""]
+    assert set(REPORT_COLUMNS) <= set(n.columns)
+    assert epoch_s(n["timestamp"])[0] == 1533101250.0  # milliseconds recognised
+
+
+def test_epoch_seconds_accepted() -> None:
+    n = normalise(pd.DataFrame({"timestamp": [1533101250.5], "icao24": ["ABC123"]}))
+    assert epoch_s(n["timestamp"])[0] == 1533101250.5
+    assert n["icao24"][0] == "abc123"
