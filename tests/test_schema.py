@@ -11,11 +11,11 @@ def test_csv_numbers_become_codes_again() -> None:
     df = pd.read_csv(io.StringIO(
         "timestamp,icao24,latitude,longitude,altitude,squawk,callsign\n"
         "1533101250000,123,45,7,30000,7700,\n"
-        "1533101251000,abc123,45,7,30000,,SWR1\n"
+        "1533101251000,004567,45,7,30000,,SWR1\n"
         "1533101252000,400001,45,7,30000,400,\n"
     ))
     n = normalise(df)
-    assert list(n["icao24"]) == ["000123", "abc123", "400001"]
+    assert list(n["icao24"]) == ["000123", "004567", "400001"]
     assert list(n["squawk"]) == ["7700", "", "0400"]
     assert list(n["callsign"]) == ["", "SWR1", ""]
     assert set(REPORT_COLUMNS) <= set(n.columns)
