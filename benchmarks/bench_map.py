@@ -19,8 +19,10 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -87,6 +89,63 @@ async ([n, seconds]) => {
 """
 
 
+# --via-service: the service sends the pictures; the page only pans and the timings are read.
+WATCH_JS = """
+async ([n, seconds]) => {
+  const ss = window.sharedsky;
+  const t0 = Date.now();
+  while (ss.known.length < n && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 200));
+  ss.setView(35.0, 38.5, 7.2);
+  const rafDt = [], phases = [];
+  const frames0 = ss.frameTimes.length, applies0 = ss.applyTimes.length;
+  let last = performance.now(), panning = true;
+  const pan = () => {
+    const now = performance.now();
+    rafDt.push(now - last);
+    last = now;
+    if (ss.phases) phases.push(ss.phases);
+    const v = ss.view;
+    ss.setView(v.lat, v.lon + 0.0004, v.z);
+    if (panning) requestAnimationFrame(pan);
+  };
+  requestAnimationFrame(pan);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  panning = false;
+  const phaseMedians = {};
+  for (const k of Object.keys(phases[0] || {})) {
+    const v = phases.map((p) => p[k]).sort((a, b) => a - b);
+    phaseMedians[k] = v[Math.floor(v.length / 2)];
+  }
+  return {draw: ss.frameTimes.slice(frames0), raf: rafDt.slice(5), parseApply: ss.applyTimes.slice(applies0),
+          phaseMedians, drawn: ss.drawn.length, known: ss.known.length};
+}
+"""
+
+
+def _pusher(url: str, key: str, n: int, stop: Any) -> None:
+    """Push n coalition aircraft (US military ICAO block) to the service at 1 Hz."""
+    import math
+    import random
+
+    import httpx
+
+    rnd = random.Random(1)
+    ac = [{"icao24": f"{0xAE0000 + i:06x}", "callsign": f"RCH{i}", "latitude": 32 + rnd.random() * 6,
+           "longitude": 34 + rnd.random() * 9, "altitude": float(rnd.randrange(1000, 40000, 500)),
+           "groundspeed": 250 + rnd.random() * 250, "track": rnd.random() * 360, "vertical_rate": 0.0,
+           "squawk": "2000"} for i in range(n)]
+    with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as c:
+        while not stop.is_set():
+            now = time.time()
+            for a in ac:
+                r = math.radians(a["track"])
+                d = a["groundspeed"] / 3600 / 60
+                a["latitude"] = round(a["latitude"] + d * math.cos(r), 5)
+                a["longitude"] = round(a["longitude"] + d * math.sin(r) / math.cos(math.radians(a["latitude"])), 5)
+            c.post("/api/v1/reports", json={"reports": [{"timestamp": now, **a} for a in ac]})
+            stop.wait(max(0.0, 1.0 - (time.time() - now)))
+
+
 def pct(xs: list[float], q: float) -> float:
     """The q-th percentile (nearest rank) of xs."""
     s = sorted(xs)
@@ -101,6 +160,9 @@ def main() -> int:
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--url", help="a running service (default: start one on loopback)")
     ap.add_argument("--key", help="a supervisor key for --url")
+    ap.add_argument("--via-service", action="store_true",
+                    help="push the aircraft through the real service (POST /api/v1/reports at 1 Hz) and "
+                         "let its WebSocket deltas drive the page, instead of injecting pictures")
     ap.add_argument("--hash", default="", help="view options in the URL hash, e.g. trails=0")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args()
@@ -118,6 +180,12 @@ def main() -> int:
 
             service = DemoService.start(Path(tmp), port=0)
             url, key = service.url, service.supervisor_key
+        stop = threading.Event()
+        if args.via_service:
+            if service is None:
+                ap.error("--via-service starts its own service (no --url)")
+            threading.Thread(target=_pusher, args=(url, service.keys["coalition"], args.aircraft, stop),
+                             daemon=True).start()
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -125,10 +193,11 @@ def main() -> int:
                 page.goto(f"{url.rstrip('/')}/?key={key}#{args.hash}")
                 page.wait_for_function("window.sharedsky && window.sharedsky.ready", timeout=30000)
                 t0 = time.perf_counter()
-                res = page.evaluate(DRIVER_JS, [args.aircraft, args.seconds])
+                res = page.evaluate(WATCH_JS if args.via_service else DRIVER_JS, [args.aircraft, args.seconds])
                 wall = time.perf_counter() - t0
                 browser.close()
         finally:
+            stop.set()
             if service is not None:
                 service.stop()
     out = {
@@ -147,7 +216,8 @@ def main() -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"map at {out['aircraft']} aircraft ({out['drawn_last_frame']} in view, "
+        print(("via the service's WebSocket: " if args.via_service else "pictures injected in the page: ")
+              + f"map at {out['aircraft']} aircraft ({out['drawn_last_frame']} in view, "
               f"{out['viewport']}, headless chromium, software raster), {out['frames']} frames "
               f"in {out['seconds']} s")
         print(f"  draw per frame      median {out['draw_ms_median']:7.2f} ms   p95 {out['draw_ms_p95']:7.2f} ms")

@@ -257,9 +257,10 @@
     S.ws = ws;
     ws.onopen = () => { S.wsUp = true; $("conn").classList.add("up"); $("conn").title = "stream connected"; };
     ws.onmessage = (m) => {
+      const t0 = performance.now();
       let msg;
       try { msg = JSON.parse(m.data); } catch (e) { console.error("bad frame", e); return; }
-      if (msg.type === "picture") applyPicture(msg);
+      if (msg.type === "picture") applyPicture(msg, t0);
       else if (msg.type === "event") applyEvent(msg.event || {}, msg.seq);
       else if (msg.type === "error") {
         console.error("stream error", msg);
@@ -283,8 +284,8 @@
     };
   }
 
-  function applyPicture(msg) {
-    const t0 = performance.now();
+  function applyPicture(msg, tParse) {
+    const t0 = tParse == null ? performance.now() : tParse; // timed from the frame's JSON parse
     const list = msg.aircraft || [];
     if (msg.full) {
       const keep = new Set(list.map((a) => a.icao24));
