@@ -262,8 +262,11 @@ class Hub:
                 raise Forbidden(f"reports[{i}]: aircraft {cols['icao24'][i]!r} is attributed to party "
                                 f"{self.parties[int(party[i])]!r}, not to {who.party!r}")
         payload = {"source": source, "columns": columns_payload(cols)}
+        # Recorded (fsync) before it is applied or acknowledged. Report batches are not
+        # events, so they need not be ordered with them: the hub lock (which the engine
+        # step needs) is held only for the table update, not during the fsync.
+        e = self.record.append("reports", who.party, payload)
         with self.lock:
-            e = self.record.append("reports", who.party, payload)
             self.table.update_columns({**cols, "source": np.full(n, source, dtype=object)}, party)
             self.counters.reports_accepted += n
             self.counters.report_batches += 1
@@ -276,8 +279,8 @@ class Hub:
         n = cols["t_s"].shape[0]
         if n == 0:
             return 0
+        e = self.record.append("reports", "", {"source": source, "columns": columns_payload(cols)})
         with self.lock:
-            e = self.record.append("reports", "", {"source": source, "columns": columns_payload(cols)})
             self._update_table(cols, source)
             self.counters.reports_accepted += n
             self.counters.report_batches += 1
