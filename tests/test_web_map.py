@@ -240,8 +240,42 @@ def test_distress_from_one_party_is_a_banner_on_the_other(svc, screens):
 def test_emergency_squawk_is_labelled(svc, screens):
     turkey = screens().sign_in_url(svc.keys["turkey"])
     turkey.wait("sharedsky.known.includes('4b8101')")
+    turkey.js("sharedsky.setView(39.5, 32.0, 8)")
+    turkey.wait("sharedsky.tagged.some(t => t.icao24 === '4b8101' && t.label === 'EMERGENCY')")
     # the service raises an automatic distress event for squawk 7700
     turkey.wait("sharedsky.events.some(e => e.kind === 'distress' && e.icao24 === '4b8101')")
+
+
+def test_the_line_request_overdue_then_answered(svc, screens):
+    coalition = screens().sign_in_url(svc.keys["coalition"])
+    russia = screens().sign_in_url(svc.keys["russia"])
+    deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))
+    r = httpx.post(f"{svc.url}/api/v1/messages", headers={"Authorization": f"Bearer {svc.keys['coalition']}"},
+                   json={"type": "REQUEST", "to": "russia", "text": "confirm RFF101 intentions",
+                         "deadline": deadline})
+    assert r.status_code == 201, r.text
+    seq = r.json()["seq"]
+    russia.wait(f"document.querySelector('#messages li[data-seq=\"{seq}\"]') !== null")
+    assert "confirm RFF101 intentions" in russia.page.inner_text(f'#messages li[data-seq="{seq}"]')
+    # nobody answered in time: both rooms list it as overdue
+    for s in (coalition, russia):
+        s.wait("document.querySelectorAll('#overdue li').length > 0", 30000)
+        assert f"#{seq}" in s.page.inner_text("#overdue")
+    # Russia answers from its screen
+    russia.page.click(f'#overdue button[data-respond="{seq}"]')
+    assert russia.page.input_value("#m-type") == "RESPONSE"
+    russia.page.fill("#m-text", "RFF101 climbing FL290")
+    russia.page.click("#m-send")
+    russia.wait("document.querySelector('#m-status').textContent.includes('RESPONSE sent')")
+    for s in (coalition, russia):
+        s.wait(f"!document.querySelector('#overdue').textContent.includes('#{seq}')")
+    coalition.wait("document.querySelector('#messages').textContent.includes('RFF101 climbing FL290')")
+    # and a NOTICE from the coalition's form reaches Russia
+    coalition.page.select_option("#m-type", "NOTICE")
+    coalition.page.fill("#m-text", "tanker track ALPHA active")
+    coalition.page.click("#m-send")
+    coalition.wait("document.querySelector('#m-status').textContent.includes('NOTICE sent')")
+    russia.wait("document.querySelector('#messages').textContent.includes('tanker track ALPHA active')")
 
 
 def test_filters_and_view_are_kept_in_the_url(svc, screens):

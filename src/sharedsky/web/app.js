@@ -69,6 +69,7 @@
     get me() { return S.me; },
     get known() { return Array.from(S.aircraft.keys()); },
     get drawn() { return S.drawn.slice(); },
+    get tagged() { return (S.tagged || []).slice(); },
     get alerts() { return alertRows().map((r) => ({ id: r.id, kind: r.kind, level: r.level, seq: r.last.seq, ended: r.ended, acks: r.acks.map((a) => a.by), ttl_s: r.ttl })); },
     get banner() { return S.bannerSeq === null ? null : { seq: S.bannerSeq, text: $("banner-text").textContent }; },
     get events() { return S.events.slice(); },
@@ -1060,6 +1061,7 @@
       ctx.fillText(`${fmtAlt(ac.alt)}${vr}${ac.gs != null ? Math.round(ac.gs) : "---"}`, bx[i] + size + 3, by[i] + 10);
     };
     const plain = [];
+    const tagged = []; // emergency and distress labels drawn this frame (read by the tests)
     ctx.font = "11px ui-monospace, 'DejaVu Sans Mono', monospace";
     for (let i = 0; i < n; i++) {
       const ac = bref[i];
@@ -1074,6 +1076,7 @@
       }
       if (em || distressIcaos.has(ac.icao24)) {
         const lbl = em ? em.label : "DISTRESS";
+        tagged.push({ icao24: ac.icao24, label: lbl });
         ctx.font = "bold 11px system-ui, sans-serif";
         const tw = ctx.measureText(lbl).width;
         ctx.fillStyle = em ? em.colour : "#ff3b30";
@@ -1087,6 +1090,7 @@
     }
     for (const i of plain) if (claim(bx[i] + size + 30, by[i])) label(i, null);
     S.drawn = drawn;
+    S.tagged = tagged;
     S.screen = { n, bx, by, bref };
 
     // scale bar and counters
