@@ -370,8 +370,9 @@ def _run(svc: DemoService, speed: float, duration: float | None, scenario_path: 
         while duration is None or time.monotonic() - t_start < duration:
             now = time.time()
             by_party: dict[str, list[dict[str, Any]]] = {}
-            if sim is not None:
-                by_party = _sim_reports(sim, ag, now, 1 if tick == 0 else max(1, round(speed)))
+            if sim is not None:  # whole simulated seconds due by now (fractional speeds too)
+                steps = 1 if tick == 0 else int(tau) - int(tau - speed)
+                by_party = _sim_reports(sim, ag, now, steps) if steps > 0 else {}
             script.advance(tau, speed if tick else 0.0)
             for x in script.actors:
                 by_party.setdefault(x.party, []).append(x.report(now))
