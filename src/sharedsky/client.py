@@ -65,12 +65,18 @@ class Client:
 
     def __init__(self, url: str, key: str, *, signing_key: str | None = None, timeout: float = 10.0,
                  verify: bool | str = True) -> None:
+        """`verify`: True (system CAs), False, or the path of a CA bundle / the service's certificate."""
         self.url = url.rstrip("/")
         self.key = key
         self._signer = load_private_key(signing_key) if signing_key else None
         self.verify = verify
+        tls: Any = verify
+        if isinstance(verify, str):  # a CA bundle or the service's own certificate
+            import ssl
+
+            tls = ssl.create_default_context(cafile=verify)
         self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key}"},
-                                 timeout=timeout, verify=verify)
+                                 timeout=timeout, verify=tls)
         self.last_seq = 0
 
     def close(self) -> None:
