@@ -9,7 +9,7 @@ Checks, each counted under its reason in `.rejected`:
 * ``out_of_range``: latitude, longitude, altitude, speed, track or vertical rate
   outside physical bounds, no address, or no valid time;
 * ``time_backwards``: a report older than one already accepted for the aircraft;
-* ``duplicate``: the same content for the same aircraft again within `dup_window_s`
+* ``duplicate``: the same content as the previous report of the aircraft within `dup_window_s`
   (a frame heard by two receivers, a message relayed twice);
 * ``speed``: a new position farther from the last accepted one than the aircraft can
   fly (`max_speed_kt`, and, when a ground speed was reported within `coast_s`, that
@@ -104,7 +104,7 @@ def _angle_diff(a: Any, b: Any) -> Any:
 
 
 # per-aircraft state columns (float); NaN or -inf when unknown
-_STATE = ("t_last", "pos_t", "lat", "lon", "trk", "gs", "gs_t", "alt_t", "alt", "last_hash", "fails",
+_STATE = ("t_last", "pos_t", "lat", "lon", "trk", "gs", "gs_t", "alt_t", "alt", "seen_t", "last_hash", "fails",
           "p_t", "p_lat", "p_lon", "p_n", "pa_t", "pa_alt", "pa_n")
 
 
@@ -137,7 +137,7 @@ class QualityGate:
             self._index = self._index.append(pd.Index(fresh, dtype=object))
             k = fresh.shape[0]
             for name in _STATE:
-                fill = -np.inf if name in ("t_last",) else (0.0 if name in ("fails", "p_n", "pa_n") else np.nan)
+                fill = -np.inf if name in ("t_last", "seen_t") else (0.0 if name in ("fails", "p_n", "pa_n") else np.nan)
                 self._s[name] = np.concatenate([self._s[name], np.full(k, fill)])
             pos = self._index.get_indexer(ids)
         return pos.astype(np.intp)
@@ -223,7 +223,42 @@ class QualityGate:
                lat: NDArray[np.float64], lon: NDArray[np.float64], alt: NDArray[np.float64],
                gs: NDArray[np.float64], trk: NDArray[np.float64], content: NDArray[np.float64],
                ids: NDArray[Any]) -> NDArray[Any]:
-        """Verdicts ('' = accepted) of in-range reports; updates the per-aircraft state."""
+        """Verdicts ('' = accepted) of in-range reports; updates the per-aircraft state.
+
+        Duplicates first, against the previous report of the aircraft whatever its verdict
+        (so that this stage is exact when vectorised), then the kinematic checks on the rest.
+        """
+        s = self._s
+        m = slot.shape[0]
+        order = np.argsort(slot, kind="stable")
+        sl = slot[order]
+        first = np.r_[True, sl[1:] != sl[:-1]]
+        T, H = t[order], content[order]
+        pp = np.where(first, 0, np.arange(m) - 1)
+        prev_t = np.where(first, s["seen_t"][sl], T[pp])
+        prev_h = np.where(first, s["last_hash"][sl], H[pp])
+        dup_sorted = (H == prev_h) & (T - prev_t < self.config.dup_window_s) & (T >= prev_t)
+        last = np.r_[sl[1:] != sl[:-1], True]
+        s["seen_t"][sl[last]] = T[last]
+        s["last_hash"][sl[last]] = H[last]
+        dup = np.empty(m, dtype=bool)
+        dup[order] = dup_sorted
+        verdict = np.full(m, "duplicate", dtype=object)
+        rest = np.flatnonzero(~dup)
+        if rest.size:
+            verdict[rest] = self._check_motion(slot[rest], t[rest], pos_t[rest], lat[rest], lon[rest],
+                                               alt[rest], gs[rest], trk[rest], ids[rest])
+        return verdict
+
+    def _check_motion(self, slot: NDArray[np.intp], t: NDArray[np.float64], pos_t: NDArray[np.float64],
+                      lat: NDArray[np.float64], lon: NDArray[np.float64], alt: NDArray[np.float64],
+                      gs: NDArray[np.float64], trk: NDArray[np.float64], ids: NDArray[Any],
+                      depth: int = 0) -> NDArray[Any]:
+        """Time order, speed, turn and altitude checks (vectorised, failures one by one).
+
+        An aircraft with a failing report is judged one report at a time from that report
+        until one is accepted again; its remaining reports go back to the vectorised path.
+        """
         cfg = self.config
         s = self._s
         m = slot.shape[0]
@@ -231,17 +266,14 @@ class QualityGate:
         sl = slot[order]
         first = np.r_[True, sl[1:] != sl[:-1]]
         start = np.maximum.accumulate(np.where(first, np.arange(m), 0))
-        T, PT, LA, LO, AL, GS, TR, H = (a[order] for a in (t, pos_t, lat, lon, alt, gs, trk, content))
+        T, PT, LA, LO, AL, GS, TR = (a[order] for a in (t, pos_t, lat, lon, alt, gs, trk))
         prev = np.arange(m) - 1
         has_prev = ~first
         pp = np.where(has_prev, prev, 0)
-        # time and duplicates, against the previous report (or the state)
+        # time order, against the latest accepted report (or the state)
         t_before = pd.Series(T).groupby(sl).cummax().to_numpy()
-        t_max_prev = np.where(has_prev, t_before[pp], s["t_last"][sl])
-        prev_t = np.where(has_prev, T[pp], s["t_last"][sl])
-        prev_h = np.where(has_prev, H[pp], s["last_hash"][sl])
+        t_max_prev = np.fmax(np.where(has_prev, t_before[pp], -np.inf), s["t_last"][sl])
         back = T < t_max_prev - cfg.backward_tol_s
-        dup = (H == prev_h) & (T - prev_t < cfg.dup_window_s) & (T >= prev_t)
         # positions: reference is the last earlier *new* position of the aircraft
         has_pos = np.isfinite(LA)
         pos_prev = _ffill(has_pos, start)
@@ -271,7 +303,7 @@ class QualityGate:
         r_alt = np.where(a_prev >= 0, AL[ai], s["alt"][sl])
         r_alt_t = np.where(a_prev >= 0, T[ai], s["alt_t"][sl])
         alt_bad = has_alt & _alt_bad(cfg, T - r_alt_t, r_alt, AL)
-        fail = back | dup | speed_bad | turn_bad | alt_bad
+        fail = back | speed_bad | turn_bad | alt_bad
         verdict = np.full(m, "", dtype=object)
         gid = np.cumsum(first) - 1
         bad_groups = np.unique(gid[fail])
@@ -281,18 +313,26 @@ class QualityGate:
         clean_rows = np.arange(m) < first_fail[gid]
         # clean aircraft: every report accepted; state takes the last values (vectorised)
         if clean_rows.any():
-            self._commit_clean(sl, clean_rows, T, PT, LA, LO, AL, GS, TR, H, new_pos, has_alt)
+            self._commit_clean(sl, clean_rows, T, PT, LA, LO, AL, GS, TR, new_pos, has_alt)
         # aircraft with a failure: judge again report by report, in order
+        resume: list[NDArray[np.intp]] = []
         for g in bad_groups:
             rows = np.flatnonzero((gid == g) & ~clean_rows)
-            verdict[rows] = self._sequential(int(sl[rows[0]]), T[rows], PT[rows], LA[rows], LO[rows],
-                                             AL[rows], GS[rows], TR[rows], H[rows], str(ids[order][rows[0]]))
+            got = self._sequential(int(sl[rows[0]]), T[rows], PT[rows], LA[rows], LO[rows], AL[rows],
+                                   GS[rows], TR[rows], str(ids[order][rows[0]]), stop_when_clean=depth < 8)
+            verdict[rows[: len(got)]] = got
+            if len(got) < rows.size:
+                resume.append(rows[len(got):])
+        if resume:
+            r = np.concatenate(resume)
+            verdict[r] = self._check_motion(sl[r], T[r], PT[r], LA[r], LO[r], AL[r], GS[r], TR[r],
+                                            ids[order][r], depth + 1)
         out = np.empty(m, dtype=object)
         out[order] = verdict
         return out
 
     def _commit_clean(self, sl: NDArray[np.intp], rows: NDArray[np.bool_], T: Any, PT: Any, LA: Any,
-                      LO: Any, AL: Any, GS: Any, TR: Any, H: Any, new_pos: Any, has_alt: Any) -> None:
+                      LO: Any, AL: Any, GS: Any, TR: Any, new_pos: Any, has_alt: Any) -> None:
         s = self._s
 
         def last(mask: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -305,7 +345,6 @@ class QualityGate:
 
         a, i = last(np.ones_like(rows))
         s["t_last"][a] = np.fmax(s["t_last"][a], T[i])
-        s["last_hash"][a] = H[i]
         s["fails"][a] = 0.0
         s["p_n"][a] = 0.0
         s["pa_n"][a] = 0.0
@@ -319,21 +358,24 @@ class QualityGate:
         s["alt"][a], s["alt_t"][a] = AL[i], T[i]
 
     def _sequential(self, k: int, T: Any, PT: Any, LA: Any, LO: Any, AL: Any, GS: Any, TR: Any,
-                    H: Any, icao: str) -> list[str]:
-        """The gate's definition, one report at a time, for one aircraft."""
+                    icao: str, stop_when_clean: bool = False) -> list[str]:
+        """The gate's definition, one report at a time, for one aircraft.
+
+        With `stop_when_clean`, returns after the first accepted report that follows a
+        rejected one (the verdicts so far); the caller checks the rest vectorised.
+        """
+        failed = False
         cfg = self.config
         st = {name: float(self._s[name][k]) for name in _STATE}
         out: list[str] = []
         for j in range(T.shape[0]):
-            t, pt, la, lo, al, g, tr, h = (float(T[j]), float(PT[j]), float(LA[j]), float(LO[j]),
-                                         float(AL[j]), float(GS[j]), float(TR[j]), float(H[j]))
+            t, pt, la, lo, al, g, tr = (float(T[j]), float(PT[j]), float(LA[j]), float(LO[j]),
+                                      float(AL[j]), float(GS[j]), float(TR[j]))
             reason = ""
             has_pos = math.isfinite(la)
             new_pos = has_pos and not (la == st["lat"] and lo == st["lon"])
             if t < st["t_last"] - cfg.backward_tol_s:
                 reason = "time_backwards"
-            elif h == st["last_hash"] and 0.0 <= t - st["t_last"] < cfg.dup_window_s:
-                reason = "duplicate"
             else:
                 if new_pos:
                     g_prev = st["gs"] if t - st["gs_t"] <= cfg.coast_s else math.nan
@@ -352,7 +394,6 @@ class QualityGate:
                     self.suspect.add(icao)
             elif not reason:
                 st["t_last"] = max(st["t_last"], t)
-                st["last_hash"] = h
                 st["fails"] = 0.0
                 st["p_n"] = st["pa_n"] = 0.0
                 if new_pos:
@@ -364,6 +405,9 @@ class QualityGate:
                 if math.isfinite(al):
                     st["alt"], st["alt_t"] = al, t
             out.append(reason)
+            failed = failed or bool(reason)
+            if stop_when_clean and failed and not reason:
+                break
         for name in _STATE:
             self._s[name][k] = st[name]
         return out
