@@ -476,7 +476,8 @@
       if (ev.kind === "loss_of_separation" && !th.ended) ttl = 0;
       rows.push({ id: th.id, kind: th.kind, level: th.level, last: ev, first: th.first, ended: th.ended, acks: th.acks, ttl, th });
     }
-    rows.sort((a, b) => b.last.seq - a.last.seq);
+    // newest alert first, by when it was raised: rows do not jump under the cursor on updates
+    rows.sort((a, b) => b.first.seq - a.first.seq);
     return rows;
   }
 
@@ -997,7 +998,7 @@
       ctx.beginPath(); ctx.moveTo(x1, y1); ctx.lineTo(x2, y2); ctx.stroke();
       ctx.setLineDash([]);
       const ttl = ev.t_in_s != null ? ev.t_in_s - Math.max(0, now - ev.t) : null;
-      const txt = `${String(ev.level || "").toUpperCase()} ${ttl != null && ttl > 0 ? "LoS in " + fmtTtl(ttl) : "LOSS"}`;
+      const txt = `${String(ev.level || "").toUpperCase()} ${ttl != null && ttl > 0 ? "LoS in " + fmtTtl(ttl) : "NOW"}`;
       // the label sits off the line's midpoint, on the side away from the aircraft labels
       const len = Math.hypot(x2 - x1, y2 - y1) || 1;
       let nx = -(y2 - y1) / len, ny = (x2 - x1) / len;
