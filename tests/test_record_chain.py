@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
 from sharedsky.keys import KeyStore
 from sharedsky.record import Record, canonical_json, load_private_key, sign_message, verify
+
+from conftest import run_cli
 
 
 def _fill(db: Path) -> tuple[Record, str]:
