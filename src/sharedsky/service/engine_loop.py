@@ -110,6 +110,10 @@ class EngineLoop:
         self.coast_s = coast_s
         self.levels = hub.agreement.minima_levels()
         self.tracker = ConflictTracker()
+        # Alert ids ("conflict-a-b-N") stay unique across restarts: N continues past any
+        # number used before, as each earlier alert took at least one record entry.
+        if hasattr(self.tracker, "_serial"):
+            self.tracker._serial = hub.last_seq
         self.watch = None
         if AirspaceWatch is not None and getattr(hub.agreement, "airspaces", None):
             self.watch = AirspaceWatch(hub.agreement)
