@@ -516,8 +516,23 @@
     return parts.join(" · ");
   }
 
+  function pruneThreads() {
+    // a long watch: keep every open alert and the latest 300 ended ones
+    let ended = 0;
+    for (const th of S.threads.values()) if (th.ended) ended++;
+    if (ended > 400) {
+      const old = Array.from(S.threads.values()).filter((th) => th.ended).sort((a, b) => a.last.seq - b.last.seq);
+      for (const th of old.slice(0, ended - 300)) S.threads.delete(th.id);
+    }
+    if (S.events.length > 5000) S.events.splice(0, S.events.length - 4000);
+  }
+
   function renderSide() {
     if (!S.me) return;
+    pruneThreads();
+    let airspaceActive = false;
+    for (const th of S.threads.values()) if (th.kind === "airspace" && !th.ended) { airspaceActive = true; break; }
+    S.airspaceActive = airspaceActive;
     const rows = alertRows();
     const active = rows.filter((r) => !r.ended);
     $("count-alerts").textContent = active.length;
@@ -1114,8 +1129,8 @@
 
   function loop() {
     // redraw on new data, on view changes and while something pulses (active airspace alert)
-    const pulsing = S.filters.airspaces && Array.from(S.threads.values()).some((th) => th.kind === "airspace" && !th.ended);
-    if (S.me && (S.dirty || (pulsing && S.frames % 1 === 0 && Date.now() - (S._lastPulse || 0) > 100))) {
+    const pulsing = S.filters.airspaces && S.airspaceActive;
+    if (S.me && (S.dirty || (pulsing && Date.now() - (S._lastPulse || 0) > 100))) {
       S.dirty = false;
       S._lastPulse = Date.now();
       draw();
