@@ -1130,7 +1130,7 @@
   function loop() {
     // redraw on new data, on view changes and while something pulses (active airspace alert)
     const pulsing = S.filters.airspaces && S.airspaceActive;
-    if (S.me && (S.dirty || (pulsing && Date.now() - (S._lastPulse || 0) > 100))) {
+    if (S.me && (S.dirty || (pulsing && Date.now() - (S._lastPulse || 0) > 250))) {
       S.dirty = false;
       S._lastPulse = Date.now();
       draw();
