@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from sharedsky.engine.separation import Conflicts, Minima
 from sharedsky.snapshot import Snapshot
 
@@ -67,28 +65,43 @@ class ConflictTracker:
     def step(
         self, snap: Snapshot, conflicts: Conflicts, levels: Sequence[Minima]
     ) -> list[dict[str, Any]]:
-        """Events for this instant, given its snapshot and detected conflicts."""
+        """Events for this instant, given its snapshot and detected conflicts.
+
+        Work per conflict is a dictionary lookup; the full record of a conflict is built
+        only when it is announced.
+        """
         t = snap.t_s
         events: list[dict[str, Any]] = []
-        recs = conflicts.records(snap, levels)
-        lost = conflicts.lost_now(levels, snap) if len(conflicts) else np.zeros(0, bool)
+        n = len(conflicts)
+        if n:
+            ids_a = snap.id[conflicts.a].tolist()
+            ids_b = snap.id[conflicts.b].tolist()
+            lvls = conflicts.level.tolist()
+            t_loss_all = (t + conflicts.t_in_s).tolist()
+            lost = conflicts.lost_now(levels, snap).tolist()
         hard = levels[-1]
-        for k, rec in enumerate(recs):
-            key = (rec["a"], rec["b"])
-            lvl = int(conflicts.level[k])
-            rec = {**rec, "level": levels[lvl].name}
-            if len(snap.parties) > 1:
+        multi_party = len(snap.parties) > 1
+
+        def full(k: int, lvl: int) -> dict[str, Any]:
+            rec = conflicts.record(k, snap, levels)
+            rec["level"] = levels[lvl].name
+            if multi_party:
                 rec.setdefault("party_a", snap.parties[int(snap.party[conflicts.a[k]])])
                 rec.setdefault("party_b", snap.parties[int(snap.party[conflicts.b[k]])])
-            t_loss = t + rec["t_in_s"]
+            return rec
+
+        for k in range(n):
+            key = (ids_a[k], ids_b[k])
+            lvl = lvls[k]
+            t_loss = t_loss_all[k]
             al = self._alerts.get(key)
             if al is None:
+                rec = full(k, lvl)
                 al = _Alert(self._next_id("conflict", *key), lvl, t_loss, t, t, rec)
                 self._alerts[key] = al
                 events.append(self._event("conflict", "new", t, al.id, rec))
-                self.counts[f"conflicts_{levels[lvl].name}"] = (
-                    self.counts.get(f"conflicts_{levels[lvl].name}", 0) + 1
-                )
+                name = f"conflicts_{levels[lvl].name}"
+                self.counts[name] = self.counts.get(name, 0) + 1
                 self.counts["conflicts"] = self.counts.get("conflicts", 0) + 1
             else:
                 left = max(al.t_loss_s - t, 0.0)
@@ -98,9 +111,9 @@ class ConflictTracker:
                         name = f"conflicts_{levels[lvl].name}"
                         self.counts[name] = self.counts.get(name, 0) + 1
                     al.level, al.t_loss_s = lvl, t_loss
-                    events.append(self._event("conflict", "updated", t, al.id, rec))
+                    al.record = full(k, lvl)
+                    events.append(self._event("conflict", "updated", t, al.id, al.record))
                 al.last_seen_s = t
-                al.record = rec
             if lost[k]:
                 pa, pb = snap.party[conflicts.a[k]], snap.party[conflicts.b[k]]
                 d = float(conflicts.d_now_nm[k])
@@ -108,7 +121,7 @@ class ConflictTracker:
                 norm = max(d / hard.h_nm[pa, pb], dz / hard.v_ft[pa, pb])
                 ls = self._losses.get(key)
                 if ls is None:
-                    base = {x: rec[x] for x in ("a", "b", "party_a", "party_b") if x in rec}
+                    base = {x: al.record[x] for x in ("a", "b", "party_a", "party_b") if x in al.record}
                     ls = _Loss(self._next_id("los", *key), t, t, d, dz, norm, d, dz, base)
                     self._losses[key] = ls
                     self.counts["losses_of_separation"] = self.counts.get("losses_of_separation", 0) + 1

@@ -131,30 +131,33 @@ class Conflicts:
             & (self.dz_now_ft < m.v_ft[pa, pb])
         )
 
+    def record(
+        self, k: int, snap: Snapshot, levels: Sequence[Minima] | None = None
+    ) -> dict[str, Any]:
+        """Conflict `k` as a JSON-ready dict: ids, interval, closest approach, parties
+        and level name."""
+        a, b = int(self.a[k]), int(self.b[k])
+        rec: dict[str, Any] = {
+            "a": str(snap.id[a]),
+            "b": str(snap.id[b]),
+            "t_in_s": round(float(self.t_in_s[k]), 3),
+            "t_out_s": round(float(self.t_out_s[k]), 3),
+            "t_cpa_s": round(float(self.t_cpa_s[k]), 3),
+            "d_cpa_nm": round(float(self.d_cpa_nm[k]), 4),
+            "dz_cpa_ft": round(float(self.dz_cpa_ft[k]), 2),
+        }
+        if len(snap.parties) > 1:
+            rec["party_a"] = snap.parties[int(snap.party[a])]
+            rec["party_b"] = snap.parties[int(snap.party[b])]
+        if levels is not None and len(levels) > 1:
+            rec["level"] = levels[int(self.level[k])].name
+        return rec
+
     def records(
         self, snap: Snapshot, levels: Sequence[Minima] | None = None
     ) -> list[dict[str, Any]]:
-        """JSON-ready dicts: ids, interval, closest approach, parties and level names."""
-        out: list[dict[str, Any]] = []
-        ids = snap.id
-        for k in range(len(self)):
-            a, b = int(self.a[k]), int(self.b[k])
-            rec: dict[str, Any] = {
-                "a": str(ids[a]),
-                "b": str(ids[b]),
-                "t_in_s": round(float(self.t_in_s[k]), 3),
-                "t_out_s": round(float(self.t_out_s[k]), 3),
-                "t_cpa_s": round(float(self.t_cpa_s[k]), 3),
-                "d_cpa_nm": round(float(self.d_cpa_nm[k]), 4),
-                "dz_cpa_ft": round(float(self.dz_cpa_ft[k]), 2),
-            }
-            if len(snap.parties) > 1:
-                rec["party_a"] = snap.parties[int(snap.party[a])]
-                rec["party_b"] = snap.parties[int(snap.party[b])]
-            if levels is not None and len(levels) > 1:
-                rec["level"] = levels[int(self.level[k])].name
-            out.append(rec)
-        return out
+        """Every conflict as a JSON-ready dict (see `record`)."""
+        return [self.record(k, snap, levels) for k in range(len(self))]
 
 
 @dataclass(frozen=True)
