@@ -165,3 +165,12 @@ def test_supervisor_sees_everything_and_parties_verify_their_copy(world: tuple[S
     with pytest.raises(ServiceError) as err:
         un.ack(red_only)
     assert err.value.status == 404
+
+
+def test_the_map_is_served_at_the_root_and_data_needs_a_key(world: tuple[Server, Keys, int]) -> None:
+    srv, keys, _ = world
+    r = httpx.get(srv.url + "/")
+    assert r.status_code == 200 and "<html" in r.text.lower()
+    assert httpx.get(srv.url + "/api/v1/basemap").status_code == 401
+    g = httpx.get(srv.url + "/api/v1/basemap", params={"key": keys.blue}).json()
+    assert g["type"] == "FeatureCollection" and len(g["features"]) > 100
