@@ -42,7 +42,8 @@ def _text(col: pd.Series, width: int) -> pd.Series:
         ok = col.notna().to_numpy()
         txt = np.full(col.shape[0], "", dtype=object)
         digits = col.to_numpy()[ok].astype(np.int64).astype(str)
-        txt[ok] = np.char.zfill(digits, width) if width else digits
+        if digits.size:  # np.char.zfill fails on an empty array (an all-empty CSV column)
+            txt[ok] = np.char.zfill(digits, width) if width else digits
         return pd.Series(txt, index=col.index, dtype=object).astype(str)
     return col.astype(object).where(col.notna(), "").astype(str)
 
