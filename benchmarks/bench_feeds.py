@@ -5,8 +5,9 @@
 Input: the 57,793 raw frames of ../shared/data/adsb/full_flight_short.jsonl.gz, read
 into memory first (JSON parsing is not timed), replicated `--copies` times as other
 aircraft (addresses changed, parity recomputed) flying the same flight 0.37 s apart. Timed: `FrameDecoder.decode` in batches (hex/CRC/fields in numpy,
-squitters through rs1090, CPR in numpy), then `QualityGate.filter` and
-`TrackTable.update` on each decoded batch. The process is pinned to one CPU and
+squitters through rs1090, CPR in numpy), then `QualityGate.filter`,
+`TrackBuilder.update` (merged state, derived motion) and `TrackTable.update` on each
+decoded batch. The process is pinned to one CPU and
 rs1090's thread pool to one thread.
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sharedsky.feeds.decode import FrameDecoder, crc_residual, hex_to_bytes  # noqa: E402
+from sharedsky.feeds.derive import TrackBuilder  # noqa: E402
 from sharedsky.quality import QualityGate  # noqa: E402
 from sharedsky.tracks import TrackTable  # noqa: E402
 
@@ -85,6 +87,7 @@ def run(frames: list[str], t: np.ndarray, batch: int, track: bool) -> tuple[floa
     """(seconds for decode only, seconds for decode + gate + track table)."""
     dec = FrameDecoder()
     gate = QualityGate()
+    builder = TrackBuilder()
     table = TrackTable()
     dec_s = 0.0
     t0 = time.perf_counter()
@@ -93,7 +96,7 @@ def run(frames: list[str], t: np.ndarray, batch: int, track: bool) -> tuple[floa
         out = dec.decode(frames[i : i + batch], t[i : i + batch])
         dec_s += time.perf_counter() - a
         if track:
-            table.update(gate.filter(out))
+            table.update(builder.update(gate.filter(out)))
     return dec_s, time.perf_counter() - t0
 
 

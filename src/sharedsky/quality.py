@@ -130,17 +130,20 @@ class QualityGate:
 
     # -- state storage ---------------------------------------------------------------
     def _slots(self, ids: NDArray[Any]) -> NDArray[np.intp]:
-        pos = self._index.get_indexer(ids)
+        """State slot of each report's aircraft (hashing each distinct id once)."""
+        codes, uniq = pd.factorize(ids)
+        uniq = np.asarray(uniq, dtype=object)
+        pos = self._index.get_indexer(uniq)
         new = pos < 0
         if new.any():
-            fresh = pd.unique(ids[new])
+            fresh = uniq[new]
             self._index = self._index.append(pd.Index(fresh, dtype=object))
             k = fresh.shape[0]
             for name in _STATE:
                 fill = -np.inf if name in ("t_last", "seen_t") else (0.0 if name in ("fails", "p_n", "pa_n") else np.nan)
                 self._s[name] = np.concatenate([self._s[name], np.full(k, fill)])
-            pos = self._index.get_indexer(ids)
-        return pos.astype(np.intp)
+            pos = self._index.get_indexer(uniq)
+        return pos.astype(np.intp)[codes]
 
     def expire(self, t_s: float) -> int:
         """Forget aircraft not heard from for `memory_s`; returns how many were forgotten."""
@@ -445,8 +448,11 @@ def _kinematics(cfg: GateConfig, dt: NDArray[np.float64], r_lat: NDArray[np.floa
         allowed = lim * (np.maximum(dt, 0.0) + cfg.time_slack_s) / 3600.0 + cfg.position_noise_nm
         speed = known & (d > allowed)
         turning = known & alive & np.isfinite(r_trk) & (d >= cfg.turn_min_nm)
-        dev = _angle_diff(course_deg(r_lat, r_lon, lat, lon), r_trk)
-        turn = turning & (dev > cfg.turn_tol_deg + cfg.max_turn_deg_s * np.maximum(dt, 0.0))
+        turn = np.zeros(turning.shape, dtype=bool)
+        w = np.flatnonzero(turning)
+        if w.size:
+            dev = _angle_diff(course_deg(r_lat[w], r_lon[w], lat[w], lon[w]), r_trk[w])
+            turn[w] = dev > cfg.turn_tol_deg + cfg.max_turn_deg_s * np.maximum(dt[w], 0.0)
     return np.asarray(speed, dtype=bool), np.asarray(turn, dtype=bool)
 
 

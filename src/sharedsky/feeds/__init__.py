@@ -40,9 +40,11 @@ import pandas as pd
 from sharedsky.feeds.base import FeedError, FeedStats, reports_from_columns
 from sharedsky.feeds.beast import MLAT_HZ, BeastParser
 from sharedsky.feeds.decode import FrameDecoder
+from sharedsky.feeds.derive import TrackBuilder
 from sharedsky.feeds.net import LinkStats, http_poll, parse_hostport, tcp_chunks
 
-__all__ = ["FORMATS", "Feed", "FeedError", "FeedStats", "FrameDecoder", "open_feed", "detect_format"]
+__all__ = ["FORMATS", "Feed", "FeedError", "FeedStats", "FrameDecoder", "TrackBuilder", "detect_format",
+           "open_feed"]
 
 FORMATS = ("beast", "avr", "sbs", "jsonl", "json", "csv", "parquet", "aircraft-json",
            "readsb-trace", "opensky")
@@ -66,13 +68,16 @@ class Feed:
         self.decoder: FrameDecoder | None = None
         self.size_bytes: int | None = None
         self.done_bytes = 0
+        #: latest merged state per aircraft (and derived motion), when `derive` is on
+        self.tracks: TrackBuilder | None = None
         self._gen: Iterator[pd.DataFrame] = iter(())
 
     def __iter__(self) -> Feed:
         return self
 
     def __next__(self) -> pd.DataFrame:
-        return next(self._gen)
+        batch = next(self._gen)
+        return self.tracks.update(batch) if self.tracks is not None else batch
 
     def close(self) -> None:
         close = getattr(self._gen, "close", None)
@@ -119,9 +124,27 @@ def open_feed(
     poll_interval_s: float = 1.0,
     start_s: float | None = None,
     backoff_initial_s: float = 0.5,
+    derive: bool = True,
 ) -> Feed:
-    """Open a file or stream; iterate to get time-ordered batches of normalised reports."""
-    spec = str(spec)
+    """Open a file or stream; iterate to get time-ordered batches of normalised reports.
+
+    `reference`: the receiver's (lat, lon), for surface positions and local CPR
+    decoding. `derive`: fill ground speed, track and vertical rate from consecutive
+    positions for aircraft that do not report them (`feed.tracks` keeps each aircraft's
+    latest state). Streams reconnect with back-off; `max_retries` failures in a row end
+    them with `FeedError`.
+    """
+    feed = _open(str(spec), fmt, reference=reference, batch_rows=batch_rows,
+                 batch_interval_s=batch_interval_s, max_retries=max_retries,
+                 poll_interval_s=poll_interval_s, start_s=start_s, backoff_initial_s=backoff_initial_s)
+    if derive:
+        feed.tracks = TrackBuilder()
+    return feed
+
+
+def _open(spec: str, fmt: str | None, *, reference: tuple[float, float] | None, batch_rows: int,
+          batch_interval_s: float, max_retries: int | None, poll_interval_s: float, start_s: float | None,
+          backoff_initial_s: float) -> Feed:
     if "://" in spec:
         scheme = spec.split("://", 1)[0].lower()
         if scheme in ("http", "https"):

@@ -200,6 +200,14 @@ def cpr_local(
     return lat, lon
 
 
+def _hex_ids(addr: NDArray[np.uint32]) -> NDArray[Any]:
+    """6-digit lowercase hex strings of addresses (formatted once per distinct address)."""
+    if addr.size == 0:
+        return np.empty(0, dtype=object)
+    uniq, inv = np.unique(addr, return_inverse=True)
+    return np.array([f"{a:06x}" for a in uniq.tolist()], dtype=object)[inv]
+
+
 def _ffill_index(valid: NDArray[np.bool_], group_start: NDArray[np.intp]) -> NDArray[np.intp]:
     """For each row, the index of the last earlier valid row of its group (or -1).
 
@@ -236,7 +244,8 @@ class FrameDecoder:
         self.reference = reference
         self.source = source
         self.stats = FeedStats()
-        self.known: set[str] = set()
+        #: confirmed addresses (ints): heard in a clean all-call reply or extended squitter
+        self.known: set[int] = set()
         # last CPR message per (icao24, surface, odd): (t_s, lat_c, lon_c)
         self._cpr: dict[tuple[str, bool, bool], tuple[float, float, float]] = {}
         # last decoded position per icao24: (t_s, lat, lon)
@@ -296,7 +305,7 @@ class FrameDecoder:
             clean_11 = (df == 11) & ((res & 0xFFFF80) == 0)
             confirmed = clean_es | clean_11
             if confirmed.any():
-                self.known.update(np.char.mod("%06x", np.unique(icao_int[confirmed])).tolist())
+                self.known.update(np.unique(icao_int[confirmed]).tolist())
             pending.append((sel, msg, df, res, icao_int, clean_es))
         for sel, msg, df, res, icao_int, clean_es in pending:
             es = np.isin(df, (17, 18))
@@ -309,7 +318,7 @@ class FrameDecoder:
             if allcall.any():
                 # An all-call reply: the aircraft is there; it starts or refreshes a track.
                 s11 = sel[allcall]
-                parts.append({"timestamp": t[s11], "icao24": np.char.mod("%06x", icao_int[allcall]).astype(object),
+                parts.append({"timestamp": t[s11], "icao24": _hex_ids(icao_int[allcall]),
                               "onground": (msg[allcall, 0] & 0x7) == 4})
             if surv.any():
                 parts.append(self._surveillance(sel[surv], msg[surv], df[surv], res[surv], t))
@@ -342,8 +351,8 @@ class FrameDecoder:
     def _surveillance(self, sel: NDArray[np.intp], msg: NDArray[np.uint8], df: NDArray[np.uint8],
                       res: NDArray[np.uint32], t: NDArray[np.float64]) -> dict[str, Any]:
         """Altitude (DF0/4/16/20) and squawk (DF5/21) replies whose address is confirmed."""
-        addr = np.char.mod("%06x", res)
-        known = np.isin(addr, np.fromiter(self.known, dtype="<U6", count=len(self.known))) if self.known else np.zeros(addr.shape, bool)
+        known = np.isin(res, np.fromiter(self.known, dtype=np.uint32, count=len(self.known)))
+        addr = _hex_ids(res)
         self.stats.reject("unknown_address", int((~known).sum()))
         sel, msg, df, addr = sel[known], msg[known], df[known], addr[known]
         field13 = ((msg[:, 2].astype(np.uint32) & 0x1F) << 8) | msg[:, 3]
@@ -379,22 +388,37 @@ class FrameDecoder:
             sel, icao_int = sel[ok], icao_int[ok]
         n = len(out)
         ts = t[sel]
-        icao = np.char.mod("%06x", icao_int).astype(object)
-        bds = np.array([d.get("bds", "") if d else "" for d in out], dtype=object)
+        icao = _hex_ids(icao_int)
+        bds = np.array([d.get("bds", "") for d in out], dtype=object)
+        # Read each field only from the messages that carry it (Python work per field).
+        pos_i = np.flatnonzero((bds == "05") | (bds == "06")).tolist()
+        vel_i = np.flatnonzero((bds == "09") | (bds == "06")).tolist()
 
-        def num(key: str) -> NDArray[np.float64]:
-            return np.array([np.nan if (v := d.get(key)) is None else v for d in out], dtype=np.float64)
+        def num(key: str, rows: list[int]) -> NDArray[np.float64]:
+            a = np.full(n, np.nan)
+            if rows:
+                a[rows] = np.array([np.nan if (v := out[i].get(key)) is None else v for i in rows], dtype=np.float64)
+            return a
 
-        alt = num("altitude")
-        gs, trk, vr = num("groundspeed"), num("track"), num("vertical_rate")
-        lat_c, lon_c = num("lat_cpr") / _CPR_SCALE, num("lon_cpr") / _CPR_SCALE
-        odd = np.array([d.get("parity") == "odd" for d in out], dtype=bool)
-        callsign = np.array([(d.get("callsign") or "").strip("_ #") if b == "08" else "" for d, b in zip(out, bds, strict=True)], dtype=object)
-        emerg = np.array([
-            (d.get("emergency_state") or "") if b == "61" and d.get("emergency_state") not in _EMERGENCY_NONE else ""
-            for d, b in zip(out, bds, strict=True)
-        ], dtype=object)
-        squawk = np.array([(d.get("squawk") or "") if b == "61" else "" for d, b in zip(out, bds, strict=True)], dtype=object)
+        alt = num("altitude", pos_i)
+        gs, trk = num("groundspeed", vel_i), num("track", vel_i)
+        vr = num("vertical_rate", np.flatnonzero(bds == "09").tolist())
+        lat_c, lon_c = num("lat_cpr", pos_i) / _CPR_SCALE, num("lon_cpr", pos_i) / _CPR_SCALE
+        odd = np.zeros(n, dtype=bool)
+        if pos_i:
+            odd[pos_i] = [out[i].get("parity") == "odd" for i in pos_i]
+        callsign = np.full(n, "", dtype=object)
+        for i in np.flatnonzero(bds == "08").tolist():
+            callsign[i] = (out[i].get("callsign") or "").strip("_ #")
+        emerg = np.full(n, "", dtype=object)
+        squawk = np.full(n, "", dtype=object)
+        for i in np.flatnonzero(bds == "61").tolist():
+            state = out[i].get("emergency_state")
+            emerg[i] = "" if state in _EMERGENCY_NONE else str(state)
+            squawk[i] = out[i].get("squawk") or ""
+        tc = np.zeros(n, dtype=np.int64)
+        if pos_i:
+            tc[pos_i] = [out[i].get("tc", 0) or 0 for i in pos_i]
         # GNSS-height positions (TC 20-22) are not barometric: leave altitude out.
         tc = np.array([d.get("tc", 0) or 0 for d in out], dtype=np.int64)
         alt = np.where(tc >= 20, np.nan, alt)
@@ -403,15 +427,12 @@ class FrameDecoder:
         lat, lon = self._cpr_decode(icao, ts, lat_c, lon_c, odd, surface, is_pos)
         no_pos = is_pos & ~np.isfinite(lat)
         self.stats.reject("cpr_undecided", int(no_pos.sum()))
-        gs = np.where(surface | (bds == "09"), gs, np.nan)
-        trk = np.where(surface | (bds == "09"), trk, np.nan)
         useful = (
             np.isfinite(lat) | np.isfinite(alt) | np.isfinite(gs) | np.isfinite(trk) | np.isfinite(vr)
             | (callsign != "") | (emerg != "") | (squawk != "")
         )
         self.stats.reject("no_content", int((~useful).sum()))
         k = useful
-        del n
         return {
             "timestamp": ts[k], "icao24": icao[k], "callsign": callsign[k], "latitude": lat[k],
             "longitude": lon[k], "altitude": alt[k], "groundspeed": gs[k], "track": trk[k],

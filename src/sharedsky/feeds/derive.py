@@ -1,0 +1,182 @@
+"""Track building at the feed: each aircraft's latest merged state, and the motion a
+source does not report, derived from consecutive positions.
+
+Mode S replies, SBS position lines or radar plots give positions without velocity; the
+engine needs ground speed, track and vertical rate to predict. `TrackBuilder.update`
+fills them in a batch, per aircraft, from the previous position (and altitude) of the
+same aircraft, but only when the aircraft has not reported a velocity within
+`reported_max_age_s` (a reported velocity is better than a derived one) and when the
+two positions are `min_dt_s` to `max_dt_s` apart (too close: noise; too far: a turn).
+`states(t_s)` gives the latest merged state of every aircraft, its age and its source.
+Vectorised over the batch; the per-aircraft state lives in numpy arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from sharedsky.quality import course_deg, distance_nm
+from sharedsky.schema import epoch_s
+
+_NUM = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate")
+_TXT = ("callsign", "squawk", "emergency", "source")
+
+
+def _ffill(valid: NDArray[np.bool_], start: NDArray[np.intp]) -> NDArray[np.intp]:
+    n = valid.shape[0]
+    idx = np.where(valid, np.arange(n), -1)
+    acc = np.maximum.accumulate(idx) if n else idx
+    prev = np.r_[-1, acc[:-1]] if n else acc
+    return np.where(prev >= start, prev, -1)
+
+
+class TrackBuilder:
+    """Latest state per aircraft, and derived motion for sources that lack it."""
+
+    def __init__(self, reported_max_age_s: float = 10.0, min_dt_s: float = 0.9, max_dt_s: float = 60.0) -> None:
+        self.reported_max_age_s = reported_max_age_s
+        self.min_dt_s = min_dt_s
+        self.max_dt_s = max_dt_s
+        self.derived = 0
+        self._index = pd.Index([], dtype=object)
+        self._f: dict[str, NDArray[np.float64]] = {}
+        self._t: dict[str, NDArray[Any]] = {}
+        for c in (*_NUM, "t_last", "t_pos", "t_alt", "t_vel", "onground"):
+            self._f[c] = np.empty(0)
+        for c in _TXT:
+            self._t[c] = np.empty(0, dtype=object)
+
+    def _slots(self, ids: NDArray[Any]) -> NDArray[np.intp]:
+        codes, uniq = pd.factorize(ids)
+        uniq = np.asarray(uniq, dtype=object)
+        pos = self._index.get_indexer(uniq)
+        new = pos < 0
+        if new.any():
+            fresh = uniq[new]
+            k = fresh.shape[0]
+            self._index = self._index.append(pd.Index(fresh, dtype=object))
+            for c, a in self._f.items():
+                fill = -np.inf if c.startswith("t_") else (0.0 if c == "onground" else np.nan)
+                self._f[c] = np.concatenate([a, np.full(k, fill)])
+            for c, a in self._t.items():
+                self._t[c] = np.concatenate([a, np.full(k, "", dtype=object)])
+            pos = self._index.get_indexer(uniq)
+        return pos.astype(np.intp)[codes]
+
+    def update(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """The batch with derived ground speed, track and vertical rate where missing."""
+        n = batch.shape[0]
+        if n == 0:
+            return batch
+        out = batch.copy()
+        t = epoch_s(batch["timestamp"])
+        cols = {c: pd.to_numeric(batch[c], errors="coerce").to_numpy(dtype=np.float64, copy=True)
+                if c in batch else np.full(n, np.nan) for c in _NUM}
+        slot = self._slots(batch["icao24"].to_numpy(dtype=object))
+        order = np.argsort(slot, kind="stable")
+        sl = slot[order]
+        first = np.r_[True, sl[1:] != sl[:-1]]
+        start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+        T = t[order]
+        LA, LO, AL, GS, TR, VR = (cols[c][order] for c in _NUM)
+        f = self._f
+        # last reported velocity of each row's aircraft (this row, earlier rows, the state)
+        has_vel = np.isfinite(GS) | np.isfinite(TR)
+        pv = _ffill(has_vel, start)
+        t_vel = np.where(has_vel, T, np.where(pv >= 0, T[np.where(pv >= 0, pv, 0)], f["t_vel"][sl]))
+        needs = ~has_vel & (T - t_vel > self.reported_max_age_s)
+        # previous position of the aircraft
+        has_pos = np.isfinite(LA) & np.isfinite(LO)
+        pp = _ffill(has_pos, start)
+        ppi = np.where(pp >= 0, pp, 0)
+        p_lat = np.where(pp >= 0, LA[ppi], f["latitude"][sl])
+        p_lon = np.where(pp >= 0, LO[ppi], f["longitude"][sl])
+        p_t = np.where(pp >= 0, T[ppi], f["t_pos"][sl])
+        dt = T - p_t
+        ok = needs & has_pos & np.isfinite(p_lat) & (dt >= self.min_dt_s) & (dt <= self.max_dt_s)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gs = distance_nm(p_lat, p_lon, LA, LO) / dt * 3600.0
+            trk = course_deg(p_lat, p_lon, LA, LO)
+        moving = ok & (gs > 1.0)  # below 1 kt the course is noise
+        new_gs = np.where(ok, gs, GS)
+        new_tr = np.where(moving, trk, TR)
+        # vertical rate from the previous altitude, same conditions
+        has_alt = np.isfinite(AL)
+        pa = _ffill(has_alt, start)
+        pai = np.where(pa >= 0, pa, 0)
+        p_alt = np.where(pa >= 0, AL[pai], f["altitude"][sl])
+        p_alt_t = np.where(pa >= 0, T[pai], f["t_alt"][sl])
+        dta = T - p_alt_t
+        ok_v = (needs & has_alt & ~np.isfinite(VR) & np.isfinite(p_alt)
+                & (dta >= self.min_dt_s) & (dta <= self.max_dt_s))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            new_vr = np.where(ok_v, (AL - p_alt) / dta * 60.0, VR)
+        self.derived += int(ok.sum())
+        inv = np.empty(n, dtype=np.intp)
+        inv[order] = np.arange(n)
+        out["groundspeed"] = new_gs[inv]
+        out["track"] = new_tr[inv]
+        out["vertical_rate"] = new_vr[inv]
+        # remember the latest state of every aircraft in the batch
+        for c, v, tcol in (("latitude", LA, "t_pos"), ("longitude", LO, None), ("altitude", AL, "t_alt"),
+                           ("groundspeed", GS, "t_vel"), ("track", TR, None), ("vertical_rate", VR, None)):
+            has = np.isfinite(v)
+            if c in ("groundspeed", "track", "vertical_rate"):
+                v = {"groundspeed": new_gs, "track": new_tr, "vertical_rate": new_vr}[c]
+                has = np.isfinite(v)
+            idx = np.flatnonzero(has)
+            if idx.size:
+                s_ = sl[idx]
+                last = np.r_[s_[1:] != s_[:-1], True]
+                f[c][s_[last]] = v[idx[last]]
+                if tcol == "t_vel":
+                    rep = np.flatnonzero(np.isfinite(GS) | np.isfinite(TR))
+                    if rep.size:
+                        sr = sl[rep]
+                        lr = np.r_[sr[1:] != sr[:-1], True]
+                        f["t_vel"][sr[lr]] = T[rep[lr]]
+                elif tcol is not None:
+                    f[tcol][s_[last]] = T[idx[last]]
+        last_row = np.r_[sl[1:] != sl[:-1], True]
+        f["t_last"][sl[last_row]] = np.fmax(f["t_last"][sl[last_row]], T[last_row])
+        if "onground" in batch:
+            f["onground"][sl[last_row]] = batch["onground"].to_numpy(dtype=bool)[order][last_row]
+        for c in _TXT:
+            if c in batch:
+                v = batch[c].to_numpy(dtype=object)[order]
+                idx = np.flatnonzero(v != "")
+                if idx.size:
+                    s_ = sl[idx]
+                    last = np.r_[s_[1:] != s_[:-1], True]
+                    self._t[c][s_[last]] = v[idx[last]]
+        return out
+
+    def states(self, t_s: float | None = None) -> pd.DataFrame:
+        """Latest merged state per aircraft, with `age_s` (since the last report) at `t_s`."""
+        f = self._f
+        now = t_s if t_s is not None else (float(np.max(f["t_last"])) if f["t_last"].size else 0.0)
+        df = pd.DataFrame({"icao24": self._index.to_numpy(dtype=object)})
+        for c in _NUM:
+            df[c] = f[c]
+        for c in _TXT:
+            df[c] = self._t[c]
+        df["onground"] = f["onground"].astype(bool)
+        df["last_seen_s"] = f["t_last"]
+        df["position_age_s"] = now - f["t_pos"]
+        df["age_s"] = now - f["t_last"]
+        return df
+
+    def expire(self, t_s: float, coast_s: float) -> int:
+        """End the tracks not heard from for `coast_s`; returns how many ended."""
+        keep = self._f["t_last"] >= t_s - coast_s
+        gone = int((~keep).sum())
+        if gone:
+            self._index = pd.Index(self._index.to_numpy()[keep], dtype=object)
+            for store in (self._f, self._t):
+                for c in store:
+                    store[c] = store[c][keep]
+        return gone
