@@ -9,8 +9,9 @@ Checks, each counted under its reason in `.rejected`:
 * ``out_of_range``: latitude, longitude, altitude, speed, track or vertical rate
   outside physical bounds, no address, or no valid time;
 * ``time_backwards``: a report older than one already accepted for the aircraft;
-* ``duplicate``: the same content as the previous report of the aircraft within `dup_window_s`
-  (a frame heard by two receivers, a message relayed twice);
+* ``duplicate``: the same content as the previous report of the aircraft within
+  `dup_window_s` (a frame heard by two receivers, a message relayed twice); reports
+  without content (all-call replies: "this aircraft is here") never are;
 * ``speed``: a new position farther from the last accepted one than the aircraft can
   fly (`max_speed_kt`, and, when a ground speed was reported within `coast_s`, that
   speed with `speed_rel_tol` and `speed_abs_tol_kt` of margin), with `position_noise_nm` and
@@ -206,6 +207,12 @@ class QualityGate:
             content = pd.util.hash_pandas_object(
                 batch[[c for c in _CONTENT if c in batch]].round(6), index=False
             ).to_numpy().astype(np.float64)
+        # A report without content (an all-call reply: "I am here") is never a duplicate.
+        empty = ~(np.isfinite(lat) | np.isfinite(alt) | np.isfinite(gs) | np.isfinite(trk) | np.isfinite(vr))
+        for c in ("callsign", "squawk"):
+            if c in batch:
+                empty &= (batch[c].fillna("").astype(str) == "").to_numpy()
+        content[empty] = np.nan  # NaN never equals the previous hash
         if live.size:
             slot = self._slots(ids[live].astype(str))
             verdict = self._check(slot, t[live], pos_t[live], lat[live], lon[live], alt[live],
