@@ -183,3 +183,18 @@ def test_aircraft_json_polled_over_http() -> None:
     assert bool(first.set_index("icao24").loc["~2b1234", "onground"])
     # second poll: only the aircraft whose report is newer (the ground vehicle is not)
     assert second["icao24"].tolist() == ["3c6444"] and second["latitude"].iloc[0] == 50.101
+
+
+def test_avr_stream_live() -> None:
+    lines = b"*8d4840d6202cc371c32ce0576098;\n*8d40621d58c382d690c8ac2863a7;\n*8d40621d58c386435cc412692ad6;\nnoise\n"
+    server = OneShotServer([lines])
+    try:
+        feed = open_feed(f"raw://127.0.0.1:{server.port}", batch_interval_s=0.2)
+        out = _collect(feed, {"4840d6", "40621d"}, timeout_s=5.0)
+        feed.close()
+    finally:
+        server.stop()
+    assert "KLM1023" in set(out["callsign"])
+    pos = out.dropna(subset=["latitude"])
+    assert pos["latitude"].iloc[0] == pytest.approx(52.2658, abs=1e-3)  # pair received together
+    assert feed.stats.rejected["avr_bad_line"] == 1
