@@ -74,3 +74,11 @@ def test_frames_merge_into_one_state_per_aircraft(shared_data: Path) -> None:
     assert np.isfinite(a["groundspeed"]) and a["squawk"] == "5516"
     assert a["source"] == "sample_dump1090.bin" and a["age_s"] >= 0
     assert feed.tracks.expire(T0 + 3600, 60.0) == 4
+
+
+def test_a_jump_gives_no_derived_speed() -> None:
+    df = _positions(6)
+    df.loc[3, "latitude"] += 1.0  # 60 NM in 2 s
+    out = TrackBuilder().update(df)
+    assert np.isnan(out["groundspeed"].iloc[3]) and np.isnan(out["groundspeed"].iloc[4])
+    assert out["groundspeed"].iloc[2] == pytest.approx(420.0, rel=0.01)

@@ -37,8 +37,10 @@ def _ffill(valid: NDArray[np.bool_], start: NDArray[np.intp]) -> NDArray[np.intp
 class TrackBuilder:
     """Latest state per aircraft, and derived motion for sources that lack it."""
 
-    def __init__(self, reported_max_age_s: float = 10.0, min_dt_s: float = 0.9, max_dt_s: float = 60.0) -> None:
+    def __init__(self, reported_max_age_s: float = 10.0, min_dt_s: float = 0.9, max_dt_s: float = 60.0,
+                 max_derived_kt: float = 1000.0) -> None:
         self.reported_max_age_s = reported_max_age_s
+        self.max_derived_kt = max_derived_kt
         self.min_dt_s = min_dt_s
         self.max_dt_s = max_dt_s
         self.derived = 0
@@ -101,6 +103,7 @@ class TrackBuilder:
         with np.errstate(invalid="ignore", divide="ignore"):
             gs = distance_nm(p_lat, p_lon, LA, LO) / dt * 3600.0
             trk = course_deg(p_lat, p_lon, LA, LO)
+        ok &= gs <= self.max_derived_kt  # a jump is not a speed: leave it to the quality gate
         moving = ok & (gs > 1.0)  # below 1 kt the course is noise
         new_gs = np.where(ok, gs, GS)
         new_tr = np.where(moving, trk, TR)
