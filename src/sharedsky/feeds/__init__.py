@@ -392,10 +392,10 @@ def _table_file(feed: Feed, path: Path, fmt: str, batch_rows: int) -> Iterator[p
                 df = _traffic_table(feed, pd.DataFrame(cols), source)
             else:
                 raise FeedError(f"{path}: JSON is neither a traffic table, aircraft.json, a trace nor OpenSky states")
+        elif fmt == "parquet" or (fmt == "opensky" and path.name.lower().endswith(".parquet")):
+            df = _traffic_table(feed, pd.read_parquet(path), source)
         elif fmt in ("csv", "opensky"):
             df = _traffic_table(feed, pd.read_csv(path), source)
-        elif fmt == "parquet":
-            df = _traffic_table(feed, pd.read_parquet(path), source)
         else:
             raise FeedError(f"{path}: format {fmt!r} is not a table format")
     except FeedError:
