@@ -8,14 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-
-from sharedsky.feeds.recordings import read_recording
-from sharedsky.schema import epoch_s
 
 from conftest import REPO, run_cli
 
-CIVIL = str(REPO / "examples" / "civil.toml")
 SYRIA = str(REPO / "examples" / "syria-2015.toml")
 
 
@@ -27,20 +22,6 @@ def conflict_events(stdout: str) -> list[tuple]:
             out.append((e["kind"], e["state"], e["a"], e["b"], e["t"], e.get("t_in_s"),
                         e.get("d_cpa_nm"), e.get("min_d_nm")))
     return out
-
-
-@pytest.mark.slow
-def test_civil_agreement_equals_all_pairs(shared_data: Path, tmp_path: Path) -> None:
-    df = read_recording(shared_data / "adsb" / "switzerland.json.gz")
-    t = epoch_s(df["timestamp"])
-    part = tmp_path / "part.parquet"
-    df[t < t[0] + 4 * 3600].drop(columns=["source"]).to_parquet(part)
-    a = run_cli("replay", str(part), "--agreement", CIVIL)
-    b = run_cli("replay", str(part), "--all-pairs", "--minima", "5,1000,300")
-    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
-    ea, eb = conflict_events(a.stdout), conflict_events(b.stdout)
-    assert len(ea) > 50
-    assert ea == eb
 
 
 def test_detect_with_agreement_names_parties_and_levels(tmp_path: Path) -> None:

@@ -64,11 +64,34 @@ def _iso(t_s: float) -> str | None:
     return pd.Timestamp(t_s, unit="s", tz="UTC").isoformat()
 
 
+def _columns(reports: pd.DataFrame, party: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Report columns as arrays sorted by time, and the party codes in the same order."""
+    t = epoch_s(reports["timestamp"])
+    order = np.argsort(t, kind="stable")
+    cols: dict[str, np.ndarray] = {
+        "t_s": t[order], "icao24": reports["icao24"].to_numpy(dtype=object)[order]
+    }
+    for c in (*FLOAT_COLS, *TEXT_COLS, "onground"):
+        if c in reports:
+            cols[c] = reports[c].to_numpy()[order]
+    return cols, np.asarray(party)[order]
+
+
 def replay(
     reports: pd.DataFrame,
     levels: Sequence[Minima],
     parties: tuple[str, ...],
     party: np.ndarray,
+    **options: Any,
+) -> Iterator[dict[str, Any]]:
+    """Yield events, in recording time, from a whole recording with party codes."""
+    yield from replay_batches(iter([(reports, party)]), levels, parties, **options)
+
+
+def replay_batches(
+    batches: Iterator[tuple[pd.DataFrame, np.ndarray]],
+    levels: Sequence[Minima],
+    parties: tuple[str, ...],
     *,
     step_s: float = 1.0,
     max_age_s: float = DEFAULT_MAX_AGE_S,
@@ -77,55 +100,63 @@ def replay(
     summary: ReplaySummary | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield events, in recording time, from time-ordered reports with party codes."""
+    """Yield events from time-ordered batches of reports (a live feed, or a recording as
+    one batch). The engine steps every `step_s` of the reports' own time, up to the
+    latest report of each batch; reports older than the last step are still merged (the
+    track table never lets an old report overwrite a newer state).
+    """
     summ = summary if summary is not None else ReplaySummary()
-    t = epoch_s(reports["timestamp"])
-    order = np.argsort(t, kind="stable")
-    t = t[order]
-    cols: dict[str, np.ndarray] = {"t_s": t, "icao24": reports["icao24"].to_numpy(dtype=object)[order]}
-    for c in (*FLOAT_COLS, *TEXT_COLS, "onground"):
-        if c in reports:
-            cols[c] = reports[c].to_numpy()[order]
-    party = np.asarray(party)[order]
-    summ.reports_accepted += int(t.shape[0])
-    if summ.reports < summ.reports_accepted:
-        summ.reports = summ.reports_accepted
-    summ.aircraft = int(pd.unique(cols["icao24"]).shape[0])
-    if t.shape[0] == 0:
-        return
     table = TrackTable(parties)
     tracker = ConflictTracker()
-    t0 = float(np.ceil(t[0] / step_s) * step_s)
-    t_end = float(t[-1])
-    summ.start_s, summ.end_s = t0, t_end
-    steps = np.arange(t0, t_end + step_s, step_s)
-    bounds = np.searchsorted(t, steps, side="right")
-    lo = 0
-    for n, (now, hi) in enumerate(zip(steps, bounds, strict=True)):
-        now = float(now)
-        if hi > lo:
-            table.update_columns({k: v[lo:hi] for k, v in cols.items()}, party[lo:hi])
-            lo = hi
-        if n % 60 == 0:
-            table.expire(now, coast_s)
-            if progress is not None:
-                progress(now)
-        snap = table.snapshot(now, max_age_s)
-        summ.max_aircraft_at_once = max(summ.max_aircraft_at_once, len(snap))
-        conflicts = detect(snap, levels)
-        events = tracker.step(snap, conflicts, levels)
-        if airspace_watch is not None:
-            events.extend(airspace_watch.step(snap))
-        summ.steps += 1
+    seen: set[str] = set()
+    next_step = np.nan
+    n = 0
+
+    def emit(events: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for ev in events:
             key = f"{ev['kind']}_{ev['state']}"
             summ.events[key] = summ.events.get(key, 0) + 1
             yield {"time": _iso(ev["t"]), **ev}
-    final = float(steps[-1]) if steps.size else t_end
-    for ev in tracker.close(final):
-        key = f"{ev['kind']}_{ev['state']}"
-        summ.events[key] = summ.events.get(key, 0) + 1
-        yield {"time": _iso(ev["t"]), **ev}
+
+    for reports, party in batches:
+        cols, party = _columns(reports, party)
+        t = cols["t_s"]
+        if t.shape[0] == 0:
+            continue
+        summ.reports_accepted += int(t.shape[0])
+        summ.reports = max(summ.reports, summ.reports_accepted)
+        seen.update(pd.unique(cols["icao24"]).tolist())
+        summ.aircraft = len(seen)
+        if not np.isfinite(next_step):
+            next_step = float(np.ceil(t[0] / step_s) * step_s)
+            summ.start_s = next_step
+        summ.end_s = float(t[-1]) if not np.isfinite(summ.end_s) else max(summ.end_s, float(t[-1]))
+        steps = np.arange(next_step, float(t[-1]) + step_s, step_s)
+        steps = steps[steps <= float(t[-1]) + step_s - 1e-9]
+        bounds = np.searchsorted(t, steps, side="right")
+        lo = 0
+        for now, hi in zip(steps.tolist(), bounds.tolist(), strict=True):
+            if hi > lo:
+                table.update_columns({k: v[lo:hi] for k, v in cols.items()}, party[lo:hi])
+                lo = hi
+            if n % 60 == 0:
+                table.expire(now, coast_s)
+                if progress is not None:
+                    progress(now)
+            n += 1
+            snap = table.snapshot(now, max_age_s)
+            summ.max_aircraft_at_once = max(summ.max_aircraft_at_once, len(snap))
+            events = tracker.step(snap, detect(snap, levels), levels)
+            if airspace_watch is not None:
+                events.extend(airspace_watch.step(snap))
+            summ.steps += 1
+            yield from emit(events)
+        if lo < t.shape[0]:  # reports after the last step: kept for the next batch
+            table.update_columns({k: v[lo:] for k, v in cols.items()}, party[lo:])
+        if steps.size:
+            next_step = float(steps[-1]) + step_s
+    if np.isfinite(next_step):
+        yield from emit(tracker.close(next_step - step_s))
     summ.losses_of_separation = tracker.losses
     if airspace_watch is not None and hasattr(airspace_watch, "summary"):
         summ.airspace = airspace_watch.summary()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import queue
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,28 +16,60 @@ import numpy as np
 import pandas as pd
 
 from sharedsky.commands.common import fail, load_agreement_or_fail, parse_minima, uniform_levels
-from sharedsky.replay import ReplaySummary
-from sharedsky.replay import replay as run_replay
+from sharedsky.replay import ReplaySummary, replay_batches
 
 
 def _read(spec: str, fmt: str | None) -> pd.DataFrame:
-    """Read a whole recording; every feed format the package knows is accepted."""
-    try:
-        from sharedsky.feeds import open_feed  # feeds package: Beast, SBS, readsb, ...
-    except ImportError:
-        open_feed = None
-    from sharedsky.feeds.recordings import RecordingError, read_recording
+    """Read a whole recording; every file format the feeds package knows is accepted."""
+    from sharedsky.feeds import FeedError, open_feed
+    from sharedsky.feeds.recordings import read_recording
 
-    path = Path(spec)
     try:
-        if open_feed is not None and ("://" in spec or fmt is not None or not _is_recording(path)):
+        if fmt is not None or not _is_recording(Path(spec)):
             batches = list(open_feed(spec, fmt))
-            return pd.concat(batches, ignore_index=True) if batches else read_recording(path, fmt)
-        return read_recording(path, fmt)
-    except RecordingError as exc:
+            return pd.concat(batches, ignore_index=True) if batches else read_recording(spec, fmt)
+        return read_recording(spec, fmt)
+    except FeedError as exc:
         fail("replay", str(exc))
     except (OSError, ValueError) as exc:
         fail("replay", f"{spec}: {exc}")
+
+
+def _live(spec: str, fmt: str | None, duration_s: float | None) -> Iterator[pd.DataFrame]:
+    """Batches from a live feed (beast://, sbs://, raw://, http(s)://...aircraft.json).
+
+    The feed is read in a thread so that `duration_s` is honoured even while the feed
+    is silent; a feed that fails ends the replay with its own error message.
+    """
+    from sharedsky.feeds import FeedError, open_feed
+
+    feed = open_feed(spec, fmt, batch_interval_s=1.0)
+    q: queue.Queue[pd.DataFrame | Exception | None] = queue.Queue(maxsize=64)
+
+    def pump() -> None:
+        try:
+            for batch in feed:
+                q.put(batch)
+        except Exception as exc:  # noqa: BLE001 - handed to the reader, which reports it
+            q.put(exc)
+        q.put(None)
+
+    threading.Thread(target=pump, daemon=True, name="feed").start()
+    # The reading thread is a daemon: it ends with the process (a generator cannot be
+    # closed from another thread while it blocks on its socket).
+    t_end = None if duration_s is None else time.monotonic() + duration_s
+    while t_end is None or time.monotonic() < t_end:
+        try:
+            item = q.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if item is None:
+            return
+        if isinstance(item, FeedError):
+            fail("replay", str(item))
+        if isinstance(item, Exception):
+            fail("replay", f"{spec}: {item}")
+        yield item
 
 
 def _is_recording(path: Path) -> bool:
@@ -41,17 +77,23 @@ def _is_recording(path: Path) -> bool:
     return name.endswith((".json", ".json.gz", ".csv", ".csv.gz", ".parquet"))
 
 
-def _gate(df: pd.DataFrame, summary: ReplaySummary) -> pd.DataFrame:
-    """Quality gate (impossible jumps, duplicates, ...) before anything reaches the engine."""
-    try:
+class _Gate:
+    """The quality gate, kept across batches, its counts copied into the summary."""
+
+    def __init__(self, summary: ReplaySummary, enabled: bool) -> None:
         from sharedsky.quality import QualityGate
-    except ImportError:
-        return df
-    gate = QualityGate()
-    out = gate.filter(df)
-    summary.reports_rejected = dict(gate.rejected)
-    summary.suspect_tracks = len(getattr(gate, "suspect", ()))
-    return out
+
+        self.gate = QualityGate() if enabled else None
+        self.summary = summary
+
+    def __call__(self, df: pd.DataFrame) -> pd.DataFrame:
+        self.summary.reports += len(df)
+        if self.gate is None:
+            return df
+        out = self.gate.filter(df)
+        self.summary.reports_rejected = dict(self.gate.rejected)
+        self.summary.suspect_tracks = len(self.gate.suspect)
+        return out
 
 
 @click.command()
@@ -70,9 +112,11 @@ def _gate(df: pd.DataFrame, summary: ReplaySummary) -> pd.DataFrame:
               help="Reports older than this are left out of a snapshot.")
 @click.option("--summary-only", is_flag=True, help="Print only the summary.")
 @click.option("--no-gate", is_flag=True, help="Do not run the quality gate.")
+@click.option("--duration-s", type=click.FloatRange(min=0.0), default=None,
+              help="Live feeds: stop after this many seconds (default: until interrupted).")
 def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str | None,
            all_pairs: bool, same_party: bool, step_s: float, max_age_s: float,
-           summary_only: bool, no_gate: bool) -> None:
+           summary_only: bool, no_gate: bool, duration_s: float | None) -> None:
     """Step through RECORDING in its own time; print JSON-lines events and a summary.
 
     Events: conflict new/updated/ended (predicted), loss_of_separation start/end
@@ -81,47 +125,63 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     if agreement is not None and minima is not None and not all_pairs:
         fail("replay", "--minima and --agreement exclude each other (the agreement has minima)")
     h, v, t = parse_minima(minima) if minima else (5.0, 1000.0, 300.0)
-    df = _read(recording, fmt)
-    summary = ReplaySummary(reports=len(df))
-    if not no_gate:
-        df = _gate(df, summary)
+    live = "://" in recording
+    summary = ReplaySummary()
+    gate = _Gate(summary, enabled=not no_gate)
+    whole = None if live else gate(_read(recording, fmt))
     watch: Any = None
+    attribute: Callable[[pd.DataFrame], np.ndarray]
     if agreement is not None:
         agr = load_agreement_or_fail("replay", agreement)
         parties = tuple(agr.party_ids)
-        source = df["source"].to_numpy().astype(str) if "source" in df else None
-        party = np.asarray(
-            agr.attribute(df["icao24"].to_numpy().astype(str),
-                          df["callsign"].to_numpy().astype(str), source),
-            dtype=np.int32,
-        )
         levels = agr.minima_levels()
+
+        def attribute(df: pd.DataFrame) -> np.ndarray:
+            source = df["source"].to_numpy().astype(str) if "source" in df else None
+            return np.asarray(agr.attribute(df["icao24"].to_numpy().astype(str),
+                                            df["callsign"].to_numpy().astype(str), source),
+                              dtype=np.int32)
+
         if all_pairs:
             levels = uniform_levels(1, h, v, t, True)
-            parties, party = ("all",), np.zeros(len(df), dtype=np.int32)
+            parties = ("all",)
         elif getattr(agr, "airspaces", None):
-            try:
-                from sharedsky.airspace_watch import AirspaceWatch
+            from sharedsky.airspace_watch import AirspaceWatch
 
-                watch = AirspaceWatch(agr)
-            except ImportError:
-                watch = None
-    elif all_pairs or not (df["party"] != "").any():
+            watch = AirspaceWatch(agr)
+        if same_party and not all_pairs:
+            levels = [lv.with_same_party() for lv in levels]
+    elif all_pairs or whole is None or not (whole["party"] != "").any():
         if not all_pairs:
             click.echo("replay: no agreement and no party column: checking every pair", err=True)
-        parties, party = ("all",), np.zeros(len(df), dtype=np.int32)
+        parties = ("all",)
         levels = uniform_levels(1, h, v, t, True)
     else:
-        parties = tuple(sorted(set(df["party"])))
-        party = pd.Categorical(df["party"], categories=parties).codes.astype(np.int32)
+        parties = tuple(sorted(set(whole["party"])))
+
+        def attribute(df: pd.DataFrame) -> np.ndarray:
+            return pd.Categorical(df["party"], categories=parties).codes.astype(np.int32)
+
         levels = uniform_levels(len(parties), h, v, t, same_party)
-    if same_party and agreement is not None and not all_pairs:
-        levels = [lv.with_same_party() for lv in levels]
+    if parties == ("all",):
+
+        def attribute(df: pd.DataFrame) -> np.ndarray:
+            return np.zeros(len(df), dtype=np.int32)
+
+    if whole is not None:
+        batches: Iterator[tuple[pd.DataFrame, np.ndarray]] = iter([(whole, attribute(whole))])
+    else:
+        batches = ((b, attribute(b)) for b in map(gate, _live(recording, fmt, duration_s)))
     out = sys.stdout
-    for ev in run_replay(df, levels, parties, party, step_s=step_s, max_age_s=max_age_s,
-                         airspace_watch=watch, summary=summary):
-        if not summary_only:
-            out.write(json.dumps(ev, default=_json_default) + "\n")
+    try:
+        for ev in replay_batches(batches, levels, parties, step_s=step_s, max_age_s=max_age_s,
+                                 airspace_watch=watch, summary=summary):
+            if not summary_only:
+                out.write(json.dumps(ev, default=_json_default) + "\n")
+                if live:
+                    out.flush()
+    except KeyboardInterrupt:
+        click.echo("replay: interrupted", err=True)
     out.write(json.dumps(summary.as_dict(), default=_json_default) + "\n")
     out.flush()
     _print_summary(summary)
