@@ -46,6 +46,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from sharedsky.schema import epoch_s
+from sharedsky.slots import SlotStore
 
 EARTH_RADIUS_NM = 3440.065  # mean Earth radius; the gate needs ~1 % accuracy at most
 
@@ -126,37 +127,25 @@ class QualityGate:
         self.ended = 0
         #: the reports rejected by the last `filter` call, with a `reason` column
         self.last_rejected: pd.DataFrame = pd.DataFrame()
-        self._index = pd.Index([], dtype=object)
-        self._s: dict[str, NDArray[np.float64]] = {k: np.empty(0) for k in _STATE}
+        self._store = SlotStore({
+            name: (np.float64, -np.inf if name in ("t_last", "seen_t")
+                   else 0.0 if name in ("fails", "p_n", "pa_n") else np.nan)
+            for name in _STATE
+        })
+        self._s = self._store.cols
 
     # -- state storage ---------------------------------------------------------------
     def _slots(self, ids: NDArray[Any]) -> NDArray[np.intp]:
         """State slot of each report's aircraft (hashing each distinct id once)."""
-        codes, uniq = pd.factorize(ids)
-        uniq = np.asarray(uniq, dtype=object)
-        pos = self._index.get_indexer(uniq)
-        new = pos < 0
-        if new.any():
-            fresh = uniq[new]
-            self._index = self._index.append(pd.Index(fresh, dtype=object))
-            k = fresh.shape[0]
-            for name in _STATE:
-                fill = -np.inf if name in ("t_last", "seen_t") else (0.0 if name in ("fails", "p_n", "pa_n") else np.nan)
-                self._s[name] = np.concatenate([self._s[name], np.full(k, fill)])
-            pos = self._index.get_indexer(uniq)
-        return pos.astype(np.intp)[codes]
+        return self._store.slots(ids)
 
     def expire(self, t_s: float) -> int:
         """Forget aircraft not heard from for `memory_s`; returns how many were forgotten."""
-        if len(self._index) == 0:
+        if len(self._store) == 0:
             return 0
         keep = self._s["t_last"] >= t_s - self.config.memory_s
-        gone = int((~keep).sum())
-        if gone:
-            self._index = pd.Index(self._index.to_numpy()[keep], dtype=object)
-            for name in _STATE:
-                self._s[name] = self._s[name][keep]
-            self.ended += gone
+        gone = self._store.keep(keep)
+        self.ended += gone
         return gone
 
     def summary(self) -> dict[str, Any]:
@@ -166,7 +155,7 @@ class QualityGate:
             "rejected": dict(sorted(self.rejected.items())),
             "suspect": sorted(self.suspect),
             "reacquired": self.reacquired,
-            "tracked": len(self._index),
+            "tracked": len(self._store),
         }
 
     # -- the gate ----------------------------------------------------------------------

@@ -15,14 +15,11 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from sharedsky.schema import epoch_s
+from sharedsky.slots import SlotStore
 from sharedsky.snapshot import DEFAULT_MAX_AGE_S, Snapshot, build_snapshot
 
 FLOAT_COLS = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate")
 TEXT_COLS = ("callsign", "squawk", "emergency", "source")
-
-
-_FILL: dict[str, object] = {"t_pos_s": -np.inf, "t_report_s": -np.inf, "party": 0}
-_FILL_DEFAULT: dict[str, object] = {"f": np.nan, "b": False, "O": "", "i": 0}
 
 
 def _last_per_slot(slot: NDArray[np.intp]) -> NDArray[np.intp]:
@@ -35,53 +32,25 @@ def _last_per_slot(slot: NDArray[np.intp]) -> NDArray[np.intp]:
 class TrackTable:
     """Latest state per aircraft; `snapshot(t)` gives the engine's view at an instant."""
 
-    def __init__(self, parties: tuple[str, ...] = ("default",), capacity: int = 1024) -> None:
+    def __init__(self, parties: tuple[str, ...] = ("default",)) -> None:
         self.parties = parties
-        self._index = pd.Index([], dtype=object)
-        self._n = 0
-        self._cap = 0
-        self._f: dict[str, np.ndarray] = {}
-        self._t: dict[str, np.ndarray] = {}
-        self._grow(capacity)
-
-    # -- storage -----------------------------------------------------------------
-    def _grow(self, cap: int) -> None:
-        def extend(a: np.ndarray | None, fill: object, dtype: object) -> np.ndarray:
-            out = np.full(cap, fill, dtype=dtype)
-            if a is not None:
-                out[: a.shape[0]] = a
-            return out
-
-        for c in FLOAT_COLS:
-            self._f[c] = extend(self._f.get(c), np.nan, np.float64)
-        for c in ("t_pos_s", "t_report_s"):
-            self._f[c] = extend(self._f.get(c), -np.inf, np.float64)
-        self._f["onground"] = extend(self._f.get("onground"), False, bool)
-        self._f["party"] = extend(self._f.get("party"), 0, np.int32)
-        for c in TEXT_COLS:
-            self._t[c] = extend(self._t.get(c), "", object)
-        self._cap = cap
+        spec: dict[str, tuple[object, object]] = {c: (np.float64, np.nan) for c in FLOAT_COLS}
+        spec.update({"t_pos_s": (np.float64, -np.inf), "t_report_s": (np.float64, -np.inf),
+                     "onground": (bool, False), "party": (np.int32, 0)})
+        spec.update({c: (object, "") for c in TEXT_COLS})
+        self._store = SlotStore(spec)
+        # Numeric and text columns live in one dict (the names differ).
+        self._f = self._t = self._store.cols
 
     def _slots(self, ids: np.ndarray) -> NDArray[np.intp]:
-        """Slot of each id, creating slots for new aircraft (vectorised)."""
-        pos = self._index.get_indexer(ids)
-        new = pos < 0
-        if new.any():
-            fresh = pd.unique(ids[new])
-            need = self._n + fresh.shape[0]
-            if need > self._cap:
-                self._grow(max(need, 2 * self._cap))
-            self._index = self._index.append(pd.Index(fresh, dtype=object))
-            self._n = need
-            pos = self._index.get_indexer(ids)
-        return pos.astype(np.intp)
+        return self._store.slots(ids)
 
     def __len__(self) -> int:
-        return self._n
+        return len(self._store)
 
     @property
     def ids(self) -> np.ndarray:
-        return self._index.to_numpy()
+        return self._store.ids
 
     # -- updates -----------------------------------------------------------------
     def update(self, reports: pd.DataFrame, party: np.ndarray | None = None) -> None:
@@ -127,59 +96,41 @@ class TrackTable:
                 continue
             s, vv, tt = s_all[has], v[has], t_all[has]
             k = _last_per_slot(s)
-            store = self._f if c in self._f else self._t
-            store[c][s[k]] = vv[k]
+            self._f[c][s[k]] = vv[k]
             if c == "latitude":
                 self._f["t_pos_s"][s[k]] = tt[k]
 
     def set_party(self, party_of_slot: np.ndarray) -> None:
         """Replace every aircraft's party code (e.g. after re-attribution)."""
-        self._f["party"][: self._n] = party_of_slot
+        self._f["party"][:] = party_of_slot
 
     def expire(self, t_s: float, coast_s: float) -> int:
         """Forget aircraft not heard from for `coast_s`; returns how many ended."""
-        if self._n == 0:
-            return 0
-        alive = self._f["t_report_s"][: self._n] >= t_s - coast_s
-        ended = int(self._n - np.count_nonzero(alive))
-        if ended:
-            keep = np.flatnonzero(alive)
-            self._index = pd.Index(self._index.to_numpy()[keep], dtype=object)
-            for store in (self._f, self._t):
-                for c, a in store.items():
-                    # Free slots must hold the empty state again: a new aircraft takes
-                    # them over and must not inherit anything (NaN, -inf, "", False).
-                    b = np.full_like(a, _FILL[c] if c in _FILL else _FILL_DEFAULT[a.dtype.kind])
-                    b[: keep.shape[0]] = a[keep]
-                    store[c] = b
-            self._n = keep.shape[0]
-        return ended
+        return self._store.keep(self._f["t_report_s"] >= t_s - coast_s)
 
     # -- views -------------------------------------------------------------------
     def column(self, name: str) -> np.ndarray:
-        store = self._f if name in self._f else self._t
-        return store[name][: self._n]
+        return self._store[name]
 
     def snapshot(self, t_s: float, max_age_s: float = DEFAULT_MAX_AGE_S) -> Snapshot:
         """The engine's view at `t_s`: aircraft with a position and altitude, dead-reckoned."""
-        n = self._n
         f = self._f
-        has_pos = np.isfinite(f["latitude"][:n]) & np.isfinite(f["altitude"][:n])
-        report = np.where(has_pos, f["t_pos_s"][:n], -np.inf)
+        has_pos = np.isfinite(f["latitude"]) & np.isfinite(f["altitude"])
+        report = np.where(has_pos, f["t_pos_s"], -np.inf)
         return build_snapshot(
             t_s,
-            id=self._index.to_numpy().astype(str),
-            lat_deg=np.where(has_pos, f["latitude"][:n], 0.0),
-            lon_deg=np.where(has_pos, f["longitude"][:n], 0.0),
-            alt_ft=np.where(has_pos, f["altitude"][:n], 0.0),
-            track_deg=f["track"][:n],
-            gs_kt=f["groundspeed"][:n],
-            vs_fpm=f["vertical_rate"][:n],
+            id=self._store.ids.astype(str),
+            lat_deg=np.where(has_pos, f["latitude"], 0.0),
+            lon_deg=np.where(has_pos, f["longitude"], 0.0),
+            alt_ft=np.where(has_pos, f["altitude"], 0.0),
+            track_deg=f["track"],
+            gs_kt=f["groundspeed"],
+            vs_fpm=f["vertical_rate"],
             report_s=report,
-            party=f["party"][:n],
+            party=f["party"],
             parties=self.parties,
-            onground=f["onground"][:n],
-            callsign=self._t["callsign"][:n],
-            squawk=self._t["squawk"][:n],
+            onground=f["onground"],
+            callsign=self._t["callsign"],
+            squawk=self._t["squawk"],
             max_age_s=max_age_s,
         )

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from sharedsky.quality import course_deg, distance_nm
 from sharedsky.schema import epoch_s
+from sharedsky.slots import SlotStore
 
 _NUM = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate")
 _TXT = ("callsign", "squawk", "emergency", "source")
@@ -44,30 +45,17 @@ class TrackBuilder:
         self.min_dt_s = min_dt_s
         self.max_dt_s = max_dt_s
         self.derived = 0
-        self._index = pd.Index([], dtype=object)
-        self._f: dict[str, NDArray[np.float64]] = {}
-        self._t: dict[str, NDArray[Any]] = {}
-        for c in (*_NUM, "t_last", "t_pos", "t_alt", "t_vel", "onground"):
-            self._f[c] = np.empty(0)
-        for c in _TXT:
-            self._t[c] = np.empty(0, dtype=object)
+        spec: dict[str, tuple[Any, Any]] = {c: (np.float64, np.nan) for c in _NUM}
+        spec.update({c: (np.float64, -np.inf) for c in ("t_last", "t_pos", "t_alt", "t_vel")})
+        spec["onground"] = (np.float64, 0.0)
+        spec.update({c: (object, "") for c in _TXT})
+        self._store = SlotStore(spec)
+        # Numeric and text columns share one dict (their names differ).
+        self._f: dict[str, NDArray[Any]] = self._store.cols
+        self._t: dict[str, NDArray[Any]] = self._store.cols
 
     def _slots(self, ids: NDArray[Any]) -> NDArray[np.intp]:
-        codes, uniq = pd.factorize(ids)
-        uniq = np.asarray(uniq, dtype=object)
-        pos = self._index.get_indexer(uniq)
-        new = pos < 0
-        if new.any():
-            fresh = uniq[new]
-            k = fresh.shape[0]
-            self._index = self._index.append(pd.Index(fresh, dtype=object))
-            for c, a in self._f.items():
-                fill = -np.inf if c.startswith("t_") else (0.0 if c == "onground" else np.nan)
-                self._f[c] = np.concatenate([a, np.full(k, fill)])
-            for c, a in self._t.items():
-                self._t[c] = np.concatenate([a, np.full(k, "", dtype=object)])
-            pos = self._index.get_indexer(uniq)
-        return pos.astype(np.intp)[codes]
+        return self._store.slots(ids)
 
     def update(self, batch: pd.DataFrame) -> pd.DataFrame:
         """The batch with derived ground speed, track and vertical rate where missing."""
@@ -162,7 +150,7 @@ class TrackBuilder:
         """Latest merged state per aircraft, with `age_s` (since the last report) at `t_s`."""
         f = self._f
         now = t_s if t_s is not None else (float(np.max(f["t_last"])) if f["t_last"].size else 0.0)
-        df = pd.DataFrame({"icao24": self._index.to_numpy(dtype=object)})
+        df = pd.DataFrame({"icao24": self._store.ids})
         for c in _NUM:
             df[c] = f[c]
         for c in _TXT:
@@ -175,11 +163,5 @@ class TrackBuilder:
 
     def expire(self, t_s: float, coast_s: float) -> int:
         """End the tracks not heard from for `coast_s`; returns how many ended."""
-        keep = self._f["t_last"] >= t_s - coast_s
-        gone = int((~keep).sum())
-        if gone:
-            self._index = pd.Index(self._index.to_numpy()[keep], dtype=object)
-            for store in (self._f, self._t):
-                for c in store:
-                    store[c] = store[c][keep]
+        gone = self._store.keep(self._f["t_last"] >= t_s - coast_s)
         return gone
