@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli
 from test_feeds_stream import OneShotServer
+
+from conftest import run_cli
 
 
 def sbs_lines() -> bytes:
