@@ -27,6 +27,6 @@ def test_civil_agreement_equals_all_pairs(shared_data) -> None:
     rec = str(shared_data / "adsb" / "switzerland.json.gz")
     with_agreement, s1 = events(rec, "--agreement", "examples/civil.toml")
     all_pairs, s2 = events(rec, "--all-pairs", "--minima", "5,1000,300")
-    assert s1["events"]["conflict_new"] > 1000
+    assert s1["events"]["conflict_new"] > 500
     assert s1["events"] == s2["events"]
     assert with_agreement == all_pairs

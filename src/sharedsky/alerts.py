@@ -3,8 +3,10 @@
 A predicted conflict is announced once (`new`), re-announced only when it changes
 materially (`updated`: a different level, or a predicted time of loss that moved by
 more than `retime_s` and `retime_frac` of the time left), and closed (`ended`) once it
-has not been predicted for `clear_after_s` (hysteresis: one missed detection, say a late
-report, does not end and restart an alert). Actual losses of separation (distance now
+has not been predicted for `clear_after_s` (hysteresis: a missed detection, say a late
+report, or an altitude reading that wobbles across the vertical minimum from one report
+to the next (25 ft steps around exactly 1,000 ft), does not end and restart an alert;
+the default matches the 20 s a report may age, about two ADS-B report intervals). Actual losses of separation (distance now
 below both minima of the most severe level) are their own events with start, end and
 the smallest distances reached.
 
@@ -18,7 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sharedsky.engine.separation import Conflicts, Minima
+import numpy as np
+import pandas as pd
+
+from sharedsky.engine.separation import Conflicts, Kinematics, Minima, pair_conflicts
 from sharedsky.snapshot import Snapshot
 
 
@@ -49,7 +54,11 @@ class _Loss:
 class ConflictTracker:
     """Stateful lifecycle of conflict alerts and losses of separation."""
 
-    clear_after_s: float = 3.0
+    clear_after_s: float = 20.0
+    #: An announced conflict stays open while the pair still conflicts with its minima
+    #: widened by this factor (horizontal and vertical): noisy vertical rates and 25 ft
+    #: altitude steps near the threshold must not end and restart the same encounter.
+    keep_factor: float = 1.2
     retime_s: float = 10.0
     retime_frac: float = 0.2
     _alerts: dict[tuple[str, str], _Alert] = field(default_factory=dict)
@@ -134,8 +143,42 @@ class ConflictTracker:
                 ls.min_dz_ft = min(ls.min_dz_ft, dz)
                 if norm < ls.worst:
                     ls.worst, ls.worst_d_nm, ls.worst_dz_ft = norm, d, dz
+        self._keep_alive(snap, levels, seen={(a, b) for a, b in zip(ids_a, ids_b, strict=True)} if n else set())
         events.extend(self._expire(t, self.clear_after_s))
         return events
+
+    def _keep_alive(self, snap: Snapshot, levels: Sequence[Minima], seen: set[tuple[str, str]]) -> None:
+        """Refresh open alerts not detected now whose pair still conflicts with widened
+        minima (vectorised over those pairs; none on most steps)."""
+        missing = [k for k in self._alerts if k not in seen]
+        if not missing or len(snap) < 2:
+            return
+        index = pd.Index(snap.id)
+        ia = index.get_indexer([k[0] for k in missing])
+        ib = index.get_indexer([k[1] for k in missing])
+        ok = (ia >= 0) & (ib >= 0)
+        if not ok.any():
+            return
+        keys = [k for k, good in zip(missing, ok, strict=True) if good]
+        ia, ib = ia[ok], ib[ok]
+        lvl = np.array([self._alerts[k].level for k in keys])
+        pa, pb = snap.party[ia], snap.party[ib]
+        h = np.empty(lvl.shape[0])
+        v = np.empty(lvl.shape[0])
+        t_s = np.empty(lvl.shape[0])
+        for n, m in enumerate(levels):
+            sel = lvl == n
+            h[sel] = m.h_nm[pa[sel], pb[sel]] * self.keep_factor
+            v[sel] = m.v_ft[pa[sel], pb[sel]] * self.keep_factor
+            t_s[sel] = m.t_s[pa[sel], pb[sel]]
+        sub = np.unique(np.concatenate([ia, ib]))
+        kin = Kinematics.of(snap.take(sub))
+        pos = {int(x): k for k, x in enumerate(sub)}
+        g = kin.pairs(np.array([pos[int(x)] for x in ia]), np.array([pos[int(x)] for x in ib]))
+        still = pair_conflicts(g, h, v, t_s).hit
+        for key, hit in zip(keys, still.tolist(), strict=True):
+            if hit:
+                self._alerts[key].last_seen_s = snap.t_s
 
     def close(self, t_s: float) -> list[dict[str, Any]]:
         """End everything still open (end of a replay or shutdown)."""
@@ -147,6 +190,7 @@ class ConflictTracker:
             al = self._alerts.pop(key)
             events.append(self._event("conflict", "ended", t, al.id, {
                 **{x: al.record[x] for x in ("a", "b", "party_a", "party_b", "level") if x in al.record},
+                "last_predicted_t": al.last_seen_s,
                 "duration_s": round(al.last_seen_s - al.first_s, 1),
             }))
         for key in [k for k, s in self._losses.items() if t - s.last_seen_s > after_s]:
