@@ -130,7 +130,9 @@ class ConflictTracker:
                 norm = max(d / hard.h_nm[pa, pb], dz / hard.v_ft[pa, pb])
                 ls = self._losses.get(key)
                 if ls is None:
-                    base = {x: al.record[x] for x in ("a", "b", "party_a", "party_b") if x in al.record}
+                    base: dict[str, Any] = {
+                        x: al.record[x] for x in ("a", "b", "party_a", "party_b") if x in al.record
+                    }
                     ls = _Loss(self._next_id("los", *key), t, t, d, dz, norm, d, dz, base)
                     self._losses[key] = ls
                     self.counts["losses_of_separation"] = self.counts.get("losses_of_separation", 0) + 1

@@ -352,8 +352,8 @@ def _build_minima(doc: AgreementDocument, issues: _Issues, index: dict[str, int]
         a, b = index[entry.parties[0]], index[entry.parties[1]]
         # A listed pair replaces the default at every level: levels it omits are unchecked.
         for s in range(len(levels)):
-            lv = found.get(s, (0, None))[1]
-            hv, vv, tv = (lv.h_nm, lv.v_ft, lv.t_s) if lv is not None else (0.0, 0.0, -1.0)
+            pair_lv = found.get(s, (0, None))[1]
+            hv, vv, tv = (pair_lv.h_nm, pair_lv.v_ft, pair_lv.t_s) if pair_lv is not None else (0.0, 0.0, -1.0)
             h[s, a, b] = h[s, b, a] = hv
             v[s, a, b] = v[s, b, a] = vv
             t[s, a, b] = t[s, b, a] = tv

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -138,7 +139,7 @@ def detect(states: Path, horizontal_nm: float, vertical_ft: float, lookahead_s: 
         conflicts = detect_conflicts(snap, levels)
         times_ms.append((time.perf_counter() - t0) * 1000.0)
     assert conflicts is not None
-    out = click.get_text_stream("stdout")
+    out = sys.stdout  # click.get_text_stream is deprecated (removed in Click 9); JSON is ASCII
     for rec in conflicts.records(snap, levels):
         out.write(json.dumps(rec) + "\n")
     out.flush()

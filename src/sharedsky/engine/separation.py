@@ -403,7 +403,7 @@ def candidate_pairs(snap: Snapshot, kin: Kinematics, levels: Sequence[Minima]) -
     h_row = np.where(chk, h_env, 0.0).max(axis=1)[party]
     v_row = np.where(chk, v_env, 0.0).max(axis=1)[party]
     t_row = np.where(chk, t_env, 0.0).max(axis=1)[party]
-    active = chk.any(axis=1)[party]
+    active = np.asarray(chk.any(axis=1))[party]  # .any(axis=) is typed bool_ | ndarray
     idx = np.flatnonzero(active)
     if idx.size < 2:
         e = np.zeros(0, dtype=np.intp)

@@ -6,6 +6,7 @@ party the agreement does not know: 403.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, WebSocket
@@ -14,13 +15,14 @@ from sharedsky.keys import KeyInfo
 from sharedsky.service.store import Hub
 
 
-def key_from(headers: dict[str, str] | object, query: dict[str, str] | object) -> str | None:
-    auth = headers.get("authorization")  # type: ignore[attr-defined]
+def key_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The API key of a request: its bearer token, else its `key` query parameter."""
+    auth = headers.get("authorization")
     if auth:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    return query.get("key")  # type: ignore[attr-defined]
+    return query.get("key")
 
 
 def check_key(hub: Hub, key: str | None) -> KeyInfo:
