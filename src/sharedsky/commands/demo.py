@@ -383,11 +383,11 @@ def _run(svc: DemoService, speed: float, duration: float | None, scenario_path: 
                         callsigns[r["icao24"]] = r["callsign"]
             pusher.push(by_party)
             for party, actor in script.due_distress(tau):
-                r = pusher.post("/api/v1/messages", party, {
+                sent = pusher.post("/api/v1/messages", party, {
                     "type": "DISTRESS", "icao24": actor.icao24, "latitude": round(actor.lat, 5),
                     "longitude": round(actor.lon, 5), "nature": "engine failure, descending, returning to base"})
-                if r is not None:
-                    click.echo(f"[{time.strftime('%H:%M:%S')}] {party} calls DISTRESS for {actor.callsign} (seq {r['seq']})")
+                if sent is not None:
+                    click.echo(f"[{time.strftime('%H:%M:%S')}] {party} calls DISTRESS for {actor.callsign} (seq {sent['seq']})")
             for ev in pusher.events(last_seq):
                 last_seq = max(last_seq, int(ev.get("seq", 0)))
                 seen[ev.get("kind", "?")] = seen.get(ev.get("kind", "?"), 0) + 1

@@ -32,7 +32,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -184,7 +184,7 @@ def _open(spec: str, fmt: str | None, *, reference: tuple[float, float] | None, 
 # -- files ---------------------------------------------------------------------------
 
 
-def _open_bytes(path: Path) -> tuple[IO[bytes], IO[bytes]]:
+def _open_bytes(path: Path) -> tuple[gzip.GzipFile | io.BufferedReader, io.BufferedReader]:
     """(stream to read, raw file for progress); gzip by magic number, not by name."""
     raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
     magic = raw.read(2)

@@ -176,12 +176,12 @@ class MetricsCollector:
             self.incursions.append(rec)
             self._air_open[key] = rec
         elif state == "violation_end":
-            rec = self._air_open.pop(key, None)
-            if rec is not None:
-                rec["duration_s"] = round(t - rec["t"], 1)
+            opened = self._air_open.pop(key, None)
+            if opened is not None:
+                opened["duration_s"] = round(t - opened["t"], 1)
                 for k in ("time_inside_s",):
                     if k in ev:
-                        rec[k] = ev[k]
+                        opened[k] = ev[k]
             first.clear()
 
     def close(self) -> None:

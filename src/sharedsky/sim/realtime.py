@@ -67,24 +67,11 @@ def load_keys(path: str | Path) -> dict[str, str]:
 
 
 def _pusher(server: str, key: str) -> Callable[[pd.DataFrame], Any]:
-    """A function that posts one party's report table, via sharedsky.client if present."""
-    try:
-        from sharedsky.client import Client
-    except ImportError:  # pragma: no cover - the client ships with the package
-        Client = None  # noqa: N806
-    if Client is not None:
-        client = Client(server, key=key)
-        return lambda df: client.push_reports(df.to_dict(orient="records"))
-    import httpx
+    """A function that posts one party's report table via sharedsky.client."""
+    from sharedsky.client import Client
 
-    http = httpx.Client(base_url=server, headers={"Authorization": f"Bearer {key}"}, timeout=10.0)
-
-    def push(df: pd.DataFrame) -> Any:
-        r = http.post("/api/v1/reports", json={"reports": df.to_dict(orient="records")})
-        r.raise_for_status()
-        return r.json()
-
-    return push
+    client = Client(server, key=key)
+    return lambda df: client.push_reports(df.to_dict(orient="records"))
 
 
 def push_realtime(sim: Simulation, server: str, keys: dict[str, str], *, speed: float = 1.0,

@@ -110,19 +110,13 @@ class Simulation:
         self.tracker = None
         self.watch = None
         if detection:
-            try:
-                from sharedsky.alerts import ConflictTracker
+            from sharedsky.alerts import ConflictTracker
 
-                self.tracker = ConflictTracker()
-            except ImportError:  # pragma: no cover - alerts ship with the package
-                self.tracker = None
+            self.tracker = ConflictTracker()
             if airspace and agreement is not None and getattr(agreement, "airspaces", None):
-                try:
-                    from sharedsky.airspace_watch import AirspaceWatch
-                except ImportError:
-                    AirspaceWatch = None  # noqa: N806 - the airspace watch is not there yet
-                if AirspaceWatch is not None:
-                    self.watch = AirspaceWatch(agreement)
+                from sharedsky.airspace_watch import AirspaceWatch
+
+                self.watch = AirspaceWatch(agreement)
         self.metrics = MetricsCollector(self.parties, self.levels)
         self.record_every_s = record_every_s
         self._rec: list[tuple[float, np.ndarray, np.ndarray]] = []
