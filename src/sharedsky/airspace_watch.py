@@ -376,7 +376,7 @@ class AirspaceWatch:
         interesting = a.inside | pred | touched | np.isin(ids, list(keys_state))
         need_heading: list[tuple[int, dict[str, Any]]] = []
         seen: set[str] = set()
-        for j in np.flatnonzero(interesting):
+        for j in np.flatnonzero(interesting).tolist():
             icao = str(ids[j])
             seen.add(icao)
             k = int(idx[j])
@@ -391,12 +391,12 @@ class AirspaceWatch:
                 # Entry: interpolated on the segment since the previous step if it has one.
                 if r >= 0 and seg is not None and np.isfinite(seg.first_in[r]) and not seg.start_inside[r]:
                     t0 = float(prev[0, k])
-                    mu = float(seg.first_in[r])
+                    mu_in = float(seg.first_in[r])
                     la, lo = interpolate(prev[1, k:k + 1], prev[2, k:k + 1],
-                                         snap.lat_deg[k:k + 1], snap.lon_deg[k:k + 1], np.array([mu]))
-                    entry_t = t0 + mu * (t - t0)
+                                         snap.lat_deg[k:k + 1], snap.lon_deg[k:k + 1], np.array([mu_in]))
+                    entry_t = t0 + mu_in * (t - t0)
                     e_lat, e_lon = float(la[0]), float(lo[0])
-                    e_alt = float(prev[3, k] + mu * (snap.alt_ft[k] - prev[3, k]))
+                    e_alt = float(prev[3, k] + mu_in * (snap.alt_ft[k] - prev[3, k]))
                 elif r >= 0 and seg is not None and seg.start_inside[r]:
                     entry_t = float(prev[0, k])
                     e_lat, e_lon, e_alt = float(prev[1, k]), float(prev[2, k]), float(prev[3, k])
