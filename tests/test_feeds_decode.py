@@ -162,6 +162,11 @@ def test_fixed_fields() -> None:
     # squawk 7500: A=7 (A4 A2 A1), B=5 (B4 B1), C=0, D=0
     code = (1 << 7) | (1 << 9) | (1 << 11) | (1 << 1) | (1 << 5)
     assert decode_id13(np.array([code], dtype=np.uint32)).tolist() == ["7500"]
+    assert decode_id13(np.zeros(0, dtype=np.uint32)).tolist() == []
+    # a surveillance reply from an address not yet confirmed: rejected, not a crash
+    dec = FrameDecoder(None)
+    assert dec.decode(["00000000000000"], np.zeros(1)).shape[0] == 0
+    assert dec.stats.rejected["unknown_address"] == 1
     msg, ok = hex_to_bytes(["8d4840d6202cc371c32ce0576098", "8d4840d6202cc371c32ce057609z"], 28)
     assert ok.tolist() == [True, False]
     assert crc_residual(msg[:1]).tolist() == [0]

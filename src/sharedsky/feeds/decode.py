@@ -24,7 +24,7 @@ address was never seen in an extended squitter or an all-call reply) are counted
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,9 @@ def _crc_table() -> NDArray[np.uint32]:
 
 
 _CRC = _crc_table()
+# Integer bit fields. numpy's stubs type `uint32_array >> int` as signedinteger; at run
+# time (NEP 50) it stays uint32, so helpers take and give any integer array.
+Bits = NDArray[np.integer[Any]]
 _HEXVAL = np.full(256, 255, dtype=np.uint8)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEXVAL[_c] = _i
@@ -60,7 +63,7 @@ def crc_residual(msg: NDArray[np.uint8]) -> NDArray[np.uint32]:
     for k in range(n_bytes - 3):
         crc = ((crc << 8) & 0xFFFFFF) ^ _CRC[((crc >> 16) ^ msg[:, k]) & 0xFF]
     parity = (msg[:, -3].astype(np.uint32) << 16) | (msg[:, -2].astype(np.uint32) << 8) | msg[:, -1]
-    return crc ^ parity
+    return (crc ^ parity).astype(np.uint32, copy=False)  # a no-op: already uint32
 
 
 def hex_to_bytes(frames: Sequence[str], n_chars: int) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
@@ -76,14 +79,14 @@ def hex_to_bytes(frames: Sequence[str], n_chars: int) -> tuple[NDArray[np.uint8]
 # --- fixed fields of surveillance replies ------------------------------------------
 
 
-def _gray_to_binary(g: NDArray[np.uint32]) -> NDArray[np.uint32]:
+def _gray_to_binary(g: Bits) -> Bits:
     b = g.copy()
     for shift in (1, 2, 4, 8):
         b ^= b >> shift
     return b
 
 
-def decode_ac13(ac: NDArray[np.uint32]) -> NDArray[np.float64]:
+def decode_ac13(ac: Bits) -> NDArray[np.float64]:
     """AC13 altitude code -> ft: 25 ft steps (Q=1) or Gillham 100 ft code (Q=0).
 
     Bit order of the field: C1 A1 C2 A2 C4 A4 M B1 Q(D1) B2 D2 B4 D4. Metric
@@ -95,7 +98,7 @@ def decode_ac13(ac: NDArray[np.uint32]) -> NDArray[np.float64]:
     n = ((ac & 0x1F80) >> 2) | ((ac & 0x0020) >> 1) | (ac & 0x000F)
     alt25 = n.astype(np.float64) * 25.0 - 1000.0
 
-    def bit(k: int) -> NDArray[np.uint32]:
+    def bit(k: int) -> Bits:
         return (ac >> k) & 1
 
     c1, a1, c2, a2, c4, a4, b1, d1, b2, d2, b4, d4 = (bit(k) for k in (12, 11, 10, 9, 8, 7, 5, 4, 3, 2, 1, 0))
@@ -110,10 +113,10 @@ def decode_ac13(ac: NDArray[np.uint32]) -> NDArray[np.float64]:
     return np.where((ac != 0) & (m == 0), alt, np.nan)
 
 
-def decode_id13(idc: NDArray[np.uint32]) -> NDArray[np.str_]:
+def decode_id13(idc: Bits) -> NDArray[np.str_]:
     """ID13 identity code -> 4-digit squawk strings."""
 
-    def bit(k: int) -> NDArray[np.uint32]:
+    def bit(k: int) -> Bits:
         return (idc >> k) & 1
 
     a = bit(7) * 4 + bit(9) * 2 + bit(11)
@@ -121,6 +124,8 @@ def decode_id13(idc: NDArray[np.uint32]) -> NDArray[np.str_]:
     c = bit(8) * 4 + bit(10) * 2 + bit(12)
     d = bit(0) * 4 + bit(2) * 2 + bit(4)
     code = a * 1000 + b * 100 + c * 10 + d
+    if code.size == 0:  # np.char.zfill raises on an empty array (numpy 2)
+        return np.empty(0, dtype="<U4")
     return np.char.zfill(code.astype(str), 4)
 
 
@@ -348,7 +353,7 @@ class FrameDecoder:
             cols[k] = np.concatenate([a.astype(object) if a.dtype.kind in "OUS" else a for a in arrs])
         return cols
 
-    def _surveillance(self, sel: NDArray[np.intp], msg: NDArray[np.uint8], df: NDArray[np.uint8],
+    def _surveillance(self, sel: NDArray[np.intp], msg: NDArray[np.uint8], df: Bits,
                       res: NDArray[np.uint32], t: NDArray[np.float64]) -> dict[str, Any]:
         """Altitude (DF0/4/16/20) and squawk (DF5/21) replies whose address is confirmed."""
         known = np.isin(res, np.fromiter(self.known, dtype=np.uint32, count=len(self.known)))
@@ -375,8 +380,10 @@ class FrameDecoder:
         """Extended squitters through rs1090, then CPR positions in numpy."""
         import rs1090
 
+        out: list[Any]
         try:
-            out = rs1090.decode(frames, batch=max(len(frames), 1))
+            # rs1090 types a message as a union of TypedDicts; fields are read by BDS code.
+            out = cast(list[Any], rs1090.decode(frames, batch=max(len(frames), 1)))
         except BaseException as exc:  # rs1090 panics are BaseException; never crash a reader
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
@@ -416,9 +423,6 @@ class FrameDecoder:
             state = out[i].get("emergency_state")
             emerg[i] = "" if state in _EMERGENCY_NONE else str(state)
             squawk[i] = out[i].get("squawk") or ""
-        tc = np.zeros(n, dtype=np.int64)
-        if pos_i:
-            tc[pos_i] = [out[i].get("tc", 0) or 0 for i in pos_i]
         # GNSS-height positions (TC 20-22) are not barometric: leave altitude out.
         tc = np.array([d.get("tc", 0) or 0 for d in out], dtype=np.int64)
         alt = np.where(tc >= 20, np.nan, alt)
