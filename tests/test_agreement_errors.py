@@ -220,3 +220,13 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_missing_file() -> None:
     with pytest.raises(AgreementError, match=r"nope\.toml: \(file\): no such file"):
         load_agreement("nope.toml")
+
+
+def test_infinite_minimum_is_refused(tmp_path: Path) -> None:
+    """`h_nm = inf` is valid TOML and > 0, but no distance is infinite."""
+    civil = Path(__file__).resolve().parents[1] / "examples" / "civil.toml"
+    text = civil.read_text().replace("h_nm = 5", "h_nm = inf")
+    p = tmp_path / "inf.toml"
+    p.write_text(text)
+    with pytest.raises(AgreementError, match=r"minima_default\.level\[0\]\.h_nm: .*finite"):
+        load_agreement(p)

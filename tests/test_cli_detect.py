@@ -67,7 +67,9 @@ def test_detect_party_column_checks_only_cross_party(tmp_path: Path) -> None:
          "line 4, field id: duplicate id 'A' (first on line 2)"),
         (HEADER + "A,45,7,35000,90,-5,0\n", "line 2, field gs_kt: negative ground speed"),
         (HEADER + ",45,7,35000,90,450,0\n", "line 2, field id: empty id"),
-        (HEADER + "A,45,7,35000,90,450,0,extra\n", "states.csv"),
+        (HEADER + "A,45,7,35000,90,450,0,extra\n", "line 2: 8 fields, the header has 7"),
+        (HEADER + "A,45,7,35000,90,450,0\n\n\nB,45,7,abc,90,450,0\n", "line 3: blank line"),
+        (HEADER + "A,45,7,35000,999,450,0\n", "line 2, field track_deg: track out of range"),
     ],
 )
 def test_detect_bad_input_exits_2_naming_line_and_field(tmp_path: Path, text: str, expect: str) -> None:

@@ -26,3 +26,24 @@ def test_epoch_seconds_accepted() -> None:
     n = normalise(pd.DataFrame({"timestamp": [1533101250.5], "icao24": ["ABC123"]}))
     assert epoch_s(n["timestamp"])[0] == 1533101250.5
     assert n["icao24"][0] == "abc123"
+
+
+def test_client_frames_send_epoch_seconds_whatever_the_input() -> None:
+    import time
+
+    from sharedsky.client import reports_from_frame
+
+    now = time.time()
+    for ts in ([now], [now * 1000.0], [pd.Timestamp(now, unit="s", tz="UTC")],
+               [pd.Timestamp(now, unit="s", tz="UTC").isoformat()]):
+        rec = reports_from_frame(pd.DataFrame({"timestamp": ts, "icao24": ["abc123"],
+                                               "latitude": [45.0], "longitude": [float("nan")]}))
+        assert abs(rec[0]["timestamp"] - now) < 1e-3
+        assert "longitude" not in rec[0]  # NaN is not sent (JSON has none)
+
+
+def test_bad_timestamp_is_named() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="timestamp: not a time: 'bad' \\(report 2\\)"):
+        normalise(pd.DataFrame({"timestamp": ["2024-01-01T00:00:00Z", "bad"], "icao24": ["a", "b"]}))

@@ -47,17 +47,20 @@ def _time(t: Any) -> str | float:
 
 def reports_from_frame(df: Any) -> list[dict[str, Any]]:
     """Report dicts from a traffic-library DataFrame (timestamps as epoch s, NaN dropped)."""
-    import pandas as pd
+    from sharedsky.schema import epoch_s, parse_timestamps
 
     cols = [c for c in REPORT_FIELDS if c in df.columns]
     sub = df[cols].copy()
     if "timestamp" in sub:
-        ts = pd.to_datetime(sub["timestamp"], utc=True)
-        sub["timestamp"] = ts.astype("int64") / 1e9
-    out: list[dict[str, Any]] = []
-    for rec in sub.to_dict("records"):
-        out.append({k: v for k, v in rec.items() if v is not None and v == v and v != ""})
-    return out
+        # Epoch seconds or milliseconds, datetimes or ISO strings, whatever pandas'
+        # resolution: the same parsing as every feed (sharedsky.schema).
+        sub["timestamp"] = epoch_s(parse_timestamps(sub["timestamp"]))
+    return [_clean(rec) for rec in sub.to_dict("records")]
+
+
+def _clean(rec: dict[str, Any]) -> dict[str, Any]:
+    """A report without missing values (None, NaN, empty strings): JSON has no NaN."""
+    return {k: v for k, v in rec.items() if v is not None and v == v and v != ""}
 
 
 class Client:
@@ -131,6 +134,8 @@ class Client:
         """Push a batch (dicts in traffic-library columns, or a DataFrame); {accepted, seq}."""
         if hasattr(reports, "columns"):
             reports = reports_from_frame(reports)
+        else:
+            reports = [_clean(dict(r)) for r in reports]
         return self._call("POST", "/api/v1/reports", {"reports": list(reports)})
 
     def send(self, message: dict[str, Any]) -> int:

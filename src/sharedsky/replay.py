@@ -29,6 +29,7 @@ class ReplaySummary:
     reports: int = 0
     reports_accepted: int = 0
     reports_rejected: dict[str, int] = field(default_factory=dict)
+    values_not_numbers: dict[str, int] = field(default_factory=dict)
     suspect_tracks: int = 0
     steps: int = 0
     start_s: float = float("nan")
@@ -47,6 +48,7 @@ class ReplaySummary:
             "reports": self.reports,
             "reports_accepted": self.reports_accepted,
             "reports_rejected": dict(self.reports_rejected),
+            "values_not_numbers": dict(self.values_not_numbers),
             "suspect_tracks": self.suspect_tracks,
             "steps": self.steps,
             "start": _iso(self.start_s),

@@ -62,15 +62,20 @@ def normalise(df: pd.DataFrame, source: str = "") -> pd.DataFrame:
     out = df.copy()
     if "timestamp" not in out:
         raise ValueError("reports need a 'timestamp' column")
-    ts = out["timestamp"]
-    if pd.api.types.is_numeric_dtype(ts):
-        v = ts.to_numpy(dtype=np.float64)
-        unit_ms = np.nanmedian(v) > 1e11 if v.size else False
-        out["timestamp"] = pd.to_datetime(v, unit="ms" if unit_ms else "s", utc=True)
-    else:
-        out["timestamp"] = pd.to_datetime(ts, utc=True)
+    out["timestamp"] = parse_timestamps(out["timestamp"])
+    not_numbers: dict[str, int] = {}
     for c in NUMERIC:
-        out[c] = pd.to_numeric(out[c], errors="coerce") if c in out else np.nan
+        if c not in out:
+            out[c] = np.nan
+            continue
+        given = out[c].notna() & (out[c].astype(str).str.strip() != "")
+        out[c] = pd.to_numeric(out[c], errors="coerce")
+        n_bad = int((given & out[c].isna()).sum())
+        if n_bad:
+            not_numbers[c] = n_bad
+    # Values that were given but are not numbers become missing; they are counted here
+    # so that callers can say so (replay's summary does).
+    out.attrs["not_numbers"] = not_numbers
     for c in ("icao24", "callsign", "squawk", "emergency", "party"):
         out[c] = _text(out[c], ZERO_PAD.get(c, 0)) if c in out else ""
     out["icao24"] = out["icao24"].str.strip().str.lower()
@@ -81,6 +86,33 @@ def normalise(df: pd.DataFrame, source: str = "") -> pd.DataFrame:
     if "source" not in out:
         out["source"] = source
     out["source"] = out["source"].fillna(source).astype(str)
+    return out
+
+
+def parse_timestamps(ts: pd.Series) -> pd.Series:
+    """UTC datetimes from datetimes, ISO strings, epoch seconds or epoch milliseconds
+    (numbers above 1e11 are milliseconds, as in the traffic library's JSON files).
+
+    Raises ValueError naming the first value that is not a time (reports counted from 1).
+    """
+    if pd.api.types.is_datetime64_any_dtype(ts):
+        return pd.to_datetime(ts, utc=True)
+    if pd.api.types.is_bool_dtype(ts):
+        raise ValueError("timestamp: booleans are not times")
+    num = pd.to_numeric(ts, errors="coerce")
+    out = pd.Series(pd.NaT, index=ts.index, dtype="datetime64[ns, UTC]")
+    is_num = num.notna().to_numpy()
+    if is_num.any():
+        v = num.to_numpy(dtype=np.float64)[is_num]
+        unit = "ms" if np.nanmedian(v) > 1e11 else "s"
+        out[is_num] = pd.to_datetime(v, unit=unit, utc=True)
+    rest = ~is_num & ts.notna().to_numpy()
+    if rest.any():
+        out[rest] = pd.to_datetime(ts[rest].astype(str), utc=True, errors="coerce", format="mixed")
+    bad = out.isna().to_numpy() & ts.notna().to_numpy()
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(f"timestamp: not a time: {str(ts.iloc[k])!r} (report {k + 1})")
     return out
 
 

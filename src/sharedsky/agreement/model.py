@@ -25,7 +25,7 @@ Hex24 = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # inf breaks geometry
 
 
 class AgreementInfo(_Strict):

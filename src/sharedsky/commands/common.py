@@ -22,13 +22,13 @@ def parse_minima(text: str) -> tuple[float, float, float]:
     """'5,1000,300' -> (h_nm, v_ft, t_s), each positive (look-ahead may be 0)."""
     parts = text.split(",")
     if len(parts) != 3:
-        raise click.BadParameter("expected H_NM,V_FT,T_S such as 5,1000,300")
+        raise click.BadParameter("expected H_NM,V_FT,T_S such as 5,1000,300", param_hint="--minima")
     try:
         h, v, t = (float(p) for p in parts)
     except ValueError as exc:
-        raise click.BadParameter(f"not a number in {text!r}") from exc
+        raise click.BadParameter(f"not a number in {text!r}", param_hint="--minima") from exc
     if not (h > 0 and v > 0 and t >= 0 and np.isfinite([h, v, t]).all()):
-        raise click.BadParameter("minima must be positive and finite, look-ahead >= 0")
+        raise click.BadParameter("minima must be positive and finite, look-ahead >= 0", param_hint="--minima")
     return h, v, t
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import statistics
 import sys
@@ -24,10 +25,32 @@ class StatesError(ValueError):
     """Bad states file: names the line and the field."""
 
 
+def _check_shape(path: Path) -> None:
+    """Every line has as many fields as the header; no blank lines (pandas would skip
+    them and shift every line number after them)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = csv.reader(fh)
+            header = next(rows, None)
+            if header is None:
+                raise StatesError(f"{path}: empty file (expected a header {','.join(REQUIRED)})")
+            for n, row in enumerate(rows, start=2):
+                if not row or all(not f.strip() for f in row):
+                    raise StatesError(f"{path} line {n}: blank line")
+                if len(row) != len(header):
+                    raise StatesError(
+                        f"{path} line {n}: {len(row)} fields, the header has {len(header)}"
+                    )
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise StatesError(f"{path}: cannot read CSV: {exc}") from exc
+
+
 def read_states(path: Path) -> pd.DataFrame:
     """Read and validate a states CSV; line numbers count the header as line 1."""
+    _check_shape(path)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
+                         index_col=False)
     except pd.errors.EmptyDataError as exc:
         raise StatesError(f"{path}: empty file (expected a header {','.join(REQUIRED)})") from exc
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
@@ -54,6 +77,8 @@ def read_states(path: Path) -> pd.DataFrame:
         ("lat", (out["lat"] < -90) | (out["lat"] > 90), "latitude out of range [-90, 90]"),
         ("lon", (out["lon"] < -180) | (out["lon"] > 180), "longitude out of range [-180, 180]"),
         ("gs_kt", out["gs_kt"] < 0, "negative ground speed"),
+        ("track_deg", (out["track_deg"] < 0) | (out["track_deg"] > 360),
+         "track out of range [0, 360]"),
     )
     for field, bad, why in checks:
         if bad.any():

@@ -58,18 +58,36 @@ def _live(spec: str, fmt: str | None, duration_s: float | None) -> Iterator[pd.D
     # The reading thread is a daemon: it ends with the process (a generator cannot be
     # closed from another thread while it blocks on its socket).
     t_end = None if duration_s is None else time.monotonic() + duration_s
-    while t_end is None or time.monotonic() < t_end:
-        try:
-            item = q.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if item is None:
-            return
-        if isinstance(item, FeedError):
-            fail("replay", str(item))
-        if isinstance(item, Exception):
-            fail("replay", f"{spec}: {item}")
-        yield item
+    reported = 0
+    try:
+        while t_end is None or time.monotonic() < t_end:
+            reported = _report_link(spec, feed, reported)
+            try:
+                item = q.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            if isinstance(item, FeedError):
+                fail("replay", str(item))
+            if isinstance(item, Exception):
+                fail("replay", f"{spec}: {item}")
+            yield item
+    finally:
+        link = getattr(feed, "link", None)
+        if link is not None:
+            click.echo(f"replay: feed {spec}: {link.connects} connections, {link.drops} dropped, "
+                       f"{link.failures} failed attempts, {link.bytes} bytes", err=True)
+
+
+def _report_link(spec: str, feed: Any, reported: int) -> int:
+    """Say on stderr when the feed fails to connect (it keeps retrying with back-off)."""
+    link = getattr(feed, "link", None)
+    if link is None or link.failures <= reported:
+        return reported
+    last = link.errors[-1] if link.errors else "connection failed"
+    click.echo(f"replay: feed {spec}: {last} (failed attempts: {link.failures}; retrying)", err=True)
+    return link.failures
 
 
 def _is_recording(path: Path) -> bool:
@@ -88,6 +106,8 @@ class _Gate:
 
     def __call__(self, df: pd.DataFrame) -> pd.DataFrame:
         self.summary.reports += len(df)
+        for col, n in df.attrs.get("not_numbers", {}).items():
+            self.summary.values_not_numbers[col] = self.summary.values_not_numbers.get(col, 0) + n
         if self.gate is None:
             return df
         out = self.gate.filter(df)
@@ -124,11 +144,16 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     """
     if agreement is not None and minima is not None and not all_pairs:
         fail("replay", "--minima and --agreement exclude each other (the agreement has minima)")
+    if agreement is not None and all_pairs:
+        click.echo("replay: --all-pairs: every pair checked with --minima; the agreement's "
+                   "airspaces and attribution are not used", err=True)
     h, v, t = parse_minima(minima) if minima else (5.0, 1000.0, 300.0)
     live = "://" in recording
     summary = ReplaySummary()
     gate = _Gate(summary, enabled=not no_gate)
     whole = None if live else gate(_read(recording, fmt))
+    if whole is not None and summary.reports == 0:
+        fail("replay", f"{recording}: no reports in the recording")
     watch: Any = None
     attribute: Callable[[pd.DataFrame], np.ndarray]
     if agreement is not None:
@@ -206,6 +231,9 @@ def _print_summary(s: ReplaySummary) -> None:
     air = {k: n for k, n in ev.items() if k.startswith("airspace_")}
     if air:
         lines.append("replay: airspace events " + ", ".join(f"{k[9:]} {n}" for k, n in sorted(air.items())))
+    if s.values_not_numbers:
+        lines.append("replay: values that are not numbers (left out of their reports): "
+                     + ", ".join(f"{k} {n}" for k, n in sorted(s.values_not_numbers.items())))
     rej = s.reports_rejected
     lines.append(
         "replay: reports rejected: "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -56,12 +57,16 @@ def read_recording(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
             raise RecordingError(f"{p}: unknown recording format {kind!r}")
     except RecordingError:
         raise
-    except (OSError, ValueError, json.JSONDecodeError) as exc:
-        raise RecordingError(f"{p}: cannot read as {kind}: {exc}") from exc
+    except (OSError, EOFError, zlib.error, ValueError, json.JSONDecodeError) as exc:
+        # A truncated .gz ends in EOFError; a corrupt one in zlib.error or BadGzipFile.
+        raise RecordingError(f"{p}: cannot read as {kind}: {exc or type(exc).__name__}") from exc
     missing = [c for c in ("timestamp", "icao24", "latitude", "longitude", "altitude") if c not in df]
     if missing:
         raise RecordingError(f"{p}: missing column(s) {', '.join(missing)}")
-    out = normalise(df, source=p.name)
+    try:
+        out = normalise(df, source=p.name)
+    except ValueError as exc:
+        raise RecordingError(f"{p}: {exc}") from exc
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 

@@ -144,7 +144,7 @@ def validate_reports(body: Any, now_s: float) -> dict[str, np.ndarray]:
         bad = np.flatnonzero(~np.isnan(a) & ~((a >= lo) & (a <= hi)))
         if bad.size:
             i = int(bad[0])
-            raise ReportError(f"reports[{i}].{c}", f"must be between {lo:g} and {hi:g}, got {a[i]!r}")
+            raise ReportError(f"reports[{i}].{c}", f"must be between {lo:g} and {hi:g}, got {float(a[i]):g}")
         cols[c] = a
     # strings
     checks = {"icao24": (ID_RE, "must be 6 hex digits or a track id of letters, digits and _.:- (max 32)"),
