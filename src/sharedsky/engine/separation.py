@@ -275,7 +275,7 @@ def pair_conflicts(g: PairGeometry, h_nm: F64, v_ft: F64, t_s: F64) -> PairConfl
 
 
 #: Candidate pairs expanded at once in the grid broad phase (bounds its memory).
-PAIR_CHUNK = 1 << 18
+PAIR_CHUNK = 1 << 16
 
 
 def _cell_pairs(lo, hi, cell, base, mult, key_s, own_s, pos, partners) -> tuple[IDX, IDX]:
@@ -325,6 +325,10 @@ def grid_pairs(lo: F64, hi: F64, cell: F64) -> tuple[IDX, IDX]:
     if float(np.prod(extent.astype(np.float64))) >= 2.0**62:
         raise OverflowError("grid too fine for int64 cell keys")
 
+    # Visit boxes in the order of their lower-corner cell: the registrations then come
+    # out nearly sorted by cell (cheap to sort) and neighbours sit close in memory.
+    perm = np.argsort(((ilo - base[:, None]) * mult[:, None]).sum(axis=0), kind="stable")
+    lo, hi, ilo, span = lo[:, perm], hi[:, perm], ilo[:, perm], span[:, perm]
     count = np.prod(span, axis=0)
     total = int(count.sum())
     # Registrations: one per (box, cell touched); the cell key is built axis by axis so
@@ -337,7 +341,7 @@ def grid_pairs(lo: F64, hi: F64, cell: F64) -> tuple[IDX, IDX]:
         key += (ilo[d, owner] - base[d] + k % sd) * mult[d]
         k //= sd
     del k, sd
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key, kind="stable")  # nearly sorted already: a few merges
     key_s = key[order]
     del key
     own_s = owner[order]
@@ -362,8 +366,8 @@ def grid_pairs(lo: F64, hi: F64, cell: F64) -> tuple[IDX, IDX]:
         i, j = _cell_pairs(lo, hi, cell, base, mult, key_s, own_s, pos[a:b], partners[a:b])
         keep_i.append(i)
         keep_j.append(j)
-    i = np.concatenate(keep_i) if keep_i else np.zeros(0, dtype=np.int64)
-    j = np.concatenate(keep_j) if keep_j else np.zeros(0, dtype=np.int64)
+    i = perm[np.concatenate(keep_i)] if keep_i else np.zeros(0, dtype=np.int64)
+    j = perm[np.concatenate(keep_j)] if keep_j else np.zeros(0, dtype=np.int64)
     swap = i > j
     return np.where(swap, j, i), np.where(swap, i, j)
 
