@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from sharedsky.engine.separation import Conflicts, Kinematics, Minima, pair_conflicts
 from sharedsky.snapshot import Snapshot
@@ -155,13 +154,22 @@ class ConflictTracker:
         missing = [k for k in self._alerts if k not in seen]
         if not missing or len(snap) < 2:
             return
-        index = pd.Index(snap.id)
-        ia = index.get_indexer([k[0] for k in missing])
-        ib = index.get_indexer([k[1] for k in missing])
+        # Where the missing pairs' aircraft are in the snapshot (binary search, no hashing
+        # of the whole snapshot's ids).
+        sorter = np.argsort(snap.id)
+        ids_sorted = snap.id[sorter]
+
+        def locate(names: list[str]) -> np.ndarray:
+            q = np.array(names, dtype=snap.id.dtype if snap.id.dtype.kind == "U" else str)
+            at = np.minimum(np.searchsorted(ids_sorted, q), len(snap) - 1)
+            return np.where(ids_sorted[at] == q, sorter[at], -1)
+
+        ia = locate([k[0] for k in missing])
+        ib = locate([k[1] for k in missing])
         ok = (ia >= 0) & (ib >= 0)
         if not ok.any():
             return
-        keys = [k for k, good in zip(missing, ok, strict=True) if good]
+        keys = [k for k, good in zip(missing, ok.tolist(), strict=True) if good]
         ia, ib = ia[ok], ib[ok]
         lvl = np.array([self._alerts[k].level for k in keys])
         pa, pb = snap.party[ia], snap.party[ib]
@@ -173,10 +181,9 @@ class ConflictTracker:
             h[sel] = m.h_nm[pa[sel], pb[sel]] * self.keep_factor
             v[sel] = m.v_ft[pa[sel], pb[sel]] * self.keep_factor
             t_s[sel] = m.t_s[pa[sel], pb[sel]]
-        sub = np.unique(np.concatenate([ia, ib]))
-        kin = Kinematics.of(snap.take(sub))
-        pos = {int(x): k for k, x in enumerate(sub)}
-        g = kin.pairs(np.array([pos[int(x)] for x in ia]), np.array([pos[int(x)] for x in ib]))
+        sub, inverse = np.unique(np.concatenate([ia, ib]), return_inverse=True)
+        kin = Kinematics.of(snap, sub)
+        g = kin.pairs(inverse[: ia.shape[0]], inverse[ia.shape[0]:])
         still = pair_conflicts(g, h, v, t_s).hit
         for key, hit in zip(keys, still.tolist(), strict=True):
             if hit:

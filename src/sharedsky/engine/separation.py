@@ -183,11 +183,14 @@ class Kinematics:
     vz_fts: F64
 
     @classmethod
-    def of(cls, snap: Snapshot) -> Kinematics:
-        pos = np.array(ecef_nm(snap.lat_deg, snap.lon_deg))
-        vel = np.array(velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, snap.track_deg, snap.gs_kt))
-        up = np.array(up_vectors(snap.lat_deg, snap.lon_deg))
-        return cls(pos, vel, up, snap.alt_ft, snap.vs_fpm / 60.0)
+    def of(cls, snap: Snapshot, index: IDX | None = None) -> Kinematics:
+        """Kinematics of every aircraft of `snap`, or only of those at `index`."""
+        sel = slice(None) if index is None else index
+        lat, lon = snap.lat_deg[sel], snap.lon_deg[sel]
+        pos = np.array(ecef_nm(lat, lon))
+        vel = np.array(velocity_ecef_nm_s(lat, lon, snap.track_deg[sel], snap.gs_kt[sel]))
+        up = np.array(up_vectors(lat, lon))
+        return cls(pos, vel, up, snap.alt_ft[sel], snap.vs_fpm[sel] / 60.0)
 
     def pairs(self, i: IDX, j: IDX) -> PairGeometry:
         r = self.pos[:, j] - self.pos[:, i]
