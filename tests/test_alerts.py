@@ -57,3 +57,23 @@ def test_update_only_on_material_change() -> None:
     assert states[0] == "new" and "updated" not in states
     new = events[0]
     assert abs(new["t"] + new["t_in_s"] - 200.0) < 1.0  # 2,000 ft to close at 10 ft/s
+
+
+def test_the_agreement_sets_the_hysteresis(tmp_path) -> None:
+    from sharedsky.agreement import load_agreement
+
+    from conftest import REPO
+
+    text = (REPO / "examples" / "civil.toml").read_text() + (
+        "\n[alerting]\nclear_after_s = 5\nkeep_factor = 1.0\n"
+    )
+    p = tmp_path / "a.toml"
+    p.write_text(text)
+    t = ConflictTracker.for_agreement(load_agreement(p))
+    assert (t.clear_after_s, t.keep_factor, t.retime_s) == (5.0, 1.0, 10.0)
+    snaps = [pair(float(s), 975.0 if (s // 10) % 2 == 0 else 1000.0) for s in range(120)]
+    events = run(t, snaps)
+    # Without widened minima and with a short clear time the wobble restarts the alert.
+    assert [e["state"] for e in events if e["kind"] == "conflict"].count("new") > 2
+    syria = ConflictTracker.for_agreement(load_agreement(REPO / "examples" / "syria-2015.toml"))
+    assert (syria.clear_after_s, syria.keep_factor) == (20.0, 1.2)

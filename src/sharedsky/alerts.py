@@ -66,6 +66,15 @@ class ConflictTracker:
     counts: dict[str, int] = field(default_factory=dict)
     losses: list[dict[str, Any]] = field(default_factory=list)
 
+    @classmethod
+    def for_agreement(cls, agreement: Any) -> ConflictTracker:
+        """A tracker with the agreement's `[alerting]` rules (defaults without one)."""
+        a = getattr(agreement, "alerting", None)
+        if a is None:
+            return cls()
+        return cls(clear_after_s=a.clear_after_s, retime_s=a.retime_s,
+                   retime_frac=a.retime_frac, keep_factor=a.keep_factor)
+
     def _next_id(self, kind: str, a: str, b: str) -> str:
         self._serial += 1
         return f"{kind}-{a}-{b}-{self._serial}"

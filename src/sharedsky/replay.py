@@ -101,6 +101,7 @@ def replay_batches(
     airspace_watch: Any | None = None,
     summary: ReplaySummary | None = None,
     progress: Callable[[float], None] | None = None,
+    tracker: ConflictTracker | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield events from time-ordered batches of reports (a live feed, or a recording as
     one batch). The engine steps every `step_s` of the reports' own time, up to the
@@ -109,7 +110,7 @@ def replay_batches(
     """
     summ = summary if summary is not None else ReplaySummary()
     table = TrackTable(parties)
-    tracker = ConflictTracker()
+    tracker = tracker if tracker is not None else ConflictTracker()
     seen: set[str] = set()
     next_step = np.nan
     n = 0

@@ -18,7 +18,13 @@ from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon
 
 from sharedsky.agreement.attribution import Attributor
-from sharedsky.agreement.model import AgreementDocument, Channels, DisclosureRule, Schedule
+from sharedsky.agreement.model import (
+    AgreementDocument,
+    Alerting,
+    Channels,
+    DisclosureRule,
+    Schedule,
+)
 from sharedsky.engine.separation import Minima
 
 _GEOD = Geod(ellps="WGS84")
@@ -129,6 +135,11 @@ class Agreement:
     @property
     def attributor(self) -> Attributor:
         return self._attributor
+
+    @property
+    def alerting(self) -> Alerting:
+        """The alert lifecycle's hysteresis (`[alerting]`)."""
+        return self.document.alerting
 
     def minima_levels(self) -> list[Minima]:
         """Separation minima per alert level, least to most severe (fresh copies)."""

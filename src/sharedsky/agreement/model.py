@@ -150,6 +150,24 @@ class Channels(_Strict):
     ack_within_s: float = Field(60.0, gt=0, description="Messages must be acknowledged within, s")
 
 
+class Alerting(_Strict):
+    """`[alerting]`: how a predicted conflict lives as an alert (hysteresis), so that a
+    noisy track neither ends nor restarts an alert the parties are talking about."""
+
+    clear_after_s: float = Field(
+        20.0, gt=0, description="An alert ends after the conflict has not been predicted for this long, s"
+    )
+    keep_factor: float = Field(
+        1.2, ge=1, description="An open alert stays open while the pair conflicts with its minima times this"
+    )
+    retime_s: float = Field(
+        10.0, ge=0, description="Re-announce when the predicted time of loss moves by more than this, s"
+    )
+    retime_frac: float = Field(
+        0.2, ge=0, description="... and by more than this fraction of the time left"
+    )
+
+
 class DisclosureRule(_Strict):
     """What an observer party sees of other parties' aircraft (its own: always all)."""
 
@@ -182,6 +200,7 @@ class AgreementDocument(_Strict):
     minima: list[PairMinima] = Field(default_factory=list)
     airspace: list[Airspace] = Field(default_factory=list)
     channels: Channels = Field(default_factory=Channels)
+    alerting: Alerting = Field(default_factory=Alerting)
     disclosure_default: DisclosureRule = Field(
         default_factory=lambda: DisclosureRule(mode="conflict")
     )

@@ -15,6 +15,7 @@ import click
 import numpy as np
 import pandas as pd
 
+from sharedsky.alerts import ConflictTracker
 from sharedsky.commands.common import fail, load_agreement_or_fail, parse_minima, uniform_levels
 from sharedsky.replay import ReplaySummary, replay_batches
 
@@ -155,9 +156,11 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     if whole is not None and summary.reports == 0:
         fail("replay", f"{recording}: no reports in the recording")
     watch: Any = None
+    tracker = ConflictTracker()
     attribute: Callable[[pd.DataFrame], np.ndarray]
     if agreement is not None:
         agr = load_agreement_or_fail("replay", agreement)
+        tracker = ConflictTracker.for_agreement(agr)
         parties = tuple(agr.party_ids)
         levels = agr.minima_levels()
 
@@ -200,7 +203,7 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     out = sys.stdout
     try:
         for ev in replay_batches(batches, levels, parties, step_s=step_s, max_age_s=max_age_s,
-                                 airspace_watch=watch, summary=summary):
+                                 airspace_watch=watch, summary=summary, tracker=tracker):
             if not summary_only:
                 out.write(json.dumps(ev, default=_json_default) + "\n")
                 if live:

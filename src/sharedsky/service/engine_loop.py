@@ -109,7 +109,7 @@ class EngineLoop:
         self.min_interval_s = min_interval_s
         self.coast_s = coast_s
         self.levels = hub.agreement.minima_levels()
-        self.tracker = ConflictTracker()
+        self.tracker = ConflictTracker.for_agreement(hub.agreement)
         # Alert ids ("conflict-a-b-N") stay unique across restarts: N continues past any
         # number used before, as each earlier alert took at least one record entry.
         if hasattr(self.tracker, "_serial"):

@@ -112,7 +112,7 @@ class Simulation:
         if detection:
             from sharedsky.alerts import ConflictTracker
 
-            self.tracker = ConflictTracker()
+            self.tracker = ConflictTracker.for_agreement(agreement)
             if airspace and agreement is not None and getattr(agreement, "airspaces", None):
                 from sharedsky.airspace_watch import AirspaceWatch
 
