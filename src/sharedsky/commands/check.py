@@ -60,6 +60,7 @@ def summary(agr) -> dict:  # noqa: ANN001 - an Agreement
             for a in agr.airspaces
         ],
         "channels": agr.channels.model_dump(),
+        "alerting": agr.alerting.model_dump(),
         "disclosure": {pid: agr.disclosure_for(pid).model_dump() for pid in ids},
     }
 
@@ -119,6 +120,13 @@ def _print(agr, console: Console) -> None:  # noqa: ANN001 - an Agreement
         + ", ".join(f"{f:g} MHz" for f in ch.distress_mhz)
         + f"; hotline {ch.hotline or '-'}; language {ch.language}; "
         f"notice {_fmt(ch.notice_lead_s / 3600)} h ahead; acknowledge within {_fmt(ch.ack_within_s)} s"
+    )
+    al = agr.alerting
+    console.print(
+        f"[bold]Alerting[/bold]: an alert ends {_fmt(al.clear_after_s)} s after its conflict was last "
+        f"predicted and stays open while the pair conflicts with minima x{_fmt(al.keep_factor)}; "
+        f"re-announced when the predicted loss moves by more than {_fmt(al.retime_s)} s and "
+        f"{_fmt(100 * al.retime_frac)} % of the time left"
     )
     d = Table(title="Disclosure (own aircraft and conflicts with them always visible)",
               title_justify="left")
