@@ -22,10 +22,10 @@ import shapely
 from shapely.geometry import Point
 
 from sharedsky.agreement.borders import country_geometry
-from sharedsky.airspace_watch import AirspaceWatch
+from sharedsky.alerting.airspace_watch import AirspaceWatch
 from sharedsky.engine.airspace import assess, prepare
-from sharedsky.geo import dead_reckon
-from sharedsky.snapshot import build_snapshot
+from sharedsky.engine.geo import dead_reckon
+from sharedsky.ingest.snapshot import build_snapshot
 
 
 def timed(fn, repeat: int) -> float:

@@ -19,7 +19,7 @@ import numpy as np
 
 from sharedsky.agreement import load_agreement
 from sharedsky.engine.separation import detect
-from sharedsky.snapshot import build_snapshot
+from sharedsky.ingest.snapshot import build_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,10 +27,10 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from sharedsky.feeds.decode import FrameDecoder, crc_residual, hex_to_bytes  # noqa: E402
-from sharedsky.feeds.derive import TrackBuilder  # noqa: E402
-from sharedsky.quality import QualityGate  # noqa: E402
-from sharedsky.tracks import TrackTable  # noqa: E402
+from sharedsky.ingest.feeds.decode import FrameDecoder, crc_residual, hex_to_bytes  # noqa: E402
+from sharedsky.ingest.feeds.derive import TrackBuilder  # noqa: E402
+from sharedsky.ingest.quality import QualityGate  # noqa: E402
+from sharedsky.ingest.tracks import TrackTable  # noqa: E402
 
 DATA = Path(os.environ.get("SHAREDSKY_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 

@@ -4,7 +4,7 @@ BlueSky's state-based detection (NumPy and C++) on the same states, in one run.
     .venv/bin/python benchmarks/bench_separation.py            # full table
     .venv/bin/python benchmarks/bench_separation.py --quick    # small sizes only
 
-Traffic: `sharedsky.synthetic.random_enroute` (one aircraft per 200 NM^2, FL200-FL400,
+Traffic: `sharedsky.sim.synthetic.random_enroute` (one aircraft per 200 NM^2, FL200-FL400,
 70 % level), minima 5 NM / 1,000 ft / 300 s for every pair. BlueSky (GPL, installed only
 by the `bench` extra, never imported by sharedsky) gets the same states in SI units.
 """
@@ -21,7 +21,7 @@ import tracemalloc
 import numpy as np
 
 from sharedsky.engine.separation import Kinematics, Minima, detect, pair_conflicts
-from sharedsky.synthetic import random_enroute
+from sharedsky.sim.synthetic import random_enroute
 
 LEVELS = [Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)]
 

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from service_support import Server  # noqa: E402
-from sharedsky.keys import KeyStore  # noqa: E402
+from sharedsky.record.keys import KeyStore  # noqa: E402
 
 NM_PER_DEG = 60.0
 

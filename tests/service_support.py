@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from sharedsky.keys import KeyStore
+from sharedsky.record.keys import KeyStore
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sharedsky.agreement import load_agreement, loads_agreement
 from sharedsky.agreement.attribution import parse_icao
-from sharedsky.feeds.recordings import read_recording
+from sharedsky.ingest.feeds.recordings import read_recording
 
 from conftest import REPO
 

@@ -25,7 +25,7 @@ from sharedsky.engine.airspace import (
     passage,
     prepare,
 )
-from sharedsky.geo import ecef_nm
+from sharedsky.engine.geo import ecef_nm
 
 GEOD = Geod(ellps="WGS84")
 M_PER_NM = 1852.0

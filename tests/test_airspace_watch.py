@@ -19,8 +19,8 @@ from shapely.geometry import box
 
 from sharedsky.agreement import load_agreement
 from sharedsky.agreement.borders import country_geometry
-from sharedsky.airspace_watch import AirspaceWatch
-from sharedsky.snapshot import build_snapshot
+from sharedsky.alerting.airspace_watch import AirspaceWatch
+from sharedsky.ingest.snapshot import build_snapshot
 
 GEOD = Geod(ellps="WGS84")
 M_PER_NM = 1852.0

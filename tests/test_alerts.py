@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pyproj import Geod
 
-from sharedsky.alerts import ConflictTracker
+from sharedsky.alerting.conflicts import ConflictTracker
 from sharedsky.engine.separation import Minima, detect
-from sharedsky.snapshot import Snapshot
+from sharedsky.ingest.snapshot import Snapshot
 
 GEOD = Geod(ellps="WGS84")
 LEVELS = [Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)]

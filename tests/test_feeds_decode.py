@@ -10,16 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sharedsky.feeds import open_feed
-from sharedsky.feeds.beast import BeastParser
-from sharedsky.feeds.decode import (
+from sharedsky.ingest.feeds import open_feed
+from sharedsky.ingest.feeds.beast import BeastParser
+from sharedsky.ingest.feeds.decode import (
     FrameDecoder,
     crc_residual,
     decode_ac13,
     decode_id13,
     hex_to_bytes,
 )
-from sharedsky.schema import epoch_s
+from sharedsky.ingest.schema import epoch_s
 
 from conftest import run_cli
 

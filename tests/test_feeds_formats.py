@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sharedsky.feeds import FeedError, FeedStats, open_feed
-from sharedsky.feeds.avr import parse_avr_lines
-from sharedsky.feeds.opensky import from_historical, from_rest
-from sharedsky.feeds.recordings import RecordingError, read_recording
-from sharedsky.feeds.sbs import parse_sbs_lines
-from sharedsky.schema import REPORT_COLUMNS, epoch_s
+from sharedsky.ingest.feeds import FeedError, FeedStats, open_feed
+from sharedsky.ingest.feeds.avr import parse_avr_lines
+from sharedsky.ingest.feeds.opensky import from_historical, from_rest
+from sharedsky.ingest.feeds.recordings import RecordingError, read_recording
+from sharedsky.ingest.feeds.sbs import parse_sbs_lines
+from sharedsky.ingest.schema import REPORT_COLUMNS, epoch_s
 
 
 def _read(path: Path, fmt: str | None = None, **kw: object) -> tuple[pd.DataFrame, object]:

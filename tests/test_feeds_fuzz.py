@@ -12,15 +12,15 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sharedsky.feeds import FeedError, FeedStats, open_feed
-from sharedsky.feeds.avr import parse_avr_lines
-from sharedsky.feeds.beast import BeastParser
-from sharedsky.feeds.decode import FrameDecoder, crc_residual, hex_to_bytes
-from sharedsky.feeds.opensky import from_rest
-from sharedsky.feeds.readsb import from_aircraft_json, from_trace
-from sharedsky.feeds.sbs import parse_sbs_lines
-from sharedsky.quality import QualityGate
-from sharedsky.schema import REPORT_COLUMNS
+from sharedsky.ingest.feeds import FeedError, FeedStats, open_feed
+from sharedsky.ingest.feeds.avr import parse_avr_lines
+from sharedsky.ingest.feeds.beast import BeastParser
+from sharedsky.ingest.feeds.decode import FrameDecoder, crc_residual, hex_to_bytes
+from sharedsky.ingest.feeds.opensky import from_rest
+from sharedsky.ingest.feeds.readsb import from_aircraft_json, from_trace
+from sharedsky.ingest.feeds.sbs import parse_sbs_lines
+from sharedsky.ingest.quality import QualityGate
+from sharedsky.ingest.schema import REPORT_COLUMNS
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

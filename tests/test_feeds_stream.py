@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sharedsky.feeds import FeedError, open_feed
-from sharedsky.schema import epoch_s
+from sharedsky.ingest.feeds import FeedError, open_feed
+from sharedsky.ingest.schema import epoch_s
 
 
 class OneShotServer:

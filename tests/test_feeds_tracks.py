@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sharedsky.feeds import TrackBuilder, open_feed
-from sharedsky.schema import normalise
+from sharedsky.ingest.feeds import TrackBuilder, open_feed
+from sharedsky.ingest.schema import normalise
 
 T0 = 1_700_000_000.0
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from pyproj import Geod
 
+from sharedsky.engine.geo import dead_reckon, ecef_nm, ecef_to_geodetic
 from sharedsky.engine.separation import Kinematics
-from sharedsky.geo import dead_reckon, ecef_nm, ecef_to_geodetic
-from sharedsky.snapshot import build_snapshot
+from sharedsky.ingest.snapshot import build_snapshot
 
 GEOD = Geod(ellps="WGS84")
 

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sharedsky.alerting.step import Assessment
 from sharedsky.engine.separation import Minima
-from sharedsky.feeds.recordings import read_recording
-from sharedsky.quality import QualityGate, distance_nm
-from sharedsky.replay import replay
-from sharedsky.schema import epoch_s, normalise
+from sharedsky.ingest.feeds.recordings import read_recording
+from sharedsky.ingest.quality import QualityGate, distance_nm
+from sharedsky.ingest.schema import epoch_s, normalise
+from sharedsky.replay.run import replay
 
 from conftest import run_cli
 
@@ -147,7 +148,7 @@ def test_a_rejected_position_raises_no_conflict(noisy: pd.DataFrame) -> None:
     levels = [Minima.uniform(2, 5.0, 1000.0, 120.0)]
 
     def events(reports: pd.DataFrame, p: np.ndarray) -> list[dict]:
-        return [e for e in replay(reports, levels, ("a", "b"), p, step_s=1.0) if e["kind"] != "summary"]
+        return [e for e in replay(reports, Assessment(levels), ("a", "b"), p, step_s=1.0) if e["kind"] != "summary"]
 
     assert any(e["kind"] in ("conflict", "loss_of_separation") for e in events(df, party))
     gate = QualityGate()

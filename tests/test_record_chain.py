@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sharedsky.keys import KeyStore
-from sharedsky.record import Record, canonical_json, load_private_key, sign_message, verify
+from sharedsky.record.keys import KeyStore
+from sharedsky.record.log import Record, canonical_json, load_private_key, sign_message, verify
 
 from conftest import run_cli
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sharedsky.feeds.recordings import read_recording
-from sharedsky.schema import epoch_s
+from sharedsky.ingest.feeds.recordings import read_recording
+from sharedsky.ingest.schema import epoch_s
 
 from conftest import run_cli
 

@@ -4,7 +4,7 @@ import io
 
 import pandas as pd
 
-from sharedsky.schema import REPORT_COLUMNS, epoch_s, normalise
+from sharedsky.ingest.schema import REPORT_COLUMNS, epoch_s, normalise
 
 
 def test_csv_numbers_become_codes_again() -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from sharedsky.engine.separation import Minima, detect, grid_pairs
-from sharedsky.snapshot import Snapshot, build_snapshot
+from sharedsky.ingest.snapshot import Snapshot, build_snapshot
 
 from reference import all_pairs_conflicts, relative_state, sampled_margin
 
@@ -203,9 +203,9 @@ def test_random_1000_same_as_all_pairs() -> None:
 
 
 def test_real_recording_states_same_as_all_pairs(shared_data) -> None:
-    from sharedsky.feeds.recordings import read_recording
-    from sharedsky.schema import epoch_s
-    from sharedsky.tracks import TrackTable
+    from sharedsky.ingest.feeds.recordings import read_recording
+    from sharedsky.ingest.schema import epoch_s
+    from sharedsky.ingest.tracks import TrackTable
 
     df = read_recording(shared_data / "adsb" / "switzerland.json.gz")
     t = epoch_s(df["timestamp"])

@@ -15,8 +15,8 @@ from websockets.sync.client import connect
 
 from service_support import Keys, Server, agreement_text, converging, issue_keys
 from sharedsky.client import Client, ServiceError
-from sharedsky.keys import KeyStore
-from sharedsky.record import verify
+from sharedsky.record.keys import KeyStore
+from sharedsky.record.log import verify
 
 pytestmark = pytest.mark.timeout(120)
 

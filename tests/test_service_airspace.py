@@ -10,7 +10,7 @@ import pytest
 
 from service_support import Server, agreement_text, issue_keys
 from sharedsky.client import Client
-from sharedsky.keys import KeyStore
+from sharedsky.record.keys import KeyStore
 
 pytestmark = pytest.mark.timeout(120)
 

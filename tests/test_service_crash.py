@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 
 from service_support import Server, agreement_text, issue_keys
 from sharedsky.client import Client, ServiceError
-from sharedsky.record import Record, verify
+from sharedsky.record.log import Record, verify
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 

@@ -13,7 +13,7 @@ import pytest
 
 from service_support import Server, agreement_text, free_port, issue_keys
 from sharedsky.client import Client
-from sharedsky.record import Record
+from sharedsky.record.log import Record
 
 pytestmark = pytest.mark.timeout(120)
 

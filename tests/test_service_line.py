@@ -17,7 +17,7 @@ import pytest
 
 from service_support import Collector, Keys, Server, agreement_text, converging, issue_keys
 from sharedsky.client import Client, ServiceError
-from sharedsky.record import verify
+from sharedsky.record.log import verify
 
 pytestmark = pytest.mark.timeout(120)
 

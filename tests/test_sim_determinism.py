@@ -54,7 +54,7 @@ def test_different_seed_different_day(runs: dict[str, SimResult], tmp_path: Path
 
 
 def test_recording_formats_read_back(runs: dict[str, SimResult], tmp_path: Path) -> None:
-    from sharedsky.feeds.recordings import read_recording
+    from sharedsky.ingest.feeds.recordings import read_recording
 
     traffic = runs["a"].traffic
     assert len(traffic) > 100

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sharedsky.schema import normalise
-from sharedsky.tracks import TrackTable
+from sharedsky.ingest.schema import normalise
+from sharedsky.ingest.tracks import TrackTable
 
 
 def reports(rows: list[dict]) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from sharedsky.record import load_private_key, sign_message
+from sharedsky.record.log import load_private_key, sign_message
 
 REPORT_FIELDS = ("timestamp", "icao24", "callsign", "latitude", "longitude", "altitude", "groundspeed",
                  "track", "vertical_rate", "squawk", "onground", "emergency")
@@ -47,13 +47,13 @@ def _time(t: Any) -> str | float:
 
 def reports_from_frame(df: Any) -> list[dict[str, Any]]:
     """Report dicts from a traffic-library DataFrame (timestamps as epoch s, NaN dropped)."""
-    from sharedsky.schema import epoch_s, parse_timestamps
+    from sharedsky.ingest.schema import epoch_s, parse_timestamps
 
     cols = [c for c in REPORT_FIELDS if c in df.columns]
     sub = df[cols].copy()
     if "timestamp" in sub:
         # Epoch seconds or milliseconds, datetimes or ISO strings, whatever pandas'
-        # resolution: the same parsing as every feed (sharedsky.schema).
+        # resolution: the same parsing as every feed (sharedsky.ingest.schema).
         sub["timestamp"] = epoch_s(parse_timestamps(sub["timestamp"]))
     return [_clean(rec) for rec in sub.to_dict("records")]
 

@@ -43,11 +43,6 @@ def country_codes() -> list[str]:
     return sorted(c for c in _index() if len(c) == 3)
 
 
-def country_name(code: str) -> str | None:
-    feat = _index().get(code.upper())
-    return None if feat is None else str(feat["properties"].get("name", code))
-
-
 @lru_cache(maxsize=64)
 def country_geometry(code: str) -> Polygon | MultiPolygon:
     """The outline (lon/lat WGS84) of a country by ISO alpha-3 (or alpha-2) code.

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sharedsky.commands.common import fail
-from sharedsky.schema import REPORT_COLUMNS, empty_reports
+from sharedsky.ingest.schema import REPORT_COLUMNS, empty_reports
 
 _OUT_KINDS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "jsonl"}
 PROGRESS_MIN_BYTES = 2_000_000
@@ -86,8 +86,8 @@ def write_reports(df: pd.DataFrame, path: Path) -> None:
 def convert(input_spec: str, output: Path, fmt: str | None, reference: str | None, start_s: float | None,
             no_gate: bool, duration_s: float | None, progress: bool | None) -> None:
     """Decode INPUT (file or stream), gate it, write OUTPUT in traffic-library columns."""
-    from sharedsky.feeds import FeedError, open_feed
-    from sharedsky.quality import QualityGate
+    from sharedsky.ingest.feeds import FeedError, open_feed
+    from sharedsky.ingest.quality import QualityGate
 
     _out_kind(output)
     ref = _parse_reference(reference)

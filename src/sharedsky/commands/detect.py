@@ -13,9 +13,9 @@ import click
 import numpy as np
 import pandas as pd
 
+from sharedsky.alerting.step import Assessment
 from sharedsky.commands.common import fail, load_agreement_or_fail, uniform_levels
-from sharedsky.engine.separation import detect as detect_conflicts
-from sharedsky.snapshot import Snapshot
+from sharedsky.ingest.snapshot import Snapshot
 
 REQUIRED = ("id", "lat", "lon", "alt_ft", "track_deg", "gs_kt", "vs_fpm")
 NUMERIC = REQUIRED[1:]
@@ -161,7 +161,7 @@ def detect(states: Path, horizontal_nm: float, vertical_ft: float, lookahead_s: 
     conflicts = None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        conflicts = detect_conflicts(snap, levels)
+        conflicts = Assessment(levels, distress=None).step(snap).conflicts
         times_ms.append((time.perf_counter() - t0) * 1000.0)
     assert conflicts is not None
     out = sys.stdout  # click.get_text_stream is deprecated (removed in Click 9); JSON is ASCII

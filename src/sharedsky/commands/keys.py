@@ -31,8 +31,8 @@ def keys() -> None:
 def issue(party: str, supervisor: bool, agreement_path: Path | None, signing_key_out: Path | None,
           as_json: bool, db_path: Path) -> None:
     """Issue a key for PARTY and print it once (it is stored only as a hash)."""
-    from sharedsky.keys import KeyStore
-    from sharedsky.record import RecordError
+    from sharedsky.record.keys import KeyStore
+    from sharedsky.record.log import RecordError
 
     if agreement_path is not None:
         ag = load_agreement_or_fail("keys issue", agreement_path)
@@ -65,7 +65,7 @@ def issue(party: str, supervisor: bool, agreement_path: Path | None, signing_key
 @DB_OPTION
 def revoke(key_id: str, db_path: Path) -> None:
     """Revoke a key by its id (or the full key)."""
-    from sharedsky.keys import KeyStore
+    from sharedsky.record.keys import KeyStore
 
     if not db_path.exists():
         fail("keys revoke", f"{db_path}: no such database")
@@ -81,7 +81,7 @@ def list_keys(as_json: bool, db_path: Path) -> None:
     """List keys: id, party, supervisor, created, revoked (never the keys themselves)."""
     from datetime import UTC, datetime
 
-    from sharedsky.keys import KeyStore
+    from sharedsky.record.keys import KeyStore
 
     if not db_path.exists():
         fail("keys list", f"{db_path}: no such database")

@@ -15,15 +15,15 @@ import click
 import numpy as np
 import pandas as pd
 
-from sharedsky.alerts import ConflictTracker
+from sharedsky.alerting.step import Assessment
 from sharedsky.commands.common import fail, load_agreement_or_fail, parse_minima, uniform_levels
-from sharedsky.replay import ReplaySummary, replay_batches
+from sharedsky.replay.run import ReplaySummary, replay_batches
 
 
 def _read(spec: str, fmt: str | None) -> pd.DataFrame:
     """Read a whole recording; every file format the feeds package knows is accepted."""
-    from sharedsky.feeds import FeedError, open_feed
-    from sharedsky.feeds.recordings import read_recording
+    from sharedsky.ingest.feeds import FeedError, open_feed
+    from sharedsky.ingest.feeds.recordings import read_recording
 
     try:
         if fmt is not None or not _is_recording(Path(spec)):
@@ -42,7 +42,7 @@ def _live(spec: str, fmt: str | None, duration_s: float | None) -> Iterator[pd.D
     The feed is read in a thread so that `duration_s` is honoured even while the feed
     is silent; a feed that fails ends the replay with its own error message.
     """
-    from sharedsky.feeds import FeedError, open_feed
+    from sharedsky.ingest.feeds import FeedError, open_feed
 
     feed = open_feed(spec, fmt, batch_interval_s=1.0)
     q: queue.Queue[pd.DataFrame | Exception | None] = queue.Queue(maxsize=64)
@@ -100,7 +100,7 @@ class _Gate:
     """The quality gate, kept across batches, its counts copied into the summary."""
 
     def __init__(self, summary: ReplaySummary, enabled: bool) -> None:
-        from sharedsky.quality import QualityGate
+        from sharedsky.ingest.quality import QualityGate
 
         self.gate = QualityGate() if enabled else None
         self.summary = summary
@@ -141,7 +141,8 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     """Step through RECORDING in its own time; print JSON-lines events and a summary.
 
     Events: conflict new/updated/ended (predicted), loss_of_separation start/end
-    (actual), and with an agreement, airspace events. The last line is the summary.
+    (actual), distress start/end (squawk 7500/7600/7700, ADS-B emergency), and with an
+    agreement, airspace events. The last line is the summary.
     """
     if agreement is not None and minima is not None and not all_pairs:
         fail("replay", "--minima and --agreement exclude each other (the agreement has minima)")
@@ -155,12 +156,11 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     whole = None if live else gate(_read(recording, fmt))
     if whole is not None and summary.reports == 0:
         fail("replay", f"{recording}: no reports in the recording")
-    watch: Any = None
-    tracker = ConflictTracker()
+    agr: Any = None
+    airspace = False
     attribute: Callable[[pd.DataFrame], np.ndarray]
     if agreement is not None:
         agr = load_agreement_or_fail("replay", agreement)
-        tracker = ConflictTracker.for_agreement(agr)
         parties = tuple(agr.party_ids)
         levels = agr.minima_levels()
 
@@ -173,10 +173,8 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
         if all_pairs:
             levels = uniform_levels(1, h, v, t, True)
             parties = ("all",)
-        elif getattr(agr, "airspaces", None):
-            from sharedsky.airspace_watch import AirspaceWatch
-
-            watch = AirspaceWatch(agr)
+        else:
+            airspace = True
         if same_party and not all_pairs:
             levels = [lv.with_same_party() for lv in levels]
     elif all_pairs or whole is None or not (whole["party"] != "").any():
@@ -200,10 +198,11 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
         batches: Iterator[tuple[pd.DataFrame, np.ndarray]] = iter([(whole, attribute(whole))])
     else:
         batches = ((b, attribute(b)) for b in map(gate, _live(recording, fmt, duration_s)))
+    assessment = Assessment.for_agreement(agr, levels=levels, airspace=airspace)
     out = sys.stdout
     try:
-        for ev in replay_batches(batches, levels, parties, step_s=step_s, max_age_s=max_age_s,
-                                 airspace_watch=watch, summary=summary, tracker=tracker):
+        for ev in replay_batches(batches, assessment, parties, step_s=step_s, max_age_s=max_age_s,
+                                 summary=summary):
             if not summary_only:
                 out.write(json.dumps(ev, default=_json_default) + "\n")
                 if live:

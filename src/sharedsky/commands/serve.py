@@ -31,7 +31,7 @@ def serve(agreement_path: Path, db_path: Path, host: str, port: int, cert: Path 
     """Serve the agreement's parties: reports in, alerts and messages out, everything recorded."""
     import uvicorn
 
-    from sharedsky.record import RecordError
+    from sharedsky.record.log import RecordError
     from sharedsky.service.app import create_app
 
     if (cert is None) != (key_file is None):

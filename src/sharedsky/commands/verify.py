@@ -12,7 +12,7 @@ import click
 @click.option("--server-key", help="Pin the server's public key (base64) instead of trusting the genesis entry.")
 def verify(record: Path, server_key: str | None) -> None:
     """Verify RECORD (the SQLite file or a JSON-lines export); exit 1 naming the first broken entry."""
-    from sharedsky.record import verify as verify_record
+    from sharedsky.record.log import verify as verify_record
 
     res = verify_record(record, server_public_key=server_key)
     if res.ok:

@@ -58,7 +58,7 @@ from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from sharedsky.geo import ecef_nm, ecef_to_geodetic, up_vectors, velocity_ecef_nm_s
+from sharedsky.engine.geo import ecef_nm, ecef_to_geodetic, up_vectors, velocity_ecef_nm_s
 
 F64 = NDArray[np.float64]
 IDX = NDArray[np.intp]
@@ -203,14 +203,6 @@ def within_band(prep: PreparedAirspace, alt_ft: F64) -> BOOL:
     """Between floor and ceiling (inclusive). Unknown altitude (NaN) counts as within."""
     alt = np.asarray(alt_ft, dtype=np.float64)
     return np.isnan(alt) | ((alt >= prep.floor_ft) & (alt <= prep.ceiling_ft))
-
-
-def contains(prep: PreparedAirspace, lat_deg: F64, lon_deg: F64, alt_ft: F64 | None = None) -> BOOL:
-    """Inside the airspace: horizontally, and between floor and ceiling if alt is given."""
-    inside = contains_h(prep, lat_deg, lon_deg)
-    if alt_ft is not None:
-        inside &= within_band(prep, alt_ft)
-    return inside
 
 
 def _plane_to_chord(lam: F64, w0: F64, w1: F64) -> F64:
@@ -447,7 +439,7 @@ def nearest_boundary(
 
 
 @dataclass(frozen=True)
-class Assessment:
+class AirspaceAssessment:
     """Per aircraft (columns of length N), against one airspace, at one instant."""
 
     inside: BOOL  # inside now (horizontally AND between floor and ceiling)
@@ -570,7 +562,7 @@ def assess(
     headings: bool = True,
     distances: bool = True,
     max_dist_nm: float | None = None,
-) -> Assessment:
+) -> AirspaceAssessment:
     """Assess every aircraft against one airspace: inside now, time and point of entry
     within `horizon_s`, distance to the outline, and a heading that leaves or avoids it.
 
@@ -627,7 +619,7 @@ def assess(
             prep, lat[pred], lon[pred], alt[pred], trk[pred], gs[pred], vs[pred], hz[pred],
             prefer_right=~(rel > 0),
         )
-    return Assessment(
+    return AirspaceAssessment(
         inside=inside,
         inside_h=inside_h,
         time_to_entry_s=t_entry,

@@ -7,7 +7,7 @@ rate). A pair is in conflict if, somewhere in [0, T], its horizontal distance is
 and its vertical distance is < V at the same time. Both comparisons are strict and
 the vertical one is decided exactly: two level aircraft exactly 1,000 ft apart are
 separated (a zero relative vertical rate is handled by comparison, never by dividing).
-Geometry: see `sharedsky.geo` (ECEF on WGS84, tangent plane at the pair mid-point).
+Geometry: see `sharedsky.engine.geo` (ECEF on WGS84, tangent plane at the pair mid-point).
 
 Cost. A broad phase hashes each aircraft's swept volume over [0, T] (an axis-aligned
 box in ECEF, padded by half the horizontal minimum, and an altitude band padded by half
@@ -20,14 +20,14 @@ Python.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sharedsky.geo import MEAN_RADIUS_NM, ecef_nm, up_vectors, velocity_ecef_nm_s
-from sharedsky.snapshot import Snapshot
+from sharedsky.engine.geo import MEAN_RADIUS_NM, ecef_nm, up_vectors, velocity_ecef_nm_s
+from sharedsky.ingest.snapshot import Snapshot
 
 F64 = NDArray[np.float64]
 IDX = NDArray[np.intp]
@@ -484,3 +484,23 @@ def detect(snap: Snapshot, levels: Minima | Sequence[Minima]) -> Conflicts:
         a[order], b[order], level[sel], cols[0][sel], cols[1][sel], cols[2][sel],
         cols[3][sel], cols[4][sel], d_now, np.abs(g.dz_ft[sel]),
     )
+
+
+#: Vertical "minimum" for horizontal-only proximity: larger than any altitude gap.
+_ANY_ALTITUDE_FT = 1.0e7
+
+
+def near_group(snap: Snapshot, group: NDArray[np.bool_], within_nm: float, within_s: float) -> NDArray[np.bool_]:
+    """Aircraft outside `group` within `within_nm` (horizontally, any altitude) of one of
+    the group's, now or on straight flight within `within_s`: the same broad and narrow
+    phases as separation, with two parties ("other", "group") and no vertical limit."""
+    mask = np.zeros(len(snap), dtype=bool)
+    if not group.any() or group.all():
+        return mask
+    two = replace(snap, party=group.astype(np.int32), parties=("other", "group"))
+    off = np.array([[0.0, 1.0], [1.0, 0.0]])
+    lv = Minima("near", off * within_nm, off * _ANY_ALTITUDE_FT, np.where(off > 0, within_s, -1.0))
+    c = detect(two, lv)
+    mask[c.a] = True
+    mask[c.b] = True
+    return mask & ~group

@@ -248,17 +248,17 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
 def _run_feed(hub: Hub, spec: str, stop: threading.Event) -> None:
     """Read a feed the operator named into the service (quality-gated, recorded)."""
     try:
-        from sharedsky.feeds import open_feed
+        from sharedsky.ingest.feeds import open_feed
     except ImportError:
         log.error("feed %s: feeds are not available in this installation", spec)
         return
     try:
-        from sharedsky.quality import QualityGate
+        from sharedsky.ingest.quality import QualityGate
 
         gate: Any = QualityGate()
     except ImportError:
         gate = None
-    from sharedsky.schema import epoch_s
+    from sharedsky.ingest.schema import epoch_s
     from sharedsky.service.reports import STRINGS
 
     try:

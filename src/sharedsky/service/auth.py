@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, WebSocket
 
-from sharedsky.keys import KeyInfo
+from sharedsky.record.keys import KeyInfo
 from sharedsky.service.store import Hub
 
 

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from sharedsky.keys import KeyInfo, KeyStore
-from sharedsky.record import Entry, Record, canonical_json, load_public_key, unb64
+from sharedsky.ingest.tracks import TrackTable
+from sharedsky.record.keys import KeyInfo, KeyStore
+from sharedsky.record.log import Entry, Record, canonical_json, load_public_key, unb64
 from sharedsky.service.hotline import ALL, Hotline, MessageError
 from sharedsky.service.reports import (
     ReportError,
@@ -31,7 +32,6 @@ from sharedsky.service.reports import (
     columns_payload,
     validate_reports,
 )
-from sharedsky.tracks import TrackTable
 
 EVENT_KINDS = ("conflict", "loss_of_separation", "airspace", "distress", "notice", "request",
                "response", "overdue", "ack", "unacknowledged")

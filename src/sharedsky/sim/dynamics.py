@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from sharedsky.geo import local_radii_nm
+from sharedsky.engine.geo import local_radii_nm
 from sharedsky.sim.missions import G_MS2, MS_PER_KT, FlightPlan
 from sharedsky.sim.performance import AircraftType
 

@@ -1,7 +1,7 @@
 """What a simulated day did under an agreement: conflicts, losses, notice, incursions.
 
 Fed, step by step, with the same events the live service produces (the conflict
-lifecycle of `sharedsky.alerts` and the airspace watch), plus each step's detected
+lifecycle of `sharedsky.alerting.conflicts` and the airspace watch), plus each step's detected
 conflicts for the closest distances. The work per step is proportional to the number
 of conflicts and events, not of aircraft.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sharedsky.engine.separation import Conflicts, Minima
-from sharedsky.snapshot import Snapshot
+from sharedsky.ingest.snapshot import Snapshot
 
 DISTANCE_BINS_NM = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, float("inf"))
 NOTICE_BINS_S = (0.0, 1.0, 15.0, 30.0, 60.0, 120.0, 180.0, 300.0, float("inf"))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sharedsky.geo import M_PER_NM
+from sharedsky.engine.geo import M_PER_NM
 
 _FALLBACK = ("#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#7f7f7f", "#9467bd", "#8c564b")
 

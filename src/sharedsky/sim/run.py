@@ -2,9 +2,9 @@
 
 Each simulated second the fleet is advanced (vectorised), a `Snapshot` of every
 airborne aircraft is built with party codes from the agreement's own attribution of
-the simulated ICAO addresses and callsigns, separation is detected with
-`sharedsky.engine.separation.detect`, the conflict lifecycle (`sharedsky.alerts`) and
-the airspace watch turn detections into events, and the metrics collector counts them.
+the simulated ICAO addresses and callsigns, the one assessment step
+(`sharedsky.alerting.step.Assessment`, as live and in replay) turns it into events, and
+the metrics collector counts them.
 Nothing here reads a clock: a seed gives the same day, byte for byte.
 """
 
@@ -19,16 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sharedsky.engine.separation import Conflicts, Minima, detect
+from sharedsky.alerting.step import Assessment
+from sharedsky.engine.separation import Conflicts, Minima
+from sharedsky.ingest.snapshot import Snapshot
 from sharedsky.sim.dynamics import Fleet
 from sharedsky.sim.metrics import MetricsCollector
 from sharedsky.sim.missions import FlightPlan, plan_flights
 from sharedsky.sim.scenario import Scenario
-from sharedsky.snapshot import Snapshot
-
-RECORD_COLUMNS = ("timestamp", "icao24", "callsign", "latitude", "longitude", "altitude",
-                  "groundspeed", "track", "vertical_rate", "squawk", "onground", "source",
-                  "party", "typecode", "mission")
 
 
 @dataclass
@@ -107,16 +104,9 @@ class Simulation:
             self.levels = _levels_without_agreement(self.parties, scenario.check_same_party)
             self._n_mismatch = 0
         self.party_code = codes
-        self.tracker = None
-        self.watch = None
-        if detection:
-            from sharedsky.alerts import ConflictTracker
-
-            self.tracker = ConflictTracker.for_agreement(agreement)
-            if airspace and agreement is not None and getattr(agreement, "airspaces", None):
-                from sharedsky.airspace_watch import AirspaceWatch
-
-                self.watch = AirspaceWatch(agreement)
+        self.assessment = (Assessment.for_agreement(agreement, levels=self.levels, airspace=airspace)
+                           if detection else None)
+        self.watch = self.assessment.airspace if self.assessment is not None else None
         self.metrics = MetricsCollector(self.parties, self.levels)
         self.record_every_s = record_every_s
         self._rec: list[tuple[float, np.ndarray, np.ndarray]] = []
@@ -151,12 +141,9 @@ class Simulation:
         snap, idx = self.snapshot()
         events: list[dict[str, Any]] = []
         conflicts = Conflicts.empty()
-        if self.detection and len(snap) >= 2:
-            conflicts = detect(snap, self.levels)
-        if self.tracker is not None:
-            events.extend(self.tracker.step(snap, conflicts, self.levels))
-        if self.watch is not None:
-            events.extend(self.watch.step(snap))
+        if self.assessment is not None:
+            result = self.assessment.step(snap)
+            conflicts, events = result.conflicts, result.events
         self.metrics.observe(snap, conflicts, events)
         self.events.extend(events)
         if self.record_every_s is not None and self.t_s >= self._next_record_s - 1e-9:
@@ -172,8 +159,8 @@ class Simulation:
     def close(self) -> list[dict[str, Any]]:
         """End the open alerts (end of the run)."""
         events: list[dict[str, Any]] = []
-        if self.tracker is not None:
-            events = self.tracker.close(self.t_s)
+        if self.assessment is not None:
+            events = self.assessment.close(self.t_s)
         self.metrics.handle_events(self.t_s, events)
         self.events.extend(events)
         return events
@@ -240,11 +227,8 @@ class Simulation:
                 "wall_s": round(wall_s, 3),
                 "simulated_s_per_wall_s": round(simulated / wall_s, 1) if wall_s > 0 else None,
             }
-        if self.watch is not None and hasattr(self.watch, "summary"):
-            try:
-                m["airspace"]["watch_summary"] = self.watch.summary()
-            except Exception as exc:  # noqa: BLE001 - a summary must not lose the run
-                m["airspace"]["watch_summary"] = {"error": str(exc)}
+        if self.watch is not None:
+            m["airspace"]["watch_summary"] = self.watch.summary()
         return head | m
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sharedsky.feeds.base import FeedStats, reports_from_columns
+from sharedsky.ingest.feeds.base import FeedStats, reports_from_columns
 
 # --- CRC-24 (Mode S parity, polynomial 0xFFF409) -----------------------------------
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sharedsky.geo import MEAN_RADIUS_NM
-from sharedsky.snapshot import Snapshot
+from sharedsky.engine.geo import MEAN_RADIUS_NM
+from sharedsky.ingest.snapshot import Snapshot
 
 
 def random_enroute(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sharedsky.feeds.base import FeedError
+from sharedsky.ingest.feeds.base import FeedError
 
 
 @dataclass

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sharedsky.schema import epoch_s
-from sharedsky.slots import SlotStore
-from sharedsky.snapshot import DEFAULT_MAX_AGE_S, Snapshot, build_snapshot
+from sharedsky.ingest.schema import epoch_s
+from sharedsky.ingest.slots import SlotStore
+from sharedsky.ingest.snapshot import DEFAULT_MAX_AGE_S, Snapshot, build_snapshot
 
 FLOAT_COLS = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate")
 TEXT_COLS = ("callsign", "squawk", "emergency", "source")
@@ -100,10 +100,6 @@ class TrackTable:
             if c == "latitude":
                 self._f["t_pos_s"][s[k]] = tt[k]
 
-    def set_party(self, party_of_slot: np.ndarray) -> None:
-        """Replace every aircraft's party code (e.g. after re-attribution)."""
-        self._f["party"][:] = party_of_slot
-
     def expire(self, t_s: float, coast_s: float) -> int:
         """Forget aircraft not heard from for `coast_s`; returns how many ended."""
         return self._store.keep(self._f["t_report_s"] >= t_s - coast_s)
@@ -132,5 +128,6 @@ class TrackTable:
             onground=f["onground"],
             callsign=self._t["callsign"],
             squawk=self._t["squawk"],
+            emergency=self._t["emergency"],
             max_age_s=max_age_s,
         )

@@ -1,24 +1,23 @@
-"""Replay: step through recorded traffic in its own time and run the engine at each step.
+"""Replay: step through recorded traffic in its own time and assess each instant.
 
-The same engine that runs live: a track table is fed the reports up to each instant,
-a snapshot is taken, separation (and airspace, with an agreement) is assessed, and the
-alert lifecycle turns detections into events. Pure with respect to wall-clock time.
+The same step that runs live: a track table is fed the reports up to each instant, a
+snapshot is taken, and the one assessment step (`sharedsky.alerting.step.Assessment`)
+turns it into events. Pure with respect to wall-clock time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sharedsky.alerts import ConflictTracker
-from sharedsky.engine.separation import Minima, detect
-from sharedsky.schema import epoch_s
-from sharedsky.snapshot import DEFAULT_MAX_AGE_S
-from sharedsky.tracks import FLOAT_COLS, TEXT_COLS, TrackTable
+from sharedsky.alerting.step import Assessment
+from sharedsky.ingest.schema import epoch_s
+from sharedsky.ingest.snapshot import DEFAULT_MAX_AGE_S
+from sharedsky.ingest.tracks import FLOAT_COLS, TEXT_COLS, TrackTable
 
 
 @dataclass
@@ -81,27 +80,25 @@ def _columns(reports: pd.DataFrame, party: np.ndarray) -> tuple[dict[str, np.nda
 
 def replay(
     reports: pd.DataFrame,
-    levels: Sequence[Minima],
+    assessment: Assessment,
     parties: tuple[str, ...],
     party: np.ndarray,
     **options: Any,
 ) -> Iterator[dict[str, Any]]:
     """Yield events, in recording time, from a whole recording with party codes."""
-    yield from replay_batches(iter([(reports, party)]), levels, parties, **options)
+    yield from replay_batches(iter([(reports, party)]), assessment, parties, **options)
 
 
 def replay_batches(
     batches: Iterator[tuple[pd.DataFrame, np.ndarray]],
-    levels: Sequence[Minima],
+    assessment: Assessment,
     parties: tuple[str, ...],
     *,
     step_s: float = 1.0,
     max_age_s: float = DEFAULT_MAX_AGE_S,
     coast_s: float = 60.0,
-    airspace_watch: Any | None = None,
     summary: ReplaySummary | None = None,
     progress: Callable[[float], None] | None = None,
-    tracker: ConflictTracker | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield events from time-ordered batches of reports (a live feed, or a recording as
     one batch). The engine steps every `step_s` of the reports' own time, up to the
@@ -110,7 +107,6 @@ def replay_batches(
     """
     summ = summary if summary is not None else ReplaySummary()
     table = TrackTable(parties)
-    tracker = tracker if tracker is not None else ConflictTracker()
     seen: set[str] = set()
     next_step = np.nan
     n = 0
@@ -149,9 +145,7 @@ def replay_batches(
             n += 1
             snap = table.snapshot(now, max_age_s)
             summ.max_aircraft_at_once = max(summ.max_aircraft_at_once, len(snap))
-            events = tracker.step(snap, detect(snap, levels), levels)
-            if airspace_watch is not None:
-                events.extend(airspace_watch.step(snap))
+            events = assessment.step(snap).events
             summ.steps += 1
             yield from emit(events)
         if lo < t.shape[0]:  # reports after the last step: kept for the next batch
@@ -159,7 +153,6 @@ def replay_batches(
         if steps.size:
             next_step = float(steps[-1]) + step_s
     if np.isfinite(next_step):
-        yield from emit(tracker.close(next_step - step_s))
-    summ.losses_of_separation = tracker.losses
-    if airspace_watch is not None and hasattr(airspace_watch, "summary"):
-        summ.airspace = airspace_watch.summary()
+        yield from emit(assessment.close(next_step - step_s))
+    summ.losses_of_separation = assessment.losses
+    summ.airspace = assessment.airspace_summary() or {}

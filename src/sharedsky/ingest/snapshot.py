@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from sharedsky.geo import dead_reckon
+from sharedsky.engine.geo import dead_reckon
 
 F64 = NDArray[np.float64]
 
@@ -40,6 +40,7 @@ class Snapshot:
     parties: tuple[str, ...] = ("default",)
     callsign: NDArray[np.str_] | None = None
     squawk: NDArray[np.str_] | None = None
+    emergency: NDArray[np.str_] | None = None  # ADS-B emergency status, "" when none
     dropped_stale: int = 0
     dropped_ground: int = 0
     extra: dict[str, np.ndarray] = field(default_factory=dict)
@@ -67,6 +68,7 @@ class Snapshot:
             parties=self.parties,
             callsign=sub(self.callsign),
             squawk=sub(self.squawk),
+            emergency=sub(self.emergency),
             dropped_stale=self.dropped_stale,
             dropped_ground=self.dropped_ground,
             extra={k: v[index] for k, v in self.extra.items()},
@@ -89,6 +91,7 @@ def build_snapshot(
     onground: np.ndarray | None = None,
     callsign: np.ndarray | None = None,
     squawk: np.ndarray | None = None,
+    emergency: np.ndarray | None = None,
     max_age_s: float = DEFAULT_MAX_AGE_S,
     dead_reckoning: bool = True,
 ) -> Snapshot:
@@ -142,6 +145,7 @@ def build_snapshot(
         parties=parties,
         callsign=None if callsign is None else np.asarray(callsign).astype(str)[keep],
         squawk=None if squawk is None else np.asarray(squawk).astype(str)[keep],
+        emergency=None if emergency is None else np.asarray(emergency).astype(str)[keep],
         dropped_stale=n_stale,
         dropped_ground=n_ground,
     )

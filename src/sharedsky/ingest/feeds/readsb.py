@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sharedsky.feeds.base import FeedError, FeedStats, float_or_nan, reports_from_columns
+from sharedsky.ingest.feeds.base import FeedError, FeedStats, float_or_nan, reports_from_columns
 
 
 def _alt(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sharedsky.feeds.base import FeedError, float_or_nan, reports_from_columns
+from sharedsky.ingest.feeds.base import FeedError, float_or_nan, reports_from_columns
 
 FT_PER_M = 1.0 / 0.3048
 KT_PER_MS = 3600.0 / 1852.0

@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sharedsky.schema import epoch_s
-from sharedsky.slots import SlotStore
+from sharedsky.ingest.schema import epoch_s
+from sharedsky.ingest.slots import SlotStore
 
 EARTH_RADIUS_NM = 3440.065  # mean Earth radius; the gate needs ~1 % accuracy at most
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from sharedsky.engine.separation import Conflicts, Kinematics, Minima, pair_conflicts
-from sharedsky.snapshot import Snapshot
+from sharedsky.ingest.snapshot import Snapshot
 
 
 @dataclass
@@ -62,7 +62,7 @@ class ConflictTracker:
     retime_frac: float = 0.2
     _alerts: dict[tuple[str, str], _Alert] = field(default_factory=dict)
     _losses: dict[tuple[str, str], _Loss] = field(default_factory=dict)
-    _serial: int = 0
+    serial: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     losses: list[dict[str, Any]] = field(default_factory=list)
 
@@ -76,8 +76,8 @@ class ConflictTracker:
                    retime_frac=a.retime_frac, keep_factor=a.keep_factor)
 
     def _next_id(self, kind: str, a: str, b: str) -> str:
-        self._serial += 1
-        return f"{kind}-{a}-{b}-{self._serial}"
+        self.serial += 1
+        return f"{kind}-{a}-{b}-{self.serial}"
 
     def step(
         self, snap: Snapshot, conflicts: Conflicts, levels: Sequence[Minima]
@@ -230,7 +230,3 @@ class ConflictTracker:
     @staticmethod
     def _event(kind: str, state: str, t: float, ident: str, body: dict[str, Any]) -> dict[str, Any]:
         return {"kind": kind, "state": state, "t": t, "id": ident, **body}
-
-    @property
-    def open_alerts(self) -> int:
-        return len(self._alerts)

@@ -1,7 +1,7 @@
 """Recorded traffic in the traffic library's layouts: JSON (row- or column-oriented,
-optionally gzipped), CSV and Parquet, read into the report table (`sharedsky.schema`).
+optionally gzipped), CSV and Parquet, read into the report table (`sharedsky.ingest.schema`).
 
-Any other format `sharedsky.feeds.open_feed` knows (JSON lines of raw frames, Beast,
+Any other format `sharedsky.ingest.feeds.open_feed` knows (JSON lines of raw frames, Beast,
 AVR, SBS, readsb, OpenSky) is read through it, whole, into one table.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sharedsky.feeds.base import FeedError
-from sharedsky.schema import normalise
+from sharedsky.ingest.feeds.base import FeedError
+from sharedsky.ingest.schema import normalise
 
 
 class RecordingError(FeedError):
@@ -72,7 +72,7 @@ def read_recording(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
 
 def _read_feed(p: Path, fmt: str | None) -> pd.DataFrame:
     """A whole file in any feed format, as one time-ordered report table."""
-    from sharedsky.feeds import open_feed
+    from sharedsky.ingest.feeds import open_feed
 
     try:
         batches = list(open_feed(str(p), fmt))
@@ -81,7 +81,7 @@ def _read_feed(p: Path, fmt: str | None) -> pd.DataFrame:
     except FeedError as exc:
         raise RecordingError(str(exc)) from exc
     if not batches:
-        from sharedsky.schema import empty_reports
+        from sharedsky.ingest.schema import empty_reports
 
         return empty_reports()
     out = pd.concat(batches, ignore_index=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sharedsky.feeds.base import FeedStats, reports_from_columns
+from sharedsky.ingest.feeds.base import FeedStats, reports_from_columns
 
 _NAMES = ["msg", "type", "session", "aircraft", "hex", "flight", "date_gen", "time_gen",
           "date_log", "time_log", "callsign", "altitude", "groundspeed", "track", "latitude",

@@ -6,7 +6,7 @@ Also accepted: `@` + 12 hex digits of 12 MHz MLAT clock + frame (`@0000010203048
 
 from __future__ import annotations
 
-from sharedsky.feeds.base import FeedStats
+from sharedsky.ingest.feeds.base import FeedStats
 
 _HEX = set("0123456789abcdefABCDEF")
 

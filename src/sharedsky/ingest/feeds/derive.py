@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sharedsky.quality import course_deg, distance_nm
-from sharedsky.schema import epoch_s
-from sharedsky.slots import SlotStore
+from sharedsky.ingest.quality import course_deg, distance_nm
+from sharedsky.ingest.schema import epoch_s
+from sharedsky.ingest.slots import SlotStore
 
 _NUM = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate")
 _TXT = ("callsign", "squawk", "emergency", "source")

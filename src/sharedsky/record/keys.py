@@ -20,7 +20,14 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from sharedsky.record import Record, _one, connect, load_public_key, private_key_b64, public_key_b64
+from sharedsky.record.log import (
+    Record,
+    _one,
+    connect,
+    load_public_key,
+    private_key_b64,
+    public_key_b64,
+)
 
 KEY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (

@@ -1,7 +1,7 @@
 """What every feed reader shares: the error type, rejection counters and report building.
 
 Readers turn what a receiver or an export produces into the report table of
-`sharedsky.schema` (traffic-library columns plus `source` and `party`). Bad input is
+`sharedsky.ingest.schema` (traffic-library columns plus `source` and `party`). Bad input is
 never silently dropped: a malformed line or frame is counted under a reason in a
 `FeedStats`, and an input that cannot be read at all raises `FeedError` naming it.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sharedsky.schema import REPORT_COLUMNS, normalise
+from sharedsky.ingest.schema import REPORT_COLUMNS, normalise
 
 
 class FeedError(ValueError):

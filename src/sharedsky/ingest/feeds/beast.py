@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sharedsky.feeds.base import FeedStats
+from sharedsky.ingest.feeds.base import FeedStats
 
 ESC = 0x1A
 #: type byte -> payload length (Mode A/C, Mode S short, Mode S long)

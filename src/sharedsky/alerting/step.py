@@ -1,0 +1,103 @@
+"""The one assessment step: a snapshot in, the events of that instant out.
+
+Replay, the service and the simulator all call `Assessment.step`; none of them
+re-implements any part of it. Each stage of judgement is added here once:
+
+1. separation: `engine.separation.detect` over every pair the agreement's minima cover;
+2. the conflict lifecycle (`alerting.conflicts.ConflictTracker`): predicted conflicts
+   new / updated / ended, and losses of separation start / end;
+3. the sovereign airspace watch (`alerting.airspace_watch.AirspaceWatch`), when the
+   agreement protects airspaces;
+4. distress from squawks and ADS-B emergency status (`alerting.distress.DistressWatch`).
+
+The stages keep state between steps (hysteresis, episodes) but read no clock and do no
+I/O: the same snapshots give the same events, live, in replay and in simulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sharedsky.alerting.airspace_watch import AirspaceWatch
+from sharedsky.alerting.conflicts import ConflictTracker
+from sharedsky.alerting.distress import DistressWatch
+from sharedsky.engine.separation import Conflicts, Minima, detect
+from sharedsky.ingest.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step saw and said: its snapshot, the detected conflicts, the events."""
+
+    snapshot: Snapshot
+    conflicts: Conflicts
+    events: list[dict[str, Any]]
+
+
+class Assessment:
+    """Snapshot -> events, with the state the alert lifecycles keep between steps."""
+
+    def __init__(
+        self,
+        levels: Sequence[Minima],
+        *,
+        conflicts: ConflictTracker | None = None,
+        airspace: AirspaceWatch | None = None,
+        distress: DistressWatch | None = None,
+    ) -> None:
+        self.levels = list(levels)
+        self.conflicts = conflicts if conflicts is not None else ConflictTracker()
+        self.airspace = airspace
+        self.distress = distress
+
+    @classmethod
+    def for_agreement(
+        cls,
+        agreement: Any | None,
+        *,
+        levels: Sequence[Minima] | None = None,
+        airspace: bool = True,
+        distress: bool = True,
+        distress_active: Iterable[str] = (),
+    ) -> Assessment:
+        """The step an agreement defines: its minima (or `levels`), its `[alerting]`
+        rules, its airspaces when `airspace`, and distress with its frequencies."""
+        if levels is None:
+            if agreement is None:
+                raise ValueError("an assessment needs an agreement or explicit minima levels")
+            levels = agreement.minima_levels()
+        watch = None
+        if airspace and agreement is not None and agreement.airspaces:
+            watch = AirspaceWatch(agreement)
+        freqs = agreement.channels.distress_mhz if agreement is not None else ()
+        return cls(
+            levels,
+            conflicts=ConflictTracker.for_agreement(agreement),
+            airspace=watch,
+            distress=DistressWatch(freqs, distress_active) if distress else None,
+        )
+
+    def step(self, snap: Snapshot) -> StepResult:
+        """Assess one snapshot: every stage, in order; returns the events of the instant."""
+        found = detect(snap, self.levels) if len(snap) > 1 else Conflicts.empty()
+        events = self.conflicts.step(snap, found, self.levels)
+        if self.airspace is not None:
+            events.extend(self.airspace.step(snap))
+        if self.distress is not None:
+            events.extend(self.distress.step(snap))
+        return StepResult(snap, found, events)
+
+    def close(self, t_s: float) -> list[dict[str, Any]]:
+        """End every open conflict and loss of separation (end of a replay or run)."""
+        return self.conflicts.close(t_s)
+
+    @property
+    def losses(self) -> list[dict[str, Any]]:
+        """Every loss of separation that has ended, with its extent."""
+        return self.conflicts.losses
+
+    def airspace_summary(self) -> dict[str, Any] | None:
+        """Incursions and warnings so far, when the airspace watch runs."""
+        return None if self.airspace is None else self.airspace.summary()
