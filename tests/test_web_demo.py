@@ -26,10 +26,21 @@ def test_service_serves_the_map_from_the_package(svc):
     r = httpx.get(svc.url + "/")
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     assert '<canvas id="map">' in r.text
-    for name, ctype in (("app.js", "javascript"), ("style.css", "text/css")):
+    assert '<script type="module" src="main.js">' in r.text
+    # module scripts are refused unless served with a JavaScript MIME type
+    modules = sorted(p.name for p in WEB.glob("*.js"))
+    assert "main.js" in modules and len(modules) > 1
+    for name, ctype in [(m, "javascript") for m in modules] + [("style.css", "text/css")]:
         r = httpx.get(f"{svc.url}/{name}")
         assert r.status_code == 200 and ctype in r.headers["content-type"]
         assert r.content == (WEB / name).read_bytes()
+
+
+def test_every_module_import_is_a_sibling_file():
+    """main.js and its modules import only ./name.js files that exist in the web folder."""
+    for p in WEB.glob("*.js"):
+        for spec in re.findall(r"""^import\b[^;]*?\bfrom\s*["']([^"']+)["']""", p.read_text(encoding="utf-8"), re.M):
+            assert spec.startswith("./") and (WEB / spec[2:]).is_file(), f"{p.name}: import {spec}"
 
 
 def test_demo_keys_sign_in_as_their_party(svc):
@@ -44,9 +55,10 @@ def test_demo_keys_sign_in_as_their_party(svc):
 def test_web_files_reference_no_other_host():
     """No CDN, font or tile URL in the page's files (the browser test checks the requests)."""
     ref = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?(?:https?:)?//|"""
-                     r"""(?:fetch|import|WebSocket)\s*\(\s*["'`](?:https?|wss?):""", re.I)
+                     r"""(?:fetch|import|WebSocket)\s*\(\s*["'`](?:https?|wss?):|"""
+                     r"""\bfrom\s*["'](?:https?:)?//""", re.I)
     files = [p for p in WEB.rglob("*") if p.is_file()]
-    assert {p.name for p in files} >= {"index.html", "app.js", "style.css"}
+    assert {p.name for p in files} >= {"index.html", "main.js", "style.css"}
     for p in files:
         hits = ref.findall(p.read_text(encoding="utf-8"))
         assert hits == [], f"{p.name}: {hits}"

@@ -1,0 +1,154 @@
+// The alert list: conflict, airspace, loss-of-separation and distress events grouped into
+// threads, one row each with its time to go and acknowledgements; acknowledging.
+import { S, $, esc, fmtTime, fmtTtl, callsignOf, partyLabel, nowServer, api } from "./state.js";
+import { writeHash } from "./filters.js";
+import { renderSelected } from "./interaction.js";
+import { setStatus, renderOverdue } from "./line.js";
+
+// Alert threads: one row per conflict / airspace event id / distress / loss of separation.
+export function threadKey(ev) {
+  switch (ev.kind) {
+    case "conflict": return "conflict:" + (ev.id || [ev.a, ev.b].sort().join("-"));
+    case "loss_of_separation": return "los:" + (ev.id || [ev.a, ev.b].sort().join("-"));
+    case "airspace": return "airspace:" + (ev.id || ev.airspace + ":" + ev.icao24);
+    case "distress": return "distress:" + ev.seq;
+    default: return null;
+  }
+}
+
+export function threadLevel(ev) {
+  if (ev.kind === "conflict") return ev.level || "advisory";
+  if (ev.kind === "loss_of_separation") return "los";
+  if (ev.kind === "airspace") return ev.state === "violation_end" ? "violation" : ev.state || "advisory";
+  if (ev.kind === "distress") return "distress";
+  return "advisory";
+}
+
+export function threadEnded(ev) {
+  return (ev.kind === "conflict" && ev.state === "ended") || (ev.kind === "loss_of_separation" && ev.state === "end") || (ev.kind === "airspace" && ev.state === "violation_end");
+}
+
+export function ackedByMe(th) {
+  return th.acks.some((a) => a.by === S.me.party || (S.me.supervisor && a.by === "supervisor"));
+}
+
+export async function ack(seq, button) {
+  if (button) button.disabled = true;
+  try {
+    await api("/api/v1/ack", { method: "POST", body: { seq } });
+  } catch (e) {
+    if (button) { button.disabled = false; button.title = e.message; }
+    setStatus("ack failed: " + e.message, true);
+  }
+}
+
+// ---------------------------------------------------------------- side panels
+let sidePending = false;
+export function scheduleSide() {
+  if (sidePending) return;
+  sidePending = true;
+  setTimeout(() => { sidePending = false; renderSide(); }, 100);
+}
+
+export function alertRows() {
+  const rows = [];
+  const now = nowServer();
+  for (const th of S.threads.values()) {
+    const ev = th.last;
+    let ttl = null;
+    if (ev.kind === "conflict" && ev.t_in_s != null) ttl = ev.t_in_s - Math.max(0, now - ev.t);
+    if (ev.kind === "airspace" && ev.time_to_entry_s != null) ttl = ev.time_to_entry_s - Math.max(0, now - ev.t);
+    if (ev.kind === "airspace" && ev.state === "violation") ttl = 0;
+    if (ev.kind === "loss_of_separation" && !th.ended) ttl = 0;
+    rows.push({ id: th.id, kind: th.kind, level: th.level, last: ev, first: th.first, ended: th.ended, acks: th.acks, ttl, th });
+  }
+  // newest alert first, by when it was raised: rows do not jump under the cursor on updates
+  rows.sort((a, b) => b.first.seq - a.first.seq);
+  return rows;
+}
+
+function describe(ev) {
+  switch (ev.kind) {
+    case "conflict":
+      return `${esc(callsignOf(ev.a))} ${tag(ev.party_a)} × ${esc(callsignOf(ev.b))} ${tag(ev.party_b)}`;
+    case "loss_of_separation":
+      return `LOSS OF SEPARATION ${esc(callsignOf(ev.a))} × ${esc(callsignOf(ev.b))}`;
+    case "airspace":
+      return `${esc(callsignOf(ev.icao24))} ${tag(ev.party)} → ${esc(airspaceName(ev.airspace))}`;
+    case "distress":
+      return `${esc(callsignOf(ev.icao24))} ${tag(ev.from || ev.party)} ${esc(ev.nature || "")}`;
+    default:
+      return esc(ev.kind);
+  }
+}
+function tag(party) {
+  return `<span class="ptag" style="border-color:${esc(S.partyColour[party] || "#9e9e9e")}" title="${esc(partyLabel(party))}">${esc(party || "?")}</span>`;
+}
+function airspaceName(id) {
+  const a = S.airspaces.find((x) => x.id === id);
+  return a ? a.name : id;
+}
+function metaOf(ev) {
+  const parts = [fmtTime(ev.t), "#" + ev.seq];
+  if (ev.kind === "conflict") {
+    if (ev.d_cpa_nm != null) parts.push(`CPA ${(+ev.d_cpa_nm).toFixed(1)} NM / ${Math.round(ev.dz_cpa_ft || 0)} ft in ${Math.round(ev.t_cpa_s || 0)} s`);
+    parts.push(ev.state);
+  }
+  if (ev.kind === "airspace") {
+    parts.push(ev.state);
+    if (ev.heading_to_avoid_deg != null) parts.push(`avoid: turn to ${Math.round(ev.heading_to_avoid_deg)}°`);
+    if (ev.time_inside_s != null) parts.push(`inside ${Math.round(ev.time_inside_s)} s`);
+  }
+  return parts.join(" · ");
+}
+
+function pruneThreads() {
+  // a long watch: keep every open alert and the latest 300 ended ones
+  let ended = 0;
+  for (const th of S.threads.values()) if (th.ended) ended++;
+  if (ended > 400) {
+    const old = Array.from(S.threads.values()).filter((th) => th.ended).sort((a, b) => a.last.seq - b.last.seq);
+    for (const th of old.slice(0, ended - 300)) S.threads.delete(th.id);
+  }
+  if (S.events.length > 5000) S.events.splice(0, S.events.length - 4000);
+}
+
+export function renderSide() {
+  if (!S.me) return;
+  pruneThreads();
+  let airspaceActive = false;
+  for (const th of S.threads.values()) if (th.kind === "airspace" && !th.ended) { airspaceActive = true; break; }
+  S.airspaceActive = airspaceActive;
+  const rows = alertRows();
+  const active = rows.filter((r) => !r.ended);
+  $("count-alerts").textContent = active.length;
+  $("alerts-count").textContent = rows.length ? `(${active.length} active / ${rows.length})` : "";
+  const html = rows.slice(0, 200).map((r) => {
+    const acked = r.acks.length > 0;
+    const ackedMe = ackedByMe(r.th);
+    const ackTxt = acked ? `<span class="acked">ACK ${esc(r.acks.map((a) => partyLabel(a.by)).filter((v, i, s) => s.indexOf(v) === i).join(", "))}</span>` : "";
+    const btn = !ackedMe && !r.ended ? `<button data-ack="${r.last.seq}">Ack</button>` : "";
+    const lvl = r.level === "los" ? "LOS" : r.level;
+    return `<li class="alert lvl-${esc(r.level)}${r.ended ? " ended" : ""}${acked ? " acked" : " unacked"}" data-thread="${esc(r.id)}" data-seq="${r.last.seq}">` +
+      `<span class="lvl">${esc(lvl)}</span><span class="what">${describe(r.last)}</span>` +
+      `<span class="ttl">${r.ended ? "ended" : esc(fmtTtl(r.ttl))}</span>` +
+      `<span class="meta">${esc(metaOf(r.last))}</span><span>${ackTxt}${btn}</span></li>`;
+  }).join("");
+  const ul = $("alerts");
+  if (ul._html !== html) { ul.innerHTML = html; ul._html = html; }
+  renderOverdue();
+}
+
+export function wireAlerts() {
+  $("alerts").addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-ack]");
+    if (b) { ack(+b.dataset.ack, b); return; }
+    const li = e.target.closest("li[data-thread]");
+    if (li) {
+      const th = S.threads.get(li.dataset.thread);
+      const icao = th && (th.last.a || th.last.icao24);
+      const ac = icao && S.aircraft.get(icao);
+      if (ac) { S.selected = icao; S.view.lat = ac.lat; S.view.lon = ac.lon; S.dirty = true; renderSelected(); writeHash(); }
+    }
+  });
+}

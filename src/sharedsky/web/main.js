@@ -1,0 +1,57 @@
+// sharedsky operations room, entry module: wires the other modules, exposes the debug handle
+// window.sharedsky (read by the browser tests and the benchmark) and starts the page.
+// Talks only to the server that served it (docs/service-api.md); no library, no CDN, no tiles.
+import { S, $, KEY_STORE, fmtTime } from "./state.js";
+import { setProjection } from "./projection.js";
+import { draw, loop, renderLegend, wireMap } from "./map.js";
+import { renderSelected, wirePointer } from "./interaction.js";
+import { applyPicture, keyFromUrl, signIn, wireSignIn } from "./connection.js";
+import { alertRows, renderSide, wireAlerts } from "./alerts.js";
+import { refreshIcaoSelect, wireLine } from "./line.js";
+import { readHash, writeHash, writeFiltersToForm, wireFilters } from "./filters.js";
+
+// Debug and test handle: what the page knows and drew (read by the browser tests and the benchmark).
+const debug = {
+  get ready() { return !!S.me && S.wsUp; },
+  get me() { return S.me; },
+  get known() { return Array.from(S.aircraft.keys()); },
+  get drawn() { return S.drawn.slice(); },
+  get tagged() { return (S.tagged || []).slice(); },
+  get alerts() { return alertRows().map((r) => ({ id: r.id, kind: r.kind, level: r.level, seq: r.last.seq, ended: r.ended, acks: r.acks.map((a) => a.by), ttl_s: r.ttl })); },
+  get banner() { return S.bannerSeq === null ? null : { seq: S.bannerSeq, text: $("banner-text").textContent }; },
+  get events() { return S.events.slice(); },
+  get lastSeq() { return S.lastSeq; },
+  get beeps() { return S.beeps; },
+  get frameTimes() { return S.frameTimes.slice(); },
+  get applyTimes() { return S.applyTimes.slice(); },
+  get view() { return Object.assign({}, S.view); },
+  get phases() { return Object.assign({}, S.phases); },
+  applyPicture: (msg) => applyPicture(msg),
+  draw: () => draw(),
+  redraw: () => { S.dirty = true; },
+  setView: (lat, lon, z) => { S.view = { lat, lon, z }; S.baseCache = null; S.dirty = true; writeHash(); },
+};
+window.sharedsky = debug;
+
+// ---------------------------------------------------------------- wiring
+wirePointer();
+wireAlerts();
+wireLine();
+wireFilters();
+wireSignIn();
+wireMap();
+
+// the clock, time-to-go counters and the distress-select refresh at 1 Hz
+setInterval(() => {
+  $("clock").textContent = fmtTime(S.lastT || Date.now() / 1000);
+  if (S.me) { renderSide(); if ($("m-type").value === "DISTRESS" && document.activeElement !== $("m-icao")) refreshIcaoSelect(); if (S.selected) renderSelected(); }
+}, 1000);
+
+// ---------------------------------------------------------------- start
+readHash();
+setProjection(S.view.lat);
+writeFiltersToForm();
+renderLegend();
+requestAnimationFrame(loop);
+const k = keyFromUrl() || sessionStorage.getItem(KEY_STORE);
+if (k) signIn(k);

@@ -1,0 +1,355 @@
+// Map drawing on the one canvas: cached borders layer, airspaces, notices, trails, conflict
+// lines, aircraft symbols and labels, batched per colour; the redraw loop.
+import { S, $, TRAIL_POINTS, TRAIL_BUDGET, LABEL_MAX, SQUAWKS, LEVEL_COLOUR, ALT_STOPS, fmtAlt, fmtTtl, nowServer } from "./state.js";
+import { canvas, worldX, worldY, ringsOf, viewTransform } from "./projection.js";
+import { passes } from "./filters.js";
+
+const ctx = canvas.getContext("2d", { alpha: false });
+
+// ---------------------------------------------------------------- drawing
+let dpr = 1;
+export function resize() {
+  dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth, h = canvas.clientHeight;
+  canvas.width = Math.max(1, Math.round(w * dpr));
+  canvas.height = Math.max(1, Math.round(h * dpr));
+  S.baseCache = null;
+  S.dirty = true;
+}
+
+function altColour(alt) {
+  // hue from orange (low) through green and blue to magenta (high), as readsb users know it
+  if (alt == null || !isFinite(alt)) return "#9e9e9e";
+  const stops = ALT_STOPS, hues = [20, 40, 90, 140, 200, 250, 300];
+  if (alt <= stops[0]) return `hsl(${hues[0]},85%,55%)`;
+  for (let i = 1; i < stops.length; i++) {
+    if (alt <= stops[i]) {
+      const f = (alt - stops[i - 1]) / (stops[i] - stops[i - 1]);
+      return `hsl(${Math.round(hues[i - 1] + f * (hues[i] - hues[i - 1]))},85%,55%)`;
+    }
+  }
+  return `hsl(${hues[hues.length - 1]},85%,60%)`;
+}
+const ALT_BINS = 24;
+function altBin(alt) {
+  if (alt == null || !isFinite(alt)) return ALT_BINS; // unknown
+  return Math.max(0, Math.min(ALT_BINS - 1, Math.floor((alt / 45000) * ALT_BINS)));
+}
+const altBinColours = Array.from({ length: ALT_BINS + 1 }, (_, i) => (i === ALT_BINS ? "#9e9e9e" : altColour(((i + 0.5) / ALT_BINS) * 45000)));
+
+export function renderLegend() {
+  const grad = ALT_STOPS.map((a, i) => `${altColour(a)} ${(i / (ALT_STOPS.length - 1)) * 100}%`).join(",");
+  $("legend").innerHTML = `altitude<div class="bar" style="background:linear-gradient(90deg,${grad})"></div><div class="ticks">${ALT_STOPS.filter((_, i) => i % 2 === 0).map((a) => `<span>${a / 1000}k</span>`).join("")}</div>`;
+}
+
+function drawBase(T) {
+  // Borders are rendered into an offscreen layer a margin larger than the screen and
+  // only re-rendered on zoom, resize, new data or a pan past the margin: a pan is a blit.
+  const M = Math.round(Math.max(T.W, T.H) / 2);
+  const c0 = S.baseCache;
+  if (c0 && c0.z === S.view.z && c0.W === T.W && c0.H === T.H && c0.n === S.basemap.length && c0.dpr === dpr) {
+    const dx = (c0.cx - T.cx) * T.k, dy = (c0.cy - T.cy) * T.k;
+    if (Math.abs(dx) < M && Math.abs(dy) < M) return { canvas: c0.canvas, sx: (M - dx) * dpr, sy: (M - dy) * dpr };
+  }
+  const BW = T.W + 2 * M, BH = T.H + 2 * M;
+  const off = new OffscreenCanvas(Math.round(BW * dpr), Math.round(BH * dpr));
+  const c = off.getContext("2d", { alpha: false });
+  const ox = T.ox + M, oy = T.oy + M;
+  c.setTransform(dpr, 0, 0, dpr, 0, 0);
+  c.fillStyle = "#081019"; // sea
+  c.fillRect(0, 0, BW, BH);
+  const lonMin = S.view.lon - BW / 2 / T.k / S.cos0, lonMax = S.view.lon + BW / 2 / T.k / S.cos0;
+  const latMin = S.view.lat - BH / 2 / T.k, latMax = S.view.lat + BH / 2 / T.k;
+  c.setTransform(dpr * T.k, 0, 0, dpr * T.k, dpr * ox, dpr * oy);
+  c.fillStyle = "#132130";
+  c.strokeStyle = "#2e4a63";
+  c.lineWidth = 1 / T.k;
+  c.lineJoin = "round";
+  for (const b of S.basemap) {
+    if (b.bbox[2] < lonMin || b.bbox[0] > lonMax || b.bbox[3] < latMin || b.bbox[1] > latMax) continue;
+    c.fill(b.path, "evenodd");
+    c.stroke(b.path);
+  }
+  // graticule every 1 or 5 degrees
+  c.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const step = T.k > 40 ? 1 : 5;
+  c.strokeStyle = "rgba(120,150,180,0.08)";
+  c.lineWidth = 1;
+  c.beginPath();
+  for (let lon = Math.ceil(lonMin / step) * step; lon <= lonMax; lon += step) { const x = worldX(lon) * T.k + ox; c.moveTo(x, 0); c.lineTo(x, BH); }
+  for (let lat = Math.ceil(latMin / step) * step; lat <= latMax; lat += step) { const y = worldY(lat) * T.k + oy; c.moveTo(0, y); c.lineTo(BW, y); }
+  c.stroke();
+  // an ImageBitmap blits much faster than a canvas (no snapshot per draw)
+  if (c0 && c0.canvas && c0.canvas.close) c0.canvas.close();
+  const bmp = off.transferToImageBitmap();
+  S.baseCache = { z: S.view.z, W: T.W, H: T.H, n: S.basemap.length, dpr, cx: T.cx, cy: T.cy, canvas: bmp };
+  return { canvas: bmp, sx: M * dpr, sy: M * dpr };
+}
+
+// scratch buffers for the visible aircraft (grown as needed, never per frame)
+let bufN = 0, bx = new Float32Array(0), by = new Float32Array(0), bb = new Int16Array(0), bref = [];
+function ensureBuf(n) {
+  if (n <= bufN) return;
+  bufN = Math.max(n, bufN * 2, 1024);
+  bx = new Float32Array(bufN); by = new Float32Array(bufN); bb = new Int16Array(bufN); bref = new Array(bufN);
+}
+
+export function emergencyOf(ac) {
+  if (SQUAWKS[ac.squawk]) return SQUAWKS[ac.squawk];
+  if (ac.emergency && ac.emergency !== "none" && ac.emergency !== false) return { label: "EMERGENCY", colour: "#ffee00" };
+  return null;
+}
+
+export function draw() {
+  const t0 = performance.now();
+  const T = viewTransform();
+  const { W, H, k, ox, oy } = T;
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  const base = drawBase(T);
+  const tBase = performance.now();
+  ctx.drawImage(base.canvas, base.sx, base.sy, canvas.width, canvas.height, 0, 0, canvas.width, canvas.height);
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const now = nowServer();
+
+  // active alert state needed by the map
+  const hot = new Map(); // icao24 -> colour of the ring (the most severe alert wins)
+  const rank = { "#ffd60a": 1, "#ffb300": 2, "#ff3b30": 3 };
+  const heat = (id, col) => { const cur = hot.get(id); if (!cur || (rank[col] || 0) > (rank[cur] || 0)) hot.set(id, col); };
+  const activeAirspace = new Map(); // airspace id -> worst state
+  const conflicts = [];
+  for (const th of S.threads.values()) {
+    if (th.ended) continue;
+    const ev = th.last;
+    if (ev.kind === "conflict") { conflicts.push(ev); heat(ev.a, LEVEL_COLOUR[ev.level] || "#ffb300"); heat(ev.b, LEVEL_COLOUR[ev.level] || "#ffb300"); }
+    else if (ev.kind === "loss_of_separation") { heat(ev.a, "#ff3b30"); heat(ev.b, "#ff3b30"); }
+    else if (ev.kind === "airspace") { activeAirspace.set(ev.airspace, ev); heat(ev.icao24, LEVEL_COLOUR[ev.state] || "#ffd60a"); }
+  }
+
+  // protected airspaces, highlighted when an incursion is predicted or under way
+  if (S.filters.airspaces && S.airspaces.length) {
+    const pulse = 0.5 + 0.5 * Math.sin(Date.now() / 300);
+    ctx.setTransform(dpr * k, 0, 0, dpr * k, dpr * ox, dpr * oy);
+    for (const as of S.airspaces) {
+      const ev = activeAirspace.get(as.id);
+      const col = S.partyColour[as.owner] || "#9e9e9e";
+      ctx.globalAlpha = ev ? 0.07 + 0.08 * pulse : 0.08;
+      ctx.fillStyle = ev ? "#ff3b30" : col;
+      ctx.fill(as.path, "evenodd");
+      ctx.globalAlpha = 1;
+      ctx.lineWidth = (ev ? 2.5 : 1.2) / k;
+      ctx.strokeStyle = ev ? (LEVEL_COLOUR[ev.state] || "#ff3b30") : col;
+      ctx.setLineDash(ev ? [] : [6 / k, 4 / k]);
+      ctx.stroke(as.path);
+    }
+    ctx.setLineDash([]);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.font = "11px system-ui, sans-serif";
+    for (const as of S.airspaces) {
+      const x = worldX((as.bbox[0] + as.bbox[2]) / 2) * k + ox, y = worldY((as.bbox[1] + as.bbox[3]) / 2) * k + oy;
+      const ev = activeAirspace.get(as.id);
+      ctx.fillStyle = ev ? "#ff6b60" : "rgba(215,227,238,0.55)";
+      ctx.textAlign = "center";
+      ctx.fillText(`${as.name} ${as.floor_ft != null ? fmtAlt(as.floor_ft) + "–" + fmtAlt(as.ceiling_ft) : ""}${ev ? " · " + String(ev.state).toUpperCase() : ""}`, x, y);
+      ctx.textAlign = "left";
+    }
+  }
+
+  // notices (areas announced on the line) while current or upcoming
+  ctx.setLineDash([4, 4]);
+  for (const n of S.notices) {
+    const end = n.end ? Date.parse(n.end) / 1000 : Infinity;
+    if (end < now || !n.area) continue;
+    ctx.strokeStyle = "#ffd60a";
+    ctx.lineWidth = 1.2;
+    ctx.beginPath();
+    for (const ring of ringsOf(n.area)) ring.forEach((c, i) => { const x = worldX(c[0]) * k + ox, y = worldY(c[1]) * k + oy; if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); });
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
+
+  // project and filter the aircraft once
+  ensureBuf(S.aircraft.size);
+  let n = 0;
+  const byAlt = S.filters.colour === "altitude";
+  const partyIdx = new Map(S.parties.map((p, i) => [p.id, i]));
+  const margin = 20;
+  for (const ac of S.aircraft.values()) {
+    if (!passes(ac)) continue;
+    const x = ac.X * k + ox, y = ac.Y * k + oy;
+    if (x < -margin || y < -margin || x > W + margin || y > H + margin) continue;
+    bx[n] = x; by[n] = y;
+    bb[n] = byAlt ? altBin(ac.alt) : (partyIdx.has(ac.party) ? partyIdx.get(ac.party) : S.parties.length);
+    bref[n] = ac;
+    n++;
+  }
+  const nb = byAlt ? ALT_BINS + 1 : S.parties.length + 1;
+  const bucketColour = (b) => (byAlt ? altBinColours[b] : b < S.parties.length ? S.parties[b].colour || "#9e9e9e" : "#9e9e9e");
+
+  const tProj = performance.now();
+  // trails: one path per colour, a vertex budget shared by all visible aircraft
+  if (S.filters.trails && n) {
+    const per = Math.max(2, Math.min(TRAIL_POINTS, Math.floor(TRAIL_BUDGET / n)));
+    ctx.lineWidth = 1;
+    ctx.globalAlpha = 0.45;
+    for (let b = 0; b < nb; b++) {
+      ctx.strokeStyle = bucketColour(b);
+      ctx.beginPath();
+      let any = false;
+      for (let i = 0; i < n; i++) {
+        if (bb[i] !== b) continue;
+        const tr = bref[i].trail;
+        const m = tr.length >> 1;
+        if (!m) continue;
+        const s = Math.max(0, m - per);
+        ctx.moveTo(tr[2 * s] * k + ox, tr[2 * s + 1] * k + oy);
+        for (let j = s + 1; j < m; j++) ctx.lineTo(tr[2 * j] * k + ox, tr[2 * j + 1] * k + oy);
+        ctx.lineTo(bx[i], by[i]);
+        any = true;
+      }
+      if (any) ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  const tTrails = performance.now();
+  // conflicts: a line between the pair, labelled with time to loss of separation and level
+  ctx.font = "bold 11px system-ui, sans-serif";
+  for (const ev of conflicts) {
+    const a = S.aircraft.get(ev.a), b = S.aircraft.get(ev.b);
+    if (!a || !b) continue;
+    const x1 = a.X * k + ox, y1 = a.Y * k + oy, x2 = b.X * k + ox, y2 = b.Y * k + oy;
+    const col = LEVEL_COLOUR[ev.level] || "#ffb300";
+    ctx.strokeStyle = col;
+    ctx.lineWidth = 2;
+    ctx.setLineDash(ev.level === "advisory" ? [6, 4] : []);
+    ctx.beginPath(); ctx.moveTo(x1, y1); ctx.lineTo(x2, y2); ctx.stroke();
+    ctx.setLineDash([]);
+    const ttl = ev.t_in_s != null ? ev.t_in_s - Math.max(0, now - ev.t) : null;
+    const txt = `${String(ev.level || "").toUpperCase()} ${ttl != null && ttl > 0 ? "LoS in " + fmtTtl(ttl) : "NOW"}`;
+    // the label sits off the line's midpoint, on the side away from the aircraft labels
+    const len = Math.hypot(x2 - x1, y2 - y1) || 1;
+    let nx = -(y2 - y1) / len, ny = (x2 - x1) / len;
+    if (ny < 0) { nx = -nx; ny = -ny; }
+    const mx = (x1 + x2) / 2 + nx * 22, my = (y1 + y2) / 2 + ny * 22 + 5;
+    const tw = ctx.measureText(txt).width;
+    ctx.fillStyle = "rgba(8,16,25,0.85)";
+    ctx.fillRect(mx - tw / 2 - 4, my - 11, tw + 8, 15);
+    ctx.fillStyle = col;
+    ctx.fillText(txt, mx - tw / 2, my);
+  }
+
+  // aircraft symbols: one filled path per colour; each symbol points along its track
+  const size = k > 200 ? 8 : 6.5;
+  for (let b = 0; b < nb; b++) {
+    ctx.fillStyle = bucketColour(b);
+    ctx.beginPath();
+    let any = 0;
+    for (let i = 0; i < n; i++) {
+      if (bb[i] !== b) continue;
+      const ac = bref[i];
+      const tr = ((ac.trk || 0) * Math.PI) / 180;
+      const s = Math.sin(tr), c = Math.cos(tr);
+      const x = bx[i], y = by[i];
+      // arrowhead: nose, right wing, tail notch, left wing (screen y grows downwards)
+      ctx.moveTo(x + s * size, y - c * size);
+      ctx.lineTo(x + (-s * 0.8 + c * 0.75) * size, y + (c * 0.8 + s * 0.75) * size);
+      ctx.lineTo(x - s * 0.35 * size, y + c * 0.35 * size);
+      ctx.lineTo(x + (-s * 0.8 - c * 0.75) * size, y + (c * 0.8 - s * 0.75) * size);
+      ctx.closePath();
+      // small batches: the rasteriser's cost grows faster than linearly with path size
+      if (++any === 32) { ctx.fill(); ctx.beginPath(); any = 0; }
+    }
+    if (any) ctx.fill();
+  }
+
+  const tSym = performance.now();
+  // rings: emergencies, alerts, distress, selection
+  const distressIcaos = new Set();
+  for (const th of S.threads.values()) if (th.kind === "distress" && !th.acks.length) distressIcaos.add(th.last.icao24);
+  const labelAll = S.filters.labels && (n <= LABEL_MAX || k > 400);
+  const drawn = new Array(n);
+  // label decluttering: a coarse occupancy grid; alert and emergency labels claim cells first
+  const CW = 78, CH = 26, gw = Math.ceil(W / CW) + 2, gh = Math.ceil(H / CH) + 2;
+  const grid = new Uint8Array(gw * gh);
+  const claim = (x, y) => {
+    const gx = Math.floor(x / CW) + 1, gy = Math.floor(y / CH) + 1;
+    if (gx < 0 || gy < 0 || gx >= gw || gy >= gh) return false;
+    const c = gy * gw + gx;
+    if (grid[c]) return false;
+    grid[c] = 1;
+    return true;
+  };
+  const label = (i, colour) => {
+    const ac = bref[i];
+    const cs = (ac.callsign || "").trim() || ac.icao24;
+    ctx.fillStyle = colour || "rgba(225,235,245,0.92)";
+    ctx.fillText(cs, bx[i] + size + 3, by[i] - 2);
+    ctx.fillStyle = "rgba(160,180,200,0.9)";
+    const vr = ac.vr > 300 ? "↑" : ac.vr < -300 ? "↓" : " ";
+    ctx.fillText(`${fmtAlt(ac.alt)}${vr}${ac.gs != null ? Math.round(ac.gs) : "---"}`, bx[i] + size + 3, by[i] + 10);
+  };
+  const plain = [];
+  const tagged = []; // emergency and distress labels drawn this frame (read by the tests)
+  ctx.font = "11px ui-monospace, 'DejaVu Sans Mono', monospace";
+  for (let i = 0; i < n; i++) {
+    const ac = bref[i];
+    drawn[i] = ac.icao24;
+    const em = emergencyOf(ac);
+    const ring = em ? em.colour : distressIcaos.has(ac.icao24) ? "#ff3b30" : hot.get(ac.icao24);
+    const sel = S.selected === ac.icao24;
+    if (ring || sel) {
+      ctx.strokeStyle = ring || "#ffffff";
+      ctx.lineWidth = 2;
+      ctx.beginPath(); ctx.arc(bx[i], by[i], size + 5, 0, 2 * Math.PI); ctx.stroke();
+    }
+    if (em || distressIcaos.has(ac.icao24)) {
+      const lbl = em ? em.label : "DISTRESS";
+      tagged.push({ icao24: ac.icao24, label: lbl });
+      ctx.font = "bold 11px system-ui, sans-serif";
+      const tw = ctx.measureText(lbl).width;
+      ctx.fillStyle = em ? em.colour : "#ff3b30";
+      ctx.fillRect(bx[i] - tw / 2 - 3, by[i] - size - 22, tw + 6, 14);
+      ctx.fillStyle = "#000";
+      ctx.fillText(lbl, bx[i] - tw / 2, by[i] - size - 11);
+      ctx.font = "11px ui-monospace, 'DejaVu Sans Mono', monospace";
+    }
+    if (ring || sel) { claim(bx[i] + size + 30, by[i]); label(i, ring || "#ffffff"); }
+    else if (labelAll) plain.push(i);
+  }
+  for (const i of plain) if (claim(bx[i] + size + 30, by[i])) label(i, null);
+  S.drawn = drawn;
+  S.tagged = tagged;
+  S.screen = { n, bx, by, bref };
+
+  // scale bar and counters
+  const nmPerPx = 60 / k; // one degree of (cos-scaled) longitude is 60 NM
+  const nice = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((v) => v / nmPerPx > 70) || 1000;
+  $("scalebar").style.width = Math.round(nice / nmPerPx) + "px";
+  $("scalebar").textContent = nice + " NM";
+  $("count-drawn").textContent = n;
+  $("count-known").textContent = S.aircraft.size;
+  document.body.dataset.drawn = n;
+  document.body.dataset.known = S.aircraft.size;
+
+  const t1 = performance.now();
+  const dt = t1 - t0;
+  S.phases = { base: tBase - t0, project: tProj - tBase, trails: tTrails - tProj, symbols: tSym - tTrails, labels: t1 - tSym };
+  S.frameTimes.push(dt);
+  if (S.frameTimes.length > 1200) S.frameTimes.splice(0, 600);
+  S.frames++;
+}
+
+export function loop() {
+  // redraw on new data, on view changes and while something pulses (active airspace alert)
+  const pulsing = S.filters.airspaces && S.airspaceActive;
+  if (S.me && (S.dirty || (pulsing && Date.now() - (S._lastPulse || 0) > 250))) {
+    S.dirty = false;
+    S._lastPulse = Date.now();
+    draw();
+  }
+  requestAnimationFrame(loop);
+}
+
+export function wireMap() {
+  window.addEventListener("resize", resize);
+}
