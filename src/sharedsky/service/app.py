@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mimetypes
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -241,6 +242,8 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
     if WEB_DIR.is_dir() and (WEB_DIR / "index.html").exists():
         from fastapi.staticfiles import StaticFiles
 
+        # The map's ES modules need a JavaScript type; some hosts' tables say text/plain.
+        mimetypes.add_type("text/javascript", ".js")
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
 
