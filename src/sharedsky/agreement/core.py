@@ -104,6 +104,7 @@ class Agreement:
     channels: Channels
     document: AgreementDocument
     _minima: tuple[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], ...]
+    _alt_unknown_h: NDArray[np.bool_]
     _disclosure: dict[str, DisclosureRule]
     _attributor: Attributor = field(repr=False)
 
@@ -138,13 +139,14 @@ class Agreement:
 
     @property
     def alerting(self) -> Alerting:
-        """The alert lifecycle's hysteresis (`[alerting]`)."""
+        """The alert lifecycle's rules (`[alerting]`)."""
         return self.document.alerting
 
     def minima_levels(self) -> list[Minima]:
-        """Separation minima per alert level, least to most severe (fresh copies)."""
+        """Separation minima per alert level, least to most severe (fresh copies), with
+        the `[alerting] altitude_unknown` rule of every pair."""
         return [
-            Minima(name, h.copy(), v.copy(), t.copy())
+            Minima(name, h.copy(), v.copy(), t.copy(), self._alt_unknown_h.copy())
             for name, (h, v, t) in zip(self.level_names, self._minima, strict=True)
         ]
 

@@ -173,6 +173,7 @@ def agreement_from_document(
 
     _check_attribution(doc, issues)
     minima = _build_minima(doc, issues, index, levels, party_ref)
+    alt_unknown_h = _altitude_unknown_rule(doc, index, party_ref)
     resolved = [_resolve_airspace(k, a, issues, base_dir, party_ref) for k, a in enumerate(doc.airspace)]
     airspaces = [a for a in resolved if a is not None]
     seen_air: dict[str, int] = {}
@@ -210,6 +211,7 @@ def agreement_from_document(
         channels=doc.channels,
         document=doc,
         _minima=minima,
+        _alt_unknown_h=alt_unknown_h,
         _disclosure=disclosure,
         _attributor=_build_attributor(doc, index),
     )
@@ -358,6 +360,19 @@ def _build_minima(doc: AgreementDocument, issues: _Issues, index: dict[str, int]
             v[s, a, b] = v[s, b, a] = vv
             t[s, a, b] = t[s, b, a] = tv
     return tuple((h[s], v[s], t[s]) for s in range(len(levels)))
+
+
+def _altitude_unknown_rule(doc: AgreementDocument, index: dict[str, int], party_ref: Any) -> np.ndarray:
+    """Per pair of parties: is an aircraft of unknown altitude checked horizontally?"""
+    n = len(doc.party)
+    rule = np.full((n, n), doc.alerting.altitude_unknown == "horizontal")
+    for k, pair in enumerate(doc.alerting.altitude_unknown_pair):
+        ok = all([party_ref(("alerting", "altitude_unknown_pair", k, "parties", j), pid)
+                  for j, pid in enumerate(pair.parties)])
+        if ok:
+            a, b = index[pair.parties[0]], index[pair.parties[1]]
+            rule[a, b] = rule[b, a] = pair.rule == "horizontal"
+    return rule
 
 
 # --- airspace ---------------------------------------------------------------------

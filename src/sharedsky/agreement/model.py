@@ -150,9 +150,17 @@ class Channels(_Strict):
     ack_within_s: float = Field(60.0, gt=0, description="Messages must be acknowledged within, s")
 
 
+class AltitudeUnknownPair(_Strict):
+    """`[[alerting.altitude_unknown_pair]]`: the altitude-unknown rule of one pair of parties."""
+
+    parties: tuple[PartyId, PartyId]
+    rule: Literal["horizontal", "exclude"]
+
+
 class Alerting(_Strict):
     """`[alerting]`: how a predicted conflict lives as an alert (hysteresis), so that a
-    noisy track neither ends nor restarts an alert the parties are talking about."""
+    noisy track neither ends nor restarts an alert the parties are talking about, and
+    what is done with an aircraft whose altitude is unknown."""
 
     clear_after_s: float = Field(
         20.0, gt=0, description="An alert ends after the conflict has not been predicted for this long, s"
@@ -165,6 +173,16 @@ class Alerting(_Strict):
     )
     retime_frac: float = Field(
         0.2, ge=0, description="... and by more than this fraction of the time left"
+    )
+    altitude_unknown: Literal["horizontal", "exclude"] = Field(
+        "horizontal",
+        description="An aircraft with a fresh position but no known altitude (no Mode C, a stale "
+                    "value, a primary-radar track): checked horizontally only and flagged "
+                    "altitude_unknown in every event (horizontal, the safe default), or left out "
+                    "of the separation check and counted (exclude)",
+    )
+    altitude_unknown_pair: list[AltitudeUnknownPair] = Field(
+        default_factory=list, description="The altitude-unknown rule for given pairs of parties"
     )
 
 

@@ -8,7 +8,9 @@ report, or an altitude reading that wobbles across the vertical minimum from one
 to the next (25 ft steps around exactly 1,000 ft), does not end and restart an alert;
 the default matches the 20 s a report may age, about two ADS-B report intervals). Actual losses of separation (distance now
 below both minima of the most severe level) are their own events with start, end and
-the smallest distances reached.
+the smallest distances reached. A pair checked horizontally only because an altitude
+is unknown carries `altitude_unknown: true` in every event of its alert and its loss
+of separation (vertical distances are then null).
 
 State is per conflicting pair; the work per step is proportional to the number of
 conflicts, not of aircraft.
@@ -24,6 +26,11 @@ import numpy as np
 
 from sharedsky.engine.separation import Conflicts, Kinematics, Minima, pair_conflicts
 from sharedsky.ingest.snapshot import Snapshot
+
+
+def _ft(x: float) -> float | None:
+    """A vertical distance for an event: rounded, or null when an altitude is unknown."""
+    return None if not np.isfinite(x) else round(float(x), 1)
 
 
 @dataclass
@@ -96,6 +103,7 @@ class ConflictTracker:
             lvls = conflicts.level.tolist()
             t_loss_all = (t + conflicts.t_in_s).tolist()
             lost = conflicts.lost_now(levels, snap).tolist()
+            unknown = conflicts.altitude_unknown.tolist()
         hard = levels[-1]
         multi_party = len(snap.parties) > 1
 
@@ -123,6 +131,8 @@ class ConflictTracker:
             else:
                 left = max(al.t_loss_s - t, 0.0)
                 moved = abs(t_loss - al.t_loss_s) > max(self.retime_s, self.retime_frac * left)
+                # An altitude becoming unknown (or known again) changes what the alert rests on.
+                moved |= unknown[k] != bool(al.record.get("altitude_unknown"))
                 if lvl != al.level or moved:
                     if lvl > al.level:
                         name = f"conflicts_{levels[lvl].name}"
@@ -135,22 +145,26 @@ class ConflictTracker:
                 pa, pb = snap.party[conflicts.a[k]], snap.party[conflicts.b[k]]
                 d = float(conflicts.d_now_nm[k])
                 dz = float(conflicts.dz_now_ft[k])
-                norm = max(d / hard.h_nm[pa, pb], dz / hard.v_ft[pa, pb])
+                norm = d / hard.h_nm[pa, pb] if np.isnan(dz) else max(d / hard.h_nm[pa, pb], dz / hard.v_ft[pa, pb])
                 ls = self._losses.get(key)
                 if ls is None:
                     base: dict[str, Any] = {
                         x: al.record[x] for x in ("a", "b", "party_a", "party_b") if x in al.record
                     }
+                    if unknown[k]:
+                        base["altitude_unknown"] = True
                     ls = _Loss(self._next_id("los", *key), t, t, d, dz, norm, d, dz, base)
                     self._losses[key] = ls
                     self.counts["losses_of_separation"] = self.counts.get("losses_of_separation", 0) + 1
                     events.append(
                         self._event("loss_of_separation", "start", t, ls.id,
-                                    {**base, "d_nm": round(d, 4), "dz_ft": round(dz, 1)})
+                                    {**base, "d_nm": round(d, 4), "dz_ft": _ft(dz)})
                     )
                 ls.last_seen_s = t
+                if unknown[k]:
+                    ls.record["altitude_unknown"] = True
                 ls.min_d_nm = min(ls.min_d_nm, d)
-                ls.min_dz_ft = min(ls.min_dz_ft, dz)
+                ls.min_dz_ft = float(np.fmin(ls.min_dz_ft, dz))  # NaN (unknown) ignored
                 if norm < ls.worst:
                     ls.worst, ls.worst_d_nm, ls.worst_dz_ft = norm, d, dz
         self._keep_alive(snap, levels, seen={(a, b) for a, b in zip(ids_a, ids_b, strict=True)} if n else set())
@@ -185,15 +199,17 @@ class ConflictTracker:
         h = np.empty(lvl.shape[0])
         v = np.empty(lvl.shape[0])
         t_s = np.empty(lvl.shape[0])
+        horizontal = np.empty(lvl.shape[0], dtype=bool)
         for n, m in enumerate(levels):
             sel = lvl == n
             h[sel] = m.h_nm[pa[sel], pb[sel]] * self.keep_factor
             v[sel] = m.v_ft[pa[sel], pb[sel]] * self.keep_factor
             t_s[sel] = m.t_s[pa[sel], pb[sel]]
+            horizontal[sel] = np.asarray(m.alt_unknown_h)[pa[sel], pb[sel]]
         sub, inverse = np.unique(np.concatenate([ia, ib]), return_inverse=True)
         kin = Kinematics.of(snap, sub)
         g = kin.pairs(inverse[: ia.shape[0]], inverse[ia.shape[0]:])
-        still = pair_conflicts(g, h, v, t_s).hit
+        still = pair_conflicts(g, h, v, t_s, horizontal).hit
         for key, hit in zip(keys, still.tolist(), strict=True):
             if hit:
                 self._alerts[key].last_seen_s = snap.t_s
@@ -207,7 +223,8 @@ class ConflictTracker:
         for key in [k for k, a in self._alerts.items() if t - a.last_seen_s > after_s]:
             al = self._alerts.pop(key)
             events.append(self._event("conflict", "ended", t, al.id, {
-                **{x: al.record[x] for x in ("a", "b", "party_a", "party_b", "level") if x in al.record},
+                **{x: al.record[x] for x in ("a", "b", "party_a", "party_b", "level", "altitude_unknown")
+                   if x in al.record},
                 "last_predicted_t": al.last_seen_s,
                 "duration_s": round(al.last_seen_s - al.first_s, 1),
             }))
@@ -219,9 +236,9 @@ class ConflictTracker:
                 "end_t": ls.last_seen_s,
                 "duration_s": round(ls.last_seen_s - ls.start_s, 1),
                 "min_d_nm": round(ls.min_d_nm, 4),
-                "min_dz_ft": round(ls.min_dz_ft, 1),
+                "min_dz_ft": _ft(ls.min_dz_ft),
                 "closest_d_nm": round(ls.worst_d_nm, 4),
-                "closest_dz_ft": round(ls.worst_dz_ft, 1),
+                "closest_dz_ft": _ft(ls.worst_dz_ft),
             }
             self.losses.append({"id": ls.id, **info})
             events.append(self._event("loss_of_separation", "end", t, ls.id, info))

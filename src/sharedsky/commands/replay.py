@@ -230,6 +230,9 @@ def _print_summary(s: ReplaySummary) -> None:
         f"replay: {ev.get('conflict_new', 0)} predicted conflicts, "
         f"{ev.get('loss_of_separation_start', 0)} losses of separation",
     ]
+    if s.altitude_unknown:
+        lines.append(f"replay: {len(s.altitude_unknown)} aircraft at times without a known altitude "
+                     "(checked as the agreement's [alerting] altitude_unknown says)")
     air = {k: n for k, n in ev.items() if k.startswith("airspace_")}
     if air:
         lines.append("replay: airspace events " + ", ".join(f"{k[9:]} {n}" for k, n in sorted(air.items())))

@@ -42,15 +42,21 @@ class Minima:
     """One alert level: minima and look-ahead per pair of parties (symmetric matrices).
 
     A pair whose `h_nm`, `v_ft` is 0 (or `t_s` negative) is not checked at this level.
+    `alt_unknown_h[pa, pb]`: when an aircraft's altitude is unknown, the pair is checked
+    horizontally only (True, the default and the safe choice) or left out (False).
     """
 
     name: str
     h_nm: F64
     v_ft: F64
     t_s: F64
+    alt_unknown_h: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
-        for label, m in (("h_nm", self.h_nm), ("v_ft", self.v_ft), ("t_s", self.t_s)):
+        if self.alt_unknown_h is None:
+            object.__setattr__(self, "alt_unknown_h", np.ones(self.h_nm.shape, dtype=bool))
+        for label, m in (("h_nm", self.h_nm), ("v_ft", self.v_ft), ("t_s", self.t_s),
+                         ("alt_unknown_h", np.asarray(self.alt_unknown_h))):
             if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape != self.h_nm.shape:
                 raise ValueError(f"Minima {self.name!r}: {label} must be a square matrix")
             if not np.array_equal(m, m.T):
@@ -81,7 +87,7 @@ class Minima:
         h = np.where(diag, self.h_nm[chk].max(initial=0.0), self.h_nm)
         v = np.where(diag, self.v_ft[chk].max(initial=0.0), self.v_ft)
         t = np.where(diag, self.t_s[chk].max(initial=-1.0), self.t_s)
-        return Minima(self.name, h, v, t)
+        return Minima(self.name, h, v, t, self.alt_unknown_h)
 
     @property
     def checked(self) -> NDArray[np.bool_]:
@@ -110,7 +116,12 @@ class Conflicts:
     d_cpa_nm: F64
     dz_cpa_ft: F64
     d_now_nm: F64  # horizontal distance at t = 0
-    dz_now_ft: F64  # vertical distance at t = 0
+    dz_now_ft: F64  # vertical distance at t = 0 (NaN: an altitude is unknown)
+
+    @property
+    def altitude_unknown(self) -> NDArray[np.bool_]:
+        """Pairs checked horizontally only, as an altitude is unknown."""
+        return np.isnan(self.dz_now_ft)
 
     def __len__(self) -> int:
         return int(self.a.shape[0])
@@ -128,7 +139,7 @@ class Conflicts:
         return (
             m.checked[pa, pb]
             & (self.d_now_nm < m.h_nm[pa, pb])
-            & (self.dz_now_ft < m.v_ft[pa, pb])
+            & ((self.dz_now_ft < m.v_ft[pa, pb]) | self.altitude_unknown)
         )
 
     def record(
@@ -146,6 +157,9 @@ class Conflicts:
             "d_cpa_nm": round(float(self.d_cpa_nm[k]), 4),
             "dz_cpa_ft": round(float(self.dz_cpa_ft[k]), 2),
         }
+        if np.isnan(self.dz_now_ft[k]):
+            rec["dz_cpa_ft"] = None
+            rec["altitude_unknown"] = True
         if len(snap.parties) > 1:
             rec["party_a"] = snap.parties[int(snap.party[a])]
             rec["party_b"] = snap.parties[int(snap.party[b])]
@@ -253,13 +267,26 @@ class PairConflict:
     dz_cpa_ft: F64
 
 
-def pair_conflicts(g: PairGeometry, h_nm: F64, v_ft: F64, t_s: F64) -> PairConflict:
-    """Exact conflict test and geometry for pairs with their own minima (arrays of K)."""
+def pair_conflicts(g: PairGeometry, h_nm: F64, v_ft: F64, t_s: F64,
+                   alt_unknown_h: NDArray[np.bool_] | None = None) -> PairConflict:
+    """Exact conflict test and geometry for pairs with their own minima (arrays of K).
+
+    A pair with an unknown altitude (NaN) is checked horizontally only where
+    `alt_unknown_h` says so (default: everywhere), and never hits elsewhere; its
+    vertical distance at closest approach is NaN.
+    """
     a = np.einsum("ik,ik->k", g.wh, g.wh)
     b = np.einsum("ik,ik->k", g.rh, g.wh)
     c = np.einsum("ik,ik->k", g.rh, g.rh) - h_nm * h_nm
     h_lo, h_hi = _open_interval_horizontal(a, b, c)
-    v_lo, v_hi = _open_interval_vertical(g.dz_ft, g.dvz_fts, v_ft)
+    unknown = np.isnan(g.dz_ft)
+    if unknown.any():
+        v_lo, v_hi = _open_interval_vertical(np.where(unknown, 0.0, g.dz_ft),
+                                             np.where(unknown, 0.0, g.dvz_fts), v_ft)
+        v_lo = np.where(unknown, -np.inf, v_lo)
+        v_hi = np.where(unknown, np.inf, v_hi)
+    else:
+        v_lo, v_hi = _open_interval_vertical(g.dz_ft, g.dvz_fts, v_ft)
     t_in = np.maximum(np.maximum(h_lo, v_lo), 0.0)
     t_out = np.minimum(np.minimum(h_hi, v_hi), t_s)
     # Open intervals intersected with the closed [0, T]: non-empty if it has length,
@@ -267,6 +294,8 @@ def pair_conflicts(g: PairGeometry, h_nm: F64, v_ft: F64, t_s: F64) -> PairConfl
     point = (t_in == t_out) & (h_lo < t_in) & (t_in < h_hi) & (v_lo < t_in) & (t_in < v_hi)
     hit = (t_in < t_out) | point
     hit &= t_s >= 0
+    if unknown.any():
+        hit &= ~unknown | (True if alt_unknown_h is None else alt_unknown_h)
     with np.errstate(divide="ignore", invalid="ignore"):
         t_star = np.where(a > 0.0, -b / a, 0.0)
     t_cpa = np.clip(t_star, t_in, np.maximum(t_in, t_out))
@@ -425,11 +454,19 @@ def candidate_pairs(snap: Snapshot, kin: Kinematics, levels: Sequence[Minima]) -
     alt1 = alt0 + kin.vz_fts[idx] * t_row[idx]
     lo = np.vstack([np.minimum(pos, end) - pad, np.minimum(alt0, alt1) - v_row[idx] / 2.0])
     hi = np.vstack([np.maximum(pos, end) + pad, np.maximum(alt0, alt1) + v_row[idx] / 2.0])
+    unknown = np.isnan(alt0)
+    if unknown.any():
+        # Altitude unknown: the box spans every altitude any other box reaches (a
+        # horizontal-only check; the rule per pair is applied in the narrow phase).
+        known = ~unknown
+        lo[3, unknown] = lo[3, known].min(initial=0.0)
+        hi[3, unknown] = hi[3, known].max(initial=0.0)
     if idx.size <= SMALL_N:
         i, j = _box_pairs_all(lo, hi)
     else:
         # Cells about the size of a typical box: few registrations per box, few false pairs.
-        cell = np.maximum((hi - lo).mean(axis=1), [1.0, 1.0, 1.0, 500.0])
+        typical = ~unknown if (~unknown).any() else np.ones_like(unknown)
+        cell = np.maximum((hi[:, typical] - lo[:, typical]).mean(axis=1), [1.0, 1.0, 1.0, 500.0])
         cell[:3] = cell[:3].max()
         i, j = grid_pairs(lo, hi, cell)
     i, j = idx[i], idx[j]
@@ -460,7 +497,8 @@ def detect(snap: Snapshot, levels: Minima | Sequence[Minima]) -> Conflicts:
     level = np.full(i.shape[0], -1, dtype=np.int8)
     cols: list[F64] | None = None
     for n, m in enumerate(lv):
-        r = pair_conflicts(g, m.h_nm[pa, pb], m.v_ft[pa, pb], m.t_s[pa, pb])
+        assert m.alt_unknown_h is not None
+        r = pair_conflicts(g, m.h_nm[pa, pb], m.v_ft[pa, pb], m.t_s[pa, pb], m.alt_unknown_h[pa, pb])
         hit = r.hit & m.checked[pa, pb]
         if cols is None:
             cols = [r.t_in_s.copy(), r.t_out_s.copy(), r.t_cpa_s.copy(), r.d_cpa_nm.copy(),

@@ -1,8 +1,11 @@
 """A snapshot: every live aircraft at one instant, as columns.
 
 The engine only ever sees snapshots. A snapshot is built from the latest report of each
-aircraft, dead-reckoned to the snapshot's instant; reports older than `max_age_s` and
-aircraft on the ground are left out and counted.
+aircraft, dead-reckoned to the snapshot's instant; positions older than `max_age_s` and
+aircraft on the ground are left out and counted. An aircraft whose position is fresh but
+whose altitude is not known (no Mode C, a stale value, a primary-radar track) is kept
+with `alt_ft` NaN: the engine checks it horizontally only, or leaves it out, as the
+agreement says for each pair of parties (`[alerting] altitude_unknown`).
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ class Snapshot:
     def __len__(self) -> int:
         return int(self.id.shape[0])
 
+    @property
+    def altitude_unknown(self) -> NDArray[np.bool_]:
+        """Aircraft whose altitude is not known (checked horizontally only, or left out)."""
+        return np.isnan(self.alt_ft)
+
     def take(self, index: NDArray[np.intp] | NDArray[np.bool_]) -> Snapshot:
         """A snapshot restricted to some aircraft (boolean mask or indices)."""
 
@@ -86,6 +94,7 @@ def build_snapshot(
     gs_kt: np.ndarray,
     vs_fpm: np.ndarray,
     report_s: np.ndarray,
+    alt_report_s: np.ndarray | None = None,
     party: np.ndarray | None = None,
     parties: tuple[str, ...] = ("default",),
     onground: np.ndarray | None = None,
@@ -97,9 +106,11 @@ def build_snapshot(
 ) -> Snapshot:
     """Snapshot at `t_s` from each aircraft's latest state (one row per aircraft).
 
-    Rows whose report is older than `max_age_s` (or in the future), or on the ground,
-    are left out and counted. Missing track/speed/vertical rate (NaN) are taken as 0
-    for prediction (the aircraft is then predicted to stay where it is).
+    Rows whose position report (`report_s`) is older than `max_age_s` (or in the
+    future), or on the ground, are left out and counted. A missing altitude (NaN) stays
+    NaN (unknown); it is dead-reckoned from `alt_report_s` (default: `report_s`).
+    Missing track/speed/vertical rate (NaN) are taken as 0 for prediction (the
+    aircraft is then predicted to stay where it is).
     """
     report_s = np.asarray(report_s, dtype=np.float64)
     age = t_s - report_s
@@ -121,10 +132,11 @@ def build_snapshot(
     vs = col(vs_fpm)
     alt = np.asarray(alt_ft, dtype=np.float64)[keep]
     rep = report_s[keep]
+    alt_rep = rep if alt_report_s is None else np.asarray(alt_report_s, dtype=np.float64)[keep]
     if dead_reckoning:
         dt = t_s - rep
         lat, lon = dead_reckon(lat, lon, trk, gs, dt)
-        alt = alt + vs * dt / 60.0
+        alt = alt + vs * np.where(np.isfinite(alt_rep), t_s - alt_rep, 0.0) / 60.0
     ids = np.asarray(id).astype(str)[keep]
     p = (
         np.zeros(ids.shape[0], dtype=np.int32)

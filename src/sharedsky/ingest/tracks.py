@@ -1,9 +1,12 @@
 """The track table: one row per aircraft holding its latest state, updated in batches.
 
 Messages of different kinds arrive separately (a position here, a velocity there), so
-each column keeps the last non-missing value it was given, and the time of the last
-position is kept apart: dead reckoning starts from it. Updates and snapshots are
-vectorised over the batch; the only per-aircraft Python work is none.
+each column keeps the last non-missing value it was given *and the time it was given*:
+position, altitude, ground speed, track and vertical rate each carry their own report
+time. A value older than the snapshot's max age is unknown, never held: an altitude
+from the ground four minutes ago must not follow a track that reports positions only.
+Dead reckoning starts from each value's own time. Updates and snapshots are vectorised
+over the batch; there is no per-aircraft Python work.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from sharedsky.ingest.snapshot import DEFAULT_MAX_AGE_S, Snapshot, build_snapsho
 
 FLOAT_COLS = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate")
 TEXT_COLS = ("callsign", "squawk", "emergency", "source")
+#: The time column of each value that feeds the engine (latitude and longitude: t_pos_s).
+TIME_OF = {"latitude": "t_pos_s", "altitude": "t_alt_s", "groundspeed": "t_gs_s",
+           "track": "t_trk_s", "vertical_rate": "t_vs_s"}
 
 
 def _last_per_slot(slot: NDArray[np.intp]) -> NDArray[np.intp]:
@@ -35,8 +41,8 @@ class TrackTable:
     def __init__(self, parties: tuple[str, ...] = ("default",)) -> None:
         self.parties = parties
         spec: dict[str, tuple[object, object]] = {c: (np.float64, np.nan) for c in FLOAT_COLS}
-        spec.update({"t_pos_s": (np.float64, -np.inf), "t_report_s": (np.float64, -np.inf),
-                     "onground": (bool, False), "party": (np.int32, 0)})
+        spec.update({t: (np.float64, -np.inf) for t in (*TIME_OF.values(), "t_report_s")})
+        spec.update({"onground": (bool, False), "party": (np.int32, 0)})
         spec.update({c: (object, "") for c in TEXT_COLS})
         self._store = SlotStore(spec)
         # Numeric and text columns live in one dict (the names differ).
@@ -97,8 +103,8 @@ class TrackTable:
             s, vv, tt = s_all[has], v[has], t_all[has]
             k = _last_per_slot(s)
             self._f[c][s[k]] = vv[k]
-            if c == "latitude":
-                self._f["t_pos_s"][s[k]] = tt[k]
+            if c in TIME_OF:
+                self._f[TIME_OF[c]][s[k]] = tt[k]
 
     def expire(self, t_s: float, coast_s: float) -> int:
         """Forget aircraft not heard from for `coast_s`; returns how many ended."""
@@ -109,19 +115,29 @@ class TrackTable:
         return self._store[name]
 
     def snapshot(self, t_s: float, max_age_s: float = DEFAULT_MAX_AGE_S) -> Snapshot:
-        """The engine's view at `t_s`: aircraft with a position and altitude, dead-reckoned."""
+        """The engine's view at `t_s`: aircraft with a fresh position, dead-reckoned.
+
+        Every other value older than `max_age_s` (or from the future) is unknown (NaN):
+        an altitude so is `altitude unknown`, a motion value is not used for prediction.
+        """
         f = self._f
-        has_pos = np.isfinite(f["latitude"]) & np.isfinite(f["altitude"])
+        has_pos = np.isfinite(f["latitude"]) & np.isfinite(f["longitude"])
         report = np.where(has_pos, f["t_pos_s"], -np.inf)
+
+        def fresh(col: str) -> np.ndarray:
+            age = t_s - f[TIME_OF[col]]
+            return np.where((age <= max_age_s) & (age >= -1e-9), f[col], np.nan)
+
         return build_snapshot(
             t_s,
             id=self._store.ids.astype(str),
             lat_deg=np.where(has_pos, f["latitude"], 0.0),
             lon_deg=np.where(has_pos, f["longitude"], 0.0),
-            alt_ft=np.where(has_pos, f["altitude"], 0.0),
-            track_deg=f["track"],
-            gs_kt=f["groundspeed"],
-            vs_fpm=f["vertical_rate"],
+            alt_ft=fresh("altitude"),
+            alt_report_s=f["t_alt_s"],
+            track_deg=fresh("track"),
+            gs_kt=fresh("groundspeed"),
+            vs_fpm=fresh("vertical_rate"),
             report_s=report,
             party=f["party"],
             parties=self.parties,

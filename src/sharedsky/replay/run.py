@@ -37,6 +37,8 @@ class ReplaySummary:
     losses_of_separation: list[dict[str, Any]] = field(default_factory=list)
     airspace: dict[str, Any] = field(default_factory=dict)
     max_aircraft_at_once: int = 0
+    #: aircraft seen at some step with a fresh position but an unknown altitude
+    altitude_unknown: set[str] = field(default_factory=set)
     dropped_stale: int = 0
     dropped_ground: int = 0
 
@@ -53,6 +55,7 @@ class ReplaySummary:
             "start": _iso(self.start_s),
             "end": _iso(self.end_s),
             "max_aircraft_at_once": self.max_aircraft_at_once,
+            "aircraft_altitude_unknown": len(self.altitude_unknown),
             "events": dict(sorted(self.events.items())),
             "losses_of_separation": len(self.losses_of_separation),
             "airspace": self.airspace,
@@ -145,6 +148,9 @@ def replay_batches(
             n += 1
             snap = table.snapshot(now, max_age_s)
             summ.max_aircraft_at_once = max(summ.max_aircraft_at_once, len(snap))
+            unknown = snap.altitude_unknown
+            if unknown.any():
+                summ.altitude_unknown.update(snap.id[unknown].tolist())
             events = assessment.step(snap).events
             summ.steps += 1
             yield from emit(events)

@@ -29,6 +29,11 @@ log = logging.getLogger("sharedsky.service")
 Item = tuple[str, str, dict[str, Any], str | None]  # (kind, party, payload, party_sig)
 
 
+def _nulls(x: np.ndarray) -> list[float | None]:
+    """Values for JSON: NaN (unknown) becomes null."""
+    return [None if v != v else v for v in x.tolist()]
+
+
 class Picture:
     """The air picture of one engine step; per-party views are built lazily and cached."""
 
@@ -55,7 +60,7 @@ class Picture:
                 dict(zip(keys, row, strict=True))
                 for row in zip(
                     s.id.tolist(), parties.tolist(), np.asarray(cs).tolist(), np.round(s.lat_deg, 5).tolist(),
-                    np.round(s.lon_deg, 5).tolist(), np.round(s.alt_ft).tolist(), np.round(s.gs_kt, 1).tolist(),
+                    np.round(s.lon_deg, 5).tolist(), _nulls(np.round(s.alt_ft)), np.round(s.gs_kt, 1).tolist(),
                     np.round(s.track_deg, 1).tolist(), np.round(s.vs_fpm).tolist(), np.asarray(sq).tolist(),
                     np.asarray(em).tolist(), np.round(s.last_report_s, 3).tolist(), strict=True)
             ]

@@ -158,6 +158,9 @@ export function applyPicture(msg, tParse) {
     ac.emergency = a.emergency; ac.t = a.t_report;
   }
   if (msg.t) S.lastT = msg.t;
+  let unknown = 0;
+  for (const ac of S.aircraft.values()) if (ac.alt == null) unknown++;
+  S.altUnknown = unknown; // fresh position, altitude not known: checked as the agreement says
   if (!S.fitted && !S.viewFromHash && msg.full && S.aircraft.size) fitToAircraft();
   S.dirty = true;
   S.applyTimes.push(performance.now() - t0);

@@ -97,8 +97,9 @@ export function readHash() {
 export function passes(ac) {
   const f = S.filters;
   if (f.parties && !f.parties.includes(ac.party)) return false;
-  if (f.altMin != null && !(ac.alt >= f.altMin)) return false;
-  if (f.altMax != null && !(ac.alt <= f.altMax)) return false;
+  // An aircraft of unknown altitude passes any altitude band: it may be in it.
+  if (f.altMin != null && ac.alt != null && !(ac.alt >= f.altMin)) return false;
+  if (f.altMax != null && ac.alt != null && !(ac.alt <= f.altMax)) return false;
   if (f._re && !f._re.test((ac.callsign || "").trim()) && !f._re.test(ac.icao24)) return false;
   return true;
 }

@@ -328,6 +328,8 @@ export function draw() {
   $("scalebar").textContent = nice + " NM";
   $("count-drawn").textContent = n;
   $("count-known").textContent = S.aircraft.size;
+  $("count-alt-unknown").textContent = S.altUnknown || 0;
+  $("stat-alt-unknown").classList.toggle("hidden", !S.altUnknown);
   document.body.dataset.drawn = n;
   document.body.dataset.known = S.aircraft.size;
 
