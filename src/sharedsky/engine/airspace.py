@@ -199,6 +199,14 @@ def contains_h(prep: PreparedAirspace, lat_deg: F64, lon_deg: F64) -> BOOL:
     return out
 
 
+def contains(prep: PreparedAirspace, lat_deg: F64, lon_deg: F64, alt_ft: F64 | None = None) -> BOOL:
+    """Inside the airspace: horizontally, and between floor and ceiling if alt is given."""
+    inside = contains_h(prep, lat_deg, lon_deg)
+    if alt_ft is not None:
+        inside &= within_band(prep, alt_ft)
+    return inside
+
+
 def within_band(prep: PreparedAirspace, alt_ft: F64) -> BOOL:
     """Between floor and ceiling (inclusive). Unknown altitude (NaN) counts as within."""
     alt = np.asarray(alt_ft, dtype=np.float64)
