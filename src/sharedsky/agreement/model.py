@@ -117,6 +117,12 @@ class Schedule(_Strict):
         description="Strictly decreasing lead times",
     )
     repeat_inside_s: float = Field(30.0, gt=0, description="Repeat the violation while inside, s")
+    reissue_after_s: float = Field(
+        600.0, ge=0,
+        description="A stage already issued to an aircraft for this airspace is not issued to it "
+                    "again within this long (nor within the stage's own lead), however often its "
+                    "predicted entry comes and goes while it stays outside, s",
+    )
 
 
 class Airspace(_Strict):

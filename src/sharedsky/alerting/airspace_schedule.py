@@ -4,8 +4,11 @@
 Stages (e.g. advisory at 300 s to entry, warning at 120 s) are issued at most once per
 approach, in order of severity: when several are due at once only the most severe is
 issued, a less severe stage never follows a more severe one, and a new approach of the
-same aircraft cannot re-issue a stage within that stage's own lead time of its last
-issue (never faster than the schedule).
+same aircraft cannot re-issue a stage within `reissue_after_s` (the agreement's
+`[airspace.schedule] reissue_after_s`, default 600 s) nor within that stage's own lead
+time of its last issue: an aircraft flying parallel to a border just outside, whose
+predicted entry comes and goes with every wobble of its heading, is warned once per
+period, not at every wobble. Its violation, if it enters, is always reported.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Zone:
     stages: tuple[Stage, ...]  # decreasing lead (least to most severe)
     repeat_inside_s: float
     prep: PreparedAirspace
+    reissue_after_s: float = 600.0
 
     def vertical_depth_ft(self, alt_ft: float) -> float:
         """How far inside the floor-ceiling band an altitude is (0 outside or unknown)."""
@@ -61,6 +65,7 @@ def zones_of(agreement: Any) -> list[Zone]:
         raw = getattr(a.schedule, "stages", None) or []
         stages = tuple(sorted((Stage(str(s.name), float(s.lead_s)) for s in raw), key=lambda s: -s.lead_s))
         repeat = float(getattr(a.schedule, "repeat_inside_s", 30.0) or 30.0)
+        reissue = float(getattr(a.schedule, "reissue_after_s", 600.0))
         zones.append(Zone(
             id=str(a.id),
             name=str(a.name or a.id),
@@ -70,6 +75,7 @@ def zones_of(agreement: Any) -> list[Zone]:
             stages=stages,
             repeat_inside_s=repeat,
             prep=prepare(a.geometry, float(a.floor_ft), float(a.ceiling_ft)),
+            reissue_after_s=reissue,
         ))
     return zones
 
@@ -111,7 +117,7 @@ class Schedule:
             sname = zone.stages[stage].name
             last = self.last_issue.get((zone.id, icao, sname))
             appr.severity = stage  # handled, even if held back below
-            if last is None or t - last >= zone.stages[stage].lead_s - 1e-9:
+            if last is None or t - last >= max(zone.stages[stage].lead_s, zone.reissue_after_s) - 1e-9:
                 appr.issued[sname] = t
                 self.last_issue[(zone.id, icao, sname)] = t
                 return appr, sname

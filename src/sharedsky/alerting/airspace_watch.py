@@ -43,7 +43,7 @@ from sharedsky.alerting.airspace_schedule import Schedule, Zone, zones_of
 from sharedsky.alerting.airspace_violations import (
     Segments,
     Violation,
-    max_depth_on_crossings,
+    max_depth_along,
     rounded,
 )
 from sharedsky.engine.airspace import assess, avoid_headings, nearest_boundary, passage
@@ -87,6 +87,11 @@ class AirspaceWatch:
     def violations(self) -> list[dict[str, Any]]:
         """Every violation so far (closed ones first, then those still open)."""
         return [v.as_dict() for v in self._closed] + [v.as_dict() for v in self._open.values()]
+
+    @property
+    def idle(self) -> bool:
+        """No violation and no approach open."""
+        return not self._open and not self.schedule.approaches
 
     def summary(self) -> dict[str, Any]:
         """Counts of events by state, violations, and the worst one, overall and per airspace."""
@@ -233,7 +238,12 @@ class AirspaceWatch:
             pv = prev[:, g]
             seg = passage(prep, pv[1], pv[2], pv[3], snap.lat_deg[g], snap.lon_deg[g], snap.alt_ft[g])
             touched[j_seg] = seg.touched
-            seg_depth[j_seg] = max_depth_on_crossings(prep, seg, pv, snap.lat_deg[g], snap.lon_deg[g])
+            known = np.zeros(j_seg.size)
+            open_here = {k[1]: v.max_depth_nm for k, v in self._open.items() if k[0] == zone.id}
+            if open_here:
+                known = np.array([open_here.get(i, 0.0) for i in ids[j_seg].tolist()])
+            seg_depth[j_seg] = max_depth_along(prep, seg, pv, snap.lat_deg[g], snap.lon_deg[g],
+                                               depth[j_seg], known)
         seg_row = np.full(idx.shape[0], -1)
         seg_row[j_seg] = np.arange(j_seg.size)
         segments = Segments(prev, seg, seg_row)

@@ -214,6 +214,11 @@ class ConflictTracker:
             if hit:
                 self._alerts[key].last_seen_s = snap.t_s
 
+    @property
+    def idle(self) -> bool:
+        """No alert and no loss of separation open."""
+        return not self._alerts and not self._losses
+
     def close(self, t_s: float) -> list[dict[str, Any]]:
         """End everything still open (end of a replay or shutdown)."""
         return self._expire(t_s, -1.0)

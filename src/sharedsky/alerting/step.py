@@ -89,6 +89,12 @@ class Assessment:
             events.extend(self.distress.step(snap))
         return StepResult(snap, found, events)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing open in any lifecycle: an empty snapshot would change nothing."""
+        return (self.conflicts.idle and (self.airspace is None or self.airspace.idle)
+                and (self.distress is None or not self.distress.active))
+
     def close(self, t_s: float) -> list[dict[str, Any]]:
         """End every open conflict and loss of separation (end of a replay or run)."""
         return self.conflicts.close(t_s)

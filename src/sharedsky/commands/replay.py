@@ -21,19 +21,13 @@ from sharedsky.replay.run import ReplaySummary, replay_batches
 
 
 def _read(spec: str, fmt: str | None) -> pd.DataFrame:
-    """Read a whole recording; every file format the feeds package knows is accepted."""
-    from sharedsky.ingest.feeds import FeedError, open_feed
+    """Read a whole recording by the routine every command uses (format by content)."""
     from sharedsky.ingest.feeds.recordings import read_recording
 
     try:
-        if fmt is not None or not _is_recording(Path(spec)):
-            batches = list(open_feed(spec, fmt))
-            return pd.concat(batches, ignore_index=True) if batches else read_recording(spec, fmt)
         return read_recording(spec, fmt)
-    except FeedError as exc:
-        fail("replay", str(exc))
-    except (OSError, ValueError) as exc:
-        fail("replay", f"{spec}: {exc}")
+    except (OSError, ValueError) as exc:  # FeedError is a ValueError naming the file
+        fail("replay", str(exc) if spec in str(exc) else f"{spec}: {exc}")
 
 
 def _live(spec: str, fmt: str | None, duration_s: float | None) -> Iterator[pd.DataFrame]:
@@ -91,11 +85,6 @@ def _report_link(spec: str, feed: Any, reported: int) -> int:
     return link.failures
 
 
-def _is_recording(path: Path) -> bool:
-    name = path.name.lower()
-    return name.endswith((".json", ".json.gz", ".csv", ".csv.gz", ".parquet"))
-
-
 class _Gate:
     """The quality gate, kept across batches, its counts copied into the summary."""
 
@@ -104,15 +93,20 @@ class _Gate:
 
         self.gate = QualityGate() if enabled else None
         self.summary = summary
+        self.read_rejected: dict[str, int] = {}
 
     def __call__(self, df: pd.DataFrame) -> pd.DataFrame:
         self.summary.reports += len(df)
         for col, n in df.attrs.get("not_numbers", {}).items():
             self.summary.values_not_numbers[col] = self.summary.values_not_numbers.get(col, 0) + n
+        for reason, n in df.attrs.get("rejected", {}).items():  # refused while reading
+            self.read_rejected[reason] = self.read_rejected.get(reason, 0) + n
+        self.summary.reports_rejected = dict(self.read_rejected)
         if self.gate is None:
             return df
         out = self.gate.filter(df)
-        self.summary.reports_rejected = dict(self.gate.rejected)
+        for reason, n in self.gate.rejected.items():
+            self.summary.reports_rejected[reason] = self.read_rejected.get(reason, 0) + n
         self.summary.suspect_tracks = len(self.gate.suspect)
         return out
 

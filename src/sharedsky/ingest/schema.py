@@ -31,6 +31,14 @@ REPORT_COLUMNS: dict[str, tuple[str, str]] = {
 NUMERIC = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate")
 
 
+#: Spellings of a boolean accepted in text (any case, surrounding blanks ignored); an
+#: empty value is missing (False). Anything else is refused: "False" must never be true.
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0", ""})
+
+#: `altitude` values that mean "on the ground" (readsb and others write "ground").
+GROUND_WORDS = frozenset({"ground", "gnd"})
+
 #: Codes that a CSV reader may have turned into numbers, and their width.
 ZERO_PAD = {"icao24": 6, "squawk": 4}
 
@@ -63,6 +71,12 @@ def normalise(df: pd.DataFrame, source: str = "") -> pd.DataFrame:
     if "timestamp" not in out:
         raise ValueError("reports need a 'timestamp' column")
     out["timestamp"] = parse_timestamps(out["timestamp"])
+    onground = parse_bool(out["onground"], "onground") if "onground" in out else np.zeros(len(out), bool)
+    if "altitude" in out and out["altitude"].dtype == object:
+        ground = out["altitude"].astype(str).str.strip().str.lower().isin(GROUND_WORDS).to_numpy()
+        if ground.any():  # "ground": on the ground, no barometric altitude
+            onground = onground | ground
+            out["altitude"] = out["altitude"].where(~ground, np.nan)
     not_numbers: dict[str, int] = {}
     for c in NUMERIC:
         if c not in out:
@@ -80,12 +94,36 @@ def normalise(df: pd.DataFrame, source: str = "") -> pd.DataFrame:
         out[c] = _text(out[c], ZERO_PAD.get(c, 0)) if c in out else ""
     out["icao24"] = out["icao24"].str.strip().str.lower()
     out["callsign"] = out["callsign"].str.strip()
-    if "onground" not in out:
-        out["onground"] = False
-    out["onground"] = out["onground"].fillna(False).astype(bool)
+    out["onground"] = onground
     if "source" not in out:
         out["source"] = source
     out["source"] = out["source"].fillna(source).astype(str)
+    return out
+
+
+def parse_bool(col: pd.Series, name: str) -> np.ndarray:
+    """Booleans from booleans, 0/1 numbers or the usual words (true/false, yes/no, t/f,
+    y/n, 1/0, any case); missing is False.
+
+    Raises ValueError naming the column and the first value that is not a boolean
+    (reports counted from 1): a misread "False" must never put an aircraft on the ground.
+    """
+    if pd.api.types.is_bool_dtype(col):
+        return col.to_numpy(dtype=bool)
+    missing = col.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(col):
+        v = col.to_numpy(dtype=np.float64)
+        bad = ~missing & (v != 0.0) & (v != 1.0)
+        out = ~missing & (v == 1.0)
+    else:
+        words = col.astype(str).str.strip().str.lower().to_numpy()
+        true = np.isin(words, list(TRUE_WORDS))
+        bad = ~missing & ~true & ~np.isin(words, list(FALSE_WORDS))
+        out = ~missing & true
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(f"{name}: not a boolean: {str(col.iloc[k])!r} (report {k + 1}); "
+                         "use true/false, 1/0, yes/no or t/f")
     return out
 
 

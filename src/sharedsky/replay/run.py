@@ -39,6 +39,8 @@ class ReplaySummary:
     max_aircraft_at_once: int = 0
     #: aircraft seen at some step with a fresh position but an unknown altitude
     altitude_unknown: set[str] = field(default_factory=set)
+    #: steps with nothing live and nothing open, jumped over (a recording's idle hours)
+    steps_skipped: int = 0
     dropped_stale: int = 0
     dropped_ground: int = 0
 
@@ -52,6 +54,7 @@ class ReplaySummary:
             "values_not_numbers": dict(self.values_not_numbers),
             "suspect_tracks": self.suspect_tracks,
             "steps": self.steps,
+            "steps_skipped": self.steps_skipped,
             "start": _iso(self.start_s),
             "end": _iso(self.end_s),
             "max_aircraft_at_once": self.max_aircraft_at_once,
@@ -106,13 +109,16 @@ def replay_batches(
     """Yield events from time-ordered batches of reports (a live feed, or a recording as
     one batch). The engine steps every `step_s` of the reports' own time, up to the
     latest report of each batch; reports older than the last step are still merged (the
-    track table never lets an old report overwrite a newer state).
+    track table never lets an old report overwrite a newer state). Steps where no
+    aircraft can be in the picture (no report within `max_age_s`) and no alert,
+    violation or distress is open are jumped over in one move: they would say nothing.
     """
     summ = summary if summary is not None else ReplaySummary()
     table = TrackTable(parties)
     seen: set[str] = set()
     next_step = np.nan
     n = 0
+    t_merged = -np.inf  # time of the latest report merged into the table
 
     def emit(events: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for ev in events:
@@ -137,10 +143,20 @@ def replay_batches(
         steps = steps[steps <= float(t[-1]) + step_s - 1e-9]
         bounds = np.searchsorted(t, steps, side="right")
         lo = 0
-        for now, hi in zip(steps.tolist(), bounds.tolist(), strict=True):
+        k = 0
+        while k < steps.shape[0]:
+            now, hi = float(steps[k]), int(bounds[k])
             if hi > lo:
-                table.update_columns({k: v[lo:hi] for k, v in cols.items()}, party[lo:hi])
+                table.update_columns({c: v[lo:hi] for c, v in cols.items()}, party[lo:hi])
+                t_merged = max(t_merged, float(t[hi - 1]))
                 lo = hi
+            elif now - t_merged > max_age_s and assessment.idle:
+                # Nothing live, nothing open: jump to the step that merges the next report.
+                nxt = int(np.searchsorted(bounds, lo, side="right"))
+                summ.steps_skipped += nxt - k
+                table.expire(now, coast_s)
+                k = nxt
+                continue
             if n % 60 == 0:
                 table.expire(now, coast_s)
                 if progress is not None:
@@ -154,6 +170,7 @@ def replay_batches(
             events = assessment.step(snap).events
             summ.steps += 1
             yield from emit(events)
+            k += 1
         if lo < t.shape[0]:  # reports after the last step: kept for the next batch
             table.update_columns({k: v[lo:] for k, v in cols.items()}, party[lo:])
         if steps.size:

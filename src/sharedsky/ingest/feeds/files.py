@@ -17,6 +17,10 @@ from sharedsky.ingest.feeds.base import FeedError, reports_from_columns
 from sharedsky.ingest.feeds.beast import MLAT_HZ, BeastParser
 from sharedsky.ingest.feeds.decode import FrameDecoder
 from sharedsky.ingest.feeds.feed import Feed
+from sharedsky.ingest.schema import empty_reports
+
+#: Columns a traffic table must have (its altitude may be missing: altitude unknown).
+TABLE_COLUMNS = ("timestamp", "icao24", "latitude", "longitude")
 
 
 def _open_bytes(path: Path) -> tuple[gzip.GzipFile | io.BufferedReader, io.BufferedReader]:
@@ -179,14 +183,15 @@ def records_table(feed: Feed, records: list[dict[str, Any]], source: str) -> pd.
     return _traffic_table(feed, df, source)
 
 
-def _traffic_table(feed: Feed, df: pd.DataFrame, source: str) -> pd.DataFrame:
+def _traffic_table(feed: Feed, df: pd.DataFrame, source: str,
+                   required: tuple[str, ...] = ("timestamp", "icao24")) -> pd.DataFrame:
     """A traffic-library table (any of its layouts) -> normalised reports; bad rows counted."""
     from sharedsky.ingest.feeds.opensky import HISTORICAL, from_historical
     from sharedsky.ingest.schema import normalise
 
     if HISTORICAL <= set(df.columns):
         return from_historical(df, source)
-    missing = [c for c in ("timestamp", "icao24") if c not in df]
+    missing = [c for c in required if c not in df]
     if missing:
         raise FeedError(f"{source}: missing column(s) {', '.join(missing)}")
     n = df.shape[0]
@@ -225,16 +230,16 @@ def table_file(feed: Feed, path: Path, fmt: str, batch_rows: int) -> Iterator[pd
             elif isinstance(doc, list):
                 if not all(isinstance(r, dict) for r in doc):
                     raise FeedError(f"{path}: a JSON list of reports must hold objects")
-                df = _traffic_table(feed, pd.DataFrame.from_records(doc), source)
+                df = _traffic_table(feed, pd.DataFrame.from_records(doc), source, TABLE_COLUMNS) if doc else empty_reports()
             elif isinstance(doc, dict) and all(isinstance(v, dict | list) for v in doc.values()):
                 cols = {k: pd.Series(v) for k, v in doc.items()}
-                df = _traffic_table(feed, pd.DataFrame(cols), source)
+                df = _traffic_table(feed, pd.DataFrame(cols), source, TABLE_COLUMNS)
             else:
                 raise FeedError(f"{path}: JSON is neither a traffic table, aircraft.json, a trace nor OpenSky states")
         elif fmt == "parquet" or (fmt == "opensky" and path.name.lower().endswith(".parquet")):
-            df = _traffic_table(feed, pd.read_parquet(path), source)
+            df = _traffic_table(feed, pd.read_parquet(path), source, TABLE_COLUMNS)
         elif fmt in ("csv", "opensky"):
-            df = _traffic_table(feed, pd.read_csv(path), source)
+            df = _traffic_table(feed, pd.read_csv(path), source, TABLE_COLUMNS)
         else:
             raise FeedError(f"{path}: format {fmt!r} is not a table format")
     except FeedError:

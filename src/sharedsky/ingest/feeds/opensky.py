@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sharedsky.ingest.feeds.base import FeedError, float_or_nan, reports_from_columns
+from sharedsky.ingest.schema import parse_bool
 
 FT_PER_M = 1.0 / 0.3048
 KT_PER_MS = 3600.0 / 1852.0
@@ -41,7 +42,7 @@ def from_rest(doc: Any, source: str = "opensky") -> pd.DataFrame:
         "longitude": float_or_nan(list(col[5])),
         "latitude": float_or_nan(list(col[6])),
         "altitude": float_or_nan(list(col[7])) * FT_PER_M,
-        "onground": np.array([bool(x) for x in col[8]]),
+        "onground": parse_bool(pd.Series(list(col[8]), dtype=object), "on_ground"),
         "groundspeed": float_or_nan(list(col[9])) * KT_PER_MS,
         "track": float_or_nan(list(col[10])),
         "vertical_rate": float_or_nan(list(col[11])) * FPM_PER_MS,
@@ -75,7 +76,7 @@ def from_historical(df: pd.DataFrame, source: str = "opensky") -> pd.DataFrame:
         "track": num("heading"),
         "vertical_rate": num("vertrate") * FPM_PER_MS,
         "squawk": _squawks(df["squawk"]) if "squawk" in df else np.full(len(df), "", object),
-        "onground": df["onground"].fillna(False).astype(bool).to_numpy() if "onground" in df else np.zeros(len(df), bool),
+        "onground": parse_bool(df["onground"], "onground") if "onground" in df else np.zeros(len(df), bool),
     }
     ok = np.isfinite(cols["timestamp"])
     return reports_from_columns({k: v[ok] for k, v in cols.items()}, source)
