@@ -146,7 +146,7 @@ class EngineLoop:
         t0 = time.perf_counter()
         with hub.lock:
             if now - self._last_expire > 10.0:
-                hub.table.expire(now, self.coast_s)
+                hub.expire(now, self.coast_s)
                 self._last_expire = now
             snap = hub.table.snapshot(now, hub.max_age_s)
         result = self.assessment.step(snap)
