@@ -293,7 +293,7 @@ class Hub:
         """Validate, check attribution, record and apply a batch; (accepted, record seq)."""
         now = self.clock()
         try:
-            cols = validate_reports(body, now)
+            cols = validate_reports(body, now, float(self.agreement.line.clock_skew_s))
         except ReportError as exc:
             self.counters.reports_rejected[exc.field.split(".")[-1].split("[")[0]] += 1
             raise
