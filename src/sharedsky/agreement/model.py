@@ -177,6 +177,11 @@ class Line(_Strict):
         description="A report may be stamped at most this far ahead of the service's clock, s; it is "
                     "then taken as reported now (a later report is never older than it). Beyond: 422",
     )
+    auto_distress_per_min: int = Field(
+        10, ge=1, le=10_000,
+        description="Automatic distress calls (emergency squawks, ADS-B emergency) one party's aircraft "
+                    "may raise in any minute; the calls over it are collapsed into one event naming the count",
+    )
 
 
 class DisclosureRule(_Strict):

@@ -185,7 +185,7 @@ class Hub:
             h.answer(int(body["request_seq"]))
         elif kind == "overdue":
             h.mark_overdue(int(body["request_seq"]))
-        elif kind == "distress" and body.get("auto"):
+        elif kind == "distress" and body.get("auto") and body.get("icao24"):
             self.distress_active.add(str(body.get("icao24")))
         need = self.ack_parties(ev)
         if need:
@@ -204,7 +204,9 @@ class Hub:
         elif kind == "airspace" and state in AIRSPACE_ACK_STATES:
             out = [ev.get("party", "")]
         elif kind == "distress":
-            out = [p for p in self.parties if p != ev.get("from")]
+            # Automatic distress comes from the aircraft of `party`: the others acknowledge it.
+            sender = ev.get("party") if ev.get("auto") else ev.get("from")
+            out = [p for p in self.parties if p != sender]
         seen: list[str] = []
         for p in out:
             if p and p in self.parties and p != self.default_party and p not in seen:
