@@ -24,6 +24,9 @@ MESSAGE_TYPES = ("DISTRESS", "NOTICE", "REQUEST", "RESPONSE")
 MAX_TEXT = 2000
 MAX_DEADLINE_S = 30 * 86400.0
 ALL = "*"
+#: Times a message may carry (epoch s): every one of them can be written back as ISO 8601.
+MIN_TIME_S = 0.0
+MAX_TIME_S = 253402300799.0
 
 
 class MessageError(ValueError):
@@ -44,8 +47,10 @@ def _num(msg: dict[str, Any], key: str, lo: float, hi: float, required: bool = T
         if required:
             raise MessageError(key, "required")
         return None
-    if type(v) not in (int, float) or not math.isfinite(v):
+    if type(v) not in (int, float):
         raise MessageError(key, f"must be a number, got {type(v).__name__}")
+    if not math.isfinite(v):
+        raise MessageError(key, f"must be a finite number between {lo:g} and {hi:g}")
     if not lo <= v <= hi:
         raise MessageError(key, f"must be between {lo:g} and {hi:g}, got {v!r}")
     return float(v)
@@ -73,6 +78,8 @@ def _time(msg: dict[str, Any], key: str) -> float:
     t = _parse_time(v)
     if t is None:
         raise MessageError(key, "must be an ISO 8601 time such as 2026-01-01T12:00:00Z or epoch seconds")
+    if not MIN_TIME_S <= t <= MAX_TIME_S:
+        raise MessageError(key, "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z")
     return t
 
 

@@ -57,10 +57,22 @@ def _is_number(v: Any) -> bool:
     return type(v) in (int, float)
 
 
+def _floats(vals: list[Any], c: str) -> np.ndarray:
+    """float64 column of numbers (None -> NaN); an int beyond float range is named, not raised."""
+    try:
+        return np.array(vals, dtype=np.float64)
+    except OverflowError:
+        i = next(i for i, v in enumerate(vals) if type(v) is int and abs(v) > 1e308)
+        raise ReportError(f"reports[{i}].{c}", "must be a finite number (this integer is beyond any float)") from None
+
+
 def _parse_time(v: Any) -> float | None:
     """Epoch seconds (ms if above 1e11) or ISO 8601 (UTC if no zone) -> epoch s; None if bad."""
     if _is_number(v):
-        x = float(v)
+        try:
+            x = float(v)
+        except OverflowError:  # an int beyond float range
+            return None
         if not math.isfinite(x):
             return None
         return x / 1000.0 if x > 1e11 else x
@@ -116,7 +128,7 @@ def validate_reports(body: Any, now_s: float, max_future_s: float = MAX_FUTURE_S
     # time
     raw_t = column["timestamp"]
     if _types(raw_t) <= _NUM:
-        t_s = np.array(raw_t, dtype=np.float64)
+        t_s = _floats(raw_t, "timestamp")
         bad_t = np.flatnonzero(~np.isfinite(t_s))
         if bad_t.size:
             raise ReportError(f"reports[{int(bad_t[0])}].timestamp", "must be a finite number")
@@ -145,7 +157,7 @@ def validate_reports(body: Any, now_s: float, max_future_s: float = MAX_FUTURE_S
         if not _types(vals) <= _NUM_OR_NONE:
             i = next(i for i, v in enumerate(vals) if v is not None and not _is_number(v))
             raise ReportError(f"reports[{i}].{c}", f"must be a number, got {type(vals[i]).__name__}")
-        a = np.array(vals, dtype=np.float64)  # None -> nan
+        a = _floats(vals, c)  # None -> nan
         bad = np.flatnonzero(~np.isnan(a) & ~((a >= lo) & (a <= hi)))
         if bad.size:
             i = int(bad[0])

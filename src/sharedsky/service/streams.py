@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +25,7 @@ from sharedsky.service.reports import ReportError
 from sharedsky.service.store import Forbidden, Hub, NotFound
 
 router = APIRouter()
+SEQ_RE = re.compile(r"[0-9]{1,18}")
 BATCH = 500
 KEEPALIVE_S = 15.0
 #: The air picture goes out at most this often per connection (events go out at once).
@@ -150,8 +152,11 @@ async def sse_stream(request: Request, who: Who,
                      after: Annotated[int, Query(ge=0)] = 0) -> StreamingResponse:
     hub: Hub = request.app.state.hub
     last = after
-    leid = request.headers.get("last-event-id")
-    if leid and leid.strip().isdigit():
+    leid = (request.headers.get("last-event-id") or "").strip()
+    if leid:
+        # str.isdigit() also holds for '²' and other digits int() refuses: ASCII only.
+        if not SEQ_RE.fullmatch(leid):
+            raise HTTPException(400, f"Last-Event-ID: must be the seq of an event (up to 18 ASCII digits), got {leid[:40]!r}")
         last = max(last, int(leid))
 
     async def gen() -> AsyncIterator[str]:
