@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from shapely.geometry import shape
 
-from sharedsky.service.reports import _parse_time
+from sharedsky.service.identity import qualify_id
+from sharedsky.service.reports import ID_RE, _parse_time
 
 MESSAGE_TYPES = ("DISTRESS", "NOTICE", "REQUEST", "RESPONSE")
 MAX_TEXT = 2000
 MAX_DEADLINE_S = 30 * 86400.0
 ALL = "*"
+#: Control and bidirectional-override characters refused in free text (\t and \n are kept).
+CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 #: Times a message may carry (epoch s): every one of them can be written back as ISO 8601.
 MIN_TIME_S = 0.0
 MAX_TIME_S = 253402300799.0
@@ -56,7 +60,11 @@ def _num(msg: dict[str, Any], key: str, lo: float, hi: float, required: bool = T
     return float(v)
 
 
-def _text(msg: dict[str, Any], key: str, required: bool = True, max_len: int = MAX_TEXT) -> str:
+def _text(msg: dict[str, Any], key: str, required: bool = True, max_len: int = MAX_TEXT,
+          single_line: bool = False) -> str:
+    """A text field: free text may hold line breaks and tabs, never other control or
+    direction-override characters (they rewrite what another party's screen shows);
+    a `single_line` field (ids, callsigns) holds printable characters only."""
     v = msg.get(key)
     if v is None:
         if required:
@@ -66,6 +74,13 @@ def _text(msg: dict[str, Any], key: str, required: bool = True, max_len: int = M
         raise MessageError(key, f"must be a string, got {type(v).__name__}")
     if len(v) > max_len:
         raise MessageError(key, f"at most {max_len} characters, got {len(v)}")
+    bad = next((c for c in v if not c.isprintable()), None) if single_line else None
+    if bad is None and not single_line:
+        m = CONTROL_RE.search(v)
+        bad = m.group() if m else None
+    if bad is not None:
+        allowed = "printable characters only" if single_line else "no control characters but line breaks and tabs"
+        raise MessageError(key, f"must hold {allowed}, found U+{ord(bad):04X} at {v.index(bad)}")
     if required and not v.strip():
         raise MessageError(key, "must not be empty")
     return v
@@ -127,9 +142,18 @@ class Hotline:
                 raise MessageError(k, f"unknown field for {typ} (allowed: {', '.join(sorted(ALLOWED_FIELDS[typ]))})")
         body: dict[str, Any] = {"from": sender}
         if typ == "DISTRESS":
-            icao = _text(msg, "icao24", max_len=32)
+            icao = _text(msg, "icao24", max_len=72, single_line=True).strip().lower()
+            head, colon, local = icao.partition(":")
+            if colon and head in parties:  # another party's track as pictures name it
+                if not ID_RE.match(local):
+                    raise MessageError("icao24", f"must be 6 hex digits or a track id, got {icao[:80]!r}")
+            elif not ID_RE.match(icao):
+                raise MessageError("icao24", "must be 6 hex digits or a track id of letters, digits and _.:- "
+                                   f"(max 32), got {icao[:80]!r}")
+            else:
+                icao = qualify_id(icao, sender)  # the sender's own track ids, as its reports are
             body.update(
-                icao24=icao.strip().lower(),
+                icao24=icao,
                 latitude=_num(msg, "latitude", -90, 90),
                 longitude=_num(msg, "longitude", -180, 180),
                 nature=_text(msg, "nature", max_len=500),
@@ -140,7 +164,7 @@ class Hotline:
             if alt is not None:
                 body["altitude"] = alt
             if msg.get("callsign") is not None:
-                body["callsign"] = _text(msg, "callsign", max_len=32)
+                body["callsign"] = _text(msg, "callsign", max_len=32, single_line=True)
             return "distress", [ALL], body
         if typ == "NOTICE":
             area = msg.get("area")
@@ -170,7 +194,7 @@ class Hotline:
                         short_notice=bool(lead < notice_lead_s), required_lead_s=notice_lead_s)
             return "notice", [ALL], body
         if typ == "REQUEST":
-            to = _text(msg, "to", max_len=64)
+            to = _text(msg, "to", max_len=64, single_line=True)
             if to not in parties:
                 raise MessageError("to", f"must be a party of the agreement ({', '.join(parties)}), got {to!r}")
             if to == sender:

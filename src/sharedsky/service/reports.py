@@ -171,6 +171,8 @@ def validate_reports(body: Any, now_s: float, max_future_s: float = MAX_FUTURE_S
         if not _types(vals) <= _STR_OR_NONE:
             i = next(i for i, v in enumerate(vals) if v is not None and not isinstance(v, str))
             raise ReportError(f"reports[{i}].{c}", f"must be a string, got {type(vals[i]).__name__}")
+        if c == "icao24" and "" in vals:
+            raise ReportError(f"reports[{vals.index('')}].icao24", "required (empty)")
         present = [v for v in vals if v]
         if c in checks:
             rx, why = checks[c]

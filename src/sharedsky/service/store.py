@@ -383,9 +383,28 @@ class Hub:
             except MessageError as exc:
                 self.counters.messages_rejected[str(exc).split(":")[0]] += 1
                 raise
+            if kind == "distress":
+                body["party"] = self.aircraft_party(str(body["icao24"]), str(body.get("callsign", "")))
             payload = {"to": to, "event": body, "message": message, "key_id": who.key_id}
             entries = self.append_events([(kind, who.party, payload, sig)])
         return entries[0].seq
+
+    def aircraft_party(self, icao24: str, callsign: str = "") -> str:
+        """Whose aircraft an id names: its namespace, else its attribution, else its live owner.
+
+        A DISTRESS call may name another party's aircraft (anyone who sees one go down
+        must be able to say so at once); the event then carries both `from` (who called)
+        and this `party`, so nobody takes it for the owner's own call (issue 14, defect 11).
+        """
+        head, colon, _ = icao24.partition(":")
+        if colon and head in self.parties:
+            return head
+        p = self.parties[int(self.agreement.attribute(np.array([icao24], dtype=object),
+                                                      np.array([callsign], dtype=object))[0])]
+        if p != self.default_party:
+            return p
+        owner = str(self.owners.of(np.array([icao24], dtype=object), self.clock() - self.live_s)[0])
+        return owner or self.default_party
 
     def ack(self, who: KeyInfo, body: Any) -> tuple[int, bool]:
         """Acknowledge an event; (seq of the ack, True if it had been acknowledged already)."""
