@@ -24,7 +24,7 @@ from shapely.geometry import mapping
 from starlette.concurrency import run_in_threadpool
 
 from sharedsky.service import streams
-from sharedsky.service.auth import Who
+from sharedsky.service.auth import Who, redact_keys_in_logs
 from sharedsky.service.hotline import MessageError
 from sharedsky.service.jsonbody import BodyError, parse_json
 from sharedsky.service.reports import MAX_BATCH, NUMBERS, ReportError
@@ -221,6 +221,7 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_keys_in_logs()  # after the server has configured its logging
         if run_engine:
             loop.start()
         threads = [threading.Thread(target=_run_feed, args=(hub, spec, stop), daemon=True,

@@ -211,11 +211,9 @@ class Hotline:
         if type(rs) is not int or rs <= 0:
             raise MessageError("request_seq", "must be the positive integer seq of a request")
         req = self.requests.get(rs)
-        if req is None:
-            raise MessageError("request_seq", f"no request with seq {rs}", status=404)
-        if req.to != sender:
-            raise MessageError("request_seq", f"request {rs} was addressed to {req.to!r}, not to {sender!r}",
-                               status=403)
+        if req is None or req.to != sender:
+            # One neutral answer for both: whom someone else's request went to is not the sender's business.
+            raise MessageError("request_seq", f"no request with seq {rs} for {sender!r}", status=404)
         body.update(request_seq=rs, to=req.sender, text=_text(msg, "text"),
                     late=bool(now_s > req.deadline_s))
         return "response", [req.sender, sender], body
