@@ -79,7 +79,9 @@ def test_403_for_another_partys_aircraft(world: tuple[Server, Keys, int]) -> Non
                            {"timestamp": now, "icao24": "bb0003", "latitude": 35, "longitude": 36, "altitude": 1000}])
     assert err.value.status == 403
     assert "reports[1]" in err.value.detail and "'red'" in err.value.detail
-    assert blue.metrics()["last_seq"] == before  # nothing of the batch was stored
+    # nothing of the batch was stored: the record only holds the attempt
+    after = [json.loads(x) for x in blue.download_record().splitlines()][before:]
+    assert [e["kind"] for e in after if e["kind"] in ("reports", "report_refused")] == ["report_refused"]
     # A track of no known block reported by blue is blue's (the reporting party is a source).
     assert blue.push_reports([{"timestamp": now, "icao24": "trk-17", "latitude": 35, "longitude": 36,
                                "altitude": 1000}])["accepted"] == 1

@@ -23,6 +23,7 @@ from sharedsky.agreement.model import (
     Alerting,
     Channels,
     DisclosureRule,
+    Line,
     Schedule,
 )
 from sharedsky.engine.separation import Minima
@@ -141,6 +142,11 @@ class Agreement:
     def alerting(self) -> Alerting:
         """The alert lifecycle's rules (`[alerting]`)."""
         return self.document.alerting
+
+    @property
+    def line(self) -> Line:
+        """What the service accepts from a party (`[line]`)."""
+        return self.document.line
 
     def minima_levels(self) -> list[Minima]:
         """Separation minima per alert level, least to most severe (fresh copies), with

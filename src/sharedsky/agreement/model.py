@@ -192,6 +192,22 @@ class Alerting(_Strict):
     )
 
 
+class Line(_Strict):
+    """`[line]`: what the service accepts from a party, so that one party's clock or
+    traffic never hides, moves or drowns another's (issue 14)."""
+
+    clock_skew_s: float = Field(
+        2.0, ge=0, le=60,
+        description="A report may be stamped at most this far ahead of the service's clock, s; it is "
+                    "then taken as reported now (a later report is never older than it). Beyond: 422",
+    )
+    auto_distress_per_min: int = Field(
+        10, ge=1, le=10_000,
+        description="Automatic distress calls (emergency squawks, ADS-B emergency) one party's aircraft "
+                    "may raise in any minute; the calls over it are collapsed into one event naming the count",
+    )
+
+
 class DisclosureRule(_Strict):
     """What an observer party sees of other parties' aircraft (its own: always all)."""
 
@@ -225,6 +241,7 @@ class AgreementDocument(_Strict):
     airspace: list[Airspace] = Field(default_factory=list)
     channels: Channels = Field(default_factory=Channels)
     alerting: Alerting = Field(default_factory=Alerting)
+    line: Line = Field(default_factory=Line)
     disclosure_default: DisclosureRule = Field(
         default_factory=lambda: DisclosureRule(mode="conflict")
     )

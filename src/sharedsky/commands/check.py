@@ -61,6 +61,7 @@ def summary(agr) -> dict:  # noqa: ANN001 - an Agreement
         ],
         "channels": agr.channels.model_dump(),
         "alerting": agr.alerting.model_dump(),
+        "line": agr.line.model_dump(),
         "disclosure": {pid: agr.disclosure_for(pid).model_dump() for pid in ids},
     }
 

@@ -24,8 +24,9 @@ from shapely.geometry import mapping
 from starlette.concurrency import run_in_threadpool
 
 from sharedsky.service import streams
-from sharedsky.service.auth import Who
+from sharedsky.service.auth import Who, redact_keys_in_logs
 from sharedsky.service.hotline import MessageError
+from sharedsky.service.jsonbody import BodyError, parse_json
 from sharedsky.service.reports import MAX_BATCH, NUMBERS, ReportError
 from sharedsky.service.store import Forbidden, Hub, NotFound
 
@@ -73,14 +74,10 @@ async def _json(request: Request) -> Any:
         raise HTTPException(413, f"body: larger than {MAX_BODY_BYTES} bytes")
     if not raw.strip():
         raise HTTPException(422, "body: empty; expected JSON")
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not a JSON number")
-
     try:
-        return json.loads(raw, parse_constant=no_constants)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"body: not valid JSON ({exc})") from exc
+        return parse_json(raw)
+    except BodyError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
 
 
 def _hub(request: Request) -> Hub:
@@ -224,6 +221,7 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_keys_in_logs()  # after the server has configured its logging
         if run_engine:
             loop.start()
         threads = [threading.Thread(target=_run_feed, args=(hub, spec, stop), daemon=True,

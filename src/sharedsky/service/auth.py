@@ -1,11 +1,13 @@
 """Authentication: `Authorization: Bearer <key>` (or `?key=` for browsers and WebSockets).
 
 A key belongs to one party or is a supervisor key. No valid key: 401. A party key whose
-party the agreement does not know: 403.
+party the agreement does not know: 403. A key is never written to a log (`RedactKeys`).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -23,6 +25,29 @@ def key_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     return query.get("key")
+
+
+_KEY_IN_URL = re.compile(r"(?i)\b(key=)[^&\s\"']+")
+
+
+class RedactKeys(logging.Filter):
+    """Replaces `key=<api key>` in log records by `key=***`: browsers and WebSocket clients
+    send their key in the query string, which uvicorn's access log would write out whole."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _KEY_IN_URL.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_KEY_IN_URL.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def redact_keys_in_logs(names: tuple[str, ...] = ("uvicorn.access", "uvicorn.error", "uvicorn")) -> None:
+    """Install `RedactKeys` on the server's loggers (once each)."""
+    for name in names:
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, RedactKeys) for f in lg.filters):
+            lg.addFilter(RedactKeys())
 
 
 def check_key(hub: Hub, key: str | None) -> KeyInfo:

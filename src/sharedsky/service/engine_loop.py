@@ -21,6 +21,7 @@ from sharedsky.agreement.disclosure import visible_mask
 from sharedsky.alerting.step import Assessment
 from sharedsky.engine.separation import Conflicts
 from sharedsky.ingest.snapshot import Snapshot
+from sharedsky.service.distress_cap import DistressCap
 from sharedsky.service.hotline import ALL, iso
 from sharedsky.service.store import Hub
 
@@ -102,6 +103,8 @@ class EngineLoop:
         # Alert ids ("conflict-a-b-N") stay unique across restarts: N continues past any
         # number used before, as each earlier alert took at least one record entry.
         self.assessment.conflicts.serial = hub.last_seq
+        self.distress_cap = DistressCap(int(hub.agreement.line.auto_distress_per_min),
+                                        list(hub.agreement.channels.distress_mhz))
         self._kick = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -151,11 +154,11 @@ class EngineLoop:
         t0 = time.perf_counter()
         with hub.lock:
             if now - self._last_expire > 10.0:
-                hub.table.expire(now, self.coast_s)
+                hub.expire(now, self.coast_s)
                 self._last_expire = now
             snap = hub.table.snapshot(now, hub.max_age_s)
         result = self.assessment.step(snap)
-        items = [self._item(ev) for ev in result.events]
+        items = [self._item(ev) for ev in self.distress_cap.filter(result.events, now)]
         with hub.lock:
             overdue, late = hub.hotline.due(now)
             for req in overdue:

@@ -12,18 +12,25 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from shapely.geometry import shape
 
-from sharedsky.service.reports import _parse_time
+from sharedsky.service.identity import qualify_id
+from sharedsky.service.reports import ID_RE, _parse_time
 
 MESSAGE_TYPES = ("DISTRESS", "NOTICE", "REQUEST", "RESPONSE")
 MAX_TEXT = 2000
 MAX_DEADLINE_S = 30 * 86400.0
 ALL = "*"
+#: Control and bidirectional-override characters refused in free text (\t and \n are kept).
+CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: Times a message may carry (epoch s): every one of them can be written back as ISO 8601.
+MIN_TIME_S = 0.0
+MAX_TIME_S = 253402300799.0
 
 
 class MessageError(ValueError):
@@ -44,14 +51,20 @@ def _num(msg: dict[str, Any], key: str, lo: float, hi: float, required: bool = T
         if required:
             raise MessageError(key, "required")
         return None
-    if type(v) not in (int, float) or not math.isfinite(v):
+    if type(v) not in (int, float):
         raise MessageError(key, f"must be a number, got {type(v).__name__}")
+    if not math.isfinite(v):
+        raise MessageError(key, f"must be a finite number between {lo:g} and {hi:g}")
     if not lo <= v <= hi:
         raise MessageError(key, f"must be between {lo:g} and {hi:g}, got {v!r}")
     return float(v)
 
 
-def _text(msg: dict[str, Any], key: str, required: bool = True, max_len: int = MAX_TEXT) -> str:
+def _text(msg: dict[str, Any], key: str, required: bool = True, max_len: int = MAX_TEXT,
+          single_line: bool = False) -> str:
+    """A text field: free text may hold line breaks and tabs, never other control or
+    direction-override characters (they rewrite what another party's screen shows);
+    a `single_line` field (ids, callsigns) holds printable characters only."""
     v = msg.get(key)
     if v is None:
         if required:
@@ -61,6 +74,13 @@ def _text(msg: dict[str, Any], key: str, required: bool = True, max_len: int = M
         raise MessageError(key, f"must be a string, got {type(v).__name__}")
     if len(v) > max_len:
         raise MessageError(key, f"at most {max_len} characters, got {len(v)}")
+    bad = next((c for c in v if not c.isprintable()), None) if single_line else None
+    if bad is None and not single_line:
+        m = CONTROL_RE.search(v)
+        bad = m.group() if m else None
+    if bad is not None:
+        allowed = "printable characters only" if single_line else "no control characters but line breaks and tabs"
+        raise MessageError(key, f"must hold {allowed}, found U+{ord(bad):04X} at {v.index(bad)}")
     if required and not v.strip():
         raise MessageError(key, "must not be empty")
     return v
@@ -73,6 +93,8 @@ def _time(msg: dict[str, Any], key: str) -> float:
     t = _parse_time(v)
     if t is None:
         raise MessageError(key, "must be an ISO 8601 time such as 2026-01-01T12:00:00Z or epoch seconds")
+    if not MIN_TIME_S <= t <= MAX_TIME_S:
+        raise MessageError(key, "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z")
     return t
 
 
@@ -120,9 +142,18 @@ class Hotline:
                 raise MessageError(k, f"unknown field for {typ} (allowed: {', '.join(sorted(ALLOWED_FIELDS[typ]))})")
         body: dict[str, Any] = {"from": sender}
         if typ == "DISTRESS":
-            icao = _text(msg, "icao24", max_len=32)
+            icao = _text(msg, "icao24", max_len=72, single_line=True).strip().lower()
+            head, colon, local = icao.partition(":")
+            if colon and head in parties:  # another party's track as pictures name it
+                if not ID_RE.match(local):
+                    raise MessageError("icao24", f"must be 6 hex digits or a track id, got {icao[:80]!r}")
+            elif not ID_RE.match(icao):
+                raise MessageError("icao24", "must be 6 hex digits or a track id of letters, digits and _.:- "
+                                   f"(max 32), got {icao[:80]!r}")
+            else:
+                icao = qualify_id(icao, sender)  # the sender's own track ids, as its reports are
             body.update(
-                icao24=icao.strip().lower(),
+                icao24=icao,
                 latitude=_num(msg, "latitude", -90, 90),
                 longitude=_num(msg, "longitude", -180, 180),
                 nature=_text(msg, "nature", max_len=500),
@@ -133,7 +164,7 @@ class Hotline:
             if alt is not None:
                 body["altitude"] = alt
             if msg.get("callsign") is not None:
-                body["callsign"] = _text(msg, "callsign", max_len=32)
+                body["callsign"] = _text(msg, "callsign", max_len=32, single_line=True)
             return "distress", [ALL], body
         if typ == "NOTICE":
             area = msg.get("area")
@@ -163,7 +194,7 @@ class Hotline:
                         short_notice=bool(lead < notice_lead_s), required_lead_s=notice_lead_s)
             return "notice", [ALL], body
         if typ == "REQUEST":
-            to = _text(msg, "to", max_len=64)
+            to = _text(msg, "to", max_len=64, single_line=True)
             if to not in parties:
                 raise MessageError("to", f"must be a party of the agreement ({', '.join(parties)}), got {to!r}")
             if to == sender:
@@ -180,11 +211,9 @@ class Hotline:
         if type(rs) is not int or rs <= 0:
             raise MessageError("request_seq", "must be the positive integer seq of a request")
         req = self.requests.get(rs)
-        if req is None:
-            raise MessageError("request_seq", f"no request with seq {rs}", status=404)
-        if req.to != sender:
-            raise MessageError("request_seq", f"request {rs} was addressed to {req.to!r}, not to {sender!r}",
-                               status=403)
+        if req is None or req.to != sender:
+            # One neutral answer for both: whom someone else's request went to is not the sender's business.
+            raise MessageError("request_seq", f"no request with seq {rs} for {sender!r}", status=404)
         body.update(request_seq=rs, to=req.sender, text=_text(msg, "text"),
                     late=bool(now_s > req.deadline_s))
         return "response", [req.sender, sender], body

@@ -28,8 +28,9 @@ STRINGS = ("icao24", "callsign", "squawk", "emergency")
 ALLOWED = frozenset(("timestamp", *NUMBERS, *STRINGS, "onground"))
 ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.:-]{0,31}$")
 SQUAWK_RE = re.compile(r"^[0-7]{4}$")
-#: How far a report's time may be from the server's clock.
-MAX_FUTURE_S = 60.0
+#: How far ahead of the server's clock a report may be stamped, unless the agreement
+#: says otherwise (`[line] clock_skew_s`).
+MAX_FUTURE_S = 2.0
 MAX_AGE_S = 3600.0
 
 
@@ -56,10 +57,22 @@ def _is_number(v: Any) -> bool:
     return type(v) in (int, float)
 
 
+def _floats(vals: list[Any], c: str) -> np.ndarray:
+    """float64 column of numbers (None -> NaN); an int beyond float range is named, not raised."""
+    try:
+        return np.array(vals, dtype=np.float64)
+    except OverflowError:
+        i = next(i for i, v in enumerate(vals) if type(v) is int and abs(v) > 1e308)
+        raise ReportError(f"reports[{i}].{c}", "must be a finite number (this integer is beyond any float)") from None
+
+
 def _parse_time(v: Any) -> float | None:
     """Epoch seconds (ms if above 1e11) or ISO 8601 (UTC if no zone) -> epoch s; None if bad."""
     if _is_number(v):
-        x = float(v)
+        try:
+            x = float(v)
+        except OverflowError:  # an int beyond float range
+            return None
         if not math.isfinite(x):
             return None
         return x / 1000.0 if x > 1e11 else x
@@ -74,9 +87,12 @@ def _parse_time(v: Any) -> float | None:
     return None
 
 
-def validate_reports(body: Any, now_s: float) -> dict[str, np.ndarray]:
+def validate_reports(body: Any, now_s: float, max_future_s: float = MAX_FUTURE_S) -> dict[str, np.ndarray]:
     """Columns of a valid batch (`t_s`, `icao24`, numbers as float64 with NaN, strings).
 
+    A time up to `max_future_s` ahead of `now_s` is taken as `now_s`: the clock that
+    stamped it is fast, and a report kept in the future would be left out of every
+    snapshot and make every correct report until then look older (issue 14, defect 2).
     Raises `ReportError` naming the first bad field of the first bad report.
     """
     if not isinstance(body, dict):
@@ -112,7 +128,7 @@ def validate_reports(body: Any, now_s: float) -> dict[str, np.ndarray]:
     # time
     raw_t = column["timestamp"]
     if _types(raw_t) <= _NUM:
-        t_s = np.array(raw_t, dtype=np.float64)
+        t_s = _floats(raw_t, "timestamp")
         bad_t = np.flatnonzero(~np.isfinite(t_s))
         if bad_t.size:
             raise ReportError(f"reports[{int(bad_t[0])}].timestamp", "must be a finite number")
@@ -123,24 +139,25 @@ def validate_reports(body: Any, now_s: float) -> dict[str, np.ndarray]:
             raise ReportError(f"reports[{ts.index(None)}].timestamp",
                               "must be epoch seconds or an ISO 8601 time such as 2026-01-01T12:00:00Z")
         t_s = np.asarray(ts, dtype=np.float64)
-    late = np.flatnonzero(t_s > now_s + MAX_FUTURE_S)
+    late = np.flatnonzero(t_s > now_s + max_future_s)
     if late.size:
         i = int(late[0])
         raise ReportError(f"reports[{i}].timestamp",
-                          f"{t_s[i] - now_s:.0f} s in the future (server clock); at most {MAX_FUTURE_S:.0f} s")
+                          f"{t_s[i] - now_s:.1f} s in the future (server clock); the agreement accepts at most "
+                          f"{max_future_s:g} s of clock skew ([line] clock_skew_s)", reason="future")
     old = np.flatnonzero(t_s < now_s - MAX_AGE_S)
     if old.size:
         i = int(old[0])
         raise ReportError(f"reports[{i}].timestamp",
                           f"{now_s - t_s[i]:.0f} s old; live reports must be under {MAX_AGE_S:.0f} s old")
-    cols["t_s"] = t_s
+    cols["t_s"] = np.minimum(t_s, now_s)
     # numbers
     for c, (lo, hi) in NUMBERS.items():
         vals = column[c]
         if not _types(vals) <= _NUM_OR_NONE:
             i = next(i for i, v in enumerate(vals) if v is not None and not _is_number(v))
             raise ReportError(f"reports[{i}].{c}", f"must be a number, got {type(vals[i]).__name__}")
-        a = np.array(vals, dtype=np.float64)  # None -> nan
+        a = _floats(vals, c)  # None -> nan
         bad = np.flatnonzero(~np.isnan(a) & ~((a >= lo) & (a <= hi)))
         if bad.size:
             i = int(bad[0])
@@ -154,6 +171,8 @@ def validate_reports(body: Any, now_s: float) -> dict[str, np.ndarray]:
         if not _types(vals) <= _STR_OR_NONE:
             i = next(i for i, v in enumerate(vals) if v is not None and not isinstance(v, str))
             raise ReportError(f"reports[{i}].{c}", f"must be a string, got {type(vals[i]).__name__}")
+        if c == "icao24" and "" in vals:
+            raise ReportError(f"reports[{vals.index('')}].icao24", "required (empty)")
         present = [v for v in vals if v]
         if c in checks:
             rx, why = checks[c]

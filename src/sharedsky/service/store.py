@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from sharedsky.ingest.tracks import TrackTable
 from sharedsky.record.keys import KeyInfo, KeyStore
 from sharedsky.record.log import Entry, Record, canonical_json, load_public_key, unb64
 from sharedsky.service.hotline import ALL, Hotline, MessageError
+from sharedsky.service.identity import ATTEMPT_IDS, Owners, qualify_ids
 from sharedsky.service.reports import (
     ReportError,
     columns_from_payload,
@@ -40,6 +42,9 @@ STATE_KINDS = ("distress_clear",)
 AIRSPACE_ACK_STATES = ("warning", "violation")
 #: Reports older than this are not replayed into the live picture at start.
 REBUILD_REPORTS_S = 120.0
+#: An aircraft not reported for this long is no longer live: it leaves the track table and
+#: its first reporter no longer owns it (the engine loop's coast time).
+LIVE_S = 60.0
 
 
 class Forbidden(Exception):
@@ -99,6 +104,10 @@ class Hub:
         self.require_signatures = require_signatures
         self.clock = clock
         self.table = TrackTable(self.parties)
+        self.owners = Owners()
+        self.live_s = LIVE_S
+        # Held from the ownership check to the claim, so two parties never both take an id.
+        self._owners_lock = threading.Lock()
         self.hotline = Hotline(float(agreement.channels.ack_within_s))
         self.events: list[StoredEvent] = []
         self._seqs: list[int] = []
@@ -122,6 +131,8 @@ class Hub:
         for e in self.record.entries(kinds=["reports"], since_t=since):
             d = e.data
             cols = columns_from_payload(d["columns"])
+            if e.party in self.parties and not d.get("supervisor"):
+                self.owners.claim(cols["icao24"], e.party, e.t)
             self._update_table(cols, d.get("source", e.party))
 
     # -- subscribers ----------------------------------------------------------------
@@ -174,7 +185,7 @@ class Hub:
             h.answer(int(body["request_seq"]))
         elif kind == "overdue":
             h.mark_overdue(int(body["request_seq"]))
-        elif kind == "distress" and body.get("auto"):
+        elif kind == "distress" and body.get("auto") and body.get("icao24"):
             self.distress_active.add(str(body.get("icao24")))
         need = self.ack_parties(ev)
         if need:
@@ -193,7 +204,9 @@ class Hub:
         elif kind == "airspace" and state in AIRSPACE_ACK_STATES:
             out = [ev.get("party", "")]
         elif kind == "distress":
-            out = [p for p in self.parties if p != ev.get("from")]
+            # Automatic distress comes from the aircraft of `party`: the others acknowledge it.
+            sender = ev.get("party") if ev.get("auto") else ev.get("from")
+            out = [p for p in self.parties if p != sender]
         seen: list[str] = []
         for p in out:
             if p and p in self.parties and p != self.default_party and p not in seen:
@@ -239,33 +252,87 @@ class Hub:
     def _update_table(self, cols: dict[str, np.ndarray], source: str) -> np.ndarray:
         n = cols["t_s"].shape[0]
         party = self.agreement.attribute(cols["icao24"], cols["callsign"], np.full(n, source, dtype=object))
+        party = self._owned(cols["icao24"], party)
         self.table.update_columns({**cols, "source": np.full(n, source, dtype=object)}, party)
         return party
+
+    def _owned(self, ids: np.ndarray, party: np.ndarray) -> np.ndarray:
+        """Party codes with each live owned aircraft given to its owner (feeds, supervisors)."""
+        if not len(self.owners):
+            return party
+        owner = self.owners.of(ids, self.clock() - self.live_s)
+        has = np.flatnonzero(owner != "")
+        if has.size:
+            party = party.copy()
+            party[has] = [self.parties.index(str(p)) for p in owner[has].tolist()]
+        return party
+
+    def expire(self, now_s: float, coast_s: float) -> None:
+        """Forget aircraft not heard from for `coast_s` (table and owners; hub lock held)."""
+        self.live_s = coast_s
+        self.table.expire(now_s, coast_s)
+        with self._owners_lock:
+            self.owners.expire(now_s - coast_s)
+
+    def _refuse(self, who: KeyInfo, reason: str, ids: np.ndarray, rows: np.ndarray, owners: np.ndarray,
+                n: int, text: str) -> Forbidden:
+        """Record an attempt to report another party's aircraft; the 403 to raise.
+
+        The record keeps who tried, how many reports and which aircraft (the first
+        `ATTEMPT_IDS`), never the positions: a refused batch changes nothing else.
+        """
+        named = pd.unique(ids[rows]).tolist()[:ATTEMPT_IDS]
+        first_owner: dict[str, str] = {}
+        for i in rows.tolist():
+            first_owner.setdefault(str(ids[i]), str(owners[i]))
+        self.record.append("report_refused", who.party, {
+            "reason": reason, "reports": n, "refused": int(rows.size), "icao24": named,
+            "owners": {k: first_owner[k] for k in named}, "key_id": who.key_id})
+        self.counters.reports_rejected[reason] += 1
+        return Forbidden(f"{text}; the attempt is recorded")
 
     def submit_reports(self, who: KeyInfo, body: Any) -> tuple[int, int]:
         """Validate, check attribution, record and apply a batch; (accepted, record seq)."""
         now = self.clock()
         try:
-            cols = validate_reports(body, now)
+            cols = validate_reports(body, now, float(self.agreement.line.clock_skew_s))
         except ReportError as exc:
             self.counters.reports_rejected[exc.field.split(".")[-1].split("[")[0]] += 1
             raise
         n = cols["t_s"].shape[0]
         source = who.party
-        party = self.agreement.attribute(cols["icao24"], cols["callsign"], np.full(n, source, dtype=object))
         if not who.supervisor:
-            own = self.parties.index(who.party)
-            bad = np.flatnonzero(party != own)
-            if bad.size:
-                i = int(bad[0])
-                self.counters.reports_rejected["forbidden"] += 1
-                raise Forbidden(f"reports[{i}]: aircraft {cols['icao24'][i]!r} is attributed to party "
-                                f"{self.parties[int(party[i])]!r}, not to {who.party!r}")
-        payload = {"source": source, "columns": columns_payload(cols)}
-        # Recorded (fsync) before it is applied or acknowledged. Report batches are not
-        # events, so they need not be ordered with them: the hub lock (which the engine
-        # step needs) is held only for the table update, not during the fsync.
-        e = self.record.append("reports", who.party, payload)
+            cols["icao24"] = qualify_ids(cols["icao24"], who.party)
+        ids = cols["icao24"]
+        party = self.agreement.attribute(ids, cols["callsign"], np.full(n, source, dtype=object))
+        with self._owners_lock:
+            if who.supervisor:
+                party = self._owned(ids, party)
+            else:
+                own = self.parties.index(who.party)
+                names = np.asarray(self.parties, dtype=object)
+                bad = np.flatnonzero(party != own)
+                if bad.size:
+                    i = int(bad[0])
+                    raise self._refuse(who, "forbidden", ids, bad, names[party], n,
+                                       f"reports[{i}]: aircraft {ids[i]!r} is attributed to party "
+                                       f"{self.parties[int(party[i])]!r}, not to {who.party!r}")
+                owner = self.owners.of(ids, now - self.live_s)
+                bad = np.flatnonzero((owner != "") & (owner != who.party))
+                if bad.size:
+                    i = int(bad[0])
+                    raise self._refuse(who, "owned", ids, bad, owner, n,
+                                       f"reports[{i}]: aircraft {ids[i]!r} belongs to party {owner[i]!r} "
+                                       f"(it reported it first and it is live), not to {who.party!r}")
+            payload: dict[str, Any] = {"source": source, "columns": columns_payload(cols)}
+            if who.supervisor:
+                payload["supervisor"] = True
+            # Recorded (fsync) before it is applied or acknowledged. Report batches are not
+            # events, so they need not be ordered with them: the hub lock (which the engine
+            # step needs) is held only for the table update, not during the fsync.
+            e = self.record.append("reports", who.party, payload)
+            if not who.supervisor:
+                self.owners.claim(ids, who.party, now)
         with self.lock:
             self.table.update_columns({**cols, "source": np.full(n, source, dtype=object)}, party)
             self.counters.reports_accepted += n
@@ -316,9 +383,28 @@ class Hub:
             except MessageError as exc:
                 self.counters.messages_rejected[str(exc).split(":")[0]] += 1
                 raise
+            if kind == "distress":
+                body["party"] = self.aircraft_party(str(body["icao24"]), str(body.get("callsign", "")))
             payload = {"to": to, "event": body, "message": message, "key_id": who.key_id}
             entries = self.append_events([(kind, who.party, payload, sig)])
         return entries[0].seq
+
+    def aircraft_party(self, icao24: str, callsign: str = "") -> str:
+        """Whose aircraft an id names: its namespace, else its attribution, else its live owner.
+
+        A DISTRESS call may name another party's aircraft (anyone who sees one go down
+        must be able to say so at once); the event then carries both `from` (who called)
+        and this `party`, so nobody takes it for the owner's own call (issue 14, defect 11).
+        """
+        head, colon, _ = icao24.partition(":")
+        if colon and head in self.parties:
+            return head
+        p = self.parties[int(self.agreement.attribute(np.array([icao24], dtype=object),
+                                                      np.array([callsign], dtype=object))[0])]
+        if p != self.default_party:
+            return p
+        owner = str(self.owners.of(np.array([icao24], dtype=object), self.clock() - self.live_s)[0])
+        return owner or self.default_party
 
     def ack(self, who: KeyInfo, body: Any) -> tuple[int, bool]:
         """Acknowledge an event; (seq of the ack, True if it had been acknowledged already)."""

@@ -10,20 +10,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from sharedsky.service.auth import Who, websocket_key
 from sharedsky.service.hotline import MessageError
+from sharedsky.service.jsonbody import BodyError, parse_json
 from sharedsky.service.reports import ReportError
 from sharedsky.service.store import Forbidden, Hub, NotFound
 
+log = logging.getLogger("sharedsky.service")
 router = APIRouter()
+SEQ_RE = re.compile(r"[0-9]{1,18}")
 BATCH = 500
 KEEPALIVE_S = 15.0
 #: The air picture goes out at most this often per connection (events go out at once).
@@ -100,31 +105,10 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
 
     async def receiver() -> None:
         while True:
-            text = await ws.receive_text()
-            try:
-                msg = json.loads(text)
-                typ = msg.get("type") if isinstance(msg, dict) else None
-                if typ == "ack":
-                    seq, dup = await run_in_threadpool(hub.ack, who, {"seq": msg.get("seq")})
-                    reply: dict[str, Any] = {"type": "ack_ok", "of_seq": msg.get("seq"), "seq": seq, "duplicate": dup}
-                elif typ == "reports":
-                    n, seq = await run_in_threadpool(hub.submit_reports, who, {"reports": msg.get("reports")})
-                    reply = {"type": "reports_ok", "accepted": n, "seq": seq, "id": msg.get("id")}
-                else:
-                    reply = {"type": "error", "status": 422, "detail": "type: must be 'ack' or 'reports'"}
-            except ValueError as exc:  # JSON, ReportError, MessageError
-                status = getattr(exc, "status", 422)
-                if isinstance(exc, (ReportError, MessageError)) or status != 422:
-                    detail = str(exc)
-                else:
-                    detail = f"body: not valid JSON ({exc})"
-                reply = {"type": "error", "status": status, "detail": detail}
-            except Forbidden as exc:
-                reply = {"type": "error", "status": 403, "detail": str(exc)}
-            except NotFound as exc:
-                reply = {"type": "error", "status": 404, "detail": str(exc)}
-            if isinstance(msg, dict) and "id" in msg:
-                reply["id"] = msg["id"]
+            frame = await ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(frame.get("code", 1000))
+            reply = await _answer(hub, who, frame.get("text"))
             await send(json.dumps(reply))
 
     tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
@@ -144,14 +128,55 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
         hub.unsubscribe(sub)
 
 
+async def _answer(hub: Hub, who: Any, text: str | None) -> dict[str, Any]:
+    """The reply to one client frame: `ack_ok`, `reports_ok` or `error`, with the frame's own id.
+
+    Nothing a client sends may end the connection or leak into the reply to another
+    frame (issue 14, defect 6): each frame is parsed on its own, a binary frame is
+    refused as such, and an unexpected failure is logged and answered with 500.
+    """
+    msg: Any = None
+    reply: dict[str, Any]
+    try:
+        if text is None:
+            raise BodyError("frame", "must be a text frame holding JSON (binary frames are not read)")
+        msg = parse_json(text, "frame")
+        typ = msg.get("type") if isinstance(msg, dict) else None
+        if typ == "ack":
+            seq, dup = await run_in_threadpool(hub.ack, who, {"seq": msg.get("seq")})
+            reply = {"type": "ack_ok", "of_seq": msg.get("seq"), "seq": seq, "duplicate": dup}
+        elif typ == "reports":
+            n, seq = await run_in_threadpool(hub.submit_reports, who, {"reports": msg.get("reports")})
+            reply = {"type": "reports_ok", "accepted": n, "seq": seq}
+        else:
+            reply = {"type": "error", "status": 422, "detail": "type: must be 'ack' or 'reports'"}
+    except BodyError as exc:
+        reply = {"type": "error", "status": exc.status, "detail": str(exc)}
+    except (ReportError, MessageError) as exc:
+        reply = {"type": "error", "status": getattr(exc, "status", 422), "detail": str(exc)}
+    except Forbidden as exc:
+        reply = {"type": "error", "status": 403, "detail": str(exc)}
+    except NotFound as exc:
+        reply = {"type": "error", "status": 404, "detail": str(exc)}
+    except Exception:  # never let one frame end the connection
+        log.exception("websocket frame from %s", who.key_id)
+        reply = {"type": "error", "status": 500, "detail": "internal error; the frame was not applied"}
+    if isinstance(msg, dict) and "id" in msg:
+        reply["id"] = msg["id"]
+    return reply
+
+
 @router.get("/api/v1/events/stream", summary="Server-sent events (id: seq, data: Event)",
             response_class=StreamingResponse)
 async def sse_stream(request: Request, who: Who,
                      after: Annotated[int, Query(ge=0)] = 0) -> StreamingResponse:
     hub: Hub = request.app.state.hub
     last = after
-    leid = request.headers.get("last-event-id")
-    if leid and leid.strip().isdigit():
+    leid = (request.headers.get("last-event-id") or "").strip()
+    if leid:
+        # str.isdigit() also holds for '²' and other digits int() refuses: ASCII only.
+        if not SEQ_RE.fullmatch(leid):
+            raise HTTPException(400, f"Last-Event-ID: must be the seq of an event (up to 18 ASCII digits), got {leid[:40]!r}")
         last = max(last, int(leid))
 
     async def gen() -> AsyncIterator[str]:
