@@ -36,10 +36,15 @@ class DistressWatch:
             return np.zeros(0, dtype=np.intp)
         flags = np.zeros(n, dtype=bool)
         if snap.squawk is not None:
-            flags |= np.isin(np.asarray(snap.squawk, dtype=str), list(DISTRESS_SQUAWKS))
+            sq = np.asarray(snap.squawk, dtype=str)
+            for code in DISTRESS_SQUAWKS:
+                flags |= sq == code
         if snap.emergency is not None:
-            em = np.char.lower(np.char.strip(np.asarray(snap.emergency, dtype=str)))
-            flags |= ~np.isin(em, list(NO_EMERGENCY))
+            em = np.asarray(snap.emergency, dtype=str)
+            given = np.flatnonzero(em != "")  # most aircraft: none, and no string work
+            if given.size:
+                words = np.char.lower(np.char.strip(em[given]))
+                flags[given[~np.isin(words, list(NO_EMERGENCY))]] = True
         return np.flatnonzero(flags)
 
     def step(self, snap: Snapshot) -> list[dict[str, Any]]:

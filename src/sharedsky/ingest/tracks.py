@@ -85,6 +85,8 @@ class TrackTable:
         newer = t >= self._f["t_report_s"][slot]
         last = _last_per_slot(slot[newer])
         s_all, t_all = slot[newer], t[newer]
+        # One report per aircraft (the usual live or replay step): each row is its slot's last.
+        distinct = np.unique(s_all).shape[0] == s_all.shape[0]
         self._f["t_report_s"][s_all[last]] = t_all[last]
         if party is not None:
             self._f["party"][s_all[last]] = np.asarray(party)[order][newer][last]
@@ -101,7 +103,7 @@ class TrackTable:
             if not has.any():
                 continue
             s, vv, tt = s_all[has], v[has], t_all[has]
-            k = _last_per_slot(s)
+            k = slice(None) if distinct else _last_per_slot(s)
             self._f[c][s[k]] = vv[k]
             if c in TIME_OF:
                 self._f[TIME_OF[c]][s[k]] = tt[k]
