@@ -18,7 +18,7 @@ encounter is never dropped. Its alert and its loss of separation go through the 
 lifecycle and events, each carrying `suppressed: true` and `suppressed_by` (the volume
 id, or "aerodromes" with the `aerodrome` code), and are counted apart
 (`conflicts_suppressed`, `losses_of_separation_suppressed`). An alert is suppressed
-from its announcement while its predicted loss lies inside a volume; a loss of
+from its announcement while its predicted loss begins inside a volume; a loss of
 separation while both aircraft are inside one. Suppression can be lifted but never
 re-imposed: when a suppressed alert or loss stops being suppressed (a go-around climbs
 out of the volume) it is re-announced (`updated`, with `suppressed: false`), counted as
