@@ -93,6 +93,12 @@ def edit(old: str, new: str, count: int = 1) -> str:
     return BASE.replace(old, new, count)
 
 
+def suppressed(extra: str = "") -> str:
+    """BASE with one suppression volume (a 3 NM circle up to 1,500 ft) plus `extra` lines."""
+    return (BASE + '\n[[suppression.volume]]\nid = "apron"\ncentre = [30.5, 36.5]\nradius_nm = 3\n'
+            'upper_ft = 1500\n' + (extra + "\n" if extra else ""))
+
+
 # (case id, agreement text, expected key path, regex the reason must match, line marker)
 CASES = [
     ("unknown-party-in-minima", edit('parties = ["blue", "red"]', 'parties = ["blue", "rde"]'),
@@ -165,6 +171,38 @@ CASES = [
      "party[0].name", r"required key is missing", "[[party]]"),
     ("wrong-type", edit("h_nm = 5\n", 'h_nm = "five"\n'),
      "minima_default.level[0].h_nm", r"valid number", 'h_nm = "five"'),
+    # [suppression] (issue "Input truth", defect 9)
+    ("suppression-unknown-party", suppressed('pairs = [["blue", "rde"]]'),
+     "suppression.volume[0].pairs[0][1]", r"unknown party 'rde'.*did you mean 'red'", 'pairs = [["blue", "rde"]]'),
+    ("suppression-band-upside-down", suppressed("lower_ft = 3000").replace("upper_ft = 1500", "upper_ft = 1000"),
+     "suppression.volume[0].upper_ft", r"upper_ft 1000 ft must be above lower_ft 3000 ft", "upper_ft = 1000"),
+    ("suppression-missing-top", suppressed().replace("upper_ft = 1500\n", ""),
+     "suppression.volume[0].upper_ft", r"required key is missing", "[[suppression.volume]]"),
+    ("suppression-no-shape", suppressed().replace("centre = [30.5, 36.5]\nradius_nm = 3\n", ""),
+     "suppression.volume[0]", r"no shape: give polygon, or centre and radius_nm", "[[suppression.volume]]"),
+    ("suppression-polygon-and-circle",
+     suppressed("polygon = [[30.0, 36.0], [31.0, 36.0], [31.0, 37.0], [30.0, 36.0]]"),
+     "suppression.volume[0].centre", r"either polygon or a circle", "centre = [30.5, 36.5]"),
+    ("suppression-circle-without-radius", suppressed().replace("radius_nm = 3\n", ""),
+     "suppression.volume[0].radius_nm", r"needs both centre and radius_nm \(radius_nm is missing\)",
+     "[[suppression.volume]]"),
+    ("suppression-centre-off-the-globe", suppressed().replace("[30.5, 36.5]", "[36.5, 130.5]"),
+     "suppression.volume[0].centre", r"not \[lon, lat\] in degrees", "centre = [36.5, 130.5]"),
+    ("suppression-polygon-not-closed",
+     suppressed().replace("centre = [30.5, 36.5]\nradius_nm = 3", "polygon = [[30.0, 36.0], [31.0, 36.0], [31.0, 37.0]]"),
+     "suppression.volume[0].polygon", r"at least 3 distinct points", "[31.0, 37.0]]"),
+    ("suppression-duplicate-id", suppressed() + '\n[[suppression.volume]]\nid = "apron"  # again\n'
+     'centre = [30.0, 36.0]\nradius_nm = 1\nupper_ft = 500\n',
+     "suppression.volume[1].id", r"volume id 'apron' is taken \(first at suppression.volume\[0\]\)", "# again"),
+    ("aerodrome-radius-zero", BASE + "\n[suppression.aerodromes]\nradius_nm = 0\nheight_ft = 1500\n",
+     "suppression.aerodromes.radius_nm", r"must be > 0 \(got 0", "radius_nm = 0"),
+    ("aerodrome-unknown-list", BASE + '\n[suppression.aerodromes]\nradius_nm = 5\nheight_ft = 1500\naerodromes = "iata"\n',
+     "suppression.aerodromes.aerodromes", r"'icao' or 'all'", 'aerodromes = "iata"'),
+    ("aerodrome-unknown-party", BASE + '\n[suppression.aerodromes]\nradius_nm = 5\nheight_ft = 1500\n'
+     'pairs = [["blue", "blue"], ["red", "purple"]]\n',
+     "suppression.aerodromes.pairs[1][1]", r"unknown party 'purple'", 'pairs = [["blue", "blue"]'),
+    ("aerodrome-key-typo", BASE + "\n[suppression.aerodromes]\nradius = 5\nheight_ft = 1500\n",
+     "suppression.aerodromes.radius", r"unknown key 'radius' \(did you mean 'radius_nm'\?\)", "radius = 5"),
 ]
 
 

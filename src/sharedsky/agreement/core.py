@@ -27,6 +27,7 @@ from sharedsky.agreement.model import (
     Schedule,
 )
 from sharedsky.engine.separation import Minima
+from sharedsky.engine.suppression import SuppressionRules
 
 _GEOD = Geod(ellps="WGS84")
 M2_PER_NM2 = 1852.0**2
@@ -108,6 +109,8 @@ class Agreement:
     _alt_unknown_h: NDArray[np.bool_]
     _disclosure: dict[str, DisclosureRule]
     _attributor: Attributor = field(repr=False)
+    #: `[suppression]`: volumes and the aerodrome rule, resolved (none by default)
+    suppression: SuppressionRules = field(default_factory=SuppressionRules, repr=False)
 
     @property
     def party_ids(self) -> tuple[str, ...]:

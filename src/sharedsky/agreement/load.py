@@ -6,7 +6,8 @@ Validation runs in two passes and reports every problem it finds, each as
 1. shape (pydantic): unknown keys, wrong types, simple bounds (a distance <= 0);
 2. meaning: parties referenced but not declared, duplicate ids, levels that do not
    nest, ambiguous attribution, airspace geometry (missing, unknown country, ring not
-   closed, self-intersection), warning schedules that do not decrease, disclosure.
+   closed, self-intersection), warning schedules that do not decrease, disclosure,
+   suppression volumes (one shape each, a band whose floor is below its top).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.validation import explain_validity
 
 from sharedsky.agreement import borders
+from sharedsky.agreement.aerodromes import aerodromes
 from sharedsky.agreement.attribution import Attributor
 from sharedsky.agreement.core import Agreement, AgreementError, AirspaceSpec, PartyInfo
 from sharedsky.agreement.locate import format_path, key_lines, line_of
@@ -35,7 +37,10 @@ from sharedsky.agreement.model import (
     Airspace,
     DisclosureRule,
     LevelMinima,
+    PartyPair,
+    SuppressionVolume,
 )
+from sharedsky.engine.suppression import Discs, Region, SuppressionRules
 
 Loc = tuple[str | int, ...]
 
@@ -174,6 +179,7 @@ def agreement_from_document(
     _check_attribution(doc, issues)
     minima = _build_minima(doc, issues, index, levels, party_ref)
     alt_unknown_h = _altitude_unknown_rule(doc, index, party_ref)
+    suppression = _resolve_suppression(doc, issues, index, party_ref)
     resolved = [_resolve_airspace(k, a, issues, base_dir, party_ref) for k, a in enumerate(doc.airspace)]
     airspaces = [a for a in resolved if a is not None]
     seen_air: dict[str, int] = {}
@@ -214,6 +220,7 @@ def agreement_from_document(
         _alt_unknown_h=alt_unknown_h,
         _disclosure=disclosure,
         _attributor=_build_attributor(doc, index),
+        suppression=suppression,
     )
 
 
@@ -373,6 +380,97 @@ def _altitude_unknown_rule(doc: AgreementDocument, index: dict[str, int], party_
             a, b = index[pair.parties[0]], index[pair.parties[1]]
             rule[a, b] = rule[b, a] = pair.rule == "horizontal"
     return rule
+
+
+# --- suppression ------------------------------------------------------------------
+
+
+def _pairs_matrix(loc: Loc, pairs: list[PartyPair], index: dict[str, int], party_ref: Any) -> np.ndarray:
+    """Symmetric (P, P) mask of the pairs a suppression rule applies to (all if none)."""
+    n = len(index)
+    if not pairs:
+        return np.ones((n, n), dtype=bool)
+    out = np.zeros((n, n), dtype=bool)
+    for j, pair in enumerate(pairs):
+        ok = all([party_ref(loc + ("pairs", j, m), pid) for m, pid in enumerate(pair)])
+        if ok:
+            a, b = index[pair[0]], index[pair[1]]
+            out[a, b] = out[b, a] = True
+    return out
+
+
+def _pairs_text(pairs: list[PartyPair]) -> str:
+    return "every pair of parties" if not pairs else ", ".join(f"{a}/{b}" for a, b in pairs)
+
+
+def _resolve_suppression(doc: AgreementDocument, issues: _Issues, index: dict[str, int],
+                         party_ref: Any) -> SuppressionRules:
+    """The `[suppression]` section as regions: volumes in order, then the aerodrome rule."""
+    regions: list[Region] = []
+    seen: dict[str, int] = {}
+    for k, v in enumerate(doc.suppression.volume):
+        loc: Loc = ("suppression", "volume", k)
+        if v.id in seen or v.id == "aerodromes":
+            first = "is the reason the aerodrome rule gives" if v.id == "aerodromes" else \
+                f"first at suppression.volume[{seen[v.id]}]"
+            issues.add(loc + ("id",), f"volume id {v.id!r} is taken ({first})")
+        seen.setdefault(v.id, k)
+        region = _suppression_volume(loc, v, issues, _pairs_matrix(loc, v.pairs, index, party_ref))
+        if region is not None:
+            regions.append(region)
+    rule = doc.suppression.aerodromes
+    if rule is not None:
+        loc = ("suppression", "aerodromes")
+        applies = _pairs_matrix(loc, rule.pairs, index, party_ref)
+        ads = aerodromes(rule.aerodromes)
+        m = len(ads)
+        discs = Discs.build(ads.lat_deg, ads.lon_deg, np.full(m, rule.radius_nm), np.full(m, -np.inf),
+                            ads.elevation_ft + rule.height_ft, ads.code)
+        which = "with an ICAO location indicator" if rule.aerodromes == "icao" else "of every kind"
+        regions.append(Region(
+            "aerodromes", "aerodromes", applies,
+            f"within {rule.radius_nm:g} NM of any of {m:,} aerodromes {which} ({ads.source}) and below "
+            f"{rule.height_ft:,g} ft above its elevation; {_pairs_text(rule.pairs)}",
+            discs=discs))
+    return SuppressionRules(tuple(regions))
+
+
+def _suppression_volume(loc: Loc, v: SuppressionVolume, issues: _Issues, applies: np.ndarray) -> Region | None:
+    ok = True
+    if v.lower_ft >= v.upper_ft:
+        issues.add(loc + ("upper_ft",), f"upper_ft {v.upper_ft:g} ft must be above lower_ft {v.lower_ft:g} ft")
+        ok = False
+    circle = v.centre is not None or v.radius_nm is not None
+    if v.polygon is not None and circle:
+        key = "centre" if v.centre is not None else "radius_nm"
+        issues.add(loc + (key,), "give either polygon or a circle (centre and radius_nm), not both")
+        return None
+    if v.polygon is None and not circle:
+        issues.add(loc, "volume has no shape: give polygon, or centre and radius_nm")
+        return None
+    band = f"{v.lower_ft:g} ft <= altitude < {v.upper_ft:g} ft; {_pairs_text(v.pairs)}"
+    if v.polygon is not None:
+        poly = _polygon(loc + ("polygon",), v.polygon, issues)
+        if poly is None or not ok:
+            return None
+        shapely.prepare(poly)
+        return Region(v.id, "polygon", applies, f"polygon of {len(v.polygon) - 1} points; {band}",
+                      polygon=poly, lower_ft=v.lower_ft, upper_ft=v.upper_ft)
+    if v.centre is None or v.radius_nm is None:
+        missing = "radius_nm" if v.radius_nm is None else "centre"
+        issues.add(loc + (missing,), f"a circle needs both centre and radius_nm ({missing} is missing)")
+        return None
+    lon, lat = v.centre
+    if not (abs(lon) <= 180 and abs(lat) <= 90):
+        issues.add(loc + ("centre",), f"centre {list(v.centre)} is not [lon, lat] in degrees "
+                                       "(lon within ±180, lat within ±90)")
+        return None
+    if not ok:
+        return None
+    discs = Discs.build(np.array([lat]), np.array([lon]), np.array([v.radius_nm]), np.array([v.lower_ft]),
+                        np.array([v.upper_ft]), np.array([v.id]))
+    return Region(v.id, "circle", applies, f"circle of {v.radius_nm:g} NM around [{lon:g}, {lat:g}]; {band}",
+                  discs=discs)
 
 
 # --- airspace ---------------------------------------------------------------------

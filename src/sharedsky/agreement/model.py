@@ -208,6 +208,62 @@ class Line(_Strict):
     )
 
 
+PartyPair = tuple[PartyId, PartyId]
+
+
+class SuppressionVolume(_Strict):
+    """`[[suppression.volume]]`: a volume where separation alerts between the given pairs
+    of parties are suppressed (still recorded and counted, marked `suppressed`).
+
+    Horizontally a polygon (`polygon`) or a circle (`centre` and `radius_nm`);
+    vertically `lower_ft <= altitude < upper_ft`.
+    """
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    name: str = ""
+    pairs: list[PartyPair] = Field(
+        default_factory=list,
+        description="Pairs of parties whose encounters are suppressed here ([\"a\", \"a\"] for a "
+                    "party's own pairs); empty or omitted: every pair",
+    )
+    polygon: list[tuple[float, float]] | None = Field(
+        None, description="Closed ring of [lon, lat] (first point repeated last)"
+    )
+    centre: tuple[float, float] | None = Field(None, description="Circle centre [lon, lat], degrees")
+    radius_nm: float | None = Field(None, gt=0, description="Circle radius, NM (with centre)")
+    lower_ft: float = Field(
+        -2000.0, description="Lowest altitude inside (inclusive), ft; default below every aerodrome"
+    )
+    upper_ft: float = Field(description="Altitude from which an aircraft is above the volume, ft")
+
+
+class AerodromeSuppression(_Strict):
+    """`[suppression.aerodromes]`: suppress separation alerts near the ground at aerodromes:
+    within `radius_nm` of an aerodrome of the bundled list (airportsdata) and below
+    `height_ft` above its elevation."""
+
+    radius_nm: float = Field(gt=0, le=30, description="Distance from the aerodrome reference point, NM")
+    height_ft: float = Field(gt=0, le=10000, description="Height above the aerodrome elevation, ft")
+    aerodromes: Literal["icao", "all"] = Field(
+        "icao",
+        description="Which aerodromes count: icao (those with a four-letter ICAO location "
+                    "indicator) or all (also strips with only a local or pseudo identifier)",
+    )
+    pairs: list[PartyPair] = Field(
+        default_factory=list,
+        description="Pairs of parties this rule applies to; empty or omitted: every pair",
+    )
+
+
+class Suppression(_Strict):
+    """`[suppression]`: where separation alerts are suppressed (EUROCONTROL STCA practice):
+    declared volumes and an aerodrome rule. A suppressed encounter is still recorded and
+    counted, with `suppressed: true` and the reason in its events."""
+
+    volume: list[SuppressionVolume] = Field(default_factory=list)
+    aerodromes: AerodromeSuppression | None = None
+
+
 class DisclosureRule(_Strict):
     """What an observer party sees of other parties' aircraft (its own: always all)."""
 
@@ -242,6 +298,7 @@ class AgreementDocument(_Strict):
     channels: Channels = Field(default_factory=Channels)
     alerting: Alerting = Field(default_factory=Alerting)
     line: Line = Field(default_factory=Line)
+    suppression: Suppression = Field(default_factory=Suppression)
     disclosure_default: DisclosureRule = Field(
         default_factory=lambda: DisclosureRule(mode="conflict")
     )

@@ -12,6 +12,20 @@ the smallest distances reached. A pair checked horizontally only because an alti
 is unknown carries `altitude_unknown: true` in every event of its alert and its loss
 of separation (vertical distances are then null).
 
+Suppression (the agreement's `[suppression]` volumes and aerodrome rule, judged per
+instant by `sharedsky.engine.suppression.SuppressionRules.judge`): a suppressed
+encounter is never dropped. Its alert and its loss of separation go through the same
+lifecycle and events, each carrying `suppressed: true` and `suppressed_by` (the volume
+id, or "aerodromes" with the `aerodrome` code), and are counted apart
+(`conflicts_suppressed`, `losses_of_separation_suppressed`). An alert is suppressed
+from its announcement while its predicted loss begins inside a volume; a loss of
+separation while both aircraft are inside one. Suppression can be lifted but never
+re-imposed: when a suppressed alert or loss stops being suppressed (a go-around climbs
+out of the volume) it is re-announced (`updated`, with `suppressed: false`), counted as
+an alert from then on, and stays an alert until it ends, so that an alert the parties
+have seen is never silently inhibited again, and a track wobbling across a volume's
+edge is announced at most once.
+
 State is per conflicting pair; the work per step is proportional to the number of
 conflicts, not of aircraft.
 """
@@ -25,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from sharedsky.engine.separation import Conflicts, Kinematics, Minima, pair_conflicts
+from sharedsky.engine.suppression import PairSuppression, SuppressionRules
 from sharedsky.ingest.snapshot import Snapshot
 
 
@@ -41,6 +56,7 @@ class _Alert:
     last_seen_s: float
     first_s: float
     record: dict[str, Any]
+    suppressed: bool = False
 
 
 @dataclass
@@ -54,6 +70,7 @@ class _Loss:
     worst_d_nm: float
     worst_dz_ft: float
     record: dict[str, Any]
+    suppressed: bool = False
 
 
 @dataclass
@@ -82,14 +99,23 @@ class ConflictTracker:
         return cls(clear_after_s=a.clear_after_s, retime_s=a.retime_s,
                    retime_frac=a.retime_frac, keep_factor=a.keep_factor)
 
+    def _count(self, name: str, by: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + by
+
     def _next_id(self, kind: str, a: str, b: str) -> str:
         self.serial += 1
         return f"{kind}-{a}-{b}-{self.serial}"
 
     def step(
-        self, snap: Snapshot, conflicts: Conflicts, levels: Sequence[Minima]
+        self,
+        snap: Snapshot,
+        conflicts: Conflicts,
+        levels: Sequence[Minima],
+        suppression: tuple[SuppressionRules, PairSuppression] | None = None,
     ) -> list[dict[str, Any]]:
-        """Events for this instant, given its snapshot and detected conflicts.
+        """Events for this instant, given its snapshot and detected conflicts, and the
+        suppression rules with their judgement of these conflicts (none: nothing is
+        suppressed).
 
         Work per conflict is a dictionary lookup; the full record of a conflict is built
         only when it is announced.
@@ -104,6 +130,13 @@ class ConflictTracker:
             t_loss_all = (t + conflicts.t_in_s).tolist()
             lost = conflicts.lost_now(levels, snap).tolist()
             unknown = conflicts.altitude_unknown.tolist()
+            rules = suppression[0] if suppression is not None else SuppressionRules()
+            none = [-1] * n
+            judged = suppression[1] if suppression is not None else None
+            c_sup = judged.conflict_region.tolist() if judged is not None else none
+            c_where = judged.conflict_where.tolist() if judged is not None else none
+            l_sup = judged.loss_region.tolist() if judged is not None else none
+            l_where = judged.loss_where.tolist() if judged is not None else none
         hard = levels[-1]
         multi_party = len(snap.parties) > 1
 
@@ -122,23 +155,39 @@ class ConflictTracker:
             al = self._alerts.get(key)
             if al is None:
                 rec = full(k, lvl)
-                al = _Alert(self._next_id("conflict", *key), lvl, t_loss, t, t, rec)
+                suppressed = c_sup[k] >= 0
+                if suppressed:
+                    rec.update(rules.reason(c_sup[k], c_where[k]))
+                al = _Alert(self._next_id("conflict", *key), lvl, t_loss, t, t, rec, suppressed)
                 self._alerts[key] = al
                 events.append(self._event("conflict", "new", t, al.id, rec))
-                name = f"conflicts_{levels[lvl].name}"
-                self.counts[name] = self.counts.get(name, 0) + 1
-                self.counts["conflicts"] = self.counts.get("conflicts", 0) + 1
+                if suppressed:
+                    self._count("conflicts_suppressed")
+                else:
+                    self._count(f"conflicts_{levels[lvl].name}")
+                    self._count("conflicts")
             else:
                 left = max(al.t_loss_s - t, 0.0)
                 moved = abs(t_loss - al.t_loss_s) > max(self.retime_s, self.retime_frac * left)
                 # An altitude becoming unknown (or known again) changes what the alert rests on.
                 moved |= unknown[k] != bool(al.record.get("altitude_unknown"))
-                if lvl != al.level or moved:
-                    if lvl > al.level:
-                        name = f"conflicts_{levels[lvl].name}"
-                        self.counts[name] = self.counts.get(name, 0) + 1
-                    al.level, al.t_loss_s = lvl, t_loss
+                lifted = al.suppressed and c_sup[k] < 0
+                if lvl != al.level or moved or lifted:
+                    if lifted:  # from now on an alert like any other, counted as one
+                        self._count("conflicts_suppressed", -1)
+                        self._count("conflicts")
+                        self._count(f"conflicts_{levels[lvl].name}")
+                    elif lvl > al.level and not al.suppressed:
+                        self._count(f"conflicts_{levels[lvl].name}")
+                    # A suppressed alert keeps its reason; the lifting event says suppressed: false;
+                    # later events of a lifted alert are like any other's.
+                    keep = ("suppressed", "suppressed_by", "aerodrome") if al.suppressed and not lifted else ()
+                    reason: dict[str, Any] = {x: al.record[x] for x in keep if x in al.record}
+                    al.level, al.t_loss_s, al.suppressed = lvl, t_loss, al.suppressed and not lifted
                     al.record = full(k, lvl)
+                    al.record.update(reason)
+                    if lifted:
+                        al.record["suppressed"] = False
                     events.append(self._event("conflict", "updated", t, al.id, al.record))
                 al.last_seen_s = t
             if lost[k]:
@@ -153,12 +202,26 @@ class ConflictTracker:
                     }
                     if unknown[k]:
                         base["altitude_unknown"] = True
-                    ls = _Loss(self._next_id("los", *key), t, t, d, dz, norm, d, dz, base)
+                    suppressed = l_sup[k] >= 0
+                    if suppressed:
+                        base.update(rules.reason(l_sup[k], l_where[k]))
+                    ls = _Loss(self._next_id("los", *key), t, t, d, dz, norm, d, dz, base, suppressed)
                     self._losses[key] = ls
-                    self.counts["losses_of_separation"] = self.counts.get("losses_of_separation", 0) + 1
+                    self._count("losses_of_separation_suppressed" if suppressed else "losses_of_separation")
                     events.append(
                         self._event("loss_of_separation", "start", t, ls.id,
                                     {**base, "d_nm": round(d, 4), "dz_ft": _ft(dz)})
+                    )
+                elif ls.suppressed and l_sup[k] < 0:
+                    # Lifted: announced as a loss of separation like any other from now on.
+                    ls.suppressed = False
+                    for x in ("suppressed", "suppressed_by", "aerodrome"):
+                        ls.record.pop(x, None)
+                    self._count("losses_of_separation_suppressed", -1)
+                    self._count("losses_of_separation")
+                    events.append(
+                        self._event("loss_of_separation", "updated", t, ls.id,
+                                    {**ls.record, "suppressed": False, "d_nm": round(d, 4), "dz_ft": _ft(dz)})
                     )
                 ls.last_seen_s = t
                 if unknown[k]:
@@ -230,6 +293,8 @@ class ConflictTracker:
             events.append(self._event("conflict", "ended", t, al.id, {
                 **{x: al.record[x] for x in ("a", "b", "party_a", "party_b", "level", "altitude_unknown")
                    if x in al.record},
+                **({x: al.record[x] for x in ("suppressed", "suppressed_by", "aerodrome") if x in al.record}
+                   if al.suppressed else {}),
                 "last_predicted_t": al.last_seen_s,
                 "duration_s": round(al.last_seen_s - al.first_s, 1),
             }))

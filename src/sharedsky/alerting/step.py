@@ -4,11 +4,17 @@ Replay, the service and the simulator all call `Assessment.step`; none of them
 re-implements any part of it. Each stage of judgement is added here once:
 
 1. separation: `engine.separation.detect` over every pair the agreement's minima cover;
-2. the conflict lifecycle (`alerting.conflicts.ConflictTracker`): predicted conflicts
-   new / updated / ended, and losses of separation start / end;
-3. the sovereign airspace watch (`alerting.airspace_watch.AirspaceWatch`), when the
+2. suppression (`engine.suppression.SuppressionRules.judge`), when the agreement
+   declares `[suppression]` volumes or the aerodrome rule: which conflicts (predicted
+   loss beginning inside a volume) and losses of separation (both aircraft inside now) are
+   suppressed, from the snapshot's mask of aircraft in each volume; judged only on
+   steps with conflicts;
+3. the conflict lifecycle (`alerting.conflicts.ConflictTracker`): predicted conflicts
+   new / updated / ended, and losses of separation start / end; suppressed ones go
+   through the same lifecycle, marked `suppressed` and counted apart;
+4. the sovereign airspace watch (`alerting.airspace_watch.AirspaceWatch`), when the
    agreement protects airspaces;
-4. distress from squawks and ADS-B emergency status (`alerting.distress.DistressWatch`).
+5. distress from squawks and ADS-B emergency status (`alerting.distress.DistressWatch`).
 
 The stages keep state between steps (hysteresis, episodes) but read no clock and do no
 I/O: the same snapshots give the same events, live, in replay and in simulation.
@@ -24,6 +30,7 @@ from sharedsky.alerting.airspace_watch import AirspaceWatch
 from sharedsky.alerting.conflicts import ConflictTracker
 from sharedsky.alerting.distress import DistressWatch
 from sharedsky.engine.separation import Conflicts, Minima, detect
+from sharedsky.engine.suppression import SuppressionRules
 from sharedsky.ingest.snapshot import Snapshot
 
 
@@ -46,8 +53,10 @@ class Assessment:
         conflicts: ConflictTracker | None = None,
         airspace: AirspaceWatch | None = None,
         distress: DistressWatch | None = None,
+        suppression: SuppressionRules | None = None,
     ) -> None:
         self.levels = list(levels)
+        self.suppression = suppression if suppression else None
         self.conflicts = conflicts if conflicts is not None else ConflictTracker()
         self.airspace = airspace
         self.distress = distress
@@ -61,9 +70,12 @@ class Assessment:
         airspace: bool = True,
         distress: bool = True,
         distress_active: Iterable[str] = (),
+        suppression: bool = True,
     ) -> Assessment:
         """The step an agreement defines: its minima (or `levels`), its `[alerting]`
-        rules, its airspaces when `airspace`, and distress with its frequencies."""
+        rules, its `[suppression]` volumes, its airspaces when `airspace`, and distress
+        with its frequencies. `suppression=False` (and `airspace=False`) when the
+        agreement's parties are not the snapshots' (replay --all-pairs)."""
         if levels is None:
             if agreement is None:
                 raise ValueError("an assessment needs an agreement or explicit minima levels")
@@ -77,12 +89,16 @@ class Assessment:
             conflicts=ConflictTracker.for_agreement(agreement),
             airspace=watch,
             distress=DistressWatch(freqs, distress_active) if distress else None,
+            suppression=getattr(agreement, "suppression", None) if suppression else None,
         )
 
     def step(self, snap: Snapshot) -> StepResult:
         """Assess one snapshot: every stage, in order; returns the events of the instant."""
         found = detect(snap, self.levels) if len(snap) > 1 else Conflicts.empty()
-        events = self.conflicts.step(snap, found, self.levels)
+        judged = None
+        if self.suppression is not None and len(found):
+            judged = (self.suppression, self.suppression.judge(snap, found))
+        events = self.conflicts.step(snap, found, self.levels, judged)
         if self.airspace is not None:
             events.extend(self.airspace.step(snap))
         if self.distress is not None:

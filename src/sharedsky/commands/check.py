@@ -62,6 +62,7 @@ def summary(agr) -> dict:  # noqa: ANN001 - an Agreement
         "channels": agr.channels.model_dump(),
         "alerting": agr.alerting.model_dump(),
         "line": agr.line.model_dump(),
+        "suppression": [{"id": r.id, "kind": r.kind, "rule": r.describe} for r in agr.suppression.regions],
         "disclosure": {pid: agr.disclosure_for(pid).model_dump() for pid in ids},
     }
 
@@ -129,6 +130,13 @@ def _print(agr, console: Console) -> None:  # noqa: ANN001 - an Agreement
         f"re-announced when the predicted loss moves by more than {_fmt(al.retime_s)} s and "
         f"{_fmt(100 * al.retime_frac)} % of the time left"
     )
+    if not agr.suppression:
+        console.print("[bold]Suppression[/bold]: none (every conflict and loss of separation is alerted)")
+    else:
+        console.print("[bold]Suppression[/bold] (conflicts whose predicted loss, and losses of separation "
+                      "whose two aircraft, are inside: recorded and counted as suppressed, not alerted):")
+        for r in agr.suppression.regions:
+            console.print(f"  {r.id}: {r.describe}")
     d = Table(title="Disclosure (own aircraft and conflicts with them always visible)",
               title_justify="left")
     d.add_column("observer")

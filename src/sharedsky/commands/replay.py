@@ -135,8 +135,9 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     """Step through RECORDING in its own time; print JSON-lines events and a summary.
 
     Events: conflict new/updated/ended (predicted), loss_of_separation start/end
-    (actual), distress start/end (squawk 7500/7600/7700, ADS-B emergency), and with an
-    agreement, airspace events. The last line is the summary.
+    (actual; updated when its suppression is lifted), distress start/end (squawk
+    7500/7600/7700, ADS-B emergency), and with an agreement, airspace events; encounters in the agreement's [suppression] volumes carry
+    suppressed: true and are counted apart. The last line is the summary.
     """
     if agreement is not None and minima is not None and not all_pairs:
         fail("replay", "--minima and --agreement exclude each other (the agreement has minima)")
@@ -192,7 +193,9 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
         batches: Iterator[tuple[pd.DataFrame, np.ndarray]] = iter([(whole, attribute(whole))])
     else:
         batches = ((b, attribute(b)) for b in map(gate, _live(recording, fmt, duration_s)))
-    assessment = Assessment.for_agreement(agr, levels=levels, airspace=airspace)
+    # With --all-pairs the agreement's parties are not the snapshots': its airspaces and
+    # suppression rules (per pair of its parties) do not apply.
+    assessment = Assessment.for_agreement(agr, levels=levels, airspace=airspace, suppression=not all_pairs)
     out = sys.stdout
     try:
         for ev in replay_batches(batches, assessment, parties, step_s=step_s, max_age_s=max_age_s,
@@ -224,6 +227,10 @@ def _print_summary(s: ReplaySummary) -> None:
         f"replay: {ev.get('conflict_new', 0)} predicted conflicts, "
         f"{ev.get('loss_of_separation_start', 0)} losses of separation",
     ]
+    sup = s.as_dict()["suppressed"]
+    if ev.get("conflict_new_suppressed") or sup["losses_of_separation"]:
+        lines.append(f"replay: suppressed by the agreement's [suppression] rules (recorded, not alerted): "
+                     f"{sup['conflicts']} predicted conflicts, {sup['losses_of_separation']} losses of separation")
     if s.altitude_unknown:
         lines.append(f"replay: {len(s.altitude_unknown)} aircraft at times without a known altitude "
                      "(checked as the agreement's [alerting] altitude_unknown says)")

@@ -43,6 +43,9 @@ class ReplaySummary:
     steps_skipped: int = 0
     dropped_stale: int = 0
     dropped_ground: int = 0
+    #: encounters the agreement's [suppression] rules suppressed (recorded, not alerted):
+    #: {"conflicts": n, "losses_of_separation": m}
+    suppressed: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,7 +63,10 @@ class ReplaySummary:
             "max_aircraft_at_once": self.max_aircraft_at_once,
             "aircraft_altitude_unknown": len(self.altitude_unknown),
             "events": dict(sorted(self.events.items())),
-            "losses_of_separation": len(self.losses_of_separation),
+            "losses_of_separation": sum(not ls.get("suppressed") for ls in self.losses_of_separation),
+            "suppressed": {"conflicts": self.suppressed.get("conflicts", 0),
+                           "losses_of_separation": sum(bool(ls.get("suppressed"))
+                                                       for ls in self.losses_of_separation)},
             "airspace": self.airspace,
         }
 
@@ -122,7 +128,8 @@ def replay_batches(
 
     def emit(events: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for ev in events:
-            key = f"{ev['kind']}_{ev['state']}"
+            # Suppressed encounters are counted apart: "loss_of_separation_start_suppressed".
+            key = f"{ev['kind']}_{ev['state']}" + ("_suppressed" if ev.get("suppressed") is True else "")
             summ.events[key] = summ.events.get(key, 0) + 1
             yield {"time": _iso(ev["t"]), **ev}
 
@@ -178,4 +185,5 @@ def replay_batches(
     if np.isfinite(next_step):
         yield from emit(assessment.close(next_step - step_s))
     summ.losses_of_separation = assessment.losses
+    summ.suppressed = {"conflicts": assessment.conflicts.counts.get("conflicts_suppressed", 0)}
     summ.airspace = assessment.airspace_summary() or {}

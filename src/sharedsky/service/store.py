@@ -194,12 +194,20 @@ class Hub:
             self.notify()
 
     def ack_parties(self, ev: dict[str, Any]) -> list[str]:
-        """Parties that must acknowledge this event (alerts and warnings only)."""
+        """Parties that must acknowledge this event (alerts and warnings only).
+
+        A suppressed conflict or loss of separation (the agreement's `[suppression]`
+        volumes, `suppressed: true`) is recorded and streamed but needs no
+        acknowledgement; one whose suppression is lifted (`updated` with `suppressed:
+        false`) does, like a new alert."""
         kind, state = ev["kind"], ev.get("state")
         out: list[str] = []
-        if kind == "conflict" and state in ("new", "updated") and ev.get("level") == self.level_names[-1]:
+        suppressed = ev.get("suppressed") is True
+        if (kind == "conflict" and state in ("new", "updated") and ev.get("level") == self.level_names[-1]
+                and not suppressed):
             out = [ev.get("party_a", ""), ev.get("party_b", "")]
-        elif kind == "loss_of_separation" and state == "start":
+        elif kind == "loss_of_separation" and not suppressed and (
+                state == "start" or (state == "updated" and ev.get("suppressed") is False)):
             out = [ev.get("party_a", ""), ev.get("party_b", "")]
         elif kind == "airspace" and state in AIRSPACE_ACK_STATES:
             out = [ev.get("party", "")]
