@@ -8,7 +8,9 @@ same aircraft cannot re-issue a stage within `reissue_after_s` (the agreement's
 `[airspace.schedule] reissue_after_s`, default 600 s) nor within that stage's own lead
 time of its last issue: an aircraft flying parallel to a border just outside, whose
 predicted entry comes and goes with every wobble of its heading, is warned once per
-period, not at every wobble. Its violation, if it enters, is always reported.
+period, not at every wobble. Its violation, if it enters, is always reported, and an
+aircraft that has entered is warned afresh on its next approach (the hold-back is for
+aircraft that stay outside, never for one that comes back).
 """
 
 from __future__ import annotations
@@ -123,6 +125,11 @@ class Schedule:
                 return appr, sname
             return appr, None
         return appr, ("predicted" if new else None)
+
+    def entered(self, zone_id: str, icao: str) -> None:
+        """The aircraft entered: its next approach is warned afresh, on schedule."""
+        for name in [k for k in self.last_issue if k[0] == zone_id and k[1] == icao]:
+            del self.last_issue[name]
 
     def clear_stale(self, zone_id: str, t: float, predicted_now: set[str]) -> None:
         """Close the approaches of `zone_id` not predicted for `clear_after_s` (hysteresis:

@@ -267,6 +267,7 @@ class AirspaceWatch:
             inside = bool(a.inside[j])
             if viol is None and (inside or touched[j]):
                 appr = self.schedule.approaches.pop(key, None)
+                self.schedule.entered(zone.id, icao)
                 entry_t, e_lat, e_lon, e_alt = segments.entry(j, k, lat, lon, alt, t)
                 vid = appr.id if appr is not None else f"{zone.id}/{icao}/{int(entry_t)}"
                 viol = Violation(
