@@ -111,8 +111,7 @@ def alert_scenario(scn: DaaScenario, cfg: WellClearConfig, ownship: str | None =
                     np.hypot(scn.v_pos_std_ft[i], scn.v_pos_std_ft[j]))
         a_idx = scn.alerter[i] if cfg.ownship_centric else scn.alerter[j]
         t = float(scn.time_s[own])
-        keys = np.array([f"{a}\x1f{b}" for a, b in zip(scn.name[i], scn.name[j], strict=True)],
-                        dtype=object)
+        keys = np.char.add(np.char.add(scn.name[i], "\x1f"), scn.name[j])
         res = alerting.step(t, keys, a_idx, p)
         pr = projected(p, cfg.lookahead_s)
         d = dthr[np.clip(a_idx, 0, len(cfg.alerters))]
@@ -170,7 +169,7 @@ def alerting_csv_lines(table: AlertingTable, max_levels: int) -> list[str]:
     if table.has_taumod:
         names.append("Projected TAUMOD (WCV*)")
         units.append("[s]")
-    lines = [" " + ", ".join(names), units[0] + ",".join([""] * 4) + "," + ", ".join(units[5:])]
+    lines = [" " + ", ".join(names), units[0] + ",,,,, " + ", ".join(units[5:])]
     for r in range(len(table)):
         vals = [fmt(table.time_s[r]), str(table.ownship[r]), str(table.traffic[r]),
                 str(int(table.alerter[r])), str(int(table.level[r]))]
@@ -178,8 +177,8 @@ def alerting_csv_lines(table: AlertingTable, max_levels: int) -> list[str]:
         vals += [fmt(getattr(table, c)[r]) for c in (
             "h_sep_nm", "v_sep_ft", "h_closure_kt", "v_closure_fpm", "hmd_nm", "vmd_ft", "tcpa_s",
             "dcpa_nm", "tcoa_s")]
-        if table.has_taumod:
-            vals.append(fmt(table.taumod_s[r]))
+        # DAIDALUS writes the tau_mod field on every row, empty when no volume has one.
+        vals.append(fmt(table.taumod_s[r]))
         lines.append(", ".join(vals))
     return lines
 

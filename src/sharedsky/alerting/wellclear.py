@@ -103,7 +103,7 @@ class WellClearAlerting:
     def __init__(self, config: WellClearConfig) -> None:
         self.config = config
         n = max(config.alerting_n, 1)
-        self._keys = np.zeros(0, dtype=object)
+        self._keys: np.ndarray = np.zeros(0)
         self._last_time = np.zeros(0)
         self._last_value = np.zeros(0, dtype=np.int64)
         self._init_time = np.zeros(0)
@@ -114,9 +114,18 @@ class WellClearAlerting:
         c = self.config
         return 0 < c.alerting_m <= c.alerting_n
 
-    def _rows(self, keys: NDArray[np.object_]) -> NDArray[np.intp]:
-        """Row of each key in the state arrays, adding new keys with fresh state."""
-        new = np.setdiff1d(keys, self._keys) if self._keys.size else np.unique(keys)
+    def _rows(self, keys: np.ndarray) -> NDArray[np.intp]:
+        """Row of each key in the state arrays, adding new keys with fresh state.
+
+        Keys are any sortable 1-D array (strings such as 'own|intruder', or integers);
+        membership is found by binary search on the sorted keys (no per-pair Python).
+        """
+        if self._keys.size == 0:
+            self._keys = np.zeros(0, dtype=keys.dtype)
+        pos = np.searchsorted(self._keys, keys)
+        found = pos < self._keys.size
+        found[found] = self._keys[pos[found]] == keys[found]
+        new = np.unique(keys[~found])
         if new.size:
             k = new.size
             self._keys = np.concatenate([self._keys, new])
@@ -125,13 +134,14 @@ class WellClearAlerting:
             self._init_time = np.concatenate([self._init_time, np.full(k, np.nan)])
             self._queue = np.concatenate(
                 [self._queue, np.full((k, self._queue.shape[1]), -1, dtype=np.int64)])
-            order = np.argsort(self._keys)
+            order = np.argsort(self._keys, kind="stable")
             self._keys = self._keys[order]
             self._last_time = self._last_time[order]
             self._last_value = self._last_value[order]
             self._init_time = self._init_time[order]
             self._queue = self._queue[order]
-        return np.searchsorted(self._keys, keys).astype(np.intp)
+            pos = np.searchsorted(self._keys, keys)
+        return pos.astype(np.intp)
 
     def raw_levels(self, t_s: float, rows: NDArray[np.intp], alerter_idx: I64,
                    pairs: PairStates) -> tuple[I64, tuple[Interval, ...]]:
@@ -160,9 +170,10 @@ class WellClearAlerting:
         ivs = tuple(Interval(t_in[n], t_out[n], hit[n]) for n in range(c.max_levels))
         return raw, ivs
 
-    def step(self, t_s: float, keys: NDArray[np.object_], alerter_idx: I64,
+    def step(self, t_s: float, keys: np.ndarray, alerter_idx: I64,
              pairs: PairStates) -> AlertResult:
-        """Alert levels at time `t_s` for the pairs `keys` (one key per pair, unique)."""
+        """Alert levels at time `t_s` for the pairs `keys` (one unique key per pair, all of
+        one dtype across calls: strings or integers)."""
         c = self.config
         k = len(pairs)
         if k == 0:
