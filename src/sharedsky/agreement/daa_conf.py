@@ -169,7 +169,11 @@ def _volume(cf: ConfFile, prefix: str, det: str) -> Volume:
         return WcvTaumodSum(cf.nm(p + "WCV_DTHR"), cf.ft(p + "WCV_ZTHR"), cf.s(p + "WCV_TTHR"),
                             cf.s(p + "WCV_TCOA"),
                             h_pos_z=cf.number("h_pos_z_score", "none", 1.0, 0.0),
-                            v_pos_z=cf.number("v_pos_z_score", "none", 1.0, 0.0))
+                            h_vel_z_min=cf.number("h_vel_z_score_min", "none", 1.0, 0.0),
+                            h_vel_z_max=cf.number("h_vel_z_score_max", "none", 1.0, 0.0),
+                            h_vel_z_distance_nm=cf.nm("h_vel_z_distance", 0.0),
+                            v_pos_z=cf.number("v_pos_z_score", "none", 1.0, 0.0),
+                            v_vel_z=cf.number("v_vel_z_score", "none", 1.0, 0.0))
     if cls in ("CDCylinder", "CD3D"):
         return Cylinder(cf.nm(p + "D"), cf.ft(p + "H"))
     if cls == "TCAS3D":

@@ -107,8 +107,8 @@ def alert_scenario(scn: DaaScenario, cfg: WellClearConfig, ownship: str | None =
         else:
             p = pairs_flat(scn.x_nm, scn.y_nm, scn.alt_ft, scn.ve_kt, scn.vn_kt, scn.vs_fpm, i, j)
         p = type(p)(p.s_nm, p.v_nms, p.sz_ft, p.vz_fts, p.own_alt_ft,
-                    np.hypot(scn.h_pos_std_nm[i], scn.h_pos_std_nm[j]),
-                    np.hypot(scn.v_pos_std_ft[i], scn.v_pos_std_ft[j]))
+                    scn.h_pos_std_nm[i] + scn.h_pos_std_nm[j], scn.v_pos_std_ft[i] + scn.v_pos_std_ft[j],
+                    scn.h_vel_std_kt[i] + scn.h_vel_std_kt[j], scn.v_vel_std_fpm[i] + scn.v_vel_std_fpm[j])
         a_idx = scn.alerter[i] if cfg.ownship_centric else scn.alerter[j]
         t = float(scn.time_s[own])
         keys = np.char.add(np.char.add(scn.name[i], "\x1f"), scn.name[j])

@@ -26,9 +26,14 @@ Volumes (all closed sets unless noted), at a time t with s(t) = s + t v:
   ownship's altitude) TAU, TCOA, DMOD, ZTHR and an optional HMD filter: horizontally
   ``|s(t)| <= DMOD`` or (closing and tau_mod with DMOD ``<= TAU``), without the
   DTHR-like miss-distance condition; vertically as WCV with ZTHR and TCOA.
-* **WCV_TAUMOD_SUM** (sensor uncertainty mitigation): here approximated by WCV_TAUMOD
-  with DTHR and ZTHR enlarged by the configured z-scores times the pair's position
-  standard deviations. With zero uncertainty it is exactly WCV_TAUMOD.
+* **WCV_TAUMOD_SUM** (sensor uncertainty mitigation): a violation if *some* relative
+  state within the errors violates WCV_TAUMOD: positions within ``e_s`` (z-score times
+  the sum of both aircraft's position errors), velocities within ``e_v`` (likewise, the
+  z-score shrinking with range), and vertically ``e_z``, ``e_vz``. For one velocity v'
+  the tau_mod region is the disk ``|s + t v' + TTHR v'/2| <= sqrt(DTHR^2 + (TTHR |v'|/2)^2)``
+  and a position error widens every disk by ``e_s``; the union over velocities is taken
+  over 32 directions on the velocity error circle (plus the nominal one), and over
+  vz - e_vz, vz, vz + e_vz. With zero uncertainty it is exactly WCV_TAUMOD.
 
 For each volume, `interval` gives the time in and time out of the violation within
 [0, lookahead], or (inf, -inf)-like empties flagged by ``hit``.
@@ -57,8 +62,11 @@ class PairStates:
     sz_ft: F64  # (K,) relative altitude, ft
     vz_fts: F64  # (K,) relative vertical rate, ft/s
     own_alt_ft: F64  # (K,) the ownship's altitude (TCAS sensitivity level)
-    h_pos_std_nm: F64 | None = None  # (K,) combined horizontal position std (SUM)
-    v_pos_std_ft: F64 | None = None  # (K,) combined vertical position std (SUM)
+    # Sensor uncertainty (SUM), per pair: the sums of both aircraft's standard deviations.
+    h_pos_err_nm: F64 | None = None
+    v_pos_err_ft: F64 | None = None
+    h_vel_err_kt: F64 | None = None
+    v_vel_err_fpm: F64 | None = None
 
     def __len__(self) -> int:
         return int(self.sz_ft.shape[0])
@@ -71,7 +79,8 @@ class PairStates:
 
         return PairStates(
             self.s_nm[:, index], self.v_nms[:, index], self.sz_ft[index], self.vz_fts[index],
-            self.own_alt_ft[index], sub(self.h_pos_std_nm), sub(self.v_pos_std_ft),
+            self.own_alt_ft[index], sub(self.h_pos_err_nm), sub(self.v_pos_err_ft),
+            sub(self.h_vel_err_kt), sub(self.v_vel_err_fpm),
         )
 
 
@@ -91,14 +100,20 @@ class WcvTaumod:
 
 @dataclass(frozen=True)
 class WcvTaumodSum:
-    """WCV_TAUMOD with sensor-uncertainty buffers (z-scores times position stds)."""
+    """WCV_TAUMOD under sensor uncertainty (SUM): a violation for any relative state
+    within the z-scored errors. Horizontal velocity z-score goes from `h_vel_z_max` at
+    range 0 to `h_vel_z_min` at `h_vel_z_distance_nm` and beyond."""
 
     dthr_nm: float
     zthr_ft: float
     tthr_s: float
     tcoa_s: float
     h_pos_z: float = 0.0
+    h_vel_z_min: float = 0.0
+    h_vel_z_max: float = 0.0
+    h_vel_z_distance_nm: float = 0.0
     v_pos_z: float = 0.0
+    v_vel_z: float = 0.0
     kind: str = "WCV_TAUMOD_SUM"
 
 
@@ -269,6 +284,72 @@ def _tcas_horizontal(s: F64, v: F64, dmod: F64, tau: F64, hmd: F64, hmd_filter: 
     return lo, hi
 
 
+#: Directions sampled on the velocity error circle (SUM).
+SUM_DIRECTIONS = 32
+
+
+def _growing_circle(a: F64, v: F64, b: F64, e: F64) -> tuple[F64, F64]:
+    """Interval where |a + t v| <= b + e t (a disk whose radius grows at rate e)."""
+    vv = _dot(v, v)
+    big_a = vv - e * e
+    lo, hi, ok = _roots(big_a, _dot(a, v) - b * e, _dot(a, a) - b * b)
+    return np.where(ok, lo, np.inf), np.where(ok, hi, -np.inf)
+
+
+def _has_uncertainty(p: PairStates) -> bool:
+    return any(e is not None and bool((e > 0).any())
+               for e in (p.h_pos_err_nm, p.v_pos_err_ft, p.h_vel_err_kt, p.v_vel_err_fpm))
+
+
+def _sum_intervals(vol: WcvTaumodSum, p: PairStates) -> tuple[F64, F64, F64, F64]:
+    """Horizontal and vertical SUM intervals (unions over the sampled velocity errors)."""
+    k = len(p)
+    zero = np.zeros(k)
+    e_s = vol.h_pos_z * (zero if p.h_pos_err_nm is None else p.h_pos_err_nm)
+    e_z = vol.v_pos_z * (zero if p.v_pos_err_ft is None else p.v_pos_err_ft)
+    rng = np.maximum(np.sqrt(_dot(p.s_nm, p.s_nm)) - e_s, 0.0)
+    if vol.h_vel_z_distance_nm > 0:
+        frac = np.minimum(rng / vol.h_vel_z_distance_nm, 1.0)
+        z_v = (1.0 - frac) * vol.h_vel_z_max + frac * vol.h_vel_z_min
+    else:
+        z_v = np.full(k, vol.h_vel_z_min)
+    e_v = z_v * (zero if p.h_vel_err_kt is None else p.h_vel_err_kt) / 3600.0
+    e_vz = vol.v_vel_z * (zero if p.v_vel_err_fpm is None else p.v_vel_err_fpm) / 60.0
+    dthr, tthr = vol.dthr_nm, vol.tthr_s
+    # Positions: a disk of radius e_s + t e_v around the nominal relative position at t
+    # (position error plus the drift of any velocity error). The tau_mod condition uses
+    # a velocity w within e_v of the nominal one, sampled on the error circle.
+    dthr, tthr = vol.dthr_nm, vol.tthr_s
+    c_lo, c_hi = _growing_circle(p.s_nm, p.v_nms, dthr + e_s, e_v)
+    h_lo, h_hi = c_lo.copy(), c_hi.copy()
+    d = p.s_nm.shape[0]
+    angles = np.linspace(0.0, 2.0 * np.pi, SUM_DIRECTIONS, endpoint=False)
+    for n in range(SUM_DIRECTIONS + 1):
+        dv = np.zeros((d, k))
+        if n < SUM_DIRECTIONS:  # the last pass is the nominal velocity
+            if d == 2:
+                u = np.array([np.cos(angles[n]), np.sin(angles[n])])[:, None]
+            else:  # ECEF tangent-plane vectors: two in-plane axes from v and s
+                a1 = p.v_nms / np.maximum(np.sqrt(_dot(p.v_nms, p.v_nms)), 1e-12)
+                a2 = np.cross(np.cross(a1, p.s_nm, axis=0), a1, axis=0)
+                a2 /= np.maximum(np.sqrt(_dot(a2, a2)), 1e-12)
+                u = np.cos(angles[n]) * a1 + np.sin(angles[n]) * a2
+            dv = u * e_v
+        w = p.v_nms + dv
+        ww = _dot(w, w)
+        rho = np.sqrt(dthr**2 + (tthr**2) * ww / 4.0) + e_s
+        t_lo, _ = _growing_circle(p.s_nm + w * (tthr / 2.0), p.v_nms, rho, e_v)
+        near = horizontal_dcpa_nm(p.s_nm, p.v_nms) <= dthr + e_s + e_v * np.maximum(
+            horizontal_tcpa_s(p.s_nm, p.v_nms), 0.0)
+        use = np.isfinite(t_lo) & near & (ww > 0) & (tthr > 0)
+        h_lo = np.where(use, np.minimum(h_lo, t_lo), h_lo)
+    v_lo, v_hi = np.full(k, np.inf), np.full(k, -np.inf)
+    for sgn in (-1.0, 0.0, 1.0):
+        lo, hi = _vertical(p.sz_ft, p.vz_fts + sgn * e_vz, vol.zthr_ft + e_z, np.full(k, vol.tcoa_s))
+        v_lo, v_hi = np.minimum(v_lo, lo), np.maximum(v_hi, hi)
+    return h_lo, h_hi, v_lo, v_hi
+
+
 def _clip(lo: F64, hi: F64, lookahead_s: float) -> Interval:
     t_in = np.maximum(lo, 0.0)
     t_out = np.minimum(hi, lookahead_s)
@@ -297,16 +378,11 @@ def interval(vol: Volume, p: PairStates, lookahead_s: float) -> Interval:
             t2 = (vol.h_ft - p.sz_ft) / p.vz_fts
         v_lo = np.where(lvl, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2))
         v_hi = np.where(lvl, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2))
+    elif isinstance(vol, WcvTaumodSum) and _has_uncertainty(p):
+        h_lo, h_hi, v_lo, v_hi = _sum_intervals(vol, p)
     elif isinstance(vol, WcvTaumod | WcvTaumodSum):
-        dthr = np.full(k, vol.dthr_nm)
-        zthr = np.full(k, vol.zthr_ft)
-        if isinstance(vol, WcvTaumodSum):
-            if p.h_pos_std_nm is not None:
-                dthr = dthr + vol.h_pos_z * p.h_pos_std_nm
-            if p.v_pos_std_ft is not None:
-                zthr = zthr + vol.v_pos_z * p.v_pos_std_ft
-        h_lo, h_hi = _wcv_horizontal(p.s_nm, p.v_nms, dthr, np.full(k, vol.tthr_s))
-        v_lo, v_hi = _vertical(p.sz_ft, p.vz_fts, zthr, np.full(k, vol.tcoa_s))
+        h_lo, h_hi = _wcv_horizontal(p.s_nm, p.v_nms, np.full(k, vol.dthr_nm), np.full(k, vol.tthr_s))
+        v_lo, v_hi = _vertical(p.sz_ft, p.vz_fts, np.full(k, vol.zthr_ft), np.full(k, vol.tcoa_s))
     elif isinstance(vol, Tcas3d):
         sl = tcas_level_index(vol, p.own_alt_ft)
 

@@ -80,8 +80,10 @@ class DaaScenario:
     vn_kt: F64
     vs_fpm: F64
     alerter: NDArray[np.int64]
-    h_pos_std_nm: F64
+    h_pos_std_nm: F64  # per aircraft: sqrt of the largest eigenvalue of the EW/NS covariance
     v_pos_std_ft: F64
+    h_vel_std_kt: F64  # likewise for the horizontal velocity
+    v_vel_std_fpm: F64
     steps: list[NDArray[np.intp]] = field(repr=False)
 
     @property
@@ -91,6 +93,13 @@ class DaaScenario:
     @property
     def gs_kt(self) -> F64:
         return np.hypot(self.ve_kt, self.vn_kt)
+
+
+def _eigen_bound(x_std: F64, y_std: F64, xy_std: F64) -> F64:
+    """Square root of the largest eigenvalue of [[x^2, c], [c, y^2]], c = sign(xy) xy^2:
+    the largest standard deviation in any horizontal direction (the SUM error radius)."""
+    a, b, c = x_std**2, y_std**2, np.sign(xy_std) * xy_std**2
+    return np.sqrt(np.maximum((a + b) / 2.0 + np.sqrt(((a - b) / 2.0) ** 2 + c**2), 0.0))
 
 
 def _fields(line: str) -> list[str]:
@@ -162,9 +171,10 @@ def parse_daa_text(text: str, source: str = "<daa>") -> DaaScenario:
     else:
         ve, vn, vs = data["vx"], data["vy"], data["vz"]
     zero = np.zeros(n_rows)
-    s_ew, s_ns = data.get("s_ew_std", zero), data.get("s_ns_std", zero)
-    h_std = np.maximum(np.abs(s_ew), np.abs(s_ns))
+    h_std = _eigen_bound(data.get("s_ew_std", zero), data.get("s_ns_std", zero), data.get("s_en_std", zero))
+    hv_std = _eigen_bound(data.get("v_ew_std", zero), data.get("v_ns_std", zero), data.get("v_en_std", zero))
     v_std = np.abs(data.get("sz_std", zero))
+    vv_std = np.abs(data.get("vz_std", zero))
     time = data["time"]
     # Steps: distinct times in order of first appearance, each with its rows in file order.
     _, first, inverse = np.unique(time, return_index=True, return_inverse=True)
@@ -179,7 +189,8 @@ def parse_daa_text(text: str, source: str = "<daa>") -> DaaScenario:
         lat_deg=data["lat"] if geodetic else zero, lon_deg=data["lon"] if geodetic else zero,
         x_nm=zero if geodetic else data["sx"], y_nm=zero if geodetic else data["sy"],
         alt_ft=data["alt"] if geodetic else data["sz"], ve_kt=ve, vn_kt=vn, vs_fpm=vs,
-        alerter=alerter, h_pos_std_nm=h_std, v_pos_std_ft=v_std, steps=steps,
+        alerter=alerter, h_pos_std_nm=h_std, v_pos_std_ft=v_std, h_vel_std_kt=hv_std,
+        v_vel_std_fpm=vv_std, steps=steps,
     )
 
 
