@@ -99,8 +99,11 @@ def alert_scenario(scn: DaaScenario, cfg: WellClearConfig, ownship: str | None =
         i = np.full(traffic.size, own, dtype=np.intp)
         j = traffic.astype(np.intp)
         if scn.geodetic and geometry == "daidalus":
+            # The wind is the ownship's ground minus air velocity (none without air data).
+            we = np.nan_to_num(scn.ve_kt[i] - scn.air_ve_kt[i])
+            wn = np.nan_to_num(scn.vn_kt[i] - scn.air_vn_kt[i])
             p = pairs_ownship_plane(scn.lat_deg, scn.lon_deg, scn.alt_ft, scn.ve_kt, scn.vn_kt,
-                                    scn.vs_fpm, i, j)
+                                    scn.vs_fpm, i, j, we, wn)
         elif scn.geodetic:
             p = pairs_geodetic(scn.lat_deg, scn.lon_deg, scn.alt_ft, scn.ve_kt, scn.vn_kt,
                                scn.vs_fpm, i, j)

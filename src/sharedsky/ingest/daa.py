@@ -8,8 +8,9 @@ caller picks another). Position is `lat, lon, alt` or `sx, sy, sz`; velocity is
 `trk, gs, vs` or `vx, vy, vz` (east, north, up). Optional: `alerter` (the alerter
 index, 1 by default) and the sensor-uncertainty standard deviations `s_EW_std`,
 `s_NS_std`, `s_EN_std`, `sz_std`, `v_EW_std`, `v_NS_std`, `v_EN_std`, `vz_std`;
-`heading`/`airspeed` (wind) are read and kept but not used by alerting, which works on
-ground velocity.
+`heading`/`airspeed` give the air velocity (`air_ve_kt`, `air_vn_kt`; NaN where absent):
+on the ownship's row they define the wind (ground minus air velocity), which DAIDALUS
+uses when it projects velocities.
 
 Values are converted to sharedsky's units: NM (horizontal), ft (altitude), kt
 (horizontal speed), fpm (vertical rate), s, deg. Errors (`DaaScenarioError`) name the
@@ -80,6 +81,8 @@ class DaaScenario:
     vn_kt: F64
     vs_fpm: F64
     alerter: NDArray[np.int64]
+    air_ve_kt: F64
+    air_vn_kt: F64
     h_pos_std_nm: F64  # per aircraft: sqrt of the largest eigenvalue of the EW/NS covariance
     v_pos_std_ft: F64
     h_vel_std_kt: F64  # likewise for the horizontal velocity
@@ -171,6 +174,11 @@ def parse_daa_text(text: str, source: str = "<daa>") -> DaaScenario:
     else:
         ve, vn, vs = data["vx"], data["vy"], data["vz"]
     zero = np.zeros(n_rows)
+    if "heading" in data and "airspeed" in data:
+        hdg = np.radians(data["heading"])
+        air_ve, air_vn = data["airspeed"] * np.sin(hdg), data["airspeed"] * np.cos(hdg)
+    else:
+        air_ve = air_vn = np.full(n_rows, np.nan)
     h_std = _eigen_bound(data.get("s_ew_std", zero), data.get("s_ns_std", zero), data.get("s_en_std", zero))
     hv_std = _eigen_bound(data.get("v_ew_std", zero), data.get("v_ns_std", zero), data.get("v_en_std", zero))
     v_std = np.abs(data.get("sz_std", zero))
@@ -189,7 +197,7 @@ def parse_daa_text(text: str, source: str = "<daa>") -> DaaScenario:
         lat_deg=data["lat"] if geodetic else zero, lon_deg=data["lon"] if geodetic else zero,
         x_nm=zero if geodetic else data["sx"], y_nm=zero if geodetic else data["sy"],
         alt_ft=data["alt"] if geodetic else data["sz"], ve_kt=ve, vn_kt=vn, vs_fpm=vs,
-        alerter=alerter, h_pos_std_nm=h_std, v_pos_std_ft=v_std, h_vel_std_kt=hv_std,
+        alerter=alerter, air_ve_kt=air_ve, air_vn_kt=air_vn, h_pos_std_nm=h_std, v_pos_std_ft=v_std, h_vel_std_kt=hv_std,
         v_vel_std_fpm=vv_std, steps=steps,
     )
 
