@@ -219,6 +219,11 @@ def test_conf_errors_name_key_and_line() -> None:
         conf_from_text("# a\n# b\nlookahead_time = 180 [s]\nnonsense line\n", "y.conf")
     with pytest.raises(DaaConfError, match=r"not a number"):
         conf_from_text(base.replace("lookahead_time = 180.0 [s]", "lookahead_time = soon [s]"))
+    with pytest.raises(DaaConfError, match=r"DWC_Phase_I_alert_2_spread_hdir: non-zero spreads"):
+        conf_from_text(base.replace("DWC_Phase_I_alert_2_spread_hdir = 0.0 [deg]",
+                                    "DWC_Phase_I_alert_2_spread_hdir = 5.0 [deg]"))
+    with pytest.raises(DaaConfError, match=r"dta_logic: the DAA terminal area logic"):
+        conf_from_text(base.replace("dta_logic = 0", "dta_logic = 1"))
     cfg = conf_from_text(base)
     assert cfg.lookahead_s == 180.0 and cfg.alerting_m == 2 and cfg.alerting_n == 4
     assert cfg.extra["turn_rate"] == "3.0 [deg/s]"  # bands keys kept for the next step

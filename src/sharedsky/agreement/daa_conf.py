@@ -11,7 +11,9 @@ ignored. Units in brackets are converted to sharedsky's internal units: horizont
 distances in NM, vertical distances in ft, times in s, speeds in kt, vertical rates in
 fpm, angles in degrees. Keys that this step does not use (bands, kinematics, SUM
 z-scores beyond the position ones, terminal-area logic...) are kept verbatim in
-`WellClearConfig.extra`. A malformed line, an unknown unit, a unit of the wrong kind
+`WellClearConfig.extra`. Settings this step cannot honour are refused rather than
+ignored: non-zero alert-level spreads (alerting by bands) and `dta_logic` other than 0.
+A malformed line, an unknown unit, a unit of the wrong kind
 for its key, a missing key an alerter needs, or an unsupported detector raises
 `DaaConfError` naming the file, the key and the line.
 """
@@ -211,6 +213,12 @@ def conf_from_text(text: str, source: str = "<conf>") -> WellClearConfig:
                 raise cf._err(pre + "region", f"region {region!r} is not one of {', '.join(REGIONS)}")
             at = cf.s(pre + "alerting_time")
             eat = cf.s(pre + "early_alerting_time", at)
+            for dim, kind, to in (("hdir", "angle", 1.0), ("hs", "speed", _NM / 3600.0),
+                                  ("vs", "speed", _FT / 60.0), ("alt", "length", _FT)):
+                if cf.number(f"{pre}spread_{dim}", kind, to, 0.0) != 0.0:
+                    # Spreads make alerting depend on kinematic bands: the next step.
+                    raise cf._err(f"{pre}spread_{dim}", "non-zero spreads (alerting by bands) "
+                                                        "are not supported yet")
             levels.append(AlertLevel(region, at, max(at, eat), _volume(cf, name, cf.text(pre + "detector"))))
             k += 1
         if not levels:
@@ -219,6 +227,8 @@ def conf_from_text(text: str, source: str = "<conf>") -> WellClearConfig:
     corrective = cf.text("corrective_region").upper() if cf.has("corrective_region") else "NEAR"
     if corrective not in REGIONS:
         raise cf._err("corrective_region", f"region {corrective!r} is not one of {', '.join(REGIONS)}")
+    if cf.integer("dta_logic", 0) != 0:
+        raise cf._err("dta_logic", "the DAA terminal area logic is not supported yet (use 0)")
     m, n = cf.integer("alerting_m", 0), cf.integer("alerting_n", 0)
     if m < 0 or n < 0:
         raise cf._err("alerting_m", "M and N must be >= 0")
