@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "verify": "sharedsky.commands.verify:verify",
     "simulate": "sharedsky.commands.simulate:simulate",
     "demo": "sharedsky.commands.demo:demo",
+    "daa": "sharedsky.commands.daa:daa",
 }
 
 

@@ -1,0 +1,64 @@
+"""`sharedsky daa SCENARIO --conf CONF`: DO-365 well-clear alert levels over a DAIDALUS
+encounter file, written in DAIDALUS's `DaidalusAlerting` CSV layout.
+
+This is the first step of issue 12: detection and alerting. Guidance bands
+(`--bands`, `--guidance`) are not built yet and are refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from sharedsky.commands.common import fail
+
+
+@click.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--conf", "conf", type=click.Path(path_type=Path), required=True,
+              help="DAIDALUS configuration (.conf), read as it is.")
+@click.option("--ownship", default=None, help="Aircraft to use as ownship (default: first of each step).")
+@click.option("--alerting", "alerting_out", type=click.Path(path_type=Path), default=None,
+              help="Write the DaidalusAlerting CSV here (default: standard output).")
+@click.option("--geometry", type=click.Choice(["daidalus", "wgs84"]), default="daidalus",
+              show_default=True,
+              help="Frame for lat/lon files: DAIDALUS's ownship plane (conformance) or sharedsky's "
+                   "WGS84 mid-point frame.")
+@click.option("--bands", default=None, hidden=True)
+@click.option("--guidance", default=None, hidden=True)
+def daa(scenario: Path, conf: Path, ownship: str | None, alerting_out: Path | None, geometry: str,
+        bands: str | None, guidance: str | None) -> None:
+    """Well-clear alert levels for every (time, ownship, traffic) of SCENARIO (.daa/.xyz)."""
+    if bands is not None or guidance is not None:
+        fail("daa", "--bands and --guidance are not implemented yet (issue 12: alerting is the "
+                    "first step); use --alerting")
+    from sharedsky.agreement.daa_conf import DaaConfError, load_conf
+    from sharedsky.alerting.daa_run import alert_scenario, alerting_csv_lines
+    from sharedsky.ingest.daa import DaaScenarioError, read_daa
+
+    if not scenario.exists():
+        fail("daa", f"{scenario}: no such file")
+    if not conf.exists():
+        fail("daa", f"{conf}: no such file")
+    try:
+        cfg = load_conf(conf)
+        scn = read_daa(scenario)
+    except (DaaConfError, DaaScenarioError) as exc:
+        fail("daa", str(exc))
+    if ownship is not None and ownship not in set(scn.name.tolist()):
+        fail("daa", f"{scenario}: no aircraft named {ownship!r}")
+    t0 = time.perf_counter()
+    table = alert_scenario(scn, cfg, ownship=ownship, geometry=geometry)
+    elapsed = time.perf_counter() - t0
+    text = "\n".join(alerting_csv_lines(table, cfg.max_levels)) + "\n"
+    if alerting_out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            alerting_out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail("daa", f"{alerting_out}: cannot write: {exc}")
+    click.echo(f"daa: {len(table)} rows, {len(scn.steps)} steps, {elapsed * 1000:.1f} ms", err=True)
