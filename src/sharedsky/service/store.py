@@ -279,7 +279,10 @@ class Hub:
         """Record an attempt to report another party's aircraft; the 403 to raise.
 
         The record keeps who tried, how many reports and which aircraft (the first
-        `ATTEMPT_IDS`), never the positions: a refused batch changes nothing else.
+        `ATTEMPT_IDS`) with their owners, never the positions: a refused batch changes
+        nothing else. The 403 names no owner (who flies an id is the disclosure rule's to
+        tell), and the entry's payload is withheld from every party's copy of the record
+        (`may_read_payload`), the refused party's included: only supervisors read it.
         """
         named = pd.unique(ids[rows]).tolist()[:ATTEMPT_IDS]
         first_owner: dict[str, str] = {}
@@ -315,15 +318,14 @@ class Hub:
                 if bad.size:
                     i = int(bad[0])
                     raise self._refuse(who, "forbidden", ids, bad, names[party], n,
-                                       f"reports[{i}]: aircraft {ids[i]!r} is attributed to party "
-                                       f"{self.parties[int(party[i])]!r}, not to {who.party!r}")
+                                       f"reports[{i}]: aircraft {ids[i]!r} is attributed by the agreement "
+                                       f"to another party")
                 owner = self.owners.of(ids, now - self.live_s)
                 bad = np.flatnonzero((owner != "") & (owner != who.party))
                 if bad.size:
                     i = int(bad[0])
                     raise self._refuse(who, "owned", ids, bad, owner, n,
-                                       f"reports[{i}]: aircraft {ids[i]!r} belongs to party {owner[i]!r} "
-                                       f"(it reported it first and it is live), not to {who.party!r}")
+                                       f"reports[{i}]: aircraft {ids[i]!r} is reported by another party")
             payload: dict[str, Any] = {"source": source, "columns": columns_payload(cols)}
             if who.supervisor:
                 payload["supervisor"] = True
@@ -438,6 +440,8 @@ class Hub:
     def may_read_payload(self, who: KeyInfo, e: Entry) -> bool:
         if who.supervisor or e.kind in ("genesis", "party_key", "key_revoked"):
             return True
+        if e.kind == "report_refused":  # names the owners of the aircraft it was refused
+            return False
         if e.party == who.party:
             return True
         if e.kind in EVENT_KINDS:
