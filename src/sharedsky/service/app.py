@@ -226,6 +226,8 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
             loop.start()
         threads = [threading.Thread(target=_run_feed, args=(hub, spec, stop), daemon=True,
                                     name=f"feed {spec}") for spec in feeds]
+        threads.append(threading.Thread(target=hub.watch_revocations, args=(stop,), daemon=True,
+                                        name="sharedsky-revocations"))
         for t in threads:
             t.start()
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -45,6 +46,11 @@ REBUILD_REPORTS_S = 120.0
 #: An aircraft not reported for this long is no longer live: it leaves the track table and
 #: its first reporter no longer owns it (the engine loop's coast time).
 LIVE_S = 60.0
+#: How often the service reads the revoked keys (a revoked key's streams end within this
+#: and a stream's wake-up; issue 14 asks for 1 s).
+REVOCATION_POLL_S = 0.2
+
+log = logging.getLogger("sharedsky.service")
 
 
 class Forbidden(Exception):
@@ -53,6 +59,10 @@ class Forbidden(Exception):
 
 class NotFound(Exception):
     """404: no such event or request (for this party)."""
+
+
+class Revoked(Exception):
+    """The key of an open stream has been revoked: the stream ends (401, WebSocket 4401)."""
 
 
 @dataclass
@@ -120,6 +130,8 @@ class Hub:
         self.picture: Any = None
         self.picture_version = 0
         self.on_reports: Any = None  # set by the engine loop: called after each accepted batch
+        #: Revoked key ids as last read from the database (`watch_revocations` keeps it fresh).
+        self.revoked: frozenset[str] = frozenset(self.keys.revoked_ids())
         self._rebuild()
 
     # -- start-up -------------------------------------------------------------------
@@ -147,6 +159,36 @@ class Hub:
         with self._subs_lock:
             self._subs.discard(sub)
             self.counters.clients = len(self._subs)
+
+    # -- revocation -----------------------------------------------------------------------
+    def check_revocations(self) -> bool:
+        """Re-read the revoked keys; wake every stream if there is a new one (True then).
+
+        `sharedsky keys revoke` runs in another process and writes only the database, so
+        the service polls it (`watch_revocations`); each stream then checks its own key
+        (`key_revoked`) and ends (issue 14, defect 7).
+        """
+        now = frozenset(self.keys.revoked_ids())
+        if now == self.revoked:
+            return False
+        self.revoked = now
+        self.notify()
+        return True
+
+    def key_revoked(self, key_id: str, fresh: bool = False) -> bool:
+        """Has this key been revoked? `fresh` reads the database now (for a frame that is
+        about to change state), else the last poll (for streams, at most 0.2 s old)."""
+        if fresh:
+            return not self.keys.is_live(key_id)
+        return key_id in self.revoked
+
+    def watch_revocations(self, stop: threading.Event, every_s: float = REVOCATION_POLL_S) -> None:
+        """Poll the database for revoked keys until `stop` (runs on its own thread)."""
+        while not stop.wait(every_s):
+            try:
+                self.check_revocations()
+            except Exception:  # a busy or locked database: try again next time
+                log.warning("could not read revoked keys", exc_info=True)
 
     def notify(self) -> None:
         with self._subs_lock:

@@ -24,7 +24,7 @@ from sharedsky.service.auth import Who, websocket_key
 from sharedsky.service.hotline import MessageError
 from sharedsky.service.jsonbody import BodyError, parse_json
 from sharedsky.service.reports import ReportError
-from sharedsky.service.store import Forbidden, Hub, NotFound
+from sharedsky.service.store import Forbidden, Hub, NotFound, Revoked
 
 log = logging.getLogger("sharedsky.service")
 router = APIRouter()
@@ -82,6 +82,8 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
         delta = PictureDelta()
         while True:
             sub.flag.clear()
+            if hub.key_revoked(who.key_id):
+                raise Revoked
             evs = hub.events_for(who, last, BATCH)
             for se in evs:
                 await send(_event_frame(se.text, se.seq))
@@ -108,6 +110,10 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
             frame = await ws.receive()
             if frame["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(frame.get("code", 1000))
+            # Every frame may change state (an ack, reports): its key is read afresh from the
+            # database, so a frame sent just after `keys revoke` is refused (issue 14, defect 7).
+            if await run_in_threadpool(hub.key_revoked, who.key_id, True):
+                raise Revoked
             reply = await _answer(hub, who, frame.get("text"))
             await send(json.dumps(reply))
 
@@ -122,6 +128,11 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
                 raise exc
     except WebSocketDisconnect:
         pass
+    except Revoked:
+        with contextlib.suppress(Exception):
+            async with send_lock:
+                await ws.send_text(json.dumps({"type": "error", "status": 401, "detail": "API key revoked"}))
+                await ws.close(code=4401, reason="API key revoked")
     finally:
         for t in tasks:
             t.cancel()
@@ -186,6 +197,9 @@ async def sse_stream(request: Request, who: Who,
             yield ": sharedsky events\n\n"
             while True:
                 sub.flag.clear()
+                if hub.key_revoked(who.key_id):  # the stream ends with its key (issue 14, defect 7)
+                    yield "event: error\ndata: {\"status\":401,\"detail\":\"API key revoked\"}\n\n"
+                    break
                 evs = hub.events_for(who, last, BATCH)
                 for se in evs:
                     yield f"id: {se.seq}\ndata: {se.text}\n\n"
