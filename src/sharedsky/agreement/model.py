@@ -206,6 +206,12 @@ class Line(_Strict):
         description="Automatic distress calls (emergency squawks, ADS-B emergency) one party's aircraft "
                     "may raise in any minute; the calls over it are collapsed into one event naming the count",
     )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
+        description="Largest report body (REST) or WebSocket frame a party may send, bytes; a larger "
+                    "one is refused (413) before it is read. Messages are held to 256 kB and acks to "
+                    "4 kB whatever this says",
+    )
 
 
 class DisclosureRule(_Strict):

@@ -49,6 +49,8 @@ LIVE_S = 60.0
 #: How often the service reads the revoked keys (a revoked key's streams end within this
 #: and a stream's wake-up; issue 14 asks for 1 s).
 REVOCATION_POLL_S = 0.2
+#: A base64 Ed25519 signature is 88 characters; anything much longer is not one.
+MAX_SIGNATURE_CHARS = 128
 
 log = logging.getLogger("sharedsky.service")
 
@@ -111,6 +113,9 @@ class Hub:
         self.record = Record(db_path)
         self.keys = KeyStore(db_path, self.record)
         self.max_age_s = max_age_s
+        line = getattr(agreement, "line", None)
+        #: Largest report body or WebSocket frame accepted, bytes (`[line] max_body_bytes`).
+        self.max_body_bytes = int(getattr(line, "max_body_bytes", 16 * 1024 * 1024))
         self.require_signatures = require_signatures
         self.clock = clock
         self.table = TrackTable(self.parties)
@@ -413,8 +418,9 @@ class Hub:
                     message, who.party, self.parties, list(ch.distress_mhz),
                     float(ch.notice_lead_s), self.clock())
                 if sig is not None:
-                    if not isinstance(sig, str):
-                        raise MessageError("signature", "must be a base64 string")
+                    if not isinstance(sig, str) or len(sig) > MAX_SIGNATURE_CHARS:
+                        raise MessageError("signature", f"must be a base64 string of at most "
+                                           f"{MAX_SIGNATURE_CHARS} characters (an Ed25519 signature is 88)")
                     try:
                         load_public_key(who.public_key).verify(
                             unb64(sig), canonical_json(message).encode("utf-8"))
