@@ -106,6 +106,40 @@ async def _json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
         raise HTTPException(exc.status, str(exc)) from exc
 
 
+#: Sent with every HTTP answer (issue 14, defect 10): the map loads nothing but the server's
+#: own files (its favicon is a data: URL), runs no inline script or style, and no page of the
+#: service may be framed, sniffed into another type or named in a Referer (the demo's
+#: sign-in URLs hold a key until the map takes it out of the address bar).
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                                 b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware adding `SECURITY_HEADERS` to every HTTP response (streams too)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *((k, v) for k, v in SECURITY_HEADERS if k not in names)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _hub(request: Request) -> Hub:
     return request.app.state.hub
 
@@ -115,6 +149,7 @@ def build_app(lifespan: Any = None) -> FastAPI:
     app = FastAPI(title="sharedsky", version="1",
                   description="The shared line: parties report, receive alerts, call distress and talk. "
                               "See docs/service-api.md.", lifespan=lifespan)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(ReportError)
     async def _report_error(request: Request, exc: ReportError) -> JSONResponse:

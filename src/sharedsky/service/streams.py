@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSock
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from sharedsky.service.auth import Who, websocket_key
+from sharedsky.service.auth import Who, websocket_key, websocket_subprotocol
 from sharedsky.service.hotline import MessageError
 from sharedsky.service.jsonbody import BodyError, parse_json
 from sharedsky.service.reports import ReportError
@@ -64,7 +64,7 @@ class PictureDelta:
 @router.websocket("/api/v1/stream")
 async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
     hub: Hub = ws.app.state.hub
-    await ws.accept()
+    await ws.accept(subprotocol=websocket_subprotocol(ws))
     who = websocket_key(ws)
     if who is None:
         await ws.send_text(json.dumps({"type": "error", "status": 401, "detail": "missing, invalid or revoked API key"}))
