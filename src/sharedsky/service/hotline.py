@@ -177,9 +177,9 @@ class Hotline:
             icao = _text(msg, "icao24", max_len=72, single_line=True).strip().lower()
             head, colon, local = icao.partition(":")
             if colon and head in parties:  # another party's track as pictures name it
-                if not ID_RE.match(local):
+                if not ID_RE.fullmatch(local):
                     raise MessageError("icao24", f"must be 6 hex digits or a track id, got {icao[:80]!r}")
-            elif not ID_RE.match(icao):
+            elif not ID_RE.fullmatch(icao):
                 raise MessageError("icao24", "must be 6 hex digits or a track id of letters, digits and _.:- "
                                    f"(max 32), got {icao[:80]!r}")
             else:
