@@ -38,7 +38,7 @@ if not ST.exists():
 
 CONFIG = """
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "401", "403", "404", "422"]
+expected-statuses = ["2xx", "401", "403", "404", "422", "429"]
 """
 
 

@@ -29,6 +29,7 @@ from sharedsky.service import streams
 from sharedsky.service.auth import Who, redact_keys_in_logs
 from sharedsky.service.hotline import MessageError
 from sharedsky.service.jsonbody import BodyError, parse_json
+from sharedsky.service.quotas import TooMany
 from sharedsky.service.reports import MAX_BATCH, NUMBERS, ReportError
 from sharedsky.service.store import Forbidden, Hub, NotFound
 
@@ -125,8 +126,8 @@ _ERROR: dict[str, Any] = {
     "description": "What was refused and why, naming the field: `reports[3].latitude: must be between -90 and 90`"}
 #: Error answers per operation (beyond 401 and 403, which every operation may give).
 _ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
-    ("/api/v1/reports", "post"): (400, 413, 422),
-    ("/api/v1/messages", "post"): (400, 404, 413, 422),
+    ("/api/v1/reports", "post"): (400, 413, 422, 429),
+    ("/api/v1/messages", "post"): (400, 404, 413, 422, 429),
     ("/api/v1/ack", "post"): (400, 404, 413, 422),
     ("/api/v1/events", "get"): (422,),
     ("/api/v1/events/stream", "get"): (400, 422),
@@ -134,7 +135,8 @@ _ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
 _WHY = {400: "Body or header not acceptable (not JSON, nested too deep, a bad Content-Length or Last-Event-ID)",
         401: "Missing, invalid or revoked API key", 403: "Not this key's to do (another party's aircraft, a key "
         "of no party of the agreement)", 404: "No such event or request for this key",
-        413: "Body larger than the limit (read no further)", 422: "A field is invalid; the detail names it"}
+        413: "Body larger than the limit (read no further)", 422: "A field is invalid; the detail names it",
+        429: "Over the party's quota of the agreement ([line]); try again after Retry-After seconds"}
 _CONTENT = {("/api/v1/record", "get"): ("application/x-ndjson", "one record entry as JSON per line"),
             ("/api/v1/events/stream", "get"): ("text/event-stream", "id: seq, data: Event")}
 
@@ -160,6 +162,9 @@ def _complete_document(doc: dict[str, Any]) -> dict[str, Any]:
             responses.pop("422", None)
             for code in (401, 403, *_ERRORS.get((path, method), ())):
                 responses[str(code)] = {"description": _WHY[code], "content": err}
+                if code == 429:
+                    responses["429"]["headers"] = {"Retry-After": {
+                        "description": "seconds", "schema": {"type": "integer", "minimum": 1}}}
             if (path, method) in _CONTENT:
                 media, what = _CONTENT[(path, method)]
                 responses["200"] = {"description": what, "content": {media: {"schema": {"type": "string"}}}}
@@ -286,6 +291,11 @@ def build_app(lifespan: Any = None) -> FastAPI:
     @app.exception_handler(MessageError)
     async def _message_error(request: Request, exc: MessageError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(TooMany)
+    async def _too_many(request: Request, exc: TooMany) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429,
+                            headers={"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:

@@ -29,6 +29,7 @@ from sharedsky.record.keys import KeyInfo, KeyStore
 from sharedsky.record.log import Entry, Record, canonical_json, load_public_key, unb64
 from sharedsky.service.hotline import ALL, Hotline, MessageError
 from sharedsky.service.identity import ATTEMPT_IDS, Owners, qualify_ids
+from sharedsky.service.quotas import Quotas, TooMany
 from sharedsky.service.reports import (
     ReportError,
     columns_from_payload,
@@ -120,6 +121,8 @@ class Hub:
         self.clock = clock
         self.table = TrackTable(self.parties)
         self.owners = Owners()
+        #: Per-party quotas of the agreement's `[line]` (issue 14, defect 3).
+        self.quotas = Quotas(getattr(agreement, "line", None))
         self.live_s = LIVE_S
         # Held from the ownership check to the claim, so two parties never both take an id.
         self._owners_lock = threading.Lock()
@@ -352,6 +355,14 @@ class Hub:
         n = cols["t_s"].shape[0]
         source = who.party
         if not who.supervisor:
+            try:
+                self.quotas.reports(who.party, n)
+            except ValueError as exc:
+                self.counters.reports_rejected["reports"] += 1
+                raise ReportError("reports", str(exc)) from exc
+            except TooMany:
+                self.counters.reports_rejected["quota"] += 1
+                raise
             cols["icao24"] = qualify_ids(cols["icao24"], who.party)
         ids = cols["icao24"]
         party = self.agreement.attribute(ids, cols["callsign"], np.full(n, source, dtype=object))
@@ -373,6 +384,12 @@ class Hub:
                     i = int(bad[0])
                     raise self._refuse(who, "owned", ids, bad, owner, n,
                                        f"reports[{i}]: aircraft {ids[i]!r} is reported by another party")
+                try:
+                    self.quotas.aircraft(who.party, self.owners.live_with(who.party, ids, now - self.live_s),
+                                         self.live_s)
+                except TooMany:
+                    self.counters.reports_rejected["quota"] += 1
+                    raise
             payload: dict[str, Any] = {"source": source, "columns": columns_payload(cols)}
             if who.supervisor:
                 payload["supervisor"] = True
@@ -409,6 +426,12 @@ class Hub:
         """Validate, check the party's signature, record; the new event's seq."""
         if not who.supervisor and who.party not in self.parties:
             raise Forbidden(f"key's party {who.party!r} is not a party of the agreement")
+        if not who.supervisor:
+            try:
+                self.quotas.messages(who.party)
+            except TooMany:
+                self.counters.messages_rejected["quota"] += 1
+                raise
         ch = self.agreement.channels
         sig = msg.get("signature") if isinstance(msg, dict) else None
         message = {k: v for k, v in msg.items() if k != "signature"} if isinstance(msg, dict) else msg

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from sharedsky.service.auth import Who, websocket_key, websocket_subprotocol
 from sharedsky.service.hotline import MessageError
 from sharedsky.service.jsonbody import BodyError, parse_json
+from sharedsky.service.quotas import TooMany
 from sharedsky.service.reports import ReportError
 from sharedsky.service.store import Forbidden, Hub, NotFound, Revoked
 
@@ -167,6 +168,8 @@ async def _answer(hub: Hub, who: Any, text: str | None) -> dict[str, Any]:
         reply = {"type": "error", "status": getattr(exc, "status", 422), "detail": str(exc)}
     except Forbidden as exc:
         reply = {"type": "error", "status": 403, "detail": str(exc)}
+    except TooMany as exc:
+        reply = {"type": "error", "status": 429, "detail": str(exc), "retry_after_s": exc.retry_after_s}
     except NotFound as exc:
         reply = {"type": "error", "status": 404, "detail": str(exc)}
     except Exception:  # never let one frame end the connection
