@@ -113,7 +113,13 @@ class Screen:
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("websocket", lambda ws: self.requests.append(ws.url))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.console: list[str] = []
+        self.page.on("console", lambda m: self.console.append(m.text))
         self.svc = svc
+
+    def csp_violations(self) -> list[str]:
+        """Console messages of the browser refusing something under the Content-Security-Policy."""
+        return [m for m in self.console if "Content Security Policy" in m or "Refused to" in m]
 
     def sign_in_form(self, key: str) -> Screen:
         self.page.goto(self.svc.url + "/")
@@ -128,13 +134,15 @@ class Screen:
         return self
 
     def wait_ready(self) -> None:
-        self.page.wait_for_function("window.sharedsky && window.sharedsky.ready", timeout=20000)
+        self.wait("window.sharedsky && window.sharedsky.ready")
 
     def js(self, expr: str) -> Any:
         return self.page.evaluate(expr)
 
     def wait(self, expr: str, timeout_ms: float = 20000) -> None:
-        self.page.wait_for_function(expr, timeout=timeout_ms)
+        # As a function, not a bare expression: Playwright evaluates a bare expression
+        # with eval() inside the page, which the map's Content-Security-Policy refuses.
+        self.page.wait_for_function(f"() => ({expr})", timeout=timeout_ms)
 
     def close(self) -> None:
         self.ctx.close()
@@ -209,6 +217,11 @@ def test_conflict_alert_acknowledged_on_one_side_seen_on_the_other(svc, screens)
     assert "ACK" in russia_row.inner_text()
     assert russia_row.locator("button[data-ack]").count() == 1  # Russia has not acknowledged yet
     assert coalition.page.locator(f'li[data-thread="{alert["id"]}"] button[data-ack]').count() == 0
+    # party tags keep their colours under the CSP (set through the CSSOM, not style attributes)
+    tag = row.locator(".ptag").first
+    assert tag.evaluate("e => getComputedStyle(e).borderTopColor") not in ("", "rgba(0, 0, 0, 0)")
+    assert tag.evaluate("e => e.style.borderColor") != ""
+    assert coalition.csp_violations() == [] and russia.csp_violations() == []
 
 
 def test_distress_from_one_party_is_a_banner_on_the_other(svc, screens):
@@ -324,3 +337,8 @@ def test_page_requests_nothing_from_any_other_host(svc, screens):
     foreign = [u for u in s.requests
                if not u.startswith(("data:", "blob:")) and urlsplit(u).netloc != server]
     assert foreign == [], f"requests to other hosts: {foreign}"
+    # the key is in no URL the page opened (the stream offers it as a subprotocol), and the
+    # page runs under its Content-Security-Policy without a single refusal
+    key = svc.keys["coalition"]
+    assert not [u for u in s.requests if key in u and not u.startswith(svc.url + "/?key=")]
+    assert s.csp_violations() == [], s.csp_violations()

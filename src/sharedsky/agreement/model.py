@@ -206,6 +206,31 @@ class Line(_Strict):
         description="Automatic distress calls (emergency squawks, ADS-B emergency) one party's aircraft "
                     "may raise in any minute; the calls over it are collapsed into one event naming the count",
     )
+    reports_per_s: float = Field(
+        10_000, gt=0, le=1_000_000,
+        description="Reports one party may send a second, on average (a token bucket refilled at this "
+                    "rate); over it: 429 with Retry-After",
+    )
+    reports_burst: int = Field(
+        50_000, ge=1, le=50_000,
+        description="The bucket's size: the most reports one party may send at once; a larger batch: 422",
+    )
+    aircraft_live: int = Field(
+        10_000, ge=1, le=1_000_000,
+        description="Aircraft one party may have live at once (reported within the coast time); a batch "
+                    "that would take it over: 429 with Retry-After",
+    )
+    messages_per_min: int = Field(
+        600, ge=1, le=100_000,
+        description="Messages (DISTRESS, NOTICE, REQUEST, RESPONSE) one party may send a minute, valid or "
+                    "not (a token bucket); over it: 429 with Retry-After",
+    )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
+        description="Largest report body (REST) or WebSocket frame a party may send, bytes; a larger "
+                    "one is refused (413) before it is read. Messages are held to 256 kB and acks to "
+                    "4 kB whatever this says",
+    )
 
 
 PartyPair = tuple[PartyId, PartyId]

@@ -46,5 +46,6 @@ def serve(agreement_path: Path, db_path: Path, host: str, port: int, cert: Path 
         fail("serve", str(exc))
     scheme = "https" if cert else "http"
     click.echo(f"sharedsky: serving {ag.name!r} on {scheme}://{host}:{port} (record {db_path})", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level,
+    # A WebSocket frame is held to the same limit as a report body (issue 14, defect 9).
+    uvicorn.run(app, host=host, port=port, log_level=log_level, ws_max_size=int(ag.line.max_body_bytes),
                 ssl_certfile=str(cert) if cert else None, ssl_keyfile=str(key_file) if key_file else None)

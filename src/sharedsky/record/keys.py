@@ -140,6 +140,19 @@ class KeyStore:
             return None
         return KeyInfo(row[0], row[1], bool(row[2]), row[3], row[4], None)
 
+    def revoked_ids(self) -> set[str]:
+        """Ids of every revoked key (a few rows: the service polls this to end streams)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT key_id FROM api_keys WHERE revoked IS NOT NULL").fetchall()
+        return {str(r[0]) for r in rows}
+
+    def is_live(self, key_id: str) -> bool:
+        """True if the key exists and is not revoked, read now from the database (which
+        `sharedsky keys revoke` in another process may have just written)."""
+        with self._lock:
+            row = _one(self._conn.execute("SELECT revoked FROM api_keys WHERE key_id = ?", (key_id,)))
+        return row is not None and row[0] is None
+
     def public_key(self, key_id: str) -> Ed25519PublicKey | None:
         with self._lock:
             row = _one(self._conn.execute("SELECT public_key FROM api_keys WHERE key_id = ?",

@@ -19,65 +19,243 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from shapely.geometry import mapping
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match, Mount
 
 from sharedsky.service import streams
 from sharedsky.service.auth import Who, redact_keys_in_logs
 from sharedsky.service.hotline import MessageError
 from sharedsky.service.jsonbody import BodyError, parse_json
+from sharedsky.service.quotas import TooMany
 from sharedsky.service.reports import MAX_BATCH, NUMBERS, ReportError
 from sharedsky.service.store import Forbidden, Hub, NotFound
 
 log = logging.getLogger("sharedsky.service")
 
-MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Body limits (issue 14, defect 9): reports follow the agreement (`[line] max_body_bytes`,
+#: 16 MB unless it says otherwise); a message or an ack never needs more than these.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+MESSAGE_BODY_BYTES = 256 * 1024
+ACK_BODY_BYTES = 4 * 1024
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
+_ID_PATTERN = "^[0-9A-Za-z][0-9A-Za-z_.:-]{0,31}$"
+_TIME_SCHEMA: dict[str, Any] = {"oneOf": [
+    {"type": "number", "description": "epoch s (ms if > 1e11)"},
+    {"type": "string", "format": "date-time", "maxLength": 40}]}
 _REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["timestamp", "icao24", "latitude", "longitude", "altitude"],
     "additionalProperties": False,
+    "description": "One track report. The server also refuses (422, naming the field) a timestamp more "
+                   "than the agreement's clock_skew_s ahead of its clock or more than 1 h behind it, and "
+                   "non-printable characters in callsign and emergency",
     "properties": {
-        "timestamp": {"oneOf": [{"type": "number", "description": "epoch s (ms if > 1e11)"},
-                                {"type": "string", "format": "date-time"}]},
-        "icao24": {"type": "string", "pattern": "^[0-9A-Za-z][0-9A-Za-z_.:-]{0,31}$"},
-        "callsign": {"type": "string", "maxLength": 32},
-        **{c: {"type": "number", "minimum": lo, "maximum": hi} for c, (lo, hi) in NUMBERS.items()},
-        "squawk": {"type": "string", "pattern": "^([0-7]{4})?$"},
-        "onground": {"type": "boolean"},
-        "emergency": {"type": "string", "maxLength": 32},
+        "timestamp": _TIME_SCHEMA,
+        "icao24": {"type": "string", "pattern": _ID_PATTERN,
+                   "description": "6 hex digits (ICAO address, global) or a party-local track id"},
+        **{c: {"type": "number", "minimum": lo, "maximum": hi} for c, (lo, hi) in NUMBERS.items()
+           if c in ("latitude", "longitude", "altitude")},
+        **{c: {"type": ["number", "null"], "minimum": lo, "maximum": hi} for c, (lo, hi) in NUMBERS.items()
+           if c not in ("latitude", "longitude", "altitude")},
+        "callsign": {"type": ["string", "null"], "maxLength": 32},
+        "squawk": {"type": ["string", "null"], "pattern": "^([0-7]{4})?$"},
+        "onground": {"type": ["boolean", "null"]},
+        "emergency": {"type": ["string", "null"], "maxLength": 32},
     },
 }
-_MESSAGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type"],
+_SIGNATURE: dict[str, Any] = {
+    "type": ["string", "null"], "maxLength": 128,
+    "description": "base64 Ed25519 signature of the canonical JSON (sorted keys, no spaces) of the message "
+                   "without this field"}
+_POLYGON: dict[str, Any] = {
+    "type": "object", "required": ["type", "coordinates"], "additionalProperties": False,
+    "description": "GeoJSON Polygon, [longitude, latitude] positions; at most 10 rings and 1,000 positions "
+                   "in all; the server also refuses (422) an empty or self-intersecting polygon",
     "properties": {
-        "type": {"enum": ["DISTRESS", "NOTICE", "REQUEST", "RESPONSE"]},
-        "signature": {"type": "string", "description": "base64 Ed25519 signature of the canonical "
-                      "JSON (sorted keys, no spaces) of the message without this field"},
+        "type": {"const": "Polygon"},
+        "coordinates": {"type": "array", "minItems": 1, "maxItems": 10, "items": {
+            "type": "array", "minItems": 4, "maxItems": 1000, "items": {
+                "type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"}}}},
     },
-    "description": "DISTRESS {icao24, latitude, longitude, nature}; NOTICE {area: GeoJSON Polygon, "
-                   "floor_ft, ceiling_ft, start, end, text}; REQUEST {to, text, deadline}; "
-                   "RESPONSE {request_seq, text}",
 }
+
+
+def _message(typ: str, required: list[str], props: dict[str, Any], what: str) -> dict[str, Any]:
+    return {"title": typ, "type": "object", "required": ["type", *required], "additionalProperties": False,
+            "description": what,
+            "properties": {"type": {"const": typ}, **props, "signature": _SIGNATURE}}
+
+
+_TEXT: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 2000,
+                         "description": "free text: line breaks and tabs, no other control character"}
+_MESSAGE_SCHEMA: dict[str, Any] = {"oneOf": [
+    _message("DISTRESS", ["icao24", "latitude", "longitude", "nature"], {
+        "icao24": {"type": "string", "minLength": 1, "maxLength": 72,
+                   "description": "the aircraft's id, or another party's track as pictures name it (red:trk-9)"},
+        "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+        "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+        "altitude": {"type": ["number", "null"], "minimum": -2000, "maximum": 150000},
+        "nature": {**_TEXT, "maxLength": 500},
+        "callsign": {"type": ["string", "null"], "maxLength": 32},
+    }, "A distress call, to every party with the agreed frequencies"),
+    _message("NOTICE", ["area", "floor_ft", "ceiling_ft", "start", "end"], {
+        "area": _POLYGON,
+        "floor_ft": {"type": "number", "minimum": -2000, "maximum": 150000},
+        "ceiling_ft": {"type": "number", "minimum": -2000, "maximum": 150000,
+                       "description": "above floor_ft (else 422)"},
+        "start": _TIME_SCHEMA, "end": {**_TIME_SCHEMA, "description": "after start (else 422)"},
+        "text": {"type": ["string", "null"], "maxLength": 2000},
+    }, "Notice of a planned operation, to every party; times between 1970 and 9999"),
+    _message("REQUEST", ["to", "text", "deadline"], {
+        "to": {"type": "string", "maxLength": 64, "description": "another party of the agreement"},
+        "text": _TEXT,
+        "deadline": {**_TIME_SCHEMA, "description": "in the future, within 30 days (else 422)"},
+    }, "A request to one party, to be answered by the deadline"),
+    _message("RESPONSE", ["request_seq", "text"], {
+        "request_seq": {"type": "integer", "minimum": 1,
+                        "description": "seq of a request addressed to this key's party (else 404)"},
+        "text": _TEXT,
+    }, "The answer to a request"),
+]}
+_ERROR: dict[str, Any] = {
+    "type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}},
+    "description": "What was refused and why, naming the field: `reports[3].latitude: must be between -90 and 90`"}
+#: Error answers per operation (beyond 401 and 403, which every operation may give).
+_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("/api/v1/reports", "post"): (400, 413, 422, 429),
+    ("/api/v1/messages", "post"): (400, 404, 413, 422, 429),
+    ("/api/v1/ack", "post"): (400, 404, 413, 422),
+    ("/api/v1/events", "get"): (422,),
+    ("/api/v1/events/stream", "get"): (400, 422),
+}
+_WHY = {400: "Body or header not acceptable (not JSON, nested too deep, a bad Content-Length or Last-Event-ID)",
+        401: "Missing, invalid or revoked API key", 403: "Not this key's to do (another party's aircraft, a key "
+        "of no party of the agreement)", 404: "No such event or request for this key",
+        413: "Body larger than the limit (read no further)", 422: "A field is invalid; the detail names it",
+        429: "Over the party's quota of the agreement ([line]); try again after Retry-After seconds"}
+_CONTENT = {("/api/v1/record", "get"): ("application/x-ndjson", "one record entry as JSON per line"),
+            ("/api/v1/events/stream", "get"): ("text/event-stream", "id: seq, data: Event")}
+
+
+def _complete_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The generated OpenAPI document, completed with what the service does (issue 14, defect 12):
+    its security schemes, every error answer with its body, and the streams' media types."""
+    comps = doc.setdefault("components", {})
+    comps["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"},
+        "key": {"type": "apiKey", "in": "query", "name": "key",
+                "description": "?key=<API key>: API v1 compatibility only; a key in a URL ends up in logs"},
+    }
+    schemas = comps.setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas["Error"] = _ERROR
+    doc["security"] = [{"bearer": []}, {"key": []}]
+    err = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, ops in doc.get("paths", {}).items():
+        for method, op in ops.items():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)
+            for code in (401, 403, *_ERRORS.get((path, method), ())):
+                responses[str(code)] = {"description": _WHY[code], "content": err}
+                if code == 429:
+                    responses["429"]["headers"] = {"Retry-After": {
+                        "description": "seconds", "schema": {"type": "integer", "minimum": 1}}}
+            if (path, method) in _CONTENT:
+                media, what = _CONTENT[(path, method)]
+                responses["200"] = {"description": what, "content": {media: {"schema": {"type": "string"}}}}
+    if not schemas:
+        comps.pop("schemas", None)
+    return doc
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-async def _json(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise HTTPException(413, f"body: larger than {MAX_BODY_BYTES} bytes")
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused with 413 as soon as it is known to pass `limit` bytes.
+
+    A `Content-Length` over the limit is refused on the headers, before one byte of the
+    body is read; a chunked body is read only up to the limit. A 32 MB report body used
+    to raise the server's peak memory by 630 MB (issue 14, defect 9).
+    """
+    too_big = HTTPException(413, f"body: larger than {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isascii() or not declared.strip().isdigit():
+            raise HTTPException(400, "Content-Length: must be a number of bytes")
+        if int(declared) > limit:
+            raise too_big
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    raw = await read_body(request, limit)
     if not raw.strip():
         raise HTTPException(422, "body: empty; expected JSON")
     try:
         return parse_json(raw)
     except BodyError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
+
+
+#: Sent with every HTTP answer (issue 14, defect 10): the map loads nothing but the server's
+#: own files (its favicon is a data: URL), runs no inline script or style, and no page of the
+#: service may be framed, sniffed into another type or named in a Referer (the demo's
+#: sign-in URLs hold a key until the map takes it out of the address bar).
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                                 b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware adding `SECURITY_HEADERS` to every HTTP response (streams too)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *((k, v) for k, v in SECURITY_HEADERS if k not in names)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _WebMount(Mount):
+    """The map's files at `/`, except under the API's own paths: there the mount would match
+    every path in full and answer a wrong method with the static files' `405, Allow: GET,
+    HEAD` instead of the route's own methods (found by schemathesis, issue 14, defect 12)."""
+
+    API_PREFIXES = ("/api/", "/metrics", "/openapi.json", "/docs", "/redoc")
+
+    def matches(self, scope: Any) -> tuple[Match, Any]:
+        if scope.get("type") == "http" and str(scope.get("path", "")).startswith(self.API_PREFIXES):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def _hub(request: Request) -> Hub:
@@ -89,6 +267,22 @@ def build_app(lifespan: Any = None) -> FastAPI:
     app = FastAPI(title="sharedsky", version="1",
                   description="The shared line: parties report, receive alerts, call distress and talk. "
                               "See docs/service-api.md.", lifespan=lifespan)
+    app.add_middleware(SecurityHeaders)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        doc = generate()
+        return _complete_document(doc) if first else doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_query(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A bad query parameter, in the service's own error form (`after: ...`), not FastAPI's list."""
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = ".".join(str(x) for x in first.get("loc", ())[1:]) or "request"
+        return JSONResponse({"detail": f"{loc}: {first.get('msg', 'invalid')}"}, status_code=422)
 
     @app.exception_handler(ReportError)
     async def _report_error(request: Request, exc: ReportError) -> JSONResponse:
@@ -97,6 +291,11 @@ def build_app(lifespan: Any = None) -> FastAPI:
     @app.exception_handler(MessageError)
     async def _message_error(request: Request, exc: MessageError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(TooMany)
+    async def _too_many(request: Request, exc: TooMany) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429,
+                            headers={"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
@@ -141,10 +340,10 @@ def build_app(lifespan: Any = None) -> FastAPI:
 
     @app.post("/api/v1/reports", status_code=202, summary="Push a batch of track reports",
               openapi_extra=_body({"type": "object", "required": ["reports"], "additionalProperties": False,
-                                   "properties": {"reports": {"type": "array", "maxItems": MAX_BATCH,
+                                   "properties": {"reports": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
                                                               "items": _REPORT_SCHEMA}}}))
     async def reports(request: Request, who: Who) -> dict[str, Any]:
-        body = await _json(request)
+        body = await _json(request, _hub(request).max_body_bytes)
         n, seq = await run_in_threadpool(_hub(request).submit_reports, who, body)
         return {"accepted": n, "seq": seq}
 
@@ -166,15 +365,16 @@ def build_app(lifespan: Any = None) -> FastAPI:
     @app.post("/api/v1/messages", status_code=201, summary="DISTRESS, NOTICE, REQUEST or RESPONSE",
               openapi_extra=_body(_MESSAGE_SCHEMA))
     async def messages(request: Request, who: Who) -> dict[str, Any]:
-        body = await _json(request)
+        body = await _json(request, min(MESSAGE_BODY_BYTES, _hub(request).max_body_bytes))
         seq = await run_in_threadpool(_hub(request).post_message, who, body)
         return {"seq": seq}
 
     @app.post("/api/v1/ack", summary="Acknowledge the event with this seq",
-              openapi_extra=_body({"type": "object", "required": ["seq"],
-                                   "properties": {"seq": {"type": "integer", "minimum": 1}}}))
+              openapi_extra=_body({"type": "object", "required": ["seq"], "additionalProperties": False,
+                                   "properties": {"seq": {"type": "integer", "minimum": 1,
+                                                          "maximum": 999_999_999_999_999_999}}}))
     async def ack(request: Request, who: Who) -> dict[str, Any]:
-        body = await _json(request)
+        body = await _json(request, ACK_BODY_BYTES)
         seq, dup = await run_in_threadpool(_hub(request).ack, who, body)
         return {"seq": seq, "duplicate": dup}
 
@@ -226,6 +426,8 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
             loop.start()
         threads = [threading.Thread(target=_run_feed, args=(hub, spec, stop), daemon=True,
                                     name=f"feed {spec}") for spec in feeds]
+        threads.append(threading.Thread(target=hub.watch_revocations, args=(stop,), daemon=True,
+                                        name="sharedsky-revocations"))
         for t in threads:
             t.start()
         try:
@@ -242,7 +444,7 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
 
         # The map's ES modules need a JavaScript type; some hosts' tables say text/plain.
         mimetypes.add_type("text/javascript", ".js")
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+        app.router.routes.append(_WebMount("/", app=StaticFiles(directory=WEB_DIR, html=True), name="web"))
     return app
 
 

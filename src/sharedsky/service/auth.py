@@ -1,4 +1,8 @@
-"""Authentication: `Authorization: Bearer <key>` (or `?key=` for browsers and WebSockets).
+"""Authentication: `Authorization: Bearer <key>`; a browser's WebSocket offers the key as a
+subprotocol (`Sec-WebSocket-Protocol: sharedsky.v1, sharedsky.key.<key>`), since a
+browser cannot set headers on a WebSocket and a key in a URL ends up in access logs,
+proxies and histories (issue 14, defect 10). `?key=` still works for API v1 clients
+that used it (documented since v1; the map and the Python client no longer do).
 
 A key belongs to one party or is a supervisor key. No valid key: 401. A party key whose
 party the agreement does not know: 403. A key is never written to a log (`RedactKeys`).
@@ -8,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, WebSocket
@@ -16,14 +20,24 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from sharedsky.record.keys import KeyInfo
 from sharedsky.service.store import Hub
 
+#: The subprotocol the service speaks on its WebSocket, and the prefix of the one that
+#: carries a key (never echoed back: the server answers with `WS_PROTOCOL` only).
+WS_PROTOCOL = "sharedsky.v1"
+WS_KEY_PREFIX = "sharedsky.key."
 
-def key_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    """The API key of a request: its bearer token, else its `key` query parameter."""
+
+def key_from(headers: Mapping[str, str], query: Mapping[str, str],
+             subprotocols: Sequence[str] = ()) -> str | None:
+    """The API key of a request: its bearer token, else a `sharedsky.key.<key>` subprotocol
+    (WebSockets), else its `key` query parameter (API v1 compatibility)."""
     auth = headers.get("authorization")
     if auth:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
+    for p in subprotocols:
+        if p.startswith(WS_KEY_PREFIX) and len(p) > len(WS_KEY_PREFIX):
+            return p[len(WS_KEY_PREFIX):]
     return query.get("key")
 
 
@@ -70,11 +84,19 @@ def require_key(request: Request) -> KeyInfo:
 
 
 def websocket_key(ws: WebSocket) -> KeyInfo | None:
+    """The key of a WebSocket (header, subprotocol or query), or None when not valid."""
     hub: Hub = ws.app.state.hub
     try:
-        return check_key(hub, key_from(ws.headers, ws.query_params))
+        return check_key(hub, key_from(ws.headers, ws.query_params, ws.scope.get("subprotocols") or ()))
     except HTTPException:
         return None
+
+
+def websocket_subprotocol(ws: WebSocket) -> str | None:
+    """The subprotocol to accept: `sharedsky.v1` when the client offered it (a browser that
+    offers subprotocols fails the handshake unless one is chosen), else none."""
+    offered = ws.scope.get("subprotocols") or ()
+    return WS_PROTOCOL if WS_PROTOCOL in offered else None
 
 
 #: Annotated parameter type for route functions: the caller's key.

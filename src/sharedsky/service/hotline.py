@@ -98,6 +98,38 @@ def _time(msg: dict[str, Any], key: str) -> float:
     return t
 
 
+#: Bounds of a NOTICE's area: a polygon of at most this many rings (outer and holes) and
+#: positions in all (issue 14, defect 9: a notice is sent to every party and stored twice).
+MAX_RINGS = 10
+MAX_POSITIONS = 1000
+
+
+def _check_polygon(area: Any) -> None:
+    """A GeoJSON Polygon of bounded size with no other field; MessageError naming where."""
+    if not isinstance(area, dict) or area.get("type") != "Polygon":
+        raise MessageError("area", "must be a GeoJSON Polygon {\"type\": \"Polygon\", \"coordinates\": [...]}")
+    for k in area:
+        if k not in ("type", "coordinates"):
+            raise MessageError(f"area.{k}", "unknown field (a Polygon has only type and coordinates)")
+    rings = area.get("coordinates")
+    if not isinstance(rings, list) or not rings:
+        raise MessageError("area.coordinates", "must be a list of rings (lists of [longitude, latitude])")
+    if len(rings) > MAX_RINGS:
+        raise MessageError("area.coordinates", f"at most {MAX_RINGS} rings, got {len(rings)}")
+    total = 0
+    for i, ring in enumerate(rings):
+        if not isinstance(ring, list):
+            raise MessageError(f"area.coordinates[{i}]", "must be a list of [longitude, latitude] positions")
+        total += len(ring)
+        if total > MAX_POSITIONS:
+            raise MessageError("area.coordinates", f"at most {MAX_POSITIONS} positions in all")
+        for j, pos in enumerate(ring):
+            if (not isinstance(pos, list) or not 2 <= len(pos) <= 3
+                    or not all(type(x) in (int, float) for x in pos)):
+                raise MessageError(f"area.coordinates[{i}][{j}]",
+                                   "must be a position [longitude, latitude] (or with altitude)")
+
+
 ALLOWED_FIELDS = {
     "DISTRESS": {"icao24", "latitude", "longitude", "altitude", "nature", "callsign"},
     "NOTICE": {"area", "floor_ft", "ceiling_ft", "start", "end", "text"},
@@ -145,9 +177,9 @@ class Hotline:
             icao = _text(msg, "icao24", max_len=72, single_line=True).strip().lower()
             head, colon, local = icao.partition(":")
             if colon and head in parties:  # another party's track as pictures name it
-                if not ID_RE.match(local):
+                if not ID_RE.fullmatch(local):
                     raise MessageError("icao24", f"must be 6 hex digits or a track id, got {icao[:80]!r}")
-            elif not ID_RE.match(icao):
+            elif not ID_RE.fullmatch(icao):
                 raise MessageError("icao24", "must be 6 hex digits or a track id of letters, digits and _.:- "
                                    f"(max 32), got {icao[:80]!r}")
             else:
@@ -168,8 +200,7 @@ class Hotline:
             return "distress", [ALL], body
         if typ == "NOTICE":
             area = msg.get("area")
-            if not isinstance(area, dict) or area.get("type") != "Polygon":
-                raise MessageError("area", "must be a GeoJSON Polygon {\"type\": \"Polygon\", \"coordinates\": [...]}")
+            _check_polygon(area)
             try:
                 geom = shape(area)
                 ok = geom.is_valid and not geom.is_empty

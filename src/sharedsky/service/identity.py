@@ -69,6 +69,12 @@ class Owners:
         item = (party, t_s)
         self._by_id.update(dict.fromkeys(pd.unique(np.asarray(ids, dtype=object)).tolist(), item))
 
+    def live_with(self, party: str, ids: np.ndarray, live_since_s: float) -> int:
+        """How many aircraft `party` would have live once it reports `ids` too (quota check)."""
+        mine = {k for k, (p, t) in self._by_id.items() if p == party and t >= live_since_s}
+        mine.update(pd.unique(np.asarray(ids, dtype=object)).tolist())
+        return len(mine)
+
     def expire(self, live_since_s: float) -> int:
         """Forget aircraft not heard from since `live_since_s`; returns how many."""
         old = [k for k, (_, t) in self._by_id.items() if t < live_since_s]

@@ -176,8 +176,8 @@ def validate_reports(body: Any, now_s: float, max_future_s: float = MAX_FUTURE_S
         present = [v for v in vals if v]
         if c in checks:
             rx, why = checks[c]
-            if not all(map(rx.match, present)):
-                i = next(i for i, v in enumerate(vals) if v and not rx.match(v))
+            if not all(map(rx.fullmatch, present)):  # fullmatch: '$' alone lets a trailing newline through
+                i = next(i for i, v in enumerate(vals) if v and not rx.fullmatch(v))
                 raise ReportError(f"reports[{i}].{c}", f"{why}, got {vals[i]!r}")
         elif present and (max(map(len, present)) > 32 or not all(map(str.isprintable, present))):
             i = next(i for i, v in enumerate(vals) if v and (len(v) > 32 or not v.isprintable()))

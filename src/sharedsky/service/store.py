@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ from sharedsky.record.keys import KeyInfo, KeyStore
 from sharedsky.record.log import Entry, Record, canonical_json, load_public_key, unb64
 from sharedsky.service.hotline import ALL, Hotline, MessageError
 from sharedsky.service.identity import ATTEMPT_IDS, Owners, qualify_ids
+from sharedsky.service.quotas import Quotas, TooMany
 from sharedsky.service.reports import (
     ReportError,
     columns_from_payload,
@@ -45,6 +47,13 @@ REBUILD_REPORTS_S = 120.0
 #: An aircraft not reported for this long is no longer live: it leaves the track table and
 #: its first reporter no longer owns it (the engine loop's coast time).
 LIVE_S = 60.0
+#: How often the service reads the revoked keys (a revoked key's streams end within this
+#: and a stream's wake-up; issue 14 asks for 1 s).
+REVOCATION_POLL_S = 0.2
+#: A base64 Ed25519 signature is 88 characters; anything much longer is not one.
+MAX_SIGNATURE_CHARS = 128
+
+log = logging.getLogger("sharedsky.service")
 
 
 class Forbidden(Exception):
@@ -53,6 +62,10 @@ class Forbidden(Exception):
 
 class NotFound(Exception):
     """404: no such event or request (for this party)."""
+
+
+class Revoked(Exception):
+    """The key of an open stream has been revoked: the stream ends (401, WebSocket 4401)."""
 
 
 @dataclass
@@ -101,10 +114,15 @@ class Hub:
         self.record = Record(db_path)
         self.keys = KeyStore(db_path, self.record)
         self.max_age_s = max_age_s
+        line = getattr(agreement, "line", None)
+        #: Largest report body or WebSocket frame accepted, bytes (`[line] max_body_bytes`).
+        self.max_body_bytes = int(getattr(line, "max_body_bytes", 16 * 1024 * 1024))
         self.require_signatures = require_signatures
         self.clock = clock
         self.table = TrackTable(self.parties)
         self.owners = Owners()
+        #: Per-party quotas of the agreement's `[line]` (issue 14, defect 3).
+        self.quotas = Quotas(getattr(agreement, "line", None))
         self.live_s = LIVE_S
         # Held from the ownership check to the claim, so two parties never both take an id.
         self._owners_lock = threading.Lock()
@@ -120,6 +138,8 @@ class Hub:
         self.picture: Any = None
         self.picture_version = 0
         self.on_reports: Any = None  # set by the engine loop: called after each accepted batch
+        #: Revoked key ids as last read from the database (`watch_revocations` keeps it fresh).
+        self.revoked: frozenset[str] = frozenset(self.keys.revoked_ids())
         self._rebuild()
 
     # -- start-up -------------------------------------------------------------------
@@ -147,6 +167,36 @@ class Hub:
         with self._subs_lock:
             self._subs.discard(sub)
             self.counters.clients = len(self._subs)
+
+    # -- revocation -----------------------------------------------------------------------
+    def check_revocations(self) -> bool:
+        """Re-read the revoked keys; wake every stream if there is a new one (True then).
+
+        `sharedsky keys revoke` runs in another process and writes only the database, so
+        the service polls it (`watch_revocations`); each stream then checks its own key
+        (`key_revoked`) and ends (issue 14, defect 7).
+        """
+        now = frozenset(self.keys.revoked_ids())
+        if now == self.revoked:
+            return False
+        self.revoked = now
+        self.notify()
+        return True
+
+    def key_revoked(self, key_id: str, fresh: bool = False) -> bool:
+        """Has this key been revoked? `fresh` reads the database now (for a frame that is
+        about to change state), else the last poll (for streams, at most 0.2 s old)."""
+        if fresh:
+            return not self.keys.is_live(key_id)
+        return key_id in self.revoked
+
+    def watch_revocations(self, stop: threading.Event, every_s: float = REVOCATION_POLL_S) -> None:
+        """Poll the database for revoked keys until `stop` (runs on its own thread)."""
+        while not stop.wait(every_s):
+            try:
+                self.check_revocations()
+            except Exception:  # a busy or locked database: try again next time
+                log.warning("could not read revoked keys", exc_info=True)
 
     def notify(self) -> None:
         with self._subs_lock:
@@ -287,7 +337,10 @@ class Hub:
         """Record an attempt to report another party's aircraft; the 403 to raise.
 
         The record keeps who tried, how many reports and which aircraft (the first
-        `ATTEMPT_IDS`), never the positions: a refused batch changes nothing else.
+        `ATTEMPT_IDS`) with their owners, never the positions: a refused batch changes
+        nothing else. The 403 names no owner (who flies an id is the disclosure rule's to
+        tell), and the entry's payload is withheld from every party's copy of the record
+        (`may_read_payload`), the refused party's included: only supervisors read it.
         """
         named = pd.unique(ids[rows]).tolist()[:ATTEMPT_IDS]
         first_owner: dict[str, str] = {}
@@ -310,6 +363,14 @@ class Hub:
         n = cols["t_s"].shape[0]
         source = who.party
         if not who.supervisor:
+            try:
+                self.quotas.reports(who.party, n)
+            except ValueError as exc:
+                self.counters.reports_rejected["reports"] += 1
+                raise ReportError("reports", str(exc)) from exc
+            except TooMany:
+                self.counters.reports_rejected["quota"] += 1
+                raise
             cols["icao24"] = qualify_ids(cols["icao24"], who.party)
         ids = cols["icao24"]
         party = self.agreement.attribute(ids, cols["callsign"], np.full(n, source, dtype=object))
@@ -323,15 +384,20 @@ class Hub:
                 if bad.size:
                     i = int(bad[0])
                     raise self._refuse(who, "forbidden", ids, bad, names[party], n,
-                                       f"reports[{i}]: aircraft {ids[i]!r} is attributed to party "
-                                       f"{self.parties[int(party[i])]!r}, not to {who.party!r}")
+                                       f"reports[{i}]: aircraft {ids[i]!r} is attributed by the agreement "
+                                       f"to another party")
                 owner = self.owners.of(ids, now - self.live_s)
                 bad = np.flatnonzero((owner != "") & (owner != who.party))
                 if bad.size:
                     i = int(bad[0])
                     raise self._refuse(who, "owned", ids, bad, owner, n,
-                                       f"reports[{i}]: aircraft {ids[i]!r} belongs to party {owner[i]!r} "
-                                       f"(it reported it first and it is live), not to {who.party!r}")
+                                       f"reports[{i}]: aircraft {ids[i]!r} is reported by another party")
+                try:
+                    self.quotas.aircraft(who.party, self.owners.live_with(who.party, ids, now - self.live_s),
+                                         self.live_s)
+                except TooMany:
+                    self.counters.reports_rejected["quota"] += 1
+                    raise
             payload: dict[str, Any] = {"source": source, "columns": columns_payload(cols)}
             if who.supervisor:
                 payload["supervisor"] = True
@@ -368,6 +434,12 @@ class Hub:
         """Validate, check the party's signature, record; the new event's seq."""
         if not who.supervisor and who.party not in self.parties:
             raise Forbidden(f"key's party {who.party!r} is not a party of the agreement")
+        if not who.supervisor:
+            try:
+                self.quotas.messages(who.party)
+            except TooMany:
+                self.counters.messages_rejected["quota"] += 1
+                raise
         ch = self.agreement.channels
         sig = msg.get("signature") if isinstance(msg, dict) else None
         message = {k: v for k, v in msg.items() if k != "signature"} if isinstance(msg, dict) else msg
@@ -377,8 +449,9 @@ class Hub:
                     message, who.party, self.parties, list(ch.distress_mhz),
                     float(ch.notice_lead_s), self.clock())
                 if sig is not None:
-                    if not isinstance(sig, str):
-                        raise MessageError("signature", "must be a base64 string")
+                    if not isinstance(sig, str) or len(sig) > MAX_SIGNATURE_CHARS:
+                        raise MessageError("signature", f"must be a base64 string of at most "
+                                           f"{MAX_SIGNATURE_CHARS} characters (an Ed25519 signature is 88)")
                     try:
                         load_public_key(who.public_key).verify(
                             unb64(sig), canonical_json(message).encode("utf-8"))
@@ -446,6 +519,8 @@ class Hub:
     def may_read_payload(self, who: KeyInfo, e: Entry) -> bool:
         if who.supervisor or e.kind in ("genesis", "party_key", "key_revoked"):
             return True
+        if e.kind == "report_refused":  # names the owners of the aircraft it was refused
+            return False
         if e.party == who.party:
             return True
         if e.kind in EVENT_KINDS:

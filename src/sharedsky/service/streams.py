@@ -20,11 +20,12 @@ from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSock
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from sharedsky.service.auth import Who, websocket_key
+from sharedsky.service.auth import Who, websocket_key, websocket_subprotocol
 from sharedsky.service.hotline import MessageError
 from sharedsky.service.jsonbody import BodyError, parse_json
+from sharedsky.service.quotas import TooMany
 from sharedsky.service.reports import ReportError
-from sharedsky.service.store import Forbidden, Hub, NotFound
+from sharedsky.service.store import Forbidden, Hub, NotFound, Revoked
 
 log = logging.getLogger("sharedsky.service")
 router = APIRouter()
@@ -64,7 +65,7 @@ class PictureDelta:
 @router.websocket("/api/v1/stream")
 async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
     hub: Hub = ws.app.state.hub
-    await ws.accept()
+    await ws.accept(subprotocol=websocket_subprotocol(ws))
     who = websocket_key(ws)
     if who is None:
         await ws.send_text(json.dumps({"type": "error", "status": 401, "detail": "missing, invalid or revoked API key"}))
@@ -82,6 +83,8 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
         delta = PictureDelta()
         while True:
             sub.flag.clear()
+            if hub.key_revoked(who.key_id):
+                raise Revoked
             evs = hub.events_for(who, last, BATCH)
             for se in evs:
                 await send(_event_frame(se.text, se.seq))
@@ -108,6 +111,10 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
             frame = await ws.receive()
             if frame["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(frame.get("code", 1000))
+            # Every frame may change state (an ack, reports): its key is read afresh from the
+            # database, so a frame sent just after `keys revoke` is refused (issue 14, defect 7).
+            if await run_in_threadpool(hub.key_revoked, who.key_id, True):
+                raise Revoked
             reply = await _answer(hub, who, frame.get("text"))
             await send(json.dumps(reply))
 
@@ -122,6 +129,11 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
                 raise exc
     except WebSocketDisconnect:
         pass
+    except Revoked:
+        with contextlib.suppress(Exception):
+            async with send_lock:
+                await ws.send_text(json.dumps({"type": "error", "status": 401, "detail": "API key revoked"}))
+                await ws.close(code=4401, reason="API key revoked")
     finally:
         for t in tasks:
             t.cancel()
@@ -156,6 +168,8 @@ async def _answer(hub: Hub, who: Any, text: str | None) -> dict[str, Any]:
         reply = {"type": "error", "status": getattr(exc, "status", 422), "detail": str(exc)}
     except Forbidden as exc:
         reply = {"type": "error", "status": 403, "detail": str(exc)}
+    except TooMany as exc:
+        reply = {"type": "error", "status": 429, "detail": str(exc), "retry_after_s": exc.retry_after_s}
     except NotFound as exc:
         reply = {"type": "error", "status": 404, "detail": str(exc)}
     except Exception:  # never let one frame end the connection
@@ -186,6 +200,9 @@ async def sse_stream(request: Request, who: Who,
             yield ": sharedsky events\n\n"
             while True:
                 sub.flag.clear()
+                if hub.key_revoked(who.key_id):  # the stream ends with its key (issue 14, defect 7)
+                    yield "event: error\ndata: {\"status\":401,\"detail\":\"API key revoked\"}\n\n"
+                    break
                 evs = hub.events_for(who, last, BATCH)
                 for se in evs:
                     yield f"id: {se.seq}\ndata: {se.text}\n\n"

@@ -1,6 +1,6 @@
 // The alert list: conflict, airspace, loss-of-separation and distress events grouped into
 // threads, one row each with its time to go and acknowledgements; acknowledging.
-import { S, $, esc, fmtTime, fmtTtl, callsignOf, partyLabel, nowServer, api } from "./state.js";
+import { S, $, esc, paint, fmtTime, fmtTtl, callsignOf, partyLabel, nowServer, api } from "./state.js";
 import { writeHash } from "./filters.js";
 import { renderSelected } from "./interaction.js";
 import { setStatus, renderOverdue } from "./line.js";
@@ -82,7 +82,7 @@ function describe(ev) {
   }
 }
 function tag(party) {
-  return `<span class="ptag" style="border-color:${esc(S.partyColour[party] || "#9e9e9e")}" title="${esc(partyLabel(party))}">${esc(party || "?")}</span>`;
+  return `<span class="ptag" data-border="${esc(S.partyColour[party] || "#9e9e9e")}" title="${esc(partyLabel(party))}">${esc(party || "?")}</span>`;
 }
 function airspaceName(id) {
   const a = S.airspaces.find((x) => x.id === id);
@@ -135,7 +135,7 @@ export function renderSide() {
       `<span class="meta">${esc(metaOf(r.last))}</span><span>${ackTxt}${btn}</span></li>`;
   }).join("");
   const ul = $("alerts");
-  if (ul._html !== html) { ul.innerHTML = html; ul._html = html; }
+  if (ul._html !== html) { ul.innerHTML = html; ul._html = html; paint(ul); }
   renderOverdue();
 }
 

@@ -98,8 +98,10 @@ async function loadBasemap() {
 // ---------------------------------------------------------------- stream
 function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const url = `${proto}//${location.host}/api/v1/stream?key=${encodeURIComponent(S.key)}&after=${S.lastSeq}`;
-  const ws = new WebSocket(url);
+  // The key never goes into a URL (access logs, proxies and histories keep URLs): it is
+  // offered as a subprotocol, and the server answers with "sharedsky.v1" only.
+  const url = `${proto}//${location.host}/api/v1/stream?after=${S.lastSeq}`;
+  const ws = new WebSocket(url, ["sharedsky.v1", "sharedsky.key." + S.key]);
   S.ws = ws;
   ws.onopen = () => { S.wsUp = true; $("conn").classList.add("up"); $("conn").title = "stream connected"; };
   ws.onmessage = (m) => {

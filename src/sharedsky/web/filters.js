@@ -1,14 +1,15 @@
 // Filters (party, altitude band, callsign, colour, layers) and the view state kept in the
 // URL hash, so that a link reopens the same map.
-import { S, $, esc } from "./state.js";
+import { S, $, esc, paint } from "./state.js";
 
 // ---------------------------------------------------------------- filters and the URL hash
 export function buildPartyFilters() {
   const box = $("filter-parties");
   box.innerHTML = S.parties.map((p) => {
     const on = !S.filters.parties || S.filters.parties.includes(p.id);
-    return `<label><input type="checkbox" data-party="${esc(p.id)}"${on ? " checked" : ""}><span class="sw" style="background:${esc(p.colour)}"></span>${esc(p.name || p.id)}</label>`;
+    return `<label><input type="checkbox" data-party="${esc(p.id)}"${on ? " checked" : ""}><span class="sw" data-bg="${esc(p.colour)}"></span>${esc(p.name || p.id)}</label>`;
   }).join("");
+  paint(box);
 }
 
 function globToRegex(pat) {

@@ -1,6 +1,6 @@
 // Pointer interaction with the map: drag to pan, wheel to zoom, click to select an aircraft,
 // and the selected aircraft's card.
-import { S, $, esc, fmtAlt, fmtTime, partyLabel } from "./state.js";
+import { S, $, esc, paint, fmtAlt, fmtTime, partyLabel } from "./state.js";
 import { canvas, screenToLonLat } from "./projection.js";
 import { emergencyOf } from "./map.js";
 import { writeHash } from "./filters.js";
@@ -60,7 +60,8 @@ export function renderSelected() {
   if (!ac) { box.classList.add("hidden"); return; }
   box.classList.remove("hidden");
   const em = emergencyOf(ac);
-  box.innerHTML = `<b>${esc((ac.callsign || "").trim() || ac.icao24)}</b> <span style="color:${esc(S.partyColour[ac.party] || "#aaa")}">${esc(partyLabel(ac.party))}</span><br>` +
+  box.innerHTML = `<b>${esc((ac.callsign || "").trim() || ac.icao24)}</b> <span data-fg="${esc(S.partyColour[ac.party] || "#aaa")}">${esc(partyLabel(ac.party))}</span><br>` +
     `icao24 ${esc(ac.icao24)}<br>alt ${fmtAlt(ac.alt)} ft · vs ${Math.round(ac.vr || 0)} fpm<br>gs ${Math.round(ac.gs || 0)} kt · trk ${Math.round(ac.trk || 0)}°<br>` +
-    `pos ${(+ac.lat).toFixed(4)}, ${(+ac.lon).toFixed(4)}<br>squawk ${esc(ac.squawk || "----")}${em ? ` <b style="color:${em.colour}">${em.label}</b>` : ""}<br>report ${fmtTime(ac.t)}`;
+    `pos ${(+ac.lat).toFixed(4)}, ${(+ac.lon).toFixed(4)}<br>squawk ${esc(ac.squawk || "----")}${em ? ` <b data-fg="${esc(em.colour)}">${esc(em.label)}</b>` : ""}<br>report ${fmtTime(ac.t)}`;
+  paint(box);
 }

@@ -1,6 +1,6 @@
 // Map drawing on the one canvas: cached borders layer, airspaces, notices, trails, conflict
 // lines, aircraft symbols and labels, batched per colour; the redraw loop.
-import { S, $, TRAIL_POINTS, TRAIL_BUDGET, LABEL_MAX, SQUAWKS, LEVEL_COLOUR, ALT_STOPS, fmtAlt, fmtTtl, nowServer } from "./state.js";
+import { S, $, TRAIL_POINTS, TRAIL_BUDGET, LABEL_MAX, SQUAWKS, LEVEL_COLOUR, ALT_STOPS, fmtAlt, fmtTtl, nowServer, paint } from "./state.js";
 import { canvas, worldX, worldY, ringsOf, viewTransform } from "./projection.js";
 import { passes } from "./filters.js";
 
@@ -39,7 +39,8 @@ const altBinColours = Array.from({ length: ALT_BINS + 1 }, (_, i) => (i === ALT_
 
 export function renderLegend() {
   const grad = ALT_STOPS.map((a, i) => `${altColour(a)} ${(i / (ALT_STOPS.length - 1)) * 100}%`).join(",");
-  $("legend").innerHTML = `altitude<div class="bar" style="background:linear-gradient(90deg,${grad})"></div><div class="ticks">${ALT_STOPS.filter((_, i) => i % 2 === 0).map((a) => `<span>${a / 1000}k</span>`).join("")}</div>`;
+  $("legend").innerHTML = `altitude<div class="bar" data-bg="linear-gradient(90deg,${grad})"></div><div class="ticks">${ALT_STOPS.filter((_, i) => i % 2 === 0).map((a) => `<span>${a / 1000}k</span>`).join("")}</div>`;
+  paint($("legend"));
 }
 
 function drawBase(T) {

@@ -63,6 +63,17 @@ export const $ = (id) => document.getElementById(id);
 export function esc(s) {
   return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
+// Colours that come from data (party colours, the altitude ramp) are set through the CSSOM,
+// never as inline style attributes: the page's Content-Security-Policy (style-src 'self')
+// refuses inline style attributes but not element.style. Markup carries them as
+// data-bg / data-fg / data-border; paint() applies them after each innerHTML.
+export function paint(root) {
+  for (const el of root.querySelectorAll("[data-bg],[data-fg],[data-border]")) {
+    if (el.dataset.bg) el.style.background = el.dataset.bg;
+    if (el.dataset.fg) el.style.color = el.dataset.fg;
+    if (el.dataset.border) el.style.borderColor = el.dataset.border;
+  }
+}
 export function fmtTime(t) {
   if (!t) return "--:--:--Z";
   const d = new Date(t * 1000);
