@@ -173,10 +173,7 @@ class QualityGate:
         gs = _col(batch, "groundspeed")
         trk = _col(batch, "track")
         vr = _col(batch, "vertical_rate")
-        pos_t = t.copy()
-        if "last_position" in batch:
-            lp = _epoch_like(batch["last_position"])
-            pos_t = np.where(np.isfinite(lp) & (lp <= t + 1.0), lp, t)
+        pos_t, _ = position_time(batch, t)
         ids = batch["icao24"].to_numpy(dtype=object)
         reason = np.full(n, "", dtype=object)
         with np.errstate(invalid="ignore"):
@@ -499,6 +496,21 @@ def _ffill(valid: NDArray[np.bool_], start: NDArray[np.intp]) -> NDArray[np.intp
     acc = np.maximum.accumulate(idx)
     prev = np.r_[-1, acc[:-1]] if n else acc
     return np.where(prev >= start, prev, -1)
+
+
+def position_time(batch: pd.DataFrame, t: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """(time of each report's position, whether the report gave that time itself).
+
+    A report's position is as old as its `last_position` (OpenSky: epoch seconds or
+    milliseconds of the position's own message) when that is given and not after the
+    report's time (1 s of clock slack); otherwise the report's time is all we know.
+    """
+    if "last_position" not in batch:
+        return t.copy(), np.zeros(t.shape[0], dtype=bool)
+    lp = _epoch_like(batch["last_position"])
+    with np.errstate(invalid="ignore"):
+        own = np.isfinite(lp) & (lp <= t + 1.0)
+    return np.where(own, lp, t), own
 
 
 def _col(df: pd.DataFrame, name: str) -> NDArray[np.float64]:
