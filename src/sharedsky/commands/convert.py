@@ -127,6 +127,8 @@ def convert(input_spec: str, output: Path, fmt: str | None, reference: str | Non
         fail("convert", str(exc))
     finally:
         feed.close()
+    if gate is not None:
+        batches.append(gate.flush())  # the reports still waiting for a neighbour
     out = pd.concat(batches, ignore_index=True) if batches else empty_reports()
     out = out.sort_values("timestamp", kind="stable").reset_index(drop=True)
     try:

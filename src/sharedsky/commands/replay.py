@@ -105,13 +105,17 @@ class _Gate:
         self.gate = QualityGate() if enabled else None
         self.summary = summary
 
-    def __call__(self, df: pd.DataFrame) -> pd.DataFrame:
+    def __call__(self, df: pd.DataFrame, final: bool = False) -> pd.DataFrame:
+        """The accepted reports; `final`: the input ends here, so the reports waiting for a
+        neighbour are decided too."""
         self.summary.reports += len(df)
         for col, n in df.attrs.get("not_numbers", {}).items():
             self.summary.values_not_numbers[col] = self.summary.values_not_numbers.get(col, 0) + n
         if self.gate is None:
             return df
         out = self.gate.filter(df)
+        if final:
+            out = pd.concat([out, self.gate.flush()])
         self.summary.reports_rejected = dict(self.gate.rejected)
         self.summary.suspect_tracks = len(self.gate.suspect)
         return out
@@ -153,7 +157,7 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     live = "://" in recording
     summary = ReplaySummary()
     gate = _Gate(summary, enabled=not no_gate)
-    whole = None if live else gate(_read(recording, fmt))
+    whole = None if live else gate(_read(recording, fmt), final=True)
     if whole is not None and summary.reports == 0:
         fail("replay", f"{recording}: no reports in the recording")
     agr: Any = None
