@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -314,3 +315,28 @@ def test_a_parked_aircraft_raises_no_loss_of_separation(tmp_path: Path) -> None:
     print(res.stderr)
     assert "0 losses of separation" in res.stderr and "stationary" in res.stderr
 
+
+def _bundled_recordings() -> list[Path]:
+    from conftest import REPO, SHARED_DATA
+
+    adsb = SHARED_DATA / "adsb"
+    return [*sorted(adsb.glob("*.json.gz")), *sorted(adsb.glob("*.jsonl.gz")), REPO / "data" / "switzerland.json.gz"]
+
+
+@pytest.mark.parametrize("recording", _bundled_recordings(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_convert_and_replay_reject_the_same_reports(recording: Path, tmp_path: Path) -> None:
+    """Issue 11: both commands read the reports without derived motion, gate them with one
+    gate (convert in batches of 50,000, replay whole) and flush it at the end."""
+    conv = run_cli("convert", str(recording), str(tmp_path / "out.csv"))
+    assert conv.returncode == 0, conv.stderr
+    line = next(x for x in conv.stderr.splitlines() if "rejected by the quality gate" in x)
+    counts, _, suspect = line.split("quality gate: ", 1)[1].partition("; suspect tracks: ")
+    by_convert = {} if counts == "none" else {k: int(n) for k, n in (c.rsplit(" ", 1) for c in counts.split(", "))}
+    rep = run_cli("replay", str(recording), "--all-pairs", "--summary-only", "--step-s", "600")
+    assert rep.returncode == 0, rep.stderr
+    summary = json.loads(rep.stdout.splitlines()[-1])
+    print(recording.name, by_convert, summary["reports_rejected"], suspect or "no suspect")
+    assert summary["reports_rejected"] == by_convert
+    assert summary["suspect_tracks"] == len([x for x in suspect.split(", ") if x])
+    written = len(pd.read_csv(tmp_path / "out.csv"))
+    assert written == summary["reports_accepted"] == summary["reports"] - sum(by_convert.values())

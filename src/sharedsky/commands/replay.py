@@ -27,7 +27,7 @@ def _read(spec: str, fmt: str | None) -> pd.DataFrame:
 
     try:
         if fmt is not None or not _is_recording(Path(spec)):
-            batches = list(open_feed(spec, fmt))
+            batches = list(open_feed(spec, fmt, derive=False))
             return pd.concat(batches, ignore_index=True) if batches else read_recording(spec, fmt)
         return read_recording(spec, fmt)
     except FeedError as exc:
@@ -44,7 +44,7 @@ def _live(spec: str, fmt: str | None, duration_s: float | None) -> Iterator[pd.D
     """
     from sharedsky.ingest.feeds import FeedError, open_feed
 
-    feed = open_feed(spec, fmt, batch_interval_s=1.0)
+    feed = open_feed(spec, fmt, batch_interval_s=1.0, derive=False)
     q: queue.Queue[pd.DataFrame | Exception | None] = queue.Queue(maxsize=64)
 
     def pump() -> None:
@@ -97,28 +97,32 @@ def _is_recording(path: Path) -> bool:
 
 
 class _Gate:
-    """The quality gate, kept across batches, its counts copied into the summary."""
+    """The quality gate, kept across batches, its counts copied into the summary; then
+    motion derived for the accepted reports, as `convert` does (the reports are read
+    without derivation, so the gate judges only reported values)."""
 
     def __init__(self, summary: ReplaySummary, enabled: bool) -> None:
+        from sharedsky.ingest.feeds import TrackBuilder
         from sharedsky.ingest.quality import QualityGate
 
         self.gate = QualityGate() if enabled else None
+        self.tracks = TrackBuilder()
         self.summary = summary
 
     def __call__(self, df: pd.DataFrame, final: bool = False) -> pd.DataFrame:
-        """The accepted reports; `final`: the input ends here, so the reports waiting for a
-        neighbour are decided too."""
+        """The accepted reports (with derived motion); `final`: the input ends here, so the
+        reports waiting for a neighbour are decided too."""
         self.summary.reports += len(df)
         for col, n in df.attrs.get("not_numbers", {}).items():
             self.summary.values_not_numbers[col] = self.summary.values_not_numbers.get(col, 0) + n
         if self.gate is None:
-            return df
+            return self.tracks.update(df)
         out = self.gate.filter(df)
         if final:
             out = pd.concat([out, self.gate.flush()])
         self.summary.reports_rejected = dict(self.gate.rejected)
         self.summary.suspect_tracks = len(self.gate.suspect)
-        return out
+        return self.tracks.update(out)
 
 
 @click.command()
