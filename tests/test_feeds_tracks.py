@@ -82,3 +82,44 @@ def test_a_jump_gives_no_derived_speed() -> None:
     out = TrackBuilder().update(df)
     assert np.isnan(out["groundspeed"].iloc[3]) and np.isnan(out["groundspeed"].iloc[4])
     assert out["groundspeed"].iloc[2] == pytest.approx(420.0, rel=0.01)
+
+
+def _taxi(tmp_path: Path, with_position_time: bool) -> Path:
+    """An OpenSky-style recording of an aircraft taxiing east at 15 kt, without velocity.
+
+    One row per second (the time of the state vector), but the position is updated only
+    every 55 s; in between, each row repeats the last position. With `with_position_time`
+    the rows carry `last_position` (epoch ms, as OpenSky gives it); without, only the
+    repeated position itself says it is stale.
+    """
+    t = T0 + np.arange(180.0)
+    pos_t = T0 + np.floor(np.arange(180.0) / 55.0) * 55.0  # the time of the position each row holds
+    lon = 8.55 + 15.0 * (pos_t - T0) / 3600.0 / (60.0 * np.cos(np.radians(47.45)))
+    rows = pd.DataFrame({"timestamp": (t * 1000).astype(np.int64), "icao24": "4b1805", "callsign": "SWR1",
+                         "latitude": 47.45, "longitude": lon, "altitude": 1400.0, "onground": False})
+    if with_position_time:
+        rows["last_position"] = (pos_t * 1000).astype(np.int64)
+    p = tmp_path / "taxi.json"
+    rows.to_json(p, orient="records")
+    return p
+
+
+@pytest.mark.parametrize("with_position_time", [True, False])
+def test_motion_is_derived_between_position_times_not_row_times(tmp_path: Path, with_position_time: bool) -> None:
+    """Issue 11, defect 6: a taxiing aircraft got 830 kt and 883 kt from `convert`.
+
+    Its position moved every 55 s; the old builder divided each move by the 1 s between
+    two rows (15 kt x 55 = 825 kt). Motion is derived between positions with their own
+    times: `last_position` when given, else the first row that showed the position.
+    """
+    out = pd.concat(list(open_feed(str(_taxi(tmp_path, with_position_time)))), ignore_index=True)
+    gs = out["groundspeed"].to_numpy()
+    moved = np.flatnonzero(np.diff(out["longitude"].to_numpy()) != 0) + 1  # rows with a new position
+    assert moved.tolist() == [55, 110, 165]
+    assert gs[moved] == pytest.approx(15.0, rel=0.01)
+    assert out["track"].to_numpy()[moved] == pytest.approx(90.0, abs=0.5)
+    # never across a stale repeat: rows repeating a position get no speed of their own
+    assert np.isnan(np.delete(gs, moved)).all()
+    assert np.nanmax(gs) < 16.0
+    # the vertical rate of a constant altitude is 0, whatever the rows
+    assert np.nanmax(np.abs(out["vertical_rate"].to_numpy())) == 0.0

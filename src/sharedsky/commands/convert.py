@@ -4,6 +4,10 @@ So that users can move recordings between tools: INPUT is anything `open_feed`
 reads (a stream too, with --duration-s); OUTPUT is CSV, Parquet or JSON by its
 extension (JSON: a row-oriented list with `timestamp` in epoch milliseconds, as the
 traffic library writes it; `.gz` compresses). Rejections are summarised on stderr.
+
+The reports are gated as decoded, then motion is derived for the accepted ones
+(`TrackBuilder`): the gate never judges a derived value as if it had been reported, and
+`replay` gates the same reports the same way, so both reject the same ones.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ def write_reports(df: pd.DataFrame, path: Path) -> None:
 def convert(input_spec: str, output: Path, fmt: str | None, reference: str | None, start_s: float | None,
             no_gate: bool, duration_s: float | None, progress: bool | None) -> None:
     """Decode INPUT (file or stream), gate it, write OUTPUT in traffic-library columns."""
-    from sharedsky.ingest.feeds import FeedError, open_feed
+    from sharedsky.ingest.feeds import FeedError, TrackBuilder, open_feed
     from sharedsky.ingest.quality import QualityGate
 
     _out_kind(output)
@@ -95,10 +99,16 @@ def convert(input_spec: str, output: Path, fmt: str | None, reference: str | Non
     if live and duration_s is None:
         fail("convert", f"{input_spec} is a live stream: give --duration-s")
     try:
-        feed = open_feed(input_spec, fmt, reference=ref, start_s=start_s)
+        feed = open_feed(input_spec, fmt, reference=ref, start_s=start_s, derive=False)
     except FeedError as exc:
         fail("convert", str(exc))
     gate = None if no_gate else QualityGate()
+    tracks = TrackBuilder()
+
+    def admit(batch: pd.DataFrame) -> pd.DataFrame:
+        """Gate a batch (reports waiting for a neighbour come out later), then derive motion."""
+        return tracks.update(gate.filter(batch) if gate is not None else batch)
+
     show = progress if progress is not None else (feed.size_bytes or 0) >= PROGRESS_MIN_BYTES
     batches: list[pd.DataFrame] = []
     n_in = 0
@@ -113,14 +123,14 @@ def convert(input_spec: str, output: Path, fmt: str | None, reference: str | Non
                 task = bar.add_task("convert", total=feed.size_bytes or None)
                 for batch in feed:
                     n_in += batch.shape[0]
-                    batches.append(gate.filter(batch) if gate is not None else batch)
+                    batches.append(admit(batch))
                     bar.update(task, completed=feed.done_bytes)
                     if duration_s is not None and time.monotonic() - started >= duration_s:
                         break
         else:
             for batch in feed:
                 n_in += batch.shape[0]
-                batches.append(gate.filter(batch) if gate is not None else batch)
+                batches.append(admit(batch))
                 if duration_s is not None and time.monotonic() - started >= duration_s:
                     break
     except FeedError as exc:
@@ -129,6 +139,8 @@ def convert(input_spec: str, output: Path, fmt: str | None, reference: str | Non
         feed.close()
     if n_in == 0 and not live and not feed.rejected():
         fail("convert", f"{input_spec}: no reports in the recording")
+    if gate is not None:
+        batches.append(tracks.update(gate.flush()))
     out = pd.concat(batches, ignore_index=True) if batches else empty_reports()
     out = out.sort_values("timestamp", kind="stable").reset_index(drop=True)
     try:

@@ -38,7 +38,7 @@ def _live(spec: str, fmt: str | None, duration_s: float | None) -> Iterator[pd.D
     """
     from sharedsky.ingest.feeds import FeedError, open_feed
 
-    feed = open_feed(spec, fmt, batch_interval_s=1.0)
+    feed = open_feed(spec, fmt, batch_interval_s=1.0, derive=False)
     q: queue.Queue[pd.DataFrame | Exception | None] = queue.Queue(maxsize=64)
 
     def pump() -> None:
@@ -86,16 +86,22 @@ def _report_link(spec: str, feed: Any, reported: int) -> int:
 
 
 class _Gate:
-    """The quality gate, kept across batches, its counts copied into the summary."""
+    """The quality gate, kept across batches, its counts copied into the summary; then
+    motion derived for the accepted reports, as `convert` does (the reports are read
+    without derivation, so the gate judges only reported values)."""
 
     def __init__(self, summary: ReplaySummary, enabled: bool) -> None:
+        from sharedsky.ingest.feeds import TrackBuilder
         from sharedsky.ingest.quality import QualityGate
 
         self.gate = QualityGate() if enabled else None
+        self.tracks = TrackBuilder()
         self.summary = summary
         self.read_rejected: dict[str, int] = {}
 
-    def __call__(self, df: pd.DataFrame) -> pd.DataFrame:
+    def __call__(self, df: pd.DataFrame, final: bool = False) -> pd.DataFrame:
+        """The accepted reports (with derived motion); `final`: the input ends here, so the
+        reports waiting for a neighbour are decided too."""
         self.summary.reports += len(df)
         for col, n in df.attrs.get("not_numbers", {}).items():
             self.summary.values_not_numbers[col] = self.summary.values_not_numbers.get(col, 0) + n
@@ -103,12 +109,14 @@ class _Gate:
             self.read_rejected[reason] = self.read_rejected.get(reason, 0) + n
         self.summary.reports_rejected = dict(self.read_rejected)
         if self.gate is None:
-            return df
+            return self.tracks.update(df)
         out = self.gate.filter(df)
+        if final:
+            out = pd.concat([out, self.gate.flush()])
         for reason, n in self.gate.rejected.items():
             self.summary.reports_rejected[reason] = self.read_rejected.get(reason, 0) + n
         self.summary.suspect_tracks = len(self.gate.suspect)
-        return out
+        return self.tracks.update(out)
 
 
 @click.command()
@@ -148,7 +156,7 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     live = "://" in recording
     summary = ReplaySummary()
     gate = _Gate(summary, enabled=not no_gate)
-    whole = None if live else gate(_read(recording, fmt))
+    whole = None if live else gate(_read(recording, fmt), final=True)
     if whole is not None and summary.reports == 0:
         fail("replay", f"{recording}: no reports in the recording")
     agr: Any = None

@@ -16,7 +16,7 @@ class RecordingError(FeedError):
     """A recording that cannot be read: names the file and what is wrong."""
 
 
-def read_recording(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
+def read_recording(path: str | Path, fmt: str | None = None, *, derive: bool = False) -> pd.DataFrame:
     """Read a whole recording into the report table, sorted by time.
 
     The one reading routine of every command: the format is told by `fmt`, else by
@@ -24,13 +24,14 @@ def read_recording(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
     readsb `aircraft.json`, a readsb trace or OpenSky states), else by extension; gzip
     by its magic number. `attrs["rejected"]` counts reports refused while reading (by
     reason) and `attrs["not_numbers"]` values that were not numbers, so that callers
-    can show them: nothing is dropped silently.
+    can show them: nothing is dropped silently. Motion is derived (`derive`) only when
+    asked: the commands derive it after the quality gate, which judges reported values.
     """
     from sharedsky.ingest.feeds import open_feed
 
     p = Path(path)
     try:
-        feed = open_feed(str(p), fmt)
+        feed = open_feed(str(p), fmt, derive=derive)
         batches = list(feed)
     except RecordingError:
         raise
