@@ -23,7 +23,7 @@ from sharedsky.record.merkle import (
 
 #: Node id = level << LEVEL_SHIFT | index: one INTEGER PRIMARY KEY (rowid) per node.
 LEVEL_SHIFT = 42
-TREE_SCHEMA = "CREATE TABLE IF NOT EXISTS merkle_node (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
+TREE_SCHEMA = "CREATE TABLE IF NOT EXISTS merkle_node (id INTEGER PRIMARY KEY, hash BLOB NOT NULL)"
 
 
 def node_id(level: int, index: int) -> int:
@@ -35,7 +35,7 @@ class TreeStore:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        conn.executescript(TREE_SCHEMA)
+        conn.execute(TREE_SCHEMA)
         rows = conn.execute("SELECT MAX(id) FROM merkle_node WHERE id < ?", (1 << LEVEL_SHIFT,)).fetchall()
         size = 0 if rows[0][0] is None else int(rows[0][0]) + 1
         self.range = CompactRange(size, [self.node(lv, ix) for lv, ix in CompactRange.nodes_of(size)])
