@@ -110,7 +110,10 @@ class SignedNote:
             m = re.fullmatch(DASH + r" (\S+) ([A-Za-z0-9+/=]+)", line)
             if m is None:
                 raise NoteError(f"note: bad signature line {line[:80]!r}")
-            raw = base64.b64decode(m.group(2))
+            try:
+                raw = base64.b64decode(m.group(2), validate=True)
+            except ValueError:
+                raise NoteError(f"note: signature of {m.group(1)!r} is not base64") from None
             if len(raw) < 5:
                 raise NoteError(f"note: signature of {m.group(1)!r} too short")
             sigs.append((m.group(1), raw))

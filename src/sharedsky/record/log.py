@@ -281,6 +281,11 @@ class Record:
             snap = self.tree.snapshot()
             conn.execute("BEGIN IMMEDIATE")
             try:
+                # Another process (`sharedsky keys issue`) may have appended since: follow it.
+                last = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM record").fetchall()[0][0])
+                if last != self.tree.size:
+                    self.tree = TreeStore(conn)
+                    snap = self.tree.snapshot()
                 seq = self.tree.size
                 out = [make_entry(self.key, seq + i + 1, now, kind, party, payload, psig)
                        for i, (kind, party, payload, psig) in enumerate(items)]

@@ -40,6 +40,8 @@ log = logging.getLogger("sharedsky.service")
 #: 16 MB unless it says otherwise); a message or an ack never needs more than these.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MESSAGE_BODY_BYTES = 256 * 1024
+#: The largest sequence number or tree size a query may name (SQLite integers are 64-bit).
+MAX_SEQ = 999_999_999_999_999_999
 ACK_BODY_BYTES = 4 * 1024
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
@@ -138,7 +140,7 @@ _ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("/api/v1/proof/consistency", "get"): (422,),
     ("/api/v1/proof/entry", "get"): (404, 409, 422),
     ("/api/v1/cosign", "post"): (400, 413, 422),
-    ("/api/v1/alarm", "post"): (400, 413, 422),
+    ("/api/v1/alarm", "post"): (400, 413, 422, 429),
 }
 _WHY = {400: "Body or header not acceptable (not JSON, nested too deep, a bad Content-Length or Last-Event-ID)",
         401: "Missing, invalid or revoked API key", 403: "Not this key's to do (another party's aircraft, a key "
@@ -391,7 +393,7 @@ def build_app(lifespan: Any = None) -> FastAPI:
 
     @app.get("/api/v1/record", summary="The record as JSON lines (payloads not disclosed are withheld)",
              response_class=StreamingResponse)
-    def record(request: Request, who: Who, after: Annotated[int, Query(ge=0)] = 0,
+    def record(request: Request, who: Who, after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
                limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None) -> StreamingResponse:
         return StreamingResponse(_hub(request).record_lines(who, after, limit), media_type="application/x-ndjson")
 
@@ -409,19 +411,19 @@ def build_app(lifespan: Any = None) -> FastAPI:
         return PlainTextResponse(note.text())
 
     @app.get("/api/v1/proof/inclusion", summary="RFC 9162 inclusion proof of entry seq in the tree of size")
-    def inclusion(request: Request, who: Who, seq: Annotated[int, Query(ge=1)],
-                  size: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+    def inclusion(request: Request, who: Who, seq: Annotated[int, Query(ge=1, le=MAX_SEQ)],
+                  size: Annotated[int, Query(ge=1, le=MAX_SEQ)]) -> dict[str, Any]:
         hashes = _hub(request).inclusion(who, seq, size)
         return {"seq": seq, "index": seq - 1, "size": size, "hashes": [_b64(h) for h in hashes]}
 
     @app.get("/api/v1/proof/consistency", summary="RFC 9162 consistency proof between two tree sizes")
-    def consistency(request: Request, who: Who, size1: Annotated[int, Query(alias="from", ge=1)],
-                    size2: Annotated[int, Query(alias="to", ge=1)]) -> dict[str, Any]:
+    def consistency(request: Request, who: Who, size1: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)],
+                    size2: Annotated[int, Query(alias="to", ge=1, le=MAX_SEQ)]) -> dict[str, Any]:
         hashes = _hub(request).consistency(who, size1, size2)
         return {"from": size1, "to": size2, "hashes": [_b64(h) for h in hashes]}
 
     @app.get("/api/v1/proof/entry", summary="A self-contained proof of one entry (sharedsky prove)")
-    def entry_proof(request: Request, who: Who, seq: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+    def entry_proof(request: Request, who: Who, seq: Annotated[int, Query(ge=1, le=MAX_SEQ)]) -> dict[str, Any]:
         from sharedsky.record.proof import ProofUnavailable, make_proof
 
         hub = _hub(request)
