@@ -31,7 +31,7 @@ def prove(seq: int, source: str, out: Path, agreement_path: Path | None, api_key
         except httpx.HTTPError as exc:
             fail("prove", f"{source}: {exc}")
         if r.status_code != 200:
-            fail("prove", f"{source}: {r.status_code} {r.text[:500]}", code=1 if r.status_code == 409 else 2)
+            fail("prove", f"{source}: {r.status_code} {r.text[:500]}", code=1 if r.status_code == 404 else 2)
         proof = r.json()
     else:
         from sharedsky.record.log import Record, RecordError

@@ -138,14 +138,14 @@ _ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("/api/v1/checkpoint/witnessed", "get"): (404,),
     ("/api/v1/proof/inclusion", "get"): (422,),
     ("/api/v1/proof/consistency", "get"): (422,),
-    ("/api/v1/proof/entry", "get"): (404, 409, 422),
+    ("/api/v1/proof/entry", "get"): (404, 422),
     ("/api/v1/cosign", "post"): (400, 413, 422),
     ("/api/v1/alarm", "post"): (400, 413, 422, 429),
 }
 _WHY = {400: "Body or header not acceptable (not JSON, nested too deep, a bad Content-Length or Last-Event-ID)",
         401: "Missing, invalid or revoked API key", 403: "Not this key's to do (another party's aircraft, a key "
-        "of no party of the agreement)", 404: "No such event, request, entry or checkpoint for this key",
-        409: "No witnessed checkpoint covers this entry yet",
+        "of no party of the agreement)", 404: "No such event, request, entry or checkpoint for this key (or no witnessed checkpoint covers "
+        "the entry yet)",
         413: "Body larger than the limit (read no further)", 422: "A field is invalid; the detail names it",
         429: "Over the party's quota of the agreement ([line]); try again after Retry-After seconds"}
 _CONTENT = {("/api/v1/record", "get"): ("application/x-ndjson", "one record entry as JSON per line"),
@@ -433,7 +433,7 @@ def build_app(lifespan: Any = None) -> FastAPI:
         try:
             return make_proof(hub.record, hub.notary, seq, reveal=hub.may_read_payload(who, e))
         except ProofUnavailable as exc:
-            raise HTTPException(409, str(exc)) from exc
+            raise HTTPException(404, str(exc)) from exc
 
     @app.post("/api/v1/cosign", summary="A witness's cosignature of a checkpoint (the note with its line)",
               openapi_extra=_body({"type": "object", "required": ["checkpoint"], "additionalProperties": False,

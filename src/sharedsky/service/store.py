@@ -168,8 +168,14 @@ class Hub:
     # -- start-up -------------------------------------------------------------------
     def _rebuild(self) -> None:
         """State from the record: every event and state entry, and recent reports."""
-        for e in self.record.entries(kinds=EVENT_KINDS + STATE_KINDS):
-            self.apply(e, notify=False)
+        kinds = EVENT_KINDS + STATE_KINDS
+        with self.record.lock:
+            n = int(self.record.connection.execute(
+                f"SELECT COUNT(*) FROM record WHERE kind IN ({','.join('?' * len(kinds))})", kinds).fetchall()[0][0])
+        # Every event updates the state (open requests, pending acks); only the latest are kept
+        # in memory as streamable events, and only those are serialised.
+        for k, e in enumerate(self.record.entries(kinds=kinds)):
+            self.apply(e, notify=False, keep=k >= n - EVENTS_KEPT // 2)
         since = self.clock() - REBUILD_REPORTS_S
         for e in self.record.entries(kinds=["reports"], since_t=since):
             d = e.data
@@ -228,18 +234,23 @@ class Hub:
             s.notify()
 
     # -- the record -> state ----------------------------------------------------------
-    def apply(self, e: Entry, notify: bool = True) -> None:
-        """Apply one recorded entry to the in-memory state (live and at start)."""
+    def apply(self, e: Entry, notify: bool = True, keep: bool = True) -> None:
+        """Apply one recorded entry to the in-memory state (live and at start); `keep=False`
+        updates the state without keeping the event in memory (old events at start-up)."""
         if e.kind == "distress_clear":
             self.distress_active.discard(str(e.data.get("icao24")))
             return
         if e.kind not in EVENT_KINDS:
             return
-        se = self._stored(e)
-        ev = body = se.event
-        self.events.append(se)
-        self._seqs.append(e.seq)
-        self._by_seq[e.seq] = se
+        if keep:
+            se = self._stored(e)
+            ev = body = se.event
+            self.events.append(se)
+            self._seqs.append(e.seq)
+            self._by_seq[e.seq] = se
+        else:
+            ev = body = self._event_dict(e)[0]
+            self._trimmed = True
         if len(self.events) > EVENTS_KEPT:
             # Start-up and a long run keep only the latest events; older ones are read from
             # the record when asked for (issue 15: a 478,250-entry record took 1.4 GB to open).
@@ -277,14 +288,19 @@ class Hub:
             self.notify()
 
     @staticmethod
-    def _stored(e: Entry) -> StoredEvent:
-        """An event entry as streamed: its audience and its JSON, serialised once."""
+    def _event_dict(e: Entry) -> tuple[dict[str, Any], frozenset[str] | None]:
+        """An event entry's event as streamed, and its audience (None: every party)."""
         d = e.data
         body = {k: v for k, v in d["event"].items() if k not in ("kind", "seq")}
         to = d.get("to", [ALL])
         audience = None if ALL in to else frozenset(to)
         t = float(body.pop("t", e.t))
-        ev = {"seq": e.seq, "t": t, "kind": e.kind, **body}
+        return {"seq": e.seq, "t": t, "kind": e.kind, **body}, audience
+
+    @classmethod
+    def _stored(cls, e: Entry) -> StoredEvent:
+        """An event entry as streamed: its audience and its JSON, serialised once."""
+        ev, audience = cls._event_dict(e)
         return StoredEvent(e.seq, audience, ev, json.dumps(ev, separators=(",", ":")))
 
     def event(self, seq: int) -> StoredEvent | None:
