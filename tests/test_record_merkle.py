@@ -148,7 +148,9 @@ def test_store_matches_memory_tree_and_reopens(tmp_path: Path) -> None:
     store = TreeStore(conn)
     cr = CompactRange()
     for a in range(0, 200, 37):
+        conn.execute("BEGIN")  # one transaction per batch, as the record appends
         store.append(leaves[a:a + 37])
+        conn.execute("COMMIT")
         for x in leaves[a:a + 37]:
             cr.append(x)
         assert store.root() == _brute_root(leaves[:store.size]) == cr.root()

@@ -288,6 +288,10 @@ def test_three_witnesses_delivery_proofs_fork_and_rollback(tmp_path: Path) -> No
         time.sleep(1.5)  # a checkpoint or two of the rolled-back service: none gets witnessed
         w, _ = _witnessed(server.url, sup.api_key)
         assert w <= old_size
+        # The whole record, against its own latest witnessed checkpoint, with the agreement's keys.
+        whole = run_cli("verify", str(db), "--agreement", str(agreement))
+        assert whole.returncode == 0, whole.stderr
+        assert "match the checkpoint, cosigned by coalition, russia, turkey" in whole.stdout
     finally:
         wit.stop()
         server.stop()
