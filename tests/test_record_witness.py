@@ -6,7 +6,7 @@ offline; a copy cut by 10 entries and a message stripped of its party signature 
 named by `verify`. Then the service misbehaves: it forks (Russia is shown another
 history of the same sizes: no checkpoint gets the quorum, both sides alarm and keep the
 evidence), and it restarts from an old copy of its database (every witness refuses and
-alarms).
+alarms, one of them killed with SIGKILL and restarted just before).
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ class Witnesses:
     def store(self, p: str) -> Path:
         return self.tmp / f"witness-{p}"
 
-    def start(self, url: str) -> None:
-        for p in PARTIES:
+    def start(self, url: str, parties: tuple[str, ...] = PARTIES) -> None:
+        for p in parties:
             log = open(self.tmp / f"witness-{p}.log", "ab")
             self.procs[p] = subprocess.Popen(
                 [sys.executable, "-m", "sharedsky.cli", "witness", "--party", p, "--key", str(self.key_files[p]),
@@ -274,17 +274,23 @@ def test_three_witnesses_delivery_proofs_fork_and_rollback(tmp_path: Path) -> No
         alarms = [e for e in sup_client_events(server.url, sup.api_key) if e["kind"] == "witness_alarm"]
         assert {e["party"] for e in alarms} >= {"coalition", "russia"}
 
-        # (b) rollback: the service restarts from the old copy of its database.
+        # (b) rollback: the service restarts from the old copy of its database. Turkey's node
+        # is killed (SIGKILL) first and restarted: what it cosigned survives in its store.
+        cosigned = wit.state("turkey")
+        os.kill(wit.procs["turkey"].pid, signal.SIGKILL)
+        wit.procs["turkey"].wait(10)
         server.stop()
         for f in tmp_path.glob("s.db*"):
             if f.name != "s.db.key":
                 f.unlink()
         old.rename(db)
         server = _same_port(Server(agreement, db), server).start()
+        wit.start(server.url, ("turkey",))
         _wait(lambda: all(wit.evidence(p, "rollback") for p in PARTIES), 30, "every witness alarms the rollback")
         for p in PARTIES:
             assert "ALARM rollback" in wit.console(p)
             assert wit.state(p)["size"] > old_size  # never went back
+        assert wit.state("turkey")["size"] >= cosigned["size"]
         time.sleep(1.5)  # a checkpoint or two of the rolled-back service: none gets witnessed
         w, _ = _witnessed(server.url, sup.api_key)
         assert w <= old_size
