@@ -9,12 +9,19 @@ party's client receives the `conflict` event naming it. Reported: p50, p99, max.
 
     .venv/bin/python benchmarks/bench_service.py                    # 10 parties, 10,000 aircraft, 60 s
     .venv/bin/python benchmarks/bench_service.py --parties 3 --aircraft 600 --duration 15
+    .venv/bin/python benchmarks/bench_service.py --witnesses 0,3   # none, then three witnesses cosigning
+
+With `--witnesses K`, the first K parties each run `sharedsky witness` (their own node,
+following the record and cosigning its checkpoints; quorum: all K); runs for several
+values are made one after the other and printed side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,13 +34,21 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
 from service_support import Server  # noqa: E402
 from sharedsky.record.keys import KeyStore  # noqa: E402
+from sharedsky.record.log import (  # noqa: E402
+    load_or_create_server_key,
+    private_key_b64,
+    public_key_b64,
+    server_key_path,
+)
 
 NM_PER_DEG = 60.0
 
 
-def agreement(n: int) -> str:
+def agreement(n: int, log_key: str = "", witnesses: dict[str, str] | None = None) -> str:
     parts = ['[agreement]\nname = "bench"\ndefault_party = "unknown"\nalert_levels = ["advisory", "warning"]\n']
     for k in range(n):
         parts.append(f'[[party]]\nid = "p{k}"\nname = "Party {k}"\n[party.attribution]\n'
@@ -42,6 +57,9 @@ def agreement(n: int) -> str:
     parts.append("[[minima_default.level]]\nname = \"advisory\"\nh_nm = 10\nv_ft = 2000\nt_s = 300\n"
                  "[[minima_default.level]]\nname = \"warning\"\nh_nm = 5\nv_ft = 1000\nt_s = 120\n")
     parts.append("[channels]\nack_within_s = 3600\n")
+    if witnesses:
+        parts.append(f'[record]\nlog_key = "{log_key}"\n[record.witnesses]\n'
+                     + "".join(f'{p} = "{k}"\n' for p, k in witnesses.items()))
     return "\n".join(parts)
 
 
@@ -96,16 +114,37 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--warmup", type=float, default=10.0,
                     help="also report latencies of probes sent after this many seconds (steady state)")
+    ap.add_argument("--witnesses", default="0", help="comma-separated: parties running a witness, per run")
     args = ap.parse_args()
+    for w in (int(x) for x in args.witnesses.split(",")):
+        run(args, w)
+
+
+def start_witnesses(work: Path, url: str, keys: list[str], n: int) -> list[subprocess.Popen[bytes]]:
+    return [subprocess.Popen(
+        [sys.executable, "-m", "sharedsky.cli", "witness", "--party", f"p{k}", "--key", str(work / f"p{k}.wkey"),
+         "--server", url, "--store", str(work / f"witness-p{k}"), "--agreement", str(work / "a.toml"),
+         "--poll-s", "0.2"], cwd=REPO, env={**os.environ, "SHAREDSKY_API_KEY": keys[k]},
+        stdout=subprocess.DEVNULL, stderr=open(work / f"witness-p{k}.log", "ab")) for k in range(n)]
+
+
+def run(args: argparse.Namespace, n_witnesses: int) -> None:
     rng = np.random.default_rng(args.seed)
     n_per = args.aircraft // args.parties
     work = Path(tempfile.mkdtemp(prefix="bench_service_"))
-    (work / "a.toml").write_text(agreement(args.parties))
+    wkeys: dict[str, str] = {}
+    for k in range(n_witnesses):
+        sk = Ed25519PrivateKey.generate()
+        (work / f"p{k}.wkey").write_text(private_key_b64(sk) + "\n")
+        wkeys[f"p{k}"] = public_key_b64(sk.public_key())
+    log_key = public_key_b64(load_or_create_server_key(server_key_path(work / "s.db")).public_key())
+    (work / "a.toml").write_text(agreement(args.parties, log_key, wkeys))
     ks = KeyStore(work / "s.db")
     keys = [ks.issue(f"p{k}").api_key for k in range(args.parties)]
     sup = ks.issue("sup", supervisor=True).api_key
     ks.close()
     srv = Server(work / "a.toml", work / "s.db").start()
+    witnesses = start_witnesses(work, srv.url, keys, n_witnesses)
     start_seq = httpx.get(srv.url + "/metrics", headers={"Authorization": f"Bearer {sup}"}).json()["last_seq"]
     fleets = [Fleet(k, n_per, rng) for k in range(args.parties)]
     probes: dict[str, tuple[float, int]] = {}  # probe id -> (t sent, party that must be told)
@@ -186,6 +225,9 @@ def main() -> None:
     elapsed = time.monotonic() - t_begin
     time.sleep(2.0)
     m = httpx.get(srv.url + "/metrics", headers={"Authorization": f"Bearer {sup}"}).json()
+    for w in witnesses:
+        w.terminate()
+        w.wait(30)
     srv.stop()
     lat = np.array(sorted(latencies.values())) * 1000.0
     steady = np.array(sorted(v for k, v in latencies.items() if probes[k][0] - t_begin >= args.warmup)) * 1000.0
@@ -193,7 +235,8 @@ def main() -> None:
     sent_steady = sum(1 for t, _ in probes.values() if t - t_begin >= args.warmup)
     db_mb = sum(p.stat().st_size for p in work.glob("s.db*")) / 1e6
     print(f"bench_service: {args.parties} parties, {n_per * args.parties} aircraft (+{sent} probes), "
-          f"{args.duration:.0f} s at 1 Hz")
+          f"{args.duration:.0f} s at 1 Hz, {n_witnesses} witnesses cosigning "
+          f"(witnessed size {m.get('witnessed_size')} of {m['last_seq']})")
     print(f"  reports accepted      {m['reports_accepted']:,} ({m['reports_accepted'] / elapsed:,.0f}/s), "
           f"batches {m['report_batches']}, errors {len(errors)}")
     print(f"  POST /reports         median {np.median(post_ms):.0f} ms, p99 {np.percentile(post_ms, 99):.0f} ms")

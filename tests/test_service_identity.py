@@ -82,7 +82,7 @@ def test_another_partys_report_of_an_attributed_aircraft_is_refused_and_recorded
     # the attempt is in blue's own copy of the record too, but its payload (which names the
     # owner) is withheld there, as from every other party's copy; it is counted
     mine = [e for e in refused_entries(blue) if e["party"] == "blue"]
-    assert mine and all(e["payload"] is None and e["payload_sha256"] for e in mine)
+    assert mine and all(e["payload"] is None and e["salt"] is None and e["commitment"] for e in mine)
     assert all(e["payload"] is None for e in refused_entries(red))
     assert blue.metrics()["reports_rejected"].get("owned", 0) >= 1
 

@@ -90,7 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, K
 def record_rows(db: Path) -> list[tuple]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return conn.execute("SELECT seq, kind, hash FROM record ORDER BY seq").fetchall()
+        return conn.execute("SELECT seq, kind, commitment FROM record ORDER BY seq").fetchall()
     finally:
         conn.close()
 

@@ -270,6 +270,10 @@ def test_the_line_request_overdue_then_answered(svc, screens):
     seq = r.json()["seq"]
     russia.wait(f"document.querySelector('#messages li[data-seq=\"{seq}\"]') !== null")
     assert "confirm RFF101 intentions" in russia.page.inner_text(f'#messages li[data-seq="{seq}"]')
+    # each message's trail starts with its sending time (delivered / acknowledged follow, issue 15);
+    # this agreement names no witnesses, so nothing is witnessed
+    assert russia.page.inner_text(f'#messages li[data-seq="{seq}"] .trail').startswith("sent ")
+    assert "not yet witnessed" in russia.page.inner_text("#witnessed")
     # nobody answered in time: both rooms list it as overdue
     for s in (coalition, russia):
         s.wait("document.querySelectorAll('#overdue li').length > 0", 30000)

@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "serve": "sharedsky.commands.serve:serve",
     "keys": "sharedsky.commands.keys:keys",
     "verify": "sharedsky.commands.verify:verify",
+    "witness": "sharedsky.commands.witness:witness",
+    "prove": "sharedsky.commands.prove:prove",
     "simulate": "sharedsky.commands.simulate:simulate",
     "demo": "sharedsky.commands.demo:demo",
     "daa": "sharedsky.commands.daa:daa",

@@ -116,12 +116,20 @@ class Client:
     def events(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         return self._call("GET", "/api/v1/events", after=after, limit=limit)["events"]
 
+    def checkpoint(self, witnessed: bool = False) -> str:
+        """The latest signed checkpoint (C2SP signed note), or the latest witnessed one."""
+        r = self.http.get("/api/v1/checkpoint/witnessed" if witnessed else "/api/v1/checkpoint")
+        if r.status_code >= 400:
+            raise ServiceError(r.status_code, r.text)
+        return r.text
+
     def metrics(self) -> dict[str, Any]:
         return self._call("GET", "/metrics")
 
-    def download_record(self, path: str | None = None) -> str:
-        """The record as JSON lines (what this party may not see is withheld, digests kept)."""
-        r = self.http.get("/api/v1/record")
+    def download_record(self, path: str | None = None, after: int = 0) -> str:
+        """The record's entries with seq > after as JSON lines (what this party may not see is
+        withheld, its salted commitment kept)."""
+        r = self.http.get("/api/v1/record", params={"after": after} if after else None)
         if r.status_code >= 400:
             raise ServiceError(r.status_code, r.text)
         if path is not None:

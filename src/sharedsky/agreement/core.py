@@ -7,6 +7,7 @@ valid, attribution is unambiguous.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -24,6 +25,7 @@ from sharedsky.agreement.model import (
     Channels,
     DisclosureRule,
     Line,
+    RecordRules,
     Schedule,
 )
 from sharedsky.engine.separation import Minima
@@ -150,6 +152,18 @@ class Agreement:
     def line(self) -> Line:
         """What the service accepts from a party (`[line]`)."""
         return self.document.line
+
+    @property
+    def record(self) -> RecordRules:
+        """Who vouches for the record (`[record]`)."""
+        return self.document.record
+
+    @property
+    def origin(self) -> str:
+        """The record's checkpoint origin: `[record] origin`, else one made from the name."""
+        if self.document.record.origin:
+            return self.document.record.origin
+        return "sharedsky/" + (re.sub(r"[^a-z0-9.]+", "-", self.name.lower()).strip("-") or "agreement")
 
     def minima_levels(self) -> list[Minima]:
         """Separation minima per alert level, least to most severe (fresh copies), with

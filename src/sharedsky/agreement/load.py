@@ -203,6 +203,12 @@ def agreement_from_document(
             first_obs[obs] = k
             disclosure[obs] = DisclosureRule(mode=d.mode, within_nm=d.within_nm, within_s=d.within_s)
 
+    for pid in doc.record.witnesses:
+        party_ref(("record", "witnesses", pid), pid)
+    q = doc.record.quorum
+    if isinstance(q, int) and q > len(doc.record.witnesses):
+        issues.add(("record", "quorum"), f"quorum {q} is more than the {len(doc.record.witnesses)} witnesses named")
+
     issues.raise_if_any()
     parties = tuple(PartyInfo(p.id, p.name, p.colour, k) for k, p in enumerate(doc.party))
     return Agreement(

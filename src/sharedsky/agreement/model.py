@@ -235,6 +235,37 @@ class Line(_Strict):
 
 PartyPair = tuple[PartyId, PartyId]
 
+Ed25519Key = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9+/]{43}=$", description="Raw 32-byte Ed25519 public key, base64"),
+]
+
+
+class RecordRules(_Strict):
+    """`[record]`: who vouches for the record (issue 15): the log's key, each party's witness
+    key, how many cosignatures make a checkpoint witnessed, and when a message addressed to
+    a party must have reached that party's node."""
+
+    origin: str = Field(
+        "", max_length=200, pattern=r"^([^\s]+)?$",
+        description="The checkpoints' origin line (a name without spaces); default: 'sharedsky/' and "
+                    "the agreement's name in lower case with '-' for anything else",
+    )
+    log_key: Ed25519Key | None = Field(
+        None, description="The service's signing key (`<db>.key`'s public half, `sharedsky keys log`): "
+                          "offline proofs are checked against it")
+    witnesses: dict[PartyId, Ed25519Key] = Field(
+        default_factory=dict,
+        description="Each party's witness key (`sharedsky keys witness P`), by party id")
+    quorum: Literal["all"] | Annotated[int, Field(ge=1)] = Field(
+        "all", description="Cosignatures that make a checkpoint witnessed: 'all' witnesses or k of them")
+    deliver_within_s: float = Field(
+        30.0, gt=0, le=86400,
+        description="A message addressed to a party not delivered (cosigned by that party's witness) "
+                    "within this raises a not_delivered event, s")
+    checkpoint_every_s: float = Field(
+        1.0, gt=0, le=1.0, description="How often a new checkpoint is signed while entries arrive, s")
+
 
 class SuppressionVolume(_Strict):
     """`[[suppression.volume]]`: a volume where separation alerts between the given pairs
@@ -324,6 +355,7 @@ class AgreementDocument(_Strict):
     alerting: Alerting = Field(default_factory=Alerting)
     line: Line = Field(default_factory=Line)
     suppression: Suppression = Field(default_factory=Suppression)
+    record: RecordRules = Field(default_factory=RecordRules)
     disclosure_default: DisclosureRule = Field(
         default_factory=lambda: DisclosureRule(mode="conflict")
     )

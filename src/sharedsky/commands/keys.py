@@ -96,3 +96,44 @@ def list_keys(as_json: bool, db_path: Path) -> None:
         else:
             click.echo(f"{k.key_id}  {k.party:<16} {'supervisor' if k.supervisor else 'party':<10} "
                        f"created {iso(k.created)}  {'revoked ' + iso(k.revoked) if k.revoked else 'live'}")
+
+
+@keys.command("log")
+@DB_OPTION
+def log_key(db_path: Path) -> None:
+    """Print the service's log key (the public half of `<db>.key`, made if missing): `[record] log_key`."""
+    from sharedsky.record.log import (
+        RecordError,
+        load_or_create_server_key,
+        public_key_b64,
+        server_key_path,
+    )
+
+    try:
+        key = load_or_create_server_key(server_key_path(db_path))
+    except (RecordError, OSError) as exc:
+        fail("keys log", str(exc))
+    click.echo(public_key_b64(key.public_key()))
+
+
+@keys.command("witness")
+@click.argument("party")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the witness's private key (mode 0600; refused if it exists).")
+def witness_key(party: str, out: Path) -> None:
+    """Make PARTY's witness key pair: the private key into --out, the public key (for the agreement's
+    `[record] witnesses`) on stdout."""
+    import os
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from sharedsky.record.log import private_key_b64, public_key_b64
+
+    key = Ed25519PrivateKey.generate()
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        fail("keys witness", f"{out}: {exc.strerror}")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(private_key_b64(key) + "\n")
+    click.echo(f'{party} = "{public_key_b64(key.public_key())}"')

@@ -1,20 +1,26 @@
-"""The record: an append-only, hash-chained, signed log of everything the service accepted.
+"""The record: an append-only Merkle log (RFC 9162) of everything the service accepted.
 
 Storage is one SQLite file in WAL mode with `synchronous=FULL`, so an append that has
 returned survives a SIGKILL or a power cut. Each entry carries:
 
 - `seq` (1, 2, 3, ...), `t` (UTC epoch seconds), `kind`, `party` (who caused it, "" for
-  the service itself), `payload` (JSON text) and `payload_sha256`;
-- `prev`: the previous entry's hash (64 zeros for the first), and `hash`: SHA-256 of the
-  canonical JSON of `{seq, t, kind, party, prev, payload_sha256}`;
-- `sig`: the server's Ed25519 signature of `hash` (ASCII hex bytes), base64;
+  the service itself), `payload` (JSON text);
+- `salt` (32 random bytes, hex) and `commitment`: SHA-256(salt || party_sig || "\n" ||
+  payload), so that a copy which withholds the payload (with its salt and signature)
+  still commits to it, and nothing withheld can be recovered by hashing guesses;
 - `party_sig`: for a message a party signed, that party's Ed25519 signature of the
-  canonical JSON of `payload["message"]`, base64 (checked against the public key that
-  a `party_key` entry earlier in the record published).
+  canonical JSON of `payload["message"]` (checked against the key a `party_key` entry
+  published), and `signed` (whether there is one, visible even when withheld);
+- `sig`: the server's Ed25519 signature of the entry's leaf hash, which lets `verify`
+  name the one entry that was altered.
 
-The entry hash covers the payload only through its digest, so a party's copy of the
-record can leave out payloads it may not see (other parties' reports) and still be
-verified end to end. The first entry (`genesis`) holds the server's public key.
+Entry `seq` is leaf `seq - 1` of the record's Merkle tree; the leaf is the canonical JSON
+of `{seq, t, kind, party, signed, commitment}` (`Entry.leaf`). The tree's perfect
+subtrees are kept in the same file (`sharedsky.record.tree`), so appends are O(log n)
+and proofs are served without reading the entries. Signed checkpoints of the tree
+(`sharedsky.record.checkpoint`) are what the parties' witnesses cosign. The first entry
+(`genesis`) holds the server's public key. A record of the earlier hash-chained format
+(`sharedsky-record/1`) is checked and converted when it is opened (`migrate_v1`).
 """
 
 from __future__ import annotations
@@ -31,12 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-ZERO_HASH = "0" * 64
+from sharedsky.record.checkpoint import CHECKPOINT_SCHEMA
+from sharedsky.record.merkle import leaf_hash
+from sharedsky.record.tree import TreeStore
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
+FORMAT = "sharedsky-record/2"
+SALT_BYTES = 32
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS record (
@@ -45,14 +55,14 @@ CREATE TABLE IF NOT EXISTS record (
     kind TEXT NOT NULL,
     party TEXT NOT NULL,
     payload TEXT NOT NULL,
-    payload_sha256 TEXT NOT NULL,
-    prev TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    sig TEXT NOT NULL,
-    party_sig TEXT
+    salt TEXT NOT NULL,
+    commitment TEXT NOT NULL,
+    party_sig TEXT,
+    sig TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS record_kind ON record(kind);
 """
+COLUMNS = "seq, t, kind, party, payload, salt, commitment, party_sig, sig"
 
 
 class RecordError(Exception):
@@ -100,42 +110,84 @@ def sign_message(key: Ed25519PrivateKey, message: dict[str, Any]) -> str:
     return b64(key.sign(canonical_json(body).encode("utf-8")))
 
 
-def entry_hash(seq: int, t: float, kind: str, party: str, prev: str, payload_sha256: str) -> str:
-    head = {"seq": seq, "t": t, "kind": kind, "party": party, "prev": prev,
-            "payload_sha256": payload_sha256}
-    return hashlib.sha256(canonical_json(head).encode("utf-8")).hexdigest()
+def commit(salt_hex: str, party_sig: str | None, payload: str) -> str:
+    """SHA-256(salt || party_sig || "\n" || payload), hex: the salted commitment a leaf holds."""
+    h = hashlib.sha256(bytes.fromhex(salt_hex))
+    h.update((party_sig or "").encode("ascii") + b"\n")
+    h.update(payload.encode("utf-8"))
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One entry of the record. `payload` is None in a copy where it was withheld."""
+    """One entry of the record. `payload`, `salt` and `party_sig` are None where withheld."""
 
     seq: int
     t: float
     kind: str
     party: str
     payload: str | None
-    payload_sha256: str
-    prev: str
-    hash: str
+    salt: str | None
+    commitment: str
+    party_sig: str | None
     sig: str
-    party_sig: str | None = None
+    signed: bool = False
 
     @property
     def data(self) -> dict[str, Any]:
         """The payload parsed ({} when withheld)."""
         return {} if self.payload is None else json.loads(self.payload)
 
+    @property
+    def withheld(self) -> bool:
+        return self.payload is None
+
+    def leaf(self) -> bytes:
+        """The Merkle leaf: everything that makes the entry, the payload by its commitment."""
+        return canonical_json({"seq": self.seq, "t": self.t, "kind": self.kind, "party": self.party,
+                               "signed": self.signed, "commitment": self.commitment}).encode("utf-8")
+
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.leaf())
+
     def as_dict(self, redact: bool = False) -> dict[str, Any]:
         return {
             "seq": self.seq, "t": self.t, "kind": self.kind, "party": self.party,
-            "payload": None if redact else self.payload,
-            "payload_sha256": self.payload_sha256, "prev": self.prev, "hash": self.hash,
-            "sig": self.sig, "party_sig": self.party_sig,
+            "payload": None if redact else self.payload, "salt": None if redact else self.salt,
+            "commitment": self.commitment, "signed": self.signed,
+            "party_sig": None if redact else self.party_sig, "sig": self.sig,
         }
 
     def to_json(self, redact: bool = False) -> str:
         return json.dumps(self.as_dict(redact), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_row(cls, r: Sequence[Any]) -> Entry:
+        return cls(int(r[0]), float(r[1]), str(r[2]), str(r[3]), r[4], r[5], str(r[6]), r[7], str(r[8]),
+                   r[7] is not None)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Entry:
+        """From `as_dict` (an export line or a proof); KeyError/ValueError/TypeError if malformed."""
+        for k in ("payload", "salt", "party_sig"):
+            if d.get(k) is not None and not isinstance(d[k], str):
+                raise TypeError(f"{k} must be a string or null")
+        signed = d.get("signed")
+        if not isinstance(signed, bool):
+            raise TypeError("signed must be true or false")
+        return cls(int(d["seq"]), float(d["t"]), str(d["kind"]), str(d["party"]), d.get("payload"),
+                   d.get("salt"), str(d["commitment"]), d.get("party_sig"), str(d["sig"]), signed)
+
+
+def make_entry(key: Ed25519PrivateKey, seq: int, t: float, kind: str, party: str, payload: dict[str, Any],
+               party_sig: str | None) -> Entry:
+    """A new entry: fresh salt, commitment, the server's signature of its leaf hash."""
+    text = canonical_json(payload)
+    salt = os.urandom(SALT_BYTES).hex()
+    c = commit(salt, party_sig, text)
+    e = Entry(seq, t, kind, party, text, salt, c, party_sig, "", party_sig is not None)
+    sig = b64(key.sign(e.leaf_hash()))
+    return Entry(seq, t, kind, party, text, salt, c, party_sig, sig, party_sig is not None)
 
 
 def load_or_create_server_key(path: Path) -> Ed25519PrivateKey:
@@ -174,25 +226,43 @@ def connect(db_path: Path) -> sqlite3.Connection:
 
 
 class Record:
-    """Append-only hash-chained record in one SQLite file; thread-safe."""
+    """Append-only Merkle log in one SQLite file; thread-safe.
+
+    Opening reads only the tree's compact range (O(log n) rows), never the entries.
+    """
 
     def __init__(self, path: str | os.PathLike[str], server_key: Ed25519PrivateKey | None = None) -> None:
         self.path = Path(path)
         try:
             self.key = server_key or load_or_create_server_key(server_key_path(self.path))
             self._conn = connect(self.path)
-            self._conn.executescript(SCHEMA)
+            self._lock = threading.Lock()
+            with self._lock:
+                migrate_v1(self._conn, self.key, self.path)
+                self._conn.executescript(SCHEMA)
+                self._conn.executescript(CHECKPOINT_SCHEMA)
+                self.tree = TreeStore(self._conn)
         except (sqlite3.Error, OSError) as exc:
             raise RecordError(f"{self.path}: cannot open the record ({exc})") from exc
-        self._lock = threading.Lock()
         self.public_key = public_key_b64(self.key.public_key())
         first = _one(self._conn.execute("SELECT payload FROM record WHERE seq = 1"))
         if first is None:
-            self.append("genesis", "", {"server_public_key": self.public_key,
-                                        "format": "sharedsky-record/1"})
+            self.append("genesis", "", {"server_public_key": self.public_key, "format": FORMAT})
         elif json.loads(first[0]).get("server_public_key") != self.public_key:
             raise RecordError(f"{self.path}: the server key in {server_key_path(self.path)} "
                               "is not the one that started this record")
+        last = _one(self._conn.execute("SELECT MAX(seq) FROM record"))
+        if int(last[0] or 0) != self.tree.size:
+            raise RecordError(f"{self.path}: the record has {last[0]} entries but its Merkle tree "
+                              f"{self.tree.size} leaves")
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
 
     # -- writing -------------------------------------------------------------------
     def append(self, kind: str, party: str, payload: dict[str, Any],
@@ -202,43 +272,45 @@ class Record:
 
     def append_many(self, items: Sequence[tuple[str, str, dict[str, Any], str | None]],
                     t: float | None = None) -> list[Entry]:
-        """Append entries in one transaction (one fsync); all or nothing."""
+        """Append entries in one transaction (one fsync); all or nothing. O(log n) per entry."""
         if not items:
             return []
         now = time.time() if t is None else float(t)
         with self._lock:
             conn = self._conn
+            snap = self.tree.snapshot()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                row = _one(conn.execute("SELECT seq, hash FROM record ORDER BY seq DESC LIMIT 1"))
-                seq, prev = (0, ZERO_HASH) if row is None else (int(row[0]), str(row[1]))
-                out: list[Entry] = []
-                for kind, party, payload, psig in items:
-                    seq += 1
-                    text = canonical_json(payload)
-                    ph = hashlib.sha256(text.encode("utf-8")).hexdigest()
-                    h = entry_hash(seq, now, kind, party, prev, ph)
-                    sig = b64(self.key.sign(h.encode("ascii")))
-                    e = Entry(seq, now, kind, party, text, ph, prev, h, sig, psig)
-                    out.append(e)
-                    prev = h
+                # Another process (`sharedsky keys issue`) may have appended since: follow it.
+                last = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM record").fetchall()[0][0])
+                if last != self.tree.size:
+                    self.tree = TreeStore(conn)
+                    snap = self.tree.snapshot()
+                seq = self.tree.size
+                out = [make_entry(self.key, seq + i + 1, now, kind, party, payload, psig)
+                       for i, (kind, party, payload, psig) in enumerate(items)]
                 conn.executemany(
-                    "INSERT INTO record VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    [(e.seq, e.t, e.kind, e.party, e.payload, e.payload_sha256, e.prev, e.hash,
-                      e.sig, e.party_sig) for e in out],
+                    f"INSERT INTO record ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [(e.seq, e.t, e.kind, e.party, e.payload, e.salt, e.commitment, e.party_sig, e.sig)
+                     for e in out],
                 )
+                self.tree.append([e.leaf_hash() for e in out])
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
+                self.tree.restore(snap)
                 raise
         return out
 
     # -- reading -------------------------------------------------------------------
     def entries(self, after: int = 0, kinds: Iterable[str] | None = None,
-                since_t: float | None = None, page: int = 2000) -> Iterator[Entry]:
-        """Entries with seq > after, in order (optionally only some kinds, or t >= since_t)."""
-        sql = "SELECT * FROM record WHERE seq > ?"
+                since_t: float | None = None, page: int = 2000, upto: int | None = None) -> Iterator[Entry]:
+        """Entries with after < seq (<= upto), in order (optionally only some kinds, or t >= since_t)."""
+        sql = f"SELECT {COLUMNS} FROM record WHERE seq > ?"
         args: list[Any] = [after]
+        if upto is not None:
+            sql += " AND seq <= ?"
+            args.append(upto)
         if kinds is not None:
             ks = list(kinds)
             sql += f" AND kind IN ({','.join('?' * len(ks))})"
@@ -252,145 +324,94 @@ class Record:
             with self._lock:
                 rows = self._conn.execute(sql, [*args, page]).fetchall()
             for r in rows:
-                yield Entry(*r)
+                yield Entry.from_row(r)
             if len(rows) < page:
                 return
             args[0] = rows[-1][0]
 
-    def head(self) -> tuple[int, str]:
-        """(last seq, its hash)."""
+    def entry(self, seq: int) -> Entry | None:
         with self._lock:
-            row = _one(self._conn.execute("SELECT seq, hash FROM record ORDER BY seq DESC LIMIT 1"))
-        return (0, ZERO_HASH) if row is None else (int(row[0]), str(row[1]))
+            row = _one(self._conn.execute(f"SELECT {COLUMNS} FROM record WHERE seq = ?", (seq,)))
+        return None if row is None else Entry.from_row(row)
+
+    def head(self) -> tuple[int, bytes]:
+        """(last seq = tree size, the tree's root)."""
+        with self._lock:
+            return self.tree.size, self.tree.root()
+
+    @property
+    def size(self) -> int:
+        return self.tree.size
+
+    def root(self, size: int) -> bytes:
+        with self._lock:
+            return self.tree.root(size)
+
+    def inclusion(self, seq: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry `seq` in the tree of `size` entries."""
+        with self._lock:
+            return self.tree.inclusion(seq - 1, size)
+
+    def consistency(self, size1: int, size2: int) -> list[bytes]:
+        with self._lock:
+            return self.tree.consistency(size1, size2)
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM record").fetchall()[0][0])
+        return self.tree.size
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
 
-# -- verification ----------------------------------------------------------------------
+# -- the earlier format --------------------------------------------------------------------
 
-def _read_entries(path: Path) -> Iterator[Entry]:
-    with open(path, "rb") as fh:
-        magic = fh.read(16)
-    if magic == SQLITE_MAGIC:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            cur = conn.execute("SELECT seq, t, kind, party, payload, payload_sha256, prev, hash, "
-                               "sig, party_sig FROM record ORDER BY seq")
-            for r in cur:
-                yield Entry(*r)
-        finally:
-            conn.close()
-        return
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-                yield Entry(int(d["seq"]), float(d["t"]), str(d["kind"]), str(d["party"]),
-                            d.get("payload"), str(d["payload_sha256"]), str(d["prev"]),
-                            str(d["hash"]), str(d["sig"]), d.get("party_sig"))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise RecordError(f"line {n}: not a record entry ({exc})") from exc
+def migrate_v1(conn: sqlite3.Connection, key: Ed25519PrivateKey, path: Path) -> bool:
+    """Convert a hash-chained `sharedsky-record/1` record to this format, once, in one transaction.
 
-
-@dataclass
-class VerifyResult:
-    """Outcome of `verify`: ok, the first broken entry's seq (None if none), and why."""
-
-    ok: bool
-    first_bad_seq: int | None
-    reason: str
-    entries: int = 0
-    withheld: int = 0
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.ok, self.first_bad_seq, self.reason))
-
-
-def verify(source: str | os.PathLike[str] | Iterable[Entry],
-           server_public_key: str | None = None) -> VerifyResult:
-    """Check the whole chain: hashes, links, server and party signatures.
-
-    `source` is a SQLite record, a JSON-lines export (`GET /api/v1/record`) or entries.
-    Without `server_public_key` the key published in the genesis entry is used.
-    Returns `(ok, first_bad_seq, reason)` (a `VerifyResult`, which unpacks so).
+    The old chain is verified first (a broken one is refused: converting it would launder
+    the damage); the old table is kept as `record_v1`, and a `migrated` entry records its
+    last hash, so the old copies handed out can still be matched against it.
     """
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(record)").fetchall()]
+    if "prev" not in cols:
+        return False
+    from sharedsky.record.legacy import verify_v1
+
+    ok, why, last_hash = verify_v1(conn)
+    if not ok:
+        raise RecordError(f"{path}: the record in the earlier format does not verify ({why}); not converted")
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        it = _read_entries(Path(source)) if isinstance(source, (str, os.PathLike)) else iter(source)
-        return _verify(it, server_public_key)
-    except (RecordError, sqlite3.Error, OSError, UnicodeDecodeError) as exc:
-        return VerifyResult(False, None, f"record unreadable: {exc}")
+        conn.execute("ALTER TABLE record RENAME TO record_v1")
+        conn.execute("DROP INDEX IF EXISTS record_kind")
+        for stmt in SCHEMA.split(";"):  # (executescript would commit the transaction)
+            if stmt.strip():
+                conn.execute(stmt)
+        tree = TreeStore(conn)
+        batch: list[Entry] = []
+        seq = 0
+        for row in conn.execute("SELECT seq, t, kind, party, payload, party_sig FROM record_v1 ORDER BY seq"):
+            seq = int(row[0])
+            payload = json.loads(row[4])
+            if seq == 1:
+                payload = {**payload, "format": FORMAT}
+            batch.append(make_entry(key, seq, float(row[1]), str(row[2]), str(row[3]), payload, row[5]))
+        batch.append(make_entry(key, seq + 1, time.time(), "migrated", "",
+                                {"from": "sharedsky-record/1", "entries": seq, "last_hash": last_hash}, None))
+        conn.executemany(f"INSERT INTO record ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                         [(e.seq, e.t, e.kind, e.party, e.payload, e.salt, e.commitment, e.party_sig, e.sig)
+                          for e in batch])
+        tree.append([e.leaf_hash() for e in batch])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return True
 
 
-def _verify(entries: Iterator[Entry], pinned: str | None) -> VerifyResult:
-    prev = ZERO_HASH
-    expect = 1
-    server: Ed25519PublicKey | None = load_public_key(pinned) if pinned else None
-    party_keys: dict[str, Ed25519PublicKey] = {}
-    n = withheld = 0
+def verify(source: Any, server_public_key: str | None = None, **kw: Any) -> Any:
+    """Check a whole record or a party's copy (see `sharedsky.record.audit.verify_record`)."""
+    from sharedsky.record.audit import verify_record
 
-    def bad(seq: int, why: str) -> VerifyResult:
-        return VerifyResult(False, seq, f"entry {seq}: {why}", n, withheld)
-
-    for e in entries:
-        n += 1
-        if e.seq != expect:
-            return bad(e.seq, f"sequence broken: expected entry {expect}, found {e.seq}")
-        if e.prev != prev:
-            return bad(e.seq, "does not link to the previous entry (prev hash differs)")
-        if e.payload is None:
-            withheld += 1
-            data: dict[str, Any] = {}
-        else:
-            if hashlib.sha256(e.payload.encode("utf-8")).hexdigest() != e.payload_sha256:
-                return bad(e.seq, "payload was altered (its SHA-256 differs)")
-            try:
-                data = json.loads(e.payload)
-            except ValueError:
-                return bad(e.seq, "payload is not JSON")
-        if entry_hash(e.seq, e.t, e.kind, e.party, e.prev, e.payload_sha256) != e.hash:
-            return bad(e.seq, "entry was altered (its hash differs from its contents)")
-        if e.seq == 1:
-            if e.kind != "genesis" or "server_public_key" not in data:
-                return bad(1, "the first entry is not a genesis entry with the server key")
-            if server is None:
-                try:
-                    server = load_public_key(data["server_public_key"])
-                except ValueError:
-                    return bad(1, "server public key is malformed")
-            elif public_key_b64(server) != data["server_public_key"]:
-                return bad(1, "server key differs from the pinned key")
-        assert server is not None
-        try:
-            server.verify(unb64(e.sig), e.hash.encode("ascii"))
-        except (InvalidSignature, ValueError):
-            return bad(e.seq, "server signature does not verify")
-        if e.kind == "party_key" and data:
-            try:
-                party_keys[str(data["key_id"])] = load_public_key(str(data["public_key"]))
-            except (KeyError, ValueError):
-                return bad(e.seq, "party key entry is malformed")
-        if e.party_sig is not None and e.payload is not None:
-            key = party_keys.get(str(data.get("key_id")))
-            msg = data.get("message")
-            if key is None or not isinstance(msg, dict):
-                return bad(e.seq, "party signature without a known party key")
-            try:
-                key.verify(unb64(e.party_sig), canonical_json(msg).encode("utf-8"))
-            except (InvalidSignature, ValueError):
-                return bad(e.seq, f"party signature of {e.party!r} does not verify")
-        prev = e.hash
-        expect += 1
-    if n == 0:
-        return VerifyResult(False, None, "record is empty")
-    msg = f"{n} entries verified"
-    if withheld:
-        msg += f" ({withheld} payloads withheld from this copy, chain checked through their digests)"
-    return VerifyResult(True, None, msg, n, withheld)
+    return verify_record(source, server_public_key=server_public_key, **kw)

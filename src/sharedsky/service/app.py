@@ -8,6 +8,7 @@ acknowledged. The map's static files are served at `/` when the package has them
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import mimetypes
@@ -20,7 +21,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from shapely.geometry import mapping
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Mount
@@ -39,6 +40,8 @@ log = logging.getLogger("sharedsky.service")
 #: 16 MB unless it says otherwise); a message or an ack never needs more than these.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MESSAGE_BODY_BYTES = 256 * 1024
+#: The largest sequence number or tree size a query may name (SQLite integers are 64-bit).
+MAX_SEQ = 999_999_999_999_999_999
 ACK_BODY_BYTES = 4 * 1024
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
@@ -131,14 +134,24 @@ _ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("/api/v1/ack", "post"): (400, 404, 413, 422),
     ("/api/v1/events", "get"): (422,),
     ("/api/v1/events/stream", "get"): (400, 422),
+    ("/api/v1/record", "get"): (422,),
+    ("/api/v1/checkpoint/witnessed", "get"): (404,),
+    ("/api/v1/proof/inclusion", "get"): (422,),
+    ("/api/v1/proof/consistency", "get"): (422,),
+    ("/api/v1/proof/entry", "get"): (404, 422),
+    ("/api/v1/cosign", "post"): (400, 413, 422),
+    ("/api/v1/alarm", "post"): (400, 413, 422, 429),
 }
 _WHY = {400: "Body or header not acceptable (not JSON, nested too deep, a bad Content-Length or Last-Event-ID)",
         401: "Missing, invalid or revoked API key", 403: "Not this key's to do (another party's aircraft, a key "
-        "of no party of the agreement)", 404: "No such event or request for this key",
+        "of no party of the agreement)", 404: "No such event, request, entry or checkpoint for this key (or no witnessed checkpoint covers "
+        "the entry yet)",
         413: "Body larger than the limit (read no further)", 422: "A field is invalid; the detail names it",
         429: "Over the party's quota of the agreement ([line]); try again after Retry-After seconds"}
 _CONTENT = {("/api/v1/record", "get"): ("application/x-ndjson", "one record entry as JSON per line"),
-            ("/api/v1/events/stream", "get"): ("text/event-stream", "id: seq, data: Event")}
+            ("/api/v1/events/stream", "get"): ("text/event-stream", "id: seq, data: Event"),
+            ("/api/v1/checkpoint", "get"): ("text/plain", "C2SP signed note: origin, size, root; signatures"),
+            ("/api/v1/checkpoint/witnessed", "get"): ("text/plain", "C2SP signed note with the cosignatures")}
 
 
 def _complete_document(doc: dict[str, Any]) -> dict[str, Any]:
@@ -380,8 +393,73 @@ def build_app(lifespan: Any = None) -> FastAPI:
 
     @app.get("/api/v1/record", summary="The record as JSON lines (payloads not disclosed are withheld)",
              response_class=StreamingResponse)
-    def record(request: Request, who: Who) -> StreamingResponse:
-        return StreamingResponse(_hub(request).record_lines(who), media_type="application/x-ndjson")
+    def record(request: Request, who: Who, after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+               limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None) -> StreamingResponse:
+        return StreamingResponse(_hub(request).record_lines(who, after, limit), media_type="application/x-ndjson")
+
+    @app.get("/api/v1/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+             response_class=PlainTextResponse)
+    def checkpoint(request: Request, who: Who) -> PlainTextResponse:
+        return PlainTextResponse(_hub(request).checkpoint_text(who))
+
+    @app.get("/api/v1/checkpoint/witnessed", summary="The latest checkpoint cosigned by the agreement's quorum",
+             response_class=PlainTextResponse)
+    def witnessed(request: Request, who: Who) -> PlainTextResponse:
+        note = _hub(request).notary.witnessed()
+        if note is None:
+            raise HTTPException(404, "checkpoint: none has been witnessed yet")
+        return PlainTextResponse(note.text())
+
+    @app.get("/api/v1/proof/inclusion", summary="RFC 9162 inclusion proof of entry seq in the tree of size")
+    def inclusion(request: Request, who: Who, seq: Annotated[int, Query(ge=1, le=MAX_SEQ)],
+                  size: Annotated[int, Query(ge=1, le=MAX_SEQ)]) -> dict[str, Any]:
+        hashes = _hub(request).inclusion(who, seq, size)
+        return {"seq": seq, "index": seq - 1, "size": size, "hashes": [_b64(h) for h in hashes]}
+
+    @app.get("/api/v1/proof/consistency", summary="RFC 9162 consistency proof between two tree sizes")
+    def consistency(request: Request, who: Who, size1: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)],
+                    size2: Annotated[int, Query(alias="to", ge=1, le=MAX_SEQ)]) -> dict[str, Any]:
+        hashes = _hub(request).consistency(who, size1, size2)
+        return {"from": size1, "to": size2, "hashes": [_b64(h) for h in hashes]}
+
+    @app.get("/api/v1/proof/entry", summary="A self-contained proof of one entry (sharedsky prove)")
+    def entry_proof(request: Request, who: Who, seq: Annotated[int, Query(ge=1, le=MAX_SEQ)]) -> dict[str, Any]:
+        from sharedsky.record.proof import ProofUnavailable, make_proof
+
+        hub = _hub(request)
+        e = hub.record.entry(seq)
+        if e is None:
+            raise HTTPException(404, f"seq: no entry {seq}")
+        try:
+            return make_proof(hub.record, hub.notary, seq, reveal=hub.may_read_payload(who, e))
+        except ProofUnavailable as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    @app.post("/api/v1/cosign", summary="A witness's cosignature of a checkpoint (the note with its line)",
+              openapi_extra=_body({"type": "object", "required": ["checkpoint"], "additionalProperties": False,
+                                   "properties": {"checkpoint": {"type": "string", "maxLength": 65536}}}))
+    async def cosign(request: Request, who: Who) -> dict[str, Any]:
+        body = await _json(request, MESSAGE_BODY_BYTES)
+        if not isinstance(body, dict) or set(body) != {"checkpoint"}:
+            raise HTTPException(422, 'body: must be {"checkpoint": "<signed note>"}')
+        return await run_in_threadpool(_hub(request).cosign, who, body["checkpoint"])
+
+    @app.get("/api/v1/witnesses", summary="The latest checkpoint each party's witness cosigned (its view)")
+    def witnesses(request: Request, who: Who) -> dict[str, Any]:
+        hub = _hub(request)
+        return {"notes": dict(hub.witness_notes), "witnessed_size": hub.notary.witnessed_size(),
+                "quorum": hub.trust.quorum, "witnesses": sorted(hub.trust.witnesses)}
+
+    @app.post("/api/v1/alarm", status_code=201, summary="A witness's alarm: rollback, fork, entries not matching",
+              openapi_extra=_body({"type": "object", "required": ["kind", "detail"], "additionalProperties": False,
+                                   "properties": {
+                                       "kind": {"type": "string", "maxLength": 40},
+                                       "detail": {"type": "string", "maxLength": 2000},
+                                       "evidence": {"type": "array", "maxItems": 4,
+                                                    "items": {"type": "string", "maxLength": 8192}}}}))
+    async def alarm(request: Request, who: Who) -> dict[str, Any]:
+        body = await _json(request, MESSAGE_BODY_BYTES)
+        return {"seq": await run_in_threadpool(_hub(request).alarm, who, body)}
 
     @app.get("/metrics", summary="Counters")
     def metrics(request: Request, who: Who) -> dict[str, Any]:
@@ -394,10 +472,15 @@ def build_app(lifespan: Any = None) -> FastAPI:
                 "events": dict(c.events), "clients": c.clients, "engine_steps": c.engine_steps,
                 "engine_step_ms_median": round(float(np.median(ms)), 2),
                 "engine_step_ms_max": round(float(ms.max()), 2),
-                "aircraft": len(hub.table), "last_seq": hub.last_seq}
+                "aircraft": len(hub.table), "last_seq": hub.last_seq,
+                "witnessed_size": hub.notary.witnessed_size()}
 
     app.include_router(streams.router)
     return app
+
+
+def _b64(h: bytes) -> str:
+    return base64.b64encode(h).decode("ascii")
 
 
 def _raw_json(text: str) -> Response:
@@ -416,6 +499,9 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
 
         agreement = load_agreement(agreement)
     hub = Hub(agreement, str(db_path), max_age_s=max_age_s, require_signatures=require_signatures)
+    from sharedsky.service.misbehave import misbehave_from_env
+
+    misbehave_from_env(hub)
     loop = EngineLoop(hub, interval_s=engine_interval_s)
     stop = threading.Event()
 
@@ -428,6 +514,8 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
                                     name=f"feed {spec}") for spec in feeds]
         threads.append(threading.Thread(target=hub.watch_revocations, args=(stop,), daemon=True,
                                         name="sharedsky-revocations"))
+        threads.append(threading.Thread(target=_checkpoints, args=(hub, stop), daemon=True,
+                                        name="sharedsky-checkpoints"))
         for t in threads:
             t.start()
         try:
@@ -446,6 +534,18 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
         mimetypes.add_type("text/javascript", ".js")
         app.router.routes.append(_WebMount("/", app=StaticFiles(directory=WEB_DIR, html=True), name="web"))
     return app
+
+
+def _checkpoints(hub: Hub, stop: threading.Event) -> None:
+    """Sign a checkpoint whenever the record grew (at least once a second), and raise
+    `not_delivered` for messages no witness of their addressee has held in time."""
+    every_s = float(hub.agreement.record.checkpoint_every_s)
+    while not stop.wait(every_s):
+        try:
+            hub.sign_checkpoint()
+            hub.overdue_deliveries(hub.clock())
+        except Exception:
+            log.exception("checkpoint")
 
 
 def _run_feed(hub: Hub, spec: str, stop: threading.Event) -> None:

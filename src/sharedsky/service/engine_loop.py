@@ -166,7 +166,7 @@ class EngineLoop:
                     "request_seq": req.seq, "from": req.sender, "to": req.to,
                     "deadline": iso(req.deadline_s), "t": now}}, None))
             for seq, party in late:
-                se = hub._by_seq.get(seq)
+                se = hub.event(seq)
                 if se is None:
                     continue
                 to = [ALL] if se.audience is None else sorted(se.audience)

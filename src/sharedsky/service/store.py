@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 
 from sharedsky.ingest.tracks import TrackTable
+from sharedsky.record.checkpoint import NoteError, SignedNote, verify_cosignature
 from sharedsky.record.keys import KeyInfo, KeyStore
-from sharedsky.record.log import Entry, Record, canonical_json, load_public_key, unb64
+from sharedsky.record.log import Entry, Record, RecordError, canonical_json, load_public_key, unb64
+from sharedsky.record.notary import Notary, trust_of
 from sharedsky.service.hotline import ALL, Hotline, MessageError
 from sharedsky.service.identity import ATTEMPT_IDS, Owners, qualify_ids
 from sharedsky.service.quotas import Quotas, TooMany
@@ -38,7 +40,9 @@ from sharedsky.service.reports import (
 )
 
 EVENT_KINDS = ("conflict", "loss_of_separation", "airspace", "distress", "notice", "request",
-               "response", "overdue", "ack", "unacknowledged")
+               "response", "overdue", "ack", "unacknowledged", "delivered", "not_delivered", "witness_alarm")
+#: Messages whose delivery to each addressee is proven by that party's witness (issue 15).
+MESSAGE_KINDS = ("distress", "notice", "request", "response")
 #: Kinds that change state without being events of their own.
 STATE_KINDS = ("distress_clear",)
 AIRSPACE_ACK_STATES = ("warning", "violation")
@@ -52,6 +56,8 @@ LIVE_S = 60.0
 REVOCATION_POLL_S = 0.2
 #: A base64 Ed25519 signature is 88 characters; anything much longer is not one.
 MAX_SIGNATURE_CHARS = 128
+#: Events kept in memory (the latest); older ones are read from the record when asked for.
+EVENTS_KEPT = 20_000
 
 log = logging.getLogger("sharedsky.service")
 
@@ -113,6 +119,21 @@ class Hub:
         self.level_names = [m.name for m in agreement.minima_levels()]
         self.record = Record(db_path)
         self.keys = KeyStore(db_path, self.record)
+        #: The agreement's keys for the record, checkpoints and cosignatures (issue 15).
+        self.trust = trust_of(agreement, self.record.public_key)
+        log_key = agreement.record.log_key
+        if log_key and log_key != self.record.public_key:
+            raise RecordError(f"{db_path}: the agreement's [record] log_key is not this record's server key "
+                              f"({self.record.public_key})")
+        self.notary = Notary(self.record, self.trust)
+        self.deliver_within_s = float(agreement.record.deliver_within_s)
+        #: (seq, party) -> time sent, for messages and warnings not yet proven delivered.
+        self.undelivered: dict[tuple[int, str], float] = {}
+        self.late: set[tuple[int, str]] = set()
+        #: The latest checkpoint each party's witness cosigned (its own view; evidence of forks).
+        self.witness_notes: dict[str, str] = {}
+        #: Test-only misbehaviour (`SHAREDSKY_TEST_MISBEHAVE`), see sharedsky.service.misbehave.
+        self.views: dict[str, Any] = {}
         self.max_age_s = max_age_s
         line = getattr(agreement, "line", None)
         #: Largest report body or WebSocket frame accepted, bytes (`[line] max_body_bytes`).
@@ -130,6 +151,8 @@ class Hub:
         self.events: list[StoredEvent] = []
         self._seqs: list[int] = []
         self._by_seq: dict[int, StoredEvent] = {}
+        #: Whether older events than those in memory exist (read from the record then).
+        self._trimmed = False
         self.distress_active: set[str] = set()
         self.counters = Counters()
         self.lock = threading.RLock()
@@ -145,8 +168,14 @@ class Hub:
     # -- start-up -------------------------------------------------------------------
     def _rebuild(self) -> None:
         """State from the record: every event and state entry, and recent reports."""
-        for e in self.record.entries(kinds=EVENT_KINDS + STATE_KINDS):
-            self.apply(e, notify=False)
+        kinds = EVENT_KINDS + STATE_KINDS
+        with self.record.lock:
+            n = int(self.record.connection.execute(
+                f"SELECT COUNT(*) FROM record WHERE kind IN ({','.join('?' * len(kinds))})", kinds).fetchall()[0][0])
+        # Every event updates the state (open requests, pending acks); only the latest are kept
+        # in memory as streamable events, and only those are serialised.
+        for k, e in enumerate(self.record.entries(kinds=kinds)):
+            self.apply(e, notify=False, keep=k >= n - EVENTS_KEPT // 2)
         since = self.clock() - REBUILD_REPORTS_S
         for e in self.record.entries(kinds=["reports"], since_t=since):
             d = e.data
@@ -205,23 +234,32 @@ class Hub:
             s.notify()
 
     # -- the record -> state ----------------------------------------------------------
-    def apply(self, e: Entry, notify: bool = True) -> None:
-        """Apply one recorded entry to the in-memory state (live and at start)."""
+    def apply(self, e: Entry, notify: bool = True, keep: bool = True) -> None:
+        """Apply one recorded entry to the in-memory state (live and at start); `keep=False`
+        updates the state without keeping the event in memory (old events at start-up)."""
         if e.kind == "distress_clear":
             self.distress_active.discard(str(e.data.get("icao24")))
             return
         if e.kind not in EVENT_KINDS:
             return
-        d = e.data
-        body = {k: v for k, v in d["event"].items() if k not in ("kind", "seq")}
-        to = d.get("to", [ALL])
-        audience = None if ALL in to else frozenset(to)
-        t = float(body.pop("t", e.t))
-        ev = {"seq": e.seq, "t": t, "kind": e.kind, **body}
-        se = StoredEvent(e.seq, audience, ev, json.dumps(ev, separators=(",", ":")))
-        self.events.append(se)
-        self._seqs.append(e.seq)
-        self._by_seq[e.seq] = se
+        if keep:
+            se = self._stored(e)
+            ev = body = se.event
+            self.events.append(se)
+            self._seqs.append(e.seq)
+            self._by_seq[e.seq] = se
+        else:
+            ev = body = self._event_dict(e)[0]
+            self._trimmed = True
+        if len(self.events) > EVENTS_KEPT:
+            # Start-up and a long run keep only the latest events; older ones are read from
+            # the record when asked for (issue 15: a 478,250-entry record took 1.4 GB to open).
+            drop = len(self.events) - EVENTS_KEPT // 2
+            for old in self.events[:drop]:
+                self._by_seq.pop(old.seq, None)
+            del self.events[:drop]
+            del self._seqs[:drop]
+            self._trimmed = True
         self.counters.events[e.kind] += 1
         h = self.hotline
         kind = e.kind
@@ -237,11 +275,41 @@ class Hub:
             h.mark_overdue(int(body["request_seq"]))
         elif kind == "distress" and body.get("auto") and body.get("icao24"):
             self.distress_active.add(str(body.get("icao24")))
+        elif kind == "delivered":
+            self.undelivered.pop((int(body["of_seq"]), str(body["party"])), None)
+        elif kind == "not_delivered":
+            self.late.add((int(body["of_seq"]), str(body["party"])))
         need = self.ack_parties(ev)
         if need:
             h.expect_ack(e.seq, need, e.t)
+        for p in self.delivery_parties(ev, e.party, need):
+            self.undelivered[(e.seq, p)] = e.t
         if notify:
             self.notify()
+
+    @staticmethod
+    def _event_dict(e: Entry) -> tuple[dict[str, Any], frozenset[str] | None]:
+        """An event entry's event as streamed, and its audience (None: every party)."""
+        d = e.data
+        body = {k: v for k, v in d["event"].items() if k not in ("kind", "seq")}
+        to = d.get("to", [ALL])
+        audience = None if ALL in to else frozenset(to)
+        t = float(body.pop("t", e.t))
+        return {"seq": e.seq, "t": t, "kind": e.kind, **body}, audience
+
+    @classmethod
+    def _stored(cls, e: Entry) -> StoredEvent:
+        """An event entry as streamed: its audience and its JSON, serialised once."""
+        ev, audience = cls._event_dict(e)
+        return StoredEvent(e.seq, audience, ev, json.dumps(ev, separators=(",", ":")))
+
+    def event(self, seq: int) -> StoredEvent | None:
+        """The event with this seq: from memory, else (an old one) from the record."""
+        se = self._by_seq.get(seq)
+        if se is not None or not self._trimmed or (self._seqs and seq >= self._seqs[0]):
+            return se
+        e = self.record.entry(seq)
+        return None if e is None or e.kind not in EVENT_KINDS else self._stored(e)
 
     def ack_parties(self, ev: dict[str, Any]) -> list[str]:
         """Parties that must acknowledge this event (alerts and warnings only).
@@ -271,6 +339,19 @@ class Hub:
                 seen.append(p)
         return seen
 
+    def delivery_parties(self, ev: dict[str, Any], sender: str, need: list[str]) -> list[str]:
+        """Parties with a witness to whom this event is addressed (a message, or an alert they must ack)."""
+        w = self.trust.witnesses
+        if not w:
+            return []
+        if ev["kind"] in MESSAGE_KINDS:
+            if ev["kind"] in ("request", "response"):
+                to = [str(ev.get("to", ""))]
+            else:
+                to = list(self.parties)
+            return [p for p in to if p in w and p != sender and p != self.default_party]
+        return [p for p in need if p in w]
+
     def append_events(self, items: Iterable[tuple[str, str, dict[str, Any], str | None]],
                       t: float | None = None) -> list[Entry]:
         """Record (one fsync) then apply a batch of (kind, party, payload, party_sig)."""
@@ -293,6 +374,14 @@ class Hub:
         """Events this key may see with seq > after, in order, at most `limit`."""
         out: list[StoredEvent] = []
         with self.lock:
+            if self._trimmed and (not self._seqs or after + 1 < self._seqs[0]):
+                for e in self.record.entries(after=after, kinds=EVENT_KINDS, page=min(limit, 2000)):
+                    se = self._stored(e)
+                    if self.may_see(who, se):
+                        out.append(se)
+                        if len(out) >= limit:
+                            break
+                return out
             k = bisect.bisect_right(self._seqs, after)
             evs = self.events
             while k < len(evs) and len(out) < limit:
@@ -495,7 +584,7 @@ class Hub:
         if type(seq) is not int or seq <= 0:
             raise MessageError("seq", "must be the positive integer seq of an event")
         with self.lock:
-            se = self._by_seq.get(seq)
+            se = self.event(seq)
             if se is None or not self.may_see(who, se):
                 raise NotFound(f"seq: no event {seq} for {who.party!r}")
             if se.event["kind"] in ("ack",):
@@ -511,19 +600,128 @@ class Hub:
         return entries[0].seq, False
 
     # -- the record for one party -------------------------------------------------------
-    def record_lines(self, who: KeyInfo) -> Iterable[str]:
-        """The record as JSON lines; payloads this party may not see are withheld (digest kept)."""
-        for e in self.record.entries():
+    def view(self, who: KeyInfo) -> Any:
+        """What this party is shown of the record: the record itself (a test may make it lie)."""
+        return self.views.get(who.party, self.record)
+
+    def record_lines(self, who: KeyInfo, after: int = 0, limit: int | None = None) -> Iterable[str]:
+        """Entries with seq > after as JSON lines (at most `limit`); payloads, salts and
+        signatures this party may not see are withheld (the salted commitment kept)."""
+        upto = None if limit is None else after + limit
+        for e in self.view(who).entries(after=after, upto=upto):
             yield e.to_json(redact=not self.may_read_payload(who, e)) + "\n"
 
+    # -- checkpoints, witnesses, delivery (issue 15) -------------------------------------
+    def checkpoint_text(self, who: KeyInfo) -> str:
+        """The latest signed checkpoint (the checkpoint thread signs one a second while the record
+        grows; serving that one, not a fresh one per request, lets every witness cosign the same)."""
+        v = self.views.get(who.party)
+        if v is not None:
+            return str(v.checkpoint().text())
+        note = self.notary.latest()
+        if note is None:
+            self.sign_checkpoint()
+            note = self.notary.latest()
+        assert note is not None
+        return note.text()
+
+    def consistency(self, who: KeyInfo, size1: int, size2: int) -> list[bytes]:
+        v = self.view(who)
+        if not 0 < size1 <= size2 <= v.size:
+            raise MessageError("to", f"sizes must satisfy 0 < from <= to <= {v.size}")
+        return list(v.consistency(size1, size2))
+
+    def inclusion(self, who: KeyInfo, seq: int, size: int) -> list[bytes]:
+        v = self.view(who)
+        if not 0 < seq <= size <= v.size:
+            raise MessageError("size", f"need 0 < seq <= size <= {v.size}")
+        return list(v.inclusion(seq, size))
+
+    def sign_checkpoint(self) -> None:
+        """Sign a checkpoint if the record grew (the checkpoint thread, at least once a second)."""
+        self.notary.sign()
+
+    def cosign(self, who: KeyInfo, text: Any) -> dict[str, Any]:
+        """A witness's cosigned checkpoint: kept as its latest view, counted if it is ours."""
+        if not isinstance(text, str):
+            raise MessageError("checkpoint", "must be the signed note text with the witness's cosignature")
+        party = who.party
+        try:
+            note = SignedNote.parse(text)
+            cp = note.checkpoint
+            sig = next((s for n, s in note.sigs if n == party and len(s) == 76), None)
+            if sig is None:
+                raise NoteError(f"no cosignature of {party!r} in the note")
+            own = self.notary.note(cp.size)
+            if own is not None and own.body == note.body:
+                witnessed = self.notary.cosign(party, cp.size, sig)
+            else:
+                key = self.trust.witnesses.get(party)
+                if key is None or verify_cosignature(note.body, party, key, sig) is None:
+                    raise NoteError(f"cosignature of {party!r} does not verify")
+                witnessed = False
+        except ValueError as exc:  # NoteError, or a malformed note
+            raise MessageError("checkpoint", str(exc)) from exc
+        self.witness_notes[party] = note.text()
+        if witnessed:
+            self.deliver(cp.size)
+        return {"size": cp.size, "witnessed": witnessed, "witnessed_size": self.notary.witnessed_size()}
+
+    def deliver(self, size: int) -> None:
+        """Record `delivered` for each message a witnessed checkpoint of `size` proves its addressee held."""
+        by = self.notary.cosigners(size)
+        items: list[tuple[str, str, dict[str, Any], str | None]] = []
+        with self.lock:
+            for (seq, party), t_sent in sorted(self.undelivered.items()):
+                if seq > size or party not in by:
+                    continue
+                se = self.event(seq)
+                to = [ALL] if se is None or se.audience is None else sorted(se.audience)
+                items.append(("delivered", "", {"to": to, "event": {
+                    "of_seq": seq, "of_kind": se.event["kind"] if se else "", "party": party,
+                    "sent_t": t_sent, "cosigned_t": by[party], "checkpoint_size": size}}, None))
+            if items:
+                self.append_events(items)
+
+    def overdue_deliveries(self, now_s: float) -> None:
+        """A `not_delivered` event for each addressed message not delivered within the agreement's time."""
+        items: list[tuple[str, str, dict[str, Any], str | None]] = []
+        with self.lock:
+            for (seq, party), t_sent in sorted(self.undelivered.items()):
+                if (seq, party) in self.late or now_s - t_sent < self.deliver_within_s:
+                    continue
+                se = self.event(seq)
+                to = [ALL] if se is None or se.audience is None else sorted(se.audience)
+                items.append(("not_delivered", "", {"to": to, "event": {
+                    "of_seq": seq, "of_kind": se.event["kind"] if se else "", "party": party, "sent_t": t_sent,
+                    "deliver_within_s": self.deliver_within_s}}, None))
+            if items:
+                self.append_events(items)
+
+    def alarm(self, who: KeyInfo, body: Any) -> int:
+        """A witness's alarm (rollback, fork, entries that do not match): recorded, sent to every party."""
+        if not isinstance(body, dict) or set(body) - {"kind", "detail", "evidence"}:
+            raise MessageError("body", 'must be {"kind": "...", "detail": "...", "evidence": [notes]}')
+        for f, n in (("kind", 40), ("detail", 2000)):
+            if not isinstance(body.get(f), str) or len(body[f]) > n:
+                raise MessageError(f, f"must be a string of at most {n} characters")
+        evidence = body.get("evidence", [])
+        if (not isinstance(evidence, list) or len(evidence) > 4
+                or not all(isinstance(x, str) and len(x) <= 8192 for x in evidence)):
+            raise MessageError("evidence", "must be at most 4 signed notes (text, 8192 characters each)")
+        if not who.supervisor:
+            self.quotas.messages(who.party)  # alarms count against the party's message quota
+        ev = {"party": who.party, "alarm": body["kind"], "detail": body["detail"], "evidence": evidence}
+        return self.append_events([("witness_alarm", who.party, {"to": [ALL], "event": ev}, None)])[0].seq
+
     def may_read_payload(self, who: KeyInfo, e: Entry) -> bool:
-        if who.supervisor or e.kind in ("genesis", "party_key", "key_revoked"):
+        if who.supervisor or e.kind in ("genesis", "party_key", "key_revoked", "migrated"):
             return True
         if e.kind == "report_refused":  # names the owners of the aircraft it was refused
             return False
         if e.party == who.party:
             return True
         if e.kind in EVENT_KINDS:
-            se = self._by_seq.get(e.seq)
+            se = self.event(e.seq)
             return se is not None and self.may_see(who, se)
         return False

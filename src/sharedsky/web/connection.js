@@ -5,7 +5,7 @@ import { canvas, worldX, worldY, ringsOf, pathOf, setProjection } from "./projec
 import { resize } from "./map.js";
 import { buildPartyFilters, writeHash } from "./filters.js";
 import { threadKey, threadLevel, threadEnded, ackedByMe, scheduleSide } from "./alerts.js";
-import { showBanner, hideBanner, addMessage, buildSendForm, refreshRequestSelect } from "./line.js";
+import { showBanner, hideBanner, addMessage, buildSendForm, refreshRequestSelect, updateTrail, setWitnessed } from "./line.js";
 
 // ---------------------------------------------------------------- sign-in
 export function keyFromUrl() {
@@ -59,7 +59,17 @@ function signOut() {
 }
 
 // ---------------------------------------------------------------- agreement, basemap
+// The latest witnessed record size (the agreement's quorum of party nodes cosigned it).
+async function refreshWitnessed() {
+  try {
+    const w = await api("/api/v1/witnesses");
+    if ((w.witnessed_size || 0) > (S.witnessedSize || 0)) setWitnessed(w.witnessed_size);
+  } catch (e) { /* the next refresh will tell */ }
+}
+
 async function loadAgreement() {
+  refreshWitnessed();
+  if (!S.witnessTimer) S.witnessTimer = setInterval(refreshWitnessed, 5000);
   const a = await api("/api/v1/agreement");
   S.agreement = a;
   S.parties = a.parties || [];
@@ -212,8 +222,12 @@ function applyEvent(ev, seq) {
       for (const th of S.threads.values()) if (th.seqs.has(ev.of_seq)) th.acks.push(a);
       if (S.bannerSeq === ev.of_seq && (S.me.supervisor || ev.by === S.me.party)) hideBanner();
       addMessage(ev);
+      updateTrail(ev);
       break;
     }
+    case "delivered": updateTrail(ev); break;
+    case "not_delivered": addMessage(ev); break;
+    case "witness_alarm": addMessage(ev); break;
     case "notice": S.notices.push(ev); addMessage(ev); break;
     case "request": S.requests.set(seq, ev); addMessage(ev); refreshRequestSelect(); break;
     case "response": S.responses.set(ev.request_seq, ev); addMessage(ev); refreshRequestSelect(); break;

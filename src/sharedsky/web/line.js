@@ -90,12 +90,41 @@ export function addMessage(ev) {
       break;
     case "ack": who = partyLabel(ev.by); body = `acknowledged #${ev.of_seq}`; break;
     case "unacknowledged": title = "UNACKNOWLEDGED"; body = `#${ev.of_seq} not acknowledged by ${partyLabel(ev.party)}`; break;
+    case "not_delivered": title = "NOT DELIVERED"; body = `#${ev.of_seq} not held by ${partyLabel(ev.party)}'s node within ${ev.deliver_within_s} s`; break;
+    case "witness_alarm": title = "WITNESS ALARM"; who = partyLabel(ev.party); body = `${ev.alarm}: ${ev.detail || ""}`; break;
     default: body = JSON.stringify(ev);
   }
   const respond = ev.kind === "request" && (S.me.supervisor || ev.to === S.me.party) ? `<button data-respond="${ev.seq}">Respond</button>` : "";
-  li.innerHTML = `<div class="mh"><span class="mt">${esc(title)}</span><span>${esc(who)}</span><span>${fmtTime(ev.t)} #${ev.seq}</span>${respond}</div><div>${esc(body)}</div>`;
+  li.innerHTML = `<div class="mh"><span class="mt">${esc(title)}</span><span>${esc(who)}</span><span>${fmtTime(ev.t)} #${ev.seq}</span>${respond}</div><div>${esc(body)}</div>` +
+    (TRAILED.has(ev.kind) ? `<div class="trail">sent ${fmtTime(ev.t)}</div>` : "");
   ul.insertBefore(li, ul.firstChild);
   while (ul.childNodes.length > 300) ul.removeChild(ul.lastChild);
+}
+
+// ---------------------------------------------------------------- sent / delivered / acknowledged
+const TRAILED = new Set(["notice", "request", "response", "distress"]);
+const trails = new Map(); // seq -> {delivered: Map(party -> t), acked: Map(party -> t)}
+
+// A message's trail: sent (the service's time), delivered to each addressee (the time that
+// party's own node cosigned a checkpoint holding it), acknowledged (the ack's time).
+export function updateTrail(ev) {
+  const seq = ev.of_seq;
+  const tr = trails.get(seq) || { delivered: new Map(), acked: new Map() };
+  trails.set(seq, tr);
+  if (ev.kind === "delivered") tr.delivered.set(ev.party, ev.cosigned_t);
+  else if (ev.kind === "ack") tr.acked.set(ev.by, ev.t);
+  if (ev.kind === "delivered" && ev.checkpoint_size > (S.witnessedSize || 0)) setWitnessed(ev.checkpoint_size);
+  const li = document.querySelector(`#messages li[data-seq="${seq}"] .trail`);
+  if (!li) return;
+  const parts = [li.textContent.split(" · ")[0]];
+  for (const [p, t] of tr.delivered) parts.push(`delivered to ${partyLabel(p)} ${fmtTime(t)}`);
+  for (const [p, t] of tr.acked) parts.push(`acknowledged by ${partyLabel(p)} ${fmtTime(t)}`);
+  li.textContent = parts.join(" · ");
+}
+
+export function setWitnessed(size) {
+  S.witnessedSize = size;
+  $("witnessed").textContent = size ? `record witnessed to entry #${size}` : "record: not yet witnessed";
 }
 
 export function setStatus(text, err) {

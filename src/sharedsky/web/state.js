@@ -36,6 +36,8 @@ export const S = {
   notices: [],
   distress: [], // distress events
   bannerSeq: null,
+  witnessedSize: 0,
+  witnessTimer: null,
   airspaces: [], // {id, name, owner, floor_ft, ceiling_ft, path: Path2D, bbox, feature}
   basemap: [], // {path: Path2D, bbox}
   view: { lat: 35.5, lon: 38.5, z: 7.0 }, // z: log2 pixels per degree of (cos-scaled) longitude
