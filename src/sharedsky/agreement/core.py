@@ -24,6 +24,7 @@ from sharedsky.agreement.model import (
     Channels,
     DisclosureRule,
     Line,
+    Notices,
     Schedule,
 )
 from sharedsky.engine.separation import Minima
@@ -145,6 +146,11 @@ class Agreement:
     def alerting(self) -> Alerting:
         """The alert lifecycle's rules (`[alerting]`)."""
         return self.document.alerting
+
+    @property
+    def notices(self) -> Notices:
+        """How notified operations are checked (`[notices]`)."""
+        return self.document.notices
 
     @property
     def line(self) -> Line:

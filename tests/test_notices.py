@@ -1,0 +1,215 @@
+"""Notified operations: volumes read and refused, the strategic check (space, levels,
+time, buffers; the index against all pairs), versions and withdrawal (issue 17)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import box, shape
+
+from sharedsky.agreement import loads_agreement
+from sharedsky.alerting.notice_book import NoticeBook
+from sharedsky.engine.notices import VolumeSet, circles, conflicts_between, conflicts_within
+from sharedsky.ingest.notices import NoticeError, parse_notice, read_plan
+
+AGREEMENT = """
+[agreement]
+name = "notices"
+default_party = "unknown"
+[[party]]
+id = "blue"
+name = "Blue"
+[[party]]
+id = "red"
+name = "Red"
+[[party]]
+id = "unknown"
+name = "Unknown"
+[channels]
+notice_lead_s = 3600
+[notices]
+buffer_nm = {buffer_nm}
+purposes = [{{ name = "strike", priority = 2 }}, {{ name = "transit", priority = 1 }}]
+"""
+T0 = 1_700_000_000.0
+
+
+def agreement(buffer_nm: float = 0.0):  # noqa: ANN201 - an Agreement
+    return loads_agreement(AGREEMENT.format(buffer_nm=buffer_nm))
+
+
+def square(lon0: float, lat0: float, lon1: float, lat1: float) -> dict:
+    return {"type": "Polygon", "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1], [lon0, lat0]]]}
+
+
+def notice(area: dict, floor: float = 10000, ceiling: float = 20000, start: float = T0 + 7200,
+           end: float = T0 + 10800, **kw: object) -> dict:
+    return {"area": area, "floor_ft": floor, "ceiling_ft": ceiling, "start": start, "end": end, **kw}
+
+
+def send(book: NoticeBook, party: str, msg: dict, t: float = T0) -> list[dict]:
+    spec = parse_notice(msg, book.config)
+    op, ver = book.resolve(party, spec, 1)
+    return book.apply(party, op, ver, spec, t)
+
+
+def test_overlapping_notices_of_two_parties_give_one_conflict_with_the_overlap() -> None:
+    book = NoticeBook(agreement())
+    assert send(book, "blue", notice(square(36.0, 35.0, 36.5, 35.5), operation="b1", purpose="strike")) == []
+    evs = send(book, "red", notice(square(36.3, 35.2, 37.0, 36.0), 15000, 30000, T0 + 9000, T0 + 20000,
+                                   operation="r1", purpose="transit"))
+    assert len(evs) == 1
+    ev = evs[0]
+    assert ev["kind"] == "notice_conflict" and ev["state"] == "new"
+    assert ev["to"] == ["blue", "red"]  # one event, to each of the two parties
+    region = shape(ev["overlap"])
+    assert region.symmetric_difference(box(36.3, 35.2, 36.5, 35.5)).area < 1e-9
+    assert (ev["floor_ft"], ev["ceiling_ft"]) == (15000, 20000)
+    assert (ev["start"], ev["end"]) == ("2023-11-15T00:43:20Z", "2023-11-15T01:13:20Z")
+    assert ev["gives_way"] == "red"  # transit gives way to strike
+    assert ev["short_notice"] is False and ev["lead_s"] == 9000
+    assert 0.2 * 0.3 * 60 * 60 * 0.8 < ev["overlap_area_nm2"] < 0.2 * 0.3 * 60 * 60 * 0.85
+
+
+@pytest.mark.parametrize("other", [
+    notice(square(36.5, 35.0, 37.0, 35.5)),  # shares an edge
+    notice(square(36.0, 35.0, 36.5, 35.5), floor=20000, ceiling=30000),  # band on top
+    notice(square(36.0, 35.0, 36.5, 35.5), start=T0 + 10800, end=T0 + 14400),  # starts as it ends
+])
+def test_touching_but_not_overlapping_is_no_conflict(other: dict) -> None:
+    book = NoticeBook(agreement())
+    send(book, "blue", notice(square(36.0, 35.0, 36.5, 35.5)))
+    assert send(book, "red", other) == []
+
+
+def test_same_party_volumes_never_conflict() -> None:
+    book = NoticeBook(agreement())
+    send(book, "blue", notice(square(36.0, 35.0, 36.5, 35.5), operation="a"))
+    assert send(book, "blue", notice(square(36.0, 35.0, 36.5, 35.5), operation="b")) == []
+
+
+def test_buffer_widens_each_volume_by_half() -> None:
+    # Two circles 10 NM apart centre to centre, radius 4 NM: 2 NM between the edges.
+    lat = 35.0
+    dlon = float(10.0 / (60.0 * np.cos(np.radians(lat))))
+    a = {"centre": [36.0, lat], "radius_nm": 4.0, "floor_ft": 0, "ceiling_ft": 10000, "start": T0 + 3600,
+         "end": T0 + 7200}
+    b = dict(a, centre=[36.0 + dlon, lat])
+    for buffer_nm, expected in ((1.9, 0), (2.1, 1)):
+        book = NoticeBook(agreement(buffer_nm))
+        send(book, "blue", a)
+        assert len(send(book, "red", b)) == expected, buffer_nm
+
+
+def test_a_version_that_removes_the_overlap_ends_the_conflict_and_withdrawal_too() -> None:
+    book = NoticeBook(agreement())
+    send(book, "blue", notice(square(36.0, 35.0, 36.5, 35.5), operation="b1"))
+    assert [e["state"] for e in send(book, "red", notice(square(36.2, 35.2, 36.8, 35.8), operation="r1"))] == ["new"]
+    # Version 2 moves the overlap: updated.
+    evs = send(book, "red", notice(square(36.4, 35.2, 36.8, 35.8), operation="r1"))
+    assert [e["state"] for e in evs] == ["updated"]
+    assert evs[0]["volumes"][1]["version"] == 2
+    # Version 3 keeps clear: ended, to both.
+    evs = send(book, "red", notice(square(36.5, 35.2, 36.8, 35.8), operation="r1", version=3))
+    assert [(e["state"], e["reason"], e["to"]) for e in evs] == [("ended", "version", ["blue", "red"])]
+    assert book.conflicts == {}
+    evs = send(book, "red", notice(square(36.2, 35.2, 36.8, 35.8), operation="r1"))
+    assert [e["state"] for e in evs] == ["new"]
+    evs = send(book, "blue", {"operation": "b1", "withdraw": True})
+    assert [(e["state"], e["reason"]) for e in evs] == [("ended", "withdrawn")]
+    assert book.active(T0 + 8000)[0].operation == "red:r1"
+
+
+def test_stale_versions_and_unknown_withdrawals_are_refused() -> None:
+    book = NoticeBook(agreement())
+    send(book, "blue", notice(square(36.0, 35.0, 36.5, 35.5), operation="b1", version=4))
+    with pytest.raises(NoticeError, match="version: must be newer than the notified version 4"):
+        send(book, "blue", notice(square(36.0, 35.0, 36.5, 35.5), operation="b1", version=4))
+    with pytest.raises(NoticeError, match="no notified operation 'x9'"):
+        send(book, "red", {"operation": "x9", "withdraw": True})
+
+
+def test_short_notice_is_flagged() -> None:
+    book = NoticeBook(agreement())
+    send(book, "blue", notice(square(36.0, 35.0, 36.5, 35.5), start=T0 + 600, end=T0 + 7200))
+    ev = send(book, "red", notice(square(36.2, 35.2, 36.8, 35.8), start=T0 + 1200, end=T0 + 3600))[0]
+    assert ev["short_notice"] is True and ev["lead_s"] == 1200 and ev["required_lead_s"] == 3600
+
+
+@pytest.mark.parametrize(("msg", "where"), [
+    ({"area": square(36, 35, 36.5, 35.5), "floor_ft": 0, "ceiling_ft": 100, "start": T0, "end": T0 - 1}, "end"),
+    ({"centre": [36, 35], "radius_nm": -1, "floor_ft": 0, "ceiling_ft": 100, "start": T0, "end": T0 + 1},
+     "radius_nm"),
+    ({"centre": [36, 35], "radius_nm": 5, "area": square(36, 35, 37, 36), "floor_ft": 0, "ceiling_ft": 100,
+      "start": T0, "end": T0 + 1}, "area"),
+    ({"volumes": [{"centre": [36, 35], "radius_nm": 5, "floor_ft": 9, "ceiling_ft": 1, "start": T0,
+                   "end": T0 + 1}]}, "volumes[0].ceiling_ft"),
+    ({"volumes": [{"centre": [36, 35], "radius": 5}]}, "volumes[0].radius"),
+    ({"area": square(36, 35, 36.5, 35.5), "floor_ft": 0, "ceiling_ft": 100, "start": T0, "end": T0 + 1,
+      "purpose": "picnic"}, "purpose"),
+    ({"operation": "a b", "withdraw": True}, "operation"),
+])
+def test_bad_volumes_are_refused_naming_the_field(msg: dict, where: str) -> None:
+    with pytest.raises(NoticeError) as exc:
+        parse_notice(msg, agreement().notices)
+    assert exc.value.field == where
+
+
+def test_index_finds_exactly_the_pairs_all_pairs_find() -> None:
+    rng = np.random.default_rng(7)
+    n = 600
+    lon, lat = rng.uniform(35, 39, n), rng.uniform(33, 37, n)
+    r = rng.uniform(2, 15, n)
+    geoms = circles(lon, lat, r)
+    half = n // 2
+    geoms[:half] = shapely.box(lon[:half], lat[:half], lon[:half] + r[:half] / 40, lat[:half] + r[:half] / 50)
+    party = rng.integers(0, 4, n)
+    floor = rng.choice([0, 5000, 10000, 20000], n).astype(float)
+    ceil = floor + rng.choice([5000, 10000], n)
+    start = T0 + rng.integers(0, 24, n) * 1800.0
+    end = start + rng.choice([1800, 3600, 7200], n)
+    vs = VolumeSet.build(party, geoms, floor, ceil, start, end, buffer_nm=1.0)
+    got = conflicts_within(vs, 500.0, 60.0)
+    i, j = np.triu_indices(n, 1)
+    keep = ((party[i] != party[j]) & (floor[i] < ceil[j] + 500) & (floor[j] < ceil[i] + 500)
+            & (start[i] < end[j] + 60) & (start[j] < end[i] + 60))
+    i, j = i[keep], j[keep]
+    hit = shapely.relate_pattern(vs.outline[i], vs.outline[j], "T********")
+    assert set(zip(got.i.tolist(), got.j.tolist(), strict=True)) == set(zip(i[hit].tolist(), j[hit].tolist(),
+                                                                            strict=True))
+    assert len(got) > 20 and got.candidates < n * (n - 1) / 2 / 10
+    # The same pairs found one new set against an indexed one.
+    a = VolumeSet.build(party[:100], geoms[:100], floor[:100], ceil[:100], start[:100], end[:100], 1.0)
+    b = VolumeSet.build(party[100:], geoms[100:], floor[100:], ceil[100:], start[100:], end[100:], 1.0)
+    between = conflicts_between(a, b, 500.0, 60.0)
+    expect = {(x, y - 100) for x, y in zip(got.i.tolist(), got.j.tolist(), strict=True) if x < 100 <= y}
+    assert set(zip(between.i.tolist(), between.j.tolist(), strict=True)) == expect
+
+
+def test_plan_files_json_geojson_csv(tmp_path) -> None:  # noqa: ANN001
+    agr = agreement()
+    book = NoticeBook(agr)
+    send(book, "blue", notice(square(36.0, 35.0, 36.5, 35.5), operation="b1"))
+    js = tmp_path / "plan.json"
+    js.write_text(json.dumps({"notices": [notice(square(36.2, 35.2, 36.8, 35.8), operation="p1")]}))
+    gj = tmp_path / "plan.geojson"
+    gj.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [36.25, 35.25]},
+        "properties": {"operation": "p2", "radius_nm": 3, "floor_ft": 0, "ceiling_ft": 15000,
+                       "start": "2023-11-15T00:00:00Z", "end": "2023-11-15T01:00:00Z"}}]}))
+    cs = tmp_path / "plan.csv"
+    cs.write_text("operation,purpose,polygon,floor_ft,ceiling_ft,start,end\n"
+                  f"p3,transit,\"36.6 35, 37 35, 37 35.5, 36.6 35.5\",0,40000,{T0},{T0 + 99999}\n"
+                  f"p4,transit,\"36.4 35, 37 35, 37 35.5, 36.4 35.5\",0,40000,{T0},{T0 + 99999}\n")
+    out = {p.name: book.check_plan("red", read_plan(p, agr.notices), T0) for p in (js, gj, cs)}
+    assert [e["volumes"][1]["operation"] for e in out["plan.json"]] == ["red:p1"]
+    assert len(out["plan.geojson"]) == 1 and out["plan.geojson"][0]["state"] == "planned"
+    assert [e["volumes"][1]["operation"] for e in out["plan.csv"]] == ["red:p4"]
+    assert book.conflicts == {}  # a check changes nothing
+    bad = tmp_path / "bad.csv"
+    bad.write_text("operation,polygon,floor_ft,ceiling_ft,start,end\nq,\"36 35, 37 35, 37 36\",0,x,0,1\n")
+    with pytest.raises(NoticeError, match=r"bad.csv: line 2"):
+        read_plan(bad, agr.notices)
