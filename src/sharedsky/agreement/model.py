@@ -312,7 +312,7 @@ class Notices(_Strict):
         default_factory=list,
         description="Purposes a notice may declare, each with a priority; empty: any purpose, priority 0",
     )
-    max_volumes: int = Field(50, ge=1, le=1000, description="Most volumes one notified operation may hold")
+    max_volumes: int = Field(50, ge=1, le=100, description="Most volumes one notified operation may hold")
     exempt: list[PartyId] = Field(
         default_factory=list,
         description="Parties whose aircraft are not warned about other parties' active volumes (e.g. civil)",

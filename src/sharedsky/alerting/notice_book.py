@@ -31,6 +31,7 @@ import shapely
 
 from sharedsky.engine.notices import Pairs, VolumeSet, conflicts_between, overlaps, polygon_area_nm2
 from sharedsky.ingest.notices import NoticeError, NoticeSpec, VolumeSpec
+from sharedsky.ingest.times import parse_time as _parse_time
 
 #: Volumes notified since the index was built, kept apart before a rebuild.
 PENDING_MAX = 256
@@ -71,6 +72,57 @@ class Operation:
     version: int
     volumes: list[Volume]
     withdrawn: bool = False
+
+
+def notice_body(spec: NoticeSpec, now_s: float, lead_s: float) -> dict[str, Any]:
+    """The fields of a notice event: its volumes (each outline as a GeoJSON Polygon, a
+    circle's centre and radius kept), purpose and priority; the first volume's outline,
+    band and the whole window at the top (as single-volume notices always had them)."""
+    if spec.withdraw:
+        return {"withdraw": True}
+    vols = []
+    for v in spec.volumes:
+        d: dict[str, Any] = {"area": shapely.geometry.mapping(v.geometry), "floor_ft": v.floor_ft,
+                             "ceiling_ft": v.ceiling_ft, "start": iso(v.start_s), "end": iso(v.end_s)}
+        if "centre" in v.area:
+            d.update(centre=v.area["centre"], radius_nm=v.area["radius_nm"])
+        d["area"] = {"type": "Polygon", "coordinates": [[list(c) for c in ring] for ring in d["area"]["coordinates"]]}
+        vols.append(d)
+    start = min(v.start_s for v in spec.volumes)
+    end = max(v.end_s for v in spec.volumes)
+    lead = start - now_s
+    first = vols[0]
+    return {"area": first["area"], "floor_ft": first["floor_ft"], "ceiling_ft": first["ceiling_ft"],
+            "start": iso(start), "end": iso(end), "volumes": vols, "purpose": spec.purpose,
+            "priority": spec.priority, "lead_s": round(lead, 1), "short_notice": bool(lead < lead_s),
+            "required_lead_s": lead_s}
+
+
+def spec_from_body(body: dict[str, Any]) -> NoticeSpec:
+    """The notice a recorded notice event holds (to rebuild the book from the record)."""
+    vols = []
+    for d in body.get("volumes") or ([] if body.get("withdraw") else [body]):
+        area = ({"centre": d["centre"], "radius_nm": d["radius_nm"]} if d.get("centre") is not None
+                else d["area"])
+        geom = shapely.geometry.shape(d["area"])
+        vols.append(VolumeSpec(area, geom, float(d["floor_ft"]), float(d["ceiling_ft"]),
+                               float(_parse_time(d["start"]) or 0.0), float(_parse_time(d["end"]) or 0.0)))
+    return NoticeSpec(str(body.get("operation") or ""), body.get("version"), str(body.get("purpose", "")),
+                      int(body.get("priority", 0)), tuple(vols), bool(body.get("withdraw", False)),
+                      str(body.get("from", "")))
+
+
+def book_from_events(agreement: Any, events: Sequence[dict[str, Any]]) -> NoticeBook:
+    """A book rebuilt from notice events as the line streams them (seq, t, from, ...)."""
+    book = NoticeBook(agreement)
+    for ev in events:
+        if ev.get("kind") != "notice":
+            continue
+        spec = spec_from_body(ev)
+        party = spec.party
+        op = spec.operation or f"{party}:notice-{ev.get('seq', 0)}"
+        book.apply(party, op, int(ev.get("version") or 1), spec, float(ev.get("t", 0.0)))
+    return book
 
 
 def qualified(party: str, operation: str) -> str:
@@ -171,7 +223,8 @@ class NoticeBook:
 
     def volumes(self) -> list[Volume]:
         """Every volume of every current (not withdrawn) operation."""
-        return [v for op in self.operations.values() if not op.withdrawn for v in op.volumes]
+        ops = list(self.operations.values())  # one copy: the service's engine thread reads while notices arrive
+        return [v for op in ops if not op.withdrawn for v in op.volumes]
 
     def active(self, t_s: float) -> list[Volume]:
         """The volumes active at `t_s` (start <= t < end)."""

@@ -30,14 +30,18 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon, shape
 
-from sharedsky.engine.notices import circles
-from sharedsky.service.reports import _parse_time
+from sharedsky.engine.airspace import prepare
+from sharedsky.engine.notices import circles, widen
+from sharedsky.ingest.times import parse_time as _parse_time
 
 #: Bounds of a NOTICE's area: a polygon of at most this many rings (outer and holes) and
 #: positions in all (issue 14, defect 9: a notice is sent to every party and stored twice).
 MAX_RINGS = 10
 MAX_POSITIONS = 1000
 MAX_RADIUS_NM = 500.0
+#: Smallest circle radius and polygon extent taken (NM, degrees): below, geometry degenerates.
+MIN_RADIUS_NM = 0.01
+MIN_EXTENT_DEG = 1e-5
 MIN_LEVEL_FT, MAX_LEVEL_FT = -2000.0, 150000.0
 #: Times a notice may carry (epoch s): every one of them can be written back as ISO 8601.
 MIN_TIME_S, MAX_TIME_S = 0.0, 253402300799.0
@@ -149,6 +153,8 @@ def parse_volume(d: Any, where: str = "") -> VolumeSpec:
         r = _num(d, "radius_nm", where, 0.0, MAX_RADIUS_NM)
         if r <= 0:
             raise NoticeError(where + "radius_nm", "must be above 0")
+        if r < MIN_RADIUS_NM:
+            raise NoticeError(where + "radius_nm", f"must be at least {MIN_RADIUS_NM:g} NM, got {r!r}")
         geom = circles(np.array([float(c[0])]), np.array([float(c[1])]), np.array([r]))[0]
         area: dict[str, Any] = {"centre": [float(c[0]), float(c[1])], "radius_nm": r}
     else:
@@ -167,6 +173,8 @@ def parse_volume(d: Any, where: str = "") -> VolumeSpec:
         if not (-180 <= minx <= maxx <= 180 and -85 <= miny <= maxy <= 85):
             raise NoticeError(where + "area", "coordinates must be [longitude, latitude] in degrees "
                               "(latitude within ±85)")
+        if min(maxx - minx, maxy - miny) < MIN_EXTENT_DEG:
+            raise NoticeError(where + "area", f"polygon is narrower than {MIN_EXTENT_DEG:g} degrees")
         geom = shapely.force_2d(geom)
         area = a
     floor = _num(d, "floor_ft", where, MIN_LEVEL_FT, MAX_LEVEL_FT)
@@ -176,6 +184,14 @@ def parse_volume(d: Any, where: str = "") -> VolumeSpec:
     start, end = _time(d, "start", where), _time(d, "end", where)
     if end <= start:
         raise NoticeError(where + "end", "must be after start")
+    try:  # what the checks will do with it: widen it, and prepare it as a zone
+        prepare(geom, floor, ceiling)
+        wide = widen(np.array([geom], dtype=object), 1.0)[0]
+        ok = bool(wide.is_valid and not wide.is_empty)
+    except (ValueError, shapely.errors.GEOSException) as exc:
+        raise NoticeError(where + "area", f"cannot be used as a volume ({exc})") from exc
+    if not ok:
+        raise NoticeError(where + "area", "cannot be widened into a valid outline")
     return VolumeSpec(area, geom, floor, ceiling, start, end)
 
 
@@ -195,6 +211,9 @@ def parse_notice(msg: dict[str, Any], notices: Any, where: str = "") -> NoticeSp
     for k in msg:
         if k not in NOTICE_FIELDS and k not in ("type", "signature", "party"):
             raise NoticeError(where + k, f"unknown field for NOTICE (allowed: {', '.join(sorted(NOTICE_FIELDS))})")
+    for k in ("operation", "version", "purpose", "withdraw", "volumes"):
+        if k in msg and msg[k] is None:
+            raise NoticeError(where + k, "must not be null (leave it out)")
     op = msg.get("operation")
     if op is not None and (not isinstance(op, str) or not OPERATION_RE.fullmatch(op)):
         raise NoticeError(where + "operation", "must be an id of 1-64 letters, digits and _.:- "
@@ -206,12 +225,11 @@ def parse_notice(msg: dict[str, Any], notices: Any, where: str = "") -> NoticeSp
     if type(withdraw) is not bool:
         raise NoticeError(where + "withdraw", "must be true or false")
     purpose = msg.get("purpose")
-    if purpose is None:
-        listed = [p.name for p in getattr(notices, "purposes", [])]
-        purpose = listed[0] if listed else ""
-    if not isinstance(purpose, str) or len(purpose) > 40:
+    if purpose is not None and (not isinstance(purpose, str) or len(purpose) > 40):
         raise NoticeError(where + "purpose", "must be a string of at most 40 characters")
-    priority = 0 if withdraw else purpose_priority(notices, purpose, where + "purpose")
+    # A notice that declares no purpose has the lowest priority (it gives way).
+    purpose = purpose or ""
+    priority = 0 if withdraw or not purpose else purpose_priority(notices, purpose, where + "purpose")
     single = [k for k in VOLUME_FIELDS if msg.get(k) is not None]
     vols = msg.get("volumes")
     if withdraw:
