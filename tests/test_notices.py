@@ -213,3 +213,74 @@ def test_plan_files_json_geojson_csv(tmp_path) -> None:  # noqa: ANN001
     bad.write_text("operation,polygon,floor_ft,ceiling_ft,start,end\nq,\"36 35, 37 35, 37 36\",0,x,0,1\n")
     with pytest.raises(NoticeError, match=r"bad.csv: line 2"):
         read_plan(bad, agr.notices)
+
+
+# --- the tactical check: the assessment step over active volumes -------------------------
+
+def fly_east(book: NoticeBook, t_from: float, t_to: float, lon0: float = 35.0, lat: float = 35.25,
+             gs_kt: float = 480.0, alt_ft: float = 15000.0) -> list[dict]:
+    """A blue aircraft flying east along `lat` at 1 Hz through the assessment step; its events."""
+    from sharedsky.alerting.step import Assessment
+    from sharedsky.ingest.snapshot import build_snapshot
+
+    agr = book_agreement[0]
+    step = Assessment.for_agreement(agr, airspace=False, distress=False, notice_book=book)
+    deg_per_s = gs_kt / 3600.0 / (60.0 * np.cos(np.radians(lat)))
+    out: list[dict] = []
+    for t in np.arange(t_from, t_to, 1.0):
+        lon = lon0 + deg_per_s * (t - t_from)
+        one = np.ones(1)
+        snap = build_snapshot(float(t), id=np.array(["aa0001"]), lat_deg=one * lat, lon_deg=one * lon,
+                              alt_ft=one * alt_ft, track_deg=one * 90.0, gs_kt=one * gs_kt, vs_fpm=one * 0.0,
+                              report_s=one * t, party=np.array([0]), parties=agr.party_ids,
+                              callsign=np.array(["BLU1"], dtype=object))
+        out.extend(e for e in step.step(snap).events if e["kind"] == "notice_volume")
+    return out
+
+
+book_agreement: list = []
+
+
+def tactical_book(start: float, end: float) -> NoticeBook:
+    agr = agreement()
+    book_agreement[:] = [agr]
+    book = NoticeBook(agr)
+    send(book, "red", notice(square(36.0, 35.0, 36.5, 35.5), 10000, 20000, start, end, operation="strike"),
+         t=T0 - 86400)
+    return book
+
+
+def test_an_aircraft_predicted_into_an_active_volume_is_warned_on_schedule() -> None:
+    # 480 kt east from 35.0E: 1 deg of longitude at 35.25N is 49 NM, 367 s; the volume is active.
+    evs = fly_east(tactical_book(T0 - 3600, T0 + 3600), T0, T0 + 520)
+    states = [(e["state"], round(e["t"] - T0)) for e in evs]
+    assert [s for s, _ in states] == ["advisory", "warning"] + ["violation"] * 6  # repeated every 30 s
+    adv, warn, viol = evs[0], evs[1], evs[2]
+    entry_s = viol["entry_t"] - T0
+    assert 366 < entry_s < 369
+    # Each stage at the first step it is due (1 Hz), and its predicted entry is the entry flown.
+    assert 299 < adv["time_to_entry_s"] <= 300 and 119 < warn["time_to_entry_s"] <= 120
+    for e in (adv, warn):
+        assert e["entry_t"] - T0 == pytest.approx(entry_s, abs=2.0)
+    assert adv["to"] == ["blue", "red"] and adv["operation"] == "red:strike" and adv["volume"] == "red:strike#0"
+    assert adv["heading_to_avoid_deg"] is not None and "red's notified" in adv["message"]
+    assert [e["repeat"] for e in evs[2:]] == [0, 1, 2, 3, 4, 5]
+
+
+def test_no_warning_before_the_volume_starts_and_violation_measured_to_its_end() -> None:
+    # The same flight; the volume starts 330 s in (37 s before entry): nothing before then,
+    # then the warning stage at once (the advisory is not issued after it).
+    evs = fly_east(tactical_book(T0 + 330, T0 + 420), T0, T0 + 520)
+    assert all(e["t"] >= T0 + 330 for e in evs)
+    assert [e["state"] for e in evs] == ["warning", "violation", "violation", "violation_end"]
+    end = evs[-1]
+    assert end["reason"] == "volume_ended" and end["exit_t"] == T0 + 420
+    assert end["duration_s"] == pytest.approx(420 - (evs[1]["entry_t"] - T0), abs=0.01)
+    assert end["max_depth_nm"] > 1.0
+
+
+def test_an_entry_predicted_after_the_volume_ends_is_not_warned_and_own_volumes_are_not_watched() -> None:
+    assert fly_east(tactical_book(T0 - 3600, T0 + 300), T0, T0 + 400) == []
+    book = tactical_book(T0 - 3600, T0 + 3600)
+    send(book, "red", {"operation": "strike", "withdraw": True}, t=T0 - 3600)
+    assert fly_east(book, T0, T0 + 400) == []
