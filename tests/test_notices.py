@@ -284,3 +284,39 @@ def test_an_entry_predicted_after_the_volume_ends_is_not_warned_and_own_volumes_
     book = tactical_book(T0 - 3600, T0 + 3600)
     send(book, "red", {"operation": "strike", "withdraw": True}, t=T0 - 3600)
     assert fly_east(book, T0, T0 + 400) == []
+
+
+def test_replay_watches_the_volumes_of_a_plan(tmp_path) -> None:  # noqa: ANN001
+    """`sharedsky replay REC --agreement A --notices PLAN`: the plan's strategic conflict, then the
+    tactical warning and violation of a coalition aircraft flying into Russia's active volume."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    t0 = 1_445_320_800  # 2015-10-20T06:00:00Z
+    rows = ["timestamp,icao24,callsign,latitude,longitude,altitude,groundspeed,track,vertical_rate"]
+    deg_per_s = 480 / 3600 / (60 * np.cos(np.radians(35.25)))
+    rows += [f"{t0 + s},ae0001,DUDE11,35.25,{35.3 + deg_per_s * s:.6f},15000,480,90,0" for s in range(0, 270)]
+    rec = tmp_path / "rec.csv"
+    rec.write_text("\n".join(rows) + "\n")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps([
+        dict(notice(square(36.0, 35.0, 36.5, 35.5), 10000, 20000, t0 - 60, t0 + 3600, operation="strike"),
+             party="russia", purpose="strike"),
+        dict(notice(square(36.4, 35.4, 36.8, 35.8), 15000, 25000, t0, t0 + 1800, operation="isr"),
+             party="coalition", purpose="isr")]))
+    run = subprocess.run([sys.executable, "-m", "sharedsky.cli", "replay", str(rec), "--agreement",
+                          str(repo / "examples" / "syria-2015.toml"), "--notices", str(plan)],
+                         capture_output=True, text=True, cwd=repo, timeout=300)
+    assert run.returncode == 0, run.stderr
+    evs = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [(e["state"], e["gives_way"]) for e in evs if e["kind"] == "notice_conflict"] == [("new", "coalition")]
+    states = [e["state"] for e in evs if e["kind"] == "notice_volume"]
+    assert states[:3] == ["advisory", "warning", "violation"]  # entry 4.5 min ahead at the start
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([dict(notice(square(36.0, 35.0, 36.5, 35.5)), party="nobody")]))
+    run = subprocess.run([sys.executable, "-m", "sharedsky.cli", "replay", str(rec), "--agreement",
+                          str(repo / "examples" / "syria-2015.toml"), "--notices", str(bad)],
+                         capture_output=True, text=True, cwd=repo, timeout=300)
+    assert run.returncode == 2 and "notices[0].party: must be a party of the agreement" in run.stderr

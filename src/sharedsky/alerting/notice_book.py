@@ -125,6 +125,24 @@ def book_from_events(agreement: Any, events: Sequence[dict[str, Any]]) -> Notice
     return book
 
 
+def book_from_plan(agreement: Any, specs: Sequence[NoticeSpec], t_s: float) -> tuple[NoticeBook, list[dict[str, Any]]]:
+    """A book of a planned-operations file's notices (each naming its `party`), notified
+    in file order at `t_s`, and the strategic conflicts among them; NoticeError names the
+    notice whose party is missing or unknown, or whose version is stale."""
+    book = NoticeBook(agreement)
+    events: list[dict[str, Any]] = []
+    for k, spec in enumerate(specs):
+        if spec.party not in book.parties:
+            raise NoticeError(f"notices[{k}].party", f"must be a party of the agreement ({', '.join(book.parties)}), "
+                              f"got {spec.party!r}")
+        try:
+            op, version = book.resolve(spec.party, spec, k)
+        except NoticeError as exc:
+            raise NoticeError(f"notices[{k}].{exc.field}", exc.reason) from exc
+        events.extend(book.apply(spec.party, op, version, spec, t_s))
+    return book, events
+
+
 def qualified(party: str, operation: str) -> str:
     """An operation id as the book keeps it: each party names its own operations."""
     return operation if operation.startswith(f"{party}:") else f"{party}:{operation}"
