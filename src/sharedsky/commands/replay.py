@@ -235,7 +235,6 @@ def _notice_book(path: Path | None, agr: Any, all_pairs: bool, whole: pd.DataFra
         fail("replay", "--notices needs --agreement (and not --all-pairs): volumes belong to its parties")
     from sharedsky.alerting.notice_book import book_from_plan
     from sharedsky.ingest.notices import NoticeError, read_plan
-
     from sharedsky.ingest.schema import epoch_s
 
     t0 = float(np.min(epoch_s(whole["timestamp"]))) if whole is not None and len(whole) else 0.0
