@@ -43,7 +43,9 @@ def test_the_document_says_what_the_service_accepts_and_answers() -> None:
     assert {"413", "422", "400", "403"} <= set(doc["paths"]["/api/v1/reports"]["post"]["responses"])
     msgs = doc["paths"]["/api/v1/messages"]["post"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
     notice = next(m for m in msgs if m["title"] == "NOTICE")
-    assert {"area", "floor_ft", "ceiling_ft", "start", "end"} <= set(notice["required"])
+    # A NOTICE is one polygon, one circle, several volumes or a withdrawal (issue 17): one of these sets.
+    assert {"area", "floor_ft", "ceiling_ft", "start", "end"} in [set(a["required"]) for a in notice["anyOf"]]
+    assert {"volumes"} in [set(a["required"]) for a in notice["anyOf"]]
     assert all(m["additionalProperties"] is False for m in msgs)
     assert notice["properties"]["area"]["additionalProperties"] is False
     stream = doc["paths"]["/api/v1/events/stream"]["get"]["responses"]["200"]["content"]

@@ -77,7 +77,12 @@ def test_demo_command_shows_conflict_airspace_warning_and_distress():
                      r"CONFLICT (ADVISORY|WARNING).*\(coalition\).*\(russia\)", out)
     assert re.search(r"AIRSPACE WARNING\s+RFF2102 \(russia\) -> tur", out)
     assert re.search(r"DISTRESS RCH77 \(coalition\)", out)
-    assert "demo showed a coalition/Russian conflict, a Turkish airspace warning and a distress call" in out
+    # The scenario's notified operations (issue 17): the coalition's ISR orbit overlaps Russia's strike area.
+    assert re.search(r"NOTICE CONFLICT NEW coalition:aleppo-isr-1020 x russia:idlib-strike-1020: .*SHORT NOTICE; "
+                     r"coalition gives way", out)
+    assert re.search(r"NOTIFIED VOLUME (ADVISORY|WARNING)\s+DUDE1\d \(coalition\) -> russia:idlib-strike-1020#0", out)
+    assert ("demo showed a coalition/Russian conflict, a Turkish airspace warning, a notice conflict and a "
+            "distress call") in out
     assert "push refused" not in r.stderr
 
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "sharedsky.commands.simulate:simulate",
     "demo": "sharedsky.commands.demo:demo",
     "daa": "sharedsky.commands.daa:daa",
+    "notices": "sharedsky.commands.notices:notices",
 }
 
 

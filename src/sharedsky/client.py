@@ -158,9 +158,21 @@ class Client:
                           "longitude": longitude, "nature": nature, **extra})
 
     def notice(self, area: dict[str, Any], floor_ft: float, ceiling_ft: float, start: Any, end: Any,
-               text: str = "") -> int:
+               text: str = "", **extra: Any) -> int:
+        """Notify a planned operation of one polygon volume; `extra`: operation, version, purpose."""
         return self.send({"type": "NOTICE", "area": area, "floor_ft": floor_ft, "ceiling_ft": ceiling_ft,
-                          "start": _time(start), "end": _time(end), "text": text})
+                          "start": _time(start), "end": _time(end), "text": text, **extra})
+
+    def notify_volumes(self, operation: str, volumes: Sequence[dict[str, Any]], text: str = "",
+                       **extra: Any) -> int:
+        """Notify (or change: the next version) an operation of several volumes, each with
+        area (GeoJSON Polygon) or centre and radius_nm, floor_ft, ceiling_ft, start, end."""
+        vols = [{**v, "start": _time(v["start"]), "end": _time(v["end"])} for v in volumes]
+        return self.send({"type": "NOTICE", "operation": operation, "volumes": vols, "text": text, **extra})
+
+    def withdraw(self, operation: str, text: str = "") -> int:
+        """Withdraw a notified operation of this party."""
+        return self.send({"type": "NOTICE", "operation": operation, "withdraw": True, "text": text})
 
     def request(self, to: str, text: str, deadline: Any) -> int:
         return self.send({"type": "REQUEST", "to": to, "text": text, "deadline": _time(deadline)})

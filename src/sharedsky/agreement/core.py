@@ -25,6 +25,7 @@ from sharedsky.agreement.model import (
     Channels,
     DisclosureRule,
     Line,
+    Notices,
     RecordRules,
     Schedule,
 )
@@ -147,6 +148,11 @@ class Agreement:
     def alerting(self) -> Alerting:
         """The alert lifecycle's rules (`[alerting]`)."""
         return self.document.alerting
+
+    @property
+    def notices(self) -> Notices:
+        """How notified operations are checked (`[notices]`)."""
+        return self.document.notices
 
     @property
     def line(self) -> Line:

@@ -180,6 +180,14 @@ def agreement_from_document(
     minima = _build_minima(doc, issues, index, levels, party_ref)
     alt_unknown_h = _altitude_unknown_rule(doc, index, party_ref)
     suppression = _resolve_suppression(doc, issues, index, party_ref)
+    for k, pid in enumerate(doc.notices.exempt):
+        party_ref(("notices", "exempt", k), pid)
+    seen_purpose: dict[str, int] = {}
+    for k, pu in enumerate(doc.notices.purposes):
+        if pu.name in seen_purpose:
+            issues.add(("notices", "purposes", k, "name"),
+                       f"purpose {pu.name!r} given twice (first at notices.purposes[{seen_purpose[pu.name]}])")
+        seen_purpose.setdefault(pu.name, k)
     resolved = [_resolve_airspace(k, a, issues, base_dir, party_ref) for k, a in enumerate(doc.airspace)]
     airspaces = [a for a in resolved if a is not None]
     seen_air: dict[str, int] = {}

@@ -320,6 +320,39 @@ class Suppression(_Strict):
     aerodromes: AerodromeSuppression | None = None
 
 
+class Purpose(_Strict):
+    """One purpose a notified operation may declare, with its priority."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=40)
+    priority: int = Field(0, ge=0, le=100, description="Higher wins when two notified volumes conflict")
+
+
+class Notices(_Strict):
+    """`[notices]`: notified operations (4D volumes sent as NOTICE on the line), how they
+    are checked against each other (strategic) and against flying aircraft (tactical)."""
+
+    buffer_nm: float = Field(
+        0.0, ge=0, le=100,
+        description="Two parties' volumes conflict when closer than this horizontally (each is widened by "
+                    "half), NM; 0: only volumes whose insides overlap",
+    )
+    buffer_ft: float = Field(0.0, ge=0, le=10000,
+                             description="... and whose level bands are closer than this, ft")
+    buffer_s: float = Field(0.0, ge=0, le=86400, description="... and whose times are closer than this, s")
+    purposes: list[Purpose] = Field(
+        default_factory=list,
+        description="Purposes a notice may declare, each with a priority; empty: any purpose, priority 0",
+    )
+    max_volumes: int = Field(50, ge=1, le=100, description="Most volumes one notified operation may hold")
+    exempt: list[PartyId] = Field(
+        default_factory=list,
+        description="Parties whose aircraft are not warned about other parties' active volumes (e.g. civil)",
+    )
+    horizon_s: float = Field(300.0, gt=0, description="How far ahead entries into active volumes are predicted, s")
+    schedule: Schedule = Field(default_factory=Schedule,
+                               description="Warnings before an aircraft enters another party's active volume")
+
+
 class DisclosureRule(_Strict):
     """What an observer party sees of other parties' aircraft (its own: always all)."""
 
@@ -356,6 +389,7 @@ class AgreementDocument(_Strict):
     line: Line = Field(default_factory=Line)
     suppression: Suppression = Field(default_factory=Suppression)
     record: RecordRules = Field(default_factory=RecordRules)
+    notices: Notices = Field(default_factory=Notices)
     disclosure_default: DisclosureRule = Field(
         default_factory=lambda: DisclosureRule(mode="conflict")
     )

@@ -150,7 +150,7 @@ class AirspaceWatch:
             has_prev = np.zeros(len(snap), dtype=bool)
         for zone in self.zones:
             codes = [i for i, p in enumerate(names) if p in zone.barred]
-            mask = valid & np.isin(snap.party, codes)
+            mask = valid & np.isin(snap.party, codes) & self._within_reach(zone, snap)
             watched_any |= mask
             idx = np.flatnonzero(mask)
             events.extend(self._step_zone(zone, snap, idx, names, prev, has_prev))
@@ -159,6 +159,11 @@ class AirspaceWatch:
             key = ev["state"]
             self.counts[key] = self.counts.get(key, 0) + 1
         return events
+
+    def _within_reach(self, zone: Zone, snap: Snapshot) -> np.ndarray | bool:
+        """Which aircraft could matter to `zone` this step (all, here; a subclass with many
+        small zones narrows it down cheaply before the geometry)."""
+        return True
 
     def _remember(self, snap: Snapshot, ids: np.ndarray, watched: np.ndarray) -> None:
         """Keep the latest position of every watched aircraft (vectorised merge)."""

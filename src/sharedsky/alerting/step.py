@@ -14,7 +14,9 @@ re-implements any part of it. Each stage of judgement is added here once:
    through the same lifecycle, marked `suppressed` and counted apart;
 4. the sovereign airspace watch (`alerting.airspace_watch.AirspaceWatch`), when the
    agreement protects airspaces;
-5. distress from squawks and ADS-B emergency status (`alerting.distress.DistressWatch`).
+5. the tactical check of notified volumes (`alerting.notice_watch.NoticeWatch`), when a
+   notice book is given: the airspace watch over every other party's active volume;
+6. distress from squawks and ADS-B emergency status (`alerting.distress.DistressWatch`).
 
 The stages keep state between steps (hysteresis, episodes) but read no clock and do no
 I/O: the same snapshots give the same events, live, in replay and in simulation.
@@ -29,6 +31,8 @@ from typing import Any
 from sharedsky.alerting.airspace_watch import AirspaceWatch
 from sharedsky.alerting.conflicts import ConflictTracker
 from sharedsky.alerting.distress import DistressWatch
+from sharedsky.alerting.notice_book import NoticeBook
+from sharedsky.alerting.notice_watch import NoticeWatch
 from sharedsky.engine.separation import Conflicts, Minima, detect
 from sharedsky.engine.suppression import SuppressionRules
 from sharedsky.ingest.snapshot import Snapshot
@@ -54,8 +58,10 @@ class Assessment:
         airspace: AirspaceWatch | None = None,
         distress: DistressWatch | None = None,
         suppression: SuppressionRules | None = None,
+        notices: NoticeWatch | None = None,
     ) -> None:
         self.levels = list(levels)
+        self.notices = notices
         self.suppression = suppression if suppression else None
         self.conflicts = conflicts if conflicts is not None else ConflictTracker()
         self.airspace = airspace
@@ -71,11 +77,13 @@ class Assessment:
         distress: bool = True,
         distress_active: Iterable[str] = (),
         suppression: bool = True,
+        notice_book: NoticeBook | None = None,
     ) -> Assessment:
         """The step an agreement defines: its minima (or `levels`), its `[alerting]`
         rules, its `[suppression]` volumes, its airspaces when `airspace`, and distress
         with its frequencies. `suppression=False` (and `airspace=False`) when the
-        agreement's parties are not the snapshots' (replay --all-pairs)."""
+        agreement's parties are not the snapshots' (replay --all-pairs). `notice_book`:
+        the notified operations whose active volumes the tactical check watches."""
         if levels is None:
             if agreement is None:
                 raise ValueError("an assessment needs an agreement or explicit minima levels")
@@ -90,6 +98,8 @@ class Assessment:
             airspace=watch,
             distress=DistressWatch(freqs, distress_active) if distress else None,
             suppression=getattr(agreement, "suppression", None) if suppression else None,
+            notices=NoticeWatch(agreement, notice_book) if notice_book is not None and agreement is not None
+            else None,
         )
 
     def step(self, snap: Snapshot) -> StepResult:
@@ -101,6 +111,8 @@ class Assessment:
         events = self.conflicts.step(snap, found, self.levels, judged)
         if self.airspace is not None:
             events.extend(self.airspace.step(snap))
+        if self.notices is not None:
+            events.extend(self.notices.step(snap))
         if self.distress is not None:
             events.extend(self.distress.step(snap))
         return StepResult(snap, found, events)
@@ -109,6 +121,7 @@ class Assessment:
     def idle(self) -> bool:
         """Nothing open in any lifecycle: an empty snapshot would change nothing."""
         return (self.conflicts.idle and (self.airspace is None or self.airspace.idle)
+                and (self.notices is None or self.notices.idle)
                 and (self.distress is None or not self.distress.active))
 
     def close(self, t_s: float) -> list[dict[str, Any]]:
@@ -119,6 +132,10 @@ class Assessment:
     def losses(self) -> list[dict[str, Any]]:
         """Every loss of separation that has ended, with its extent."""
         return self.conflicts.losses
+
+    def notices_summary(self) -> dict[str, Any] | None:
+        """Warnings and violations of notified volumes so far, when the tactical check runs."""
+        return None if self.notices is None else self.notices.summary()
 
     def airspace_summary(self) -> dict[str, Any] | None:
         """Incursions and warnings so far, when the airspace watch runs."""

@@ -292,8 +292,22 @@ def _describe(ev: dict[str, Any], callsigns: dict[str, str], levels: dict[str, s
         return f"AIRSPACE {str(ev.get('state', '')).upper():9s} {cs(ev.get('icao24'))} ({ev.get('party')}) -> {ev.get('airspace')}: {when}{avoid}"
     if k == "distress":
         return f"DISTRESS {cs(ev.get('icao24'))} ({ev.get('from') or ev.get('party')}): {ev.get('nature')}"
+    if k == "notice_conflict":
+        vols = ev.get("volumes") or [{}, {}]
+        if ev.get("state") == "ended":
+            return f"notice conflict ended ({ev.get('reason')}): {vols[0].get('operation')} x {vols[1].get('operation')}"
+        return (f"NOTICE CONFLICT {str(ev.get('state', '')).upper()} {vols[0].get('operation')} x "
+                f"{vols[1].get('operation')}: {ev.get('start')} to {ev.get('end')}, "
+                f"{ev.get('floor_ft', 0):.0f}-{ev.get('ceiling_ft', 0):.0f} ft"
+                f"{', SHORT NOTICE' if ev.get('short_notice') else ''}; {ev.get('gives_way')} gives way")
+    if k == "notice_volume":
+        when = (f"entry in {ev['time_to_entry_s']:.0f} s" if ev.get("time_to_entry_s") is not None
+                else f"inside {ev.get('time_inside_s') or 0:.0f} s")
+        return (f"NOTIFIED VOLUME {str(ev.get('state', '')).upper():9s} {cs(ev.get('icao24'))} ({ev.get('party')}) -> "
+                f"{ev.get('volume')}: {when}")
     if k in ("request", "response", "notice", "overdue"):
-        return f"{k.upper()} from {ev.get('from', '')}"
+        extra = f" {ev.get('operation')} v{ev.get('version')}" if k == "notice" and ev.get("operation") else ""
+        return f"{k.upper()} from {ev.get('from', '')}{extra}"
     return None
 
 
@@ -305,6 +319,8 @@ def _highlights(kinds: dict[str, int], ev: dict[str, Any]) -> None:
         kinds["airspace_warning"] = kinds.get("airspace_warning", 0) + 1
     if k == "distress":
         kinds["distress_call"] = kinds.get("distress_call", 0) + 1
+    if k == "notice_conflict" and ev.get("state") == "new":
+        kinds["notice_conflict_new"] = kinds.get("notice_conflict_new", 0) + 1
 
 
 @click.command()
@@ -358,6 +374,13 @@ def _run(svc: DemoService, speed: float, duration: float | None, scenario_path: 
     click.echo("Scripted encounter: coalition/Russian conflict, Turkish airspace warning, distress call "
                "(all within two minutes). Ctrl-C to stop.")
     pusher = _Pusher(svc)
+    if sim is not None:  # the scenario's notified operations, each by its party's key, in order
+        for n in sorted(sim.scenario.notices, key=lambda n: n.notified_s):
+            if n.party in svc.keys:
+                sent = pusher.post("/api/v1/messages", n.party, n.message(time.time(), scale=speed))
+                if sent is not None:
+                    click.echo(f"[{time.strftime('%H:%M:%S')}] {n.party} notifies {n.body.get('operation')} "
+                               f"(seq {sent['seq']})")
     script = Script()
     seen: dict[str, int] = {}
     callsigns: dict[str, str] = {}
@@ -408,8 +431,12 @@ def _run(svc: DemoService, speed: float, duration: float | None, scenario_path: 
     finally:
         with contextlib.suppress(Exception):
             pusher.client.close()
-    shown_all = all(seen.get(k) for k in ("coalition_russia_conflict", "airspace_warning", "distress_call"))
+    wanted = ["coalition_russia_conflict", "airspace_warning", "distress_call"]
+    if sim is not None and sim.notice_events:  # the scenario's notices conflict: the demo shows it
+        wanted.append("notice_conflict_new")
+    shown_all = all(seen.get(k) for k in wanted)
     click.echo("summary: " + ", ".join(f"{k}={v}" for k, v in sorted(seen.items())))
-    click.echo("demo showed a coalition/Russian conflict, a Turkish airspace warning and a distress call"
-               if shown_all else "demo ended before showing all of: coalition/Russian conflict, "
-               "airspace warning, distress call")
+    notice = ", a notice conflict" if "notice_conflict_new" in wanted else ""
+    click.echo(f"demo showed a coalition/Russian conflict, a Turkish airspace warning{notice} and a distress call"
+               if shown_all else f"demo ended before showing all of: coalition/Russian conflict, "
+               f"airspace warning{', notice conflict' if notice else ''}, distress call")

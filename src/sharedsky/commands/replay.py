@@ -133,13 +133,16 @@ class _Gate:
               help="Seconds of recording time between engine passes.")
 @click.option("--max-age-s", type=click.FloatRange(min=0.0), default=20.0, show_default=True,
               help="Reports older than this are left out of a snapshot.")
+@click.option("--notices", "notices_path", type=click.Path(path_type=Path), default=None,
+              help="Planned-operations file (JSON, GeoJSON, CSV; each notice naming its party): its "
+                   "volumes are watched as notified (needs --agreement).")
 @click.option("--summary-only", is_flag=True, help="Print only the summary.")
 @click.option("--no-gate", is_flag=True, help="Do not run the quality gate.")
 @click.option("--duration-s", type=click.FloatRange(min=0.0), default=None,
               help="Live feeds: stop after this many seconds (default: until interrupted).")
 def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str | None,
            all_pairs: bool, same_party: bool, step_s: float, max_age_s: float,
-           summary_only: bool, no_gate: bool, duration_s: float | None) -> None:
+           notices_path: Path | None, summary_only: bool, no_gate: bool, duration_s: float | None) -> None:
     """Step through RECORDING in its own time; print JSON-lines events and a summary.
 
     Events: conflict new/updated/ended (predicted), loss_of_separation start/end
@@ -203,8 +206,13 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
         batches = ((b, attribute(b)) for b in map(gate, _live(recording, fmt, duration_s)))
     # With --all-pairs the agreement's parties are not the snapshots': its airspaces and
     # suppression rules (per pair of its parties) do not apply.
-    assessment = Assessment.for_agreement(agr, levels=levels, airspace=airspace, suppression=not all_pairs)
+    book, notice_events = _notice_book(notices_path, agr, all_pairs, whole)
+    assessment = Assessment.for_agreement(agr, levels=levels, airspace=airspace, suppression=not all_pairs,
+                                          notice_book=book)
     out = sys.stdout
+    if not summary_only:
+        for ev in notice_events:  # the plan's own strategic conflicts, before the flights
+            out.write(json.dumps(ev, default=_json_default) + "\n")
     try:
         for ev in replay_batches(batches, assessment, parties, step_s=step_s, max_age_s=max_age_s,
                                  summary=summary):
@@ -217,6 +225,23 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     out.write(json.dumps(summary.as_dict(), default=_json_default) + "\n")
     out.flush()
     _print_summary(summary)
+
+
+def _notice_book(path: Path | None, agr: Any, all_pairs: bool, whole: pd.DataFrame | None) -> tuple[Any, list]:
+    """The book of `--notices` (notified at the recording's start), or (None, [])."""
+    if path is None:
+        return None, []
+    if agr is None or all_pairs:
+        fail("replay", "--notices needs --agreement (and not --all-pairs): volumes belong to its parties")
+    from sharedsky.alerting.notice_book import book_from_plan
+    from sharedsky.ingest.notices import NoticeError, read_plan
+    from sharedsky.ingest.schema import epoch_s
+
+    t0 = float(np.min(epoch_s(whole["timestamp"]))) if whole is not None and len(whole) else 0.0
+    try:
+        return book_from_plan(agr, read_plan(path, agr.notices), t0)
+    except NoticeError as exc:
+        fail("replay", f"{path}: {exc}" if not str(exc).startswith(str(path)) else str(exc))
 
 
 def _json_default(o: Any) -> Any:

@@ -87,6 +87,26 @@ _POLYGON: dict[str, Any] = {
 }
 
 
+_BAND_WINDOW: dict[str, Any] = {
+    "floor_ft": {"type": "number", "minimum": -2000, "maximum": 150000},
+    "ceiling_ft": {"type": "number", "minimum": -2000, "maximum": 150000, "description": "above floor_ft (else 422)"},
+    "start": _TIME_SCHEMA, "end": {**_TIME_SCHEMA, "description": "after start (else 422)"},
+}
+_CIRCLE: dict[str, Any] = {
+    "centre": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"},
+               "description": "[longitude, latitude], degrees (latitude within 85, else 422)"},
+    "radius_nm": {"type": "number", "exclusiveMinimum": 0, "maximum": 500},
+}
+_OPERATION: dict[str, Any] = {
+    "operation": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+                  "description": "the party's own id of the operation: a later version replaces its volumes"},
+    "version": {"type": "integer", "minimum": 1, "maximum": 1000000,
+                "description": "newer than the notified one (else 422); default the next"},
+    "purpose": {"type": "string", "maxLength": 40,
+                "description": "one of the agreement's [notices] purposes (else 422); none: the lowest priority"},
+}
+
+
 def _message(typ: str, required: list[str], props: dict[str, Any], what: str) -> dict[str, Any]:
     return {"title": typ, "type": "object", "required": ["type", *required], "additionalProperties": False,
             "description": what,
@@ -105,14 +125,20 @@ _MESSAGE_SCHEMA: dict[str, Any] = {"oneOf": [
         "nature": {**_TEXT, "maxLength": 500},
         "callsign": {"type": ["string", "null"], "maxLength": 32},
     }, "A distress call, to every party with the agreed frequencies"),
-    _message("NOTICE", ["area", "floor_ft", "ceiling_ft", "start", "end"], {
-        "area": _POLYGON,
-        "floor_ft": {"type": "number", "minimum": -2000, "maximum": 150000},
-        "ceiling_ft": {"type": "number", "minimum": -2000, "maximum": 150000,
-                       "description": "above floor_ft (else 422)"},
-        "start": _TIME_SCHEMA, "end": {**_TIME_SCHEMA, "description": "after start (else 422)"},
+    {**_message("NOTICE", [], {
+        "area": _POLYGON, **_CIRCLE, **_BAND_WINDOW, **_OPERATION,
+        "volumes": {"type": "array", "minItems": 1, "maxItems": 100, "items": {
+            "type": "object", "additionalProperties": False, "required": ["floor_ft", "ceiling_ft", "start", "end"],
+            "properties": {"area": _POLYGON, **_CIRCLE, **_BAND_WINDOW},
+            "description": "area (a polygon), or centre and radius_nm (a circle): one of the two (else 422)"},
+            "description": "4D volumes (at most the agreement's [notices] max_volumes, else 422)"},
+        "withdraw": {"type": "boolean", "description": "true: withdraw the operation (no volumes)"},
         "text": {"type": ["string", "null"], "maxLength": 2000},
-    }, "Notice of a planned operation, to every party; times between 1970 and 9999"),
+    }, "Notice of a planned operation, to every party: one polygon volume (area), one circle (centre, "
+       "radius_nm), several (volumes), or a withdrawal; times between 1970 and 9999"),
+     "anyOf": [{"required": ["area", "floor_ft", "ceiling_ft", "start", "end"]},
+               {"required": ["centre", "radius_nm", "floor_ft", "ceiling_ft", "start", "end"]},
+               {"required": ["volumes"]}, {"required": ["operation", "withdraw"]}]},
     _message("REQUEST", ["to", "text", "deadline"], {
         "to": {"type": "string", "maxLength": 64, "description": "another party of the agreement"},
         "text": _TEXT,

@@ -99,7 +99,8 @@ class EngineLoop:
         self.interval_s = interval_s
         self.min_interval_s = min_interval_s
         self.coast_s = coast_s
-        self.assessment = Assessment.for_agreement(hub.agreement, distress_active=hub.distress_active)
+        self.assessment = Assessment.for_agreement(hub.agreement, distress_active=hub.distress_active,
+                                                   notice_book=hub.notice_book)
         # Alert ids ("conflict-a-b-N") stay unique across restarts: N continues past any
         # number used before, as each earlier alert took at least one record entry.
         self.assessment.conflicts.serial = hub.last_seq
@@ -187,6 +188,8 @@ class EngineLoop:
         kind = ev.get("kind")
         if kind in ("conflict", "loss_of_separation"):
             return sorted({ev.get("party_a", ""), ev.get("party_b", "")} - {""}) or [ALL]
+        if kind == "notice_volume":
+            return sorted({ev.get("party", ""), ev.get("owner", "")} - {""}) or [ALL]
         if kind == "airspace":
             to = {ev.get("party", "")}
             try:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shapely.geometry import shape
-
+from sharedsky.alerting.notice_book import notice_body
+from sharedsky.ingest.notices import NOTICE_FIELDS, NoticeError, parse_notice
 from sharedsky.service.identity import qualify_id
 from sharedsky.service.reports import ID_RE, _parse_time
 
@@ -98,41 +98,9 @@ def _time(msg: dict[str, Any], key: str) -> float:
     return t
 
 
-#: Bounds of a NOTICE's area: a polygon of at most this many rings (outer and holes) and
-#: positions in all (issue 14, defect 9: a notice is sent to every party and stored twice).
-MAX_RINGS = 10
-MAX_POSITIONS = 1000
-
-
-def _check_polygon(area: Any) -> None:
-    """A GeoJSON Polygon of bounded size with no other field; MessageError naming where."""
-    if not isinstance(area, dict) or area.get("type") != "Polygon":
-        raise MessageError("area", "must be a GeoJSON Polygon {\"type\": \"Polygon\", \"coordinates\": [...]}")
-    for k in area:
-        if k not in ("type", "coordinates"):
-            raise MessageError(f"area.{k}", "unknown field (a Polygon has only type and coordinates)")
-    rings = area.get("coordinates")
-    if not isinstance(rings, list) or not rings:
-        raise MessageError("area.coordinates", "must be a list of rings (lists of [longitude, latitude])")
-    if len(rings) > MAX_RINGS:
-        raise MessageError("area.coordinates", f"at most {MAX_RINGS} rings, got {len(rings)}")
-    total = 0
-    for i, ring in enumerate(rings):
-        if not isinstance(ring, list):
-            raise MessageError(f"area.coordinates[{i}]", "must be a list of [longitude, latitude] positions")
-        total += len(ring)
-        if total > MAX_POSITIONS:
-            raise MessageError("area.coordinates", f"at most {MAX_POSITIONS} positions in all")
-        for j, pos in enumerate(ring):
-            if (not isinstance(pos, list) or not 2 <= len(pos) <= 3
-                    or not all(type(x) in (int, float) for x in pos)):
-                raise MessageError(f"area.coordinates[{i}][{j}]",
-                                   "must be a position [longitude, latitude] (or with altitude)")
-
-
 ALLOWED_FIELDS = {
     "DISTRESS": {"icao24", "latitude", "longitude", "altitude", "nature", "callsign"},
-    "NOTICE": {"area", "floor_ft", "ceiling_ft", "start", "end", "text"},
+    "NOTICE": set(NOTICE_FIELDS),
     "REQUEST": {"to", "text", "deadline"},
     "RESPONSE": {"request_seq", "text"},
 }
@@ -162,8 +130,9 @@ class Hotline:
 
     # -- validation -------------------------------------------------------------------
     def check_message(self, msg: Any, sender: str, parties: tuple[str, ...], distress_mhz: list[float],
-                      notice_lead_s: float, now_s: float) -> tuple[str, list[str], dict[str, Any]]:
-        """(kind, audience, event body) of a valid message; MessageError otherwise."""
+                      notice_lead_s: float, now_s: float, notices: Any = None) -> tuple[str, list[str], dict[str, Any]]:
+        """(kind, audience, event body) of a valid message; MessageError otherwise.
+        `notices`: the agreement's `[notices]` (purposes, volumes per operation)."""
         if not isinstance(msg, dict):
             raise MessageError("body", "must be a JSON object with a 'type'")
         typ = msg.get("type")
@@ -199,30 +168,16 @@ class Hotline:
                 body["callsign"] = _text(msg, "callsign", max_len=32, single_line=True)
             return "distress", [ALL], body
         if typ == "NOTICE":
-            area = msg.get("area")
-            _check_polygon(area)
             try:
-                geom = shape(area)
-                ok = geom.is_valid and not geom.is_empty
-                minx, miny, maxx, maxy = geom.bounds
-            except Exception as exc:  # shapely raises several types for bad coordinates
-                raise MessageError("area", f"not a valid polygon ({exc})") from exc
-            if not ok:
-                raise MessageError("area", "polygon is empty or self-intersecting")
-            if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-                raise MessageError("area", "coordinates must be [longitude, latitude] in degrees")
-            floor = _num(msg, "floor_ft", -2000, 150000)
-            ceiling = _num(msg, "ceiling_ft", -2000, 150000)
-            assert floor is not None and ceiling is not None
-            if ceiling <= floor:
-                raise MessageError("ceiling_ft", "must be above floor_ft")
-            start, end = _time(msg, "start"), _time(msg, "end")
-            if end <= start:
-                raise MessageError("end", "must be after start")
-            lead = start - now_s
-            body.update(area=area, floor_ft=floor, ceiling_ft=ceiling, start=iso(start), end=iso(end),
-                        text=_text(msg, "text", required=False), lead_s=round(lead, 1),
-                        short_notice=bool(lead < notice_lead_s), required_lead_s=notice_lead_s)
+                spec = parse_notice(msg, notices)
+            except NoticeError as exc:
+                raise MessageError(exc.field, exc.reason) from exc
+            body.update(notice_body(spec, now_s, notice_lead_s))
+            if spec.operation is not None:
+                body["operation"] = spec.operation
+            if spec.version is not None:
+                body["version"] = spec.version
+            body["text"] = _text(msg, "text", required=False)
             return "notice", [ALL], body
         if typ == "REQUEST":
             to = _text(msg, "to", max_len=64, single_line=True)

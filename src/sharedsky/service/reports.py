@@ -7,12 +7,12 @@ milliseconds. The result is a set of columns ready for the track table and the r
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+
+from sharedsky.ingest.times import parse_time as _parse_time
 
 MAX_BATCH = 50_000
 REQUIRED = ("timestamp", "icao24", "latitude", "longitude", "altitude")
@@ -64,27 +64,6 @@ def _floats(vals: list[Any], c: str) -> np.ndarray:
     except OverflowError:
         i = next(i for i, v in enumerate(vals) if type(v) is int and abs(v) > 1e308)
         raise ReportError(f"reports[{i}].{c}", "must be a finite number (this integer is beyond any float)") from None
-
-
-def _parse_time(v: Any) -> float | None:
-    """Epoch seconds (ms if above 1e11) or ISO 8601 (UTC if no zone) -> epoch s; None if bad."""
-    if _is_number(v):
-        try:
-            x = float(v)
-        except OverflowError:  # an int beyond float range
-            return None
-        if not math.isfinite(x):
-            return None
-        return x / 1000.0 if x > 1e11 else x
-    if isinstance(v, str) and 0 < len(v) <= 40:
-        try:
-            d = datetime.fromisoformat(v)
-        except ValueError:
-            return None
-        if d.tzinfo is None:
-            d = d.replace(tzinfo=UTC)
-        return d.timestamp()
-    return None
 
 
 def validate_reports(body: Any, now_s: float, max_future_s: float = MAX_FUTURE_S) -> dict[str, np.ndarray]:

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sharedsky.alerting.notice_book import NoticeBook, qualified, spec_from_body
+from sharedsky.ingest.notices import NoticeError
 from sharedsky.ingest.tracks import TrackTable
 from sharedsky.record.checkpoint import NoteError, SignedNote, verify_cosignature
 from sharedsky.record.keys import KeyInfo, KeyStore
@@ -40,7 +42,8 @@ from sharedsky.service.reports import (
 )
 
 EVENT_KINDS = ("conflict", "loss_of_separation", "airspace", "distress", "notice", "request",
-               "response", "overdue", "ack", "unacknowledged", "delivered", "not_delivered", "witness_alarm")
+               "response", "overdue", "ack", "unacknowledged", "delivered", "not_delivered", "witness_alarm",
+               "notice_conflict", "notice_volume")
 #: Messages whose delivery to each addressee is proven by that party's witness (issue 15).
 MESSAGE_KINDS = ("distress", "notice", "request", "response")
 #: Kinds that change state without being events of their own.
@@ -148,6 +151,9 @@ class Hub:
         # Held from the ownership check to the claim, so two parties never both take an id.
         self._owners_lock = threading.Lock()
         self.hotline = Hotline(float(agreement.channels.ack_within_s))
+        #: Every party's notified operations and the conflicts between them (issue 17).
+        self.notice_book = NoticeBook(agreement)
+        self._notice_events: list[dict[str, Any]] = []
         self.events: list[StoredEvent] = []
         self._seqs: list[int] = []
         self._by_seq: dict[int, StoredEvent] = {}
@@ -279,6 +285,12 @@ class Hub:
             self.undelivered.pop((int(body["of_seq"]), str(body["party"])), None)
         elif kind == "not_delivered":
             self.late.add((int(body["of_seq"]), str(body["party"])))
+        elif kind == "notice":
+            spec = spec_from_body(body)
+            party = str(body.get("from", e.party))
+            op = qualified(party, spec.operation) if spec.operation else f"{party}:notice-{e.seq}"
+            # Conflicts it causes: appended by `post_message` live; at start they are in the record.
+            self._notice_events = self.notice_book.apply(party, op, int(spec.version or 1), spec, e.t)
         need = self.ack_parties(ev)
         if need:
             h.expect_ack(e.seq, need, e.t)
@@ -328,6 +340,10 @@ class Hub:
                 state == "start" or (state == "updated" and ev.get("suppressed") is False)):
             out = [ev.get("party_a", ""), ev.get("party_b", "")]
         elif kind == "airspace" and state in AIRSPACE_ACK_STATES:
+            out = [ev.get("party", "")]
+        elif kind == "notice_conflict" and state in ("new", "updated"):
+            out = list(ev.get("parties", []))
+        elif kind == "notice_volume" and state in AIRSPACE_ACK_STATES:
             out = [ev.get("party", "")]
         elif kind == "distress":
             # Automatic distress comes from the aircraft of `party`: the others acknowledge it.
@@ -536,7 +552,13 @@ class Hub:
             try:
                 kind, to, body = self.hotline.check_message(
                     message, who.party, self.parties, list(ch.distress_mhz),
-                    float(ch.notice_lead_s), self.clock())
+                    float(ch.notice_lead_s), self.clock(), self.agreement.notices)
+                if kind == "notice" and body.get("operation") is not None:
+                    try:
+                        op, version = self.notice_book.resolve(who.party, spec_from_body(body), 0)
+                    except NoticeError as exc:
+                        raise MessageError(exc.field, exc.reason) from exc
+                    body.update(operation=op, version=version)
                 if sig is not None:
                     if not isinstance(sig, str) or len(sig) > MAX_SIGNATURE_CHARS:
                         raise MessageError("signature", f"must be a base64 string of at most "
@@ -556,7 +578,12 @@ class Hub:
             if kind == "distress":
                 body["party"] = self.aircraft_party(str(body["icao24"]), str(body.get("callsign", "")))
             payload = {"to": to, "event": body, "message": message, "key_id": who.key_id}
+            self._notice_events = []
             entries = self.append_events([(kind, who.party, payload, sig)])
+            if self._notice_events:  # strategic conflicts of a notice: one event to both parties each
+                found, self._notice_events = self._notice_events, []
+                self.append_events([("notice_conflict", "", {
+                    "to": ev["to"], "event": {k: v for k, v in ev.items() if k != "to"}}, None) for ev in found])
         return entries[0].seq
 
     def aircraft_party(self, icao24: str, callsign: str = "") -> str:

@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sharedsky.alerting.notice_book import NoticeBook
 from sharedsky.alerting.step import Assessment
 from sharedsky.engine.separation import Conflicts, Minima
+from sharedsky.ingest.notices import NoticeError, parse_notice
 from sharedsky.ingest.snapshot import Snapshot
 from sharedsky.sim.dynamics import Fleet
 from sharedsky.sim.metrics import MetricsCollector
@@ -104,14 +106,18 @@ class Simulation:
             self.levels = _levels_without_agreement(self.parties, scenario.check_same_party)
             self._n_mismatch = 0
         self.party_code = codes
-        self.assessment = (Assessment.for_agreement(agreement, levels=self.levels, airspace=airspace)
+        #: The scenario's notified operations, checked against each other as the line would
+        #: (the strategic conflicts, at their notice times), and watched by the step.
+        self.notice_book, self.notice_events = _notify(scenario, agreement)
+        self.assessment = (Assessment.for_agreement(agreement, levels=self.levels, airspace=airspace,
+                                                    notice_book=self.notice_book)
                            if detection else None)
         self.watch = self.assessment.airspace if self.assessment is not None else None
         self.metrics = MetricsCollector(self.parties, self.levels)
         self.record_every_s = record_every_s
         self._rec: list[tuple[float, np.ndarray, np.ndarray]] = []
         self._next_record_s = self.t0_s
-        self.events: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = list(self.notice_events)
 
     # -- stepping ----------------------------------------------------------------------
     @property
@@ -229,7 +235,34 @@ class Simulation:
             }
         if self.watch is not None:
             m["airspace"]["watch_summary"] = self.watch.summary()
+        if self.notice_book is not None:
+            m["notices"] = {
+                "operations": len(self.notice_book.operations),
+                "volumes": len(self.notice_book.volumes()),
+                "conflicts": [{k: e[k] for k in ("id", "state", "parties", "start", "end", "floor_ft",
+                                                 "ceiling_ft", "short_notice", "gives_way")}
+                              for e in self.notice_events],
+                "tactical": self.assessment.notices_summary() if self.assessment is not None else None,
+            }
         return head | m
+
+
+def _notify(scenario: Scenario, agreement: Any | None) -> tuple[NoticeBook | None, list[dict[str, Any]]]:
+    """The scenario's notices in the order notified, through the line's own checks: the
+    book, and the strategic conflict events they raise."""
+    if agreement is None or not scenario.notices:
+        return None, []
+    book = NoticeBook(agreement)
+    events: list[dict[str, Any]] = []
+    for k, n in sorted(enumerate(scenario.notices), key=lambda x: (x[1].notified_s, x[0])):
+        t = scenario.start_s + n.notified_s
+        try:
+            spec = parse_notice(n.message(scenario.start_s), agreement.notices)
+        except NoticeError as exc:
+            raise ValueError(f"{scenario.file}: notice[{k}]: {exc}") from exc
+        op, version = book.resolve(n.party, spec, k)
+        events.extend(book.apply(n.party, op, version, spec, t))
+    return book, events
 
 
 def _count(xs: list[str]) -> dict[str, int]:

@@ -94,6 +94,35 @@ class Mission:
 
 
 @dataclass(frozen=True)
+class ScenarioNotice:
+    """`[[notice]]`: an operation a party notifies on the line, `notified_s` after the
+    scenario's start (negative: before it), as the message it would send (times as
+    seconds from the start: `message(start_s)` makes them absolute)."""
+
+    party: str
+    notified_s: float
+    body: dict[str, Any]  # operation, purpose, text, volumes with start_s/end_s relative
+
+    def message(self, t0_s: float, scale: float = 1.0) -> dict[str, Any]:
+        """The NOTICE as sent when the scenario starts at `t0_s` (epoch s); `scale`
+        divides scenario seconds (a demo flown `speed` times faster)."""
+        vols = []
+        for v in self.body["volumes"]:
+            d = {k: x for k, x in v.items() if k not in ("start_s", "end_s", "polygon")}
+            if "polygon" in v:
+                d["area"] = {"type": "Polygon", "coordinates": [[list(p) for p in v["polygon"]]]}
+            d["start"] = t0_s + float(v["start_s"]) / scale
+            d["end"] = t0_s + float(v["end_s"]) / scale
+            vols.append(d)
+        return {"type": "NOTICE", **{k: x for k, x in self.body.items() if k != "volumes"}, "volumes": vols}
+
+
+NOTICE_KEYS = {"party", "operation", "purpose", "text", "notified_s", "volume", "centre", "radius_nm", "polygon",
+               "floor_ft", "ceiling_ft", "start_s", "end_s"}
+VOLUME_KEYS = ("centre", "radius_nm", "polygon", "floor_ft", "ceiling_ft", "start_s", "end_s")
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     start_s: float
@@ -106,6 +135,7 @@ class Scenario:
     region: tuple[float, float, float, float] | None = None  # lon_min, lat_min, lon_max, lat_max
     file: str = "<scenario>"
     extra: dict[str, Any] = field(default_factory=dict)
+    notices: tuple[ScenarioNotice, ...] = ()
 
     @property
     def party_ids(self) -> tuple[str, ...]:
@@ -234,7 +264,7 @@ def loads_scenario(text: str, file: str = "<scenario>") -> Scenario:
         raise ScenarioError(file, [("(file)", int(m.group(1)) if m else None,
                                     f"not valid TOML: {exc}")]) from exc
     c = _Checker(file, text)
-    c.unknown(doc, [], {"scenario", "parties", "types", "base", "mission"})
+    c.unknown(doc, [], {"scenario", "parties", "types", "base", "mission", "notice"})
     head = c.get(doc, [], "scenario", dict, {}, required=True) or {}
     c.unknown(head, ["scenario"], {"name", "description", "start", "region", "check_same_party"})
     name = c.get(head, ["scenario"], "name", str, "scenario", required=True)
@@ -331,12 +361,58 @@ def loads_scenario(text: str, file: str = "<scenario>") -> Scenario:
                 c.add(path + ["id"], f"duplicate mission id {mm.id!r}")
             seen.add(mm.id)
             missions.append(mm)
+    notices = [n for k, raw in enumerate(c.get(doc, [], "notice", list, []) or [])
+               if (n := _notice(c, raw, ["notice", k], parties, start_s)) is not None]
     if c.issues:
         raise ScenarioError(file, c.issues)
     return Scenario(name=name, start_s=start_s, parties=parties, bases=bases, types=types,
                     missions=tuple(missions), description=str(head.get("description", "")),
                     check_same_party=bool(head.get("check_same_party", False)),
-                    region=region, file=file)  # type: ignore[arg-type]
+                    region=region, file=file, notices=tuple(notices))  # type: ignore[arg-type]
+
+
+def _notice(c: _Checker, raw: Any, path: list[str | int], parties: dict[str, PartySpec],
+            start_s: float) -> ScenarioNotice | None:
+    """One `[[notice]]`: a volume inline (centre [lon, lat] and radius_nm, or polygon of
+    [lon, lat]), or several as `[[notice.volume]]`; times in seconds from the start."""
+    from sharedsky.ingest.notices import NoticeError, parse_notice
+
+    if not isinstance(raw, dict):
+        c.add(path, "must be a table")
+        return None
+    c.unknown(raw, path, NOTICE_KEYS)
+    party = c.get(raw, path, "party", str, "", required=True)
+    if party and party not in parties:
+        c.add(path + ["party"], f"unknown party {party!r} (declared: {', '.join(parties)})")
+        return None
+    vols_raw = raw.get("volume")
+    if vols_raw is None:
+        vols_raw = [{k: raw[k] for k in VOLUME_KEYS if k in raw}]
+    elif any(k in raw for k in VOLUME_KEYS):
+        c.add(path + ["volume"], "give the volume inline or as [[notice.volume]] tables, not both")
+        return None
+    if not isinstance(vols_raw, list) or not all(isinstance(v, dict) for v in vols_raw):
+        c.add(path + ["volume"], "must be [[notice.volume]] tables")
+        return None
+    body: dict[str, Any] = {k: raw[k] for k in ("operation", "purpose", "text") if k in raw}
+    body["volumes"] = [dict(v) for v in vols_raw]
+    n = ScenarioNotice(str(party), float(c.num(raw, path, "notified_s", -86400.0) or 0.0), body)
+    try:  # the line's own checks (purposes are the agreement's: checked when flown under one)
+        msg = n.message(start_s)
+        msg.pop("purpose", None)
+        for k, v in enumerate(msg["volumes"]):
+            for key in v:
+                if key not in ("area", "centre", "radius_nm", "floor_ft", "ceiling_ft", "start", "end"):
+                    raise NoticeError(f"volumes[{k}].{key}", "unknown field (allowed: centre, radius_nm, "
+                                      "polygon, floor_ft, ceiling_ft, start_s, end_s)")
+        parse_notice(msg, None)
+    except NoticeError as exc:
+        where = exc.field.replace("volumes[", "volume[") if vols_raw is raw.get("volume") else \
+            exc.field.split(".")[-1]
+        c.add(path + [where.replace("start", "start_s").replace("end", "end_s").replace("area", "polygon")],
+              exc.reason)
+        return None
+    return n
 
 
 def _mission(c: _Checker, m: dict[str, Any], path: list[str | int], parties: dict[str, PartySpec],

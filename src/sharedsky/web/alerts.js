@@ -11,6 +11,7 @@ export function threadKey(ev) {
     case "conflict": return "conflict:" + (ev.id || [ev.a, ev.b].sort().join("-"));
     case "loss_of_separation": return "los:" + (ev.id || [ev.a, ev.b].sort().join("-"));
     case "airspace": return "airspace:" + (ev.id || ev.airspace + ":" + ev.icao24);
+    case "notice_volume": return "notice_volume:" + (ev.id || ev.volume + ":" + ev.icao24);
     case "distress": return "distress:" + ev.seq;
     default: return null;
   }
@@ -19,13 +20,13 @@ export function threadKey(ev) {
 export function threadLevel(ev) {
   if (ev.kind === "conflict") return ev.level || "advisory";
   if (ev.kind === "loss_of_separation") return "los";
-  if (ev.kind === "airspace") return ev.state === "violation_end" ? "violation" : ev.state || "advisory";
+  if (ev.kind === "airspace" || ev.kind === "notice_volume") return ev.state === "violation_end" ? "violation" : ev.state || "advisory";
   if (ev.kind === "distress") return "distress";
   return "advisory";
 }
 
 export function threadEnded(ev) {
-  return (ev.kind === "conflict" && ev.state === "ended") || (ev.kind === "loss_of_separation" && ev.state === "end") || (ev.kind === "airspace" && ev.state === "violation_end");
+  return (ev.kind === "conflict" && ev.state === "ended") || (ev.kind === "loss_of_separation" && ev.state === "end") || ((ev.kind === "airspace" || ev.kind === "notice_volume") && ev.state === "violation_end");
 }
 
 export function ackedByMe(th) {
@@ -59,6 +60,7 @@ export function alertRows() {
     if (ev.kind === "conflict" && ev.t_in_s != null) ttl = ev.t_in_s - Math.max(0, now - ev.t);
     if (ev.kind === "airspace" && ev.time_to_entry_s != null) ttl = ev.time_to_entry_s - Math.max(0, now - ev.t);
     if (ev.kind === "airspace" && ev.state === "violation") ttl = 0;
+    if (ev.kind === "notice_volume") ttl = ev.state === "violation" ? 0 : ev.time_to_entry_s != null ? ev.time_to_entry_s - Math.max(0, now - ev.t) : null;
     if (ev.kind === "loss_of_separation" && !th.ended) ttl = 0;
     rows.push({ id: th.id, kind: th.kind, level: th.level, last: ev, first: th.first, ended: th.ended, acks: th.acks, ttl, th });
   }
@@ -77,6 +79,8 @@ function describe(ev) {
       return `${esc(callsignOf(ev.icao24))} ${tag(ev.party)} → ${esc(airspaceName(ev.airspace))}`;
     case "distress":
       return `${esc(callsignOf(ev.icao24))} ${tag(ev.from || ev.party)} ${esc(ev.nature || "")}`;
+    case "notice_volume":
+      return `${esc(callsignOf(ev.icao24))} ${tag(ev.party)} → notified ${esc(ev.purpose || "")} ${esc(ev.volume)} ${tag(ev.owner)}`;
     default:
       return esc(ev.kind);
   }
@@ -94,7 +98,7 @@ function metaOf(ev) {
     if (ev.d_cpa_nm != null) parts.push(`CPA ${(+ev.d_cpa_nm).toFixed(1)} NM / ${Math.round(ev.dz_cpa_ft || 0)} ft in ${Math.round(ev.t_cpa_s || 0)} s`);
     parts.push(ev.state);
   }
-  if (ev.kind === "airspace") {
+  if (ev.kind === "airspace" || ev.kind === "notice_volume") {
     parts.push(ev.state);
     if (ev.heading_to_avoid_deg != null) parts.push(`avoid: turn to ${Math.round(ev.heading_to_avoid_deg)}°`);
     if (ev.time_inside_s != null) parts.push(`inside ${Math.round(ev.time_inside_s)} s`);

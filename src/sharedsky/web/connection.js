@@ -6,6 +6,7 @@ import { resize } from "./map.js";
 import { buildPartyFilters, writeHash } from "./filters.js";
 import { threadKey, threadLevel, threadEnded, ackedByMe, scheduleSide } from "./alerts.js";
 import { showBanner, hideBanner, addMessage, buildSendForm, refreshRequestSelect, updateTrail, setWitnessed } from "./line.js";
+import { noticeEvent } from "./notices.js";
 
 // ---------------------------------------------------------------- sign-in
 export function keyFromUrl() {
@@ -228,7 +229,8 @@ function applyEvent(ev, seq) {
     case "delivered": updateTrail(ev); break;
     case "not_delivered": addMessage(ev); break;
     case "witness_alarm": addMessage(ev); break;
-    case "notice": S.notices.push(ev); addMessage(ev); break;
+    case "notice": S.notices.push(ev); noticeEvent(ev); addMessage(ev); break;
+    case "notice_conflict": noticeEvent(ev); addMessage(ev); break;
     case "request": S.requests.set(seq, ev); addMessage(ev); refreshRequestSelect(); break;
     case "response": S.responses.set(ev.request_seq, ev); addMessage(ev); refreshRequestSelect(); break;
     case "overdue": S.overdue.add(ev.request_seq); addMessage(ev); break;

@@ -2,6 +2,7 @@
 // requests, the compose form, and the distress banner with its beep.
 import { S, $, esc, fmtTime, fmtAlt, callsignOf, partyLabel, nowServer, api } from "./state.js";
 import { ack, ackedByMe } from "./alerts.js";
+import { describeConflict, drawnArea, noticeSent } from "./notices.js";
 
 // ---------------------------------------------------------------- banner and sound
 export function showBanner(ev) {
@@ -73,6 +74,7 @@ export function addMessage(ev) {
   switch (ev.kind) {
     case "notice":
       who = partyLabel(ev.from);
+      if (ev.operation) title = `NOTICE ${ev.operation} v${ev.version}${ev.withdraw ? " WITHDRAWN" : ""}`;
       body = `${ev.text || ""} ${ev.floor_ft != null ? `[${fmtAlt(ev.floor_ft)}–${fmtAlt(ev.ceiling_ft)}]` : ""} ${ev.start ? ev.start + " → " + (ev.end || "") : ""}${ev.short_notice ? " · SHORT NOTICE" : ""}`;
       break;
     case "request":
@@ -82,6 +84,11 @@ export function addMessage(ev) {
     case "response":
       who = partyLabel(ev.from);
       body = `re #${ev.request_seq}: ${ev.text || ""}`;
+      break;
+    case "notice_conflict":
+      title = ev.state === "ended" ? "NOTICE CONFLICT ENDED" : "NOTICE CONFLICT";
+      who = (ev.parties || []).map(partyLabel).join(" × ");
+      body = describeConflict(ev);
       break;
     case "overdue": title = "OVERDUE"; body = `request #${ev.request_seq} not answered in time`; break;
     case "distress":
@@ -186,7 +193,7 @@ async function sendMessage(e) {
   if (type === "NOTICE") {
     const start = new Date(now + (+$("m-start").value || 0) * 60000);
     const end = new Date(start.getTime() + (+$("m-dur").value || 60) * 60000);
-    body = { type, area: circlePolygon(S.view.lat, S.view.lon, +$("m-radius").value || 20), floor_ft: +$("m-floor").value || 0, ceiling_ft: +$("m-ceiling").value || 0, start: start.toISOString(), end: end.toISOString(), text };
+    body = { type, area: drawnArea() || circlePolygon(S.view.lat, S.view.lon, +$("m-radius").value || 20), floor_ft: +$("m-floor").value || 0, ceiling_ft: +$("m-ceiling").value || 0, start: start.toISOString(), end: end.toISOString(), text };
   } else if (type === "REQUEST") {
     body = { type, to: $("m-to").value, text, deadline: new Date(now + (+$("m-deadline").value || 5) * 60000).toISOString() };
   } else if (type === "RESPONSE") {
@@ -202,6 +209,7 @@ async function sendMessage(e) {
   try {
     const r = await api("/api/v1/messages", { method: "POST", body });
     setStatus(`${type} sent (#${r.seq})`);
+    if (type === "NOTICE") noticeSent();
     $("m-text").value = "";
   } catch (err) {
     setStatus(`${type} refused: ${err.message}`, true);

@@ -9,6 +9,7 @@ import { applyPicture, keyFromUrl, signIn, wireSignIn } from "./connection.js";
 import { alertRows, renderSide, wireAlerts } from "./alerts.js";
 import { refreshIcaoSelect, wireLine } from "./line.js";
 import { readHash, writeHash, writeFiltersToForm, wireFilters } from "./filters.js";
+import { openConflicts, shownVolumes, wireNotices } from "./notices.js";
 
 // Debug and test handle: what the page knows and drew (read by the browser tests and the benchmark).
 const debug = {
@@ -26,6 +27,7 @@ const debug = {
   get applyTimes() { return S.applyTimes.slice(); },
   get view() { return Object.assign({}, S.view); },
   get phases() { return Object.assign({}, S.phases); },
+  get notices() { return { volumes: shownVolumes(), conflicts: openConflicts().map((e) => e.id) }; },
   applyPicture: (msg) => applyPicture(msg),
   draw: () => draw(),
   redraw: () => { S.dirty = true; },
@@ -40,6 +42,7 @@ wireLine();
 wireFilters();
 wireSignIn();
 wireMap();
+wireNotices();
 
 // the clock, time-to-go counters and the distress-select refresh at 1 Hz
 setInterval(() => {

@@ -3,6 +3,7 @@
 import { S, $, TRAIL_POINTS, TRAIL_BUDGET, LABEL_MAX, SQUAWKS, LEVEL_COLOUR, ALT_STOPS, fmtAlt, fmtTtl, nowServer, paint } from "./state.js";
 import { canvas, worldX, worldY, ringsOf, viewTransform } from "./projection.js";
 import { passes } from "./filters.js";
+import { drawNotices } from "./notices.js";
 
 const ctx = canvas.getContext("2d", { alpha: false });
 
@@ -155,18 +156,8 @@ export function draw() {
     }
   }
 
-  // notices (areas announced on the line) while current or upcoming
-  ctx.setLineDash([4, 4]);
-  for (const n of S.notices) {
-    const end = n.end ? Date.parse(n.end) / 1000 : Infinity;
-    if (end < now || !n.area) continue;
-    ctx.strokeStyle = "#ffd60a";
-    ctx.lineWidth = 1.2;
-    ctx.beginPath();
-    for (const ring of ringsOf(n.area)) ring.forEach((c, i) => { const x = worldX(c[0]) * k + ox, y = worldY(c[1]) * k + oy; if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); });
-    ctx.stroke();
-  }
-  ctx.setLineDash([]);
+  // notified volumes by party (active or upcoming at the notices control's time), conflicts
+  drawNotices(ctx, k, ox, oy);
 
   // project and filter the aircraft once
   ensureBuf(S.aircraft.size);
