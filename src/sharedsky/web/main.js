@@ -9,6 +9,7 @@ import { applyPicture, keyFromUrl, signIn, wireSignIn } from "./connection.js";
 import { alertRows, renderSide, wireAlerts } from "./alerts.js";
 import { refreshIcaoSelect, wireLine } from "./line.js";
 import { readHash, writeHash, writeFiltersToForm, wireFilters } from "./filters.js";
+import { layoutReport } from "./labels.js";
 
 // Debug and test handle: what the page knows and drew (read by the browser tests and the benchmark).
 const debug = {
@@ -29,9 +30,12 @@ const debug = {
   applyPicture: (msg) => applyPicture(msg),
   draw: () => draw(),
   redraw: () => { S.dirty = true; },
+  select: (icao) => { S.selected = icao; S.dirty = true; },
   setView: (lat, lon, z) => { S.view = { lat, lon, z }; S.baseCache = null; S.dirty = true; writeHash(); },
 };
 window.sharedsky = debug;
+// Label and symbol boxes of the last frame (CSS px): the declutter's own account, read by the tests.
+window.sharedskyLayout = () => layoutReport();
 
 // ---------------------------------------------------------------- wiring
 wirePointer();
