@@ -49,15 +49,17 @@ class DemoService:
 
     @classmethod
     def start(cls, workdir: Path, agreement_path: Path | str = DEFAULT_AGREEMENT, *, port: int = 0,
-              host: str = "127.0.0.1", engine_interval_s: float = 1.0) -> DemoService:
-        """Start `create_app` on uvicorn (port 0: any free port); returns once it answers."""
+              host: str = "127.0.0.1", engine_interval_s: float = 1.0, history: Any = None) -> DemoService:
+        """Start `create_app` on uvicorn (port 0: any free port); returns once it answers.
+        `history`: as `create_app`'s (the history of the record in `workdir`, read-only)."""
         import uvicorn
 
         from sharedsky.agreement import load_agreement
         from sharedsky.service.app import create_app
 
         agreement = load_agreement(agreement_path)
-        app = create_app(agreement, Path(workdir) / "sharedsky.db", engine_interval_s=engine_interval_s)
+        app = create_app(agreement, Path(workdir) / "sharedsky.db", engine_interval_s=engine_interval_s,
+                         history=history)
         hub = app.state.hub
         keys = {p: hub.keys.issue(p).api_key for p in agreement.party_ids}
         supervisor = hub.keys.issue("supervisor", supervisor=True).api_key
