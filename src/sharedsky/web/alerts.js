@@ -4,6 +4,7 @@ import { S, $, esc, paint, fmtTime, fmtTtl, callsignOf, partyLabel, nowServer, a
 import { writeHash } from "./filters.js";
 import { renderSelected } from "./interaction.js";
 import { setStatus, renderOverdue } from "./line.js";
+import { openMoment } from "./history.js";
 
 // Alert threads: one row per conflict / airspace event id / distress / loss of separation.
 export function threadKey(ev) {
@@ -132,7 +133,8 @@ export function renderSide() {
     return `<li class="alert lvl-${esc(r.level)}${r.ended ? " ended" : ""}${acked ? " acked" : " unacked"}" data-thread="${esc(r.id)}" data-seq="${r.last.seq}">` +
       `<span class="lvl">${esc(lvl)}</span><span class="what">${describe(r.last)}</span>` +
       `<span class="ttl">${r.ended ? "ended" : esc(fmtTtl(r.ttl))}</span>` +
-      `<span class="meta">${esc(metaOf(r.last))}</span><span>${ackTxt}${btn}</span></li>`;
+      `<span class="meta">${esc(metaOf(r.last))}</span><span>${ackTxt}${btn}` +
+      `<button class="moment" data-moment="${r.first.t}" title="show the map at this moment">⏮ ${esc(fmtTime(r.first.t))}</button></span></li>`;
   }).join("");
   const ul = $("alerts");
   if (ul._html !== html) { ul.innerHTML = html; ul._html = html; paint(ul); }
@@ -143,6 +145,8 @@ export function wireAlerts() {
   $("alerts").addEventListener("click", (e) => {
     const b = e.target.closest("button[data-ack]");
     if (b) { ack(+b.dataset.ack, b); return; }
+    const m = e.target.closest("button[data-moment]");
+    if (m) { openMoment(+m.dataset.moment); return; }
     const li = e.target.closest("li[data-thread]");
     if (li) {
       const th = S.threads.get(li.dataset.thread);

@@ -10,12 +10,17 @@ import { alertRows, renderSide, wireAlerts } from "./alerts.js";
 import { refreshIcaoSelect, wireLine } from "./line.js";
 import { readHash, writeHash, writeFiltersToForm, wireFilters } from "./filters.js";
 import { layoutReport } from "./labels.js";
+import { historyState, control, seek } from "./history.js";
 
 // Debug and test handle: what the page knows and drew (read by the browser tests and the benchmark).
 const debug = {
-  get ready() { return !!S.me && S.wsUp; },
+  get ready() { return !!S.me && (S.wsUp || !!S.history); },
+  get history() { return historyState(); },
+  historySeek: (t) => seek(t),
+  historyPlay: (on, speed) => control(on, speed),
   get me() { return S.me; },
   get known() { return Array.from(S.aircraft.keys()); },
+  get knownAircraft() { return Array.from(S.aircraft.values(), (a) => ({ icao24: a.icao24, lat: a.lat, lon: a.lon, alt: a.alt })); },
   get drawn() { return S.drawn.slice(); },
   get tagged() { return (S.tagged || []).slice(); },
   get alerts() { return alertRows().map((r) => ({ id: r.id, kind: r.kind, level: r.level, seq: r.last.seq, ended: r.ended, acks: r.acks.map((a) => a.by), ttl_s: r.ttl })); },
