@@ -126,3 +126,72 @@ def test_thirty_aircraft_in_ten_nm_labels_never_overlap_and_stay_put(svc, browse
         assert s.errors == []
     finally:
         s.close()
+
+
+def test_places_by_zoom_level_from_the_service_only(svc, browser):
+    from sharedsky.service.places import bases_of_scenario
+    from sharedsky.sim.scenario import load_scenario
+
+    from conftest import REPO
+
+    svc.app.state.bases = bases_of_scenario(load_scenario(REPO / "examples" / "syria-2015.scenario.toml"))
+    bad = httpx.get(f"{svc.url}/api/v1/places", params={"bbox": "1,2,3"},
+                    headers={"Authorization": f"Bearer {svc.supervisor_key}"})
+    assert bad.status_code == 422 and "bbox" in bad.json()["detail"]
+    s = Screen(browser, svc).sign_in_url(svc.keys["coalition"])
+    try:
+        s.js("sharedsky.setView(37.0, 35.43, 9.5)")  # Incirlik and Adana
+        s.wait("sharedsky.places.bases.includes('incirlik') && sharedsky.places.shown >= 2")
+        near = httpx.get(f"{svc.url}/api/v1/places", params={"bbox": "35,36.5,36,37.5"},
+                         headers={"Authorization": f"Bearer {svc.keys['coalition']}"}).json()
+        assert {"LTAF"} <= {a["icao"] for a in near["aerodromes"]}  # Adana
+        assert "LTAG" not in {a["icao"] for a in near["aerodromes"]}, "a base is drawn once, as a base"
+        assert [b["icao"] for b in near["bases"]] == ["LTAG"]
+        s.js("sharedsky.setView(36.0, 37.5, 5.5)")  # the whole region: the bases, no aerodrome
+        s.wait("sharedsky.places.shown > 0")
+        s.js("sharedsky.draw()")
+        assert 0 < s.js("sharedsky.places.shown") <= len(svc.app.state.bases)
+        assert s.errors == []
+    finally:
+        s.close()
+
+
+def _gc(lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float]:
+    """Great-circle range (NM, sphere of 3440.065 NM) and initial bearing, for the check."""
+    f1, f2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
+    h = math.sin((f2 - f1) / 2) ** 2 + math.cos(f1) * math.cos(f2) * math.sin(dl / 2) ** 2
+    brg = math.degrees(math.atan2(math.sin(dl) * math.cos(f2),
+                                  math.cos(f1) * math.sin(f2) - math.sin(f1) * math.cos(f2) * math.cos(dl)))
+    return 2 * 3440.065 * math.asin(math.sqrt(h)), brg % 360
+
+
+def test_measure_between_two_aircraft_and_rings_at_the_minima(svc, browser):
+    s = Screen(browser, svc).sign_in_url(svc.supervisor_key)
+    try:
+        s.js(f"sharedsky.setView({LAT0}, {LON0}, {math.log2(420 * 6):.3f})")
+        s.wait("sharedsky.drawn.length === 30")
+        a, b = packed()["coalition"][0], packed()["russia"][-1]
+        s.js("sharedsky.draw()")
+        pts = s.js(f"(() => {{ const l = window.sharedskyLayout().symbols; const f = (id) => l.find(x => x.id === id); "
+                   f"return [f('{a['icao24']}'), f('{b['icao24']}')]; }})()")
+        box = s.page.locator("#map").bounding_box()
+        s.page.keyboard.press("m")
+        for p in pts:
+            s.page.mouse.click(box["x"] + p["x"] + p["w"] / 2, box["y"] + p["y"] + p["h"] / 2)
+        s.wait("sharedsky.measure.result !== null")
+        m = s.js("sharedsky.measure")
+        assert m["a"]["icao"] == a["icao24"] and m["b"]["icao"] == b["icao24"]
+        known = {x["icao24"]: x for x in s.js("sharedsky.knownAircraft")}
+        rng, brg = _gc(known[a["icao24"]]["lat"], known[a["icao24"]]["lon"], known[b["icao24"]]["lat"],
+                       known[b["icao24"]]["lon"])
+        assert abs(m["result"]["range_nm"] - rng) < 0.05 and abs(m["result"]["bearing_deg"] - brg) < 0.5
+        assert m["result"]["ttg_s"] is None or m["result"]["ttg_s"] > 0
+        s.page.keyboard.press("Escape")
+        # rings round the selected coalition aircraft: 20 NM (advisory) and 3 NM (the hard minimum)
+        s.js(f"sharedsky.select('{a['icao24']}')")
+        s.js("sharedsky.draw()")
+        radii = {r["h_nm"] for r in s.js("sharedsky.measure.rings")}
+        assert {20, 3} <= radii, radii
+        assert s.errors == []
+    finally:
+        s.close()

@@ -351,8 +351,11 @@ def _run(svc: DemoService, speed: float, duration: float | None, scenario_path: 
             from sharedsky.sim.scenario import load_scenario
 
             hours = max(1.0, ((duration or 6 * 3600) * speed) / 3600 + 0.1)
-            sim = Simulation(load_scenario(scenario_path), ag, hours=hours, seed=seed, detection=False,
-                             record_every_s=None)
+            scenario = load_scenario(scenario_path)
+            sim = Simulation(scenario, ag, hours=hours, seed=seed, detection=False, record_every_s=None)
+            from sharedsky.service.places import bases_of_scenario
+
+            svc.app.state.bases = bases_of_scenario(scenario)  # on the map, by name
             click.echo(f"simulated traffic: {scenario_path.name}, {len(sim.plans)} flights, x{speed:g}")
         except Exception as exc:  # noqa: BLE001 - the scripted encounter still runs
             click.echo(f"simulated traffic skipped: {scenario_path}: {exc}", err=True)

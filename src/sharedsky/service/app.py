@@ -132,6 +132,7 @@ _ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("/api/v1/events", "get"): (422,),
     ("/api/v1/events/stream", "get"): (400, 422),
     ("/api/v1/history", "get"): (404,),
+    ("/api/v1/places", "get"): (422,),
     ("/api/v1/history/picture", "get"): (404, 422),
 }
 _WHY = {400: "Body or header not acceptable (not JSON, nested too deep, a bad Content-Length or Last-Event-ID)",
@@ -334,6 +335,10 @@ def build_app(lifespan: Any = None) -> FastAPI:
                 "parties": [{"id": p.id, "name": p.name, "colour": p.colour} for p in ag.parties],
                 "default_party": ag.default_party,
                 "alert_levels": list(_hub(request).level_names),
+                # per level, the minima of each pair of parties (in the order of "parties"): the
+                # map's range rings round a selected aircraft
+                "minima": [{"level": m.name, "h_nm": m.h_nm.tolist(), "v_ft": m.v_ft.tolist(), "t_s": m.t_s.tolist()}
+                           for m in ag.minima_levels()],
                 "channels": {"distress_mhz": list(ch.distress_mhz), "hotline": ch.hotline,
                              "language": ch.language, "notice_lead_s": ch.notice_lead_s,
                              "ack_within_s": ch.ack_within_s},
@@ -401,6 +406,16 @@ def build_app(lifespan: Any = None) -> FastAPI:
                         seq: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
         pic = _history(request).picture(t, seq)
         return {"type": "picture", "t": pic.t, "full": True, "aircraft": pic.aircraft_for(who), "removed": []}
+
+    @app.get("/api/v1/places", summary="Aerodromes (airportsdata) and airbases (the scenario's) in a box")
+    def places(request: Request, who: Who, bbox: Annotated[str, Query(max_length=200)]) -> dict[str, Any]:
+        from sharedsky.service.places import parse_bbox, places_in
+
+        try:
+            box = parse_bbox(bbox)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return places_in(box, list(getattr(request.app.state, "bases", [])))
 
     @app.get("/metrics", summary="Counters")
     def metrics(request: Request, who: Who) -> dict[str, Any]:

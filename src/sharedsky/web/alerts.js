@@ -48,7 +48,8 @@ let sidePending = false;
 export function scheduleSide() {
   if (sidePending) return;
   sidePending = true;
-  setTimeout(() => { sidePending = false; renderSide(); }, 100);
+  // a replay at speed changes the list all the time: it is redrawn twice a second then
+  setTimeout(() => { sidePending = false; renderSide(); }, S.history ? 500 : 100);
 }
 
 export function alertRows() {

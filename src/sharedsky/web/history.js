@@ -7,10 +7,11 @@
 import { S, $, api, esc, fmtTime } from "./state.js";
 import { applyPicture, applyEvent, resetEvents } from "./connection.js";
 import { writeHash } from "./filters.js";
-import { renderSide } from "./alerts.js";
+import { scheduleSide } from "./alerts.js";
 
 const SPEEDS = [1, 10, 60, 300, 1800];
-const H = { span: null, events: [], applied: 0, t: 0, playing: false, speed: 60, busy: false, want: null, lastWall: 0 };
+const PICTURE_EVERY_MS = 250;
+const H = { span: null, events: [], applied: 0, t: 0, playing: false, speed: 60, busy: false, want: null, lastWall: 0, fetchedAt: 0 };
 
 /** Enter history mode if the server or the address asks for it; true if it did. */
 export async function maybeHistory() {
@@ -58,6 +59,7 @@ function buildBar() {
 }
 
 function setPlaying(on) {
+  if (H.playing && !on) { H.playing = false; showTime(true); }
   H.playing = on;
   H.lastWall = performance.now();
   $("h-play").textContent = on ? "❚❚" : "▶";
@@ -67,14 +69,17 @@ function setPlaying(on) {
 export async function seek(t) {
   H.t = t;
   applyEventsTo(t);
-  showTime();
+  showTime(true);
   await fetchPicture();
 }
 
 function applyEventsTo(t) {
-  if (H.applied > 0 && H.events[H.applied - 1].t > t) { resetEvents(); H.applied = 0; }
+  const before = H.applied;
+  let reset = false;
+  if (H.applied > 0 && H.events[H.applied - 1].t > t) { resetEvents(); H.applied = 0; reset = true; }
   while (H.applied < H.events.length && H.events[H.applied].t <= t) applyEvent(H.events[H.applied++]);
-  renderSide();
+  // the alert list is redrawn when it changed, at most ten times a second (not every frame)
+  if (reset || H.applied !== before) scheduleSide();
 }
 
 async function fetchPicture() {
@@ -98,12 +103,17 @@ async function fetchPicture() {
   }
 }
 
-function showTime() {
+function showTime(force) {
+  // while playing, the clock, the slider and the address follow a few times a second (a
+  // change of the page's text or address every frame costs a layout of the whole page)
+  const now = performance.now();
+  if (!force && now - (H.shownAt || 0) < 250) return;
+  H.shownAt = now;
   const d = new Date(H.t * 1000).toISOString();
   $("h-time").textContent = d.slice(0, 10) + " " + fmtTime(H.t);
   $("h-slider").value = String(Math.round(H.t));
   S.historyAt = H.t;
-  writeHash();
+  if (force || !H.playing) writeHash();
 }
 
 function tick() {
@@ -114,9 +124,10 @@ function tick() {
     H.t = Math.min(H.span.t1, H.t + dt * H.speed);
     if (H.t >= H.span.t1) setPlaying(false);
     applyEventsTo(H.t);
-    showTime();
-    if (!H.busy) fetchPicture();
-    else H.want = H.t;
+    showTime(!H.playing);
+    // a new picture of the past at most every PICTURE_EVERY_MS while playing: each is rebuilt
+    // by the service, and the page's frames come first
+    if (!H.busy && now - H.fetchedAt >= PICTURE_EVERY_MS) { H.fetchedAt = now; fetchPicture(); }
   }
   requestAnimationFrame(tick);
 }

@@ -62,28 +62,34 @@ export function placeLabels(items, symbols, W, H) {
   const placed = [], dropped = [];
   for (const it of order) {
     const radii = it.prio > 1 ? RADII_HOT_PX.length : RADII_PX.length;
-    const tries = []; // candidate boxes: [box, distance from the previous place]
-    for (let r = 0; r < radii; r++) for (let d = 0; d < DIRS.length; d++) tries.push([boxAt(it, d, r), 0]);
     const prev = previous.get(it.id);
+    let got = null;
     if (prev) {
       // a box does not shrink by a little (a time to go of 1:00 after 59 s) and so does not shift
       if (prev[2] > it.w && prev[2] - it.w < 40) it.w = prev[2];
       if (prev[3] > it.h && prev[3] - it.h < 30) it.h = prev[3];
-      // stay put: the previous place (same offset from the anchor) first, then that place nudged
-      // a few pixels, then the places nearest to it: no jumping
-      const px = it.ax + prev[0], py = it.ay + prev[1];
-      for (const nx of NUDGE_PX) for (const ny of NUDGE_PX) tries.push([{ x: px + nx, y: py + ny, w: it.w, h: it.h }, 0]);
-      for (const t of tries) t[1] = Math.hypot(t[0].x - px, t[0].y - py);
-      tries.sort((a, b) => a[1] - b[1]);
+      // stay put: the previous place (same offset from the anchor), if it is still free
+      const b = { x: it.ax + prev[0], y: it.ay + prev[1], w: it.w, h: it.h };
+      if (b.x >= 0 && b.y >= 0 && b.x + b.w <= W && b.y + b.h <= H && !grid.hits(b, 0)) got = b;
     }
-    let got = null;
-    for (const [b, dist] of tries) {
+    const tries = []; // candidate boxes: [box, distance from the previous place]
+    if (!got) {
+      for (let r = 0; r < radii; r++) for (let d = 0; d < DIRS.length; d++) tries.push([boxAt(it, d, r), 1]);
+      if (prev) {
+        // then that place nudged a few pixels, then the places nearest to it: no jumping
+        const px = it.ax + prev[0], py = it.ay + prev[1];
+        for (const nx of NUDGE_PX) for (const ny of NUDGE_PX) if (nx || ny) tries.push([{ x: px + nx, y: py + ny, w: it.w, h: it.h }, 1]);
+        for (const t of tries) t[1] = Math.hypot(t[0].x - px, t[0].y - py) || 1;
+        tries.sort((a, b) => a[1] - b[1]);
+      }
+    }
+    for (const [b] of tries) {
+      if (got) break;
       if (b.x < 0 || b.y < 0 || b.x + b.w > W || b.y + b.h > H) continue;
       // a new place keeps a gap, the previous one need only be free: aircraft that creep
       // a pixel towards each other do not push their labels about
-      if (grid.hits(b, prev && dist === 0 ? 0 : GAP_PX)) continue;
+      if (grid.hits(b, GAP_PX)) continue;
       got = b;
-      break;
     }
     if (!got && it.must) got = prev ? { x: it.ax + prev[0], y: it.ay + prev[1], w: it.w, h: it.h } : boxAt(it, 0, 0);
     if (!got) { dropped.push(it.id); continue; }

@@ -10,12 +10,16 @@ import { alertRows, renderSide, wireAlerts } from "./alerts.js";
 import { refreshIcaoSelect, wireLine } from "./line.js";
 import { readHash, writeHash, writeFiltersToForm, wireFilters } from "./filters.js";
 import { layoutReport } from "./labels.js";
+import { placesState } from "./places.js";
+import { measureState, wireMeasure } from "./measure.js";
 import { historyState, control, seek } from "./history.js";
 
 // Debug and test handle: what the page knows and drew (read by the browser tests and the benchmark).
 const debug = {
   get ready() { return !!S.me && (S.wsUp || !!S.history); },
   get history() { return historyState(); },
+  get places() { return placesState(); },
+  get measure() { return measureState(); },
   historySeek: (t) => seek(t),
   historyPlay: (on, speed) => control(on, speed),
   get me() { return S.me; },
@@ -49,6 +53,7 @@ wireLine();
 wireFilters();
 wireSignIn();
 wireMap();
+wireMeasure();
 
 // the clock, time-to-go counters and the distress-select refresh at 1 Hz
 setInterval(() => {

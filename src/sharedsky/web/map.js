@@ -4,6 +4,8 @@ import { S, $, TRAIL_POINTS, TRAIL_BUDGET, LABEL_MAX, SQUAWKS, LEVEL_COLOUR, ALT
 import { canvas, worldX, worldY, ringsOf, viewTransform } from "./projection.js";
 import { passes } from "./filters.js";
 import { placeLabels, nearestOnBox } from "./labels.js";
+import { drawPlaces } from "./places.js";
+import { drawMeasure } from "./measure.js";
 
 const ctx = canvas.getContext("2d", { alpha: false });
 
@@ -169,6 +171,8 @@ export function draw() {
   }
   ctx.setLineDash([]);
 
+  drawPlaces(ctx, T);
+
   // project and filter the aircraft once
   ensureBuf(S.aircraft.size);
   let n = 0;
@@ -295,6 +299,7 @@ export function draw() {
   }
   if (items.length) drawLabels(items, n, size, W, H);
   else placeLabels([], [], W, H);
+  drawMeasure(ctx, T);
   S.drawn = drawn;
   S.tagged = tagged;
   S.screen = { n, bx, by, bref };
@@ -302,14 +307,19 @@ export function draw() {
   // scale bar and counters
   const nmPerPx = 60 / k; // one degree of (cos-scaled) longitude is 60 NM
   const nice = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((v) => v / nmPerPx > 70) || 1000;
-  $("scalebar").style.width = Math.round(nice / nmPerPx) + "px";
-  $("scalebar").textContent = nice + " NM";
-  $("count-drawn").textContent = n;
-  $("count-known").textContent = S.aircraft.size;
-  $("count-alt-unknown").textContent = S.altUnknown || 0;
-  $("stat-alt-unknown").classList.toggle("hidden", !S.altUnknown);
-  document.body.dataset.drawn = n;
-  document.body.dataset.known = S.aircraft.size;
+  // the page's text is written only when it changes: each write lays the whole page out again
+  const info = `${Math.round(nice / nmPerPx)}|${nice}|${n}|${S.aircraft.size}|${S.altUnknown || 0}`;
+  if (info !== S._info) {
+    S._info = info;
+    $("scalebar").style.width = Math.round(nice / nmPerPx) + "px";
+    $("scalebar").textContent = nice + " NM";
+    $("count-drawn").textContent = n;
+    $("count-known").textContent = S.aircraft.size;
+    $("count-alt-unknown").textContent = S.altUnknown || 0;
+    $("stat-alt-unknown").classList.toggle("hidden", !S.altUnknown);
+    document.body.dataset.drawn = n;
+    document.body.dataset.known = S.aircraft.size;
+  }
 
   const t1 = performance.now();
   const dt = t1 - t0;
@@ -337,11 +347,24 @@ function labelLines(ac, em, distress, ring, sel, alert) {
   return lines;
 }
 
+const widths = new Map(); // text -> width in px (labels repeat from frame to frame)
+function textWidth(text, bold) {
+  const key = (bold ? "b" : "") + text;
+  let w = widths.get(key);
+  if (w === undefined) {
+    if (widths.size > 20000) widths.clear();
+    ctx.font = bold ? TAG_FONT : LABEL_FONT;
+    w = ctx.measureText(text).width;
+    widths.set(key, w);
+  }
+  return w;
+}
+
 function drawLabels(items, n, size, W, H) {
   // measure, place (labels.js), then draw leader lines, boxes and text
   for (const it of items) {
     let w = 0;
-    for (const l of it.lines) { ctx.font = l.bold ? TAG_FONT : LABEL_FONT; w = Math.max(w, ctx.measureText(l.text).width); }
+    for (const l of it.lines) w = Math.max(w, textWidth(l.text, l.bold));
     it.w = Math.ceil(w) + 6;
     it.h = it.lines.length * LINE_PX + 3;
   }
