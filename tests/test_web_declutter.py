@@ -195,3 +195,26 @@ def test_measure_between_two_aircraft_and_rings_at_the_minima(svc, browser):
         assert s.errors == []
     finally:
         s.close()
+
+
+def test_pair_separation_plot_for_the_selected_conflict(svc, browser):
+    s = Screen(browser, svc).sign_in_url(svc.keys["coalition"])
+    try:
+        a = packed()["coalition"][0]["icao24"]
+        s.wait(f"sharedsky.alerts.some(r => r.kind === 'conflict' && !r.ended && r.id.includes('{a}'))", 30000)
+        s.js(f"sharedsky.select('{a}')")
+        s.wait("sharedsky.plot.pair !== null && sharedsky.plot.past >= 2", 10000)
+        plot, aircraft = s.js("[sharedsky.plot, sharedsky.knownAircraft]")  # the same instant
+        assert a in plot["pair"]
+        other = next(x for x in plot["pair"] if x != a)
+        known = {x["icao24"]: x for x in aircraft}
+        p, q = known[a], known[other]
+        h_nm = 60 * math.hypot(q["lat"] - p["lat"], (q["lon"] - p["lon"]) * math.cos(math.radians((p["lat"] + q["lat"]) / 2)))
+        assert abs(plot["predicted"][0]["h_nm"] - h_nm) < 0.05
+        assert plot["predicted"][-1]["t"] - plot["predicted"][0]["t"] == 300
+        # the coalition/Russian minima: 20 NM advisory, 3 NM / 1,000 ft hard
+        assert [(m["h_nm"], m["v_ft"]) for m in plot["minima"]][-1] == (3, 1000)
+        assert s.page.locator("#plot").is_visible()
+        assert s.errors == []
+    finally:
+        s.close()

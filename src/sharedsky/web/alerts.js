@@ -125,7 +125,8 @@ export function renderSide() {
   const active = rows.filter((r) => !r.ended);
   $("count-alerts").textContent = active.length;
   $("alerts-count").textContent = rows.length ? `(${active.length} active / ${rows.length})` : "";
-  const html = rows.slice(0, 200).map((r) => {
+  // a replay at speed: the newest 50 rows (each redraw lays the list out again)
+  const html = rows.slice(0, S.history ? 50 : 200).map((r) => {
     const acked = r.acks.length > 0;
     const ackedMe = ackedByMe(r.th);
     const ackTxt = acked ? `<span class="acked">ACK ${esc(r.acks.map((a) => partyLabel(a.by)).filter((v, i, s) => s.indexOf(v) === i).join(", "))}</span>` : "";
@@ -135,7 +136,7 @@ export function renderSide() {
       `<span class="lvl">${esc(lvl)}</span><span class="what">${describe(r.last)}</span>` +
       `<span class="ttl">${r.ended ? "ended" : esc(fmtTtl(r.ttl))}</span>` +
       `<span class="meta">${esc(metaOf(r.last))}</span><span>${ackTxt}${btn}` +
-      `<button class="moment" data-moment="${r.first.t}" title="show the map at this moment">⏮ ${esc(fmtTime(r.first.t))}</button></span></li>`;
+      `<button class="moment" data-moment="${r.first.t}" title="show the map at this moment">@ ${esc(fmtTime(r.first.t))}</button></span></li>`;
   }).join("");
   const ul = $("alerts");
   if (ul._html !== html) { ul.innerHTML = html; ul._html = html; paint(ul); }

@@ -12,6 +12,7 @@ import { readHash, writeHash, writeFiltersToForm, wireFilters } from "./filters.
 import { layoutReport } from "./labels.js";
 import { placesState } from "./places.js";
 import { measureState, wireMeasure } from "./measure.js";
+import { plotState, wirePlot } from "./plot.js";
 import { historyState, control, seek } from "./history.js";
 
 // Debug and test handle: what the page knows and drew (read by the browser tests and the benchmark).
@@ -20,11 +21,12 @@ const debug = {
   get history() { return historyState(); },
   get places() { return placesState(); },
   get measure() { return measureState(); },
+  get plot() { return plotState(); },
   historySeek: (t) => seek(t),
   historyPlay: (on, speed) => control(on, speed),
   get me() { return S.me; },
   get known() { return Array.from(S.aircraft.keys()); },
-  get knownAircraft() { return Array.from(S.aircraft.values(), (a) => ({ icao24: a.icao24, lat: a.lat, lon: a.lon, alt: a.alt })); },
+  get knownAircraft() { return Array.from(S.aircraft.values(), (a) => ({ icao24: a.icao24, callsign: a.callsign, lat: a.lat, lon: a.lon, alt: a.alt })); },
   get drawn() { return S.drawn.slice(); },
   get tagged() { return (S.tagged || []).slice(); },
   get alerts() { return alertRows().map((r) => ({ id: r.id, kind: r.kind, level: r.level, seq: r.last.seq, ended: r.ended, acks: r.acks.map((a) => a.by), ttl_s: r.ttl })); },
@@ -54,6 +56,7 @@ wireFilters();
 wireSignIn();
 wireMap();
 wireMeasure();
+wirePlot();
 
 // the clock, time-to-go counters and the distress-select refresh at 1 Hz
 setInterval(() => {

@@ -5,7 +5,7 @@ import { canvas, worldX, worldY, ringsOf, viewTransform } from "./projection.js"
 import { passes } from "./filters.js";
 import { placeLabels, nearestOnBox } from "./labels.js";
 import { drawPlaces } from "./places.js";
-import { drawMeasure } from "./measure.js";
+import { drawMeasure, drawRings } from "./measure.js";
 
 const ctx = canvas.getContext("2d", { alpha: false });
 
@@ -172,6 +172,7 @@ export function draw() {
   ctx.setLineDash([]);
 
   drawPlaces(ctx, T);
+  drawRings(ctx, T);
 
   // project and filter the aircraft once
   ensureBuf(S.aircraft.size);

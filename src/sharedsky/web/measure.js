@@ -86,8 +86,8 @@ export function setMeasuring(on) {
   S.dirty = true;
 }
 
-/** The measure line and the selected aircraft's minima rings (CSS px transform set). */
-export function drawMeasure(ctx, T) {
+/** The selected aircraft's minima rings, under the traffic and its labels (CSS px transform set). */
+export function drawRings(ctx, T) {
   const { k, ox, oy } = T;
   const xy = (p) => [p.lon * S.cos0 * k + ox, -p.lat * k + oy];
   const nmPx = k / 60; // one NM in px (the world's y axis is degrees of latitude)
@@ -105,6 +105,12 @@ export function drawMeasure(ctx, T) {
     }
     ctx.setLineDash([]);
   }
+}
+
+/** The measure line with its range, bearing and time to go, over everything (CSS px transform set). */
+export function drawMeasure(ctx, T) {
+  const { k, ox, oy } = T;
+  const xy = (p) => [p.lon * S.cos0 * k + ox, -p.lat * k + oy];
   const p = where(M.a), q = where(M.b);
   if (!p) return;
   const [x1, y1] = xy(p);
@@ -152,7 +158,7 @@ export function wireMeasure() {
   b.className = "measure-btn";
   b.type = "button";
   b.title = "measure range, bearing and time to go (M); click two points or aircraft";
-  b.textContent = "📏 measure";
+  b.textContent = "↔ measure";
   b.addEventListener("click", () => setMeasuring(!M.on));
   $("mapwrap").appendChild(b);
   window.addEventListener("keydown", (e) => {
