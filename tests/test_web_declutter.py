@@ -147,10 +147,15 @@ def test_places_by_zoom_level_from_the_service_only(svc, browser):
         assert {"LTAF"} <= {a["icao"] for a in near["aerodromes"]}  # Adana
         assert "LTAG" not in {a["icao"] for a in near["aerodromes"]}, "a base is drawn once, as a base"
         assert [b["icao"] for b in near["bases"]] == ["LTAG"]
+        assert "Adana" in {t["name"] for t in near["towns"]} and near["towns_source"].startswith("GeoNames")
+        s.wait("sharedsky.places.towns_shown >= 1")
         s.js("sharedsky.setView(36.0, 37.5, 5.5)")  # the whole region: the bases, no aerodrome
         s.wait("sharedsky.places.shown > 0")
         s.js("sharedsky.draw()")
         assert 0 < s.js("sharedsky.places.shown") <= len(svc.app.state.bases)
+        # and only the cities of a million or more (Aleppo, Damascus, Adana, Gaziantep, ...)
+        far = s.js("sharedsky.places")
+        assert 0 < far["towns_shown"] < far["towns"] / 4
         assert s.errors == []
     finally:
         s.close()

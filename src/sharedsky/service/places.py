@@ -1,9 +1,10 @@
-"""Places to steer by on the map: aerodromes and airbases, from data bundled with the service.
+"""Places to steer by on the map: aerodromes, airbases and towns, from data bundled with the service.
 
 Aerodromes come from the `airportsdata` package (MIT, maintained; the list the aerodrome
 suppression rule uses too), entries with an ICAO location indicator only. Airbases are those
 named by the scenario the service was started with (the demo's bases, with their sources)
-or given to `create_app`. Nothing is fetched: the map asks the service for the places in a
+or given to `create_app`. Towns are GeoNames places of at least 50,000 inhabitants bundled
+in `sharedsky/data/towns.json.gz` (CC BY 4.0; see the data README). Nothing is fetched: the map asks the service for the places in a
 box around its view (`GET /api/v1/places?bbox=...`).
 """
 
@@ -52,6 +53,21 @@ def aerodrome_table() -> AerodromeTable:
     )
 
 
+@cache
+def town_table() -> tuple[NDArray[np.str_], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], str]:
+    """The bundled towns as columns: name, latitude, longitude, population; and their source."""
+    import gzip
+    import json
+    from importlib.resources import files
+
+    with gzip.open(str(files("sharedsky") / "data" / "towns.json.gz"), "rt", encoding="utf-8") as f:
+        doc = json.load(f)
+    rows = doc["rows"]
+    return (np.array([r[0] for r in rows], dtype=str), np.array([r[1] for r in rows], dtype=np.float64),
+            np.array([r[2] for r in rows], dtype=np.float64), np.array([r[3] for r in rows], dtype=np.int64),
+            str(doc["source"]))
+
+
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
     """`lon0,lat0,lon1,lat1` in degrees; ValueError naming what is wrong."""
     parts = text.split(",")
@@ -79,8 +95,12 @@ def places_in(bbox: tuple[float, float, float, float], bases: list[dict[str, Any
                    "elevation_ft": float(a.elevation_ft[i])}
                   for i in order.tolist() if str(a.icao[i]) not in base_codes]
     near = [b for b in bases if lon0 <= b["lon"] <= lon1 and lat0 <= b["lat"] <= lat1]
-    return {"aerodromes": aerodromes, "bases": near, "truncated": bool(inside.size > MAX_PLACES),
-            "source": a.source}
+    name, lat, lon, pop, town_source = town_table()
+    tin = np.flatnonzero((lon >= lon0) & (lon <= lon1) & (lat >= lat0) & (lat <= lat1))[:MAX_PLACES]  # largest first
+    towns = [{"name": str(name[i]), "lat": float(lat[i]), "lon": float(lon[i]), "population": int(pop[i])}
+             for i in tin.tolist()]
+    return {"aerodromes": aerodromes, "bases": near, "towns": towns, "truncated": bool(inside.size > MAX_PLACES),
+            "source": a.source, "towns_source": town_source}
 
 
 def bases_of_scenario(scenario: Any) -> list[dict[str, Any]]:

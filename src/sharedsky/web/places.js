@@ -1,11 +1,13 @@
-// Places to steer by: aerodromes (airportsdata) and the airbases the service was told of, drawn
+// Places to steer by: towns (GeoNames), aerodromes (airportsdata) and the airbases the service was told of, drawn
 // under the traffic and shown by zoom level: bases always, aerodromes with an IATA code from a
 // regional view, every aerodrome closer in; codes, then names, as the view closes in. The
 // places come from the service for a box around the view (GET /api/v1/places), never elsewhere.
 import { S, api } from "./state.js";
 import { screenToLonLat } from "./projection.js";
 
-const P = { box: null, z: null, loading: false, aerodromes: [], bases: [], shown: 0 };
+const P = { box: null, z: null, loading: false, aerodromes: [], bases: [], towns: [], shown: 0, towns_shown: 0 };
+// towns by zoom level: the least population shown from each zoom on (z: log2 px per degree)
+const TOWN_ZOOMS = [[8, 0], [7.3, 100000], [6.5, 300000], [5, 1000000]];
 
 function wanted(T) {
   // the view's box, three times as large, refreshed when the view leaves the loaded box
@@ -21,7 +23,7 @@ function load(T) {
   if (!(box[0] < box[2] && box[1] < box[3])) return;
   P.loading = true;
   api(`/api/v1/places?bbox=${box.map((x) => x.toFixed(3)).join(",")}`)
-    .then((r) => { P.box = box; P.z = S.view.z; P.aerodromes = r.aerodromes || []; P.bases = r.bases || []; S.dirty = true; })
+    .then((r) => { P.box = box; P.z = S.view.z; P.aerodromes = r.aerodromes || []; P.bases = r.bases || []; P.towns = r.towns || []; S.dirty = true; })
     .catch((e) => console.error("places", e))
     .finally(() => { P.loading = false; });
 }
@@ -33,7 +35,18 @@ export function drawPlaces(ctx, T) {
   const { k, ox, oy, W, H } = T;
   const z = S.view.z;
   const xy = (p) => [p.lon * S.cos0 * k + ox, -p.lat * k + oy];
-  let shown = 0;
+  let shown = 0, towns = 0;
+  const minPop = (TOWN_ZOOMS.find(([zz]) => z >= zz) || [0, Infinity])[1];
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.fillStyle = "rgba(200,210,220,0.55)";
+  for (const t of P.towns) {
+    if (t.population < minPop) break; // largest first
+    const [x, y] = xy(t);
+    if (x < -40 || y < -20 || x > W + 40 || y > H + 20) continue;
+    towns++;
+    ctx.fillRect(x - 1.5, y - 1.5, 3, 3);
+    ctx.fillText(t.name, x + 4, y - 3);
+  }
   ctx.font = "10px ui-monospace, 'DejaVu Sans Mono', monospace";
   ctx.lineWidth = 1;
   if (z >= 6.3) {
@@ -59,9 +72,11 @@ export function drawPlaces(ctx, T) {
     ctx.fillText(z >= 7.5 ? b.name : (b.icao || b.id), x + 7, y + 11);
   }
   P.shown = shown;
+  P.towns_shown = towns;
 }
 
 /** What the places layer holds and shows (read by the tests). */
 export function placesState() {
-  return { aerodromes: P.aerodromes.length, bases: P.bases.map((b) => b.id), shown: P.shown, box: P.box };
+  return { aerodromes: P.aerodromes.length, bases: P.bases.map((b) => b.id), shown: P.shown, box: P.box,
+    towns: P.towns.length, towns_shown: P.towns_shown };
 }
