@@ -115,14 +115,19 @@ def test_history_needs_a_key(tmp_path, path):
 
 
 def test_replay_map_and_serve_history_from_the_command_line(tmp_path, shared_data):
-    from conftest import run_cli
+    from conftest import REPO, run_cli
 
     r = run_cli("replay", str(shared_data / "adsb" / "sample_dump1090.bin"), "--map", "--port", "0",
                 "--map-duration-s", "1", timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "replay on the map:" in r.stdout
     assert "supervisor" in r.stdout and "http://127.0.0.1:" in r.stdout and "?key=ssk_" in r.stdout
-    r = run_cli("replay", "beast://127.0.0.1:1", "--map")
-    assert r.returncode == 2 and "--map" in r.stderr
-    r = run_cli("serve", "--agreement", "examples/syria-2015.toml", "--db", str(tmp_path / "none.db"), "--history")
-    assert r.returncode == 2 and "no such record" in r.stderr
+    from click.testing import CliRunner
+
+    from sharedsky.cli import main
+
+    r = CliRunner().invoke(main, ["replay", "beast://127.0.0.1:1", "--map"])
+    assert r.exit_code == 2 and "--map" in r.output
+    r = CliRunner().invoke(main, ["serve", "--agreement", str(REPO / "examples" / "syria-2015.toml"),
+                                  "--db", str(tmp_path / "none.db"), "--history"])
+    assert r.exit_code == 2 and "no such record" in r.output

@@ -94,9 +94,9 @@ def test_thirty_aircraft_in_ten_nm_labels_never_overlap_and_stay_put(svc, browse
         s.wait("sharedsky.drawn.length === 30")
         s.wait("sharedsky.alerts.filter(a => a.kind === 'conflict' && !a.ended).length >= 20", 30000)
         s.js("sharedsky.select('ae0200')")
-        time.sleep(1.5)
+        time.sleep(1.0)
         frames = []
-        for _ in range(8):  # consecutive frames, with picture updates arriving in between
+        for _ in range(6):  # consecutive frames, with picture updates arriving in between
             s.js("sharedsky.draw()")
             frames.append(s.js("window.sharedskyLayout()"))
             time.sleep(0.35)

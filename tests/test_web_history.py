@@ -22,8 +22,8 @@ pytestmark = [
 ]
 
 RECORDING = REPO / "data" / "switzerland.json.gz"
-SPAN_S = 2400.0  # the first 40 minutes of the recording
-AT_S = 1500.0  # the moment jumped to, from the start
+SPAN_S = 1500.0  # the first 25 minutes of the recording
+AT_S = 1200.0  # the moment jumped to, from the start
 STEP_S = 1.0
 
 
@@ -36,10 +36,10 @@ def replayed(tmp_path_factory: pytest.TempPathFactory):
     from sharedsky.ingest.schema import epoch_s
     from sharedsky.replay.run import ReplaySummary, replay_batches
 
-    summary = ReplaySummary()
-    whole = _Gate(summary, True)(_read(str(RECORDING), None), final=True)
-    t = epoch_s(whole["timestamp"])
-    whole = whole[t <= t.min() + SPAN_S].reset_index(drop=True)
+    raw = _read(str(RECORDING), None)
+    t = epoch_s(raw["timestamp"])
+    # the first minutes, read and gated as replay reads a recording
+    whole = _Gate(ReplaySummary(), True)(raw[t <= t.min() + SPAN_S].reset_index(drop=True), final=True)
     party = np.zeros(len(whole), dtype=np.int32)
     levels = uniform_levels(1, 5.0, 1000.0, 300.0, True)
     start = float(np.ceil(epoch_s(whole["timestamp"]).min()))
