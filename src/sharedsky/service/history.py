@@ -55,7 +55,8 @@ class RecordReports:
         codes: list[np.ndarray] = []
         # Entries are in seq order and their times increase with it: read from t0 - a margin
         # for the record's own clock, keep rows whose report time is inside the window.
-        for e in hub.record.entries(kinds=["reports"], since_t=t0_s - WINDOW_S):
+        start = hub.record.first_seq_at(t0_s - WINDOW_S)
+        for e in hub.record.entries(after=start - 1, kinds=["reports"]):
             if seq_max is not None and e.seq > seq_max:
                 break
             if e.t > t1_s + WINDOW_S:

@@ -51,9 +51,16 @@ function buildBar() {
   bar.innerHTML = `<button id="h-play" title="play / pause">▶</button>` +
     `<select id="h-speed" title="speed">${SPEEDS.map((s) => `<option value="${s}"${s === H.speed ? " selected" : ""}>${s}x</option>`).join("")}</select>` +
     `<input id="h-slider" type="range" min="${H.span.t0}" max="${H.span.t1}" step="1" value="${H.span.t0}">` +
-    `<span id="h-time" class="htime">--</span><span class="hmode">HISTORY</span>`;
+    `<span id="h-time" class="htime">--</span><span class="hmode">HISTORY</span>` +
+    (H.span.live ? `<button id="h-live" title="back to the live picture">live</button>` : "");
   $("mapwrap").appendChild(bar);
   $("h-play").addEventListener("click", () => setPlaying(!H.playing));
+  if ($("h-live")) $("h-live").addEventListener("click", () => {
+    const q = new URLSearchParams(location.hash.replace(/^#/, ""));
+    q.delete("at");
+    location.replace(location.pathname + "#" + q.toString());
+    location.reload();
+  });
   $("h-speed").addEventListener("change", () => { H.speed = +$("h-speed").value; });
   $("h-slider").addEventListener("input", () => { setPlaying(false); seek(+$("h-slider").value); });
 }
