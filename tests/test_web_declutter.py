@@ -223,3 +223,25 @@ def test_pair_separation_plot_for_the_selected_conflict(svc, browser):
         assert s.errors == []
     finally:
         s.close()
+
+
+def test_alert_row_opens_its_moment_in_a_new_tab_of_the_live_service(svc, browser):
+    s = Screen(browser, svc).sign_in_url(svc.keys["russia"])
+    try:
+        s.wait("document.querySelector('#alerts button[data-moment]') !== null", 30000)
+        button = s.page.locator("#alerts button[data-moment]").first
+        t = float(button.get_attribute("data-moment"))
+        with s.ctx.expect_page() as opened:
+            button.click()
+        past = opened.value
+        past.wait_for_function("() => window.sharedsky && sharedsky.ready && sharedsky.history.on", timeout=20000)
+        past.wait_for_function(f"() => !sharedsky.history.busy && Math.abs(sharedsky.history.t - {t}) < 1 "
+                               "&& sharedsky.known.length > 0", timeout=20000)
+        # the moment as the Russian screen saw it: its own aircraft, and what was disclosed of the others
+        assert past.evaluate("sharedsky.me.party") == "russia"
+        assert past.evaluate("sharedsky.history.span.t0") <= t
+        assert past.evaluate("sharedsky.alerts.length") >= 1
+        assert "at=" in past.url
+        past.close()
+    finally:
+        s.close()

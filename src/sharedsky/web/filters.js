@@ -71,7 +71,7 @@ export function writeHash() {
     if (!f.labels) q.set("labels", "0");
     if (!f.trails) q.set("trails", "0");
     if (!f.airspaces) q.set("airspaces", "0");
-    if (S.historyAt != null) q.set("at", String(Math.round(S.historyAt)));
+    if (S.historyAt != null) q.set("at", String(Math.round(S.historyAt * 10) / 10));
     const h = "#" + q.toString();
     if (location.hash !== h) history.replaceState(null, "", location.pathname + location.search + h);
   }, 150);

@@ -143,7 +143,7 @@ function tick() {
 export function openMoment(t) {
   if (S.history) { setPlaying(false); seek(t); return; }
   const q = new URLSearchParams(location.hash.replace(/^#/, ""));
-  q.set("at", String(Math.round(t)));
+  q.set("at", String(t)); // exact: the event itself is part of its moment
   window.open(location.pathname + "#" + q.toString(), "_blank"); // the tab keeps this one's key
 }
 
