@@ -10,6 +10,12 @@ parse + apply per picture.
 
     .venv/bin/python benchmarks/bench_map.py [--aircraft 5000] [--seconds 20]
     .venv/bin/python benchmarks/bench_map.py --url http://127.0.0.1:8000/ --key ssk_...
+    .venv/bin/python benchmarks/bench_map.py --replay [--aircraft 800] [--speed 60]
+
+--replay: replay on the map (issue 18): a synthetic recording of N aircraft over 20 minutes
+(a report every 2 s each) is replayed, served as by `replay RECORDING --map`, and played in
+the page at --speed; reported: the interval between animation frames while playing, the
+draw time, and how often a new picture of the past arrived (each one a request to the service).
 """
 
 from __future__ import annotations
@@ -122,6 +128,71 @@ async ([n, seconds]) => {
 """
 
 
+# --replay: play the history at a speed and time the page's frames.
+REPLAY_JS = """
+async ([speed, seconds]) => {
+  const ss = window.sharedsky;
+  const t0 = Date.now();
+  while (!(ss.history.on && ss.known.length > 0) && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 200));
+  ss.setView(46.8, 8.2, 8.0);
+  const rafDt = [];
+  const frames0 = ss.frameTimes.length, applies0 = ss.applyTimes.length, h0 = ss.history.t;
+  let last = performance.now(), on = true;
+  const tick = () => { const now = performance.now(); rafDt.push(now - last); last = now; if (on) requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  ss.historyPlay(true, speed);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  ss.historyPlay(false);
+  on = false;
+  return {draw: ss.frameTimes.slice(frames0), raf: rafDt.slice(5), parseApply: ss.applyTimes.slice(applies0),
+          phaseMedians: {}, drawn: ss.drawn.length, known: ss.known.length, played_s: ss.history.t - h0};
+}
+"""
+
+
+def _recording(n: int, minutes: float = 20.0, every_s: float = 2.0) -> Any:
+    """N aircraft over Switzerland on straight tracks, a report every `every_s` (traffic columns)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    t = np.arange(0.0, minutes * 60.0, every_s)
+    lat0, lon0 = rng.uniform(45.8, 47.8, n), rng.uniform(6.0, 10.5, n)
+    trk, gs = rng.uniform(0, 360, n), rng.uniform(250, 480, n)
+    alt = rng.choice(np.arange(5000, 41000, 1000), n).astype(float)
+    tt, ii = np.meshgrid(t, np.arange(n), indexing="ij")
+    d_nm = gs[ii] * tt / 3600.0
+    lat = lat0[ii] + d_nm * np.cos(np.radians(trk[ii])) / 60.0
+    lon = lon0[ii] + d_nm * np.sin(np.radians(trk[ii])) / 60.0 / np.cos(np.radians(lat0[ii]))
+    return pd.DataFrame({
+        "timestamp": pd.to_datetime(1_533_100_000 + tt.ravel(), unit="s", utc=True),
+        "icao24": np.array([f"{0x400000 + i:06x}" for i in range(n)], dtype=object)[ii.ravel()],
+        "callsign": np.array([f"BN{i}" for i in range(n)], dtype=object)[ii.ravel()],
+        "latitude": lat.ravel(), "longitude": lon.ravel(), "altitude": alt[ii].ravel(),
+        "groundspeed": gs[ii].ravel(), "track": trk[ii].ravel(), "vertical_rate": np.zeros(tt.size),
+    })
+
+
+def _replay_service(tmp: Path, n: int) -> Any:
+    """The recording replayed and served as `replay RECORDING --map` does; the running service."""
+    import numpy as np
+
+    from sharedsky.alerting.step import Assessment
+    from sharedsky.commands.common import uniform_levels
+    from sharedsky.commands.replay_map import agreement_for_all, start_map
+    from sharedsky.replay.run import replay_batches
+
+    rec = _recording(n)
+    party = np.zeros(len(rec), dtype=np.int32)
+    levels = uniform_levels(1, 5.0, 1000.0, 300.0, True)
+    t0 = time.perf_counter()
+    events = list(replay_batches(iter([(rec, party)]), Assessment.for_agreement(None, levels=levels), ("all",)))
+    print(f"replayed {len(rec):,} reports of {n} aircraft in {time.perf_counter() - t0:.1f} s: {len(events)} events",
+          file=sys.stderr)
+    return start_map(tmp, agreement_for_all(tmp, "synthetic", 5.0, 1000.0, 300.0), rec, party, events,
+                     levels=levels, max_age_s=20.0, step_s=1.0)
+
+
 def _pusher(url: str, key: str, n: int, stop: Any) -> None:
     """Push n coalition aircraft (US military ICAO block) to the service at 1 Hz."""
     import math
@@ -163,6 +234,9 @@ def main() -> int:
     ap.add_argument("--via-service", action="store_true",
                     help="push the aircraft through the real service (POST /api/v1/reports at 1 Hz) and "
                          "let its WebSocket deltas drive the page, instead of injecting pictures")
+    ap.add_argument("--replay", action="store_true",
+                    help="replay on the map: play a recording of --aircraft aircraft at --speed (see above)")
+    ap.add_argument("--speed", type=float, default=60.0, help="with --replay: the playing speed")
     ap.add_argument("--hash", default="", help="view options in the URL hash, e.g. trails=0")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args()
@@ -173,7 +247,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         service = None
-        if args.url:
+        if args.replay:
+            service = _replay_service(Path(tmp), args.aircraft)
+            url, key = service.url, service.supervisor_key
+        elif args.url:
             url, key = args.url, args.key
         else:
             from sharedsky.commands.demo import DemoService
@@ -191,9 +268,12 @@ def main() -> int:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": args.width, "height": args.height})
                 page.goto(f"{url.rstrip('/')}/?key={key}#{args.hash}")
-                page.wait_for_function("window.sharedsky && window.sharedsky.ready", timeout=30000)
+                page.wait_for_function("() => window.sharedsky && window.sharedsky.ready", timeout=30000)
                 t0 = time.perf_counter()
-                res = page.evaluate(WATCH_JS if args.via_service else DRIVER_JS, [args.aircraft, args.seconds])
+                if args.replay:
+                    res = page.evaluate(REPLAY_JS, [args.speed, args.seconds])
+                else:
+                    res = page.evaluate(WATCH_JS if args.via_service else DRIVER_JS, [args.aircraft, args.seconds])
                 wall = time.perf_counter() - t0
                 browser.close()
         finally:
@@ -209,6 +289,8 @@ def main() -> int:
         "frame_interval_ms_median": round(statistics.median(res["raf"]), 2),
         "frame_interval_ms_p95": round(pct(res["raf"], 95), 2),
         "frame_interval_ms_max": round(max(res["raf"]), 2),
+        "pictures_per_s": round(len(res["parseApply"]) / wall, 2),
+        "played_s": round(res.get("played_s", 0.0), 1),
         "parse_apply_ms_median": round(statistics.median(res["parseApply"]), 2),
         "parse_apply_ms_p95": round(pct(res["parseApply"], 95), 2),
         "draw_phase_ms_median": {k: round(v, 2) for k, v in res["phaseMedians"].items()},
@@ -216,7 +298,8 @@ def main() -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(("via the service's WebSocket: " if args.via_service else "pictures injected in the page: ")
+        print((f"replay on the map at {args.speed:g}x ({out['played_s']} s of the past played): " if args.replay
+               else "via the service's WebSocket: " if args.via_service else "pictures injected in the page: ")
               + f"map at {out['aircraft']} aircraft ({out['drawn_last_frame']} in view, "
               f"{out['viewport']}, headless chromium, software raster), {out['frames']} frames "
               f"in {out['seconds']} s")
@@ -224,6 +307,8 @@ def main() -> int:
         print(f"  frame interval      median {out['frame_interval_ms_median']:7.2f} ms   "
               f"p95 {out['frame_interval_ms_p95']:7.2f} ms   max {out['frame_interval_ms_max']:.1f} ms")
         print("  draw phases (median ms): " + ", ".join(f"{k} {v}" for k, v in out["draw_phase_ms_median"].items()))
+        if args.replay:
+            print(f"  pictures of the past: {out['pictures_per_s']} / s")
         print(f"  parse+apply / 1 Hz  median {out['parse_apply_ms_median']:7.2f} ms   p95 {out['parse_apply_ms_p95']:7.2f} ms")
     return 0
 

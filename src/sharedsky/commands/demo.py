@@ -49,15 +49,17 @@ class DemoService:
 
     @classmethod
     def start(cls, workdir: Path, agreement_path: Path | str = DEFAULT_AGREEMENT, *, port: int = 0,
-              host: str = "127.0.0.1", engine_interval_s: float = 1.0) -> DemoService:
-        """Start `create_app` on uvicorn (port 0: any free port); returns once it answers."""
+              host: str = "127.0.0.1", engine_interval_s: float = 1.0, history: Any = None) -> DemoService:
+        """Start `create_app` on uvicorn (port 0: any free port); returns once it answers.
+        `history`: as `create_app`'s (the history of the record in `workdir`, read-only)."""
         import uvicorn
 
         from sharedsky.agreement import load_agreement
         from sharedsky.service.app import create_app
 
         agreement = load_agreement(agreement_path)
-        app = create_app(agreement, Path(workdir) / "sharedsky.db", engine_interval_s=engine_interval_s)
+        app = create_app(agreement, Path(workdir) / "sharedsky.db", engine_interval_s=engine_interval_s,
+                         history=history)
         hub = app.state.hub
         keys = {p: hub.keys.issue(p).api_key for p in agreement.party_ids}
         supervisor = hub.keys.issue("supervisor", supervisor=True).api_key
@@ -365,8 +367,11 @@ def _run(svc: DemoService, speed: float, duration: float | None, scenario_path: 
             from sharedsky.sim.scenario import load_scenario
 
             hours = max(1.0, ((duration or 6 * 3600) * speed) / 3600 + 0.1)
-            sim = Simulation(load_scenario(scenario_path), ag, hours=hours, seed=seed, detection=False,
-                             record_every_s=None)
+            scenario = load_scenario(scenario_path)
+            sim = Simulation(scenario, ag, hours=hours, seed=seed, detection=False, record_every_s=None)
+            from sharedsky.service.places import bases_of_scenario
+
+            svc.app.state.bases = bases_of_scenario(scenario)  # on the map, by name
             click.echo(f"simulated traffic: {scenario_path.name}, {len(sim.plans)} flights, x{speed:g}")
         except Exception as exc:  # noqa: BLE001 - the scripted encounter still runs
             click.echo(f"simulated traffic skipped: {scenario_path}: {exc}", err=True)

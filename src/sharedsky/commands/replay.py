@@ -137,12 +137,20 @@ class _Gate:
               help="Planned-operations file (JSON, GeoJSON, CSV; each notice naming its party): its "
                    "volumes are watched as notified (needs --agreement).")
 @click.option("--summary-only", is_flag=True, help="Print only the summary.")
+@click.option("--map", "show_map", is_flag=True,
+              help="Then serve the map of the recording with its events (time slider, play at any speed); "
+                   "prints a URL per party and the supervisor's, runs until Ctrl-C.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="With --map: the port (0: any free one).")
+@click.option("--map-duration-s", type=click.FloatRange(min=0.0), default=None, hidden=True,
+              help="With --map: stop serving after this long (tests).")
 @click.option("--no-gate", is_flag=True, help="Do not run the quality gate.")
 @click.option("--duration-s", type=click.FloatRange(min=0.0), default=None,
               help="Live feeds: stop after this many seconds (default: until interrupted).")
 def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str | None,
            all_pairs: bool, same_party: bool, step_s: float, max_age_s: float,
-           notices_path: Path | None, summary_only: bool, no_gate: bool, duration_s: float | None) -> None:
+           notices_path: Path | None, summary_only: bool, no_gate: bool, duration_s: float | None,
+           show_map: bool = False, port: int = 8080, map_duration_s: float | None = None) -> None:
     """Step through RECORDING in its own time; print JSON-lines events and a summary.
 
     Events: conflict new/updated/ended (predicted), loss_of_separation start/end
@@ -157,6 +165,8 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
                    "airspaces and attribution are not used", err=True)
     h, v, t = parse_minima(minima) if minima else (5.0, 1000.0, 300.0)
     live = "://" in recording
+    if show_map and live:
+        fail("replay", "--map: needs a recording file, not a live feed")
     summary = ReplaySummary()
     gate = _Gate(summary, enabled=not no_gate)
     whole = None if live else gate(_read(recording, fmt), final=True)
@@ -210,6 +220,10 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     assessment = Assessment.for_agreement(agr, levels=levels, airspace=airspace, suppression=not all_pairs,
                                           notice_book=book)
     out = sys.stdout
+    if show_map and whole is not None:
+        _replay_on_map(recording, whole, attribute(whole), assessment, parties, agreement, levels, (h, v, t),
+                       step_s, max_age_s, summary, port, map_duration_s)
+        return
     if not summary_only:
         for ev in notice_events:  # the plan's own strategic conflicts, before the flights
             out.write(json.dumps(ev, default=_json_default) + "\n")
@@ -242,6 +256,43 @@ def _notice_book(path: Path | None, agr: Any, all_pairs: bool, whole: pd.DataFra
         return book_from_plan(agr, read_plan(path, agr.notices), t0)
     except NoticeError as exc:
         fail("replay", f"{path}: {exc}" if not str(exc).startswith(str(path)) else str(exc))
+
+
+def _replay_on_map(recording: str, whole: pd.DataFrame, party: np.ndarray, assessment: Assessment,
+                   parties: tuple[str, ...], agreement: Path | None, levels: Any, minima: tuple[float, float, float],
+                   step_s: float, max_age_s: float, summary: ReplaySummary, port: int,
+                   map_duration_s: float | None) -> None:
+    """Replay the whole recording, then serve it on the map until Ctrl-C (or `map_duration_s`)."""
+    import tempfile
+
+    from sharedsky.commands.replay_map import agreement_for_all, start_map
+
+    events = list(replay_batches(iter([(whole, party)]), assessment, parties, step_s=step_s,
+                                 max_age_s=max_age_s, summary=summary))
+    sys.stdout.write(json.dumps(summary.as_dict(), default=_json_default) + "\n")
+    _print_summary(summary)
+    with tempfile.TemporaryDirectory(prefix="sharedsky-replay-") as tmp:
+        work = Path(tmp)
+        ag_path = agreement if agreement is not None and parties != ("all",) else agreement_for_all(
+            work, Path(recording).name, *minima)
+        try:
+            svc = start_map(work, ag_path, whole, party, events, levels=levels, max_age_s=max_age_s,
+                            step_s=step_s, port=port)
+        except click.ClickException as exc:
+            fail("replay", exc.message)
+        click.echo(f"replay on the map: {len(events)} events, {summary.aircraft} aircraft; open a screen:")
+        for p in svc.keys:
+            click.echo(f"  {p:12s} {svc.url_for(p)}")
+        click.echo(f"  {'supervisor':12s} {svc.url_for(None)}")
+        sys.stdout.flush()
+        try:
+            deadline = None if map_duration_s is None else time.monotonic() + map_duration_s
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            svc.stop()
 
 
 def _json_default(o: Any) -> Any:

@@ -24,10 +24,13 @@ from sharedsky.commands.common import fail, load_agreement_or_fail
 @click.option("--require-signatures", is_flag=True, help="Refuse messages without the party's Ed25519 signature.")
 @click.option("--engine-interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 60),
               help="Seconds between engine steps.")
+@click.option("--history", is_flag=True,
+              help="Show the history of the record in --db on the map (time slider): read-only, no engine, no feeds.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(agreement_path: Path, db_path: Path, host: str, port: int, cert: Path | None, key_file: Path | None,
-          feeds: tuple[str, ...], require_signatures: bool, engine_interval: float, log_level: str) -> None:
+          feeds: tuple[str, ...], require_signatures: bool, engine_interval: float, log_level: str,
+          history: bool = False) -> None:
     """Serve the agreement's parties: reports in, alerts and messages out, everything recorded."""
     import uvicorn
 
@@ -39,13 +42,18 @@ def serve(agreement_path: Path, db_path: Path, host: str, port: int, cert: Path 
     ag = load_agreement_or_fail("serve", agreement_path)
     if db_path.parent and not db_path.parent.exists():
         fail("serve", f"{db_path.parent}: no such directory")
+    if history and not db_path.exists():
+        fail("serve", f"--history: {db_path}: no such record")
+    if history and feeds:
+        fail("serve", "--history shows a record as it is: no --feed")
     try:
         app = create_app(ag, db_path, feeds=feeds, engine_interval_s=engine_interval,
-                         require_signatures=require_signatures)
+                         require_signatures=require_signatures, history=True if history else None)
     except RecordError as exc:
         fail("serve", str(exc))
     scheme = "https" if cert else "http"
-    click.echo(f"sharedsky: serving {ag.name!r} on {scheme}://{host}:{port} (record {db_path})", err=True)
+    what = "the history of" if history else "serving"
+    click.echo(f"sharedsky: {what} {ag.name!r} on {scheme}://{host}:{port} (record {db_path})", err=True)
     # A WebSocket frame is held to the same limit as a report body (issue 14, defect 9).
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws_max_size=int(ag.line.max_body_bytes),
                 ssl_certfile=str(cert) if cert else None, ssl_keyfile=str(key_file) if key_file else None)

@@ -329,6 +329,21 @@ class Record:
                 return
             args[0] = rows[-1][0]
 
+    def first_seq_at(self, t_s: float) -> int:
+        """The first seq recorded at or after `t_s` (one past the last if none): a binary search
+        over the primary key, as entries' times grow with their seq; reading a window of the
+        past (the map's history) then starts there instead of scanning the record."""
+        lo, hi = 1, self.size + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            with self._lock:
+                row = _one(self._conn.execute("SELECT t FROM record WHERE seq >= ? ORDER BY seq LIMIT 1", [mid]))
+            if row is None or float(row[0]) >= t_s:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
     def entry(self, seq: int) -> Entry | None:
         with self._lock:
             row = _one(self._conn.execute(f"SELECT {COLUMNS} FROM record WHERE seq = ?", (seq,)))

@@ -111,6 +111,7 @@ def replay_batches(
     coast_s: float = 60.0,
     summary: ReplaySummary | None = None,
     progress: Callable[[float], None] | None = None,
+    on_step: Callable[[Any], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield events from time-ordered batches of reports (a live feed, or a recording as
     one batch). The engine steps every `step_s` of the reports' own time, up to the
@@ -175,6 +176,8 @@ def replay_batches(
             if unknown.any():
                 summ.altitude_unknown.update(snap.id[unknown].tolist())
             events = assessment.step(snap).events
+            if on_step is not None:  # the snapshot of each step (what the map shows at that time)
+                on_step(snap)
             summ.steps += 1
             yield from emit(events)
             k += 1

@@ -167,6 +167,9 @@ _ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("/api/v1/proof/entry", "get"): (404, 422),
     ("/api/v1/cosign", "post"): (400, 413, 422),
     ("/api/v1/alarm", "post"): (400, 413, 422, 429),
+    ("/api/v1/history", "get"): (404,),
+    ("/api/v1/places", "get"): (422,),
+    ("/api/v1/history/picture", "get"): (404, 422),
 }
 _WHY = {400: "Body or header not acceptable (not JSON, nested too deep, a bad Content-Length or Last-Event-ID)",
         401: "Missing, invalid or revoked API key", 403: "Not this key's to do (another party's aircraft, a key "
@@ -301,6 +304,13 @@ def _hub(request: Request) -> Hub:
     return request.app.state.hub
 
 
+def _history(request: Request) -> Any:
+    h = getattr(request.app.state, "history", None)
+    if h is None:
+        raise HTTPException(404, "no history in this service")
+    return h
+
+
 def build_app(lifespan: Any = None) -> FastAPI:
     """The routes, without state (also used to write docs/openapi.json)."""
     app = FastAPI(title="sharedsky", version="1",
@@ -364,6 +374,10 @@ def build_app(lifespan: Any = None) -> FastAPI:
                 "parties": [{"id": p.id, "name": p.name, "colour": p.colour} for p in ag.parties],
                 "default_party": ag.default_party,
                 "alert_levels": list(_hub(request).level_names),
+                # per level, the minima of each pair of parties (in the order of "parties"): the
+                # map's range rings round a selected aircraft
+                "minima": [{"level": m.name, "h_nm": m.h_nm.tolist(), "v_ft": m.v_ft.tolist(), "t_s": m.t_s.tolist()}
+                           for m in ag.minima_levels()],
                 "channels": {"distress_mhz": list(ch.distress_mhz), "hotline": ch.hotline,
                              "language": ch.language, "notice_lead_s": ch.notice_lead_s,
                              "ack_within_s": ch.ack_within_s},
@@ -487,6 +501,26 @@ def build_app(lifespan: Any = None) -> FastAPI:
         body = await _json(request, MESSAGE_BODY_BYTES)
         return {"seq": await run_in_threadpool(_hub(request).alarm, who, body)}
 
+    @app.get("/api/v1/history", summary="The span of time the past can be shown for (the map's history mode)")
+    def history(request: Request, who: Who) -> dict[str, Any]:
+        return {**_history(request).span(), "live": not _hub(request).read_only}
+
+    @app.get("/api/v1/history/picture", summary="The air picture this key would have seen at time t")
+    def history_picture(request: Request, who: Who, t: Annotated[float, Query(ge=0, le=253402300799)],
+                        seq: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+        pic = _history(request).picture(t, seq)
+        return {"type": "picture", "t": pic.t, "full": True, "aircraft": pic.aircraft_for(who), "removed": []}
+
+    @app.get("/api/v1/places", summary="Aerodromes (airportsdata) and airbases (the scenario's) in a box")
+    def places(request: Request, who: Who, bbox: Annotated[str, Query(max_length=200)]) -> dict[str, Any]:
+        from sharedsky.service.places import parse_bbox, places_in
+
+        try:
+            box = parse_bbox(bbox)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return places_in(box, list(getattr(request.app.state, "bases", [])))
+
     @app.get("/metrics", summary="Counters")
     def metrics(request: Request, who: Who) -> dict[str, Any]:
         hub = _hub(request)
@@ -516,9 +550,14 @@ def _raw_json(text: str) -> Response:
 
 def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = (),
                engine_interval_s: float = 1.0, require_signatures: bool = False,
-               max_age_s: float = 20.0, run_engine: bool = True) -> FastAPI:
-    """The service for an agreement (path or loaded `Agreement`) and a record file."""
+               max_age_s: float = 20.0, run_engine: bool = True, history: Any = None) -> FastAPI:
+    """The service for an agreement (path or loaded `Agreement`) and a record file.
+
+    `history`: None for the live line (whose own record also answers for the past), True
+    for the history of the record alone (read-only, no engine), or a callable making the
+    `History` from the hub (`replay RECORDING --map`)."""
     from sharedsky.service.engine_loop import EngineLoop
+    from sharedsky.service.history import History, RecordReports
 
     if isinstance(agreement, (str, Path)):
         from sharedsky.agreement import load_agreement
@@ -528,6 +567,10 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
     from sharedsky.service.misbehave import misbehave_from_env
 
     misbehave_from_env(hub)
+    if history is not None:
+        hub.read_only = True
+        run_engine = False
+        feeds = ()
     loop = EngineLoop(hub, interval_s=engine_interval_s)
     stop = threading.Event()
 
@@ -553,6 +596,8 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
     app = build_app(lifespan)
     app.state.hub = hub
     app.state.engine = loop
+    app.state.history = (history(hub) if callable(history)
+                         else History(hub, RecordReports(hub), max_age_s=max_age_s))
     if WEB_DIR.is_dir() and (WEB_DIR / "index.html").exists():
         from fastapi.staticfiles import StaticFiles
 

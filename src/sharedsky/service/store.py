@@ -167,6 +167,8 @@ class Hub:
         self.picture: Any = None
         self.picture_version = 0
         self.on_reports: Any = None  # set by the engine loop: called after each accepted batch
+        #: A history of a record (`serve --history`, `replay --map`): shows the past, accepts nothing.
+        self.read_only = False
         #: Revoked key ids as last read from the database (`watch_revocations` keeps it fresh).
         self.revoked: frozenset[str] = frozenset(self.keys.revoked_ids())
         self._rebuild()
@@ -411,6 +413,10 @@ class Hub:
     def last_seq(self) -> int:
         return self.record.head()[0]
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise Forbidden("this service shows the history of a record and accepts nothing")
+
     # -- reports ------------------------------------------------------------------------
     def _update_table(self, cols: dict[str, np.ndarray], source: str) -> np.ndarray:
         n = cols["t_s"].shape[0]
@@ -459,6 +465,7 @@ class Hub:
 
     def submit_reports(self, who: KeyInfo, body: Any) -> tuple[int, int]:
         """Validate, check attribution, record and apply a batch; (accepted, record seq)."""
+        self._writable()
         now = self.clock()
         try:
             cols = validate_reports(body, now, float(self.agreement.line.clock_skew_s))
@@ -537,6 +544,7 @@ class Hub:
     # -- messages and acks --------------------------------------------------------------
     def post_message(self, who: KeyInfo, msg: Any) -> int:
         """Validate, check the party's signature, record; the new event's seq."""
+        self._writable()
         if not who.supervisor and who.party not in self.parties:
             raise Forbidden(f"key's party {who.party!r} is not a party of the agreement")
         if not who.supervisor:
@@ -605,6 +613,7 @@ class Hub:
 
     def ack(self, who: KeyInfo, body: Any) -> tuple[int, bool]:
         """Acknowledge an event; (seq of the ack, True if it had been acknowledged already)."""
+        self._writable()
         if not isinstance(body, dict) or set(body) - {"seq"}:
             raise MessageError("body", "must be {\"seq\": N}")
         seq = body.get("seq")

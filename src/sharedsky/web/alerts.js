@@ -4,6 +4,7 @@ import { S, $, esc, paint, fmtTime, fmtTtl, callsignOf, partyLabel, nowServer, a
 import { writeHash } from "./filters.js";
 import { renderSelected } from "./interaction.js";
 import { setStatus, renderOverdue } from "./line.js";
+import { openMoment } from "./history.js";
 
 // Alert threads: one row per conflict / airspace event id / distress / loss of separation.
 export function threadKey(ev) {
@@ -48,7 +49,8 @@ let sidePending = false;
 export function scheduleSide() {
   if (sidePending) return;
   sidePending = true;
-  setTimeout(() => { sidePending = false; renderSide(); }, 100);
+  // a replay at speed changes the list all the time: it is redrawn twice a second then
+  setTimeout(() => { sidePending = false; renderSide(); }, S.history ? 500 : 100);
 }
 
 export function alertRows() {
@@ -127,7 +129,8 @@ export function renderSide() {
   const active = rows.filter((r) => !r.ended);
   $("count-alerts").textContent = active.length;
   $("alerts-count").textContent = rows.length ? `(${active.length} active / ${rows.length})` : "";
-  const html = rows.slice(0, 200).map((r) => {
+  // a replay at speed: the newest 50 rows (each redraw lays the list out again)
+  const html = rows.slice(0, S.history ? 50 : 200).map((r) => {
     const acked = r.acks.length > 0;
     const ackedMe = ackedByMe(r.th);
     const ackTxt = acked ? `<span class="acked">ACK ${esc(r.acks.map((a) => partyLabel(a.by)).filter((v, i, s) => s.indexOf(v) === i).join(", "))}</span>` : "";
@@ -136,7 +139,8 @@ export function renderSide() {
     return `<li class="alert lvl-${esc(r.level)}${r.ended ? " ended" : ""}${acked ? " acked" : " unacked"}" data-thread="${esc(r.id)}" data-seq="${r.last.seq}">` +
       `<span class="lvl">${esc(lvl)}</span><span class="what">${describe(r.last)}</span>` +
       `<span class="ttl">${r.ended ? "ended" : esc(fmtTtl(r.ttl))}</span>` +
-      `<span class="meta">${esc(metaOf(r.last))}</span><span>${ackTxt}${btn}</span></li>`;
+      `<span class="meta">${esc(metaOf(r.last))}</span><span>${ackTxt}${btn}` +
+      `<button class="moment" data-moment="${r.first.t}" title="show the map at this moment">@ ${esc(fmtTime(r.first.t))}</button></span></li>`;
   }).join("");
   const ul = $("alerts");
   if (ul._html !== html) { ul.innerHTML = html; ul._html = html; paint(ul); }
@@ -147,6 +151,8 @@ export function wireAlerts() {
   $("alerts").addEventListener("click", (e) => {
     const b = e.target.closest("button[data-ack]");
     if (b) { ack(+b.dataset.ack, b); return; }
+    const m = e.target.closest("button[data-moment]");
+    if (m) { openMoment(+m.dataset.moment); return; }
     const li = e.target.closest("li[data-thread]");
     if (li) {
       const th = S.threads.get(li.dataset.thread);

@@ -7,6 +7,7 @@ import { buildPartyFilters, writeHash } from "./filters.js";
 import { threadKey, threadLevel, threadEnded, ackedByMe, scheduleSide } from "./alerts.js";
 import { showBanner, hideBanner, addMessage, buildSendForm, refreshRequestSelect, updateTrail, setWitnessed } from "./line.js";
 import { noticeEvent } from "./notices.js";
+import { maybeHistory } from "./history.js";
 
 // ---------------------------------------------------------------- sign-in
 export function keyFromUrl() {
@@ -49,7 +50,7 @@ export async function signIn(key) {
     console.error("agreement", e);
   }
   loadBasemap().catch((e) => console.error("basemap", e));
-  connect();
+  if (!(await maybeHistory())) connect();
 }
 
 function signOut() {
@@ -192,7 +193,7 @@ function fitToAircraft() {
   writeHash();
 }
 
-function applyEvent(ev, seq) {
+export function applyEvent(ev, seq) {
   if (seq == null) seq = ev.seq;
   if (seq == null || S.seen.has(seq)) return;
   S.seen.add(seq);
@@ -240,6 +241,14 @@ function applyEvent(ev, seq) {
   }
   scheduleSide();
   S.dirty = true;
+}
+
+// History mode going back in time: forget every event, to apply them again up to the moment.
+export function resetEvents() {
+  S.threads.clear(); S.acks.clear(); S.requests.clear(); S.responses.clear(); S.overdue.clear(); S.seen.clear();
+  S.events = []; S.notices = []; S.distress = []; S.lastSeq = 0;
+  hideBanner();
+  $("messages").innerHTML = "";
 }
 
 export function wireSignIn() {

@@ -71,6 +71,7 @@ export function writeHash() {
     if (!f.labels) q.set("labels", "0");
     if (!f.trails) q.set("trails", "0");
     if (!f.airspaces) q.set("airspaces", "0");
+    if (S.historyAt != null) q.set("at", String(Math.round(S.historyAt * 10) / 10));
     const h = "#" + q.toString();
     if (location.hash !== h) history.replaceState(null, "", location.pathname + location.search + h);
   }, 150);
@@ -93,6 +94,8 @@ export function readHash() {
   f.labels = q.get("labels") !== "0";
   f.trails = q.get("trails") !== "0";
   f.airspaces = q.get("airspaces") !== "0";
+  const at = parseFloat(q.get("at"));
+  if (isFinite(at) && !S.history) S.historyAt = at;
 }
 
 export function passes(ac) {

@@ -4,13 +4,14 @@ import { S, $, esc, paint, fmtAlt, fmtTime, partyLabel } from "./state.js";
 import { canvas, screenToLonLat } from "./projection.js";
 import { emergencyOf } from "./map.js";
 import { writeHash } from "./filters.js";
+import { measureClick } from "./measure.js";
 
 let drag = null;
 export function wirePointer() {
   canvas.addEventListener("mousedown", (e) => { drag = { x: e.clientX, y: e.clientY, lat: S.view.lat, lon: S.view.lon, moved: false }; canvas.classList.add("dragging"); });
   window.addEventListener("mouseup", (e) => {
     canvas.classList.remove("dragging");
-    if (drag && !drag.moved) select(e);
+    if (drag && !drag.moved && !measureClick(e)) select(e);
     drag = null;
   });
   window.addEventListener("mousemove", (e) => {

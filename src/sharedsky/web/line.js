@@ -39,7 +39,7 @@ function beep() {
 }
 let beepTimer = null;
 function beepLoop() {
-  if (beepTimer) return;
+  if (beepTimer || S.history) return; // the past does not ring
   beep();
   beepTimer = setInterval(() => {
     if (S.bannerSeq === null) { clearInterval(beepTimer); beepTimer = null; return; }

@@ -10,12 +10,24 @@ import { alertRows, renderSide, wireAlerts } from "./alerts.js";
 import { refreshIcaoSelect, wireLine } from "./line.js";
 import { readHash, writeHash, writeFiltersToForm, wireFilters } from "./filters.js";
 import { openConflicts, shownVolumes, wireNotices } from "./notices.js";
+import { layoutReport } from "./labels.js";
+import { placesState } from "./places.js";
+import { measureState, wireMeasure } from "./measure.js";
+import { plotState, wirePlot } from "./plot.js";
+import { historyState, control, seek } from "./history.js";
 
 // Debug and test handle: what the page knows and drew (read by the browser tests and the benchmark).
 const debug = {
-  get ready() { return !!S.me && S.wsUp; },
+  get ready() { return !!S.me && (S.wsUp || !!S.history); },
+  get history() { return historyState(); },
+  get places() { return placesState(); },
+  get measure() { return measureState(); },
+  get plot() { return plotState(); },
+  historySeek: (t) => seek(t),
+  historyPlay: (on, speed) => control(on, speed),
   get me() { return S.me; },
   get known() { return Array.from(S.aircraft.keys()); },
+  get knownAircraft() { return Array.from(S.aircraft.values(), (a) => ({ icao24: a.icao24, callsign: a.callsign, lat: a.lat, lon: a.lon, alt: a.alt })); },
   get drawn() { return S.drawn.slice(); },
   get tagged() { return (S.tagged || []).slice(); },
   get alerts() { return alertRows().map((r) => ({ id: r.id, kind: r.kind, level: r.level, seq: r.last.seq, ended: r.ended, acks: r.acks.map((a) => a.by), ttl_s: r.ttl })); },
@@ -31,9 +43,12 @@ const debug = {
   applyPicture: (msg) => applyPicture(msg),
   draw: () => draw(),
   redraw: () => { S.dirty = true; },
+  select: (icao) => { S.selected = icao; S.dirty = true; },
   setView: (lat, lon, z) => { S.view = { lat, lon, z }; S.baseCache = null; S.dirty = true; writeHash(); },
 };
 window.sharedsky = debug;
+// Label and symbol boxes of the last frame (CSS px): the declutter's own account, read by the tests.
+window.sharedskyLayout = () => layoutReport();
 
 // ---------------------------------------------------------------- wiring
 wirePointer();
@@ -43,6 +58,8 @@ wireFilters();
 wireSignIn();
 wireMap();
 wireNotices();
+wireMeasure();
+wirePlot();
 
 // the clock, time-to-go counters and the distress-select refresh at 1 Hz
 setInterval(() => {

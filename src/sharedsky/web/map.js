@@ -4,6 +4,9 @@ import { S, $, TRAIL_POINTS, TRAIL_BUDGET, LABEL_MAX, SQUAWKS, LEVEL_COLOUR, ALT
 import { canvas, worldX, worldY, ringsOf, viewTransform } from "./projection.js";
 import { passes } from "./filters.js";
 import { drawNotices } from "./notices.js";
+import { placeLabels, nearestOnBox } from "./labels.js";
+import { drawPlaces } from "./places.js";
+import { drawMeasure, drawRings } from "./measure.js";
 
 const ctx = canvas.getContext("2d", { alpha: false });
 
@@ -159,6 +162,9 @@ export function draw() {
   // notified volumes by party (active or upcoming at the notices control's time), conflicts
   drawNotices(ctx, k, ox, oy);
 
+  drawPlaces(ctx, T);
+  drawRings(ctx, T);
+
   // project and filter the aircraft once
   ensureBuf(S.aircraft.size);
   let n = 0;
@@ -206,6 +212,8 @@ export function draw() {
   const tTrails = performance.now();
   // conflicts: a line between the pair, labelled with time to loss of separation and level
   ctx.font = "bold 11px system-ui, sans-serif";
+  const tags = [];
+  const urgent = new Map(); // icao24 -> the most urgent conflict's tag text
   for (const ev of conflicts) {
     const a = S.aircraft.get(ev.a), b = S.aircraft.get(ev.b);
     if (!a || !b) continue;
@@ -218,16 +226,18 @@ export function draw() {
     ctx.setLineDash([]);
     const ttl = ev.t_in_s != null ? ev.t_in_s - Math.max(0, now - ev.t) : null;
     const txt = `${String(ev.level || "").toUpperCase()} ${ttl != null && ttl > 0 ? "LoS in " + fmtTtl(ttl) : "NOW"}`;
-    // the label sits off the line's midpoint, on the side away from the aircraft labels
-    const len = Math.hypot(x2 - x1, y2 - y1) || 1;
-    let nx = -(y2 - y1) / len, ny = (x2 - x1) / len;
-    if (ny < 0) { nx = -nx; ny = -ny; }
-    const mx = (x1 + x2) / 2 + nx * 22, my = (y1 + y2) / 2 + ny * 22 + 5;
-    const tw = ctx.measureText(txt).width;
-    ctx.fillStyle = "rgba(8,16,25,0.85)";
-    ctx.fillRect(mx - tw / 2 - 4, my - 11, tw + 8, 15);
-    ctx.fillStyle = col;
-    ctx.fillText(txt, mx - tw / 2, my);
+    // the tag is placed with the labels (declutter), anchored at the line's midpoint
+    // a tag on the pair's line while few pairs are in view (or for the selected aircraft's pairs);
+    // in a crowd the aircraft labels carry the alerts and the lines stay bare
+    if (conflicts.length <= TAG_PAIRS_MAX || ev.a === S.selected || ev.b === S.selected) {
+      tags.push({ id: "tag:" + (ev.id || ev.a + "-" + ev.b), kind: "tag", ax: (x1 + x2) / 2, ay: (y1 + y2) / 2, clear: 4,
+        prio: 1, lines: [{ text: txt, colour: col, bold: true }] });
+    }
+    // each aircraft's own label also carries its most urgent conflict (the tag may find no room)
+    for (const id of [ev.a, ev.b]) {
+      const cur = urgent.get(id), r = ev.level === "warning" ? 2 : 1, tt = ttl != null ? Math.max(0, ttl) : 0;
+      if (!cur || r > cur.r || (r === cur.r && tt < cur.tt)) urgent.set(id, { r, tt, text: txt, colour: col });
+    }
   }
 
   // aircraft symbols: one filled path per colour; each symbol points along its track
@@ -260,55 +270,28 @@ export function draw() {
   for (const th of S.threads.values()) if (th.kind === "distress" && !th.acks.length) distressIcaos.add(th.last.icao24);
   const labelAll = S.filters.labels && (n <= LABEL_MAX || k > 400);
   const drawn = new Array(n);
-  // label decluttering: a coarse occupancy grid; alert and emergency labels claim cells first
-  const CW = 78, CH = 26, gw = Math.ceil(W / CW) + 2, gh = Math.ceil(H / CH) + 2;
-  const grid = new Uint8Array(gw * gh);
-  const claim = (x, y) => {
-    const gx = Math.floor(x / CW) + 1, gy = Math.floor(y / CH) + 1;
-    if (gx < 0 || gy < 0 || gx >= gw || gy >= gh) return false;
-    const c = gy * gw + gx;
-    if (grid[c]) return false;
-    grid[c] = 1;
-    return true;
-  };
-  const label = (i, colour) => {
-    const ac = bref[i];
-    const cs = (ac.callsign || "").trim() || ac.icao24;
-    ctx.fillStyle = colour || "rgba(225,235,245,0.92)";
-    ctx.fillText(cs, bx[i] + size + 3, by[i] - 2);
-    ctx.fillStyle = "rgba(160,180,200,0.9)";
-    const vr = ac.vr > 300 ? "↑" : ac.vr < -300 ? "↓" : " ";
-    ctx.fillText(`${fmtAlt(ac.alt)}${vr}${ac.gs != null ? Math.round(ac.gs) : "---"}`, bx[i] + size + 3, by[i] + 10);
-  };
-  const plain = [];
+  const items = tags;
   const tagged = []; // emergency and distress labels drawn this frame (read by the tests)
-  ctx.font = "11px ui-monospace, 'DejaVu Sans Mono', monospace";
   for (let i = 0; i < n; i++) {
     const ac = bref[i];
     drawn[i] = ac.icao24;
     const em = emergencyOf(ac);
-    const ring = em ? em.colour : distressIcaos.has(ac.icao24) ? "#ff3b30" : hot.get(ac.icao24);
+    const distress = distressIcaos.has(ac.icao24);
+    const ring = em ? em.colour : distress ? "#ff3b30" : hot.get(ac.icao24);
     const sel = S.selected === ac.icao24;
     if (ring || sel) {
       ctx.strokeStyle = ring || "#ffffff";
       ctx.lineWidth = 2;
       ctx.beginPath(); ctx.arc(bx[i], by[i], size + 5, 0, 2 * Math.PI); ctx.stroke();
     }
-    if (em || distressIcaos.has(ac.icao24)) {
-      const lbl = em ? em.label : "DISTRESS";
-      tagged.push({ icao24: ac.icao24, label: lbl });
-      ctx.font = "bold 11px system-ui, sans-serif";
-      const tw = ctx.measureText(lbl).width;
-      ctx.fillStyle = em ? em.colour : "#ff3b30";
-      ctx.fillRect(bx[i] - tw / 2 - 3, by[i] - size - 22, tw + 6, 14);
-      ctx.fillStyle = "#000";
-      ctx.fillText(lbl, bx[i] - tw / 2, by[i] - size - 11);
-      ctx.font = "11px ui-monospace, 'DejaVu Sans Mono', monospace";
-    }
-    if (ring || sel) { claim(bx[i] + size + 30, by[i]); label(i, ring || "#ffffff"); }
-    else if (labelAll) plain.push(i);
+    if (em || distress) tagged.push({ icao24: ac.icao24, label: em ? em.label : "DISTRESS" });
+    if (!(ring || sel || labelAll)) continue;
+    items.push({ id: ac.icao24, kind: "aircraft", ax: bx[i], ay: by[i], clear: size + 6,
+      prio: sel ? 9 : ring ? 2 : 0, must: sel, lines: labelLines(ac, em, distress, ring, sel, urgent.get(ac.icao24)) });
   }
-  for (const i of plain) if (claim(bx[i] + size + 30, by[i])) label(i, null);
+  if (items.length) drawLabels(items, n, size, W, H);
+  else placeLabels([], [], W, H);
+  drawMeasure(ctx, T);
   S.drawn = drawn;
   S.tagged = tagged;
   S.screen = { n, bx, by, bref };
@@ -316,14 +299,19 @@ export function draw() {
   // scale bar and counters
   const nmPerPx = 60 / k; // one degree of (cos-scaled) longitude is 60 NM
   const nice = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((v) => v / nmPerPx > 70) || 1000;
-  $("scalebar").style.width = Math.round(nice / nmPerPx) + "px";
-  $("scalebar").textContent = nice + " NM";
-  $("count-drawn").textContent = n;
-  $("count-known").textContent = S.aircraft.size;
-  $("count-alt-unknown").textContent = S.altUnknown || 0;
-  $("stat-alt-unknown").classList.toggle("hidden", !S.altUnknown);
-  document.body.dataset.drawn = n;
-  document.body.dataset.known = S.aircraft.size;
+  // the page's text is written only when it changes: each write lays the whole page out again
+  const info = `${Math.round(nice / nmPerPx)}|${nice}|${n}|${S.aircraft.size}|${S.altUnknown || 0}`;
+  if (info !== S._info) {
+    S._info = info;
+    $("scalebar").style.width = Math.round(nice / nmPerPx) + "px";
+    $("scalebar").textContent = nice + " NM";
+    $("count-drawn").textContent = n;
+    $("count-known").textContent = S.aircraft.size;
+    $("count-alt-unknown").textContent = S.altUnknown || 0;
+    $("stat-alt-unknown").classList.toggle("hidden", !S.altUnknown);
+    document.body.dataset.drawn = n;
+    document.body.dataset.known = S.aircraft.size;
+  }
 
   const t1 = performance.now();
   const dt = t1 - t0;
@@ -331,6 +319,70 @@ export function draw() {
   S.frameTimes.push(dt);
   if (S.frameTimes.length > 1200) S.frameTimes.splice(0, 600);
   S.frames++;
+}
+
+const LABEL_FONT = "11px ui-monospace, 'DejaVu Sans Mono', monospace";
+const TAG_FONT = "bold 11px system-ui, sans-serif";
+const LINE_PX = 12;
+const TAG_PAIRS_MAX = 8; // conflict tags drawn on the pair lines when at most this many pairs
+
+function labelLines(ac, em, distress, ring, sel, alert) {
+  // callsign (with an emergency or distress tag), then level, climb and speed; in full when selected
+  const cs = (ac.callsign || "").trim() || ac.icao24;
+  const vr = ac.vr > 300 ? "↑" : ac.vr < -300 ? "↓" : " ";
+  const lines = [];
+  if (em || distress) lines.push({ text: em ? em.label : "DISTRESS", colour: "#000", bg: em ? em.colour : "#ff3b30", bold: true });
+  lines.push({ text: cs, colour: ring || (sel ? "#ffffff" : "rgba(225,235,245,0.92)") });
+  lines.push({ text: `${fmtAlt(ac.alt)}${vr}${ac.gs != null ? Math.round(ac.gs) : "---"}`, colour: "rgba(160,180,200,0.9)" });
+  if (alert) lines.push({ text: alert.text, colour: alert.colour, bold: true });
+  if (sel) lines.push({ text: `${ac.party || "?"} ${ac.squawk || "----"} ${Math.round(ac.trk || 0)}°`, colour: "rgba(160,180,200,0.9)" });
+  return lines;
+}
+
+const widths = new Map(); // text -> width in px (labels repeat from frame to frame)
+function textWidth(text, bold) {
+  const key = (bold ? "b" : "") + text;
+  let w = widths.get(key);
+  if (w === undefined) {
+    if (widths.size > 20000) widths.clear();
+    ctx.font = bold ? TAG_FONT : LABEL_FONT;
+    w = ctx.measureText(text).width;
+    widths.set(key, w);
+  }
+  return w;
+}
+
+function drawLabels(items, n, size, W, H) {
+  // measure, place (labels.js), then draw leader lines, boxes and text
+  for (const it of items) {
+    let w = 0;
+    for (const l of it.lines) w = Math.max(w, textWidth(l.text, l.bold));
+    it.w = Math.ceil(w) + 6;
+    it.h = it.lines.length * LINE_PX + 3;
+  }
+  const symbols = new Array(n);
+  for (let i = 0; i < n; i++) symbols[i] = { id: bref[i].icao24, x: bx[i] - size, y: by[i] - size, w: 2 * size, h: 2 * size };
+  const placed = placeLabels(items, symbols, W, H);
+  ctx.lineWidth = 1;
+  for (const p of placed) {
+    if (!p.leader) continue;
+    const [qx, qy] = nearestOnBox(p, p.ax, p.ay);
+    const d = Math.hypot(qx - p.ax, qy - p.ay) || 1, c = p.item.clear - 3;
+    ctx.strokeStyle = p.item.lines[p.item.lines.length > 1 && p.item.lines[0].bg ? 1 : 0].colour;
+    ctx.globalAlpha = 0.7;
+    ctx.beginPath(); ctx.moveTo(p.ax + ((qx - p.ax) / d) * c, p.ay + ((qy - p.ay) / d) * c); ctx.lineTo(qx, qy); ctx.stroke();
+    ctx.globalAlpha = 1;
+  }
+  for (const p of placed) {
+    ctx.fillStyle = "rgba(8,16,25,0.78)";
+    ctx.fillRect(p.x, p.y, p.w, p.h);
+    p.item.lines.forEach((l, j) => {
+      ctx.font = l.bold ? TAG_FONT : LABEL_FONT;
+      if (l.bg) { ctx.fillStyle = l.bg; ctx.fillRect(p.x, p.y + j * LINE_PX + 1, p.w, LINE_PX + 1); }
+      ctx.fillStyle = l.colour;
+      ctx.fillText(l.text, p.x + 3, p.y + (j + 1) * LINE_PX);
+    });
+  }
 }
 
 export function loop() {

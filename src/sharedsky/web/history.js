@@ -1,0 +1,160 @@
+// History mode: the same map showing the past. A time slider, play/pause and speed; at each
+// moment the air picture this key would have seen (rebuilt by the server from the record,
+// /api/v1/history/picture) and every event this key was sent up to that moment, applied in
+// order as the live stream applied them. Opened when the server holds only a record
+// (`serve --history`, `replay --map`) or when the page's address names a moment (#...&at=T,
+// the alert list's link to a moment).
+import { S, $, api, esc, fmtTime } from "./state.js";
+import { applyPicture, applyEvent, resetEvents } from "./connection.js";
+import { writeHash } from "./filters.js";
+import { scheduleSide } from "./alerts.js";
+
+const SPEEDS = [1, 10, 60, 300, 1800];
+const PICTURE_EVERY_MS = 250;
+const H = { span: null, events: [], applied: 0, t: 0, playing: false, speed: 60, busy: false, want: null, lastWall: 0, fetchedAt: 0 };
+
+/** Enter history mode if the server or the address asks for it; true if it did. */
+export async function maybeHistory() {
+  let span;
+  try { span = await api("/api/v1/history"); } catch (e) { return false; }
+  if (span.live && S.historyAt == null) return false;
+  if (span.t0 == null) return false;
+  S.history = true;
+  H.span = span;
+  document.body.dataset.mode = "history";
+  buildBar();
+  H.events = await allEvents();
+  const at = S.historyAt != null ? S.historyAt : span.t0;
+  await seek(Math.min(Math.max(at, span.t0), span.t1));
+  requestAnimationFrame(tick);
+  return true;
+}
+
+async function allEvents() {
+  // every event this key may see (the hub filters them, as for its streams), in seq order
+  const out = [];
+  let after = 0;
+  for (;;) {
+    const r = await api(`/api/v1/events?after=${after}&limit=10000`);
+    const evs = r.events || [];
+    out.push(...evs);
+    if (evs.length < 10000) break;
+    after = evs[evs.length - 1].seq;
+  }
+  return out;
+}
+
+function buildBar() {
+  const bar = document.createElement("div");
+  bar.id = "history";
+  bar.className = "history panel-float";
+  bar.innerHTML = `<button id="h-play" title="play / pause">▶</button>` +
+    `<select id="h-speed" title="speed">${SPEEDS.map((s) => `<option value="${s}"${s === H.speed ? " selected" : ""}>${s}x</option>`).join("")}</select>` +
+    `<input id="h-slider" type="range" min="${H.span.t0}" max="${H.span.t1}" step="1" value="${H.span.t0}">` +
+    `<span id="h-time" class="htime">--</span><span class="hmode">HISTORY</span>` +
+    (H.span.live ? `<button id="h-live" title="back to the live picture">live</button>` : "");
+  $("mapwrap").appendChild(bar);
+  $("h-play").addEventListener("click", () => setPlaying(!H.playing));
+  if ($("h-live")) $("h-live").addEventListener("click", () => {
+    const q = new URLSearchParams(location.hash.replace(/^#/, ""));
+    q.delete("at");
+    location.replace(location.pathname + "#" + q.toString());
+    location.reload();
+  });
+  $("h-speed").addEventListener("change", () => { H.speed = +$("h-speed").value; });
+  $("h-slider").addEventListener("input", () => { setPlaying(false); seek(+$("h-slider").value); });
+}
+
+function setPlaying(on) {
+  if (H.playing && !on) { H.playing = false; showTime(true); }
+  H.playing = on;
+  H.lastWall = performance.now();
+  $("h-play").textContent = on ? "❚❚" : "▶";
+}
+
+/** Show the moment `t` (epoch s): events up to it, then the picture of it. */
+export async function seek(t) {
+  H.t = t;
+  applyEventsTo(t);
+  showTime(true);
+  await fetchPicture();
+}
+
+function applyEventsTo(t) {
+  const before = H.applied;
+  let reset = false;
+  if (H.applied > 0 && H.events[H.applied - 1].t > t) { resetEvents(); H.applied = 0; reset = true; }
+  while (H.applied < H.events.length && H.events[H.applied].t <= t) applyEvent(H.events[H.applied++]);
+  // the alert list is redrawn when it changed, at most ten times a second (not every frame)
+  if (reset || H.applied !== before) scheduleSide();
+}
+
+async function fetchPicture() {
+  // one request at a time; while one is out the latest wanted moment waits for it
+  if (H.busy) { H.want = H.t; return; }
+  H.busy = true;
+  try {
+    for (;;) {
+      const t = H.t;
+      const pic = await api(`/api/v1/history/picture?t=${t.toFixed(3)}`);
+      applyPicture(pic);
+      S.lastT = t;
+      if (H.want === null || H.want === t) break;
+      H.want = null;
+    }
+  } catch (e) {
+    console.error("history", e);
+  } finally {
+    H.busy = false;
+    H.want = null;
+  }
+}
+
+function showTime(force) {
+  // while playing, the clock, the slider and the address follow a few times a second (a
+  // change of the page's text or address every frame costs a layout of the whole page)
+  const now = performance.now();
+  if (!force && now - (H.shownAt || 0) < 250) return;
+  H.shownAt = now;
+  const d = new Date(H.t * 1000).toISOString();
+  $("h-time").textContent = d.slice(0, 10) + " " + fmtTime(H.t);
+  $("h-slider").value = String(Math.round(H.t));
+  S.historyAt = H.t;
+  if (force || !H.playing) writeHash();
+}
+
+function tick() {
+  if (H.playing) {
+    const now = performance.now();
+    const dt = (now - H.lastWall) / 1000;
+    H.lastWall = now;
+    H.t = Math.min(H.span.t1, H.t + dt * H.speed);
+    if (H.t >= H.span.t1) setPlaying(false);
+    applyEventsTo(H.t);
+    showTime(!H.playing);
+    // a new picture of the past at most every PICTURE_EVERY_MS while playing: each is rebuilt
+    // by the service, and the page's frames come first
+    if (!H.busy && now - H.fetchedAt >= PICTURE_EVERY_MS) { H.fetchedAt = now; fetchPicture(); }
+  }
+  requestAnimationFrame(tick);
+}
+
+/** The alert list's link to a moment: jump there here, or open the moment in a new tab. */
+export function openMoment(t) {
+  if (S.history) { setPlaying(false); seek(t); return; }
+  const q = new URLSearchParams(location.hash.replace(/^#/, ""));
+  q.set("at", String(t)); // exact: the event itself is part of its moment
+  window.open(location.pathname + "#" + q.toString(), "_blank"); // the tab keeps this one's key
+}
+
+/** What the history controls show (read by the tests and the benchmark). */
+export function historyState() {
+  return { on: !!S.history, t: H.t, playing: H.playing, speed: H.speed, applied: H.applied, events: H.events.length,
+    span: H.span ? { t0: H.span.t0, t1: H.span.t1 } : null, busy: H.busy, label: esc($("h-time") ? $("h-time").textContent : "") };
+}
+
+/** Set the speed and play or pause (tests, benchmark). */
+export function control(playing, speed) {
+  if (speed) { H.speed = speed; $("h-speed").value = String(speed); }
+  setPlaying(!!playing);
+}
