@@ -16,7 +16,7 @@ import difflib
 import json
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +180,7 @@ def agreement_from_document(
     minima = _build_minima(doc, issues, index, levels, party_ref)
     alt_unknown_h = _altitude_unknown_rule(doc, index, party_ref)
     suppression = _resolve_suppression(doc, issues, index, party_ref)
+    _check_resolution(doc, issues, levels, party_ref)
     resolved = [_resolve_airspace(k, a, issues, base_dir, party_ref) for k, a in enumerate(doc.airspace)]
     airspaces = [a for a in resolved if a is not None]
     seen_air: dict[str, int] = {}
@@ -222,6 +223,19 @@ def agreement_from_document(
         _attributor=_build_attributor(doc, index),
         suppression=suppression,
     )
+
+
+def _check_resolution(doc: AgreementDocument, issues: _Issues, levels: list[str],
+                      party_ref: Callable[[Loc, str], bool]) -> None:
+    """`[resolution]`: a declared level, declared parties."""
+    r = doc.resolution
+    if r.level is not None and r.level not in levels:
+        issues.add(("resolution", "level"), f"unknown alert level {r.level!r} (declared: {', '.join(levels)})")
+    for k, rule in enumerate(r.rule):
+        party_ref(("resolution", "rule", k, "party"), rule.party)
+        if not rule.manoeuvres and not rule.exempt:
+            issues.add(("resolution", "rule", k, "manoeuvres"),
+                       "no manoeuvre accepted: say exempt = true if these aircraft are never to be asked")
 
 
 def _check_rule(loc: Loc, rule: DisclosureRule, issues: _Issues) -> None:

@@ -14,7 +14,11 @@ re-implements any part of it. Each stage of judgement is added here once:
    through the same lifecycle, marked `suppressed` and counted apart;
 4. the sovereign airspace watch (`alerting.airspace_watch.AirspaceWatch`), when the
    agreement protects airspaces;
-5. distress from squawks and ADS-B emergency status (`alerting.distress.DistressWatch`).
+5. distress from squawks and ADS-B emergency status (`alerting.distress.DistressWatch`);
+6. resolution advisories (`alerting.advisories.AdvisoryTracker` over
+   `engine.resolution.resolve`), when the agreement's `[resolution]` is enabled: one
+   coordinated manoeuvre for each aircraft that must give way, never for one in
+   distress (stage 5's aircraft) or refuelling.
 
 The stages keep state between steps (hysteresis, episodes) but read no clock and do no
 I/O: the same snapshots give the same events, live, in replay and in simulation.
@@ -26,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sharedsky.alerting.advisories import AdvisoryTracker
 from sharedsky.alerting.airspace_watch import AirspaceWatch
 from sharedsky.alerting.conflicts import ConflictTracker
 from sharedsky.alerting.distress import DistressWatch
@@ -54,8 +59,10 @@ class Assessment:
         airspace: AirspaceWatch | None = None,
         distress: DistressWatch | None = None,
         suppression: SuppressionRules | None = None,
+        advisories: AdvisoryTracker | None = None,
     ) -> None:
         self.levels = list(levels)
+        self.advisories = advisories
         self.suppression = suppression if suppression else None
         self.conflicts = conflicts if conflicts is not None else ConflictTracker()
         self.airspace = airspace
@@ -71,11 +78,13 @@ class Assessment:
         distress: bool = True,
         distress_active: Iterable[str] = (),
         suppression: bool = True,
+        resolution: bool = True,
     ) -> Assessment:
         """The step an agreement defines: its minima (or `levels`), its `[alerting]`
         rules, its `[suppression]` volumes, its airspaces when `airspace`, and distress
         with its frequencies. `suppression=False` (and `airspace=False`) when the
-        agreement's parties are not the snapshots' (replay --all-pairs)."""
+        agreement's parties are not the snapshots' (replay --all-pairs); `resolution=False`
+        leaves advisories out even where the agreement enables them."""
         if levels is None:
             if agreement is None:
                 raise ValueError("an assessment needs an agreement or explicit minima levels")
@@ -90,6 +99,8 @@ class Assessment:
             airspace=watch,
             distress=DistressWatch(freqs, distress_active) if distress else None,
             suppression=getattr(agreement, "suppression", None) if suppression else None,
+            advisories=(AdvisoryTracker.for_agreement(agreement, levels)
+                        if resolution and agreement is not None else None),
         )
 
     def step(self, snap: Snapshot) -> StepResult:
@@ -103,13 +114,17 @@ class Assessment:
             events.extend(self.airspace.step(snap))
         if self.distress is not None:
             events.extend(self.distress.step(snap))
+        if self.advisories is not None:
+            flagged = self.distress.flagged(snap) if self.distress is not None else None
+            events.extend(self.advisories.step(snap, flagged))
         return StepResult(snap, found, events)
 
     @property
     def idle(self) -> bool:
         """Nothing open in any lifecycle: an empty snapshot would change nothing."""
         return (self.conflicts.idle and (self.airspace is None or self.airspace.idle)
-                and (self.distress is None or not self.distress.active))
+                and (self.distress is None or not self.distress.active)
+                and (self.advisories is None or self.advisories.idle))
 
     def close(self, t_s: float) -> list[dict[str, Any]]:
         """End every open conflict and loss of separation (end of a replay or run)."""
