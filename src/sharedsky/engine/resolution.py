@@ -638,7 +638,7 @@ def resolve(
     ovs = own_vs[rows_k]
     jj = j_idx[rows_k]
     base_w = _project(vx[jj] - vx[o_idx[rows_k]], vy[jj] - vy[o_idx[rows_k]], vz[jj] - vz[o_idx[rows_k]], pr)
-    base = _min_norm(pr, base_w[0][:, None], base_w[1][:, None], base_w[2][:, None],
+    base_sep = _min_norm(pr, base_w[0][:, None], base_w[1][:, None], base_w[2][:, None],
                      (vz_fts[jj] - vz_fts[o_idx[rows_k]])[:, None])[:, 0]
     fvx, fvy, fvz = velocity_ecef_nm_s(snap.lat_deg[jj], snap.lon_deg[jj], jv_trk[jj], jv_gs[jj])
     sep = np.full((rows_k.size, N_CAND), np.inf)
@@ -647,7 +647,7 @@ def resolve(
         sep = np.minimum(sep, _min_norm(pr, w[0], w[1], w[2], ivs[:, None] - ovs))
     ks = k_slot[rows_k]
     st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    harmless = ~np.logical_or.reduceat(sep < base[:, None], st, axis=0)
+    harmless = ~np.logical_or.reduceat(sep < base_sep[:, None], st, axis=0)
     least = np.minimum.reduceat(sep, st, axis=0)
     o_w = ks[st]
     ok = harmless & allowed[o_w] & (coord[o_w] | (CAND_KIND != VERTICAL)[None, :])
@@ -672,7 +672,7 @@ def resolve(
         dvz = (vs[sj, jc] - vs[ks[rb], oc]) / 60.0
         s_both = _min_norm(prb, w[0][:, None], w[1][:, None], w[2][:, None], dvz[:, None])[:, 0]
         later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
-        cur[ks[rb][(s_both < base[rb]) & later]] = COL_NONE
+        cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
     return _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur)
 
 
