@@ -337,6 +337,10 @@ class Resolution(_Strict):
         description="Minimum lead time: an advised manoeuvre is judged as begun this long after it is "
                     "given (the crew's reaction), s",
     )
+    same_party: bool = Field(
+        False, description="Also advise between aircraft of one party (by default a party's own "
+                           "aircraft are its own command's business, even where their pairs are checked)",
+    )
     refuelling_nm: float = Field(1.0, gt=0, le=10, description="Receivers this close to a tanker are refuelling, NM")
     refuelling_ft: float = Field(1000.0, gt=0, le=5000, description="... and within this height of it, ft")
     rule: list[ResolutionRule] = Field(default_factory=list)

@@ -147,6 +147,16 @@ def _bands(res: Resolution, k: int, allowed_track: bool, allowed_speed: bool, al
     return out
 
 
+def _covered(levels: Sequence[Minima], level: Minima, buffer: float) -> bool:
+    """Whether some alert level holds the buffered resolution minima for every pair."""
+    need = level.checked
+    for lv in levels:
+        ok = lv.checked & (lv.h_nm >= level.h_nm * buffer) & (lv.v_ft >= level.v_ft * buffer) & (lv.t_s >= level.t_s)
+        if bool(np.all(ok | ~need)):
+            return True
+    return False
+
+
 class AdvisoryTracker:
     """Resolution advisories per aircraft, kept between steps."""
 
@@ -162,6 +172,9 @@ class AdvisoryTracker:
         self.counts: dict[str, int] = {"advisories": 0, "advisory_changes": 0, "resumed": 0,
                                        "best_effort": 0}
         self.last: Resolution = Resolution.empty()
+        #: The alert levels detect every conflict the resolution could act on (their
+        #: envelope holds the buffered minima): a step without conflicts needs no work.
+        self.covered = False
 
     @classmethod
     def for_agreement(cls, agreement: Any, levels: Sequence[Minima]) -> AdvisoryTracker | None:
@@ -171,8 +184,14 @@ class AdvisoryTracker:
             return None
         names = [lv.name for lv in levels]
         level = levels[names.index(r.level)] if r.level in names else levels[-1]
-        return cls(level, AdvisoryPolicy.from_agreement(agreement), buffer=r.buffer, lead_s=r.lead_s,
-                   frequencies_mhz=agreement.channels.distress_mhz)
+        if not r.same_party:
+            own = np.eye(level.n_parties, dtype=bool)
+            level = Minima(level.name, np.where(own, 0.0, level.h_nm), np.where(own, 0.0, level.v_ft),
+                           np.where(own, -1.0, level.t_s), level.alt_unknown_h)
+        tracker = cls(level, AdvisoryPolicy.from_agreement(agreement), buffer=r.buffer, lead_s=r.lead_s,
+                      frequencies_mhz=agreement.channels.distress_mhz)
+        tracker.covered = _covered(levels, level, r.buffer)
+        return tracker
 
     @property
     def idle(self) -> bool:
@@ -192,9 +211,13 @@ class AdvisoryTracker:
                 c[i] = v
         return Advised(*cols), row
 
-    def step(self, snap: Snapshot, distress: NDArray[np.intp] | None = None) -> list[dict[str, Any]]:
-        """Advisory events of this instant."""
+    def step(self, snap: Snapshot, distress: NDArray[np.intp] | None = None,
+             conflicts: int | None = None) -> list[dict[str, Any]]:
+        """Advisory events of this instant (`conflicts`: how many the step's levels found)."""
         t = snap.t_s
+        if conflicts == 0 and self.covered and not self.held:
+            self.last = Resolution.empty()
+            return []
         advised, row = self._advised(snap)
         events: list[dict[str, Any]] = []
         for ident in sorted(set(self.held) - set(row)):

@@ -145,7 +145,8 @@ class Script:
 
     tau (demo s) | what happens
     0            | RCH451 (coalition) and RFF2101 (Russia) head-on at FL250, 45 NM apart, 450 kt each:
-                 | advisory at once (20 NM within 300 s), warning near tau 50 (3 NM within 120 s)
+                 | advisory at once (20 NM within 300 s), warning near tau 50 (3 NM within 120 s),
+                 | with a resolution advisory to each (the scripted aircraft do not fly them)
     0            | RFF2102 (Russia) 20 NM south of the Turkish border at 38 E, heading north at 420 kt:
                  | advisory at once (entry within 300 s), warning near tau 50 (within 120 s)
     30           | RCH77 (coalition tanker) calls DISTRESS on the line (engine failure)
@@ -292,6 +293,10 @@ def _describe(ev: dict[str, Any], callsigns: dict[str, str], levels: dict[str, s
         return f"AIRSPACE {str(ev.get('state', '')).upper():9s} {cs(ev.get('icao24'))} ({ev.get('party')}) -> {ev.get('airspace')}: {when}{avoid}"
     if k == "distress":
         return f"DISTRESS {cs(ev.get('icao24'))} ({ev.get('from') or ev.get('party')}): {ev.get('nature')}"
+    if k == "advisory" and ev.get("state") in ("new", "updated"):
+        return f"ADVISORY {cs(ev.get('icao24'))} ({ev.get('party')}): {ev.get('text')} [{ev.get('status')}]"
+    if k == "advisory" and ev.get("state") == "end":
+        return f"advisory ended   {cs(ev.get('icao24'))} ({ev.get('party')}): {ev.get('text') or ev.get('reason')}"
     if k in ("request", "response", "notice", "overdue"):
         return f"{k.upper()} from {ev.get('from', '')}"
     return None
@@ -305,6 +310,9 @@ def _highlights(kinds: dict[str, int], ev: dict[str, Any]) -> None:
         kinds["airspace_warning"] = kinds.get("airspace_warning", 0) + 1
     if k == "distress":
         kinds["distress_call"] = kinds.get("distress_call", 0) + 1
+    if k == "advisory" and ev.get("state") == "new" and ev.get("party") in ("coalition", "russia"):
+        key = f"advisory_{ev.get('party')}"
+        kinds[key] = kinds.get(key, 0) + 1
 
 
 @click.command()
@@ -413,3 +421,5 @@ def _run(svc: DemoService, speed: float, duration: float | None, scenario_path: 
     click.echo("demo showed a coalition/Russian conflict, a Turkish airspace warning and a distress call"
                if shown_all else "demo ended before showing all of: coalition/Russian conflict, "
                "airspace warning, distress call")
+    if seen.get("advisory_coalition") and seen.get("advisory_russia"):
+        click.echo("demo showed a resolution advisory on each side of the coalition/Russian encounter")

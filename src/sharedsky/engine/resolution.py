@@ -680,11 +680,13 @@ def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64) -> F64:
     """(K, C): the smallest max(d/H, |dz|/V) over the look-ahead (vertical unknown: d/H).
 
     Both terms are convex in time (a norm of an affine function, the absolute value of
-    an affine one), so their maximum is convex: a golden-section search finds its
-    minimum to within 1e-8 of the look-ahead."""
+    an affine one), so their maximum is convex and its minimum lies at an end of the
+    look-ahead, at the minimum of one term, or where the two terms are equal (the roots
+    of one quadratic): evaluating at those instants gives it exactly."""
     rx, ry, rz = p.rx[:, None], p.ry[:, None], p.rz[:, None]
     dz = p.dz_ft[:, None]
     h, v = p.h_nm[:, None], p.v_ft[:, None]
+    t_end = np.broadcast_to(p.t_s[:, None], np.broadcast_shapes(wx.shape, rx.shape))
 
     def f(t: F64) -> F64:
         dx, dy, dzh = rx + wx * t, ry + wy * t, rz + wz * t
@@ -692,23 +694,25 @@ def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64) -> F64:
         vv = np.abs(dz + dvz_fts * t) / v
         return np.where(np.isnan(vv), d, np.maximum(d, vv))
 
-    shape = np.broadcast_shapes(wx.shape, rx.shape)
-    a = np.zeros(shape)
-    b = np.broadcast_to(p.t_s[:, None], shape).copy()
-    g = (np.sqrt(5.0) - 1.0) / 2.0
-    c = b - g * (b - a)
-    d = a + g * (b - a)
-    fc, fd = f(c), f(d)
-    for _ in range(32):  # the bracket shrinks to 0.618^32 = 2e-7 of the look-ahead
-        left = fc <= fd  # the minimum lies in [a, d]
-        b = np.where(left, d, b)
-        a = np.where(left, a, c)
-        new_c = b - g * (b - a)
-        new_d = a + g * (b - a)
-        f_new = f(np.where(left, new_c, new_d))
-        c, d = np.where(left, new_c, d), np.where(left, c, new_d)
-        fc, fd = np.where(left, f_new, fd), np.where(left, fc, f_new)
-    return np.minimum(fc, fd)
+    ww = _dot(wx, wy, wz, wx, wy, wz)
+    rw = _dot(rx, ry, rz, wx, wy, wz)
+    rr = _dot(rx, ry, rz, rx, ry, rz)
+    dzv = np.nan_to_num(dz)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_h = np.where(ww > 0.0, -rw / ww, 0.0)
+        t_v = np.where(dvz_fts != 0.0, -dzv / dvz_fts, 0.0)
+        qa = ww / (h * h) - dvz_fts * dvz_fts / (v * v)
+        qb = 2.0 * rw / (h * h) - 2.0 * dzv * dvz_fts / (v * v)
+        qc = rr / (h * h) - dzv * dzv / (v * v)
+        disc = np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))
+        lin = np.abs(qa) < 1e-18
+        r1 = np.where(lin, np.where(qb != 0.0, -qc / qb, 0.0), (-qb - disc) / (2.0 * qa))
+        r2 = np.where(lin, r1, (-qb + disc) / (2.0 * qa))
+    out = np.minimum(f(np.zeros(t_end.shape)), f(t_end))
+    for t in (t_h, t_v, r1, r2):
+        t = np.clip(np.nan_to_num(t), 0.0, t_end)
+        out = np.minimum(out, f(t))
+    return out
 
 
 def _wrap180(a: F64) -> F64:

@@ -187,6 +187,8 @@ class EngineLoop:
         kind = ev.get("kind")
         if kind in ("conflict", "loss_of_separation"):
             return sorted({ev.get("party_a", ""), ev.get("party_b", "")} - {""}) or [ALL]
+        if kind == "advisory":  # a manoeuvre for one party's aircraft: that party only
+            return [ev["party"]] if ev.get("party") else [ALL]
         if kind == "airspace":
             to = {ev.get("party", "")}
             try:

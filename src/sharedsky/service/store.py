@@ -38,7 +38,7 @@ from sharedsky.service.reports import (
 )
 
 EVENT_KINDS = ("conflict", "loss_of_separation", "airspace", "distress", "notice", "request",
-               "response", "overdue", "ack", "unacknowledged")
+               "response", "overdue", "ack", "unacknowledged", "advisory")
 #: Kinds that change state without being events of their own.
 STATE_KINDS = ("distress_clear",)
 AIRSPACE_ACK_STATES = ("warning", "violation")
@@ -244,7 +244,7 @@ class Hub:
             self.notify()
 
     def ack_parties(self, ev: dict[str, Any]) -> list[str]:
-        """Parties that must acknowledge this event (alerts and warnings only).
+        """Parties that must acknowledge this event (alerts, warnings and advisories).
 
         A suppressed conflict or loss of separation (the agreement's `[suppression]`
         volumes, `suppressed: true`) is recorded and streamed but needs no
@@ -259,6 +259,9 @@ class Hub:
         elif kind == "loss_of_separation" and not suppressed and (
                 state == "start" or (state == "updated" and ev.get("suppressed") is False)):
             out = [ev.get("party_a", ""), ev.get("party_b", "")]
+        elif kind == "advisory" and state in ("new", "updated"):
+            # A resolution advisory is acknowledged by the party flying it, like a warning.
+            out = [ev.get("party", "")]
         elif kind == "airspace" and state in AIRSPACE_ACK_STATES:
             out = [ev.get("party", "")]
         elif kind == "distress":
