@@ -33,7 +33,7 @@ repeat_inside_s = 30
 
 
 def agreement_text(ack_within_s: float = 60.0, notice_lead_s: float = 3600.0, disclosure: str = "conflict",
-                   within_nm: float = 50.0, airspace: bool = False) -> str:
+                   within_nm: float = 50.0, airspace: bool = False, resolution: bool = False) -> str:
     rule = f'mode = "{disclosure}"'
     if disclosure == "within":
         rule += f"\nwithin_nm = {within_nm}\nwithin_s = 0"
@@ -75,6 +75,7 @@ v_ft = 1000
 t_s = 120
 
 {AIRSPACE if airspace else ""}
+{"[resolution]" + chr(10) + "enabled = true" if resolution else ""}
 [channels]
 distress_mhz = [121.5, 243.0]
 hotline = "test line"

@@ -101,6 +101,16 @@ def suppressed(extra: str = "") -> str:
 
 # (case id, agreement text, expected key path, regex the reason must match, line marker)
 CASES = [
+    ("resolution-unknown-level", BASE + '\n[resolution]\nenabled = true\nlevel = "warn"\n',
+     "resolution.level", r"unknown alert level 'warn'", 'level = "warn"'),
+    ("resolution-unknown-party", BASE + '\n[resolution]\nenabled = true\n[[resolution.rule]]\nparty = "rde"\n',
+     "resolution.rule[0].party", r"unknown party 'rde'.*did you mean 'red'", 'party = "rde"'),
+    ("resolution-no-manoeuvre", BASE + '\n[resolution]\n[[resolution.rule]]\nparty = "red"\nmanoeuvres = []\n',
+     "resolution.rule[0].manoeuvres", r"no manoeuvre accepted.*exempt = true", "manoeuvres = []"),
+    ("resolution-bad-manoeuvre", BASE + '\n[resolution]\n[[resolution.rule]]\nparty = "red"\nmanoeuvres = ["barrel roll"]\n',
+     "resolution.rule[0].manoeuvres[0]", r"track.*speed.*vertical", 'manoeuvres = ["barrel roll"]'),
+    ("resolution-buffer-below-one", BASE + '\n[resolution]\nbuffer = 0.9\n',
+     "resolution.buffer", r"greater than or equal to 1|>= 1", "buffer = 0.9"),
     ("unknown-party-in-minima", edit('parties = ["blue", "red"]', 'parties = ["blue", "rde"]'),
      "minima[0].parties[1]", r"unknown party 'rde'.*did you mean 'red'", 'parties = ["blue", "rde"]'),
     ("negative-distance", edit("h_nm = 3\n", "h_nm = -3\n"),

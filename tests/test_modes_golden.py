@@ -32,7 +32,8 @@ SHAREDSKY = [sys.executable, "-m", "sharedsky.cli"]
 
 #: Event kinds the reference streams could not contain: stages added to the one
 #: assessment step after the capture. Each must be named here, on purpose.
-ADDED_KINDS: set[str] = {"notice_conflict", "notice_volume"}  # issue 17: notified operations
+ADDED_KINDS: set[str] = {"notice_conflict", "notice_volume",  # issue 17: notified operations
+                         "advisory"}  # issue 13: resolution advisories (replay computes them; simulate --no-resolution)
 
 
 def _golden(name: str) -> list[dict[str, Any]]:
@@ -72,7 +73,7 @@ def test_simulation_and_its_replay_give_the_reference_events(tmp_path: Path) -> 
     p = subprocess.run(
         [*SHAREDSKY, "simulate", "examples/syria-2015.scenario.toml", "--agreement",
          "examples/syria-2015.toml", "--hours", "1", "--seed", "0", "--out", str(out),
-         "--format", "json.gz", "--no-plots"],
+         "--format", "json.gz", "--no-plots", "--no-resolution"],
         capture_output=True, text=True, cwd=REPO, timeout=600)
     assert p.returncode == 0, p.stderr
     with open(out / "events.jsonl") as f:

@@ -21,11 +21,28 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def syria() -> tuple[Simulation, dict]:
+    """The first quarter hour without resolution advisories: the encounters as flown."""
+    scn = load_scenario(REPO / "examples/syria-2015.scenario.toml")
+    agr = load_agreement(REPO / "examples/syria-2015.toml")
+    sim = Simulation(scn, agr, hours=0.25, seed=1, resolution=False)
+    res = sim.run()
+    return sim, res.metrics
+
+
+def test_advisories_followed_leave_no_coalition_russia_loss(syria: tuple[Simulation, dict]) -> None:
+    """The same quarter hour, same seed, with the agreement's advisories flown (pilot delay
+    5 s): the coalition/Russian losses of the run without them do not happen."""
+    _, without = syria
+    lost = without["losses_of_separation"]["by_pair"].get("coalition/russia", 0)
+    assert lost >= 1
     scn = load_scenario(REPO / "examples/syria-2015.scenario.toml")
     agr = load_agreement(REPO / "examples/syria-2015.toml")
     sim = Simulation(scn, agr, hours=0.25, seed=1)
-    res = sim.run()
-    return sim, res.metrics
+    m = sim.run().metrics
+    assert m["losses_of_separation"]["by_pair"].get("coalition/russia", 0) == 0
+    parties = {e["party"] for e in sim.events if e["kind"] == "advisory" and e["state"] == "new"}
+    assert {"coalition", "russia"} <= parties
+    assert m["resolution"]["best_effort"] == 0
 
 
 def test_attribution_by_the_agreement_matches_the_scenario(syria: tuple[Simulation, dict]) -> None:
@@ -97,7 +114,7 @@ def test_cli_writes_outputs_that_replay_reads(tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = run_cli("simulate", "examples/syria-2015.scenario.toml", "--agreement",
                 "examples/syria-2015.toml", "--hours", "0.2", "--seed", "1", "--out", str(out),
-                "--format", "json.gz")
+                "--format", "json.gz", "--no-resolution")
     assert r.returncode == 0, r.stderr
     for name in ("recording.json.gz", "metrics.json", "events.jsonl", "map.png",
                  "warning_times.png", "worst_encounters.png"):

@@ -83,6 +83,10 @@ def test_demo_command_shows_conflict_airspace_warning_and_distress():
     assert re.search(r"NOTIFIED VOLUME (ADVISORY|WARNING)\s+DUDE1\d \(coalition\) -> russia:idlib-strike-1020#0", out)
     assert ("demo showed a coalition/Russian conflict, a Turkish airspace warning, a notice conflict and a "
             "distress call") in out
+    # Resolution advisories: one to each side of the scripted head-on, for its own aircraft.
+    assert re.search(r"ADVISORY RCH451 \(coalition\): ", out)
+    assert re.search(r"ADVISORY RFF2101 \(russia\): ", out)
+    assert "demo showed a resolution advisory on each side of the coalition/Russian encounter" in out
     assert "push refused" not in r.stderr
 
 

@@ -16,7 +16,7 @@ import difflib
 import json
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,7 @@ def agreement_from_document(
             issues.add(("notices", "purposes", k, "name"),
                        f"purpose {pu.name!r} given twice (first at notices.purposes[{seen_purpose[pu.name]}])")
         seen_purpose.setdefault(pu.name, k)
+    _check_resolution(doc, issues, levels, party_ref)
     resolved = [_resolve_airspace(k, a, issues, base_dir, party_ref) for k, a in enumerate(doc.airspace)]
     airspaces = [a for a in resolved if a is not None]
     seen_air: dict[str, int] = {}
@@ -236,6 +237,19 @@ def agreement_from_document(
         _attributor=_build_attributor(doc, index),
         suppression=suppression,
     )
+
+
+def _check_resolution(doc: AgreementDocument, issues: _Issues, levels: list[str],
+                      party_ref: Callable[[Loc, str], bool]) -> None:
+    """`[resolution]`: a declared level, declared parties."""
+    r = doc.resolution
+    if r.level is not None and r.level not in levels:
+        issues.add(("resolution", "level"), f"unknown alert level {r.level!r} (declared: {', '.join(levels)})")
+    for k, rule in enumerate(r.rule):
+        party_ref(("resolution", "rule", k, "party"), rule.party)
+        if not rule.manoeuvres and not rule.exempt:
+            issues.add(("resolution", "rule", k, "manoeuvres"),
+                       "no manoeuvre accepted: say exempt = true if these aircraft are never to be asked")
 
 
 def _check_rule(loc: Loc, rule: DisclosureRule, issues: _Issues) -> None:

@@ -351,6 +351,61 @@ class Notices(_Strict):
     horizon_s: float = Field(300.0, gt=0, description="How far ahead entries into active volumes are predicted, s")
     schedule: Schedule = Field(default_factory=Schedule,
                                description="Warnings before an aircraft enters another party's active volume")
+Manoeuvre = Literal["track", "speed", "vertical"]
+
+
+def _every_manoeuvre() -> list[Manoeuvre]:
+    return ["track", "speed", "vertical"]
+
+
+class ResolutionRule(_Strict):
+    """`[[resolution.rule]]`: what a party's aircraft (or those of them whose callsign
+    starts with one of `callsign_prefixes`) may be asked to do. Rules naming prefixes
+    take precedence over a party's rule without; among those, the later one."""
+
+    party: PartyId
+    callsign_prefixes: list[Annotated[str, Field(min_length=1, max_length=8)]] = Field(
+        default_factory=list, description="Callsign prefixes (case-insensitive); empty: every aircraft of the party"
+    )
+    manoeuvres: list[Manoeuvre] = Field(
+        default_factory=_every_manoeuvre,
+        description="Manoeuvres these aircraft accept (e.g. [\"track\"] for a tanker on its track)",
+    )
+    priority: int = Field(
+        0, ge=-100, le=100,
+        description="In a conflict, the aircraft of lower priority gives way; equal priorities both manoeuvre",
+    )
+    exempt: bool = Field(False, description="Never asked to manoeuvre (others keep clear of them)")
+    tanker: bool = Field(
+        False, description="Aircraft that refuel others: they, and aircraft of their party within "
+                           "refuelling_nm and refuelling_ft of them, are never asked to manoeuvre",
+    )
+
+
+class Resolution(_Strict):
+    """`[resolution]`: coordinated resolution advisories (issue 13): each aircraft that
+    must give way in a predicted conflict is advised one manoeuvre, delivered to its
+    party only; both parties compute the same advice from the same picture."""
+
+    enabled: bool = Field(False, description="Compute and send resolution advisories")
+    level: str | None = Field(
+        None, description="Alert level whose minima and look-ahead are resolved against (default: the most severe)"
+    )
+    buffer: float = Field(
+        1.1, ge=1.0, le=3.0, description="Resolve to the minima times this (margin for turns and noise)"
+    )
+    lead_s: float = Field(
+        5.0, ge=0.0, le=60.0,
+        description="Minimum lead time: an advised manoeuvre is judged as begun this long after it is "
+                    "given (the crew's reaction), s",
+    )
+    same_party: bool = Field(
+        False, description="Also advise between aircraft of one party (by default a party's own "
+                           "aircraft are its own command's business, even where their pairs are checked)",
+    )
+    refuelling_nm: float = Field(1.0, gt=0, le=10, description="Receivers this close to a tanker are refuelling, NM")
+    refuelling_ft: float = Field(1000.0, gt=0, le=5000, description="... and within this height of it, ft")
+    rule: list[ResolutionRule] = Field(default_factory=list)
 
 
 class DisclosureRule(_Strict):
@@ -390,6 +445,7 @@ class AgreementDocument(_Strict):
     suppression: Suppression = Field(default_factory=Suppression)
     record: RecordRules = Field(default_factory=RecordRules)
     notices: Notices = Field(default_factory=Notices)
+    resolution: Resolution = Field(default_factory=Resolution)
     disclosure_default: DisclosureRule = Field(
         default_factory=lambda: DisclosureRule(mode="conflict")
     )

@@ -16,7 +16,11 @@ re-implements any part of it. Each stage of judgement is added here once:
    agreement protects airspaces;
 5. the tactical check of notified volumes (`alerting.notice_watch.NoticeWatch`), when a
    notice book is given: the airspace watch over every other party's active volume;
-6. distress from squawks and ADS-B emergency status (`alerting.distress.DistressWatch`).
+6. distress from squawks and ADS-B emergency status (`alerting.distress.DistressWatch`);
+7. resolution advisories (`alerting.advisories.AdvisoryTracker` over
+   `engine.resolution.resolve`), when the agreement's `[resolution]` is enabled: one
+   coordinated manoeuvre for each aircraft that must give way, never for one in
+   distress (stage 6's aircraft) or refuelling.
 
 The stages keep state between steps (hysteresis, episodes) but read no clock and do no
 I/O: the same snapshots give the same events, live, in replay and in simulation.
@@ -28,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sharedsky.alerting.advisories import AdvisoryTracker
 from sharedsky.alerting.airspace_watch import AirspaceWatch
 from sharedsky.alerting.conflicts import ConflictTracker
 from sharedsky.alerting.distress import DistressWatch
@@ -59,9 +64,11 @@ class Assessment:
         distress: DistressWatch | None = None,
         suppression: SuppressionRules | None = None,
         notices: NoticeWatch | None = None,
+        advisories: AdvisoryTracker | None = None,
     ) -> None:
         self.levels = list(levels)
         self.notices = notices
+        self.advisories = advisories
         self.suppression = suppression if suppression else None
         self.conflicts = conflicts if conflicts is not None else ConflictTracker()
         self.airspace = airspace
@@ -78,12 +85,14 @@ class Assessment:
         distress_active: Iterable[str] = (),
         suppression: bool = True,
         notice_book: NoticeBook | None = None,
+        resolution: bool = True,
     ) -> Assessment:
         """The step an agreement defines: its minima (or `levels`), its `[alerting]`
         rules, its `[suppression]` volumes, its airspaces when `airspace`, and distress
         with its frequencies. `suppression=False` (and `airspace=False`) when the
         agreement's parties are not the snapshots' (replay --all-pairs). `notice_book`:
-        the notified operations whose active volumes the tactical check watches."""
+        the notified operations whose active volumes the tactical check watches;
+        `resolution=False` leaves advisories out even where the agreement enables them."""
         if levels is None:
             if agreement is None:
                 raise ValueError("an assessment needs an agreement or explicit minima levels")
@@ -100,6 +109,8 @@ class Assessment:
             suppression=getattr(agreement, "suppression", None) if suppression else None,
             notices=NoticeWatch(agreement, notice_book) if notice_book is not None and agreement is not None
             else None,
+            advisories=(AdvisoryTracker.for_agreement(agreement, levels)
+                        if resolution and agreement is not None else None),
         )
 
     def step(self, snap: Snapshot) -> StepResult:
@@ -115,6 +126,9 @@ class Assessment:
             events.extend(self.notices.step(snap))
         if self.distress is not None:
             events.extend(self.distress.step(snap))
+        if self.advisories is not None:
+            flagged = self.distress.flagged(snap) if self.distress is not None else None
+            events.extend(self.advisories.step(snap, flagged, len(found)))
         return StepResult(snap, found, events)
 
     @property
@@ -122,7 +136,8 @@ class Assessment:
         """Nothing open in any lifecycle: an empty snapshot would change nothing."""
         return (self.conflicts.idle and (self.airspace is None or self.airspace.idle)
                 and (self.notices is None or self.notices.idle)
-                and (self.distress is None or not self.distress.active))
+                and (self.distress is None or not self.distress.active)
+                and (self.advisories is None or self.advisories.idle))
 
     def close(self, t_s: float) -> list[dict[str, Any]]:
         """End every open conflict and loss of separation (end of a replay or run)."""

@@ -147,7 +147,8 @@ class Script:
 
     tau (demo s) | what happens
     0            | RCH451 (coalition) and RFF2101 (Russia) head-on at FL250, 45 NM apart, 450 kt each:
-                 | advisory at once (20 NM within 300 s), warning near tau 50 (3 NM within 120 s)
+                 | advisory at once (20 NM within 300 s), warning near tau 50 (3 NM within 120 s),
+                 | with a resolution advisory to each (the scripted aircraft do not fly them)
     0            | RFF2102 (Russia) 20 NM south of the Turkish border at 38 E, heading north at 420 kt:
                  | advisory at once (entry within 300 s), warning near tau 50 (within 120 s)
     30           | RCH77 (coalition tanker) calls DISTRESS on the line (engine failure)
@@ -307,6 +308,10 @@ def _describe(ev: dict[str, Any], callsigns: dict[str, str], levels: dict[str, s
                 else f"inside {ev.get('time_inside_s') or 0:.0f} s")
         return (f"NOTIFIED VOLUME {str(ev.get('state', '')).upper():9s} {cs(ev.get('icao24'))} ({ev.get('party')}) -> "
                 f"{ev.get('volume')}: {when}")
+    if k == "advisory" and ev.get("state") in ("new", "updated"):
+        return f"ADVISORY {cs(ev.get('icao24'))} ({ev.get('party')}): {ev.get('text')} [{ev.get('status')}]"
+    if k == "advisory" and ev.get("state") == "end":
+        return f"advisory ended   {cs(ev.get('icao24'))} ({ev.get('party')}): {ev.get('text') or ev.get('reason')}"
     if k in ("request", "response", "notice", "overdue"):
         extra = f" {ev.get('operation')} v{ev.get('version')}" if k == "notice" and ev.get("operation") else ""
         return f"{k.upper()} from {ev.get('from', '')}{extra}"
@@ -323,6 +328,9 @@ def _highlights(kinds: dict[str, int], ev: dict[str, Any]) -> None:
         kinds["distress_call"] = kinds.get("distress_call", 0) + 1
     if k == "notice_conflict" and ev.get("state") == "new":
         kinds["notice_conflict_new"] = kinds.get("notice_conflict_new", 0) + 1
+    if k == "advisory" and ev.get("state") == "new" and ev.get("party") in ("coalition", "russia"):
+        key = f"advisory_{ev.get('party')}"
+        kinds[key] = kinds.get(key, 0) + 1
 
 
 @click.command()
@@ -445,3 +453,8 @@ def _run(svc: DemoService, speed: float, duration: float | None, scenario_path: 
     click.echo(f"demo showed a coalition/Russian conflict, a Turkish airspace warning{notice} and a distress call"
                if shown_all else f"demo ended before showing all of: coalition/Russian conflict, "
                f"airspace warning{', notice conflict' if notice else ''}, distress call")
+    click.echo("demo showed a coalition/Russian conflict, a Turkish airspace warning and a distress call"
+               if shown_all else "demo ended before showing all of: coalition/Russian conflict, "
+               "airspace warning, distress call")
+    if seen.get("advisory_coalition") and seen.get("advisory_russia"):
+        click.echo("demo showed a resolution advisory on each side of the coalition/Russian encounter")

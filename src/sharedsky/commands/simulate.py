@@ -45,9 +45,12 @@ def _json_default(o: Any) -> Any:
               help="Party API keys for --realtime (JSON {party: key} or 'party key' lines).")
 @click.option("--speed", type=click.FloatRange(min=0.0, min_open=True), default=1.0, show_default=True,
               help="With --realtime: simulated seconds per wall-clock second.")
+@click.option("--no-resolution", is_flag=True,
+              help="Fly without resolution advisories even where the agreement enables them (the same day "
+                   "without them: compare with the same seed).")
 def simulate(scenario: Path, agreement: Path | None, hours: float, seed: int, out_dir: Path,
              fmt: str, record_every_s: float, step_s: float, no_plots: bool, realtime: bool,
-             server: str | None, keys_file: Path | None, speed: float) -> None:
+             server: str | None, keys_file: Path | None, speed: float, no_resolution: bool) -> None:
     """Simulate SCENARIO for --hours under --agreement; write the recording, metrics.json,
     events.jsonl and plots to --out, or with --realtime push it to a running service."""
     from sharedsky.sim.run import Simulation, write_recording
@@ -76,7 +79,7 @@ def simulate(scenario: Path, agreement: Path | None, hours: float, seed: int, ou
         return
     try:
         sim = Simulation(scn, agr, hours=hours, seed=seed, step_s=step_s,
-                         record_every_s=record_every_s)
+                         record_every_s=record_every_s, resolution=False if no_resolution else None)
     except ValueError as exc:
         fail("simulate", f"{scenario}: {exc}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,6 +116,12 @@ def simulate(scenario: Path, agreement: Path | None, hours: float, seed: int, ou
         f"simulate: {pc['total']} predicted conflicts {json.dumps(pc['by_pair'])}; "
         f"{los['total']} losses of separation; {air['incursions']} airspace incursions "
         f"({air['incursions_warned']} warned)", err=True)
+    res = metrics.get("resolution")
+    if res:
+        click.echo(
+            f"simulate: {res['advisories']} resolution advisories to {res['aircraft_advised']} aircraft "
+            f"({res['advisory_changes']} changes of advice; {res['followed']} followed, "
+            f"{res['not_followed']} not followed)", err=True)
     if metrics.get("attribution_mismatches"):
         click.echo(f"simulate: {metrics['attribution_mismatches']} aircraft attributed by the "
                    "agreement to another party than the scenario's (see metrics.json)", err=True)

@@ -528,16 +528,19 @@ def detect(snap: Snapshot, levels: Minima | Sequence[Minima]) -> Conflicts:
 _ANY_ALTITUDE_FT = 1.0e7
 
 
-def near_group(snap: Snapshot, group: NDArray[np.bool_], within_nm: float, within_s: float) -> NDArray[np.bool_]:
-    """Aircraft outside `group` within `within_nm` (horizontally, any altitude) of one of
-    the group's, now or on straight flight within `within_s`: the same broad and narrow
-    phases as separation, with two parties ("other", "group") and no vertical limit."""
+def near_group(snap: Snapshot, group: NDArray[np.bool_], within_nm: float, within_s: float,
+               v_ft: float | None = None) -> NDArray[np.bool_]:
+    """Aircraft outside `group` within `within_nm` (horizontally; and less than `v_ft`
+    vertically if given, else at any altitude) of one of the group's, now or on straight
+    flight within `within_s`: the same broad and narrow phases as separation, with two
+    parties ("other", "group")."""
     mask = np.zeros(len(snap), dtype=bool)
     if not group.any() or group.all():
         return mask
     two = replace(snap, party=group.astype(np.int32), parties=("other", "group"))
     off = np.array([[0.0, 1.0], [1.0, 0.0]])
-    lv = Minima("near", off * within_nm, off * _ANY_ALTITUDE_FT, np.where(off > 0, within_s, -1.0))
+    lv = Minima("near", off * within_nm, off * (_ANY_ALTITUDE_FT if v_ft is None else v_ft),
+                np.where(off > 0, within_s, -1.0))
     c = detect(two, lv)
     mask[c.a] = True
     mask[c.b] = True

@@ -43,7 +43,7 @@ from sharedsky.service.reports import (
 
 EVENT_KINDS = ("conflict", "loss_of_separation", "airspace", "distress", "notice", "request",
                "response", "overdue", "ack", "unacknowledged", "delivered", "not_delivered", "witness_alarm",
-               "notice_conflict", "notice_volume")
+               "notice_conflict", "notice_volume", "advisory")
 #: Messages whose delivery to each addressee is proven by that party's witness (issue 15).
 MESSAGE_KINDS = ("distress", "notice", "request", "response")
 #: Kinds that change state without being events of their own.
@@ -326,7 +326,7 @@ class Hub:
         return None if e is None or e.kind not in EVENT_KINDS else self._stored(e)
 
     def ack_parties(self, ev: dict[str, Any]) -> list[str]:
-        """Parties that must acknowledge this event (alerts and warnings only).
+        """Parties that must acknowledge this event (alerts, warnings and advisories).
 
         A suppressed conflict or loss of separation (the agreement's `[suppression]`
         volumes, `suppressed: true`) is recorded and streamed but needs no
@@ -341,6 +341,9 @@ class Hub:
         elif kind == "loss_of_separation" and not suppressed and (
                 state == "start" or (state == "updated" and ev.get("suppressed") is False)):
             out = [ev.get("party_a", ""), ev.get("party_b", "")]
+        elif kind == "advisory" and state in ("new", "updated"):
+            # A resolution advisory is acknowledged by the party flying it, like a warning.
+            out = [ev.get("party", "")]
         elif kind == "airspace" and state in AIRSPACE_ACK_STATES:
             out = [ev.get("party", "")]
         elif kind == "notice_conflict" and state in ("new", "updated"):

@@ -63,6 +63,9 @@ class MetricsCollector:
     _air_open: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     max_at_once: int = 0
     steps: int = 0
+    #: Per loss of separation, its intrusion severity (TU Delft: the largest, over the
+    #: loss, of min(1 - d/H, 1 - dz/V) with the most severe level's minima).
+    severity: list[float] = field(default_factory=list)
 
     # -- per step --------------------------------------------------------------------
     def observe(self, snap: Snapshot, conflicts: Conflicts, events: list[dict[str, Any]]) -> None:
@@ -148,7 +151,24 @@ class MetricsCollector:
                 for k in ("duration_s", "min_d_nm", "min_dz_ft", "closest_d_nm", "closest_dz_ft"):
                     if k in ev:
                         rec[k] = ev[k]
+                self.severity.append(self._severity(rec))
                 break
+
+    def _severity(self, rec: dict[str, Any]) -> float:
+        """min(1 - d/H, 1 - dz/V) at the loss's deepest point (vertical unknown: horizontal)."""
+        hard = self.levels[-1]
+        try:
+            pa, pb = self.parties.index(rec["party_a"]), self.parties.index(rec["party_b"])
+        except (KeyError, ValueError):
+            pa = pb = 0
+        h, v = float(hard.h_nm[pa, pb]), float(hard.v_ft[pa, pb])
+        d = rec.get("closest_d_nm")
+        dz = rec.get("closest_dz_ft")
+        if d is None or h <= 0:
+            return 0.0
+        sev_h = 1.0 - float(d) / h
+        sev_v = 1.0 - float(dz) / v if dz is not None and v > 0 else 1.0
+        return max(0.0, min(sev_h, sev_v))
 
     def _airspace(self, t: float, ev: dict[str, Any]) -> None:
         state = str(ev.get("state", ""))

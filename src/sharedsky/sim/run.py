@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sharedsky.alerting.advisories import AdvisoryTracker
 from sharedsky.alerting.notice_book import NoticeBook
 from sharedsky.alerting.step import Assessment
 from sharedsky.engine.separation import Conflicts, Minima
@@ -27,6 +28,7 @@ from sharedsky.ingest.snapshot import Snapshot
 from sharedsky.sim.dynamics import Fleet
 from sharedsky.sim.metrics import MetricsCollector
 from sharedsky.sim.missions import FlightPlan, plan_flights
+from sharedsky.sim.pilots import Pilots
 from sharedsky.sim.scenario import Scenario
 
 
@@ -68,7 +70,8 @@ class Simulation:
     def __init__(self, scenario: Scenario, agreement: Any | None = None, *, hours: float = 1.0,
                  seed: int = 0, step_s: float = 1.0, record_every_s: float | None = 1.0,
                  detection: bool = True, airspace: bool = True,
-                 plans: list[FlightPlan] | None = None) -> None:
+                 plans: list[FlightPlan] | None = None, resolution: bool | None = None,
+                 pilot_delay_s: float | None = None, noncompliance: float | None = None) -> None:
         if not hours > 0:
             raise ValueError(f"hours must be positive, got {hours}")
         if not step_s > 0:
@@ -110,8 +113,17 @@ class Simulation:
         #: (the strategic conflicts, at their notice times), and watched by the step.
         self.notice_book, self.notice_events = _notify(scenario, agreement)
         self.assessment = (Assessment.for_agreement(agreement, levels=self.levels, airspace=airspace,
-                                                    notice_book=self.notice_book)
+                                                    notice_book=self.notice_book,
+                                                    resolution=resolution is not False)
                            if detection else None)
+        if self.assessment is not None and resolution and self.assessment.advisories is None:
+            # Asked for without an agreement that enables it: the defaults, against the
+            # most severe level.
+            self.assessment.advisories = AdvisoryTracker(self.levels[-1])
+        self.pilots = Pilots(self.fleet, self.levels[-1],
+                             scenario.pilot_delay_s if pilot_delay_s is None else pilot_delay_s,
+                             scenario.noncompliance if noncompliance is None else noncompliance,
+                             seed)
         self.watch = self.assessment.airspace if self.assessment is not None else None
         self.metrics = MetricsCollector(self.parties, self.levels)
         self.record_every_s = record_every_s
@@ -150,6 +162,8 @@ class Simulation:
         if self.assessment is not None:
             result = self.assessment.step(snap)
             conflicts, events = result.conflicts, result.events
+            if self.assessment.advisories is not None:
+                self.pilots.fly(self.t_s, events, self.assessment.advisories.lead_s)
         self.metrics.observe(snap, conflicts, events)
         self.events.extend(events)
         if self.record_every_s is not None and self.t_s >= self._next_record_s - 1e-9:
@@ -244,6 +258,8 @@ class Simulation:
                               for e in self.notice_events],
                 "tactical": self.assessment.notices_summary() if self.assessment is not None else None,
             }
+        if self.assessment is not None and self.assessment.advisories is not None:
+            m["resolution"] = self.pilots.summary(self.assessment.advisories, self.metrics)
         return head | m
 
 

@@ -136,6 +136,10 @@ class Scenario:
     file: str = "<scenario>"
     extra: dict[str, Any] = field(default_factory=dict)
     notices: tuple[ScenarioNotice, ...] = ()
+    #: `[pilots]`: how crews fly resolution advisories: reaction time, and the share of
+    #: advisories not followed at all (TCAS: 38 % in 80,955 US encounters).
+    pilot_delay_s: float = 5.0
+    noncompliance: float = 0.0
 
     @property
     def party_ids(self) -> tuple[str, ...]:
@@ -264,7 +268,7 @@ def loads_scenario(text: str, file: str = "<scenario>") -> Scenario:
         raise ScenarioError(file, [("(file)", int(m.group(1)) if m else None,
                                     f"not valid TOML: {exc}")]) from exc
     c = _Checker(file, text)
-    c.unknown(doc, [], {"scenario", "parties", "types", "base", "mission", "notice"})
+    c.unknown(doc, [], {"scenario", "parties", "types", "base", "mission", "notice", "pilots"})
     head = c.get(doc, [], "scenario", dict, {}, required=True) or {}
     c.unknown(head, ["scenario"], {"name", "description", "start", "region", "check_same_party"})
     name = c.get(head, ["scenario"], "name", str, "scenario", required=True)
@@ -363,9 +367,14 @@ def loads_scenario(text: str, file: str = "<scenario>") -> Scenario:
             missions.append(mm)
     notices = [n for k, raw in enumerate(c.get(doc, [], "notice", list, []) or [])
                if (n := _notice(c, raw, ["notice", k], parties, start_s)) is not None]
+    pilots = c.get(doc, [], "pilots", dict, {}) or {}
+    c.unknown(pilots, ["pilots"], {"delay_s", "noncompliance"})
+    delay_s = c.num(pilots, ["pilots"], "delay_s", 5.0, lo=0, hi=120)
+    noncompliance = c.num(pilots, ["pilots"], "noncompliance", 0.0, lo=0, hi=1)
     if c.issues:
         raise ScenarioError(file, c.issues)
-    return Scenario(name=name, start_s=start_s, parties=parties, bases=bases, types=types,
+    return Scenario(pilot_delay_s=delay_s, noncompliance=noncompliance,
+                    name=name, start_s=start_s, parties=parties, bases=bases, types=types,
                     missions=tuple(missions), description=str(head.get("description", "")),
                     check_same_party=bool(head.get("check_same_party", False)),
                     region=region, file=file, notices=tuple(notices))  # type: ignore[arg-type]

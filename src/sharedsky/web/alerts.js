@@ -14,6 +14,7 @@ export function threadKey(ev) {
     case "airspace": return "airspace:" + (ev.id || ev.airspace + ":" + ev.icao24);
     case "notice_volume": return "notice_volume:" + (ev.id || ev.volume + ":" + ev.icao24);
     case "distress": return "distress:" + ev.seq;
+    case "advisory": return "advisory:" + (ev.id || ev.icao24);
     default: return null;
   }
 }
@@ -23,11 +24,12 @@ export function threadLevel(ev) {
   if (ev.kind === "loss_of_separation") return "los";
   if (ev.kind === "airspace" || ev.kind === "notice_volume") return ev.state === "violation_end" ? "violation" : ev.state || "advisory";
   if (ev.kind === "distress") return "distress";
+  if (ev.kind === "advisory") return "resolution";
   return "advisory";
 }
 
 export function threadEnded(ev) {
-  return (ev.kind === "conflict" && ev.state === "ended") || (ev.kind === "loss_of_separation" && ev.state === "end") || ((ev.kind === "airspace" || ev.kind === "notice_volume") && ev.state === "violation_end");
+  return (ev.kind === "conflict" && ev.state === "ended") || (ev.kind === "loss_of_separation" && ev.state === "end") || ((ev.kind === "airspace" || ev.kind === "notice_volume") && ev.state === "violation_end") || (ev.kind === "advisory" && ev.state === "end");
 }
 
 export function ackedByMe(th) {
@@ -83,6 +85,9 @@ function describe(ev) {
       return `${esc(callsignOf(ev.icao24))} ${tag(ev.from || ev.party)} ${esc(ev.nature || "")}`;
     case "notice_volume":
       return `${esc(callsignOf(ev.icao24))} ${tag(ev.party)} → notified ${esc(ev.purpose || "")} ${esc(ev.volume)} ${tag(ev.owner)}`;
+    case "advisory":
+      // A resolution advisory for one of this party's aircraft: the manoeuvre itself.
+      return `RA ${esc(callsignOf(ev.icao24))} ${tag(ev.party)} <b>${esc(ev.text || ev.manoeuvre || "")}</b>`;
     default:
       return esc(ev.kind);
   }
@@ -99,6 +104,10 @@ function metaOf(ev) {
   if (ev.kind === "conflict") {
     if (ev.d_cpa_nm != null) parts.push(`CPA ${(+ev.d_cpa_nm).toFixed(1)} NM / ${Math.round(ev.dz_cpa_ft || 0)} ft in ${Math.round(ev.t_cpa_s || 0)} s`);
     parts.push(ev.state);
+  }
+  if (ev.kind === "advisory") {
+    parts.push(ev.state === "end" ? (ev.reason || "ended") : `${ev.status || ""}`);
+    if (ev.frequencies_mhz && ev.frequencies_mhz.length) parts.push(ev.frequencies_mhz.join("/") + " MHz");
   }
   if (ev.kind === "airspace" || ev.kind === "notice_volume") {
     parts.push(ev.state);

@@ -122,10 +122,12 @@ export function draw() {
   const heat = (id, col) => { const cur = hot.get(id); if (!cur || (rank[col] || 0) > (rank[cur] || 0)) hot.set(id, col); };
   const activeAirspace = new Map(); // airspace id -> worst state
   const conflicts = [];
+  const advisories = [];
   for (const th of S.threads.values()) {
     if (th.ended) continue;
     const ev = th.last;
-    if (ev.kind === "conflict") { conflicts.push(ev); heat(ev.a, LEVEL_COLOUR[ev.level] || "#ffb300"); heat(ev.b, LEVEL_COLOUR[ev.level] || "#ffb300"); }
+    if (ev.kind === "advisory") advisories.push(ev);
+    else if (ev.kind === "conflict") { conflicts.push(ev); heat(ev.a, LEVEL_COLOUR[ev.level] || "#ffb300"); heat(ev.b, LEVEL_COLOUR[ev.level] || "#ffb300"); }
     else if (ev.kind === "loss_of_separation") { heat(ev.a, "#ff3b30"); heat(ev.b, "#ff3b30"); }
     else if (ev.kind === "airspace") { activeAirspace.set(ev.airspace, ev); heat(ev.icao24, LEVEL_COLOUR[ev.state] || "#ffd60a"); }
   }
@@ -238,6 +240,35 @@ export function draw() {
       const cur = urgent.get(id), r = ev.level === "warning" ? 2 : 1, tt = ttl != null ? Math.max(0, ttl) : 0;
       if (!cur || r > cur.r || (r === cur.r && tt < cur.tt)) urgent.set(id, { r, tt, text: txt, colour: col });
     }
+  }
+
+  // resolution advisories: the advised track as a cyan arrow ahead of the aircraft (two
+  // minutes of flight), or the vertical sense as an arrow above or below it
+  ctx.strokeStyle = "#00e5ff";
+  ctx.fillStyle = "#00e5ff";
+  ctx.lineWidth = 2;
+  for (const ev of advisories) {
+    const ac = S.aircraft.get(ev.icao24);
+    if (!ac) continue;
+    const x = ac.X * k + ox, y = ac.Y * k + oy;
+    if (ev.manoeuvre === "vertical") {
+      const up = (ev.vs_fpm || 0) >= 0 ? -1 : 1;
+      ctx.beginPath(); ctx.moveTo(x + 12, y); ctx.lineTo(x + 12, y + up * 16); ctx.stroke();
+      ctx.beginPath(); ctx.moveTo(x + 8, y + up * 11); ctx.lineTo(x + 12, y + up * 17); ctx.lineTo(x + 16, y + up * 11); ctx.fill();
+      continue;
+    }
+    const tr = ((ev.track_deg || 0) * Math.PI) / 180;
+    const nm = ((ev.gs_kt || ac.gs || 400) * 120) / 3600;
+    const len = Math.max(24, Math.min(120, (nm / 60) * k));
+    const x2 = x + Math.sin(tr) * len, y2 = y - Math.cos(tr) * len;
+    ctx.setLineDash([5, 3]);
+    ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x2, y2); ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.beginPath();
+    ctx.moveTo(x2, y2);
+    ctx.lineTo(x2 - Math.sin(tr - 0.4) * 8, y2 + Math.cos(tr - 0.4) * 8);
+    ctx.lineTo(x2 - Math.sin(tr + 0.4) * 8, y2 + Math.cos(tr + 0.4) * 8);
+    ctx.fill();
   }
 
   // aircraft symbols: one filled path per colour; each symbol points along its track

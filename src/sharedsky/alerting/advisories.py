@@ -1,0 +1,320 @@
+"""Resolution advisories as events: one manoeuvre per aircraft that must give way, for
+its own party, kept stable through the encounter and ended with "resume".
+
+The geometry and the choice are `sharedsky.engine.resolution.resolve`; this stage
+turns the agreement's `[resolution]` section into per-aircraft rules (manoeuvres
+accepted, priority, exemptions: distress, refuelling, rules), keeps each aircraft's
+advisory between steps (the velocity it was flying when first advised, the velocity it
+is advised), and says:
+
+* `advisory` / `new`: the first manoeuvre of an encounter for one aircraft;
+* `advisory` / `updated`: a different manoeuvre, only when the one given is no longer
+  free (the geometry changed); counted in `changes`;
+* `advisory` / `end`: clear of conflict, resume the original track, speed and vertical
+  speed (`resume`), or the aircraft left the picture (`reason: gone`).
+
+Every advisory event names its aircraft's party (`party`): the service sends it to that
+party only. `digest(events)` is the SHA-256 of their canonical JSON, the figure two
+parties compare to show they computed the same advice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sharedsky.engine.resolution import (
+    CAND_DTRK_DEG,
+    CAND_KIND,
+    KEEP,
+    NONE,
+    RESUME,
+    SPEED,
+    TRACK,
+    VERTICAL,
+    Advised,
+    AircraftRules,
+    Resolution,
+    resolve,
+)
+from sharedsky.engine.separation import Minima, near_group
+from sharedsky.ingest.snapshot import Snapshot
+
+STATUS_NAMES = ("coordinated", "free", "best_effort")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One `[[resolution.rule]]`, with its party as an index."""
+
+    party: int
+    prefixes: tuple[str, ...]
+    track: bool
+    speed: bool
+    vertical: bool
+    priority: int
+    exempt: bool
+    tanker: bool
+
+
+@dataclass
+class AdvisoryPolicy:
+    """The agreement's resolution rules, applied to a snapshot's aircraft at once."""
+
+    rules: list[Rule] = field(default_factory=list)
+    refuelling_nm: float = 1.0
+    refuelling_ft: float = 1000.0
+
+    @classmethod
+    def from_agreement(cls, agreement: Any) -> AdvisoryPolicy:
+        r = agreement.document.resolution
+        rules = [Rule(agreement.party_index(x.party), tuple(p.upper() for p in x.callsign_prefixes),
+                      "track" in x.manoeuvres, "speed" in x.manoeuvres, "vertical" in x.manoeuvres,
+                      x.priority, x.exempt, x.tanker) for x in r.rule]
+        # Party-wide rules first, then rules naming prefixes (more specific), each in order.
+        rules.sort(key=lambda x: bool(x.prefixes))
+        return cls(rules, r.refuelling_nm, r.refuelling_ft)
+
+    def apply(self, snap: Snapshot, distress: NDArray[np.intp] | None = None) -> AircraftRules:
+        """Per-aircraft rules for `snap`; aircraft at `distress` are exempt."""
+        n = len(snap)
+        out = AircraftRules.everyone(n)
+        track, speed, vertical = out.track.copy(), out.speed.copy(), out.vertical.copy()
+        exempt, priority = out.exempt.copy(), out.priority.copy()
+        tanker = np.zeros(n, dtype=bool)
+        calls = (np.char.upper(np.asarray(snap.callsign, dtype=str)) if snap.callsign is not None
+                 else np.full(n, "", dtype=str))
+        for r in self.rules:
+            m = snap.party == r.party
+            if r.prefixes:
+                hit = np.zeros(n, dtype=bool)
+                for p in r.prefixes:
+                    hit |= np.char.startswith(calls, p)
+                m &= hit
+            track[m], speed[m], vertical[m] = r.track, r.speed, r.vertical
+            priority[m], exempt[m], tanker[m] = r.priority, r.exempt, r.tanker
+        if tanker.any():
+            for p in np.unique(snap.party[tanker]).tolist():
+                own = snap.party == p
+                near = near_group(snap, tanker & own, self.refuelling_nm, 0.0, v_ft=self.refuelling_ft)
+                exempt |= near & own
+            exempt |= tanker
+        if distress is not None and distress.size:
+            exempt[distress] = True
+        return AircraftRules(track, speed, vertical, exempt, priority)
+
+
+@dataclass
+class _Held:
+    """An aircraft's advisory between steps."""
+
+    id: str
+    party: str
+    serial: int
+    orig: tuple[float, float, float]  # track_deg, gs_kt, vs_fpm when first advised
+    adv: tuple[float, float, float]
+    first_s: float
+    changes: int = 0
+    intruders: list[str] = field(default_factory=list)
+
+
+def _sense(kind: int, dtrk: float, gs_from: float, gs_to: float, vs_to: float) -> str:
+    if kind == TRACK:
+        return "turn right" if dtrk > 0 else "turn left"
+    if kind == SPEED:
+        return "increase speed" if gs_to > gs_from else "reduce speed"
+    if kind == VERTICAL:
+        return "climb" if vs_to > 0 else ("descend" if vs_to < 0 else "level off")
+    return "resume"
+
+
+def _bands(res: Resolution, k: int, allowed_track: bool, allowed_speed: bool, allowed_vert: bool,
+           ) -> dict[str, list[float]]:
+    """The free values of each dimension the aircraft accepts (its guidance bands)."""
+    free = res.free[k]
+    out: dict[str, list[float]] = {}
+    trk0 = float(res.track_deg[k] - (CAND_DTRK_DEG[res.choice[k]] if CAND_KIND[res.choice[k]] == TRACK else 0.0))
+    if allowed_track:
+        sel = (CAND_KIND == TRACK) & free
+        out["track_deg"] = sorted({round((trk0 + float(d)) % 360.0) % 360 for d in CAND_DTRK_DEG[sel]})
+    del allowed_speed, allowed_vert  # speed and vertical bands: the advice itself, for now
+    return out
+
+
+def _covered(levels: Sequence[Minima], level: Minima, buffer: float) -> bool:
+    """Whether some alert level holds the buffered resolution minima for every pair."""
+    need = level.checked
+    for lv in levels:
+        ok = lv.checked & (lv.h_nm >= level.h_nm * buffer) & (lv.v_ft >= level.v_ft * buffer) & (lv.t_s >= level.t_s)
+        if bool(np.all(ok | ~need)):
+            return True
+    return False
+
+
+class AdvisoryTracker:
+    """Resolution advisories per aircraft, kept between steps."""
+
+    def __init__(self, minima: Minima, policy: AdvisoryPolicy | None = None, *, buffer: float = 1.1,
+                 lead_s: float = 5.0, frequencies_mhz: Sequence[float] = ()) -> None:
+        self.minima = minima
+        self.policy = policy if policy is not None else AdvisoryPolicy()
+        self.buffer = float(buffer)
+        self.lead_s = float(lead_s)
+        self.frequencies_mhz = [float(f) for f in frequencies_mhz]
+        self.held: dict[str, _Held] = {}
+        self.serial = 0
+        self.counts: dict[str, int] = {"advisories": 0, "advisory_changes": 0, "resumed": 0,
+                                       "best_effort": 0}
+        self.last: Resolution = Resolution.empty()
+        #: The alert levels detect every conflict the resolution could act on (their
+        #: envelope holds the buffered minima): a step without conflicts needs no work.
+        self.covered = False
+
+    @classmethod
+    def for_agreement(cls, agreement: Any, levels: Sequence[Minima]) -> AdvisoryTracker | None:
+        """The tracker the agreement's `[resolution]` asks for, or None when it is off."""
+        r = getattr(getattr(agreement, "document", None), "resolution", None)
+        if r is None or not r.enabled:
+            return None
+        names = [lv.name for lv in levels]
+        level = levels[names.index(r.level)] if r.level in names else levels[-1]
+        if not r.same_party:
+            own = np.eye(level.n_parties, dtype=bool)
+            level = Minima(level.name, np.where(own, 0.0, level.h_nm), np.where(own, 0.0, level.v_ft),
+                           np.where(own, -1.0, level.t_s), level.alt_unknown_h)
+        tracker = cls(level, AdvisoryPolicy.from_agreement(agreement), buffer=r.buffer, lead_s=r.lead_s,
+                      frequencies_mhz=agreement.channels.distress_mhz)
+        tracker.covered = _covered(levels, level, r.buffer)
+        return tracker
+
+    @property
+    def idle(self) -> bool:
+        return not self.held
+
+    def _advised(self, snap: Snapshot) -> tuple[Advised, dict[str, int]]:
+        n = len(snap)
+        adv = Advised.none(n)
+        if not self.held:
+            return adv, {}
+        row = {str(x): i for i, x in enumerate(snap.id.tolist()) if str(x) in self.held}
+        cols = [c.copy() for c in (adv.orig_track_deg, adv.orig_gs_kt, adv.orig_vs_fpm,
+                                   adv.adv_track_deg, adv.adv_gs_kt, adv.adv_vs_fpm)]
+        for ident, i in row.items():
+            h = self.held[ident]
+            for c, v in zip(cols, (*h.orig, *h.adv), strict=True):
+                c[i] = v
+        return Advised(*cols), row
+
+    def step(self, snap: Snapshot, distress: NDArray[np.intp] | None = None,
+             conflicts: int | None = None) -> list[dict[str, Any]]:
+        """Advisory events of this instant (`conflicts`: how many the step's levels found)."""
+        t = snap.t_s
+        if conflicts == 0 and self.covered and not self.held:
+            self.last = Resolution.empty()
+            return []
+        advised, row = self._advised(snap)
+        events: list[dict[str, Any]] = []
+        for ident in sorted(set(self.held) - set(row)):
+            events.append(self._event("end", t, self.held.pop(ident), {"reason": "gone"}))
+        if len(snap) < 2 and not self.held:
+            self.last = Resolution.empty()
+            return events
+        rules = self.policy.apply(snap, distress)
+        res = resolve(snap, self.minima, rules, advised, buffer=self.buffer, lead_s=self.lead_s)
+        self.last = res
+        ids = snap.id
+        for k in range(len(res)):
+            i = int(res.owner[k])
+            ident = str(ids[i])
+            choice = int(CAND_KIND[res.choice[k]])
+            h = self.held.get(ident)
+            if choice == KEEP or (choice == NONE and h is None):
+                if h is not None:
+                    h.intruders = sorted(set(h.intruders) | set(res.intruders[k]))
+                continue
+            if choice == RESUME or (choice == NONE and h is not None):
+                assert h is not None
+                del self.held[ident]
+                self.counts["resumed"] += 1
+                events.append(self._event("end", t, h, {
+                    "reason": "clear of conflict", "manoeuvre": "resume",
+                    "track_deg": round(h.orig[0]) % 360, "gs_kt": round(h.orig[1]),
+                    "vs_fpm": int(round(h.orig[2], -2)),
+                    "text": f"Clear of conflict, resume track {round(h.orig[0]) % 360:03d}",
+                }))
+                continue
+            body = self._advice(snap, res, k, rules)
+            adv = (float(res.track_deg[k]), float(res.gs_kt[k]), float(res.vs_fpm[k]))
+            if h is None:
+                self.serial += 1
+                h_new = _Held(ident, snap.parties[int(snap.party[i])], self.serial,
+                          (float(snap.track_deg[i]), float(snap.gs_kt[i]), float(snap.vs_fpm[i])),
+                          adv, t, 0, list(res.intruders[k]))
+                self.held[ident] = h = h_new
+                self.counts["advisories"] += 1
+                state = "new"
+            else:
+                h.adv = adv
+                h.changes += 1
+                h.intruders = sorted(set(h.intruders) | set(res.intruders[k]))
+                self.counts["advisory_changes"] += 1
+                state = "updated"
+            if res.status[k] == 2:
+                self.counts["best_effort"] += 1
+            events.append(self._event(state, t, h, body))
+        return events
+
+    def _advice(self, snap: Snapshot, res: Resolution, k: int, rules: AircraftRules) -> dict[str, Any]:
+        i = int(res.owner[k])
+        c = int(res.choice[k])
+        kind = int(CAND_KIND[c])
+        dtrk = float(CAND_DTRK_DEG[c])
+        trk = round(float(res.track_deg[k])) % 360
+        gs = round(float(res.gs_kt[k]))
+        vs = int(round(float(res.vs_fpm[k]), -2))
+        sense = _sense(kind, dtrk, float(snap.gs_kt[i]), float(res.gs_kt[k]), float(res.vs_fpm[k]))
+        name = {TRACK: "track", SPEED: "speed", VERTICAL: "vertical"}.get(kind, "none")
+        if kind == TRACK:
+            text = f"{sense.capitalize()} {abs(int(dtrk))} deg, track {trk:03d}"
+        elif kind == SPEED:
+            text = f"{sense.capitalize()} to {gs} kt"
+        elif kind == VERTICAL:
+            text = "Level off" if vs == 0 else f"{sense.capitalize()} at {abs(vs)} ft/min"
+        else:
+            text = "No manoeuvre available"
+        body: dict[str, Any] = {
+            "manoeuvre": name, "sense": sense, "track_deg": trk, "gs_kt": gs, "vs_fpm": vs,
+            "change_deg": int(dtrk) if kind == TRACK else 0,
+            "status": STATUS_NAMES[int(res.status[k])],
+            "intruders": sorted(res.intruders[k]),
+            "bands": _bands(res, k, bool(rules.track[i]), bool(rules.speed[i]), bool(rules.vertical[i])),
+            "text": text + (f", clear of {', '.join(sorted(res.intruders[k]))}" if res.intruders[k] else ""),
+            "latitude": round(float(snap.lat_deg[i]), 5), "longitude": round(float(snap.lon_deg[i]), 5),
+        }
+        if snap.callsign is not None:
+            body["callsign"] = str(snap.callsign[i])
+        return body
+
+    def _event(self, state: str, t: float, h: _Held, body: dict[str, Any]) -> dict[str, Any]:
+        ev = {"kind": "advisory", "state": state, "t": t, "id": f"advisory-{h.id}-{h.serial}",
+              "icao24": h.id, "party": h.party, "changes": h.changes, **body}
+        if self.frequencies_mhz:
+            ev["frequencies_mhz"] = list(self.frequencies_mhz)
+        return ev
+
+
+def canonical(events: Sequence[dict[str, Any]]) -> bytes:
+    """Canonical JSON of events (sorted keys, no spaces, UTF-8): the bytes both parties hash."""
+    return json.dumps(list(events), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
+
+
+def digest(events: Sequence[dict[str, Any]]) -> str:
+    """SHA-256 of the canonical JSON of `events`."""
+    return hashlib.sha256(canonical(events)).hexdigest()

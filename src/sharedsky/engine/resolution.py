@@ -1,0 +1,840 @@
+"""Resolution: for every aircraft in a predicted conflict, the manoeuvres that keep it
+clear of every other aircraft, and one recommended manoeuvre that both parties compute
+alike.
+
+Pure functions over one snapshot; no I/O, no clock.
+
+Manoeuvres. Each candidate is one change of the aircraft's velocity, flown straight
+after a lead time (`lead_s`, the crew's reaction: until then every aircraft keeps its
+present velocity): a new track (present track +/- 5..90 deg in 5 deg steps), a new
+ground speed (present x 0.8, 0.9, 1.1, 1.2) or a new vertical speed (-2000, -1000, 0,
++1000, +2000 ft/min). A candidate is *free* when, flown from the end of the lead time
+to the end of the look-ahead, it loses no separation (the pair's agreed minima times
+`buffer`) with any other aircraft, each flying its present velocity and, where it has
+an advisory of its own, that advised velocity too: a free manoeuvre keeps the aircraft
+clear whether or not the other complies. The free candidates of each dimension are the
+aircraft's guidance bands.
+
+Coordination without talking. For a pair in conflict, let m be the position of the
+other aircraft relative to this one at their closest approach (present velocities).
+A manoeuvre is *coordinated* with the pair when it does not move the aircraft towards
+m (dv . m <= 0 horizontally, dvz * dz_cpa <= 0 vertically). The other aircraft's m is
+exactly -m, so the two senses are complementary by construction: neither aircraft's
+advice undoes the other's. Ties are broken without randomness: |m| < 1e-6 NM (exactly
+head-on, or on one line, but for rounding) uses the right-hand perpendicular of the
+relative velocity (both turn right, as the rules of the air say for head-on
+encounters); |dz_cpa| < 1e-3 ft makes
+the aircraft first in the total order on ids (Python `str` order, i.e. code points, so
+ids equal but for case differ) climb and the other descend.
+
+Choice. Each aircraft's recommended manoeuvre is its cheapest candidate that is
+allowed (by the agreement), free and coordinated with all its conflicts; failing
+that, free; failing that, the one whose worst intrusion is shallowest. Costs grow with
+the size of the change (degrees of turn; a 10 % speed change costs as a 12 deg turn; a
+1000 ft/min change as a 10 deg turn), ties broken by candidate order (right before
+left, climb before descend): deterministic, so the same snapshot and rules give the
+same advice on every machine.
+
+Stability. An aircraft already advised keeps its advice while it stays free, and is
+told to resume its course as soon as its original velocity is free again.
+
+Joint resolution. The choice is made in two rounds: the second judges every candidate
+also against the advised velocities of the first, so two aircraft manoeuvring at once
+do not turn into each other when a manoeuvre free of both exists.
+
+Cost. The neighbours of each aircraft to advise come from the same uniform-grid broad
+phase as separation (boxes covering every candidate path), and every candidate of every
+(aircraft, neighbour) pair is solved in closed form at once: no Python loop per
+aircraft or pair.
+
+Arithmetic. Sums of products are written out term by term (no BLAS, no einsum), so the
+same inputs give the same bits wherever numpy computes IEEE arithmetic the same way;
+trigonometry may differ in the last bit between CPUs, which can change a decision only
+when a candidate misses a minimum by less than about 1e-12 NM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sharedsky.engine.geo import MEAN_RADIUS_NM, ecef_nm, up_vectors, velocity_ecef_nm_s
+from sharedsky.engine.separation import (
+    Minima,
+    _open_interval_horizontal,
+    _open_interval_vertical,
+    detect,
+    grid_pairs,
+)
+from sharedsky.ingest.snapshot import Snapshot
+
+F64 = NDArray[np.float64]
+IDX = NDArray[np.intp]
+BOOL = NDArray[np.bool_]
+
+# -- the candidate manoeuvres --------------------------------------------------------------
+
+NONE, TRACK, SPEED, VERTICAL, RESUME, KEEP = 0, 1, 2, 3, 4, 5
+KIND_NAMES = ("none", "track", "speed", "vertical", "resume", "keep")
+#: Columns of the candidate grid: present velocity, resume (original), keep (advised).
+COL_NONE, COL_RESUME, COL_KEEP = 0, 1, 2
+#: Misses smaller than these are ties (exactly head-on or level): senses then follow the
+#: tie rules, never the rounding of the geometry.
+TIE_NM = 1.0e-6
+TIE_FT = 1.0e-3
+#: Resume needs this many times the horizontal minima from every neighbour ahead.
+RESUME_MARGIN = 2.0
+#: Rounds of joint resolution after the first choice.
+ROUNDS = 4
+TURNS_DEG = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0)
+SPEED_FACTORS = (0.9, 1.1, 0.8, 1.2)
+VS_TARGETS_FPM = (1000.0, -1000.0, 0.0, 2000.0, -2000.0)
+
+
+def _grid() -> tuple[NDArray[np.int8], F64, F64, F64, F64]:
+    """The candidate grid: kind, track change (deg), speed factor, vertical speed target
+    (ft/min; NaN keeps the present one) and cost, in order of preference at equal cost."""
+    kind: list[int] = [NONE, RESUME, KEEP]
+    dtrk: list[float] = [0.0, 0.0, 0.0]
+    fac: list[float] = [1.0, 1.0, 1.0]
+    vs: list[float] = [np.nan, np.nan, np.nan]
+    cost: list[float] = [0.0, 0.0, 0.0]
+    for d in TURNS_DEG:
+        for sign in (1.0, -1.0):  # right before left
+            kind.append(TRACK)
+            dtrk.append(sign * d)
+            fac.append(1.0)
+            vs.append(np.nan)
+            cost.append(d)
+    for f in SPEED_FACTORS:
+        kind.append(SPEED)
+        dtrk.append(0.0)
+        fac.append(f)
+        vs.append(np.nan)
+        cost.append(abs(f - 1.0) * 120.0)
+    for v in VS_TARGETS_FPM:
+        kind.append(VERTICAL)
+        dtrk.append(0.0)
+        fac.append(1.0)
+        vs.append(v)
+        cost.append(max(abs(v), 1000.0) / 100.0)
+    return (np.array(kind, dtype=np.int8), np.array(dtrk), np.array(fac), np.array(vs),
+            np.array(cost))
+
+
+CAND_KIND, CAND_DTRK_DEG, CAND_GS_FACTOR, CAND_VS_FPM, CAND_COST = _grid()
+N_CAND = int(CAND_KIND.shape[0])
+
+
+def _stronger() -> IDX:
+    """For each candidate, the next stronger one of the same kind and sense (itself when
+    it is the strongest): a choice whose stronger neighbour is also free has a margin."""
+    out = np.arange(N_CAND)
+    for c in range(N_CAND):
+        k = CAND_KIND[c]
+        if k not in (TRACK, SPEED, VERTICAL):
+            continue
+        best = None
+        for d in range(N_CAND):
+            if CAND_KIND[d] != k or CAND_COST[d] <= CAND_COST[c]:
+                continue
+            same = (np.sign(CAND_DTRK_DEG[d]) == np.sign(CAND_DTRK_DEG[c])
+                    and np.sign(CAND_GS_FACTOR[d] - 1.0) == np.sign(CAND_GS_FACTOR[c] - 1.0)
+                    and np.sign(np.nan_to_num(CAND_VS_FPM[d])) == np.sign(np.nan_to_num(CAND_VS_FPM[c])))
+            if same and (best is None or CAND_COST[d] < CAND_COST[best]):
+                best = d
+        if best is not None:
+            out[c] = best
+    return out
+
+
+CAND_STRONGER = _stronger()
+
+
+@dataclass(frozen=True)
+class AircraftRules:
+    """What the agreement lets each aircraft of a snapshot be asked (arrays of N).
+
+    `exempt`: never asked to manoeuvre (distress, refuelling, a rule); others still keep
+    clear of it. `priority`: in a conflict, the aircraft of lower priority gives way;
+    equal priorities both manoeuvre.
+    """
+
+    track: BOOL
+    speed: BOOL
+    vertical: BOOL
+    exempt: BOOL
+    priority: NDArray[np.int32]
+
+    @classmethod
+    def everyone(cls, n: int, *, vertical: bool = True) -> AircraftRules:
+        """Every manoeuvre allowed to every aircraft, all of equal priority."""
+        yes = np.ones(n, dtype=bool)
+        return cls(yes, yes.copy(), yes.copy() if vertical else ~yes, ~yes, np.zeros(n, np.int32))
+
+
+@dataclass(frozen=True)
+class Advised:
+    """Aircraft that hold an advisory (arrays of N; NaN where none): the velocity they
+    were flying when first advised (to resume) and the velocity they are advised."""
+
+    orig_track_deg: F64
+    orig_gs_kt: F64
+    orig_vs_fpm: F64
+    adv_track_deg: F64
+    adv_gs_kt: F64
+    adv_vs_fpm: F64
+
+    @classmethod
+    def none(cls, n: int) -> Advised:
+        z = np.full(n, np.nan)
+        return cls(z, z, z, z, z, z)
+
+    @property
+    def active(self) -> BOOL:
+        return np.isfinite(self.adv_track_deg)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Advice for the aircraft at `owner` (snapshot indices, sorted by id).
+
+    `choice` indexes the candidate grid (`CAND_*`); `track_deg`, `gs_kt`, `vs_fpm` is the
+    velocity advised; `free[k, c]`/`coordinated[k, c]` say which candidates of owner k
+    are free of every neighbour / coordinated with every conflict; `status` is 0 when the
+    advice is free and coordinated, 1 free only, 2 not free (least bad).
+    `intruders[k]` lists the ids in conflict with owner k (present velocities).
+    """
+
+    owner: IDX
+    choice: NDArray[np.int16]
+    track_deg: F64
+    gs_kt: F64
+    vs_fpm: F64
+    free: BOOL
+    coordinated: BOOL
+    status: NDArray[np.int8]
+    intruders: list[list[str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.owner.shape[0])
+
+    @classmethod
+    def empty(cls) -> Resolution:
+        z = np.zeros(0)
+        b = np.zeros((0, N_CAND), dtype=bool)
+        return cls(np.zeros(0, np.intp), np.zeros(0, np.int16), z, z, z, b, b,
+                   np.zeros(0, np.int8), [])
+
+
+def buffered(minima: Minima, factor: float) -> Minima:
+    """Minima widened by `factor` (horizontal and vertical) for resolution."""
+    return Minima(minima.name, minima.h_nm * factor, minima.v_ft * factor, minima.t_s,
+                  minima.alt_unknown_h)
+
+
+def _dot(ax: F64, ay: F64, az: F64, bx: F64, by: F64, bz: F64) -> F64:
+    """Dot products written out (deterministic order of operations)."""
+    return ax * bx + ay * by + az * bz
+
+
+def _give_way(snap: Snapshot, a: IDX, b: IDX, rules: AircraftRules) -> BOOL:
+    """Aircraft that must manoeuvre: in a conflict with an aircraft of equal or higher
+    priority, or with one that may not manoeuvre; never an exempt one."""
+    n = len(snap)
+    must = np.zeros(n, dtype=bool)
+    pa, pb = rules.priority[a], rules.priority[b]
+    ex_a, ex_b = rules.exempt[a], rules.exempt[b]
+    can_a = ~ex_a & (rules.track[a] | rules.speed[a] | rules.vertical[a])
+    can_b = ~ex_b & (rules.track[b] | rules.speed[b] | rules.vertical[b])
+    must[a[(pa <= pb) | ~can_b]] = True
+    must[b[(pb <= pa) | ~can_a]] = True
+    return must & ~rules.exempt
+
+
+def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
+                     ) -> tuple[IDX, IDX]:
+    """Directed pairs (o, j): o an aircraft to advise, j any aircraft whose path may come
+    within the minima of any candidate path of o over the look-ahead."""
+    t_row = np.where(minima.checked, minima.t_s, 0.0).max(axis=1)[snap.party]
+    h_row = np.where(minima.checked, minima.h_nm, 0.0).max(axis=1)[snap.party]
+    v_row = np.where(minima.checked, minima.v_ft, 0.0).max(axis=1)[snap.party]
+    x, y, z = ecef_nm(snap.lat_deg, snap.lon_deg)
+    pos = np.vstack([x, y, z])
+    vel = np.vstack(velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, snap.track_deg, snap.gs_kt))
+    end = pos + vel * t_row
+    reach = snap.gs_kt * t_row / 3600.0
+    own_reach = reach * max(SPEED_FACTORS)
+    pad = h_row / 2.0 + own_reach * (own_reach + h_row) / MEAN_RADIUS_NM + 0.01
+    lo = np.minimum(pos, end) - pad
+    hi = np.maximum(pos, end) + pad
+    lo[:, owner] = (pos - own_reach - pad)[:, owner]
+    hi[:, owner] = (pos + own_reach + pad)[:, owner]
+    alt = np.nan_to_num(snap.alt_ft, nan=0.0)
+    vz = snap.vs_fpm / 60.0
+    alt1 = alt + vz * t_row
+    v_reach = np.maximum(np.abs(vz), max(abs(v) for v in VS_TARGETS_FPM) / 60.0) * t_row
+    alo = np.minimum(alt, alt1) - v_row / 2.0
+    ahi = np.maximum(alt, alt1) + v_row / 2.0
+    alo[owner] = (alt - v_reach - v_row / 2.0)[owner]
+    ahi[owner] = (alt + v_reach + v_row / 2.0)[owner]
+    unknown = np.isnan(snap.alt_ft)
+    alo[unknown] = -1.0e7
+    ahi[unknown] = 1.0e7
+    lo4 = np.vstack([lo, alo])
+    hi4 = np.vstack([hi, ahi])
+    # Only aircraft whose box can touch an owner's matter: the grid sees the others too,
+    # but cells are sized on the owners' (large) boxes so few registrations result.
+    own_idx = np.flatnonzero(owner)
+    cell = np.maximum((hi4[:, own_idx] - lo4[:, own_idx]).mean(axis=1), [1.0, 1.0, 1.0, 500.0])
+    cell[:3] = cell[:3].max()
+    i, j = grid_pairs(lo4, hi4, cell)
+    keep = (owner[i] | owner[j]) & minima.checked[snap.party[i], snap.party[j]]
+    i, j = i[keep], j[keep]
+    oi = owner[i]
+    oj = owner[j]
+    o = np.concatenate([i[oi], j[oj]])
+    n = np.concatenate([j[oi], i[oj]])
+    order = np.lexsort((n, o))
+    return o[order], n[order]
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Relative geometry of directed pairs (o, j) after the lead time, in the tangent
+    plane of the pair's mid-point (NM, NM/s, ft, ft/s)."""
+
+    rx: F64
+    ry: F64
+    rz: F64
+    ux: F64
+    uy: F64
+    uz: F64
+    dz_ft: F64
+    h_nm: F64
+    v_ft: F64
+    t_s: F64
+    alt_unknown_h: BOOL
+
+
+def _project(vx: F64, vy: F64, vz: F64, p: _Pairs) -> tuple[F64, F64, F64]:
+    """Horizontal part of vectors in each pair's tangent plane (broadcast over extra axes)."""
+    ux, uy, uz = p.ux, p.uy, p.uz
+    if vx.ndim > ux.ndim:
+        ux, uy, uz = ux[:, None], uy[:, None], uz[:, None]
+    d = _dot(vx, vy, vz, ux, uy, uz)
+    return vx - d * ux, vy - d * uy, vz - d * uz
+
+
+#: Candidates whose horizontal velocity is the present one (vertical manoeuvres), and
+#: those whose vertical speed is (horizontal ones): their intervals are computed once.
+H_SRC = np.where(CAND_KIND == VERTICAL, 0, np.arange(N_CAND))
+V_SRC = np.where((CAND_KIND == TRACK) | (CAND_KIND == SPEED), 0, np.arange(N_CAND))
+H_COLS = np.unique(H_SRC)
+V_COLS = np.unique(V_SRC)
+H_MAP = np.searchsorted(H_COLS, H_SRC)
+V_MAP = np.searchsorted(V_COLS, V_SRC)
+
+
+@dataclass(frozen=True)
+class _Plane:
+    """Directed pairs in the advised aircraft's east/north plane after the lead time."""
+
+    r_e: F64
+    r_n: F64
+    dz_ft: F64
+    h_nm: F64
+    v_ft: F64
+    t_s: F64
+    alt_unknown_h: BOOL
+
+    def take(self, rows: IDX) -> _Plane:
+        return _Plane(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
+
+def _hits(p: _Plane, w_e: F64, w_n: F64, dvz_fts: F64) -> BOOL:
+    """For relative velocities (K, C) of the candidate grid: loss of separation within
+    the look-ahead. Horizontal intervals are solved only for candidates that change the
+    horizontal velocity (and the present one), vertical ones only for those that change
+    the vertical speed."""
+    k = p.r_e.shape[0]
+    w_e, w_n = w_e[:, H_COLS], w_n[:, H_COLS]
+    dvz = dvz_fts[:, V_COLS]
+    re, rn = p.r_e[:, None], p.r_n[:, None]
+    h = p.h_nm[:, None]
+    a = w_e * w_e + w_n * w_n
+    b = re * w_e + rn * w_n
+    cc = np.broadcast_to(re * re + rn * rn - h * h, a.shape)
+    h_lo, h_hi = _open_interval_horizontal(a, b, cc)
+    dz = np.broadcast_to(p.dz_ft[:, None], (k, V_COLS.size))
+    unknown = np.isnan(dz)
+    v = np.broadcast_to(p.v_ft[:, None], dz.shape)
+    v_lo, v_hi = _open_interval_vertical(np.where(unknown, 0.0, dz), np.where(unknown, 0.0, dvz), v)
+    v_lo = np.where(unknown, -np.inf, v_lo)
+    v_hi = np.where(unknown, np.inf, v_hi)
+    # Already inside (or bound to be by the end of the lead time): a manoeuvre cannot be
+    # free of that, so it is judged by whether it closes on neither axis (range and
+    # height difference not shrinking): then the separation never gets smaller.
+    h_open = b >= 0.0
+    v_open = unknown | (np.where(unknown, 0.0, dz) * dvz >= 0.0)
+    h_lo, h_hi, h_open = h_lo[:, H_MAP], h_hi[:, H_MAP], h_open[:, H_MAP]
+    v_lo, v_hi, v_open = v_lo[:, V_MAP], v_hi[:, V_MAP], v_open[:, V_MAP]
+    t_in = np.maximum(np.maximum(h_lo, v_lo), 0.0)
+    t_out = np.minimum(np.minimum(h_hi, v_hi), p.t_s[:, None])
+    hit = t_in < t_out
+    inside = hit & (h_lo < 0.0) & (v_lo < 0.0)
+    hit = np.where(inside, ~(h_open & v_open), hit)
+    unknown_c = np.isnan(p.dz_ft)[:, None]
+    return hit & (~unknown_c | p.alt_unknown_h[:, None])
+
+
+def _segment_any(x: BOOL, starts: IDX) -> BOOL:
+    """Any over consecutive rows of (K, C) grouped by `starts` (every group non-empty)."""
+    return np.logical_or.reduceat(x, starts, axis=0)
+
+
+def resolve(
+    snap: Snapshot,
+    minima: Minima,
+    rules: AircraftRules | None = None,
+    advised: Advised | None = None,
+    *,
+    buffer: float = 1.1,
+    lead_s: float = 5.0,
+) -> Resolution:
+    """Advice for every aircraft that must manoeuvre (or holds an advisory) in `snap`.
+
+    `minima` is the one level resolved against (the agreed separation); pairs are
+    resolved to `buffer` times it over its look-ahead.
+    """
+    n = len(snap)
+    if n < 2:
+        return Resolution.empty()
+    rules = rules if rules is not None else AircraftRules.everyone(n)
+    advised = advised if advised is not None else Advised.none(n)
+    wide = buffered(minima, buffer)
+    conf = detect(snap, wide)
+    owner = np.zeros(n, dtype=bool)
+    if len(conf):
+        owner |= _give_way(snap, conf.a, conf.b, rules)
+    owner |= advised.active
+    if not owner.any():
+        return Resolution.empty()
+    o_idx, j_idx = _neighbour_pairs(snap, owner, wide, lead_s)
+    owners = np.flatnonzero(owner)
+    # Order owners by id (a total order both parties share) for the output.
+    owners = owners[np.argsort(snap.id[owners], kind="stable")]
+    slot = np.full(n, -1, dtype=np.intp)
+    slot[owners] = np.arange(owners.size)
+
+    # Candidate velocities of every owner: (O, C) absolute track, speed, vertical speed.
+    trk0 = snap.track_deg[owners]
+    gs0 = snap.gs_kt[owners]
+    vs0 = snap.vs_fpm[owners]
+    trk = (trk0[:, None] + CAND_DTRK_DEG[None, :]) % 360.0
+    gs = gs0[:, None] * CAND_GS_FACTOR[None, :]
+    vs = np.where(np.isnan(CAND_VS_FPM)[None, :], vs0[:, None], CAND_VS_FPM[None, :])
+    has = advised.active[owners]
+    for col, (t_a, g_a, v_a) in ((COL_RESUME, (advised.orig_track_deg, advised.orig_gs_kt, advised.orig_vs_fpm)),
+                                 (COL_KEEP, (advised.adv_track_deg, advised.adv_gs_kt, advised.adv_vs_fpm))):
+        trk[:, col] = np.where(has, t_a[owners], trk0)
+        gs[:, col] = np.where(has, g_a[owners], gs0)
+        vs[:, col] = np.where(has, v_a[owners], vs0)
+    allowed = _allowed(snap, owners, rules, has, vs0)
+    same = _same_sense(advised, owners, trk, gs, vs)
+
+    o_count = owners.size
+    if o_idx.size == 0:
+        free = np.ones((o_count, N_CAND), dtype=bool)
+        coord = free.copy()
+        return _choose(snap, owners, trk, gs, vs, allowed, free, coord,
+                       [[] for _ in range(o_count)])
+
+    lat_o = snap.lat_deg[owners]
+    lon_o = snap.lon_deg[owners]
+    cvx, cvy, cvz = velocity_ecef_nm_s(np.repeat(lat_o[:, None], N_CAND, 1),
+                                       np.repeat(lon_o[:, None], N_CAND, 1), trk, gs)
+    x, y, z = ecef_nm(snap.lat_deg, snap.lon_deg)
+    ex, ey, ez = up_vectors(snap.lat_deg, snap.lon_deg)
+    vx, vy, vz = velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, snap.track_deg, snap.gs_kt)
+    vz_fts = snap.vs_fpm / 60.0
+
+    # Relative geometry after the lead time (present velocities meanwhile).
+    ux, uy, uz = ex[o_idx] + ex[j_idx], ey[o_idx] + ey[j_idx], ez[o_idx] + ez[j_idx]
+    un = np.sqrt(_dot(ux, uy, uz, ux, uy, uz))
+    ux, uy, uz = ux / un, uy / un, uz / un
+    pa, pb = snap.party[o_idx], snap.party[j_idx]
+    rx0 = x[j_idx] - x[o_idx] + (vx[j_idx] - vx[o_idx]) * lead_s
+    ry0 = y[j_idx] - y[o_idx] + (vy[j_idx] - vy[o_idx]) * lead_s
+    rz0 = z[j_idx] - z[o_idx] + (vz[j_idx] - vz[o_idx]) * lead_s
+    dz0 = (snap.alt_ft[j_idx] - snap.alt_ft[o_idx]) + (vz_fts[j_idx] - vz_fts[o_idx]) * lead_s
+    base = _Pairs(rx0, ry0, rz0, ux, uy, uz, dz0, wide.h_nm[pa, pb], wide.v_ft[pa, pb],
+                  np.maximum(wide.t_s[pa, pb] - lead_s, 0.0),
+                  np.asarray(wide.alt_unknown_h)[pa, pb])
+    p = _project(rx0, ry0, rz0, base)
+    pairs = _Pairs(p[0], p[1], p[2], ux, uy, uz, dz0, base.h_nm, base.v_ft, base.t_s,
+                   base.alt_unknown_h)
+    # Narrow the neighbours to those that can matter: the neighbour's straight path must
+    # come within the minima of the disc (and height band) the owner can reach by then.
+    vrel = _project(vx[j_idx], vy[j_idx], vz[j_idx], pairs)
+    own_reach_nm_s = snap.gs_kt[o_idx] * max(SPEED_FACTORS) / 3600.0
+    own_reach_fts = np.maximum(np.abs(vz_fts[o_idx]), max(abs(v) for v in VS_TARGETS_FPM) / 60.0)
+    keep = np.zeros(o_idx.size, dtype=bool)
+    for frac in np.linspace(0.0, 1.0, 9):
+        tk = pairs.t_s * frac
+        qx, qy, qz = pairs.rx + vrel[0] * tk, pairs.ry + vrel[1] * tk, pairs.rz + vrel[2] * tk
+        d = np.sqrt(_dot(qx, qy, qz, qx, qy, qz))
+        # Between samples the gap can shrink by at most the closing speed times half a step.
+        slack = (own_reach_nm_s + snap.gs_kt[j_idx] / 3600.0) * pairs.t_s / 16.0
+        near_h = d - own_reach_nm_s * tk < pairs.h_nm + slack
+        dzk = np.abs(pairs.dz_ft + vz_fts[j_idx] * tk)
+        vslack = (own_reach_fts + np.abs(vz_fts[j_idx])) * pairs.t_s / 16.0
+        near_v = np.isnan(dzk) | (dzk - own_reach_fts * tk < pairs.v_ft + vslack)
+        keep |= near_h & near_v
+    keep |= ~np.isfinite(pairs.t_s)
+    keep |= advised.active[j_idx]  # it may fly its advised or original velocity instead
+    # A neighbour that may be advised too can fly anywhere within its own reach.
+    both = owner[j_idx] & ~keep
+    if both.any():
+        r0 = np.sqrt(_dot(pairs.rx, pairs.ry, pairs.rz, pairs.rx, pairs.ry, pairs.rz))
+        reach2 = (own_reach_nm_s + snap.gs_kt[j_idx] * max(SPEED_FACTORS) / 3600.0) * pairs.t_s
+        vreach2 = (own_reach_fts + np.maximum(np.abs(vz_fts[j_idx]), own_reach_fts)) * pairs.t_s
+        keep |= both & (r0 < pairs.h_nm + reach2) & (
+            np.isnan(pairs.dz_ft) | (np.abs(pairs.dz_ft) < pairs.v_ft + vreach2))
+    if not keep.all():
+        o_idx, j_idx = o_idx[keep], j_idx[keep]
+        pairs = _Pairs(*(getattr(pairs, f)[keep] for f in pairs.__dataclass_fields__))
+    if o_idx.size == 0:
+        free = np.ones((o_count, N_CAND), dtype=bool)
+        coord = free.copy()
+        return _choose(snap, owners, trk, gs, vs, allowed, free, coord,
+                       [[] for _ in range(o_count)])
+    k_slot = slot[o_idx]
+    starts = np.flatnonzero(np.r_[True, k_slot[1:] != k_slot[:-1]])
+    present = np.zeros(o_count, dtype=bool)
+    present[k_slot[starts]] = True
+
+    own_vx, own_vy, own_vz = cvx[k_slot], cvy[k_slot], cvz[k_slot]
+    own_vs = vs[k_slot] / 60.0
+    # Candidates are judged in the east/north plane of the aircraft advised: its own
+    # candidate velocities are then plain (gs sin trk, gs cos trk), and only the
+    # neighbour's position and velocity are projected (once per pair, not per candidate).
+    # Against the mid-point plane of the separation engine this moves a distance of
+    # 5 NM at 50 NM range by about 1e-5 NM.
+    slat_o, clat_o = np.sin(np.radians(lat_o)), np.cos(np.radians(lat_o))
+    slon_o, clon_o = np.sin(np.radians(lon_o)), np.cos(np.radians(lon_o))
+    east = (-slon_o[k_slot], clon_o[k_slot], np.zeros(k_slot.size))
+    north = (-slat_o[k_slot] * clon_o[k_slot], -slat_o[k_slot] * slon_o[k_slot], clat_o[k_slot])
+    r_e = _dot(pairs.rx, pairs.ry, pairs.rz, *east)
+    r_n = _dot(pairs.rx, pairs.ry, pairs.rz, *north)
+    trk_rad = np.radians(trk)
+    own_e = (gs / 3600.0 * np.sin(trk_rad))[k_slot]
+    own_n = (gs / 3600.0 * np.cos(trk_rad))[k_slot]
+    plane = _Plane(r_e, r_n, pairs.dz_ft, pairs.h_nm, pairs.v_ft, pairs.t_s, pairs.alt_unknown_h)
+
+    def judge(ivx: F64, ivy: F64, ivz: F64, ivs: F64, rows: IDX | None = None) -> BOOL:
+        """Candidates of the owners of pairs `rows` (all) against the given velocities."""
+        sel = slice(None) if rows is None else rows
+        ie = _dot(ivx[sel], ivy[sel], ivz[sel], east[0][sel], east[1][sel], east[2][sel])
+        i_n = _dot(ivx[sel], ivy[sel], ivz[sel], north[0][sel], north[1][sel], north[2][sel])
+        pl = plane if rows is None else plane.take(rows)
+        return _hits(pl, ie[:, None] - own_e[sel], i_n[:, None] - own_n[sel],
+                     ivs[sel][:, None] - own_vs[sel])
+
+    hit = judge(vx[j_idx], vy[j_idx], vz[j_idx], vz_fts[j_idx])
+    # Senses from the present geometry of the pairs in conflict (candidate NONE).
+    conflict_k = hit[:, COL_NONE]
+    sense_ok = _coordination(snap, pairs, o_idx, j_idx, k_slot, trk, gs, vs, cvx, cvy, cvz,
+                             (vx, vy, vz, vz_fts), conflict_k, wide)
+    ok_k = ~(sense_ok | ~conflict_k[:, None])  # True where a conflict pair is violated
+
+    # Intruders holding advisories: judge against their advised velocity, and their
+    # original one (they may not comply, or may resume), as well.
+    j_adv = advised.active[j_idx]
+    if j_adv.any():
+        sel = np.flatnonzero(j_adv)
+        for t_a, g_a, v_a in ((advised.adv_track_deg, advised.adv_gs_kt, advised.adv_vs_fpm),
+                              (advised.orig_track_deg, advised.orig_gs_kt, advised.orig_vs_fpm)):
+            avx, avy, avz = velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, np.nan_to_num(t_a),
+                                               np.nan_to_num(g_a))
+            avs = np.nan_to_num(v_a) / 60.0
+            hit[sel] |= judge(avx[j_idx], avy[j_idx], avz[j_idx], avs[j_idx], sel)
+
+    free = np.ones((o_count, N_CAND), dtype=bool)
+    coord = np.ones((o_count, N_CAND), dtype=bool)
+    at = k_slot[starts]
+    free[at] = ~_segment_any(hit, starts)
+    coord[at] = ~_segment_any(ok_k, starts)
+    # Resume only once clear: the original velocity must also keep RESUME_MARGIN times
+    # the horizontal minima from every neighbour still ahead, so that an aircraft going
+    # back to its route (which converges on it) is not put straight back into conflict.
+    adv_rows = np.flatnonzero(has[k_slot])
+    if adv_rows.size:
+        pl = plane.take(adv_rows)
+        pl = _Plane(pl.r_e, pl.r_n, pl.dz_ft, pl.h_nm * RESUME_MARGIN, pl.v_ft, pl.t_s, pl.alt_unknown_h)
+        sel = adv_rows
+        ie = _dot(vx[j_idx][sel], vy[j_idx][sel], vz[j_idx][sel], east[0][sel], east[1][sel], east[2][sel])
+        i_n = _dot(vx[j_idx][sel], vy[j_idx][sel], vz[j_idx][sel], north[0][sel], north[1][sel], north[2][sel])
+        near = _hits(pl, ie[:, None] - own_e[sel], i_n[:, None] - own_n[sel],
+                     vz_fts[j_idx][sel][:, None] - own_vs[sel])[:, COL_RESUME]
+        blocked = np.zeros(o_count, dtype=bool)
+        blocked[k_slot[adv_rows[near]]] = True
+        free[:, COL_RESUME] &= ~blocked
+    intr: list[list[str]] = [[] for _ in range(o_count)]
+    ids = snap.id
+    for s, jj in zip(k_slot[conflict_k].tolist(), j_idx[conflict_k].tolist(), strict=True):
+        intr[s].append(str(ids[jj]))
+    first = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, same_sense=same)
+
+    # Further rounds: judge again against the advice the neighbours now hold; an owner
+    # whose advice is no longer free, while another would be, chooses again. A candidate
+    # must stay free of every velocity a neighbour has been given so far, so the rounds
+    # settle; at most ROUNDS of them.
+    rows = np.arange(o_count)
+    cur = first.choice
+    hit_acc = hit
+    judged_j = np.full(j_idx.size, -1, dtype=np.int16)  # the neighbour's advice judged so far
+    for _ in range(ROUNDS):
+        chosen = np.full(n, -1, dtype=np.int16)
+        chosen[owners] = cur
+        cj = chosen[j_idx]
+        moving = (cj > COL_NONE) & (cj != COL_KEEP) & (cj != judged_j)
+        if not moving.any():
+            break
+        judged_j = np.where(moving, cj, judged_j).astype(np.int16)
+        a_trk = np.zeros(n)
+        a_gs = np.zeros(n)
+        a_vs = np.zeros(n)
+        a_trk[owners] = trk[rows, cur]
+        a_gs[owners] = gs[rows, cur]
+        a_vs[owners] = vs[rows, cur]
+        bvx, bvy, bvz = velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, a_trk, a_gs)
+        mv = np.flatnonzero(moving)
+        hit_acc = hit_acc.copy()
+        hit_acc[mv] |= judge(bvx[j_idx], bvy[j_idx], bvz[j_idx], a_vs[j_idx] / 60.0, mv)
+        free[at] = ~_segment_any(hit_acc, starts)
+        redo = ~free[rows, cur] & (free & allowed).any(axis=1)
+        if not redo.any():
+            break
+        nxt = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, same_sense=same).choice
+        cur = np.where(redo, nxt, cur).astype(np.int16)
+    final = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur)
+    worst = final.status == 2
+    if not worst.any():
+        return final
+    # No free manoeuvre: take the one that leaves the most separation while leaving no
+    # pair less separated than if the aircraft flew on, or none at all.
+    rows_k = np.flatnonzero(worst[k_slot])
+    pr = _Pairs(*(getattr(pairs, f)[rows_k] for f in pairs.__dataclass_fields__))
+    chosen = np.full(n, -1, dtype=np.int16)
+    chosen[owners] = cur
+    jv_trk = snap.track_deg.copy()
+    jv_gs = snap.gs_kt.copy()
+    jv_vs = snap.vs_fpm.copy()
+    jv_trk[owners], jv_gs[owners], jv_vs[owners] = trk[rows, cur], gs[rows, cur], vs[rows, cur]
+    ox, oy, oz = own_vx[rows_k], own_vy[rows_k], own_vz[rows_k]
+    ovs = own_vs[rows_k]
+    jj = j_idx[rows_k]
+    base_w = _project(vx[jj] - vx[o_idx[rows_k]], vy[jj] - vy[o_idx[rows_k]], vz[jj] - vz[o_idx[rows_k]], pr)
+    base_sep = _min_norm(pr, base_w[0][:, None], base_w[1][:, None], base_w[2][:, None],
+                     (vz_fts[jj] - vz_fts[o_idx[rows_k]])[:, None])[:, 0]
+    fvx, fvy, fvz = velocity_ecef_nm_s(snap.lat_deg[jj], snap.lon_deg[jj], jv_trk[jj], jv_gs[jj])
+    sep = np.full((rows_k.size, N_CAND), np.inf)
+    for ivx, ivy, ivz, ivs in ((vx[jj], vy[jj], vz[jj], vz_fts[jj]), (fvx, fvy, fvz, jv_vs[jj] / 60.0)):
+        w = _project(ivx[:, None] - ox, ivy[:, None] - oy, ivz[:, None] - oz, pr)
+        sep = np.minimum(sep, _min_norm(pr, w[0], w[1], w[2], ivs[:, None] - ovs))
+    ks = k_slot[rows_k]
+    st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    harmless = ~np.logical_or.reduceat(sep < base_sep[:, None], st, axis=0)
+    least = np.minimum.reduceat(sep, st, axis=0)
+    o_w = ks[st]
+    ok = harmless & allowed[o_w] & (coord[o_w] | (CAND_KIND != VERTICAL)[None, :])
+    # Coordinated first, then the most separation left.
+    pick = np.argmax(np.where(ok, least + 1.0e3 * coord[o_w], -np.inf), axis=1).astype(np.int16)
+    pick = np.where(ok.any(axis=1), pick, COL_NONE).astype(np.int16)
+    cur = cur.copy()
+    cur[o_w] = pick
+    # Two such aircraft manoeuvring at once may still close on each other: then the one
+    # later in the order of ids flies on (flying on is harmless by construction).
+    slot_of_j = slot[jj]
+    both = (slot_of_j >= 0) & worst[np.maximum(slot_of_j, 0)]
+    both &= (cur[ks] != COL_NONE) & (cur[np.maximum(slot_of_j, 0)] != COL_NONE)
+    if both.any():
+        rb = np.flatnonzero(both)
+        jc = cur[slot_of_j[rb]]
+        sj = slot_of_j[rb]
+        jvx, jvy, jvz = cvx[sj, jc], cvy[sj, jc], cvz[sj, jc]
+        oc = cur[ks[rb]]
+        prb = _Pairs(*(getattr(pr, f)[rb] for f in pr.__dataclass_fields__))
+        w = _project(jvx - cvx[ks[rb], oc], jvy - cvy[ks[rb], oc], jvz - cvz[ks[rb], oc], prb)
+        dvz = (vs[sj, jc] - vs[ks[rb], oc]) / 60.0
+        s_both = _min_norm(prb, w[0][:, None], w[1][:, None], w[2][:, None], dvz[:, None])[:, 0]
+        later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
+        cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
+    return _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur)
+
+
+def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64) -> F64:
+    """(K, C): the smallest max(d/H, |dz|/V) over the look-ahead (vertical unknown: d/H).
+
+    Both terms are convex in time (a norm of an affine function, the absolute value of
+    an affine one), so their maximum is convex and its minimum lies at an end of the
+    look-ahead, at the minimum of one term, or where the two terms are equal (the roots
+    of one quadratic): evaluating at those instants gives it exactly."""
+    rx, ry, rz = p.rx[:, None], p.ry[:, None], p.rz[:, None]
+    dz = p.dz_ft[:, None]
+    h, v = p.h_nm[:, None], p.v_ft[:, None]
+    t_end = np.broadcast_to(p.t_s[:, None], np.broadcast_shapes(wx.shape, rx.shape))
+
+    def f(t: F64) -> F64:
+        dx, dy, dzh = rx + wx * t, ry + wy * t, rz + wz * t
+        d = np.sqrt(_dot(dx, dy, dzh, dx, dy, dzh)) / h
+        vv = np.abs(dz + dvz_fts * t) / v
+        return np.where(np.isnan(vv), d, np.maximum(d, vv))
+
+    ww = _dot(wx, wy, wz, wx, wy, wz)
+    rw = _dot(rx, ry, rz, wx, wy, wz)
+    rr = _dot(rx, ry, rz, rx, ry, rz)
+    dzv = np.nan_to_num(dz)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_h = np.where(ww > 0.0, -rw / ww, 0.0)
+        t_v = np.where(dvz_fts != 0.0, -dzv / dvz_fts, 0.0)
+        qa = ww / (h * h) - dvz_fts * dvz_fts / (v * v)
+        qb = 2.0 * rw / (h * h) - 2.0 * dzv * dvz_fts / (v * v)
+        qc = rr / (h * h) - dzv * dzv / (v * v)
+        disc = np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))
+        lin = np.abs(qa) < 1e-18
+        r1 = np.where(lin, np.where(qb != 0.0, -qc / qb, 0.0), (-qb - disc) / (2.0 * qa))
+        r2 = np.where(lin, r1, (-qb + disc) / (2.0 * qa))
+    out = np.minimum(f(np.zeros(t_end.shape)), f(t_end))
+    for t in (t_h, t_v, r1, r2):
+        t = np.clip(np.nan_to_num(t), 0.0, t_end)
+        out = np.minimum(out, f(t))
+    return out
+
+
+def _wrap180(a: F64) -> F64:
+    return (a + 180.0) % 360.0 - 180.0
+
+
+def _same_sense(advised: Advised, owners: IDX, trk: F64, gs: F64, vs: F64) -> BOOL:
+    """(O, C): the candidate changes the original velocity in the dimension and sense the
+    aircraft's advisory already does (all True for aircraft without one), so that advice
+    is strengthened rather than reversed."""
+    o_trk, o_gs, o_vs = (advised.orig_track_deg[owners], advised.orig_gs_kt[owners],
+                         advised.orig_vs_fpm[owners])
+    a_trk, a_gs, a_vs = (advised.adv_track_deg[owners], advised.adv_gs_kt[owners],
+                         advised.adv_vs_fpm[owners])
+    has = np.isfinite(a_trk)
+    d_adv = np.vstack([_wrap180(a_trk - o_trk) / 10.0, (a_gs - o_gs) / np.maximum(0.1 * o_gs, 1.0),
+                       (a_vs - o_vs) / 1000.0])
+    dim = np.argmax(np.abs(np.nan_to_num(d_adv)), axis=0)
+    sgn = np.sign(np.nan_to_num(d_adv[dim, np.arange(owners.size)]))
+    d_c = np.stack([_wrap180(trk - o_trk[:, None]), gs - o_gs[:, None], vs - o_vs[:, None]])
+    pick = np.take_along_axis(np.nan_to_num(d_c), dim[None, :, None], axis=0)[0]
+    same = np.sign(pick) == sgn[:, None]
+    return np.asarray(np.where(has[:, None], same, True))
+
+
+def _allowed(snap: Snapshot, owners: IDX, rules: AircraftRules, has: BOOL, vs0: F64) -> BOOL:
+    """Candidates each owner may be given: the agreement's manoeuvres, and resume/keep
+    only for aircraft that hold an advisory."""
+    kind = CAND_KIND[None, :]
+    allowed = np.zeros((owners.size, N_CAND), dtype=bool)
+    allowed |= (kind == TRACK) & rules.track[owners][:, None]
+    allowed |= (kind == SPEED) & rules.speed[owners][:, None]
+    vert = rules.vertical[owners] & ~np.isnan(snap.alt_ft[owners])
+    allowed |= (kind == VERTICAL) & vert[:, None]
+    # A vertical target equal to the present vertical speed is no manoeuvre.
+    same_vs = np.abs(np.nan_to_num(CAND_VS_FPM)[None, :] - vs0[:, None]) < 100.0
+    allowed &= ~((kind == VERTICAL) & same_vs)
+    allowed |= ((kind == RESUME) | (kind == KEEP)) & has[:, None]
+    allowed &= ~rules.exempt[owners][:, None]
+    return allowed
+
+
+def _coordination(snap: Snapshot, pairs: _Pairs, o_idx: IDX, j_idx: IDX, k_slot: IDX,
+                  trk: F64, gs: F64, vs: F64, cvx: F64, cvy: F64, cvz: F64,
+                  present: tuple[F64, F64, F64, F64], conflict_k: BOOL, wide: Minima) -> BOOL:
+    """(K, C): candidate c of owner o does not move o towards the other aircraft's
+    position at closest approach (see the module's docstring for the tie rules)."""
+    vx, vy, vz, vz_fts = present
+    w = _project(vx[j_idx] - vx[o_idx], vy[j_idx] - vy[o_idx], vz[j_idx] - vz[o_idx], pairs)
+    a = _dot(*w, *w)
+    b = _dot(pairs.rx, pairs.ry, pairs.rz, *w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_star = np.where(a > 0.0, -b / a, 0.0)
+    t_star = np.clip(t_star, 0.0, pairs.t_s)
+    mx, my, mz = pairs.rx + w[0] * t_star, pairs.ry + w[1] * t_star, pairs.rz + w[2] * t_star
+    # A tie is a miss below TIE_NM (2 mm): rounding in the geometry must not pick a side.
+    tie = _dot(mx, my, mz, mx, my, mz) < TIE_NM * TIE_NM
+    if tie.any():
+        # Right-hand perpendicular of the relative velocity: w x up.
+        px = w[1] * pairs.uz - w[2] * pairs.uy
+        py = w[2] * pairs.ux - w[0] * pairs.uz
+        pz = w[0] * pairs.uy - w[1] * pairs.ux
+        still = tie & (px == 0.0) & (py == 0.0) & (pz == 0.0)
+        if still.any():
+            # Same velocity, same place: the first by id keeps right, the other left.
+            ov = _project(vx[o_idx], vy[o_idx], vz[o_idx], pairs)
+            lx = -(ov[1] * pairs.uz - ov[2] * pairs.uy)
+            ly = -(ov[2] * pairs.ux - ov[0] * pairs.uz)
+            lz = -(ov[0] * pairs.uy - ov[1] * pairs.ux)
+            first = snap.id[o_idx] < snap.id[j_idx]
+            sgn = np.where(first, 1.0, -1.0)
+            px = np.where(still, sgn * lx, px)
+            py = np.where(still, sgn * ly, py)
+            pz = np.where(still, sgn * lz, pz)
+        mx, my, mz = np.where(tie, px, mx), np.where(tie, py, my), np.where(tie, pz, mz)
+    dv = _project(cvx[k_slot] - vx[o_idx][:, None], cvy[k_slot] - vy[o_idx][:, None],
+                  cvz[k_slot] - vz[o_idx][:, None], pairs)
+    horiz = _dot(dv[0], dv[1], dv[2], mx[:, None], my[:, None], mz[:, None]) <= 0.0
+    dvz = vz_fts[j_idx] - vz_fts[o_idx]
+    dzc = pairs.dz_ft + dvz * t_star
+    first = snap.id[o_idx] < snap.id[j_idx]
+    dzc = np.where(np.abs(dzc) < TIE_FT, np.where(first, -1.0, 1.0), dzc)
+    dvs = vs[k_slot] - snap.vs_fpm[o_idx][:, None]
+    vert = np.where(np.isnan(dzc)[:, None], True, dvs * dzc[:, None] <= 0.0)
+    return np.asarray(horiz & vert)
+
+
+def _choose(snap: Snapshot, owners: IDX, trk: F64, gs: F64, vs: F64, allowed: BOOL,
+            free: BOOL, coord: BOOL, intr: list[list[str]],
+            forced: NDArray[np.int16] | None = None, same_sense: BOOL | None = None) -> Resolution:
+    """The advice of every owner: keep, else resume, else the cheapest allowed candidate
+    that is free and coordinated, else free, else the least deep intrusion."""
+    o_count = owners.size
+    rows = np.arange(o_count)
+    if forced is None:
+        big = 1.0e5  # larger than any candidate's cost
+        # Lexicographic preference: free; coordinated; with a margin (the next stronger
+        # manoeuvre free too); in the sense already advised; then the smallest change.
+        # (An aircraft with no free manoeuvre is given the least harmful one afterwards.)
+        robust = free & free[:, CAND_STRONGER]
+        score = (CAND_COST[None, :] + np.where(free, 0.0, 16 * big)
+                 + np.where(coord, 0.0, 2 * big) + np.where(robust, 0.0, big / 2))
+        if same_sense is not None:
+            score = score + np.where(same_sense, 0.0, big / 8)
+        # A vertical manoeuvre towards an aircraft in conflict is never given (two
+        # aircraft must never be sent the same vertical sense); a turn may be, if no
+        # coordinated one is free.
+        score = np.where(allowed & (coord | (CAND_KIND != VERTICAL)[None, :]), score, np.inf)
+        # Resume as soon as the original course is free; keep while the advice is free.
+        resume_ok = allowed[:, COL_RESUME] & free[:, COL_RESUME]
+        keep_ok = allowed[:, COL_KEEP] & free[:, COL_KEEP]
+        best = np.argmin(score, axis=1).astype(np.int16)
+        none_ok = ~np.isfinite(score[rows, best])
+        best = np.where(none_ok, COL_NONE, best).astype(np.int16)
+        choice = np.where(resume_ok, COL_RESUME, np.where(keep_ok, COL_KEEP, best)).astype(np.int16)
+        # Not advised and nothing to resolve (already getting out): no advice.
+        quiet = free[:, COL_NONE] & ~allowed[:, COL_KEEP]
+        choice = np.where(quiet, COL_NONE, choice).astype(np.int16)
+    else:
+        choice = forced.astype(np.int16)
+    f = free[rows, choice]
+    c = coord[rows, choice]
+    status = np.where(f & c, 0, np.where(f, 1, 2)).astype(np.int8)
+    return Resolution(owners, choice, trk[rows, choice], gs[rows, choice], vs[rows, choice],
+                      free, coord, status, intr)

@@ -1,0 +1,113 @@
+"""Crews flying resolution advisories in the simulator: late, and not always.
+
+Each new or changed advisory is followed after the scenario's pilot delay, or (with the
+scenario's `noncompliance` probability, drawn from the run's seed) not at all; "resume"
+hands the aircraft back to its flight plan after the same delay. Turns, climbs and speed
+changes are then flown by `Fleet.advance` within the type's bank, climb and acceleration
+limits. A vertical advisory (a vertical speed) is flown as a new level two minutes of that
+vertical speed away, captured by the type's own climb or descent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sharedsky.alerting.advisories import AdvisoryTracker
+from sharedsky.engine.separation import Minima
+from sharedsky.sim.dynamics import Fleet
+from sharedsky.sim.metrics import MetricsCollector
+
+#: A vertical advisory is flown as a level this many seconds of its vertical speed away.
+VERTICAL_HOLD_S = 120.0
+
+
+class Pilots:
+    """Apply advisory events to a fleet, and count what was flown."""
+
+    def __init__(self, fleet: Fleet, minima: Minima, delay_s: float, noncompliance: float,
+                 seed: int) -> None:
+        if not 0.0 <= noncompliance <= 1.0:
+            raise ValueError(f"noncompliance must be in [0, 1], got {noncompliance}")
+        if delay_s < 0:
+            raise ValueError(f"pilot delay must not be negative, got {delay_s}")
+        self.fleet = fleet
+        self.minima = minima
+        self.delay_s = float(delay_s)
+        self.noncompliance = float(noncompliance)
+        # Its own stream: switching resolution on or off never changes the traffic drawn.
+        self.rng = np.random.default_rng([seed, 13])
+        self.lookup: dict[str, int] | None = None
+        self.followed = 0
+        self.ignored = 0
+        self.per_aircraft: dict[str, int] = {}  # advisories (new) per aircraft
+        self.changes: dict[str, int] = {}  # changes of advice (updated) per aircraft
+        self.ignoring: set[str] = set()
+
+    def _index(self, icao: str) -> int | None:
+        if self.lookup is None:
+            self.lookup = {a: i for i, a in enumerate(self.fleet.icao24.tolist())}
+        return self.lookup.get(icao)
+
+    def fly(self, t_s: float, events: list[dict[str, Any]], lead_s: float) -> None:
+        """Act on this instant's advisory events."""
+        del lead_s  # the engine's assumption; the crews here have their own delay
+        f = self.fleet
+        for ev in events:
+            if ev.get("kind") != "advisory":
+                continue
+            icao = str(ev.get("icao24"))
+            i = self._index(icao)
+            if i is None:
+                continue
+            state = ev.get("state")
+            if state == "end":
+                self.ignoring.discard(icao)
+                if np.isfinite(f.adv_start[i]):
+                    f.adv_end[i] = min(f.adv_end[i], t_s + self.delay_s)
+                continue
+            if state == "new":
+                self.per_aircraft[icao] = self.per_aircraft.get(icao, 0) + 1
+            else:
+                self.changes[icao] = self.changes.get(icao, 0) + 1
+            if state == "new":
+                if self.noncompliance > 0 and self.rng.random() < self.noncompliance:
+                    self.ignoring.add(icao)
+                    self.ignored += 1
+                    continue
+            elif icao in self.ignoring:
+                continue
+            self.followed += 1
+            kind = ev.get("manoeuvre")
+            if kind == "track":
+                f.advise([i], t_s, track_deg=float(ev["track_deg"]), delay_s=self.delay_s,
+                         duration_s=86400.0)
+            elif kind == "speed":
+                f.advise([i], t_s, speed_kt=float(ev["gs_kt"]), delay_s=self.delay_s,
+                         duration_s=86400.0)
+            elif kind == "vertical":
+                target = float(f.alt[i]) + float(ev["vs_fpm"]) / 60.0 * VERTICAL_HOLD_S
+                f.advise([i], t_s, alt_ft=round(target, -2), delay_s=self.delay_s, duration_s=86400.0)
+
+    def summary(self, tracker: AdvisoryTracker, metrics: MetricsCollector) -> dict[str, Any]:
+        """What resolution did in this run (part of the metrics)."""
+        sev = metrics.severity
+        changes = np.array([self.changes.get(a, 0) for a in self.per_aircraft], dtype=float)
+        return {
+            "advisories": tracker.counts.get("advisories", 0),
+            "advisory_changes": tracker.counts.get("advisory_changes", 0),
+            "aircraft_advised": len(self.per_aircraft),
+            "advisories_per_advised_aircraft": (round(float(np.mean(list(self.per_aircraft.values()))), 3)
+                                                if self.per_aircraft else 0.0),
+            "changes_per_advised_aircraft": round(float(changes.mean()), 3) if changes.size else 0.0,
+            "max_changes_per_aircraft": int(changes.max()) if changes.size else 0,
+            "resumed": tracker.counts.get("resumed", 0),
+            "best_effort": tracker.counts.get("best_effort", 0),
+            "followed": self.followed,
+            "not_followed": self.ignored,
+            "pilot_delay_s": self.delay_s,
+            "noncompliance": self.noncompliance,
+            "intrusion_severity_mean": round(float(np.mean(sev)), 4) if sev else 0.0,
+            "intrusion_severity_max": round(float(np.max(sev)), 4) if sev else 0.0,
+        }
