@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "simulate": "sharedsky.commands.simulate:simulate",
     "demo": "sharedsky.commands.demo:demo",
     "daa": "sharedsky.commands.daa:daa",
+    "partition": "sharedsky.commands.partition:partition",
+    "mine": "sharedsky.commands.mine:mine",
 }
 
 
