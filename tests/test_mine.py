@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, run_cli
 
 from sharedsky.mine.encounters import encounters
 from sharedsky.mine.partition import partition
 from sharedsky.mine.store import HOUR_S, MANIFEST, Store, hour_name
+
+from conftest import REPO, run_cli
 
 GOLDEN = REPO / "tests" / "golden" / "replay-switzerland-civil.jsonl.gz"
 CIVIL = REPO / "examples" / "civil.toml"

@@ -192,9 +192,14 @@ def _where(reports: pd.DataFrame, t: np.ndarray, events: list[dict[str, Any]]) -
         return at
 
     lat, lon, alt = latest("latitude"), latest("longitude"), latest("altitude")
+
+    def mean(x: float, y: float) -> float:
+        """Mean of what is known (an altitude may be unknown)."""
+        known = [v for v in (x, y) if np.isfinite(v)]
+        return float(sum(known) / len(known)) if known else float("nan")
+
     out = {}
     for k, ev in new:
-        pts = [(lat(x, ev["t"]), lon(x, ev["t"]), alt(x, ev["t"])) for x in (ev["a"], ev["b"])]
-        out[k] = (float(np.nanmean([p[0] for p in pts])), float(np.nanmean([p[1] for p in pts])),
-                  float(np.nanmean([p[2] for p in pts])))
+        a, b, t_s = ev["a"], ev["b"], ev["t"]
+        out[k] = (mean(lat(a, t_s), lat(b, t_s)), mean(lon(a, t_s), lon(b, t_s)), mean(alt(a, t_s), alt(b, t_s)))
     return out
