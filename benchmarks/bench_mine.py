@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -119,13 +120,16 @@ def main() -> None:
         digests = {d for _, _, d in results.values()}
         print(f"same events with every number of workers: {'yes' if len(digests) == 1 else 'NO'}")
         base = min(results)
-        print("\n| workers | wall (median) | reports / s / worker | speed-up | peak memory per worker | "
-              "encounters | hours re-run |")
-        print("|---|---|---|---|---|---|---|")
+        print("\n| workers | wall (median) | reports / s / worker | speed-up | tasks' CPU | reports / CPU s | "
+              "peak memory per worker | encounters | hours re-run |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for w, (wall, s, _) in sorted(results.items()):
             mem = max(x["peak_rss_mb"] for x in s["per_hour"])
-            print(f"| {w} | {wall:.1f} s | {rows / wall / w:,.0f} | {results[base][0] / wall:.2f}x | "
-                  f"{mem:,.0f} MB | {s['encounters']:,} | {s['hours_rerun']} |")
+            cpu = sum(x.get("cpu_s", float("nan")) for x in s["per_hour"])
+            print(f"| {w} | {wall:.1f} s | {rows / wall / w:,.0f} | {results[base][0] / wall:.2f}x | {cpu:.0f} s | "
+                  f"{rows / cpu:,.0f} | {mem:,.0f} MB | {s['encounters']:,} | {s['hours_rerun']} |")
+        print(f"(load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on "
+              f"{os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

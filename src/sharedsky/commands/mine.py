@@ -128,6 +128,7 @@ def mine(directory: Path, out: Path, agreement: Path | None, minima: str | None,
         "encounters": int(table.shape[0]), "losses_of_separation": int(table["lost"].sum()),
         "events": len(events),
         "per_hour": [{"hour": int(r.hour_s), "reports": r.rows, "steps": r.steps, "wall_s": round(r.wall_s, 3),
+                      "cpu_s": round(r.cpu_s, 3),
                       "peak_rss_mb": round(r.peak_rss_mb, 1), "rerun": r.rerun} for r in results],
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -136,11 +136,12 @@ class SpanResult:
     wall_s: float
     peak_rss_mb: float
     rerun: bool = False
+    cpu_s: float = 0.0
 
 
 def mine_span(task: SpanTask) -> SpanResult:
     """Assess one hour partition (see the module's docstring)."""
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     store = Store(Path(task.store))
     h0 = float(task.hour_s)
     reports = store.read([*task.before, task.hour_s], from_s=h0 - task.margin_s)
@@ -166,7 +167,8 @@ def mine_span(task: SpanTask) -> SpanResult:
     where = _where(reports, t, events)
     return SpanResult(task.hour_s, events, where, start_key, assessment.conflicts.open_state(),
                       int(np.count_nonzero(t >= h0)), summary.steps, time.perf_counter() - started,
-                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, task.seed is not None)
+                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, task.seed is not None,
+                      time.process_time() - cpu0)
 
 
 def _where(reports: pd.DataFrame, t: np.ndarray, events: list[dict[str, Any]]) -> dict[int, tuple[float, float, float]]:
