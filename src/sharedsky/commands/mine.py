@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import time
@@ -92,6 +93,10 @@ def mine(directory: Path, out: Path, agreement: Path | None, minima: str | None,
         tasks.append(SpanTask(str(store.root.resolve()), h0, before, stop, margin_s, judgement,
                               step_s=step_s, max_age_s=max_age_s))
     show = progress if progress is not None else sys.stderr.isatty()
+    if dashboard and scheduler is None and importlib.util.find_spec("bokeh") is None:
+        click.echo("mine: Dask's dashboard needs bokeh (pip install 'bokeh>=3.1'); progress shown here instead",
+                   err=True)
+        dashboard, show = False, True
     started = time.perf_counter()
     try:
         with client_for(scheduler, workers, dashboard) as client:
