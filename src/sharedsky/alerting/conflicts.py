@@ -308,6 +308,10 @@ class ConflictTracker:
                         for k, s in state["losses"].items())
         return repr((alerts, losses))
 
+    def state_key(self) -> str:
+        """`open_state_key` of the state now, without copying it."""
+        return self.open_state_key({"alerts": self._alerts, "losses": self._losses})
+
     @property
     def idle(self) -> bool:
         """No alert and no loss of separation open."""

@@ -105,8 +105,8 @@ def mine(directory: Path, out: Path, agreement: Path | None, minima: str | None,
                 click.echo(f"mine: Dask dashboard: {client.dashboard_link}", err=True)
             results = _run(client, tasks, run_spans, show)
 
-            def again(p: int, seed: dict[str, Any]) -> SpanResult:
-                return rerun(client, tasks[p], seed)
+            def again(p: int, seed: dict[str, Any], converge: dict[float, bytes]) -> SpanResult:
+                return rerun(client, tasks[p], seed, converge)
 
             events, where, results = stitch(results, again)
     except ClusterUnavailable as exc:

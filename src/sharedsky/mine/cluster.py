@@ -72,6 +72,7 @@ def run_spans(client: Any, tasks: list[SpanTask], on_done: Callable[[SpanResult]
     return [r for r in out if r is not None]
 
 
-def rerun(client: Any, task: SpanTask, seed: dict[str, Any]) -> SpanResult:
-    """One task again, from a predecessor's state instead of its warm-up."""
-    return client.submit(mine_span, replace(task, seed=seed), pure=False).result()
+def rerun(client: Any, task: SpanTask, seed: dict[str, Any], converge: dict[float, bytes]) -> SpanResult:
+    """One task again, from a predecessor's state instead of its warm-up, until its state
+    meets one of the first run's checkpoints."""
+    return client.submit(mine_span, replace(task, seed=seed, converge=converge), pure=False).result()

@@ -5,10 +5,12 @@
 lifecycles to the state a replay of the whole recording would have at the hour's start
 (as far as that margin shows it), keeps that state's key, then steps the hour on the
 same grid up to the next partition's start and returns its events, the state there,
-and where each new conflict was (positions of both aircraft at its first warning, for
-the encounter table's region and level band). `sharedsky.mine.merge` checks each state
-handed from one hour to the next and re-runs an hour from its predecessor's state when
-the margin did not show enough (an encounter older than the margin).
+checkpoints (a digest of the state every ten steps), and where each new conflict was
+(positions of both aircraft at its first warning, for the encounter table's region and
+level band). `sharedsky.mine.merge` checks each state handed from one hour to the next;
+where the margin did not show enough (an encounter older than the margin) it re-runs the
+hour from its predecessor's state only until that re-run's state meets the first run's
+at a checkpoint: from there on both runs are the same.
 
 The judgement is replay's: the same agreement, minima and attribution choices
 (`Judgement`), the same `Assessment.for_agreement`, the same `replay_batches`. Mining
@@ -19,10 +21,11 @@ separation events).
 from __future__ import annotations
 
 import functools
+import hashlib
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +122,12 @@ class SpanTask:
     max_age_s: float = 20.0
     #: a predecessor's open state to start from instead of the warm-up (a re-run)
     seed: dict[str, Any] | None = None
+    #: a re-run stops at the first checkpoint where its state's digest is the one the
+    #: first run had there (from then on the first run's events are right)
+    converge: dict[float, bytes] | None = None
+
+#: a run records its state's digest every this many steps (checkpoints for a re-run)
+CHECK_EVERY_STEPS = 10
 
 
 @dataclass
@@ -137,6 +146,10 @@ class SpanResult:
     peak_rss_mb: float
     rerun: bool = False
     cpu_s: float = 0.0
+    #: checkpoints: step time -> (state digest after the step, events emitted up to it)
+    checkpoints: dict[float, tuple[bytes, int]] = field(default_factory=dict)
+    #: a re-run that met its first run's state: the step where it did
+    converged_s: float | None = None
 
 
 def mine_span(task: SpanTask) -> SpanResult:
@@ -158,17 +171,37 @@ def mine_span(task: SpanTask) -> SpanResult:
                 pass
     else:
         assessment.conflicts.restore_open(task.seed)
-    start_key = assessment.conflicts.open_state_key(assessment.conflicts.open_state())
+    tracker = assessment.conflicts
+    start_key = tracker.state_key()
     from sharedsky.replay.run import ReplaySummary
 
     summary = ReplaySummary()
-    events = list(replay_batches(iter([(reports, party)]), assessment, parties, start_s=h0,
-                                 stop_s=task.stop_s, summary=summary, **opts))
+    events: list[dict[str, Any]] = []
+    checkpoints: dict[float, tuple[bytes, int]] = {}
+    converged: list[float] = []
+    every = CHECK_EVERY_STEPS * task.step_s
+
+    def after_step(now: float) -> bool:
+        """Record a checkpoint (a first run), or stop where the first run's state is met."""
+        if abs(now / every - round(now / every)) > 1e-9:  # checkpoints on a fixed grid
+            return False
+        digest = hashlib.blake2b(tracker.state_key().encode(), digest_size=16).digest()
+        if task.converge is None:
+            checkpoints[now] = (digest, len(events))
+            return False
+        if task.converge.get(now) == digest:
+            converged.append(now)
+            return True
+        return False
+
+    for ev in replay_batches(iter([(reports, party)]), assessment, parties, start_s=h0, stop_s=task.stop_s,
+                             summary=summary, after_step=after_step, **opts):
+        events.append(ev)
     where = _where(reports, t, events)
-    return SpanResult(task.hour_s, events, where, start_key, assessment.conflicts.open_state(),
+    return SpanResult(task.hour_s, events, where, start_key, tracker.open_state(),
                       int(np.count_nonzero(t >= h0)), summary.steps, time.perf_counter() - started,
                       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, task.seed is not None,
-                      time.process_time() - cpu0)
+                      time.process_time() - cpu0, checkpoints, converged[0] if converged else None)
 
 
 def _where(reports: pd.DataFrame, t: np.ndarray, events: list[dict[str, Any]]) -> dict[int, tuple[float, float, float]]:

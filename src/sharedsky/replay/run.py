@@ -113,6 +113,7 @@ def replay_batches(
     progress: Callable[[float], None] | None = None,
     start_s: float | None = None,
     stop_s: float | None = None,
+    after_step: Callable[[float], bool] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield events from time-ordered batches of reports (a live feed, or a recording as
     one batch). The engine steps every `step_s` of the reports' own time, up to the
@@ -126,6 +127,8 @@ def replay_batches(
     `stop_s` and the span as one batch, run on the same grid (multiples of `step_s`)
     up to but not including `stop_s` whatever the reports' last time, and nothing is
     closed there: the recording goes on. Without them, the whole recording.
+    `after_step(t)`, when given, is called after each step assessed (its events yielded);
+    when it returns True the run stops there, closing nothing.
     """
     summ = summary if summary is not None else ReplaySummary()
     table = TrackTable(parties)
@@ -191,6 +194,8 @@ def replay_batches(
             summ.steps += 1
             yield from emit(events)
             k += 1
+            if after_step is not None and after_step(now):
+                return
         if lo < t.shape[0]:  # reports after the last step: kept for the next batch
             table.update_columns({k: v[lo:] for k, v in cols.items()}, party[lo:])
         if steps.size:
