@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "demo": "sharedsky.commands.demo:demo",
     "daa": "sharedsky.commands.daa:daa",
     "notices": "sharedsky.commands.notices:notices",
+    "partition": "sharedsky.commands.partition:partition",
+    "mine": "sharedsky.commands.mine:mine",
 }
 
 

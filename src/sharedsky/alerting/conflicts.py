@@ -32,6 +32,7 @@ conflicts, not of aircraft.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -276,6 +277,40 @@ class ConflictTracker:
         for key, hit in zip(keys, still.tolist(), strict=True):
             if hit:
                 self._alerts[key].last_seen_s = snap.t_s
+
+    def open_state(self) -> dict[str, Any]:
+        """The open alerts and losses of separation (copies): all that the events after
+        this instant depend on besides the snapshots, handed from one span of a recording
+        to the next (`sharedsky mine`)."""
+        return {"alerts": copy.deepcopy(self._alerts), "losses": copy.deepcopy(self._losses)}
+
+    def restore_open(self, state: dict[str, Any]) -> None:
+        """Continue from another run's `open_state` (its ids are kept)."""
+        self._alerts = copy.deepcopy(state["alerts"])
+        self._losses = copy.deepcopy(state["losses"])
+
+    @staticmethod
+    def open_state_key(state: dict[str, Any]) -> str:
+        """`open_state` without its ids (each run numbers its own): two runs whose keys are
+        equal at an instant emit the same events from that instant on, given the same
+        snapshots."""
+
+        def val(x: Any) -> Any:
+            if isinstance(x, float):
+                return repr(round(x, 6))
+            if isinstance(x, dict):
+                return sorted((k, val(v)) for k, v in x.items())
+            return repr(x)
+
+        alerts = sorted((k, val({f: getattr(a, f) for f in a.__dataclass_fields__ if f != "id"}))
+                        for k, a in state["alerts"].items())
+        losses = sorted((k, val({f: getattr(s, f) for f in s.__dataclass_fields__ if f != "id"}))
+                        for k, s in state["losses"].items())
+        return repr((alerts, losses))
+
+    def state_key(self) -> str:
+        """`open_state_key` of the state now, without copying it."""
+        return self.open_state_key({"alerts": self._alerts, "losses": self._losses})
 
     @property
     def idle(self) -> bool:

@@ -112,6 +112,9 @@ def replay_batches(
     summary: ReplaySummary | None = None,
     progress: Callable[[float], None] | None = None,
     on_step: Callable[[Any], None] | None = None,
+    start_s: float | None = None,
+    stop_s: float | None = None,
+    after_step: Callable[[float], bool] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield events from time-ordered batches of reports (a live feed, or a recording as
     one batch). The engine steps every `step_s` of the reports' own time, up to the
@@ -119,6 +122,14 @@ def replay_batches(
     track table never lets an old report overwrite a newer state). Steps where no
     aircraft can be in the picture (no report within `max_age_s`) and no alert,
     violation or distress is open are jumped over in one move: they would say nothing.
+
+    A span of a longer recording (`sharedsky mine` runs one per hour partition): steps
+    begin at `start_s` (reports before it are merged at the first step) and, given
+    `stop_s` and the span as one batch, run on the same grid (multiples of `step_s`)
+    up to but not including `stop_s` whatever the reports' last time, and nothing is
+    closed there: the recording goes on. Without them, the whole recording.
+    `after_step(t)`, when given, is called after each step assessed (its events yielded);
+    when it returns True the run stops there, closing nothing.
     """
     summ = summary if summary is not None else ReplaySummary()
     table = TrackTable(parties)
@@ -144,11 +155,16 @@ def replay_batches(
         seen.update(pd.unique(cols["icao24"]).tolist())
         summ.aircraft = len(seen)
         if not np.isfinite(next_step):
-            next_step = float(np.ceil(t[0] / step_s) * step_s)
+            first = float(t[0]) if start_s is None else max(float(t[0]), start_s)
+            next_step = float(np.ceil(first / step_s) * step_s)
             summ.start_s = next_step
         summ.end_s = float(t[-1]) if not np.isfinite(summ.end_s) else max(summ.end_s, float(t[-1]))
-        steps = np.arange(next_step, float(t[-1]) + step_s, step_s)
-        steps = steps[steps <= float(t[-1]) + step_s - 1e-9]
+        if stop_s is None:
+            steps = np.arange(next_step, float(t[-1]) + step_s, step_s)
+            steps = steps[steps <= float(t[-1]) + step_s - 1e-9]
+        else:
+            steps = np.arange(next_step, stop_s, step_s)
+            steps = steps[steps < stop_s - 1e-9]
         bounds = np.searchsorted(t, steps, side="right")
         lo = 0
         k = 0
@@ -181,11 +197,13 @@ def replay_batches(
             summ.steps += 1
             yield from emit(events)
             k += 1
+            if after_step is not None and after_step(now):
+                return
         if lo < t.shape[0]:  # reports after the last step: kept for the next batch
             table.update_columns({k: v[lo:] for k, v in cols.items()}, party[lo:])
         if steps.size:
             next_step = float(steps[-1]) + step_s
-    if np.isfinite(next_step):
+    if np.isfinite(next_step) and stop_s is None:
         yield from emit(assessment.close(next_step - step_s))
     summ.losses_of_separation = assessment.losses
     summ.suppressed = {"conflicts": assessment.conflicts.counts.get("conflicts_suppressed", 0)}
