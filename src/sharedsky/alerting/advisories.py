@@ -43,7 +43,7 @@ from sharedsky.engine.resolution import (
     Resolution,
     resolve,
 )
-from sharedsky.engine.separation import Minima, near_group
+from sharedsky.engine.separation import Conflicts, Minima, near_group
 from sharedsky.ingest.snapshot import Snapshot
 
 STATUS_NAMES = ("coordinated", "free", "best_effort")
@@ -212,12 +212,14 @@ class AdvisoryTracker:
         return Advised(*cols), row
 
     def step(self, snap: Snapshot, distress: NDArray[np.intp] | None = None,
-             conflicts: int | None = None) -> list[dict[str, Any]]:
-        """Advisory events of this instant (`conflicts`: how many the step's levels found)."""
+             conflicts: Conflicts | None = None) -> list[dict[str, Any]]:
+        """Advisory events of this instant (`conflicts`: what the step's levels found)."""
         t = snap.t_s
-        if conflicts == 0 and self.covered and not self.held:
-            self.last = Resolution.empty()
-            return []
+        if conflicts is not None and self.covered and not self.held:
+            pa, pb = snap.party[conflicts.a], snap.party[conflicts.b]
+            if not self.minima.checked[pa, pb].any():  # none between pairs resolution covers
+                self.last = Resolution.empty()
+                return []
         advised, row = self._advised(snap)
         events: list[dict[str, Any]] = []
         for ident in sorted(set(self.held) - set(row)):

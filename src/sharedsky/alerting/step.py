@@ -128,7 +128,7 @@ class Assessment:
             events.extend(self.distress.step(snap))
         if self.advisories is not None:
             flagged = self.distress.flagged(snap) if self.distress is not None else None
-            events.extend(self.advisories.step(snap, flagged, len(found)))
+            events.extend(self.advisories.step(snap, flagged, found))
         return StepResult(snap, found, events)
 
     @property
