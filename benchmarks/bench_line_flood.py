@@ -14,12 +14,26 @@ Measured on a shared 2-core machine (2026-12-01): 50,000-aircraft batches are al
 `--flood-aircraft 10000` (the whole default `aircraft_live`, then re-posted at up to the
 reports rate) is accepted, and the delay reached 14 s with an engine step of 6.3 s: the
 quotas bound what a party may send, not yet what the engine spends on it (left open).
+
+`--slow` measures slow and non-reading clients instead (issue 14, defect 8), with the
+default `[line]` bounds: while blue's aircraft move (a picture delta of all of them to
+every blue stream each second), the same run without and then with `--slow-subscribers`
+WebSocket subscribers that never read (tiny receive buffers, 50 per loopback address)
+and `--slow-sockets` sockets sending a header byte every 2 s (50 per address,
+reconnecting when cut off): a genuine request's latency, the head-on alert delay, the
+server's resident memory, the engine step, and how many slow clients were dropped.
+
+    .venv/bin/python benchmarks/bench_line_flood.py --slow [--seconds 60] [--slow-subscribers 100] [--slow-sockets 2000]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import os
+import socket
+import statistics
 import sys
 import tempfile
 import threading
@@ -105,12 +119,165 @@ def head_on(srv: Server, blue: Client, red: Client, k: int) -> float:
     return max(seen.values()) - t0
 
 
+def rss_mb(srv: Server) -> float:
+    """The server's resident memory now, MB (VmRSS)."""
+    assert srv.proc is not None
+    for line in Path(f"/proc/{srv.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def mover(url: str, key: str, stop: threading.Event, n: int = 3000) -> None:
+    """Blue's `n` aircraft move a little every 0.5 s."""
+    with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {key}"}) as c:
+        k = 0
+        while not stop.is_set():
+            k += 1
+            now = time.time()
+            reps = [{"timestamp": now, "icao24": f"aa{i:04x}", "latitude": 20 + 0.33 * (i // 60) + 0.001 * k,
+                     "longitude": 20 + 0.33 * (i % 60), "altitude": 30000} for i in range(n)]
+            c.post(url + "/api/v1/reports", json={"reports": reps})
+            stop.wait(0.5)
+
+
+def non_reader(port: int, key: str, source: str) -> socket.socket | None:
+    """A WebSocket subscriber from `source` that reads nothing after the handshake."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.bind((source, 0))
+    s.settimeout(10)
+    try:
+        s.connect(("127.0.0.1", port))
+        s.sendall(f"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n"
+                  f"Authorization: Bearer {key}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(1)
+        return s if head.startswith(b"HTTP/1.1 101") else None
+    except OSError:
+        s.close()
+        return None
+
+
+class SlowSockets(threading.Thread):
+    """`n` sockets (50 per loopback address) sending a request header a byte every 2 s, reconnecting."""
+
+    def __init__(self, port: int, n: int) -> None:
+        super().__init__(daemon=True)
+        self.port, self.n = port, n
+        self.stop = threading.Event()
+        self.cut = 0  # connections the server ended
+        self.socks: list[socket.socket | None] = [None] * n
+
+    def _open(self, i: int) -> socket.socket | None:
+        s = socket.socket()
+        try:
+            s.bind((f"127.0.{1 + i // 50 // 250}.{2 + (i // 50) % 250}", 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(b"GET /api/v1/me HTTP/1.1\r\n")
+            s.setblocking(False)
+        except OSError:
+            s.close()
+            return None
+        return s
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for i in range(self.n):
+                s = self.socks[i]
+                if s is None:
+                    self.socks[i] = self._open(i)
+                    continue
+                try:
+                    s.send(b"X")
+                    s.recv(4096)  # an answer (408) or b"": the server cut it off
+                except BlockingIOError:
+                    continue  # still open, nothing from the server
+                except OSError:
+                    pass
+                self.cut += 1
+                s.close()
+                self.socks[i] = None
+            self.stop.wait(2.0)
+        for s in self.socks:
+            if s is not None:
+                s.close()
+
+
+def slow_phase(srv: Server, keys: dict[str, str], seconds: float, subscribers: int, sockets: int) -> dict[str, float]:
+    """Genuine request latency, alert delay, memory and engine step with `subscribers` + `sockets` slow clients."""
+    sup = Client(srv.url, keys["sup"])
+    slow = SlowSockets(srv.port, sockets)
+    if sockets:
+        slow.start()
+    subs = [non_reader(srv.port, keys["blue"], f"127.0.2.{2 + i // 50}") for i in range(subscribers)]
+    opened = sum(s is not None for s in subs)
+    rss0 = rss_mb(srv)
+    peak = rss0
+    lat: list[float] = []
+    t_end = time.monotonic() + seconds
+    with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {keys['blue']}"}) as c:
+        while time.monotonic() < t_end:
+            t0 = time.monotonic()
+            c.get(srv.url + "/api/v1/me", headers={"Connection": "close"})
+            lat.append(time.monotonic() - t0)
+            peak = max(peak, rss_mb(srv))
+            time.sleep(0.25)
+    alert = head_on(srv, Client(srv.url, keys["blue"]), Client(srv.url, keys["red"]), int(time.time()) % 200)
+    m = sup.metrics()
+    slow.stop.set()
+    if sockets:
+        slow.join(30)
+    for s in subs:
+        if s is not None:
+            s.close()
+    return {"latency_median_s": statistics.median(lat), "latency_max_s": max(lat), "alert_s": alert,
+            "rss_start_mb": rss0, "rss_peak_mb": peak, "engine_median_ms": m["engine_step_ms_median"],
+            "engine_max_ms": m["engine_step_ms_max"], "subscribers_open": opened,
+            "subscribers_left": m["clients"], "sockets_cut": slow.cut}
+
+
+def main_slow(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "a.toml").write_text(agreement_text(disclosure="all"))
+        ks = KeyStore(d / "s.db")
+        keys = {"blue": ks.issue("blue").api_key, "red": ks.issue("red").api_key,
+                "sup": ks.issue("un", supervisor=True).api_key}
+        ks.close()
+        srv = Server(d / "a.toml", d / "s.db").start()
+        stop = threading.Event()
+        threading.Thread(target=mover, args=(srv.url, keys["blue"], stop), daemon=True).start()
+        try:
+            time.sleep(3)
+            quiet = slow_phase(srv, keys, args.seconds / 4, 0, 0)
+            loud = slow_phase(srv, keys, args.seconds, args.slow_subscribers, args.slow_sockets)
+        finally:
+            stop.set()
+            srv.stop()
+    print(f"{'':34}{'no slow clients':>16}{'slow clients':>16}")
+    for k in quiet:
+        print(f"{k:34}{quiet[k]:16.2f}{loud[k]:16.2f}")
+    print(f"({args.slow_subscribers} non-reading WebSocket subscribers and {args.slow_sockets} slow-header sockets "
+          f"for {args.seconds:g} s; subscribers_left counts every open stream at the end)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3, help="head-on pairs per run")
     ap.add_argument("--flood-aircraft", type=int, default=50_000,
                     help="aircraft per flood batch (10000: the default aircraft_live quota, all taken)")
+    ap.add_argument("--slow", action="store_true", help="measure slow and non-reading clients instead")
+    ap.add_argument("--seconds", type=float, default=60.0, help="--slow: how long the slow clients stay")
+    ap.add_argument("--slow-subscribers", type=int, default=100)
+    ap.add_argument("--slow-sockets", type=int, default=2000)
     args = ap.parse_args()
+    if args.slow:
+        main_slow(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         text = agreement_text(disclosure="all").replace('[[party]]\nid = "unknown"', FLOODER + '\n[[party]]\nid = "unknown"')

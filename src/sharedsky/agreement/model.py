@@ -231,6 +231,26 @@ class Line(_Strict):
                     "one is refused (413) before it is read. Messages are held to 256 kB and acks to "
                     "4 kB whatever this says",
     )
+    connections_per_address: int = Field(
+        64, ge=1, le=100_000,
+        description="Connections one client address may hold open at once (HTTP, SSE and WebSocket alike); "
+                    "one more is answered 429 and closed before anything of it is read",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=600,
+        description="A request's headers must arrive whole within this many seconds of its first byte (or of "
+                    "the connection); else 408 and the connection is closed",
+    )
+    body_timeout_s: float = Field(
+        10.0, gt=0, le=600,
+        description="A request body may pause at most this long between two reads, s; else 408 and the "
+                    "connection is closed",
+    )
+    stall_timeout_s: float = Field(
+        10.0, gt=0, le=600,
+        description="A stream (WebSocket, SSE) or answer the client leaves unread for this long, its buffer "
+                    "full, is dropped: WebSocket close 4408 or a last SSE comment, then the connection ends",
+    )
 
 
 PartyPair = tuple[PartyId, PartyId]

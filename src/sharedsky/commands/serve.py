@@ -36,6 +36,7 @@ def serve(agreement_path: Path, db_path: Path, host: str, port: int, cert: Path 
 
     from sharedsky.record.log import RecordError
     from sharedsky.service.app import create_app
+    from sharedsky.service.connguard import guarded_protocols
 
     if (cert is None) != (key_file is None):
         fail("serve", "--cert and --key go together")
@@ -54,6 +55,9 @@ def serve(agreement_path: Path, db_path: Path, host: str, port: int, cert: Path 
     scheme = "https" if cert else "http"
     what = "the history of" if history else "serving"
     click.echo(f"sharedsky: {what} {ag.name!r} on {scheme}://{host}:{port} (record {db_path})", err=True)
-    # A WebSocket frame is held to the same limit as a report body (issue 14, defect 9).
+    # A WebSocket frame is held to the same limit as a report body (issue 14, defect 9); slow and
+    # non-reading clients are bounded by the protocols of connguard (defect 8).
+    http_protocol, ws_protocol = guarded_protocols(ag.line)
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws_max_size=int(ag.line.max_body_bytes),
+                http=http_protocol, ws=ws_protocol,
                 ssl_certfile=str(cert) if cert else None, ssl_keyfile=str(key_file) if key_file else None)
