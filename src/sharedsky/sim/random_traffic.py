@@ -98,7 +98,7 @@ def _levels(spec: TrafficSpec, rng: np.random.Generator, n: int) -> tuple[F64, F
     if not spec.three_d:
         alt = np.full(n, 30000.0)
         return alt, alt.copy()
-    start = rng.integers(20, 41, n) * 1000.0
+    start = (rng.integers(20, 41, n) * 1000.0).astype(np.float64)
     change = rng.random(n) >= 0.7
     step = rng.integers(2, 11, n) * 1000.0 * np.where(rng.random(n) < 0.5, 1.0, -1.0)
     end = start + step
