@@ -122,8 +122,8 @@ def random_traffic(spec: TrafficSpec) -> list[FlightPlan]:
     rng = np.random.default_rng([spec.seed, 2024])
     sq = spec.square
     half = sq.side_nm / 2.0
-    # Aircraft in the square at t = 0: the density exactly, uniform positions and directions.
-    n0 = int(round(spec.n_inside))
+    # Aircraft in the square at t = 0: a Poisson count, uniform positions and directions.
+    n0 = int(rng.poisson(spec.n_inside))
     x0 = rng.uniform(-half, half, n0)
     y0 = rng.uniform(-half, half, n0)
     trk0 = rng.uniform(0.0, 360.0, n0)
