@@ -41,7 +41,8 @@ class Pilots:
         self.lookup: dict[str, int] | None = None
         self.followed = 0
         self.ignored = 0
-        self.per_aircraft: dict[str, int] = {}
+        self.per_aircraft: dict[str, int] = {}  # advisories (new) per aircraft
+        self.changes: dict[str, int] = {}  # changes of advice (updated) per aircraft
         self.ignoring: set[str] = set()
 
     def _index(self, icao: str) -> int | None:
@@ -66,7 +67,10 @@ class Pilots:
                 if np.isfinite(f.adv_start[i]):
                     f.adv_end[i] = min(f.adv_end[i], t_s + self.delay_s)
                 continue
-            self.per_aircraft[icao] = self.per_aircraft.get(icao, 0) + 1
+            if state == "new":
+                self.per_aircraft[icao] = self.per_aircraft.get(icao, 0) + 1
+            else:
+                self.changes[icao] = self.changes.get(icao, 0) + 1
             if state == "new":
                 if self.noncompliance > 0 and self.rng.random() < self.noncompliance:
                     self.ignoring.add(icao)
@@ -89,11 +93,13 @@ class Pilots:
     def summary(self, tracker: AdvisoryTracker, metrics: MetricsCollector) -> dict[str, Any]:
         """What resolution did in this run (part of the metrics)."""
         sev = metrics.severity
-        changes = np.array(list(self.per_aircraft.values()), dtype=float) - 1.0
+        changes = np.array([self.changes.get(a, 0) for a in self.per_aircraft], dtype=float)
         return {
             "advisories": tracker.counts.get("advisories", 0),
             "advisory_changes": tracker.counts.get("advisory_changes", 0),
             "aircraft_advised": len(self.per_aircraft),
+            "advisories_per_advised_aircraft": (round(float(np.mean(list(self.per_aircraft.values()))), 3)
+                                                if self.per_aircraft else 0.0),
             "changes_per_advised_aircraft": round(float(changes.mean()), 3) if changes.size else 0.0,
             "max_changes_per_aircraft": int(changes.max()) if changes.size else 0,
             "resumed": tracker.counts.get("resumed", 0),

@@ -1,0 +1,355 @@
+"""Resolution advisories: coordination over generated encounters, determinism across
+processes, the agreement's rules, and advisories flown in the simulator (issue 13).
+
+Separation with and without advice is measured independently of the engine: pyproj
+geodesics for the relative state (tests/reference.py) and time sampling."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sharedsky.alerting.advisories import AdvisoryPolicy, AdvisoryTracker, digest
+from sharedsky.engine.resolution import (
+    CAND_DTRK_DEG,
+    CAND_KIND,
+    KIND_NAMES,
+    TRACK,
+    VERTICAL,
+    AircraftRules,
+    resolve,
+)
+from sharedsky.engine.separation import Minima
+from sharedsky.ingest.snapshot import Snapshot
+from sharedsky.sim.synthetic import random_enroute
+
+from reference import relative_state
+
+T_S = 120.0
+LEAD_S = 5.0
+MIN = Minima.uniform(2, 5.0, 1000.0, T_S, same_party=True)
+NM_PER_DEG = 60.0
+
+
+def encounters(n_enc: int, seed: int, *, three: float = 0.3, symmetric: float = 0.1) -> tuple[Snapshot, np.ndarray]:
+    """`n_enc` encounters far apart (each at its own point of a grid on the globe): two
+    aircraft, or three (`three` of them), meeting within 30-100 s with a miss of 0-4 NM
+    and 0-800 ft; `symmetric` of them exactly head-on at one level and speed, with ids
+    equal but for case. Returns the snapshot and each aircraft's encounter number."""
+    rng = np.random.default_rng(seed)
+    rows = int(np.ceil(np.sqrt(n_enc / 2.0)))
+    k = np.arange(n_enc)
+    lat_c = -60.0 + (k % rows) * (120.0 / max(rows - 1, 1))
+    lon_c = -170.0 + (k // rows) * (72.0 / NM_PER_DEG) / np.cos(np.radians(60.0))
+    assert lon_c.max() < 180.0, "too many encounters for one snapshot"
+    t_cpa = rng.uniform(30.0, 100.0, n_enc)
+    sym = rng.random(n_enc) < symmetric
+    n_ac = np.where(rng.random(n_enc) < three, 3, 2)
+    n_ac[sym] = 2
+    hdg = rng.uniform(0.0, 360.0, (n_enc, 3))
+    spd = rng.uniform(350.0, 500.0, (n_enc, 3))
+    vs = np.where(rng.random((n_enc, 3)) < 0.7, 0.0, rng.uniform(-2000.0, 2000.0, (n_enc, 3)))
+    miss = rng.uniform(0.0, 4.0, (n_enc, 3))
+    dz = rng.uniform(-800.0, 800.0, (n_enc, 3))
+    dt = rng.uniform(-15.0, 15.0, (n_enc, 3))
+    miss[:, 0] = dz[:, 0] = dt[:, 0] = 0.0
+    hdg[sym, 1] = (hdg[sym, 0] + 180.0) % 360.0
+    spd[sym, 1] = spd[sym, 0]
+    vs[sym, :] = 0.0
+    miss[sym, 1] = dz[sym, 1] = dt[sym, 1] = 0.0
+    base_alt = rng.choice(np.arange(20000.0, 40000.0, 1000.0), n_enc)
+    lat, lon, alt, trk, gs, v, ids, enc = [], [], [], [], [], [], [], []
+    for a in range(3):
+        use = n_ac > a
+        e = np.flatnonzero(use)
+        th = np.radians(hdg[e, a])
+        tt = t_cpa[e] + dt[e, a]
+        # Position at t = 0: the point reached at tt (the centre, offset sideways by the
+        # miss) minus tt of flight.
+        east = -np.sin(th) * spd[e, a] * tt / 3600.0 + np.cos(th) * miss[e, a]
+        north = -np.cos(th) * spd[e, a] * tt / 3600.0 - np.sin(th) * miss[e, a]
+        la = lat_c[e] + north / NM_PER_DEG
+        lat.append(la)
+        lon.append(lon_c[e] + east / (NM_PER_DEG * np.cos(np.radians(la))))
+        alt.append(base_alt[e] + dz[e, a] - vs[e, a] / 60.0 * tt)
+        trk.append(hdg[e, a])
+        gs.append(spd[e, a])
+        v.append(vs[e, a])
+        name = np.char.add(np.char.mod("e%06d", e), "abc"[a])
+        # Exactly symmetric encounters: ids equal but for case.
+        if a < 2:
+            name = np.where(sym[e], np.char.add("abc" if a == 0 else "ABC", np.char.mod("%06d", e)), name)
+        ids.append(name)
+        enc.append(e)
+    snap = Snapshot(
+        t_s=0.0, id=np.concatenate(ids), party=(np.concatenate(enc) % 2).astype(np.int32),
+        lat_deg=np.concatenate(lat), lon_deg=np.concatenate(lon), alt_ft=np.concatenate(alt),
+        track_deg=np.concatenate(trk), gs_kt=np.concatenate(gs), vs_fpm=np.concatenate(v),
+        last_report_s=np.zeros(sum(x.size for x in lat)), parties=("a", "b"),
+    )
+    snap.party[:] = np.arange(len(snap)) % 2
+    return snap, np.concatenate(enc)
+
+
+def min_norm(snap: Snapshot, i: np.ndarray, j: np.ndarray, trk: np.ndarray, gs: np.ndarray,
+             vs: np.ndarray) -> np.ndarray:
+    """min over the look-ahead of max(d/H, |dz|/V) per pair, both flying their present
+    velocity for the lead time, then (trk, gs, vs)."""
+    rx, ry, wx, wy = relative_state(snap.lat_deg, snap.lon_deg, snap.track_deg, snap.gs_kt, i, j)
+    _, _, ax, ay = relative_state(snap.lat_deg, snap.lon_deg, trk, gs, i, j)
+    rx, ry = rx + wx * LEAD_S, ry + wy * LEAD_S
+    dz = snap.alt_ft[j] - snap.alt_ft[i] + (snap.vs_fpm[j] - snap.vs_fpm[i]) / 60.0 * LEAD_S
+    dvz = (vs[j] - vs[i]) / 60.0
+
+    def f(t: np.ndarray) -> np.ndarray:
+        return np.maximum(np.hypot(rx + ax * t, ry + ay * t) / 5.0, np.abs(dz + dvz * t) / 1000.0)
+
+    # Convex in t (a maximum of a norm and an absolute value of affine functions):
+    # ternary search to 1e-6 s.
+    lo, hi = np.zeros(i.size), np.full(i.size, T_S - LEAD_S)
+    while (hi - lo).max() > 1e-6:
+        m1, m2 = lo + (hi - lo) / 3.0, hi - (hi - lo) / 3.0
+        left = f(m1) <= f(m2)
+        hi = np.where(left, m2, hi)
+        lo = np.where(left, lo, m1)
+    return f((lo + hi) / 2.0)
+
+
+def start_norm(snap: Snapshot, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """max(d/H, |dz|/V) at the end of the lead time (present velocities)."""
+    rx, ry, wx, wy = relative_state(snap.lat_deg, snap.lon_deg, snap.track_deg, snap.gs_kt, i, j)
+    dz = snap.alt_ft[j] - snap.alt_ft[i] + (snap.vs_fpm[j] - snap.vs_fpm[i]) / 60.0 * LEAD_S
+    return np.maximum(np.hypot(rx + wx * LEAD_S, ry + wy * LEAD_S) / 5.0, np.abs(dz) / 1000.0)
+
+
+@pytest.fixture(scope="module")
+def judged() -> dict[str, int]:
+    """10 batches of 10,000 encounters (100,000 in all), each resolved in one call."""
+    counts = {"encounters": 0, "pairs_in_conflict": 0, "advised": 0, "reduced": 0,
+              "same_vertical_sense": 0, "symmetric_same_side": 0, "symmetric": 0, "symmetric_resolved": 0,
+              "best_effort": 0}
+    for batch in range(10):
+        snap, enc = encounters(10_000, seed=batch)
+        counts["encounters"] += 10_000
+        res = resolve(snap, MIN, buffer=1.1, lead_s=LEAD_S)
+        n = len(snap)
+        trk, gs, vs = snap.track_deg.copy(), snap.gs_kt.copy(), snap.vs_fpm.copy()
+        kind = np.zeros(n, dtype=np.int8)
+        dtrk = np.zeros(n)
+        trk[res.owner], gs[res.owner], vs[res.owner] = res.track_deg, res.gs_kt, res.vs_fpm
+        kind[res.owner] = CAND_KIND[res.choice]
+        dtrk[res.owner] = CAND_DTRK_DEG[res.choice]
+        counts["best_effort"] += int((res.status == 2).sum())
+        # Every pair of one encounter.
+        order = np.argsort(enc, kind="stable")
+        e_sorted = enc[order]
+        starts = np.flatnonzero(np.r_[True, e_sorted[1:] != e_sorted[:-1]])
+        size = np.diff(np.r_[starts, n])
+        pi, pj = [], []
+        for a, b in ((0, 1), (0, 2), (1, 2)):
+            ok = size > b
+            pi.append(order[starts[ok] + a])
+            pj.append(order[starts[ok] + b])
+        i, j = np.concatenate(pi), np.concatenate(pj)
+        before = min_norm(snap, i, j, snap.track_deg, snap.gs_kt, snap.vs_fpm)
+        after = min_norm(snap, i, j, trk, gs, vs)
+        # In conflict: separation will fall below the (buffered) minima after the lead
+        # time; pairs already inside and opening need no advice.
+        conflict = (before < 1.1) & (before < start_norm(snap, i, j) - 1e-3)
+        advised = (kind[i] > 0) | (kind[j] > 0)
+        counts["pairs_in_conflict"] += int(conflict.sum())
+        counts["advised"] += int((conflict & advised).sum())
+        # Reduced: made smaller (by more than the reference geometry's 1e-3 of the
+        # minima) where it is below the buffered minima.
+        counts["reduced"] += int((advised & (after < before - 1e-3) & (after < 1.1)).sum())
+        both_v = (kind[i] == VERTICAL) & (kind[j] == VERTICAL)
+        same = np.sign(vs[i] - snap.vs_fpm[i]) == np.sign(vs[j] - snap.vs_fpm[j])
+        counts["same_vertical_sense"] += int((conflict & both_v & same).sum())
+        sym = np.char.lower(snap.id[i]) == np.char.lower(snap.id[j])
+        counts["symmetric"] += int(sym.sum())
+        counts["symmetric_resolved"] += int((sym & (after >= 1.0)).sum())
+        # Head-on: complementary turns are turns to the same hand (both right).
+        both_t = (kind[i] == TRACK) & (kind[j] == TRACK)
+        counts["symmetric_same_side"] += int((sym & both_t & (np.sign(dtrk[i]) != np.sign(dtrk[j]))).sum())
+    return counts
+
+
+def test_advisories_never_reduce_separation_nor_share_a_vertical_sense(judged: dict[str, int]) -> None:
+    assert judged["encounters"] >= 100_000
+    assert judged["pairs_in_conflict"] > 50_000
+    assert judged["advised"] == judged["pairs_in_conflict"]
+    assert judged["reduced"] == 0, judged
+    assert judged["same_vertical_sense"] == 0, judged
+
+
+def test_exactly_symmetric_encounters_are_resolved(judged: dict[str, int]) -> None:
+    assert judged["symmetric"] > 5_000
+    assert judged["symmetric_same_side"] == 0, judged
+    # A few meet too soon for any single manoeuvre (30 s ahead at up to 1,000 kt).
+    assert judged["symmetric_resolved"] >= 0.999 * judged["symmetric"], judged
+
+
+def _advice_digest(seed: int) -> str:
+    snap = random_enroute(1500, seed, nm2_per_aircraft=300.0, n_parties=2)
+    tracker = AdvisoryTracker(Minima.uniform(2, 5.0, 1000.0, 300.0, same_party=True))
+    return digest(tracker.step(snap))
+
+
+def test_same_snapshot_gives_byte_identical_advice_in_two_processes() -> None:
+    here = _advice_digest(7)
+    code = ("import sys; sys.path.insert(0, 'tests'); from test_resolution import _advice_digest; "
+            "print(_advice_digest(7))")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == here
+    assert here != _advice_digest(8)
+
+
+def head_on(ids: tuple[str, str] = ("aaa001", "bbb002"), squawk: tuple[str, str] = ("1000", "1000"),
+            callsign: tuple[str, str] = ("ONE1", "TWO2"), alt_b: float = 30000.0) -> Snapshot:
+    # 40 NM apart on the equator, closing at 900 kt: loss of separation in about 140 s.
+    return Snapshot(
+        t_s=0.0, id=np.array(list(ids)), party=np.array([0, 1], np.int32),
+        lat_deg=np.array([0.0, 0.0]), lon_deg=np.array([10.0, 10.0 + 40.0 / 60.0]),
+        alt_ft=np.array([30000.0, alt_b]), track_deg=np.array([90.0, 270.0]),
+        gs_kt=np.array([450.0, 450.0]), vs_fpm=np.zeros(2), last_report_s=np.zeros(2),
+        parties=("blue", "red"), callsign=np.array(list(callsign)), squawk=np.array(list(squawk)),
+    )
+
+
+H2 = Minima.uniform(2, 5.0, 1000.0, 300.0)
+
+
+def test_exact_head_on_both_turn_right_or_split_vertically() -> None:
+    res = resolve(head_on(), H2, AircraftRules.everyone(2, vertical=False))
+    assert len(res) == 2
+    kinds = [KIND_NAMES[CAND_KIND[c]] for c in res.choice]
+    assert kinds == ["track", "track"]
+    assert (CAND_DTRK_DEG[res.choice] > 0).all(), "the rules of the air: both turn right"
+    res = resolve(head_on(), H2)
+    vs = dict(zip(head_on().id[res.owner], res.vs_fpm, strict=True))
+    if all(CAND_KIND[c] == VERTICAL for c in res.choice):
+        assert np.sign(vs["aaa001"]) == -np.sign(vs["bbb002"])
+
+
+def test_ids_equal_but_for_case_get_opposite_vertical_senses() -> None:
+    snap = head_on(ids=("abc123", "ABC123"))
+    rules = AircraftRules(np.zeros(2, bool), np.zeros(2, bool), np.ones(2, bool),
+                          np.zeros(2, bool), np.zeros(2, np.int32))
+    res = resolve(snap, H2, rules)
+    vs = dict(zip(snap.id[res.owner].tolist(), res.vs_fpm.tolist(), strict=True))
+    # "ABC123" < "abc123" in code-point order: it climbs.
+    assert vs["ABC123"] > 0 > vs["abc123"]
+
+
+def test_distress_and_exempt_aircraft_are_never_asked() -> None:
+    tracker = AdvisoryTracker(H2)
+    snap = head_on(squawk=("7700", "1000"))
+    ev = tracker.step(snap, distress=np.array([0]))
+    advised = {e["icao24"] for e in ev if e["kind"] == "advisory"}
+    assert advised == {"bbb002"}
+
+
+def test_priority_decides_who_gives_way() -> None:
+    from sharedsky.alerting.advisories import Rule
+
+    policy = AdvisoryPolicy([Rule(0, (), True, True, True, 5, False, False)])
+    ev = AdvisoryTracker(H2, policy).step(head_on())
+    assert {e["icao24"] for e in ev} == {"bbb002"}
+    assert all(e["party"] == "red" for e in ev)
+
+
+def test_a_party_that_may_not_change_altitude_gets_no_vertical_advice() -> None:
+    from sharedsky.alerting.advisories import Rule
+
+    policy = AdvisoryPolicy([Rule(0, (), True, True, False, 0, False, False),
+                             Rule(1, (), True, True, False, 0, False, False)])
+    ev = AdvisoryTracker(H2, policy).step(head_on())
+    assert len(ev) == 2
+    assert all(e["manoeuvre"] in ("track", "speed") for e in ev)
+
+
+def test_refuelling_receivers_and_tankers_are_not_asked() -> None:
+    from sharedsky.alerting.advisories import Rule
+
+    # A blue tanker (TEXACO prefix) with a receiver 0.5 NM behind, head-on with a red aircraft.
+    snap = Snapshot(
+        t_s=0.0, id=np.array(["aaa001", "aaa002", "bbb002"]), party=np.array([0, 0, 1], np.int32),
+        lat_deg=np.array([0.0, 0.0, 0.0]), lon_deg=np.array([10.0, 10.0 - 0.5 / 60.0, 10.0 + 40.0 / 60.0]),
+        alt_ft=np.array([30000.0, 29900.0, 30000.0]), track_deg=np.array([90.0, 90.0, 270.0]),
+        gs_kt=np.array([450.0, 450.0, 450.0]), vs_fpm=np.zeros(3), last_report_s=np.zeros(3),
+        parties=("blue", "red"), callsign=np.array(["TEXACO1", "VIPER2", "TWO2"]),
+    )
+    policy = AdvisoryPolicy([Rule(0, ("TEXACO",), True, False, False, 0, False, True)])
+    ev = AdvisoryTracker(H2, policy).step(snap)
+    assert {e["icao24"] for e in ev} == {"bbb002"}
+
+
+def test_advice_names_the_manoeuvre_and_its_bands() -> None:
+    ev = AdvisoryTracker(H2).step(head_on())
+    assert len(ev) == 2
+    for e in ev:
+        assert e["kind"] == "advisory" and e["state"] == "new"
+        assert e["status"] == "coordinated"
+        assert e["text"]
+        if e["manoeuvre"] == "track":
+            assert e["track_deg"] in e["bands"]["track_deg"]
+    json.dumps(ev, allow_nan=False)
+
+
+def test_simulated_encounter_is_resolved_with_one_advice_each_then_resume() -> None:
+    from sharedsky.sim.run import Simulation
+    from sharedsky.sim.scenario import loads_scenario
+
+    scenario = loads_scenario(HEAD_ON_SCENARIO)
+    runs = {}
+    for on in (False, True):
+        sim = Simulation(scenario, None, hours=0.15, seed=1, resolution=on, pilot_delay_s=5.0)
+        runs[on] = sim.run()
+    off, on_ = runs[False].metrics, runs[True].metrics
+    assert off["losses_of_separation"]["total"] == 1
+    assert on_["losses_of_separation"]["total"] == 0
+    r = on_["resolution"]
+    assert r["aircraft_advised"] >= 1
+    assert r["max_changes_per_aircraft"] <= 1
+    assert r["resumed"] == r["advisories"]
+
+
+HEAD_ON_SCENARIO = """
+[scenario]
+name = "head-on"
+start = "2015-10-20T06:00:00Z"
+
+[parties.blue]
+icao_blocks = ["aa0000-aa00ff"]
+[parties.red]
+icao_blocks = ["bb0000-bb00ff"]
+
+[[mission]]
+id = "east"
+party = "blue"
+kind = "transit"
+types = ["F16"]
+airborne = true
+route = [[35.0, 36.0], [35.0, 38.0]]
+altitude_ft = [30000]
+speed_kt = 450
+at_s = [0]
+
+[[mission]]
+id = "west"
+party = "red"
+kind = "transit"
+types = ["SU24"]
+airborne = true
+route = [[35.0, 37.6], [35.0, 35.6]]
+altitude_ft = [30000]
+speed_kt = 450
+at_s = [0]
+"""
