@@ -1,0 +1,68 @@
+"""Random traffic for the resolution benchmark: density held constant, and resolution
+flown in the simulator removes losses of separation on a small square."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sharedsky.sim.random_traffic import Square, TrafficSpec, random_traffic, run_square
+
+
+def _inside_counts(spec: TrafficSpec, times_s: np.ndarray) -> np.ndarray:
+    """Aircraft inside the square at each time, flying the plans' straight legs."""
+    plans = random_traffic(spec)
+    sq = spec.square
+    x0, y0 = sq.to_xy(np.array([p.lat_deg for p in plans]), np.array([p.lon_deg for p in plans]))
+    x1, y1 = sq.to_xy(np.array([p.waypoints[0][0] for p in plans]),
+                      np.array([p.waypoints[0][1] for p in plans]))
+    gs = np.array([p.gs_kt for p in plans]) / 3600.0
+    t0 = np.array([p.launch_s for p in plans])
+    length = np.hypot(x1 - x0, y1 - y0)
+    out = []
+    for t in times_s:
+        s = gs * (t - t0)
+        flying = (s >= 0) & (s < length)
+        f = np.where(flying, s / length, 0.0)
+        x, y = x0 + f * (x1 - x0), y0 + f * (y1 - y0)
+        lat, lon = sq.to_latlon(x, y)
+        out.append(int(np.count_nonzero(flying & sq.inside(lat, lon))))
+    return np.array(out)
+
+
+def test_density_stays_constant_over_the_run() -> None:
+    # Averaged over seeds (one seed fluctuates like a Poisson count), the number inside
+    # stays at the target every minute of the run: those leaving are replaced by those
+    # entering, with no drift between the start and the end.
+    target = TrafficSpec(100.0).n_inside
+    times = np.arange(0.0, TrafficSpec(100.0).duration_s, 60.0)
+    counts = np.mean([_inside_counts(TrafficSpec(100.0, seed=s), times) for s in range(12)], axis=0)
+    assert np.all(np.abs(counts - target) < 0.06 * target), counts
+    assert abs(counts[:10].mean() - counts[-10:].mean()) < 0.03 * target
+    one = _inside_counts(TrafficSpec(25.0, seed=3), times)
+    assert abs(one.mean() - 100.0) < 15 and one.min() > 60
+
+
+def test_three_d_levels_and_directions() -> None:
+    plans = random_traffic(TrafficSpec(50.0, three_d=True, seed=2))
+    start = np.array([p.alt_ft for p in plans])
+    end = np.array([p.waypoints[0][2] for p in plans])
+    assert start.min() >= 20000 and start.max() <= 40000 and end.min() >= 20000 and end.max() <= 40000
+    level = start == end
+    assert 0.6 < level.mean() < 0.8
+    assert np.all(np.abs(end - start)[~level] >= 2000)
+    trk = np.array([p.track_deg for p in plans])
+    hist, _ = np.histogram(trk, bins=4, range=(0, 360))
+    assert hist.min() > 0.15 * len(plans)  # isotropic
+    assert random_traffic(TrafficSpec(50.0, three_d=True, seed=2))[5] == plans[5]  # seeded
+
+
+def test_resolution_reduces_losses_on_a_small_square() -> None:
+    # 20 aircraft in a 50 NM square (the edges make it harder than the benchmark's).
+    spec = TrafficSpec(80.0, seed=1, warmup_s=60.0, measure_s=300.0, square=Square(side_nm=50.0))
+    plans = random_traffic(spec)
+    off = run_square(spec, plans=plans)
+    on = run_square(spec, plans=plans, resolution=True)
+    assert off.losses >= 10
+    assert on.losses <= off.losses / 2
+    assert on.conflicts < 2 * off.conflicts
+    assert on.resolution["advisories"] > 0
