@@ -11,6 +11,8 @@ images and read.
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +141,31 @@ def test_pdf_without_chromium_says_so(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "d.html").write_text("<html></html>")
     with pytest.raises(RuntimeError, match="headless chromium was not found"):
         report.print_pdf(tmp_path / "d.html", tmp_path / "d.pdf")
+
+
+def test_unwitnessed_record_without_log_key(tmp_path: Path) -> None:
+    """An agreement that names neither log key nor witnesses: proofs against the latest signed
+    checkpoint, said in the dossier; verify checks with the key the dossier carries and warns."""
+    from service_support import agreement_text
+    from sharedsky.record.log import Record
+    from sharedsky.record.notary import Notary
+
+    (tmp_path / "a.toml").write_text(agreement_text())
+    ag = load_agreement(tmp_path / "a.toml")
+    rec = Record(tmp_path / "s.db")
+    t0 = float(int(time.time())) + 10  # after the genesis entry: times grow with seq
+    for k in range(5):
+        cols = {"n": 1, "t_s": [t0 + k], "icao24": ["aa0001"], "callsign": ["BLU1"], "latitude": [35.0 + 0.01 * k],
+                "longitude": [36.0], "altitude": [20000.0], "groundspeed": [400.0], "track": [0.0]}
+        rec.append("reports", "blue", {"source": "blue", "columns": cols}, t=t0 + k)
+    Notary(rec, trust_of(ag, rec.public_key)).sign()
+    rec.close()
+    res = run_cli("report", str(tmp_path / "s.db"), "--agreement", str(tmp_path / "a.toml"), "--aircraft", "aa0001",
+                  "--from", str(t0 - 1), "--to",
+                  datetime.fromtimestamp(t0 + 60, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "--out", str(tmp_path), "--no-pdf")
+    assert res.returncode == 0, res.stderr
+    text = (tmp_path / "dossier.html").read_text()
+    assert "NOT witnessed" in text and text.count('data-table="track"') == 5
+    code, out = _verify(tmp_path / "dossier.html", IncidentRecord(tmp_path / "a.toml", tmp_path / "s.db",
+                                                                   tmp_path, 0, 0, 0))
+    assert code == 0 and "WARNING, the agreement names no log key" in out and "OK, 5 cited entries" in out, out

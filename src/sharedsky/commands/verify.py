@@ -61,7 +61,22 @@ def _verify_dossier(path: Path, trust: Any) -> None:
 
     if trust is None:
         fail("verify", "a dossier is checked against the agreement's keys: give --agreement")
-    res = verify_dossier(path.read_text(encoding="utf-8", errors="replace"), trust)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if trust.log_key is None:
+        # The agreement names no log key: the one the dossier carries is used, and that is said,
+        # as it vouches only for itself (pin it in the agreement's [record] log_key).
+        from dataclasses import replace
+
+        from sharedsky.record.checkpoint import NoteError, load_key
+        from sharedsky.reports.dossier import read_dossier
+
+        try:
+            trust = replace(trust, log_key=load_key(str(read_dossier(text)[0].get("log_key", "")), "the dossier's log key"))
+        except (ValueError, NoteError) as exc:
+            fail("verify", f"{path}: the agreement names no log key and the dossier carries none ({exc})")
+        click.echo(f"{path}: WARNING, the agreement names no log key ([record] log_key): checked against the key "
+                   "the dossier itself carries, which proves consistency, not who signed", err=True)
+    res = verify_dossier(text, trust)
     if res.ok:
         withheld = f", {res.withheld} of them withheld from the copy it was built from" if res.withheld else ""
         by = f"; witnessed by {', '.join(res.witnessed_by)}" if res.witnessed_by else "; not witnessed"

@@ -219,6 +219,7 @@ def render_html(inc: Incident, cited: Sequence[Entry], proofs: dict[int, dict[st
     s.append("</table><h2>Checkpoint</h2><pre>" + html.escape(src.note.text()) + "</pre>")
     doc = {"format": FORMAT, "incident": {"ids": inc.ids, "t0": inc.t0, "t1": inc.t1, "anchor": inc.anchor,
                                           "parties": inc.parties, "copy_of": copy_of},
+           "log_key": src_log_key(src),
            "proofs": [proofs[e.seq] for e in cited]}
     blob = json.dumps(doc, ensure_ascii=True, separators=(",", ":")).replace("</", "<\\/")
     s.append(f'<script type="application/json" id="sharedsky-dossier">{blob}</script></body></html>')
@@ -329,17 +330,21 @@ def verify_dossier(text: str, trust: Trust) -> DossierResult:
     problems: list[str] = []
     entries: list[Entry] = []
     who: set[str] = set()
+    failed: dict[str, list[str]] = {}  # reason -> entries (one line for a checkpoint they all share)
     for k, pr in enumerate(proofs):
         res = verify_proof(pr, trust)
         seq = pr.get("entry", {}).get("seq", f"#{k}") if isinstance(pr, dict) else f"#{k}"
         if not res.ok:
-            problems.append(f"entry {seq}: the proof does not verify: {res.reason}")
+            failed.setdefault(re.sub(rf"^entry {seq}\b", "the entry", res.reason), []).append(str(seq))
             continue
         who.update(res.cosigners)
         try:
             entries.append(entry_of(pr))
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"entry {seq}: {exc}")
+    for reason, bad in failed.items():
+        label = f"entry {bad[0]}" if len(bad) == 1 else f"entries {', '.join(bad)}"
+        problems.append(f"{label}: the proof does not verify: {reason}")
     expected = all_facts(entries, ids, anchor, copy_of)
     want: dict[tuple[str, str], list[str]] = {}
     for f in expected:
@@ -358,6 +363,8 @@ def verify_dossier(text: str, trust: Trust) -> DossierResult:
             problems.append(f"{label} {names}: a {table} line of the proven entries is missing from the HTML")
         elif key not in want:
             unproven = [s for s in seqs.split() if not s.isdigit() or int(s) not in proven]
+            if unproven and all(any(s in v for v in failed.values()) for s in unproven):
+                continue  # its proof's failure is already named
             why = f"rests on entries without a valid proof ({', '.join(unproven)})" if unproven else \
                 "is not what the proven entries say"
             problems.append(f"{label} {names}: the {table} shows a line that {why}")
