@@ -2,7 +2,7 @@
 
 Runs the service on loopback with the Syria 2015 agreement plus a `[record]` naming the log key
 and the three parties' witnesses (each party's `Witness` in a thread, as `sharedsky witness` runs
-it), flies a scripted encounter for about two minutes of real time (no time scaling: reported
+it), flies a scripted encounter for two and a half minutes of real time (no time scaling: reported
 speeds are the speeds flown), then builds each dossier (`sharedsky report`), prints it to PDF and
 turns its pages into PNGs under `docs/dossier/`; it times each build and checks each with `verify`.
 
@@ -69,7 +69,7 @@ def fly(tmp: Path, seconds: float) -> tuple[Path, Path, int, int]:
     clat, clon = 35.60, 39.30
     wlat, wlon = _offset(clat, clon, 270, 8.0)
     elat, elon = _offset(clat, clon, 90, 8.0)
-    su24 = Actor("russia", "150a02", "RFF2102", blat, blon, 20000, 420, 0, turn_dps=3.0)
+    su24 = Actor("russia", "150a02", "RFF2102", blat, blon, 20000, 420, 0, turn_dps=4.0)
     rch = Actor("coalition", "ae5d01", "RCH451", wlat, wlon, 25000, 450, 90)
     rff = Actor("russia", "150a01", "RFF2101", elat, elon, 25000, 450, 270, climb_fpm=1500)
     actors = [su24, rch, rff]
@@ -97,7 +97,7 @@ def fly(tmp: Path, seconds: float) -> tuple[Path, Path, int, int]:
                     pusher.post("/api/v1/ack", "russia", {"seq": ev["seq"]})
                     acked.add(ev["seq"])
                     rff.target_alt_ft = 29000
-            if tick == 75:
+            if tick == 62:
                 su24.target_trk_deg = 180.0
             for x in actors:
                 x.advance(1.0)
@@ -127,7 +127,7 @@ def fly(tmp: Path, seconds: float) -> tuple[Path, Path, int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "dossier")
-    ap.add_argument("--seconds", type=float, default=120.0)
+    ap.add_argument("--seconds", type=float, default=150.0)
     ap.add_argument("--keep", type=Path, help="Also keep the record, agreement and HTML/PDF dossiers here.")
     args = ap.parse_args()
     import subprocess

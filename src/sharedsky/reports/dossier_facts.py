@@ -187,6 +187,12 @@ def summary(entries: Sequence[Entry], ids: Sequence[str], anchor: int) -> list[F
         out.append(Fact("summary", tuple(e.seq for e in warn), (
             f"Warnings: {len(warn)}, the first at {utc(warn[0].t)} (entry {warn[0].seq}), the last at "
             f"{utc(warn[-1].t)} (entry {warn[-1].seq})",)))
+    msgs = [e for e in events if e.kind in ("request", "response", "distress", "notice")]
+    if msgs:
+        out.append(Fact("summary", tuple(e.seq for e in msgs), (
+            f"Messages on the line: {len(msgs)}, "
+            + "; ".join(f"{e.party} to {event_of(e).get('to', '')} at {utc(e.t)} (entry {e.seq})" for e in msgs[:6])
+            + ("; ..." if len(msgs) > 6 else ""),)))
     acks = [e for e in events if e.kind == "ack"]
     if acks:
         out.append(Fact("summary", tuple(e.seq for e in acks), (

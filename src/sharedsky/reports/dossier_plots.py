@@ -86,6 +86,14 @@ def figures_png(entries: Sequence[Entry], ids: Sequence[str], parties: Sequence[
     lats = np.concatenate([tr.lat for tr in tracks.values()]) if tracks else np.array([36.0])
     pad = max(0.05, 0.15 * max(np.nanmax(lons) - np.nanmin(lons), np.nanmax(lats) - np.nanmin(lats)))
     region = (np.nanmin(lons) - pad, np.nanmin(lats) - pad, np.nanmax(lons) + pad, np.nanmax(lats) + pad)
+    # At least half as tall as wide (and the reverse), so a straight track is not a sliver.
+    w, h = region[2] - region[0], region[3] - region[1]
+    if h < 0.5 * w:
+        mid = (region[1] + region[3]) / 2
+        region = (region[0], mid - w / 4, region[2], mid + w / 4)
+    elif w < 0.5 * h:
+        mid = (region[0] + region[2]) / 2
+        region = (mid - h / 4, region[1], mid + h / 4, region[3])
     from matplotlib.collections import LineCollection
 
     near = [r for r in _borders() if r[:, 0].max() >= region[0] - 1 and r[:, 0].min() <= region[2] + 1
@@ -101,8 +109,9 @@ def figures_png(entries: Sequence[Entry], ids: Sequence[str], parties: Sequence[
             ax.annotate(a.name or a.id, (c.x, c.y), fontsize=8, color="#555555")
     span = max(1.0, max((tr.t[-1] - tr.t[0]) for tr in tracks.values()) if tracks else 1.0)
     every = max(5.0, float(np.ceil(span / 8 / 5) * 5))
-    for i, tr in tracks.items():
+    for n, (i, tr) in enumerate(tracks.items()):
         col = colours.get(party.get(i, ""), "#333333")
+        dy = (6, -12)[n % 2]  # one aircraft's times above its track, the other's below
         ax.plot(tr.lon, tr.lat, "-", color=col, lw=1.6, zorder=3, label=f"{tr.callsign or i} ({i}, {party.get(i, '?')})")
         ax.plot(tr.lon, tr.lat, ".", color=col, ms=3, zorder=3)
         last = -1e18
@@ -110,7 +119,8 @@ def figures_png(entries: Sequence[Entry], ids: Sequence[str], parties: Sequence[
             if tr.t[j] - last >= every:
                 last = tr.t[j]
                 ax.annotate(datetime.fromtimestamp(float(tr.t[j]), UTC).strftime("%H:%M:%SZ"),
-                            (tr.lon[j], tr.lat[j]), fontsize=7, xytext=(4, -8), textcoords="offset points", color=col)
+                            (tr.lon[j], tr.lat[j]), fontsize=7, xytext=(4, dy), textcoords="offset points", color=col,
+                            rotation=30 if n % 2 == 0 else -30)
     for w in warnings:
         ev = event_of(w)
         ahead = float(ev.get("t_cpa_s") or ev.get("time_to_entry_s") or 60.0)
