@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "verify": "sharedsky.commands.verify:verify",
     "witness": "sharedsky.commands.witness:witness",
     "prove": "sharedsky.commands.prove:prove",
+    "report": "sharedsky.commands.report:report",
     "simulate": "sharedsky.commands.simulate:simulate",
     "demo": "sharedsky.commands.demo:demo",
     "daa": "sharedsky.commands.daa:daa",

@@ -55,6 +55,38 @@ def _witnessed_in(db: Path, trust: Any) -> Any:
     return None
 
 
+def _verify_dossier(path: Path, trust: Any) -> None:
+    """Check every proof a dossier embeds and the facts its HTML states; exit 1 naming each entry that fails."""
+    from sharedsky.reports.dossier import verify_dossier
+
+    if trust is None:
+        fail("verify", "a dossier is checked against the agreement's keys: give --agreement")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if trust.log_key is None:
+        # The agreement names no log key: the one the dossier carries is used, and that is said,
+        # as it vouches only for itself (pin it in the agreement's [record] log_key).
+        from dataclasses import replace
+
+        from sharedsky.record.checkpoint import NoteError, load_key
+        from sharedsky.reports.dossier import read_dossier
+
+        try:
+            trust = replace(trust, log_key=load_key(str(read_dossier(text)[0].get("log_key", "")), "the dossier's log key"))
+        except (ValueError, NoteError) as exc:
+            fail("verify", f"{path}: the agreement names no log key and the dossier carries none ({exc})")
+        click.echo(f"{path}: WARNING, the agreement names no log key ([record] log_key): checked against the key "
+                   "the dossier itself carries, which proves consistency, not who signed", err=True)
+    res = verify_dossier(text, trust)
+    if res.ok:
+        withheld = f", {res.withheld} of them withheld from the copy it was built from" if res.withheld else ""
+        by = f"; witnessed by {', '.join(res.witnessed_by)}" if res.witnessed_by else "; not witnessed"
+        click.echo(f"{path}: OK, {res.entries} cited entries proven{withheld}, and every fact shown matches them{by}")
+        return
+    for p in res.problems:
+        click.echo(f"{path}: REFUSED, {p}", err=True)
+    raise SystemExit(1)
+
+
 @click.command()
 @click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--agreement", "agreement_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -64,7 +96,7 @@ def _witnessed_in(db: Path, trust: Any) -> Any:
                    "record and --agreement: its latest witnessed one).")
 @click.option("--server-key", help="Pin the server's public key (base64) instead of trusting the genesis entry.")
 def verify(record: Path, agreement_path: Path | None, checkpoint_path: Path | None, server_key: str | None) -> None:
-    """Verify RECORD (SQLite record, JSON-lines copy, or a `sharedsky prove` file); exit 1 naming what is wrong."""
+    """Verify RECORD (SQLite record, JSON-lines copy, a `sharedsky prove` file or an incident dossier); exit 1 naming what is wrong."""
     from sharedsky.record.checkpoint import NoteError, SignedNote
     from sharedsky.record.log import SQLITE_MAGIC
     from sharedsky.record.log import verify as verify_record
@@ -76,6 +108,11 @@ def verify(record: Path, agreement_path: Path | None, checkpoint_path: Path | No
             trust = trust_of(load_agreement_or_fail("verify", agreement_path))
         except NoteError as exc:
             fail("verify", f"{agreement_path}: {exc}")
+    from sharedsky.reports.dossier import is_dossier
+
+    if is_dossier(record):
+        _verify_dossier(record, trust)
+        return
     proof = _as_proof(record)
     if proof is not None:
         from sharedsky.record.proof import verify_proof
