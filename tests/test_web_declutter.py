@@ -234,9 +234,9 @@ def test_alert_row_opens_its_moment_in_a_new_tab_of_the_live_service(svc, browse
         with s.ctx.expect_page() as opened:
             button.click()
         past = opened.value
-        past.wait_for_function("() => window.sharedsky && sharedsky.ready && sharedsky.history.on", timeout=20000)
+        past.wait_for_function("() => window.sharedsky && sharedsky.ready && sharedsky.history.on", timeout=60000)
         past.wait_for_function(f"() => !sharedsky.history.busy && Math.abs(sharedsky.history.t - {t}) < 1 "
-                               "&& sharedsky.known.length > 0", timeout=20000)
+                               "&& sharedsky.known.length > 0", timeout=60000)
         # the moment as the Russian screen saw it: its own aircraft, and what was disclosed of the others
         assert past.evaluate("sharedsky.me.party") == "russia"
         assert past.evaluate("sharedsky.history.span.t0") <= t

@@ -288,11 +288,17 @@ class Hub:
         elif kind == "not_delivered":
             self.late.add((int(body["of_seq"]), str(body["party"])))
         elif kind == "notice":
-            spec = spec_from_body(body)
-            party = str(body.get("from", e.party))
-            op = qualified(party, spec.operation) if spec.operation else f"{party}:notice-{e.seq}"
-            # Conflicts it causes: appended by `post_message` live; at start they are in the record.
-            self._notice_events = self.notice_book.apply(party, op, int(spec.version or 1), spec, e.t)
+            try:
+                spec = spec_from_body(body)
+            except (KeyError, TypeError, ValueError):
+                # A notice without volumes (a record written before notified operations, or a
+                # free-text notice): kept in the record, not an operation of the book.
+                spec = None
+            if spec is not None:
+                party = str(body.get("from", e.party))
+                op = qualified(party, spec.operation) if spec.operation else f"{party}:notice-{e.seq}"
+                # Conflicts it causes: appended by `post_message` live; at start they are in the record.
+                self._notice_events = self.notice_book.apply(party, op, int(spec.version or 1), spec, e.t)
         need = self.ack_parties(ev)
         if need:
             h.expect_ack(e.seq, need, e.t)
