@@ -134,8 +134,7 @@ def _sense(kind: int, dtrk: float, gs_from: float, gs_to: float, vs_to: float) -
     return "resume"
 
 
-def _bands(res: Resolution, k: int, allowed_track: bool, allowed_speed: bool, allowed_vert: bool,
-           ) -> dict[str, list[float]]:
+def _bands(res: Resolution, k: int, allowed_track: bool) -> dict[str, list[float]]:
     """The free values of each dimension the aircraft accepts (its guidance bands)."""
     free = res.free[k]
     out: dict[str, list[float]] = {}
@@ -143,7 +142,6 @@ def _bands(res: Resolution, k: int, allowed_track: bool, allowed_speed: bool, al
     if allowed_track:
         sel = (CAND_KIND == TRACK) & free
         out["track_deg"] = sorted({round((trk0 + float(d)) % 360.0) % 360 for d in CAND_DTRK_DEG[sel]})
-    del allowed_speed, allowed_vert  # speed and vertical bands: the advice itself, for now
     return out
 
 
@@ -295,7 +293,7 @@ class AdvisoryTracker:
             "change_deg": int(dtrk) if kind == TRACK else 0,
             "status": STATUS_NAMES[int(res.status[k])],
             "intruders": sorted(res.intruders[k]),
-            "bands": _bands(res, k, bool(rules.track[i]), bool(rules.speed[i]), bool(rules.vertical[i])),
+            "bands": _bands(res, k, bool(rules.track[i])),
             "text": text + (f", clear of {', '.join(sorted(res.intruders[k]))}" if res.intruders[k] else ""),
             "latitude": round(float(snap.lat_deg[i]), 5), "longitude": round(float(snap.lon_deg[i]), 5),
         }

@@ -38,9 +38,10 @@ same advice on every machine.
 Stability. An aircraft already advised keeps its advice while it stays free, and is
 told to resume its course as soon as its original velocity is free again.
 
-Joint resolution. The choice is made in two rounds: the second judges every candidate
-also against the advised velocities of the first, so two aircraft manoeuvring at once
-do not turn into each other when a manoeuvre free of both exists.
+Joint resolution. After the first choice, up to ROUNDS further rounds judge every
+candidate also against the advice the neighbours now hold (accumulated over the rounds),
+so two aircraft manoeuvring at once do not turn into each other when a manoeuvre free of
+both exists.
 
 Cost. The neighbours of each aircraft to advise come from the same uniform-grid broad
 phase as separation (boxes covering every candidate path), and every candidate of every
@@ -513,8 +514,6 @@ def resolve(
                        [[] for _ in range(o_count)])
     k_slot = slot[o_idx]
     starts = np.flatnonzero(np.r_[True, k_slot[1:] != k_slot[:-1]])
-    present = np.zeros(o_count, dtype=bool)
-    present[k_slot[starts]] = True
 
     own_vx, own_vy, own_vz = cvx[k_slot], cvy[k_slot], cvz[k_slot]
     own_vs = vs[k_slot] / 60.0
@@ -548,7 +547,7 @@ def resolve(
     conflict_k = hit[:, COL_NONE]
     sense_ok = _coordination(snap, pairs, o_idx, j_idx, k_slot, trk, gs, vs, cvx, cvy, cvz,
                              (vx, vy, vz, vz_fts), conflict_k, wide)
-    ok_k = ~(sense_ok | ~conflict_k[:, None])  # True where a conflict pair is violated
+    ok_k = conflict_k[:, None] & ~sense_ok  # a conflict pair whose sense the candidate violates
 
     # Intruders holding advisories: judge against their advised velocity, and their
     # original one (they may not comply, or may resume), as well.
