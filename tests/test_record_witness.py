@@ -274,9 +274,20 @@ def test_three_witnesses_delivery_proofs_fork_and_rollback(tmp_path: Path) -> No
         alarms = [e for e in sup_client_events(server.url, sup.api_key) if e["kind"] == "witness_alarm"]
         assert {e["party"] for e in alarms} >= {"coalition", "russia"}
 
+        # The record grows well past the old copy (40 requests, 40 entries) and the two
+        # witnesses shown the true history cosign it: a service restarted from the old copy
+        # cannot append enough before they look to hide that it went back.
+        for i in range(40):
+            coalition.request("turkey", f"Tanker track {i} moves 2 NM east at 18:00", time.time() + 3600)
+        grown = old_size + 40
+        _wait(lambda: all(wit.state(p)["size"] >= grown for p in ("coalition", "turkey")), 60,
+              "coalition's and Turkey's witnesses cosign the grown record")
+
         # (b) rollback: the service restarts from the old copy of its database. Turkey's node
         # is killed (SIGKILL) first and restarted: what it cosigned survives in its store.
         cosigned = wit.state("turkey")
+        before = {p: {k: len(wit.evidence(p, k)) for k in ("rollback", "entries_mismatch", "fork")}
+                  for p in PARTIES}
         os.kill(wit.procs["turkey"].pid, signal.SIGKILL)
         wit.procs["turkey"].wait(10)
         server.stop()
@@ -292,11 +303,13 @@ def test_three_witnesses_delivery_proofs_fork_and_rollback(tmp_path: Path) -> No
         # it alarms that (entries that do not match, or a fork) rather than a smaller size.
         refused = ("rollback", "entries_mismatch", "fork")
 
-        def alarmed(p: str) -> bool:
-            return any(wit.evidence(p, k) and f"ALARM {k}" in wit.console(p) for k in refused)
+        def alarmed(p: str) -> set[str]:
+            """The kinds of alarm p raised since the rollback (not those of the fork above)."""
+            return {k for k in refused if len(wit.evidence(p, k)) > before[p][k]}
 
         _wait(lambda: all(alarmed(p) for p in PARTIES), 30, "every witness alarms the rollback")
-        assert any(wit.evidence(p, "rollback") for p in PARTIES)
+        # the two that cosigned 40 entries beyond the old copy see a smaller checkpoint
+        assert all("rollback" in alarmed(p) for p in ("coalition", "turkey")), {p: alarmed(p) for p in PARTIES}
         for p in PARTIES:
             assert wit.state(p)["size"] > old_size  # never went back
         assert wit.state("turkey")["size"] >= cosigned["size"]
