@@ -229,10 +229,11 @@ def test_alert_row_opens_its_moment_in_a_new_tab_of_the_live_service(svc, browse
     s = Screen(browser, svc).sign_in_url(svc.keys["russia"])
     try:
         s.wait("document.querySelector('#alerts button[data-moment]') !== null", 30000)
-        button = s.page.locator("#alerts button[data-moment]").first
-        t = float(button.get_attribute("data-moment"))
+        # the list is redrawn as alerts change: click the very row whose moment was read
+        raw = s.page.locator("#alerts button[data-moment]").first.get_attribute("data-moment")
+        t = float(raw)
         with s.ctx.expect_page() as opened:
-            button.click()
+            s.page.locator(f'#alerts button[data-moment="{raw}"]').first.click()
         past = opened.value
         past.wait_for_function("() => window.sharedsky && sharedsky.ready && sharedsky.history.on", timeout=60000)
         past.wait_for_function(f"() => !sharedsky.history.busy && Math.abs(sharedsky.history.t - {t}) < 1 "

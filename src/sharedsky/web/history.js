@@ -11,7 +11,12 @@ import { scheduleSide } from "./alerts.js";
 
 const SPEEDS = [1, 10, 60, 300, 1800];
 const PICTURE_EVERY_MS = 250;
-const H = { span: null, events: [], applied: 0, t: 0, playing: false, speed: 60, busy: false, want: null, lastWall: 0, fetchedAt: 0 };
+const H = { span: null, events: [], applied: 0, t: 0, playing: false, speed: 60, busy: false, want: null, lastWall: 0, fetchedAt: 0,
+  after: 0, more: true, loading: null, eventsTo: -Infinity };
+const PAGE = 10000;
+// events are times of the record's clock, in seq order up to a few seconds: a page is fetched
+// until one event is this much later than the moment wanted
+const EVENTS_AHEAD_S = 60;
 
 /** Enter history mode if the server or the address asks for it; true if it did. */
 export async function maybeHistory() {
@@ -23,25 +28,35 @@ export async function maybeHistory() {
   H.span = span;
   document.body.dataset.mode = "history";
   buildBar();
-  H.events = await allEvents();
   const at = S.historyAt != null ? S.historyAt : span.t0;
   await seek(Math.min(Math.max(at, span.t0), span.t1));
   requestAnimationFrame(tick);
   return true;
 }
 
-async function allEvents() {
-  // every event this key may see (the hub filters them, as for its streams), in seq order
-  const out = [];
-  let after = 0;
-  for (;;) {
-    const r = await api(`/api/v1/events?after=${after}&limit=10000`);
-    const evs = r.events || [];
-    out.push(...evs);
-    if (evs.length < 10000) break;
-    after = evs[evs.length - 1].seq;
-  }
-  return out;
+/** Fetch this key's events (the hub filters them, as for its streams) page by page, only
+ * as far as the moment `t` needs: a moment early in a long record costs a page, not all. */
+function loadEventsTo(t) {
+  // one loader at a time, going as far as the latest moment any caller wanted
+  H.eventsTo = Math.max(H.eventsTo, t);
+  const need = () => H.more && (H.events.length === 0 || H.events[H.events.length - 1].t <= H.eventsTo + EVENTS_AHEAD_S);
+  if (H.loading || !need()) return H.loading || Promise.resolve();
+  H.loading = (async () => {
+    try {
+      while (need()) {
+        const r = await api(`/api/v1/events?after=${H.after}&limit=${PAGE}`);
+        const evs = r.events || [];
+        for (const ev of evs) H.events.push(ev);
+        if (evs.length) H.after = evs[evs.length - 1].seq;
+        H.more = evs.length === PAGE;
+      }
+    } catch (e) {
+      console.error("history events", e);
+    } finally {
+      H.loading = null;
+    }
+  })();
+  return H.loading;
 }
 
 function buildBar() {
@@ -75,6 +90,7 @@ function setPlaying(on) {
 /** Show the moment `t` (epoch s): events up to it, then the picture of it. */
 export async function seek(t) {
   H.t = t;
+  await loadEventsTo(t);
   applyEventsTo(t);
   showTime(true);
   await fetchPicture();
@@ -130,6 +146,7 @@ function tick() {
     H.lastWall = now;
     H.t = Math.min(H.span.t1, H.t + dt * H.speed);
     if (H.t >= H.span.t1) setPlaying(false);
+    loadEventsTo(H.t); // not awaited: what has arrived is applied now, the rest on later frames
     applyEventsTo(H.t);
     showTime(!H.playing);
     // a new picture of the past at most every PICTURE_EVERY_MS while playing: each is rebuilt
