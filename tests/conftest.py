@@ -31,3 +31,20 @@ def run_cli(*args: str, input: str | None = None, timeout: float = 300) -> subpr
         timeout=timeout,
         cwd=REPO,
     )
+
+
+@pytest.fixture(scope="session")
+def swiss_day(shared_data: Path) -> dict[str, subprocess.CompletedProcess]:
+    """The whole Swiss day (842 aircraft, 17 h) replayed by `sharedsky replay`, once with the
+    civil agreement ("civil") and once with every pair checked ("all_pairs", the same 5 NM,
+    1,000 ft, 300 s), the two side by side in two processes. Replayed once per test session:
+    several tests read the same two runs (the reference events, the summary, their equality)."""
+    rec = str(shared_data / "adsb" / "switzerland.json.gz")
+    args = {"civil": ["--agreement", "examples/civil.toml"], "all_pairs": ["--all-pairs"]}
+    procs = {k: subprocess.Popen([sys.executable, "-m", "sharedsky.cli", "replay", rec, *a], cwd=REPO, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k, a in args.items()}
+    done = {}
+    for k, p in procs.items():
+        out, err = p.communicate(timeout=1700)
+        done[k] = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    return done

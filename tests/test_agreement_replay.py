@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
-from conftest import run_cli
 
-
-def events(*args: str) -> tuple[list[dict], dict]:
-    r = run_cli("replay", *args, "--step-s", "5")
+def _events_of(r: subprocess.CompletedProcess) -> tuple[list[dict], dict]:
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     summary = rows.pop()
@@ -23,10 +21,10 @@ def events(*args: str) -> tuple[list[dict], dict]:
 
 
 @pytest.mark.slow
-def test_civil_agreement_equals_all_pairs(shared_data) -> None:
-    rec = str(shared_data / "adsb" / "switzerland.json.gz")
-    with_agreement, s1 = events(rec, "--agreement", "examples/civil.toml")
-    all_pairs, s2 = events(rec, "--all-pairs", "--minima", "5,1000,300")
+def test_civil_agreement_equals_all_pairs(swiss_day) -> None:
+    # the Swiss day with the civil agreement, and with --all-pairs (default minima 5,1000,300)
+    with_agreement, s1 = _events_of(swiss_day["civil"])
+    all_pairs, s2 = _events_of(swiss_day["all_pairs"])
     assert s1["events"]["conflict_new"] > 500
     assert s1["events"] == s2["events"]
     assert with_agreement == all_pairs

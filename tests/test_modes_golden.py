@@ -59,8 +59,11 @@ def _same(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # about a minute alone; far more on a machine shared with other work
-def test_replay_of_the_swiss_day_gives_the_reference_events() -> None:
-    got = _run("replay", "data/switzerland.json.gz", "--agreement", "examples/civil.toml")
+def test_replay_of_the_swiss_day_gives_the_reference_events(swiss_day: dict) -> None:
+    # sharedsky replay switzerland.json.gz --agreement examples/civil.toml (data/ holds the same file)
+    p = swiss_day["civil"]
+    assert p.returncode == 0, p.stderr
+    got = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
     assert got[-1]["kind"] == "summary"
     want = _golden("replay-switzerland-civil.jsonl.gz")
     _same(_events(got), _events(want))

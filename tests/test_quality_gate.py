@@ -320,7 +320,11 @@ def _bundled_recordings() -> list[Path]:
     from conftest import REPO, SHARED_DATA
 
     adsb = SHARED_DATA / "adsb"
-    return [*sorted(adsb.glob("*.json.gz")), *sorted(adsb.glob("*.jsonl.gz")), REPO / "data" / "switzerland.json.gz"]
+    bundled = REPO / "data" / "switzerland.json.gz"
+    shared = [*sorted(adsb.glob("*.json.gz")), *sorted(adsb.glob("*.jsonl.gz"))]
+    # data/ holds a copy of a shared recording: read once
+    same = any(p.name == bundled.name and p.read_bytes() == bundled.read_bytes() for p in shared)
+    return shared if same else [*shared, bundled]
 
 
 @pytest.mark.parametrize("recording", _bundled_recordings(), ids=lambda p: f"{p.parent.name}/{p.name}")

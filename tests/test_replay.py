@@ -100,9 +100,8 @@ def test_replay_minima_option_and_errors(tmp_path: Path, slice_df) -> None:
 
 
 @pytest.mark.slow
-def test_replay_whole_swiss_recording(shared_data: Path) -> None:
-    r = run_cli("replay", str(shared_data / "adsb" / "switzerland.json.gz"), "--all-pairs",
-                timeout=300)
+def test_replay_whole_swiss_recording(swiss_day: dict) -> None:
+    r = swiss_day["all_pairs"]  # sharedsky replay switzerland.json.gz --all-pairs
     assert r.returncode == 0, r.stderr
     events, summary = events_of(r.stdout)
     # 842 aircraft in the recording; the gate holds out 3444ca, parked at Basel while its
