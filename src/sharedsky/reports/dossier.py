@@ -33,7 +33,13 @@ from sharedsky.reports.dossier_facts import (
     event_of,
     utc,
 )
-from sharedsky.reports.dossier_source import CopySource, DossierError, RecordSource, entry_of
+from sharedsky.reports.dossier_source import (
+    CopySource,
+    DossierError,
+    RecordSource,
+    ViewSource,
+    entry_of,
+)
 
 FORMAT = "sharedsky-dossier/1"
 #: Seconds of context before the first alert of an incident chosen by seq, and after its last.
@@ -151,7 +157,7 @@ ul.summary li{margin:2px 0} .fig{page-break-inside:avoid}
 def render_html(inc: Incident, cited: Sequence[Entry], proofs: dict[int, dict[str, Any]], figures: dict[str, str],
                 src: RecordSource | CopySource, agreement: Any, title: str) -> str:
     """The dossier's HTML: summary, figures, timeline, tracks, keys, the proofs as JSON."""
-    copy_of = src.copy_of if isinstance(src, CopySource) else ""
+    copy_of = src.copy_of
     facts = all_facts(cited, inc.ids, inc.anchor, copy_of)
     cp = src.note.checkpoint
     rules = []
@@ -181,8 +187,15 @@ def render_html(inc: Incident, cited: Sequence[Entry], proofs: dict[int, dict[st
                  "NOT witnessed: the agreement names no witnesses (or none has cosigned), so each entry is proven "
                  "against the latest checkpoint the log signed, which only the log's key vouches for")
     withheld = sum(1 for e in cited if e.payload is None)
-    src_line = (f"a copy of the record held by a party (payloads of {copy_of} withheld: {withheld} cited entries "
-                "shown as withheld)" if copy_of else "the service's record (nothing withheld)")
+    if isinstance(src, ViewSource):
+        src_line = (f"the service's record as {src.party} may see it, at {src.party}'s request"
+                    + (f" (payloads of {copy_of} withheld: {withheld} cited entries shown as withheld)" if withheld
+                       else " (nothing cited is withheld)"))
+    elif copy_of:
+        src_line = (f"a copy of the record held by a party (payloads of {copy_of} withheld: {withheld} cited entries "
+                    "shown as withheld)")
+    else:
+        src_line = "the service's record (nothing withheld)"
     s = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
          f"<style>{CSS}</style></head><body>",
          f"<h1>{html.escape(title)}</h1>",

@@ -62,7 +62,7 @@ def _num(v: Any, fmt: str) -> str:
 def describe(e: Entry, copy_of: str = "") -> str:
     """One line saying what an entry records, from its payload (or that it is withheld)."""
     if e.payload is None:
-        who = f" (a copy for {copy_of})" if copy_of else ""
+        who = f" (payloads of {copy_of})" if copy_of else ""
         return (f"withheld from this copy{who}: its payload is not disclosed to this party; the entry is "
                 "proven by its salted commitment")
     p = payload_of(e)
