@@ -31,3 +31,12 @@ def run_cli(*args: str, input: str | None = None, timeout: float = 300) -> subpr
         timeout=timeout,
         cwd=REPO,
     )
+
+
+@pytest.fixture(scope="session")
+def incident_record(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - dossier_support.IncidentRecord
+    """A real incident flown through the service with both parties' witnesses (about 25 s), made
+    once for the dossier tests (test_dossier.py, test_dossier_service.py); read-only for them."""
+    from dossier_support import make_incident_record
+
+    return make_incident_record(tmp_path_factory.mktemp("incident"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dossier_support import IncidentRecord, make_incident_record
+from dossier_support import IncidentRecord
 from sharedsky.agreement import load_agreement
 from sharedsky.record.notary import trust_of
 from sharedsky.reports.dossier import verify_dossier
@@ -29,8 +29,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def incident(tmp_path_factory: pytest.TempPathFactory) -> IncidentRecord:
-    return make_incident_record(tmp_path_factory.mktemp("incident"))
+def incident(incident_record: IncidentRecord) -> IncidentRecord:
+    return incident_record
 
 
 @pytest.fixture(scope="module")
