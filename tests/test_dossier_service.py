@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -51,7 +52,18 @@ def test_each_party_gets_the_dossier_it_may_see_and_verify_accepts_it(
         incident_record: IncidentRecord, served: Server, tmp_path: Path) -> None:
     keys = incident_record.keys
     assert keys is not None
-    r = _dossier(served, keys.blue, incident_record.los_seq)
+    with ThreadPoolExecutor(1) as pool:
+        building = pool.submit(_dossier, served, keys.blue, incident_record.los_seq)
+        # While it is built the service answers and its engine steps on (about 1 Hz).
+        time.sleep(0.3)
+        sup = {"Authorization": f"Bearer {keys.sup}"}
+        steps0 = httpx.get(f"{served.url}/metrics", headers=sup, timeout=5).json()["engine_steps"]
+        time.sleep(2.5)
+        steps1 = httpx.get(f"{served.url}/metrics", headers=sup, timeout=5).json()["engine_steps"]
+        still = not building.done()
+        r = building.result()
+    if still:
+        assert steps1 > steps0, "the engine stepped while the dossier was built"
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in r.headers["content-security-policy"]
