@@ -80,7 +80,8 @@ def _verify_dossier(path: Path, trust: Any, agreement: Any) -> None:
     if res.ok:
         withheld = f", {res.withheld} of them withheld from the copy it was built from" if res.withheld else ""
         by = f"; witnessed by {', '.join(res.witnessed_by)}" if res.witnessed_by else "; not witnessed"
-        click.echo(f"{path}: OK, {res.entries} cited entries proven{withheld}, and every fact shown matches them{by}")
+        click.echo(f"{path}: OK, {res.entries} cited entries proven{withheld}, and every fact shown matches them{by}"
+                   + (f"; not compared: {res.unchecked}" if res.unchecked else ""))
         return
     for p in res.problems:
         click.echo(f"{path}: REFUSED, {p}", err=True)

@@ -40,7 +40,10 @@ from sharedsky.reports.dossier_source import (
     entry_of,
 )
 
-FORMAT = "sharedsky-dossier/1"
+FORMAT = "sharedsky-dossier/2"
+#: The format before the frame was stated (title, source, rules, keys, checkpoint): still verified,
+#: its entries' facts only.
+FORMAT_V1 = "sharedsky-dossier/1"
 #: The tables of the frame (`dossier_frame`), stated from the proofs' checkpoint.
 FRAME_TABLES = {"doctitle", "title", "source", "rules", "keys", "checkpoint"}
 #: Seconds of context before the first alert of an incident chosen by seq, and after its last.
@@ -270,6 +273,7 @@ class DossierResult:
     entries: int = 0
     withheld: int = 0
     witnessed_by: list[str] = field(default_factory=list)
+    unchecked: str = ""  # what was not compared, if anything (a format-1 dossier's frame)
 
 
 def read_dossier(text: str) -> tuple[dict[str, Any], list[tuple[str, str, list[str]]]]:
@@ -280,7 +284,7 @@ def read_dossier(text: str) -> tuple[dict[str, Any], list[tuple[str, str, list[s
     if not p.json_text:
         raise ValueError("no embedded sharedsky-dossier block (not a dossier?)")
     doc = json.loads("".join(p.json_text))
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    if not isinstance(doc, dict) or doc.get("format") not in (FORMAT, FORMAT_V1):
         raise ValueError(f"the embedded block is not a {FORMAT} document")
     return doc, p.found
 
@@ -317,13 +321,14 @@ def verify_dossier(text: str, trust: Trust, agreement: Any | None = None) -> Dos
     for reason, bad in failed.items():
         label = f"entry {bad[0]}" if len(bad) == 1 else f"entries {', '.join(bad)}"
         problems.append(f"{label}: the proof does not verify: {reason}")
-    expected = all_facts(entries, ids, anchor, copy_of)
-    if checkpoint:
+    v1 = doc.get("format") == FORMAT_V1
+    expected = all_facts(entries, ids, anchor, copy_of, v1)
+    if checkpoint and not v1:
         try:
             expected += frame_facts(entries, inc, proofs, trust, checkpoint, sorted(who), agreement)
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"the dossier's frame cannot be stated again: {exc}")
-    skip = ({"source", "rules"} if agreement is None else set()) | (set() if checkpoint else FRAME_TABLES)
+    skip = ({"source", "rules"} if agreement is None else set()) | (set() if checkpoint and not v1 else FRAME_TABLES)
     want: dict[tuple[str, str], list[str]] = {}
     for f in expected:
         want.setdefault((f.table, " ".join(map(str, f.seqs))), []).append(" | ".join(f.cells))
@@ -357,7 +362,7 @@ def verify_dossier(text: str, trust: Trust, agreement: Any | None = None) -> Dos
             problems.append(f"{label} {names}: the {_NAMES.get(table, table)} in the HTML differs from the proven "
                             f"entry: shows {shows!r}, the record says {says!r}")
     return DossierResult(not problems, problems, len(entries), sum(1 for e in entries if e.payload is None),
-                         sorted(who))
+                         sorted(who), "its title, rules, keys and checkpoint text (a format-1 dossier)" if v1 else "")
 
 
 def _frame_problem(table: str, want: list[str] | None, got: list[str] | None) -> str:
