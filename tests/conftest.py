@@ -48,3 +48,12 @@ def swiss_day(shared_data: Path) -> dict[str, subprocess.CompletedProcess]:
         out, err = p.communicate(timeout=1700)
         done[k] = subprocess.CompletedProcess(p.args, p.returncode, out, err)
     return done
+
+
+@pytest.fixture(scope="session")
+def incident_record(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - dossier_support.IncidentRecord
+    """A real incident flown through the service with both parties' witnesses (about 25 s), made
+    once for the dossier tests (test_dossier.py, test_dossier_service.py); read-only for them."""
+    from dossier_support import make_incident_record
+
+    return make_incident_record(tmp_path_factory.mktemp("incident"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from service_support import REPO, Server, agreement_text, issue_keys
+from service_support import REPO, Keys, Server, agreement_text, issue_keys
 from sharedsky.client import Client
 from sharedsky.record.log import (
     load_or_create_server_key,
@@ -38,6 +38,7 @@ class IncidentRecord:
     airspace_seq: int  # the first airspace warning's seq
     los_seq: int  # the loss of separation's seq
     request_seq: int
+    keys: Keys | None = None  # the parties' and the supervisor's API keys (in the record's key store)
 
 
 def _wait(pred, timeout: float, what: str) -> None:  # noqa: ANN001
@@ -132,4 +133,4 @@ def make_incident_record(tmp: Path, seconds: int = 16) -> IncidentRecord:
     finally:
         _stop(procs)
         server.stop()
-    return IncidentRecord(agreement, db, red_copy, airspace[0]["seq"], los[0]["seq"], request_seq)
+    return IncidentRecord(agreement, db, red_copy, airspace[0]["seq"], los[0]["seq"], request_seq, keys)

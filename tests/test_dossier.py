@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dossier_support import IncidentRecord, make_incident_record
+from dossier_support import IncidentRecord
 from sharedsky.agreement import load_agreement
 from sharedsky.record.notary import trust_of
 from sharedsky.reports.dossier import verify_dossier
@@ -29,8 +29,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def incident(tmp_path_factory: pytest.TempPathFactory) -> IncidentRecord:
-    return make_incident_record(tmp_path_factory.mktemp("incident"))
+def incident(incident_record: IncidentRecord) -> IncidentRecord:
+    return incident_record
 
 
 @pytest.fixture(scope="module")
@@ -78,15 +78,30 @@ def test_dossier_verifies_and_names_a_changed_digit(incident: IncidentRecord, do
         "time": rf'data-seq="{incident.airspace_seq}" data-table="timeline"><td>\d+</td><td>(\d\d:\d\d:\d\d)',
         "warning": rf'data-seq="{incident.airspace_seq}" data-table="timeline">.*?entry in (\d+) s',
     }
-    trust = trust_of(load_agreement(incident.agreement))
+    # and the time of the incident in the title
+    cases["title"] = rf'data-seq="{incident.los_seq}" data-table="title">[^<]*(\d\d:\d\d:\d\d)'
+    ag = load_agreement(incident.agreement)
+    trust = trust_of(ag)
     for what, pattern in cases.items():
         bad, seq = _tampered(html, tmp_path / f"{what}.html", pattern)
-        res = verify_dossier(bad.read_text(), trust)  # in process: the CLI's own check, faster
+        res = verify_dossier(bad.read_text(), trust, ag)  # in process: the CLI's own check, faster
         assert not res.ok, what
         assert any(p.startswith(f"entry {seq}: ") and "differs from the proven entry" in p for p in res.problems), \
             (what, res.problems)
     code, out = _verify(bad, incident)
     assert code == 1 and f"REFUSED, entry {seq}: " in out, out
+
+    # The frame round the entries: a minimum of the agreement, a key's fingerprint, the checkpoint's size.
+    frame = {"rules that applied": r'data-table="rules">warning: (\d+) NM',
+             "keys table": r'data-table="keys"><td>[^<]*</td><td>([0-9a-f ]*?\d)',
+             "note of what it was built from": r'proven in the checkpoint of (\d+) entries'}
+    for what, pattern in frame.items():
+        bad, _ = _tampered(html, tmp_path / "frame.html", pattern)
+        res = verify_dossier(bad.read_text(), trust, ag)
+        assert [p for p in res.problems if p.startswith(f"the dossier's {what}: the HTML differs")] == res.problems, \
+            (what, res.problems)
+    code, out = _verify(bad, incident)
+    assert code == 1 and "REFUSED, the dossier's note of what it was built from: the HTML differs" in out, out
 
     # The proof itself changed (the request's text in the embedded JSON): that entry's proof fails.
     text = html.read_text()

@@ -65,6 +65,8 @@ def test_the_subprotocol_offer_alone_without_a_key_is_refused(server: tuple[Serv
 
 
 def test_the_map_is_served_with_security_headers(server: tuple[Server, Keys]) -> None:
+    from sharedsky.service.dossiers import STYLE_HASH
+
     srv, keys = server
     for path in ("/", "/index.html", "/main.js", "/style.css"):
         r = httpx.get(srv.url + path)
@@ -74,6 +76,8 @@ def test_the_map_is_served_with_security_headers(server: tuple[Server, Keys]) ->
         assert directives.get("default-src") == ["'self'"], (path, csp)
         assert directives.get("frame-ancestors") == ["'none'"], (path, csp)
         assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+        # styles: the map's files and, by hash, the incident dossier's one style block (opened as a blob: page)
+        assert directives.get("style-src") == ["'self'", f"'{STYLE_HASH}'"], (path, csp)
         assert r.headers.get("x-content-type-options") == "nosniff"
         assert r.headers.get("referrer-policy") == "no-referrer"
         assert r.headers.get("x-frame-options") == "DENY"

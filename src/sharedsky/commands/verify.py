@@ -55,7 +55,7 @@ def _witnessed_in(db: Path, trust: Any) -> Any:
     return None
 
 
-def _verify_dossier(path: Path, trust: Any) -> None:
+def _verify_dossier(path: Path, trust: Any, agreement: Any) -> None:
     """Check every proof a dossier embeds and the facts its HTML states; exit 1 naming each entry that fails."""
     from sharedsky.reports.dossier import verify_dossier
 
@@ -76,11 +76,12 @@ def _verify_dossier(path: Path, trust: Any) -> None:
             fail("verify", f"{path}: the agreement names no log key and the dossier carries none ({exc})")
         click.echo(f"{path}: WARNING, the agreement names no log key ([record] log_key): checked against the key "
                    "the dossier itself carries, which proves consistency, not who signed", err=True)
-    res = verify_dossier(text, trust)
+    res = verify_dossier(text, trust, agreement)
     if res.ok:
         withheld = f", {res.withheld} of them withheld from the copy it was built from" if res.withheld else ""
         by = f"; witnessed by {', '.join(res.witnessed_by)}" if res.witnessed_by else "; not witnessed"
-        click.echo(f"{path}: OK, {res.entries} cited entries proven{withheld}, and every fact shown matches them{by}")
+        click.echo(f"{path}: OK, {res.entries} cited entries proven{withheld}, and every fact shown matches them{by}"
+                   + (f"; not compared: {res.unchecked}" if res.unchecked else ""))
         return
     for p in res.problems:
         click.echo(f"{path}: REFUSED, {p}", err=True)
@@ -102,16 +103,17 @@ def verify(record: Path, agreement_path: Path | None, checkpoint_path: Path | No
     from sharedsky.record.log import verify as verify_record
     from sharedsky.record.notary import trust_of
 
-    trust = None
+    trust = ag = None
     if agreement_path is not None:
+        ag = load_agreement_or_fail("verify", agreement_path)
         try:
-            trust = trust_of(load_agreement_or_fail("verify", agreement_path))
+            trust = trust_of(ag)
         except NoteError as exc:
             fail("verify", f"{agreement_path}: {exc}")
     from sharedsky.reports.dossier import is_dossier
 
     if is_dossier(record):
-        _verify_dossier(record, trust)
+        _verify_dossier(record, trust, ag)
         return
     proof = _as_proof(record)
     if proof is not None:

@@ -11,7 +11,6 @@ HTML's text, naming each entry that does not verify or whose facts were changed.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import re
@@ -31,11 +30,22 @@ from sharedsky.reports.dossier_facts import (
     aircraft_of,
     all_facts,
     event_of,
-    utc,
 )
-from sharedsky.reports.dossier_source import CopySource, DossierError, RecordSource, entry_of
+from sharedsky.reports.dossier_frame import frame_facts
+from sharedsky.reports.dossier_source import (
+    CopySource,
+    DossierError,
+    RecordSource,
+    ViewSource,
+    entry_of,
+)
 
-FORMAT = "sharedsky-dossier/1"
+FORMAT = "sharedsky-dossier/2"
+#: The format before the frame was stated (title, source, rules, keys, checkpoint): still verified,
+#: its entries' facts only.
+FORMAT_V1 = "sharedsky-dossier/1"
+#: The tables of the frame (`dossier_frame`), stated from the proofs' checkpoint.
+FRAME_TABLES = {"doctitle", "title", "source", "rules", "keys", "checkpoint"}
 #: Seconds of context before the first alert of an incident chosen by seq, and after its last.
 BEFORE_S = 120.0
 AFTER_S = 60.0
@@ -121,23 +131,6 @@ def cite(src: RecordSource | CopySource, inc: Incident) -> list[Entry]:
     return sorted(cited, key=lambda e: e.seq)
 
 
-def fingerprint(key_b64: str) -> str:
-    """SHA-256 of a raw Ed25519 public key, first 16 bytes in hex groups (to read out over a line)."""
-    h = hashlib.sha256(base64_raw(key_b64)).hexdigest()[:32]
-    return " ".join(h[i:i + 4] for i in range(0, 32, 4))
-
-
-def base64_raw(text: str) -> bytes:
-    import base64
-
-    return base64.b64decode(text)
-
-
-def _fact_html(f: Fact, tag: str, cell: str) -> str:
-    cells = "".join(f"<{cell}>{html.escape(c)}</{cell}>" for c in f.cells)
-    return f'<{tag} data-seq="{" ".join(map(str, f.seqs))}" data-table="{f.table}">{cells}</{tag}>'
-
-
 CSS = """
 body{font-family:DejaVu Sans,Arial,sans-serif;font-size:10.5pt;margin:18px;color:#111}
 h1{font-size:17pt;margin:0 0 4px} h2{font-size:13pt;border-bottom:1px solid #999;margin-top:18px}
@@ -145,55 +138,41 @@ table{border-collapse:collapse;width:100%;font-size:8.5pt} td,th{border:1px soli
 vertical-align:top;text-align:left} th{background:#eee} tr.withheld td{color:#777;font-style:italic}
 img{max-width:100%} .note{color:#444;font-size:9pt} code{font-size:8.5pt;word-break:break-all}
 ul.summary li{margin:2px 0} .fig{page-break-inside:avoid}
+table.keys td:last-child{font-family:DejaVu Sans Mono,monospace;font-size:8pt;word-break:break-all}
 """
 
 
+def _fact_html(f: Fact, tag: str, cell: str) -> str:
+    cells = "".join(f"<{cell}>{html.escape(c)}</{cell}>" for c in f.cells)
+    return f'<{tag} data-seq="{" ".join(map(str, f.seqs))}" data-table="{f.table}">{cells}</{tag}>'
+
+
+def _line_html(f: Fact, tag: str, attrs: str = "") -> str:
+    """A one-cell fact as one element (its text directly inside)."""
+    return f'<{tag}{attrs} data-seq="{" ".join(map(str, f.seqs))}" data-table="{f.table}">{html.escape(f.cells[0])}</{tag}>'
+
+
 def render_html(inc: Incident, cited: Sequence[Entry], proofs: dict[int, dict[str, Any]], figures: dict[str, str],
-                src: RecordSource | CopySource, agreement: Any, title: str) -> str:
-    """The dossier's HTML: summary, figures, timeline, tracks, keys, the proofs as JSON."""
-    copy_of = src.copy_of if isinstance(src, CopySource) else ""
+                src: RecordSource | CopySource, agreement: Any) -> str:
+    """The dossier's HTML: title, summary, rules, figures, timeline, keys, tracks, checkpoint, the proofs as JSON."""
+    copy_of = src.copy_of
     facts = all_facts(cited, inc.ids, inc.anchor, copy_of)
-    cp = src.note.checkpoint
-    rules = []
-    for lv in agreement.minima_levels():
-        idx = [agreement.party_index(p) for p in inc.parties if p in agreement.party_ids]
-        if len(idx) >= 2:
-            i, j = idx[0], idx[1]
-            rules.append(f"{lv.name}: {lv.h_nm[i, j]:g} NM / {lv.v_ft[i, j]:g} ft, look-ahead {lv.t_s[i, j]:g} s")
-    for a in agreement.airspaces:
-        if any(p in inc.parties for p in a.barred):
-            stages = ", ".join(f"{s.name} {s.lead_s:g} s before entry" for s in a.schedule.stages)
-            rules.append(f"airspace {a.name or a.id} ({a.owner}): barred to {', '.join(a.barred)}; "
-                         f"floor {a.floor_ft:g} ft, ceiling {a.ceiling_ft:g} ft; warnings: {stages}")
-    ch = agreement.channels
-    rules.append(f"channels: distress on {', '.join(f'{f:g}' for f in ch.distress_mhz)} MHz; line "
-                 f"'{ch.hotline}'; acknowledge within {ch.ack_within_s:g} s")
-    keys = [("log (the service)", agreement.record.log_key or src_log_key(src))]
-    keys += [(f"witness of {p}", k) for p, k in sorted(agreement.record.witnesses.items())]
-    signers = {}
-    for pr in proofs.values():
-        ke = pr.get("key_entry")
-        if ke:
-            d = json.loads(ke["entry"]["payload"])
-            signers[d["key_id"]] = (ke["entry"]["party"], d["public_key"])
-    keys += [(f"signing key of {p} (entry key_id {k})", pk) for k, (p, pk) in sorted(signers.items())]
-    witnessed = ("witnessed: cosigned by " + ", ".join(sorted(src.trust.cosigners(src.note))) if src.witnessed else
-                 "NOT witnessed: the agreement names no witnesses (or none has cosigned), so each entry is proven "
-                 "against the latest checkpoint the log signed, which only the log's key vouches for")
-    withheld = sum(1 for e in cited if e.payload is None)
-    src_line = (f"a copy of the record held by a party (payloads of {copy_of} withheld: {withheld} cited entries "
-                "shown as withheld)" if copy_of else "the service's record (nothing withheld)")
-    s = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
+    incident = {"ids": inc.ids, "t0": inc.t0, "t1": inc.t1, "anchor": inc.anchor, "parties": inc.parties,
+                "copy_of": copy_of, "built_for": src.party if isinstance(src, ViewSource) else ""}
+    proof_list = [proofs[e.seq] for e in cited]
+    cosigners = sorted(src.trust.cosigners(src.note)) if src.witnessed else []
+    others = frame_facts(cited, incident, proof_list, src.trust, src.note.text(), cosigners, agreement)
+    frame = {f.table: f for f in others if f.table in ("doctitle", "title", "source", "checkpoint")}
+    s = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">' + _line_html(frame["doctitle"], "title"),
          f"<style>{CSS}</style></head><body>",
-         f"<h1>{html.escape(title)}</h1>",
-         f'<p class="note">Agreement: {html.escape(agreement.name)} (origin {html.escape(cp.origin)}). Built from '
-         f"{html.escape(src_line)}. Window {utc(inc.t0, True)} to {utc(inc.t1, True)}; {len(cited)} entries cited, "
-         f"each proven in the checkpoint of {cp.size} entries ({html.escape(witnessed)}). Check it offline with "
-         f"<code>sharedsky verify THIS.html --agreement AGREEMENT</code>.</p>",
+         _line_html(frame["title"], "h1"),
+         _line_html(frame["source"], "p", ' class="note"'),
+         '<p class="note">Check it offline with <code>sharedsky verify THIS.html --agreement AGREEMENT</code>: every '
+         "proof, then every line below that rests on the record, the agreement or the keys.</p>",
          "<h2>Summary</h2><ul class=\"summary\">"]
     s += [_fact_html(f, "li", "span") for f in facts if f.table == "summary"]
     s.append("</ul><p class=\"note\">Rules that applied (from the agreement): </p><ul>")
-    s += [f"<li>{html.escape(r)}</li>" for r in rules]
+    s += [_line_html(f, "li") for f in others if f.table == "rules"]
     s.append("</ul>")
     captions = {"map": "Map: both tracks (positions labelled by UTC time), borders and airspaces, predicted paths "
                        "at each warning (dashed)",
@@ -209,18 +188,15 @@ def render_html(inc: Incident, cited: Sequence[Entry], proofs: dict[int, dict[st
             if "withheld from this copy" in f.cells[-1]:
                 row = row.replace("<tr ", '<tr class="withheld" ', 1)
             s.append(row)
-    s.append("</table><h2>Keys</h2><table><tr><th>key</th><th>SHA-256 fingerprint</th><th>public key</th></tr>")
-    s += [f"<tr><td>{html.escape(n)}</td><td>{fingerprint(k)}</td><td><code>{html.escape(k)}</code></td></tr>"
-          for n, k in keys if k]
+    s.append('</table><h2>Keys</h2><table class="keys"><tr><th>key</th><th>SHA-256 fingerprint</th>'
+             "<th>public key</th></tr>")
+    s += [_fact_html(f, "tr", "td") for f in others if f.table == "keys"]
     s.append("</table><h2>Reported positions</h2><table><tr><th>seq</th><th>report time (UTC)</th><th>callsign</th>"
              "<th>icao24</th><th>lat (deg)</th><th>lon (deg)</th><th>alt (ft)</th><th>gs (kt)</th><th>track (deg)</th>"
              "</tr>")
     s += [_fact_html(f, "tr", "td") for f in facts if f.table == "track"]
-    s.append("</table><h2>Checkpoint</h2><pre>" + html.escape(src.note.text()) + "</pre>")
-    doc = {"format": FORMAT, "incident": {"ids": inc.ids, "t0": inc.t0, "t1": inc.t1, "anchor": inc.anchor,
-                                          "parties": inc.parties, "copy_of": copy_of},
-           "log_key": src_log_key(src),
-           "proofs": [proofs[e.seq] for e in cited]}
+    s.append("</table><h2>Checkpoint</h2>" + _line_html(frame["checkpoint"], "pre"))
+    doc = {"format": FORMAT, "incident": incident, "log_key": src_log_key(src), "proofs": proof_list}
     blob = json.dumps(doc, ensure_ascii=True, separators=(",", ":")).replace("</", "<\\/")
     s.append(f'<script type="application/json" id="sharedsky-dossier">{blob}</script></body></html>')
     return "\n".join(s) + "\n"
@@ -241,11 +217,7 @@ def build_dossier(src: RecordSource | CopySource, agreement: Any, inc: Incident,
         from sharedsky.reports.dossier_plots import figures_png
 
         figures = figures_png(cited, inc.ids, inc.parties, agreement)
-    ids = ", ".join(inc.ids)
-    anchor = next((e for e in cited if e.seq == inc.anchor), None)
-    what = anchor.kind.replace("_", " ") if anchor is not None else "aircraft"
-    title = f"Incident dossier: {what} ({ids}), {utc(anchor.t if anchor else inc.t0, True)}"
-    return render_html(inc, cited, proofs, figures, src, agreement, title)
+    return render_html(inc, cited, proofs, figures, src, agreement)
 
 
 # -- verification ---------------------------------------------------------------------------------
@@ -301,6 +273,7 @@ class DossierResult:
     entries: int = 0
     withheld: int = 0
     witnessed_by: list[str] = field(default_factory=list)
+    unchecked: str = ""  # what was not compared, if anything (a format-1 dossier's frame)
 
 
 def read_dossier(text: str) -> tuple[dict[str, Any], list[tuple[str, str, list[str]]]]:
@@ -311,13 +284,14 @@ def read_dossier(text: str) -> tuple[dict[str, Any], list[tuple[str, str, list[s
     if not p.json_text:
         raise ValueError("no embedded sharedsky-dossier block (not a dossier?)")
     doc = json.loads("".join(p.json_text))
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    if not isinstance(doc, dict) or doc.get("format") not in (FORMAT, FORMAT_V1):
         raise ValueError(f"the embedded block is not a {FORMAT} document")
     return doc, p.found
 
 
-def verify_dossier(text: str, trust: Trust) -> DossierResult:
-    """Check every embedded proof, then that the HTML states exactly the facts of the proven entries."""
+def verify_dossier(text: str, trust: Trust, agreement: Any | None = None) -> DossierResult:
+    """Check every embedded proof, then that the HTML states exactly the facts of the proven entries
+    and the frame round them (title, source, keys, checkpoint; with the agreement, its rules too)."""
     try:
         doc, shown = read_dossier(text)
         inc = doc["incident"]
@@ -330,6 +304,7 @@ def verify_dossier(text: str, trust: Trust) -> DossierResult:
     problems: list[str] = []
     entries: list[Entry] = []
     who: set[str] = set()
+    checkpoint = ""
     failed: dict[str, list[str]] = {}  # reason -> entries (one line for a checkpoint they all share)
     for k, pr in enumerate(proofs):
         res = verify_proof(pr, trust)
@@ -338,6 +313,7 @@ def verify_dossier(text: str, trust: Trust) -> DossierResult:
             failed.setdefault(re.sub(rf"^entry {seq}\b", "the entry", res.reason), []).append(str(seq))
             continue
         who.update(res.cosigners)
+        checkpoint = checkpoint or str(pr["checkpoint"])
         try:
             entries.append(entry_of(pr))
         except (KeyError, TypeError, ValueError) as exc:
@@ -345,19 +321,30 @@ def verify_dossier(text: str, trust: Trust) -> DossierResult:
     for reason, bad in failed.items():
         label = f"entry {bad[0]}" if len(bad) == 1 else f"entries {', '.join(bad)}"
         problems.append(f"{label}: the proof does not verify: {reason}")
-    expected = all_facts(entries, ids, anchor, copy_of)
+    v1 = doc.get("format") == FORMAT_V1
+    expected = all_facts(entries, ids, anchor, copy_of, v1)
+    if checkpoint and not v1:
+        try:
+            expected += frame_facts(entries, inc, proofs, trust, checkpoint, sorted(who), agreement)
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(f"the dossier's frame cannot be stated again: {exc}")
+    skip = ({"source", "rules"} if agreement is None else set()) | (set() if checkpoint and not v1 else FRAME_TABLES)
     want: dict[tuple[str, str], list[str]] = {}
     for f in expected:
-        want.setdefault((f.table, " ".join(map(str, f.seqs))), []).append("".join(f.cells))
+        want.setdefault((f.table, " ".join(map(str, f.seqs))), []).append(" | ".join(f.cells))
     got: dict[tuple[str, str], list[str]] = {}
     for table, seqs, cells in shown:
-        got.setdefault((table, seqs), []).append("".join(cells))
+        if table not in skip:
+            got.setdefault((table, seqs), []).append(" | ".join(cells))
     proven = {e.seq for e in entries}
     for key in sorted(set(want) | set(got)):
         if want.get(key) == got.get(key):
             continue
         table, seqs = key
-        names = ", ".join(seqs.split()) or "?"
+        if not seqs:  # the frame: from the proofs, the agreement and its keys, not from one entry
+            problems.append(_frame_problem(table, want.get(key), got.get(key)))
+            continue
+        names = ", ".join(seqs.split())
         label = "entry" if len(seqs.split()) == 1 else "entries"
         if key not in got:
             problems.append(f"{label} {names}: a {table} line of the proven entries is missing from the HTML")
@@ -371,10 +358,42 @@ def verify_dossier(text: str, trust: Trust) -> DossierResult:
         else:
             w, g = want[key], got[key]
             diff = next(((a, b) for a, b in zip(w, g, strict=False) if a != b), (str(len(w)), str(len(g))))
-            problems.append(f"{label} {names}: the {table} in the HTML differs from the proven entry: "
-                            f"shows {_clip(diff[1])!r}, the record says {_clip(diff[0])!r}")
+            shows, says = _where_differ(diff[1], diff[0])
+            problems.append(f"{label} {names}: the {_NAMES.get(table, table)} in the HTML differs from the proven "
+                            f"entry: shows {shows!r}, the record says {says!r}")
     return DossierResult(not problems, problems, len(entries), sum(1 for e in entries if e.payload is None),
-                         sorted(who))
+                         sorted(who), "its title, rules, keys and checkpoint text (a format-1 dossier)" if v1 else "")
+
+
+def _frame_problem(table: str, want: list[str] | None, got: list[str] | None) -> str:
+    """A frame line (not resting on one entry) that differs from what the proofs and the agreement say."""
+    name = _NAMES.get(table, table)
+    if not got:
+        return f"the dossier's {name} is missing from the HTML"
+    if not want:
+        return f"the dossier shows a {name} line that neither the proofs nor the agreement say: {_clip(got[0])!r}"
+    diff = next(((a, b) for a, b in zip(want, got, strict=False) if a != b), (str(len(want)), str(len(got))))
+    shows, says = _where_differ(diff[1], diff[0])
+    return (f"the dossier's {name}: the HTML differs from what the proofs and the agreement say: "
+            f"shows {shows!r}, they say {says!r}")
+
+
+#: How the tables are named in verify's messages.
+_NAMES = {"doctitle": "page title", "source": "note of what it was built from", "rules": "rules that applied",
+          "keys": "keys table", "checkpoint": "checkpoint text", "track": "reported positions"}
+
+
+def _where_differ(shown: str, said: str, n: int = 60) -> tuple[str, str]:
+    """The two texts round their first difference (the whole of each when short)."""
+    if len(shown) <= 2 * n and len(said) <= 2 * n:
+        return shown, said
+    i = next((k for k, (a, b) in enumerate(zip(shown, said, strict=False)) if a != b), min(len(shown), len(said)))
+    lo = max(0, i - n)
+
+    def cut(t: str) -> str:
+        return ("..." if lo else "") + t[lo:i + n] + ("..." if i + n < len(t) else "")
+
+    return cut(shown), cut(said)
 
 
 def _clip(s: str, n: int = 160) -> str:

@@ -59,10 +59,11 @@ def _num(v: Any, fmt: str) -> str:
     return "-" if v is None or not isinstance(v, (int, float)) or v != v else format(v, fmt)
 
 
-def describe(e: Entry, copy_of: str = "") -> str:
+def describe(e: Entry, copy_of: str = "", v1: bool = False) -> str:
     """One line saying what an entry records, from its payload (or that it is withheld)."""
     if e.payload is None:
-        who = f" (a copy for {copy_of})" if copy_of else ""
+        # (`v1`: as dossiers of format 1 said it, so they still verify)
+        who = (f" (a copy for {copy_of})" if v1 else f" (payloads of {copy_of})") if copy_of else ""
         return (f"withheld from this copy{who}: its payload is not disclosed to this party; the entry is "
                 "proven by its salted commitment")
     p = payload_of(e)
@@ -223,9 +224,9 @@ def summary(entries: Sequence[Entry], ids: Sequence[str], anchor: int) -> list[F
     return out
 
 
-def timeline(entries: Sequence[Entry], copy_of: str = "") -> list[Fact]:
+def timeline(entries: Sequence[Entry], copy_of: str = "", v1: bool = False) -> list[Fact]:
     """One row per cited entry: seq, time, the party that caused it, kind, what it says."""
-    return [Fact("timeline", (e.seq,), (str(e.seq), utc(e.t), e.party or "service", e.kind, describe(e, copy_of)))
+    return [Fact("timeline", (e.seq,), (str(e.seq), utc(e.t), e.party or "service", e.kind, describe(e, copy_of, v1)))
             for e in entries]
 
 
@@ -244,7 +245,8 @@ def track_rows(entries: Sequence[Entry], ids: Sequence[str]) -> list[Fact]:
     return out
 
 
-def all_facts(entries: Sequence[Entry], ids: Sequence[str], anchor: int, copy_of: str = "") -> list[Fact]:
+def all_facts(entries: Sequence[Entry], ids: Sequence[str], anchor: int, copy_of: str = "",
+              v1: bool = False) -> list[Fact]:
     """Everything the dossier states, in document order."""
     entries = sorted(entries, key=lambda e: e.seq)
-    return summary(entries, ids, anchor) + timeline(entries, copy_of) + track_rows(entries, ids)
+    return summary(entries, ids, anchor) + timeline(entries, copy_of, v1) + track_rows(entries, ids)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,58 @@ class RecordSource:
 
     def close(self) -> None:
         self.record.close()
+
+
+class ViewSource(RecordSource):
+    """The service's open record as one party may see it (`GET /api/v1/dossier`): what the
+    party may not read is withheld, exactly as in the copy it downloads, and proven all the same."""
+
+    def __init__(self, record: Record, notary: Any, trust: Trust, reveal: Callable[[Entry], bool],
+                 party: str) -> None:
+        self.record = record
+        self.trust = trust
+        self.notary = notary
+        self.reveal = reveal
+        self.party = party
+        # With witnesses, only a witnessed checkpoint proves anything to the agreement's keys.
+        note = notary.witnessed() if trust.witnesses else notary.latest()
+        if note is None:
+            raise DossierError("the record has no witnessed checkpoint yet" if trust.witnesses else
+                               "the log has signed no checkpoint yet")
+        self.witnessed = bool(trust.witnesses)
+        self.note = note
+        self.size = note.checkpoint.size
+        self._withheld: set[str] = set()
+
+    @property
+    def copy_of(self) -> str:  # type: ignore[override]
+        """The parties whose payloads were withheld from what this source gave out."""
+        return ", ".join(sorted(self._withheld))
+
+    def _shown(self, e: Entry | None) -> Entry | None:
+        if e is None or self.reveal(e):
+            return e
+        self._withheld.add(e.party or "the service")
+        return Entry.from_dict(e.as_dict(redact=True))
+
+    def entry(self, seq: int) -> Entry | None:
+        return self._shown(self.record.entry(seq))
+
+    def window(self, t0: float, t1: float) -> Iterator[Entry]:
+        for e in super().window(t0, t1):
+            shown = self._shown(e)
+            assert shown is not None
+            yield shown
+
+    def proof(self, seq: int) -> dict[str, Any]:
+        e = self.record.entry(seq)
+        try:
+            return make_proof(self.record, self.notary, seq, reveal=e is not None and self.reveal(e), note=self.note)
+        except ProofUnavailable as exc:
+            raise DossierError(str(exc)) from exc
+
+    def close(self) -> None:
+        """The record is the service's: it stays open."""
 
 
 class CopySource:

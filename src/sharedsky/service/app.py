@@ -16,7 +16,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -29,6 +29,7 @@ from starlette.routing import Match, Mount
 
 from sharedsky.service import streams
 from sharedsky.service.auth import Who, redact_keys_in_logs
+from sharedsky.service.dossiers import DOSSIER_CSP, STYLE_HASH
 from sharedsky.service.hotline import MessageError
 from sharedsky.service.jsonbody import BodyError, parse_json
 from sharedsky.service.quotas import TooMany
@@ -171,6 +172,7 @@ _ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("/api/v1/history", "get"): (404,),
     ("/api/v1/places", "get"): (422,),
     ("/api/v1/history/picture", "get"): (404, 422),
+    ("/api/v1/dossier", "get"): (404, 422, 429),
 }
 _WHY = {400: "Body or header not acceptable (not JSON, nested too deep, a bad Content-Length or Last-Event-ID)",
         401: "Missing, invalid or revoked API key", 403: "Not this key's to do (another party's aircraft, a key "
@@ -178,10 +180,13 @@ _WHY = {400: "Body or header not acceptable (not JSON, nested too deep, a bad Co
         "the entry yet)",
         413: "Body larger than the limit (read no further)", 422: "A field is invalid; the detail names it",
         429: "Over the party's quota of the agreement ([line]); try again after Retry-After seconds"}
-_CONTENT = {("/api/v1/record", "get"): ("application/x-ndjson", "one record entry as JSON per line"),
-            ("/api/v1/events/stream", "get"): ("text/event-stream", "id: seq, data: Event"),
-            ("/api/v1/checkpoint", "get"): ("text/plain", "C2SP signed note: origin, size, root; signatures"),
-            ("/api/v1/checkpoint/witnessed", "get"): ("text/plain", "C2SP signed note with the cosignatures")}
+_CONTENT: dict[tuple[str, str], tuple[str | tuple[str, ...], str]] = {
+    ("/api/v1/record", "get"): ("application/x-ndjson", "one record entry as JSON per line"),
+    ("/api/v1/events/stream", "get"): ("text/event-stream", "id: seq, data: Event"),
+    ("/api/v1/checkpoint", "get"): ("text/plain", "C2SP signed note: origin, size, root; signatures"),
+    ("/api/v1/checkpoint/witnessed", "get"): ("text/plain", "C2SP signed note with the cosignatures"),
+    ("/api/v1/dossier", "get"): (("text/html", "application/pdf"),
+                                 "the incident dossier (HTML, or PDF with format=pdf)")}
 
 
 def _complete_document(doc: dict[str, Any]) -> dict[str, Any]:
@@ -210,7 +215,8 @@ def _complete_document(doc: dict[str, Any]) -> dict[str, Any]:
                         "description": "seconds", "schema": {"type": "integer", "minimum": 1}}}
             if (path, method) in _CONTENT:
                 media, what = _CONTENT[(path, method)]
-                responses["200"] = {"description": what, "content": {media: {"schema": {"type": "string"}}}}
+                types = media if isinstance(media, tuple) else (media,)
+                responses["200"] = {"description": what, "content": {m: {"schema": {"type": "string"}} for m in types}}
     if not schemas:
         comps.pop("schemas", None)
     return doc
@@ -264,7 +270,10 @@ async def _json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
 #: service may be framed, sniffed into another type or named in a Referer (the demo's
 #: sign-in URLs hold a key until the map takes it out of the address bar).
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    # style-src: the map's own files, and the incident dossier's one style block (by its hash): the
+    # map opens a dossier as a blob: page, which keeps this policy
     (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                                 b"style-src 'self' '" + STYLE_HASH.encode("ascii") + b"'; "
                                  b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -526,6 +535,20 @@ def build_app(lifespan: Any = None) -> FastAPI:
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         return places_in(box, list(getattr(request.app.state, "bases", [])))
+
+    @app.get("/api/v1/dossier", summary="The incident dossier of entry seq, built for this key's party (HTML or PDF)",
+             response_class=Response)
+    def dossier(request: Request, who: Who, seq: Annotated[int, Query(ge=1, le=MAX_SEQ)],
+                fmt: Annotated[Literal["html", "pdf"], Query(alias="format")] = "html") -> Response:
+        """Built on a worker thread from what this party may see (the others' undisclosed payloads
+        withheld), proven against the latest witnessed checkpoint: `sharedsky verify` checks it offline."""
+        from sharedsky.service.dossiers import dossier_for
+
+        body, media = dossier_for(_hub(request), who, seq, fmt)
+        ext = "pdf" if fmt == "pdf" else "html"
+        return Response(body, media_type=media, headers={
+            "content-security-policy": DOSSIER_CSP, "cache-control": "no-store",
+            "content-disposition": f'inline; filename="dossier-{seq}.{ext}"'})
 
     @app.get("/metrics", summary="Counters")
     def metrics(request: Request, who: Who) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import { writeHash } from "./filters.js";
 import { renderSelected } from "./interaction.js";
 import { setStatus, renderOverdue } from "./line.js";
 import { openMoment } from "./history.js";
+import { dossierButton, openDossier } from "./dossier.js";
 
 // Alert threads: one row per conflict / airspace event id / distress / loss of separation.
 export function threadKey(ev) {
@@ -149,7 +150,8 @@ export function renderSide() {
       `<span class="lvl">${esc(lvl)}</span><span class="what">${describe(r.last)}</span>` +
       `<span class="ttl">${r.ended ? "ended" : esc(fmtTtl(r.ttl))}</span>` +
       `<span class="meta">${esc(metaOf(r.last))}</span><span>${ackTxt}${btn}` +
-      `<button class="moment" data-moment="${r.first.t}" title="show the map at this moment">@ ${esc(fmtTime(r.first.t))}</button></span></li>`;
+      `<button class="moment" data-moment="${r.first.t}" title="show the map at this moment">@ ${esc(fmtTime(r.first.t))}</button>` +
+      `${dossierButton(r.kind, r.first.seq)}</span></li>`;
   }).join("");
   const ul = $("alerts");
   if (ul._html !== html) { ul.innerHTML = html; ul._html = html; paint(ul); }
@@ -162,6 +164,8 @@ export function wireAlerts() {
     if (b) { ack(+b.dataset.ack, b); return; }
     const m = e.target.closest("button[data-moment]");
     if (m) { openMoment(+m.dataset.moment); return; }
+    const d = e.target.closest("button[data-dossier]");
+    if (d) { openDossier(+d.dataset.dossier); return; }
     const li = e.target.closest("li[data-thread]");
     if (li) {
       const th = S.threads.get(li.dataset.thread);
