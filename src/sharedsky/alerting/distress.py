@@ -22,6 +22,22 @@ DISTRESS_SQUAWKS = {"7500": "unlawful interference (squawk 7500)",
 NO_EMERGENCY = {"", "none", "no emergency", "0", "false"}
 
 
+def distress_flags(n: int, squawk: Any, emergency: Any) -> np.ndarray:
+    """Which of `n` aircraft squawk distress or declare an emergency (columns may be None)."""
+    flags = np.zeros(n, dtype=bool)
+    if squawk is not None:
+        sq = np.asarray(squawk, dtype=str)
+        for code in DISTRESS_SQUAWKS:
+            flags |= sq == code
+    if emergency is not None:
+        em = np.asarray(emergency, dtype=str)
+        given = np.flatnonzero(em != "")  # most aircraft: none, and no string work
+        if given.size:
+            words = np.char.lower(np.char.strip(em[given]))
+            flags[given[~np.isin(words, list(NO_EMERGENCY))]] = True
+    return flags
+
+
 class DistressWatch:
     """Episodes of distress per aircraft; `active` holds the aircraft in one now."""
 
@@ -34,18 +50,7 @@ class DistressWatch:
         n = len(snap)
         if n == 0:
             return np.zeros(0, dtype=np.intp)
-        flags = np.zeros(n, dtype=bool)
-        if snap.squawk is not None:
-            sq = np.asarray(snap.squawk, dtype=str)
-            for code in DISTRESS_SQUAWKS:
-                flags |= sq == code
-        if snap.emergency is not None:
-            em = np.asarray(snap.emergency, dtype=str)
-            given = np.flatnonzero(em != "")  # most aircraft: none, and no string work
-            if given.size:
-                words = np.char.lower(np.char.strip(em[given]))
-                flags[given[~np.isin(words, list(NO_EMERGENCY))]] = True
-        return np.flatnonzero(flags)
+        return np.flatnonzero(distress_flags(n, snap.squawk, snap.emergency))
 
     def step(self, snap: Snapshot) -> list[dict[str, Any]]:
         """Events of this instant: episodes that start, then episodes that end."""

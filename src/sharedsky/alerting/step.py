@@ -139,6 +139,12 @@ class Assessment:
                 and (self.distress is None or not self.distress.active)
                 and (self.advisories is None or self.advisories.idle))
 
+    @property
+    def quiet_alone(self) -> bool:
+        """A snapshot of at most one aircraft, not in distress, would say nothing and change
+        nothing: nothing is open and no stage judges a lone aircraft (airspace, notified volumes)."""
+        return self.airspace is None and self.notices is None and self.idle
+
     def close(self, t_s: float) -> list[dict[str, Any]]:
         """End every open conflict and loss of separation (end of a replay or run)."""
         return self.conflicts.close(t_s)

@@ -42,6 +42,10 @@ class SlotStore:
     def ids(self) -> np.ndarray:
         return self.index.to_numpy(dtype=object)
 
+    def slot(self, id_: Any) -> int | None:
+        """The slot of one id, or None if the store does not hold it."""
+        return self._pos.get(id_)
+
     def slots(self, ids: NDArray[Any]) -> NDArray[np.intp]:
         """Slot of each id (rows of a batch), creating empty slots for new aircraft."""
         ids = np.asarray(ids, dtype=object)

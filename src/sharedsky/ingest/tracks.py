@@ -12,6 +12,7 @@ over the batch; there is no per-aircraft Python work.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,6 +114,19 @@ class TrackTable:
         return self._store.keep(self._f["t_report_s"] >= t_s - coast_s)
 
     # -- views -------------------------------------------------------------------
+    def alone(self, icao24: str) -> dict[str, Any]:
+        """What one aircraft's row holds and when any other aircraft was last heard: what
+        replay needs to know before it merges a span of that aircraft's reports in one move."""
+        slot = self._store.slot(icao24)
+        t = self._f["t_report_s"]
+        if slot is None:
+            return {"others_heard_s": float(t.max()) if t.shape[0] else -np.inf, "t_pos_s": -np.inf,
+                    "t_alt_s": -np.inf, "squawk": "", "emergency": ""}
+        others = np.delete(t, slot)
+        return {"others_heard_s": float(others.max()) if others.shape[0] else -np.inf,
+                "t_pos_s": float(self._f["t_pos_s"][slot]), "t_alt_s": float(self._f["t_alt_s"][slot]),
+                "squawk": str(self._f["squawk"][slot]), "emergency": str(self._f["emergency"][slot])}
+
     def column(self, name: str) -> np.ndarray:
         return self._store[name]
 

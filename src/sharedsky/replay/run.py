@@ -18,6 +18,7 @@ from sharedsky.alerting.step import Assessment
 from sharedsky.ingest.schema import epoch_s
 from sharedsky.ingest.snapshot import DEFAULT_MAX_AGE_S
 from sharedsky.ingest.tracks import FLOAT_COLS, TEXT_COLS, TrackTable
+from sharedsky.replay.alone import aircraft_changes, steps_alone
 
 
 @dataclass
@@ -41,6 +42,8 @@ class ReplaySummary:
     altitude_unknown: set[str] = field(default_factory=set)
     #: steps with nothing live and nothing open, jumped over (a recording's idle hours)
     steps_skipped: int = 0
+    #: of `steps`, those that saw one aircraft alone and were merged in one move (`replay.alone`)
+    steps_alone: int = 0
     dropped_stale: int = 0
     dropped_ground: int = 0
     #: encounters the agreement's [suppression] rules suppressed (recorded, not alerted):
@@ -58,6 +61,7 @@ class ReplaySummary:
             "suspect_tracks": self.suspect_tracks,
             "steps": self.steps,
             "steps_skipped": self.steps_skipped,
+            "steps_alone": self.steps_alone,
             "start": _iso(self.start_s),
             "end": _iso(self.end_s),
             "max_aircraft_at_once": self.max_aircraft_at_once,
@@ -130,6 +134,8 @@ def replay_batches(
     closed there: the recording goes on. Without them, the whole recording.
     `after_step(t)`, when given, is called after each step assessed (its events yielded);
     when it returns True the run stops there, closing nothing.
+    Steps that see one aircraft alone while the assessment is `quiet_alone` are merged in
+    one move (`replay.alone`), unless `on_step` or `after_step` must see every step.
     """
     summ = summary if summary is not None else ReplaySummary()
     table = TrackTable(parties)
@@ -137,6 +143,7 @@ def replay_batches(
     next_step = np.nan
     n = 0
     t_merged = -np.inf  # time of the latest report merged into the table
+    may_merge = on_step is None and after_step is None and max_age_s < coast_s
 
     def emit(events: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for ev in events:
@@ -166,10 +173,33 @@ def replay_batches(
             steps = np.arange(next_step, stop_s, step_s)
             steps = steps[steps < stop_s - 1e-9]
         bounds = np.searchsorted(t, steps, side="right")
+        changes = aircraft_changes(cols["icao24"]) if may_merge else np.zeros(0, dtype=np.intp)
         lo = 0
         k = 0
         while k < steps.shape[0]:
             now, hi = float(steps[k]), int(bounds[k])
+            alone = (steps_alone(cols, changes, bounds, steps, k, lo, table, max_age_s)
+                     if may_merge and summ.max_aircraft_at_once >= 1 and assessment.quiet_alone else 0)
+            if alone:
+                # One aircraft alone for `alone` steps: its reports merged at once; the steps
+                # are counted as assessed (each would have said nothing), the expiry and
+                # progress of the last of them that falls on the usual cadence are kept.
+                hi = int(bounds[k + alone - 1])
+                if hi > lo:
+                    table.update_columns({c: v[lo:hi] for c, v in cols.items()}, party[lo:hi])
+                    t_merged = max(t_merged, float(t[hi - 1]))
+                    lo = hi
+                first = (-n) % 60
+                if first < alone:
+                    at = float(steps[k + first + (alone - 1 - first) // 60 * 60])
+                    table.expire(at, coast_s)
+                    if progress is not None:
+                        progress(at)
+                n += alone
+                summ.steps += alone
+                summ.steps_alone += alone
+                k += alone
+                continue
             if hi > lo:
                 table.update_columns({c: v[lo:hi] for c, v in cols.items()}, party[lo:hi])
                 t_merged = max(t_merged, float(t[hi - 1]))
