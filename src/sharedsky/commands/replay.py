@@ -17,6 +17,7 @@ import pandas as pd
 
 from sharedsky.alerting.step import Assessment
 from sharedsky.commands.common import fail, load_agreement_or_fail, parse_minima, uniform_levels
+from sharedsky.ingest.schema import epoch_s
 from sharedsky.replay.run import ReplaySummary, replay_batches
 
 
@@ -85,6 +86,74 @@ def _report_link(spec: str, feed: Any, reported: int) -> int:
     return link.failures
 
 
+def _sorted_parquet(spec: str, fmt: str | None, needs_party: bool) -> np.ndarray | None:
+    """The report times of a traffic Parquet recording that is in time order (it can be
+    read in chunks and replayed as it is read), else None (read whole). With `needs_party`
+    (no agreement), a recording with a party column is read whole: its parties come first."""
+    from sharedsky.ingest.feeds import FeedError
+    from sharedsky.ingest.feeds.files import parquet_times
+    from sharedsky.ingest.feeds.open import detect_format, normalise_format
+
+    path = Path(spec)
+    try:
+        if not path.is_file() or (normalise_format(fmt) if fmt else detect_format(path)) != "parquet":
+            return None
+        import pyarrow.parquet as pq
+
+        if needs_party and "party" in pq.ParquetFile(path).schema_arrow.names:
+            return None
+        t = parquet_times(path)
+    except (FeedError, OSError, ValueError):
+        return None  # the whole read says what is wrong
+    if t is None or (t.shape[0] > 1 and not bool(np.all(np.diff(t[np.isfinite(t)]) >= 0))):
+        return None
+    return t
+
+
+def _released(spec: str, fmt: str | None, gate: _Gate, step_s: float, rows: int) -> Iterator[pd.DataFrame]:
+    """A time-ordered recording read `rows` reports at a time and gated, handed on only up
+    to the last step instant that no later report can precede: a report still waiting in
+    the gate, or in the next chunk, is never merged after its step, so the events are the
+    ones of the whole recording read at once."""
+    from sharedsky.ingest.feeds import open_feed
+    from sharedsky.ingest.schema import empty_reports
+
+    feed = open_feed(spec, fmt, derive=False, batch_rows=rows)
+    carry: pd.DataFrame | None = None
+    said: dict[str, int] = {}
+    counted: dict[str, int] = {}
+    chunks = iter(feed)
+    while True:
+        chunk = next(chunks, None)
+        final = chunk is None
+        if chunk is None:
+            chunk = empty_reports()
+            t_next = float("inf")
+        else:
+            t_next = float(np.max(epoch_s(chunk["timestamp"])))  # later chunks begin no earlier
+            # the gate adds what each batch says: counts so far -> counts new in this chunk
+            nn = chunk.attrs.get("not_numbers", {})
+            chunk.attrs["not_numbers"] = {c: n - counted.get(c, 0) for c, n in nn.items() if n > counted.get(c, 0)}
+            counted = dict(nn)
+        rej = feed.rejected()
+        chunk.attrs["rejected"] = {k: n - said.get(k, 0) for k, n in rej.items() if n > said.get(k, 0)}
+        said = rej
+        out = gate(chunk, final=final)
+        if carry is not None and carry.shape[0]:
+            out = pd.concat([carry, out]).sort_values("timestamp", kind="stable")
+        if final:
+            if out.shape[0]:
+                yield out
+            return
+        hold = min(t_next, gate.gate.pending_since_s if gate.gate is not None else float("inf"))
+        last_step = (np.ceil(hold / step_s) - 1.0) * step_s  # the last instant before `hold`
+        t = epoch_s(out["timestamp"])
+        go = t <= last_step
+        carry = out.iloc[np.flatnonzero(~go)]
+        if go.any():
+            yield out.iloc[np.flatnonzero(go)]
+
+
 class _Gate:
     """The quality gate, kept across batches, its counts copied into the summary; then
     motion derived for the accepted reports, as `convert` does (the reports are read
@@ -145,12 +214,15 @@ class _Gate:
 @click.option("--map-duration-s", type=click.FloatRange(min=0.0), default=None, hidden=True,
               help="With --map: stop serving after this long (tests).")
 @click.option("--no-gate", is_flag=True, help="Do not run the quality gate.")
+@click.option("--read-rows", type=click.IntRange(min=0), default=200_000, show_default=True,
+              help="A Parquet recording in time order is read and replayed this many reports at a time "
+                   "(the same events as read whole, in bounded memory); 0: read it whole.")
 @click.option("--duration-s", type=click.FloatRange(min=0.0), default=None,
               help="Live feeds: stop after this many seconds (default: until interrupted).")
 def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str | None,
            all_pairs: bool, same_party: bool, step_s: float, max_age_s: float,
            notices_path: Path | None, summary_only: bool, no_gate: bool, duration_s: float | None,
-           show_map: bool = False, port: int = 8080, map_duration_s: float | None = None) -> None:
+           read_rows: int = 200_000, show_map: bool = False, port: int = 8080, map_duration_s: float | None = None) -> None:
     """Step through RECORDING in its own time; print JSON-lines events and a summary.
 
     Events: conflict new/updated/ended (predicted), loss_of_separation start/end
@@ -169,9 +241,14 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
         fail("replay", "--map: needs a recording file, not a live feed")
     summary = ReplaySummary()
     gate = _Gate(summary, enabled=not no_gate)
-    whole = None if live else gate(_read(recording, fmt), final=True)
-    if whole is not None and summary.reports == 0:
+    # A large Parquet recording in time order is read in chunks (never whole): issue 11
+    streamed = None if live or show_map or read_rows <= 0 else _sorted_parquet(
+        recording, fmt, needs_party=agreement is None and not all_pairs)
+    whole = None if live or streamed is not None else gate(_read(recording, fmt), final=True)
+    if (whole is not None and summary.reports == 0) or (streamed is not None and streamed.shape[0] == 0):
         fail("replay", f"{recording}: no reports in the recording")
+    t_first = (float(np.min(epoch_s(whole["timestamp"]))) if whole is not None and len(whole)
+               else float(np.nanmin(streamed)) if streamed is not None else 0.0)
     agr: Any = None
     airspace = False
     attribute: Callable[[pd.DataFrame], np.ndarray]
@@ -212,11 +289,13 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
 
     if whole is not None:
         batches: Iterator[tuple[pd.DataFrame, np.ndarray]] = iter([(whole, attribute(whole))])
+    elif streamed is not None:
+        batches = ((b, attribute(b)) for b in _released(recording, fmt, gate, step_s, read_rows))
     else:
         batches = ((b, attribute(b)) for b in map(gate, _live(recording, fmt, duration_s)))
     # With --all-pairs the agreement's parties are not the snapshots': its airspaces and
     # suppression rules (per pair of its parties) do not apply.
-    book, notice_events = _notice_book(notices_path, agr, all_pairs, whole)
+    book, notice_events = _notice_book(notices_path, agr, all_pairs, t_first)
     assessment = Assessment.for_agreement(agr, levels=levels, airspace=airspace, suppression=not all_pairs,
                                           notice_book=book)
     out = sys.stdout
@@ -241,17 +320,15 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     _print_summary(summary)
 
 
-def _notice_book(path: Path | None, agr: Any, all_pairs: bool, whole: pd.DataFrame | None) -> tuple[Any, list]:
-    """The book of `--notices` (notified at the recording's start), or (None, [])."""
+def _notice_book(path: Path | None, agr: Any, all_pairs: bool, t0: float) -> tuple[Any, list]:
+    """The book of `--notices` (notified at the recording's start, `t0`), or (None, [])."""
     if path is None:
         return None, []
     if agr is None or all_pairs:
         fail("replay", "--notices needs --agreement (and not --all-pairs): volumes belong to its parties")
     from sharedsky.alerting.notice_book import book_from_plan
     from sharedsky.ingest.notices import NoticeError, read_plan
-    from sharedsky.ingest.schema import epoch_s
 
-    t0 = float(np.min(epoch_s(whole["timestamp"]))) if whole is not None and len(whole) else 0.0
     try:
         return book_from_plan(agr, read_plan(path, agr.notices), t0)
     except NoticeError as exc:

@@ -240,6 +240,13 @@ class QualityGate:
         """How many reports wait for a neighbour (returned by a later `filter` or by `flush`)."""
         return 0 if self._pending is None else int(self._pending.shape[0])
 
+    @property
+    def pending_since_s(self) -> float:
+        """The time of the earliest report waiting for a neighbour (inf if none)."""
+        if self._pending is None or self._pending.shape[0] == 0:
+            return float("inf")
+        return float(np.min(epoch_s(self._pending["timestamp"])))
+
     def summary(self) -> dict[str, Any]:
         """Counts for a replay summary or service metrics."""
         return {

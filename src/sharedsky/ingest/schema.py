@@ -82,6 +82,9 @@ def normalise(df: pd.DataFrame, source: str = "") -> pd.DataFrame:
         if c not in out:
             out[c] = np.nan
             continue
+        if pd.api.types.is_float_dtype(out[c]) or pd.api.types.is_integer_dtype(out[c]):
+            out[c] = out[c].astype(np.float64)  # numbers already: nothing to count (and no text made)
+            continue
         given = out[c].notna() & (out[c].astype(str).str.strip() != "")
         out[c] = pd.to_numeric(out[c], errors="coerce")
         n_bad = int((given & out[c].isna()).sum())

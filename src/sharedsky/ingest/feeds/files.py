@@ -210,6 +210,40 @@ def _traffic_table(feed: Feed, df: pd.DataFrame, source: str,
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
+def parquet_times(path: Path) -> np.ndarray | None:
+    """Epoch seconds of a traffic Parquet file's `timestamp` column, read alone (a few
+    bytes per report); None if it has none (another layout, read whole)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    if "timestamp" not in pf.schema_arrow.names:
+        return None
+    col = pf.read(columns=["timestamp"]).column(0).to_pandas()
+    if pd.api.types.is_datetime64_any_dtype(col):
+        from sharedsky.ingest.schema import epoch_s
+
+        return np.asarray(epoch_s(col), dtype=np.float64)
+    return _times(col.tolist())
+
+
+def _parquet_chunks(feed: Feed, path: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+    """A traffic Parquet file in chunks of `batch_rows` reports, each normalised (and
+    sorted) on its own: a large recording is never held whole. `attrs["not_numbers"]`
+    counts the values so far (readers keep the largest)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    not_numbers: dict[str, int] = {}
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        df = _traffic_table(feed, batch.to_pandas(), path.name, TABLE_COLUMNS)
+        for col, n in df.attrs.get("not_numbers", {}).items():
+            not_numbers[col] = not_numbers.get(col, 0) + n
+        df.attrs["not_numbers"] = dict(not_numbers)
+        if df.shape[0]:
+            yield df
+    feed.done_bytes = feed.size_bytes or 0
+
+
 def table_file(feed: Feed, path: Path, fmt: str, batch_rows: int) -> Iterator[pd.DataFrame]:
     """Batches of a whole table file: traffic JSON/CSV/Parquet, readsb, OpenSky."""
     from sharedsky.ingest.feeds.opensky import from_rest
@@ -236,6 +270,9 @@ def table_file(feed: Feed, path: Path, fmt: str, batch_rows: int) -> Iterator[pd
                 df = _traffic_table(feed, pd.DataFrame(cols), source, TABLE_COLUMNS)
             else:
                 raise FeedError(f"{path}: JSON is neither a traffic table, aircraft.json, a trace nor OpenSky states")
+        elif fmt == "parquet" and parquet_times(path) is not None:
+            yield from _parquet_chunks(feed, path, batch_rows)
+            return
         elif fmt == "parquet" or (fmt == "opensky" and path.name.lower().endswith(".parquet")):
             df = _traffic_table(feed, pd.read_parquet(path), source, TABLE_COLUMNS)
         elif fmt in ("csv", "opensky"):
