@@ -524,7 +524,8 @@ def build_app(lifespan: Any = None) -> FastAPI:
     def history_picture(request: Request, who: Who, t: Annotated[float, Query(ge=0, le=253402300799)],
                         seq: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
         pic = _history(request).picture(t, seq)
-        return {"type": "picture", "t": pic.t, "full": True, "aircraft": pic.aircraft_for(who), "removed": []}
+        return {"type": "picture", "t": pic.t, "seq": pic.seq, "full": True, "aircraft": pic.aircraft_for(who),
+                "removed": []}
 
     @app.get("/api/v1/places", summary="Aerodromes (airportsdata) and airbases (the scenario's) in a box")
     def places(request: Request, who: Who, bbox: Annotated[str, Query(max_length=200)]) -> dict[str, Any]:

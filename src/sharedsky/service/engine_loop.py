@@ -38,11 +38,13 @@ def _nulls(x: np.ndarray) -> list[float | None]:
 class Picture:
     """The air picture of one engine step; per-party views are built lazily and cached."""
 
-    def __init__(self, hub: Hub, snap: Snapshot, conflicts: Conflicts) -> None:
+    def __init__(self, hub: Hub, snap: Snapshot, conflicts: Conflicts, seq: int = 0) -> None:
         self.hub = hub
         self.snap = snap
         self.conflicts = conflicts
         self.t = snap.t_s
+        #: The last record entry of reports the snapshot holds (`Hub.table_seq` when it was taken).
+        self.seq = seq
         self._rows: list[dict[str, Any]] | None = None
         self._views: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -158,6 +160,7 @@ class EngineLoop:
                 hub.expire(now, self.coast_s)
                 self._last_expire = now
             snap = hub.table.snapshot(now, hub.max_age_s)
+            seq = hub.table_seq
         result = self.assessment.step(snap)
         items = [self._item(ev) for ev in self.distress_cap.filter(result.events, now)]
         with hub.lock:
@@ -175,7 +178,7 @@ class EngineLoop:
                     "of_seq": seq, "of_kind": se.event["kind"], "party": party,
                     "ack_within_s": hub.hotline.ack_within_s, "t": now}}, None))
             entries = hub.append_events(items, now) if items else []
-            hub.picture = Picture(hub, snap, result.conflicts)
+            hub.picture = Picture(hub, snap, result.conflicts, seq)
             hub.picture_version += 1
         hub.counters.engine_steps += 1
         ms = hub.counters.engine_step_ms

@@ -133,4 +133,4 @@ class History:
             table.update_columns(cols, party)
         snap = table.snapshot(t_s, self.max_age_s)
         assessment = Assessment.for_agreement(hub.agreement, levels=self.levels, airspace=False, distress=False)
-        return Picture(hub, snap, assessment.step(snap).conflicts)
+        return Picture(hub, snap, assessment.step(snap).conflicts, hub.last_seq if seq_max is None else seq_max)

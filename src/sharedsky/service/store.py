@@ -166,6 +166,9 @@ class Hub:
         self._subs_lock = threading.Lock()
         self.picture: Any = None
         self.picture_version = 0
+        #: The last record seq of a report batch applied to the track table (hub lock): the seq
+        #: an engine step's picture was built from, so the map's history can rebuild it exactly.
+        self.table_seq = 0
         self.on_reports: Any = None  # set by the engine loop: called after each accepted batch
         #: A history of a record (`serve --history`, `replay --map`): shows the past, accepts nothing.
         self.read_only = False
@@ -191,6 +194,7 @@ class Hub:
             if e.party in self.parties and not d.get("supervisor"):
                 self.owners.claim(cols["icao24"], e.party, e.t)
             self._update_table(cols, d.get("source", e.party))
+            self.table_seq = e.seq
 
     # -- subscribers ----------------------------------------------------------------
     def subscribe(self) -> Subscriber:
@@ -530,6 +534,7 @@ class Hub:
                 self.owners.claim(ids, who.party, now)
         with self.lock:
             self.table.update_columns({**cols, "source": np.full(n, source, dtype=object)}, party)
+            self.table_seq = max(self.table_seq, e.seq)
             self.counters.reports_accepted += n
             self.counters.report_batches += 1
         if self.on_reports is not None:
@@ -544,6 +549,7 @@ class Hub:
         e = self.record.append("reports", "", {"source": source, "columns": columns_payload(cols)})
         with self.lock:
             self._update_table(cols, source)
+            self.table_seq = max(self.table_seq, e.seq)
             self.counters.reports_accepted += n
             self.counters.report_batches += 1
         if self.on_reports is not None:

@@ -54,7 +54,7 @@ class PictureDelta:
         self.version = -1
         self.sent_at = -1e9
 
-    def frame(self, t: float, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def frame(self, t: float, rows: list[dict[str, Any]], seq: int = 0) -> dict[str, Any]:
         full = self.version < 0
         now: dict[str, int] = {}
         changed: list[dict[str, Any]] = []
@@ -65,7 +65,7 @@ class PictureDelta:
                 changed.append(r)
         removed = [k for k in self.sent if k not in now]
         self.sent = now
-        return {"type": "picture", "t": t, "full": full, "aircraft": changed, "removed": removed}
+        return {"type": "picture", "t": t, "seq": seq, "full": full, "aircraft": changed, "removed": removed}
 
 
 @router.websocket("/api/v1/stream")
@@ -102,7 +102,7 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
                     and time.monotonic() - delta.sent_at >= PICTURE_EVERY_S):
                 version = hub.picture_version
                 rows = await run_in_threadpool(pic.aircraft_for, who)
-                frame = delta.frame(pic.t, rows)
+                frame = delta.frame(pic.t, rows, pic.seq)
                 delta.version = version
                 delta.sent_at = time.monotonic()
                 await send(json.dumps(frame, separators=(",", ":")))

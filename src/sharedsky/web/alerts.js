@@ -150,7 +150,7 @@ export function renderSide() {
       `<span class="lvl">${esc(lvl)}</span><span class="what">${describe(r.last)}</span>` +
       `<span class="ttl">${r.ended ? "ended" : esc(fmtTtl(r.ttl))}</span>` +
       `<span class="meta">${esc(metaOf(r.last))}</span><span>${ackTxt}${btn}` +
-      `<button class="moment" data-moment="${r.first.t}" title="show the map at this moment">@ ${esc(fmtTime(r.first.t))}</button>` +
+      `<button class="moment" data-moment="${r.first.t}" data-moment-seq="${r.first.seq}" title="show the map at this moment">@ ${esc(fmtTime(r.first.t))}</button>` +
       `${dossierButton(r.kind, r.first.seq)}</span></li>`;
   }).join("");
   const ul = $("alerts");
@@ -163,7 +163,7 @@ export function wireAlerts() {
     const b = e.target.closest("button[data-ack]");
     if (b) { ack(+b.dataset.ack, b); return; }
     const m = e.target.closest("button[data-moment]");
-    if (m) { openMoment(+m.dataset.moment); return; }
+    if (m) { openMoment(+m.dataset.moment, +m.dataset.momentSeq); return; }
     const d = e.target.closest("button[data-dossier]");
     if (d) { openDossier(+d.dataset.dossier); return; }
     const li = e.target.closest("li[data-thread]");

@@ -172,6 +172,8 @@ export function applyPicture(msg, tParse) {
     ac.emergency = a.emergency; ac.t = a.t_report;
   }
   if (msg.t) S.lastT = msg.t;
+  // the moment this picture shows: its time and the last record entry it was built from
+  S.picture = { t: msg.t || 0, seq: msg.seq == null ? null : msg.seq };
   let unknown = 0;
   for (const ac of S.aircraft.values()) if (ac.alt == null) unknown++;
   S.altUnknown = unknown; // fresh position, altitude not known: checked as the agreement says

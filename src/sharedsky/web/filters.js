@@ -71,7 +71,10 @@ export function writeHash() {
     if (!f.labels) q.set("labels", "0");
     if (!f.trails) q.set("trails", "0");
     if (!f.airspaces) q.set("airspaces", "0");
-    if (S.historyAt != null) q.set("at", String(Math.round(S.historyAt * 10) / 10));
+    // a moment of a live picture or an event is kept exactly, with the record seq it was built from
+    const exact = S.historySeq && S.historySeq.t === S.historyAt;
+    if (S.historyAt != null) q.set("at", exact ? String(S.historyAt) : String(Math.round(S.historyAt * 10) / 10));
+    if (exact) q.set("seq", String(S.historySeq.seq));
     const h = "#" + q.toString();
     if (location.hash !== h) history.replaceState(null, "", location.pathname + location.search + h);
   }, 150);
@@ -95,7 +98,8 @@ export function readHash() {
   f.trails = q.get("trails") !== "0";
   f.airspaces = q.get("airspaces") !== "0";
   const at = parseFloat(q.get("at"));
-  if (isFinite(at) && !S.history) S.historyAt = at;
+  const seq = parseInt(q.get("seq"), 10);
+  if (isFinite(at) && !S.history) { S.historyAt = at; S.historySeq = Number.isFinite(seq) && seq >= 0 ? { t: at, seq } : null; }
 }
 
 export function passes(ac) {

@@ -112,7 +112,9 @@ async function fetchPicture() {
   try {
     for (;;) {
       const t = H.t;
-      const pic = await api(`/api/v1/history/picture?t=${t.toFixed(3)}`);
+      // the moment exactly (a live picture's time), and the record seq it was built from if known
+      const sq = S.historySeq && S.historySeq.t === t ? `&seq=${S.historySeq.seq}` : "";
+      const pic = await api(`/api/v1/history/picture?t=${t}${sq}`);
       applyPicture(pic);
       S.lastT = t;
       if (H.want === null || H.want === t) break;
@@ -156,11 +158,14 @@ function tick() {
   requestAnimationFrame(tick);
 }
 
-/** The alert list's link to a moment: jump there here, or open the moment in a new tab. */
-export function openMoment(t) {
+/** The alert list's link to a moment: jump there here, or open the moment in a new tab. The
+ * event's seq bounds the reports the picture is rebuilt from: none recorded after the event. */
+export function openMoment(t, seq) {
+  S.historySeq = Number.isFinite(seq) ? { t, seq } : null;
   if (S.history) { setPlaying(false); seek(t); return; }
   const q = new URLSearchParams(location.hash.replace(/^#/, ""));
   q.set("at", String(t)); // exact: the event itself is part of its moment
+  if (S.historySeq) q.set("seq", String(seq));
   window.open(location.pathname + "#" + q.toString(), "_blank"); // the tab keeps this one's key
 }
 

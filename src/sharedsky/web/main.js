@@ -26,6 +26,7 @@ const debug = {
   historySeek: (t) => seek(t),
   historyPlay: (on, speed) => control(on, speed),
   get me() { return S.me; },
+  get picture() { return Object.assign({ t: 0, seq: null }, S.picture); },
   get known() { return Array.from(S.aircraft.keys()); },
   get knownAircraft() { return Array.from(S.aircraft.values(), (a) => ({ icao24: a.icao24, callsign: a.callsign, lat: a.lat, lon: a.lon, alt: a.alt })); },
   get drawn() { return S.drawn.slice(); },

@@ -26,6 +26,9 @@ export const S = {
   aircraft: new Map(), // icao24 -> Ac
   lastT: 0, // server time of the last picture, epoch s
   lastSeq: 0,
+  picture: { t: 0, seq: null }, // the moment the shown picture is of, and the record seq it was built from
+  historyAt: null, // history mode: the moment asked for (#at=)
+  historySeq: null, // {t, seq}: that moment's record seq (#seq=), a live picture's or an event's
   events: [], // every event received, in seq order
   seen: new Set(), // seqs received (never process twice)
   threads: new Map(), // alert thread id -> {id, kind, first, last, level, ended, seqs:Set, acks:[]}
