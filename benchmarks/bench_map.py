@@ -135,17 +135,26 @@ async ([speed, seconds]) => {
   const t0 = Date.now();
   while (!(ss.history.on && ss.known.length > 0) && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 200));
   ss.setView(46.8, 8.2, 8.0);
-  const rafDt = [];
+  const rafDt = [], phases = [];
   const frames0 = ss.frameTimes.length, applies0 = ss.applyTimes.length, h0 = ss.history.t;
-  let last = performance.now(), on = true;
-  const tick = () => { const now = performance.now(); rafDt.push(now - last); last = now; if (on) requestAnimationFrame(tick); };
+  let last = performance.now(), on = true, lastFrames = ss.frameTimes.length;
+  const tick = () => {
+    const now = performance.now(); rafDt.push(now - last); last = now;
+    if (ss.frameTimes.length !== lastFrames && ss.phases) { phases.push(ss.phases); lastFrames = ss.frameTimes.length; }
+    if (on) requestAnimationFrame(tick);
+  };
   requestAnimationFrame(tick);
   ss.historyPlay(true, speed);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   ss.historyPlay(false);
   on = false;
+  const phaseMedians = {};
+  for (const k of Object.keys(phases[0] || {})) {
+    const v = phases.map((p) => p[k]).sort((a, b) => a - b);
+    phaseMedians[k] = v[Math.floor(v.length / 2)];
+  }
   return {draw: ss.frameTimes.slice(frames0), raf: rafDt.slice(5), parseApply: ss.applyTimes.slice(applies0),
-          phaseMedians: {}, drawn: ss.drawn.length, known: ss.known.length, played_s: ss.history.t - h0};
+          phaseMedians, drawn: ss.drawn.length, known: ss.known.length, played_s: ss.history.t - h0};
 }
 """
 
@@ -217,6 +226,24 @@ def _pusher(url: str, key: str, n: int, stop: Any) -> None:
             stop.wait(max(0.0, 1.0 - (time.time() - now)))
 
 
+def _print_profile(profile: dict[str, Any], wall_s: float, top: int = 25) -> None:
+    """The page's CPU time by function (self time, from a V8 sampling profile), to stderr."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    deltas = profile.get("timeDeltas", [])
+    self_ms: dict[str, float] = {}
+    for sample, dt in zip(profile.get("samples", []), deltas, strict=False):
+        cf = nodes[sample]["callFrame"]
+        url = cf.get("url", "").rsplit("/", 1)[-1]
+        name = f"{cf.get('functionName') or '(anonymous)'} {url}:{cf.get('lineNumber', 0) + 1}" if url else \
+            cf.get("functionName") or "(anonymous)"
+        self_ms[name] = self_ms.get(name, 0.0) + dt / 1000.0
+    busy = sum(v for k, v in self_ms.items() if k not in ("(idle)", "(program)"))
+    print(f"CPU profile of the page: {busy / 1000:.1f} s busy in {wall_s:.1f} s (self time, top {top})",
+          file=sys.stderr)
+    for name, ms in sorted(self_ms.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {ms:9.1f} ms  {name}", file=sys.stderr)
+
+
 def pct(xs: list[float], q: float) -> float:
     """The q-th percentile (nearest rank) of xs."""
     s = sorted(xs)
@@ -237,6 +264,8 @@ def main() -> int:
     ap.add_argument("--replay", action="store_true",
                     help="replay on the map: play a recording of --aircraft aircraft at --speed (see above)")
     ap.add_argument("--speed", type=float, default=60.0, help="with --replay: the playing speed")
+    ap.add_argument("--profile", action="store_true",
+                    help="print the page's CPU time by function (V8 sampling profiler) to stderr")
     ap.add_argument("--hash", default="", help="view options in the URL hash, e.g. trails=0")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args()
@@ -269,12 +298,20 @@ def main() -> int:
                 page = browser.new_page(viewport={"width": args.width, "height": args.height})
                 page.goto(f"{url.rstrip('/')}/?key={key}#{args.hash}")
                 page.wait_for_function("() => window.sharedsky && window.sharedsky.ready", timeout=30000)
+                cdp = None
+                if args.profile:
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+                    cdp.send("Profiler.start")
                 t0 = time.perf_counter()
                 if args.replay:
                     res = page.evaluate(REPLAY_JS, [args.speed, args.seconds])
                 else:
                     res = page.evaluate(WATCH_JS if args.via_service else DRIVER_JS, [args.aircraft, args.seconds])
                 wall = time.perf_counter() - t0
+                if cdp is not None:
+                    _print_profile(cdp.send("Profiler.stop")["profile"], wall)
                 browser.close()
         finally:
             stop.set()

@@ -52,8 +52,9 @@ let sidePending = false;
 export function scheduleSide() {
   if (sidePending) return;
   sidePending = true;
-  // a replay at speed changes the list all the time: it is redrawn twice a second then
-  setTimeout(() => { sidePending = false; renderSide(); }, S.history ? 500 : 100);
+  // a replay at speed changes the list all the time: it is redrawn once a second then (each
+  // redraw lays the list out and paints it again, in a frame the map may need)
+  setTimeout(() => { sidePending = false; renderSide(); }, S.historyPlaying ? 1000 : S.history ? 250 : 100);
 }
 
 export function alertRows() {

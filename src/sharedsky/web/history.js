@@ -11,8 +11,11 @@ import { scheduleSide } from "./alerts.js";
 
 const SPEEDS = [1, 10, 60, 300, 1800];
 const PICTURE_EVERY_MS = 250;
+// while playing, events change the map (conflict lines, rings) at most this often: each redraw of
+// a large canvas costs tens of ms without a GPU, and a new picture of the past redraws it anyway
+const EVENT_REDRAW_MS = 250;
 const H = { span: null, events: [], applied: 0, t: 0, playing: false, speed: 60, busy: false, want: null, lastWall: 0, fetchedAt: 0,
-  after: 0, more: true, loading: null, eventsTo: -Infinity };
+  after: 0, more: true, loading: null, eventsTo: -Infinity, eventsPending: false, eventsDrawnAt: 0 };
 const PAGE = 10000;
 // events are times of the record's clock, in seq order up to a few seconds: a page is fetched
 // until one event is this much later than the moment wanted
@@ -82,7 +85,9 @@ function buildBar() {
 
 function setPlaying(on) {
   if (H.playing && !on) { H.playing = false; showTime(true); }
+  if (!on && H.eventsPending) { H.eventsPending = false; S.dirty = true; }
   H.playing = on;
+  S.historyPlaying = on;
   H.lastWall = performance.now();
   $("h-play").textContent = on ? "❚❚" : "▶";
 }
@@ -97,12 +102,16 @@ export async function seek(t) {
 }
 
 function applyEventsTo(t) {
-  const before = H.applied;
+  const before = H.applied, dirty = S.dirty;
   let reset = false;
   if (H.applied > 0 && H.events[H.applied - 1].t > t) { resetEvents(); H.applied = 0; reset = true; }
   while (H.applied < H.events.length && H.events[H.applied].t <= t) applyEvent(H.events[H.applied++]);
-  // the alert list is redrawn when it changed, at most ten times a second (not every frame)
-  if (reset || H.applied !== before) scheduleSide();
+  // the alert list is redrawn when it changed, at most twice a second (not every frame)
+  if (reset || H.applied !== before) {
+    scheduleSide();
+    // playing: the map shows the events with the next redraw (a picture, or EVENT_REDRAW_MS)
+    if (H.playing) { S.dirty = dirty; H.eventsPending = true; }
+  }
 }
 
 async function fetchPicture() {
@@ -154,6 +163,10 @@ function tick() {
     // a new picture of the past at most every PICTURE_EVERY_MS while playing: each is rebuilt
     // by the service, and the page's frames come first
     if (!H.busy && now - H.fetchedAt >= PICTURE_EVERY_MS) { H.fetchedAt = now; fetchPicture(); }
+    if (S.dirty) { H.eventsPending = false; H.eventsDrawnAt = now; }
+    else if (H.eventsPending && now - H.eventsDrawnAt >= EVENT_REDRAW_MS) {
+      S.dirty = true; H.eventsPending = false; H.eventsDrawnAt = now;
+    }
   }
   requestAnimationFrame(tick);
 }

@@ -29,6 +29,7 @@ export const S = {
   picture: { t: 0, seq: null }, // the moment the shown picture is of, and the record seq it was built from
   historyAt: null, // history mode: the moment asked for (#at=)
   historySeq: null, // {t, seq}: that moment's record seq (#seq=), a live picture's or an event's
+  historyPlaying: false, // history mode, playing: panels are redrawn less often
   events: [], // every event received, in seq order
   seen: new Set(), // seqs received (never process twice)
   threads: new Map(), // alert thread id -> {id, kind, first, last, level, ended, seqs:Set, acks:[]}
