@@ -148,13 +148,14 @@ async ([speed, seconds]) => {
   await new Promise((r) => setTimeout(r, seconds * 1000));
   ss.historyPlay(false);
   on = false;
-  const phaseMedians = {};
+  const phaseMedians = {}, phaseP95 = {};
   for (const k of Object.keys(phases[0] || {})) {
     const v = phases.map((p) => p[k]).sort((a, b) => a - b);
     phaseMedians[k] = v[Math.floor(v.length / 2)];
+    phaseP95[k] = v[Math.min(v.length - 1, Math.round(0.95 * (v.length - 1)))];
   }
   return {draw: ss.frameTimes.slice(frames0), raf: rafDt.slice(5), parseApply: ss.applyTimes.slice(applies0),
-          phaseMedians, drawn: ss.drawn.length, known: ss.known.length, played_s: ss.history.t - h0};
+          phaseMedians, phaseP95, drawn: ss.drawn.length, known: ss.known.length, played_s: ss.history.t - h0};
 }
 """
 
@@ -331,6 +332,7 @@ def main() -> int:
         "parse_apply_ms_median": round(statistics.median(res["parseApply"]), 2),
         "parse_apply_ms_p95": round(pct(res["parseApply"], 95), 2),
         "draw_phase_ms_median": {k: round(v, 2) for k, v in res["phaseMedians"].items()},
+        "draw_phase_ms_p95": {k: round(v, 2) for k, v in res.get("phaseP95", {}).items()},
     }
     if args.json:
         print(json.dumps(out))
@@ -344,6 +346,8 @@ def main() -> int:
         print(f"  frame interval      median {out['frame_interval_ms_median']:7.2f} ms   "
               f"p95 {out['frame_interval_ms_p95']:7.2f} ms   max {out['frame_interval_ms_max']:.1f} ms")
         print("  draw phases (median ms): " + ", ".join(f"{k} {v}" for k, v in out["draw_phase_ms_median"].items()))
+        if out["draw_phase_ms_p95"]:
+            print("  draw phases (p95 ms): " + ", ".join(f"{k} {v}" for k, v in out["draw_phase_ms_p95"].items()))
         if args.replay:
             print(f"  pictures of the past: {out['pictures_per_s']} / s")
         print(f"  parse+apply / 1 Hz  median {out['parse_apply_ms_median']:7.2f} ms   p95 {out['parse_apply_ms_p95']:7.2f} ms")

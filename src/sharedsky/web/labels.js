@@ -15,28 +15,31 @@ const NUDGE_PX = [0, -3, 3, -6, 6, -10, 10];
 const previous = new Map();
 let lastLayout = { labels: [], symbols: [], dropped: [] };
 
-/** A uniform grid of boxes (x, y, w, h) answering "does this box hit any stored one?". */
+/** A uniform grid of boxes (x, y, w, h) answering "does this box hit any stored one?". Plain
+ * loops, no closure or padded box per question: a crowded frame asks thousands of them. */
 class BoxGrid {
   constructor() { this.cells = new Map(); }
-  keys(b, fn) {
+  add(b) {
     const x0 = Math.floor(b.x / CELL_PX), x1 = Math.floor((b.x + b.w) / CELL_PX);
     const y0 = Math.floor(b.y / CELL_PX), y1 = Math.floor((b.y + b.h) / CELL_PX);
-    for (let gy = y0; gy <= y1; gy++) for (let gx = x0; gx <= x1; gx++) if (fn(gy * 100003 + gx)) return true;
-    return false;
+    for (let gy = y0; gy <= y1; gy++) for (let gx = x0; gx <= x1; gx++) {
+      const k = gy * 100003 + gx, c = this.cells.get(k);
+      if (c) c.push(b); else this.cells.set(k, [b]);
+    }
   }
-  add(b) {
-    this.keys(b, (k) => { const c = this.cells.get(k); if (c) c.push(b); else this.cells.set(k, [b]); return false; });
-  }
-  hits(b0, pad) {
-    const b = pad ? { x: b0.x - pad, y: b0.y - pad, w: b0.w + 2 * pad, h: b0.h + 2 * pad } : b0;
-    return this.keys(b, (k) => {
-      const c = this.cells.get(k);
-      if (!c) return false;
-      for (const o of c) {
-        if (b.x < o.x + o.w && o.x < b.x + b.w && b.y < o.y + o.h && o.y < b.y + b.h) return true;
+  hits(b, pad) {
+    const bx = b.x - pad, by = b.y - pad, bx2 = b.x + b.w + pad, by2 = b.y + b.h + pad;
+    const x0 = Math.floor(bx / CELL_PX), x1 = Math.floor(bx2 / CELL_PX);
+    const y0 = Math.floor(by / CELL_PX), y1 = Math.floor(by2 / CELL_PX);
+    for (let gy = y0; gy <= y1; gy++) for (let gx = x0; gx <= x1; gx++) {
+      const c = this.cells.get(gy * 100003 + gx);
+      if (!c) continue;
+      for (let i = 0; i < c.length; i++) {
+        const o = c[i];
+        if (bx < o.x + o.w && o.x < bx2 && by < o.y + o.h && o.y < by2) return true;
       }
-      return false;
-    });
+    }
+    return false;
   }
 }
 
@@ -72,24 +75,24 @@ export function placeLabels(items, symbols, W, H) {
       const b = { x: it.ax + prev[0], y: it.ay + prev[1], w: it.w, h: it.h };
       if (b.x >= 0 && b.y >= 0 && b.x + b.w <= W && b.y + b.h <= H && !grid.hits(b, 0)) got = b;
     }
-    const tries = []; // candidate boxes: [box, distance from the previous place]
-    if (!got) {
-      for (let r = 0; r < radii; r++) for (let d = 0; d < DIRS.length; d++) tries.push([boxAt(it, d, r), 1]);
-      if (prev) {
-        // then that place nudged a few pixels, then the places nearest to it: no jumping
-        const px = it.ax + prev[0], py = it.ay + prev[1];
-        for (const nx of NUDGE_PX) for (const ny of NUDGE_PX) if (nx || ny) tries.push([{ x: px + nx, y: py + ny, w: it.w, h: it.h }, 1]);
-        for (const t of tries) t[1] = Math.hypot(t[0].x - px, t[0].y - py) || 1;
-        tries.sort((a, b) => a[1] - b[1]);
+    // a new place keeps a gap, the previous one need only be free: aircraft that creep
+    // a pixel towards each other do not push their labels about
+    const free = (b) => b.x >= 0 && b.y >= 0 && b.x + b.w <= W && b.y + b.h <= H && !grid.hits(b, GAP_PX);
+    if (!got && !prev) {
+      // a new label: beside its anchor first, then further out (boxes made as they are tried)
+      for (let r = 0; r < radii && !got; r++) for (let d = 0; d < DIRS.length; d++) {
+        const b = boxAt(it, d, r);
+        if (free(b)) { got = b; break; }
       }
-    }
-    for (const [b] of tries) {
-      if (got) break;
-      if (b.x < 0 || b.y < 0 || b.x + b.w > W || b.y + b.h > H) continue;
-      // a new place keeps a gap, the previous one need only be free: aircraft that creep
-      // a pixel towards each other do not push their labels about
-      if (grid.hits(b, GAP_PX)) continue;
-      got = b;
+    } else if (!got) {
+      // its place is taken: that place nudged a few pixels, then the places nearest to it (no jumping)
+      const tries = []; // [box, distance from the previous place]
+      const px = it.ax + prev[0], py = it.ay + prev[1];
+      for (let r = 0; r < radii; r++) for (let d = 0; d < DIRS.length; d++) tries.push([boxAt(it, d, r), 1]);
+      for (const nx of NUDGE_PX) for (const ny of NUDGE_PX) if (nx || ny) tries.push([{ x: px + nx, y: py + ny, w: it.w, h: it.h }, 1]);
+      for (const t of tries) t[1] = Math.hypot(t[0].x - px, t[0].y - py) || 1;
+      tries.sort((a, b) => a[1] - b[1]);
+      for (const [b] of tries) if (free(b)) { got = b; break; }
     }
     if (!got && it.must) got = prev ? { x: it.ax + prev[0], y: it.ay + prev[1], w: it.w, h: it.h } : boxAt(it, 0, 0);
     if (!got) { dropped.push(it.id); continue; }
