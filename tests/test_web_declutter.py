@@ -242,7 +242,7 @@ def test_alert_row_opens_its_moment_in_a_new_tab_of_the_live_service(svc, browse
         assert past.evaluate("sharedsky.me.party") == "russia"
         assert past.evaluate("sharedsky.history.span.t0") <= t
         assert past.evaluate("sharedsky.alerts.length") >= 1
-        assert "at=" in past.url
+        assert "at=" in past.url and "seq=" in past.url  # the moment bounded by the event's seq
         past.close()
     finally:
         s.close()
