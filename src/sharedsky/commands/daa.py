@@ -1,8 +1,10 @@
 """`sharedsky daa SCENARIO --conf CONF`: DO-365 well-clear alert levels over a DAIDALUS
 encounter file, written in DAIDALUS's `DaidalusAlerting` CSV layout.
 
-This is the first step of issue 12: detection and alerting. Guidance bands
-(`--bands`, `--guidance`) are not built yet and are refused with a clear message.
+`--bands OUT.csv` also writes the guidance bands of every step (hdir, hs, vs, alt
+intervals and their regions) in the layout of DAIDALUS's reference `.bands.csv`.
+`--guidance` (resolutions, recovery times, last time to manoeuvre) is not built yet and
+is refused with a clear message.
 """
 
 from __future__ import annotations
@@ -27,14 +29,15 @@ from sharedsky.commands.common import fail
               show_default=True,
               help="Frame for lat/lon files: DAIDALUS's ownship plane (conformance) or sharedsky's "
                    "WGS84 mid-point frame.")
-@click.option("--bands", default=None, hidden=True)
+@click.option("--bands", "bands_out", type=click.Path(path_type=Path), default=None,
+              help="Write the guidance bands (time, dimension, interval, region) here.")
 @click.option("--guidance", default=None, hidden=True)
 def daa(scenario: Path, conf: Path, ownship: str | None, alerting_out: Path | None, geometry: str,
-        bands: str | None, guidance: str | None) -> None:
+        bands_out: Path | None, guidance: str | None) -> None:
     """Well-clear alert levels for every (time, ownship, traffic) of SCENARIO (.daa/.xyz)."""
-    if bands is not None or guidance is not None:
-        fail("daa", "--bands and --guidance are not implemented yet (issue 12: alerting is the "
-                    "first step); use --alerting")
+    if guidance is not None:
+        fail("daa", "--guidance is not implemented yet (issue 12: alerting and bands are); "
+                    "use --alerting and --bands")
     from sharedsky.agreement.daa_conf import DaaConfError, load_conf
     from sharedsky.alerting.daa_run import alert_scenario, alerting_csv_lines
     from sharedsky.ingest.daa import DaaScenarioError, read_daa
@@ -62,3 +65,14 @@ def daa(scenario: Path, conf: Path, ownship: str | None, alerting_out: Path | No
         except OSError as exc:
             fail("daa", f"{alerting_out}: cannot write: {exc}")
     click.echo(f"daa: {len(table)} rows, {len(scn.steps)} steps, {elapsed * 1000:.1f} ms", err=True)
+    if bands_out is not None:
+        from sharedsky.alerting.daa_bands import bands_csv_lines, bands_scenario
+
+        t0 = time.perf_counter()
+        steps = bands_scenario(scn, cfg, ownship=ownship)
+        elapsed = time.perf_counter() - t0
+        try:
+            bands_out.write_text("\n".join(bands_csv_lines(steps)) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail("daa", f"{bands_out}: cannot write: {exc}")
+        click.echo(f"daa: bands at {len(steps)} steps, {elapsed * 1000:.1f} ms", err=True)

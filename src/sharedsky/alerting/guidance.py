@@ -1,0 +1,317 @@
+"""Guidance bands for one ownship: regions (NONE, FAR, MID, NEAR, RECOVERY) per dimension.
+
+DAIDALUS's logic, written from its documentation: for each conflict region (most severe
+first) the traffic that contributes is every aircraft whose alert level of that region
+is in conflict within its alerting time (early alerting time while that level is
+already the output), over the whole lookahead, plus *peripheral* aircraft: not yet in
+conflict within the alerting time, but in conflict for some manoeuvre, over the
+alerting time. A value is in a region's band if some such aircraft's volume is entered
+after manoeuvring to it. When every value of the corrective region (or a more severe
+one) is in conflict, recovery bands are computed: the values that keep out of a
+cylinder (first the configured recovery distances, shrunk by the collision-avoidance
+factor down to the NMAC cylinder) at once, and out of the well-clear volumes after the
+earliest possible recovery time (found by bisection, plus a stability time).
+
+Engine calls are vectorised over (candidate, traffic); loops here run over dimensions,
+regions, distinct detectors and the bisection's steps, never over aircraft.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sharedsky.alerting.wellclear import AlertLevel, WellClearConfig
+from sharedsky.engine.bands import (
+    BOOL,
+    BandsConfig,
+    Candidates,
+    Frame,
+    Table,
+    Trajectory,
+    alt_candidates,
+    any_red,
+    green,
+    hdir_candidates,
+    hs_candidates,
+    none_segments,
+    segment_values,
+    violation_table,
+    vs_candidates,
+)
+from sharedsky.engine.wellclear import F64, Cylinder, Interval, Volume
+
+CONFLICT_REGIONS = ("NEAR", "MID", "FAR")  # index 0 is the most severe
+ORDER = {"NONE": 0, "FAR": 1, "MID": 2, "NEAR": 3, "RECOVERY": 4}
+NAMES = ("NONE", "FAR", "MID", "NEAR", "RECOVERY")
+DIMENSIONS = ("hdir", "hs", "vs", "alt")
+UNITS = {"hdir": "deg", "hs": "knot", "vs": "fpm", "alt": "ft"}
+
+
+@dataclass(frozen=True)
+class DimensionBands:
+    """The bands of one dimension: ranges (low, high, region) in increasing value."""
+
+    dim: str
+    value: float
+    low: F64
+    high: F64
+    region: tuple[str, ...]
+    recovery_time_s: float  # nan: no recovery bands; -inf: no recovery possible
+    recovery_nfactor: int
+    recovery_h_nm: float
+    recovery_v_ft: float
+
+
+@dataclass
+class _Acs:
+    """Aircraft contributing to one region's bands: traffic index, level, time horizon."""
+
+    j: NDArray[np.intp]
+    level: NDArray[np.int64]
+    horizon_s: F64
+
+
+class OwnshipBands:
+    """Everything that one ownship's bands at one instant need."""
+
+    def __init__(self, cfg: WellClearConfig, frame: Frame, alerter_idx: NDArray[np.int64],
+                 out_level: NDArray[np.int64], init_time_s: F64, t_s: float) -> None:
+        self.cfg = cfg
+        self.bc: BandsConfig = cfg.bands
+        self.frame = frame
+        self.alerter_idx = alerter_idx
+        self.la = cfg.lookahead_s
+        n = frame.n
+        valid = (alerter_idx >= 1) & (alerter_idx <= len(cfg.alerters))
+        # Per region: the alert level of each aircraft's alerter for that region (0: none).
+        self.level = np.zeros((3, n), dtype=np.int64)
+        for r, name in enumerate(CONFLICT_REGIONS):
+            for a_no, alerter in enumerate(cfg.alerters, start=1):
+                lv = next((k for k, x in enumerate(alerter.levels, start=1) if x.region == name), 0)
+                self.level[r, valid & (alerter_idx == a_no)] = lv
+        self.bands_for = [bool(any(any(x.region == name for x in a.levels) for a in cfg.alerters))
+                          for name in CONFLICT_REGIONS]
+        now = Trajectory(np.zeros(1), frame.own_s_nm[:, None], frame.own_v_nms[:, None],
+                         np.array([frame.own_z_ft]), np.array([frame.own_vz_fts]))
+        self.conflict: list[_Acs] = []
+        self.tiov_low = np.full(3, np.inf)
+        self.at_s = np.zeros((3, n))  # the level's alerting time (for peripheral aircraft)
+        for r in range(3):
+            iv_in = np.full(n, np.inf)
+            iv_out = np.full(n, -np.inf)
+            at = np.zeros(n)
+            eat = np.zeros(n)
+            for vol, cols in self._groups(r, np.arange(n)):
+                tab = violation_table(vol, frame.take(cols), now)
+                iv_in[cols], iv_out[cols] = tab.t_in[0], tab.t_out[0]
+                for c in cols:  # alerting times: a handful of alerters and levels
+                    thr = self._level_of(r, int(c))
+                    at[c], eat[c] = thr.alerting_time_s, thr.early_alerting_time_s
+            iv_out = np.minimum(iv_out, self.la)
+            hit = (iv_in < iv_out - 1e-9) & (self.level[r] > 0)
+            early = (out_level == self.level[r]) & ~np.isnan(init_time_s) & (init_time_s < t_s)
+            when = np.where(early, eat, at)
+            iv = Interval(np.where(hit, iv_in, np.inf), np.where(hit, iv_out, -np.inf), hit)
+            inc = iv.before(when)
+            j = np.flatnonzero(inc)
+            self.conflict.append(_Acs(j, self.level[r, j], np.full(j.size, self.la)))
+            self.at_s[r] = np.minimum(self.la, at)
+            self.not_before_at = getattr(self, "not_before_at", np.zeros((3, n), dtype=bool))
+            self.not_before_at[r] = ~iv.before(self.at_s[r]) & (self.level[r] > 0)
+            if hit.any():
+                self.tiov_low[r] = float(iv_in[hit].min())
+        self._tables: dict[tuple[str, Volume], Table] = {}
+
+    def _level_of(self, r: int, j: int) -> AlertLevel:
+        return self.cfg.alerters[int(self.alerter_idx[j]) - 1].levels[int(self.level[r, j]) - 1]
+
+    def _groups(self, r: int, cols: NDArray[np.intp]) -> list[tuple[Volume, NDArray[np.intp]]]:
+        """Traffic columns grouped by the volume of their region-r level."""
+        out: dict[Volume, list[int]] = {}
+        for c in cols:
+            if self.level[r, c] > 0:
+                out.setdefault(self._level_of(r, int(c)).volume, []).append(int(c))
+        return [(v, np.array(cs, dtype=np.intp)) for v, cs in out.items()]
+
+    def table(self, c: Candidates, vol: Volume) -> Table:
+        """Violation table of `vol` for every candidate of `c` and every traffic aircraft."""
+        key = (c.dim, vol)
+        if key not in self._tables:
+            self._tables[key] = violation_table(vol, self.frame, c.traj)
+        return self._tables[key]
+
+    # --- none sets ------------------------------------------------------------------
+
+    def _none(self, c: Candidates, acs: _Acs, r: int, det: Volume | None, rec: Volume | None,
+              b_s: float) -> BOOL:
+        """Segments free of conflict with every aircraft of `acs` (det overrides their
+        volumes; rec is the recovery cylinder checked over [0, B])."""
+        nseg = c.max_k[0] + c.max_k[1] if c.dim != "alt" else c.max_k[1]
+        free = np.ones(nseg, dtype=bool)
+        if acs.j.size == 0:
+            return free
+        late = b_s > acs.horizon_s  # recovery time past this aircraft's horizon
+        groups: dict[tuple[Volume, bool], list[int]] = {}
+        for n, jj in enumerate(acs.j):
+            vol: Volume = det if det is not None else self._level_of(r, int(jj)).volume
+            if late[n]:
+                if rec is None:
+                    continue
+                groups.setdefault((rec, True), []).append(n)
+            else:
+                groups.setdefault((vol, False), []).append(n)
+        for (g_vol, is_late), ns in groups.items():
+            assert g_vol is not None
+            idx = np.array(ns, dtype=np.intp)
+            cols = acs.j[idx]
+            th = acs.horizon_s[idx]
+            tab = self.table(c, g_vol)
+            sub = Table(tab.t_in[:, cols], tab.t_out[:, cols])
+            if is_late:
+                ok = green(c, sub, None, 0.0, th, self.la)
+            else:
+                rt = None
+                if rec is not None:
+                    rtab = self.table(c, rec)
+                    rt = Table(rtab.t_in[:, cols], rtab.t_out[:, cols])
+                ok = green(c, sub, rt, b_s, th, self.la)
+            for col in range(ok.shape[1]):
+                free &= none_segments(c, ok[:, col])
+            if not free.any():
+                break
+        return free
+
+    def _acs(self, c: Candidates, r: int) -> _Acs:
+        """Conflict aircraft of region r, then peripheral ones for this dimension."""
+        base = self.conflict[r]
+        cand = np.flatnonzero(self.not_before_at[r])
+        per_j: list[NDArray[np.intp]] = []
+        for vol, cols in self._groups(r, cand):
+            tab = self.table(c, vol)
+            red = any_red(c, Table(tab.t_in[:, cols], tab.t_out[:, cols]), self.at_s[r, cols], self.la)
+            per_j.append(cols[red])
+        pj = np.concatenate(per_j) if per_j else np.zeros(0, dtype=np.intp)
+        return _Acs(np.concatenate([base.j, pj]).astype(np.intp),
+                    np.concatenate([base.level, self.level[r, pj]]),
+                    np.concatenate([base.horizon_s, self.at_s[r, pj]]))
+
+    def _recovery(self, c: Candidates, acs: _Acs, r: int) -> tuple[BOOL, float, int, float, float]:
+        """Recovery none set, time, number of reductions, and its cylinder."""
+        bc = self.bc
+        nmac = Cylinder(bc.h_nmac_nm, bc.v_nmac_ft)
+        free = self._none(c, acs, r, nmac, None, 0.0)
+        if not free.any():
+            return free, -np.inf, 0, -np.inf, -np.inf
+        h, v = self._min_recovery()
+        nfactor = 0
+        factor = 1.0 - bc.ca_factor
+        t_la = self.la
+        while h > bc.h_nmac_nm or v > bc.v_nmac_ft:
+            cyl = Cylinder(h, v)
+            free = self._none(c, acs, r, cyl, None, 0.0)
+            solid = not free.any()
+            if solid and not bc.ca_bands:
+                return free, -np.inf, nfactor, -np.inf, -np.inf
+            if not solid:
+                red, grn = 0.0, t_la + 1.0
+                pivot = grn - 1.0
+                while grn - red > 0.5:
+                    if self._none(c, acs, r, None, cyl, pivot).any():
+                        grn = pivot
+                    else:
+                        red = pivot
+                    pivot = (red + grn) / 2.0
+                rt = min(t_la, grn + bc.recovery_stability_s) if grn <= t_la else red
+                free = self._none(c, acs, r, None, cyl, rt)
+                if free.any():
+                    return free, rt, nfactor, h, v
+                if not bc.ca_bands:
+                    return free, -np.inf, nfactor, -np.inf, -np.inf
+            nfactor += 1
+            h, v = max(bc.h_nmac_nm, h * factor), max(bc.v_nmac_ft, v * factor)
+        return free, -np.inf, nfactor, -np.inf, -np.inf
+
+    def _min_recovery(self) -> tuple[float, float]:
+        bc = self.bc
+        h, v = bc.min_h_recovery_nm, bc.min_v_recovery_ft
+        if h > 0 and v > 0:
+            return h, v
+        # TCAS II RA table at the ownship's sensitivity level (at least 3).
+        edges = (1000.0, 2350.0, 5000.0, 10000.0, 20000.0, 42000.0)
+        hmd_ft = (1215.0, 1215.0, 2126.0, 3342.0, 4861.0, 6683.0, 6683.0)
+        zthr_ft = (600.0, 600.0, 600.0, 600.0, 600.0, 700.0, 800.0)
+        sl = int(np.searchsorted(np.array(edges), self.frame.own_z_ft, side="left"))
+        sl = max(sl, 1)
+        return (h if h > 0 else hmd_ft[sl] * 0.3048 / 1852.0), (v if v > 0 else zthr_ft[sl])
+
+    # --- one dimension ----------------------------------------------------------------
+
+    def dimension(self, dim: str) -> DimensionBands:
+        """The bands of one dimension ("hdir", "hs", "vs", "alt")."""
+        fr, bc = self.frame, self.bc
+        c = {"hdir": hdir_candidates, "hs": hs_candidates, "vs": vs_candidates,
+             "alt": alt_candidates}[dim](fr, bc)
+        nseg = c.max_k[0] + c.max_k[1] if dim != "alt" else c.max_k[1]
+        do_rec = bc.recovery[DIMENSIONS.index(dim)]
+        corrective = CONFLICT_REGIONS.index(self.cfg.corrective_region) if (
+            self.cfg.corrective_region in CONFLICT_REGIONS) else 0
+        none_sets = [np.ones(nseg, dtype=bool) for _ in range(3)]
+        acs_cache: dict[int, _Acs] = {}
+        recovery = False
+        rec_info: tuple[float, int, float, float] = (np.nan, -1, np.nan, np.nan)
+        r = 0
+        saturated = False
+        while r < 3 and not saturated:
+            if self.bands_for[r]:
+                acs = acs_cache.setdefault(r, self._acs(c, r))
+                none_sets[r] = self._none(c, acs, r, None, None, 0.0)
+                if do_rec and r <= corrective and not none_sets[r].any():
+                    acs_c = acs_cache.setdefault(corrective, self._acs(c, corrective))
+                    free, rt, nf, h, v = self._recovery(c, acs_c, corrective)
+                    none_sets[corrective] = free
+                    rec_info = (rt, nf, h, v)
+                    recovery = True
+                elif do_rec and c.tstep_s == 0 and r == corrective and self.tiov_low[r] == 0.0:
+                    rec_info = (0.0, 0, *self._min_recovery())
+                    recovery = True
+                saturated = recovery or not none_sets[r].any()
+            r += 1
+        last = corrective if recovery else r - 1
+        reg = np.zeros(nseg, dtype=np.int64)
+        for rr in range(last + 1):
+            if self.bands_for[rr]:
+                o = ORDER[CONFLICT_REGIONS[rr]]
+                reg = np.where(~none_sets[rr] & (reg < o), o, reg)
+                if not none_sets[rr].any():
+                    break
+        if recovery:
+            reg = np.where(none_sets[last] | (reg == 0), ORDER["RECOVERY"], reg)
+        low, high, region = _ranges(c, reg)
+        return DimensionBands(dim, c.value, low, high, region, *rec_info)
+
+
+def _ranges(c: Candidates, reg: NDArray[np.int64]) -> tuple[F64, F64, tuple[str, ...]]:
+    """Merge segments of equal region into ranges within the dimension's value range."""
+    lo, hi = segment_values(c)
+    if c.mod > 0:
+        lo = np.mod(lo, c.mod)
+        hi = lo + c.step
+        wrap = hi > c.mod + 1e-9
+        lo = np.concatenate([lo, np.zeros(int(wrap.sum()))])
+        hi = np.concatenate([np.where(wrap, c.mod, hi), hi[wrap] - c.mod])
+        reg = np.concatenate([reg, reg[wrap]])
+        order = np.argsort(lo, kind="stable")
+        lo, hi, reg = lo[order], hi[order], reg[order]
+    else:
+        lo, hi = np.maximum(lo, c.lo), np.minimum(hi, c.hi)
+    keep = hi > lo + 1e-9
+    lo, hi, reg = lo[keep], hi[keep], reg[keep]
+    if lo.size == 0:
+        return lo, hi, ()
+    brk = np.flatnonzero(reg[1:] != reg[:-1]) + 1
+    starts = np.concatenate([[0], brk])
+    ends = np.concatenate([brk - 1, [lo.size - 1]])
+    return lo[starts], hi[ends], tuple(NAMES[int(x)] for x in reg[starts])
