@@ -1,0 +1,154 @@
+"""Guidance bands against NASA DAIDALUS v2.0.4's own outputs (issue 12, bands step).
+
+Every scenario x configuration run of ../shared/data/daidalus/reference/MANIFEST.csv is
+computed with sharedsky and its bands compared with DAIDALUS's `.bands.csv`: a (time,
+dimension) row agrees when it has the same number of intervals and every interval's
+low and high are within 1 deg, 1 kt, 10 fpm or 100 ft and its region is the same. The
+agreement per configuration and dimension is printed (run with -s to see it).
+
+To keep the suite's time small, bands are computed at every `EVERY`-th step of each run
+(alerting, whose hysteresis the bands depend on, still runs at every step); the
+`sharedsky daa --bands` command computes every step. Floors are the agreement measured
+when this test was written: it may only go up.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from collections import defaultdict
+from functools import cache
+
+import pytest
+
+from sharedsky.agreement.daa_conf import load_conf
+from sharedsky.alerting.daa_bands import bands_csv_lines, bands_scenario
+from sharedsky.ingest.daa import read_daa
+
+from conftest import SHARED_DATA
+
+REF = SHARED_DATA / "daidalus" / "reference"
+TOL = {"hdir": 1.0, "hs": 1.0, "vs": 10.0, "alt": 100.0}
+EVERY = 15
+DIMS = ("hdir", "hs", "vs", "alt")
+
+
+def _manifest() -> list[dict[str, str]]:
+    path = REF / "MANIFEST.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+MANIFEST = _manifest()
+needs_reference = pytest.mark.skipif(not MANIFEST, reason=f"no DAIDALUS reference at {REF}")
+
+Row = tuple[float, float, str]
+
+
+def _reference(stem: str) -> dict[tuple[float, str], list[Row]]:
+    out: dict[tuple[float, str], list[Row]] = defaultdict(list)
+    with open(REF / f"{stem}.bands.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            out[(float(r["time_s"]), r["dimension"])].append((float(r["low"]), float(r["high"]), r["region"]))
+    return out
+
+
+def _same(dim: str, mine: list[Row], ref: list[Row]) -> bool:
+    return len(mine) == len(ref) and all(
+        abs(a[0] - b[0]) <= TOL[dim] and abs(a[1] - b[1]) <= TOL[dim] and a[2] == b[2]
+        for a, b in zip(mine, ref, strict=True))
+
+
+@cache
+def run(stem: str) -> dict[str, tuple[int, int]]:
+    """Per dimension: (rows compared, rows that agree)."""
+    m = next(x for x in MANIFEST if x["stem"] == stem)
+    cfg = load_conf(REF / m["configuration"])
+    scn = read_daa(REF / m["scenario_input"])
+    ref = _reference(stem)
+    counts = {d: [0, 0] for d in DIMS}
+    for st in bands_scenario(scn, cfg, every=EVERY):
+        for d in st.dims:
+            mine = list(zip(d.low.tolist(), d.high.tolist(), d.region, strict=True))
+            counts[d.dim][0] += 1
+            counts[d.dim][1] += _same(d.dim, mine, ref.get((st.time_s, d.dim), []))
+    return {d: (n, ok) for d, (n, ok) in counts.items()}
+
+
+#: Agreement measured per configuration (all four dimensions together), the floor.
+FLOORS = {
+    "Buffered_DWC_SC_228_nom_a": 0.95,
+    "Buffered_DWC_SC_228_nom_b": 0.95,
+    "CD3D": 0.95,
+    "DO_365A_SUM": 0.77,
+    "DO_365A_no_SUM": 0.79,
+    "DO_365B_SUM": 0.77,
+    "DO_365B_no_SUM": 0.79,
+    "TCAS3D": 0.99,
+}
+
+
+@needs_reference
+def test_bands_agreement_per_configuration() -> None:
+    """All 56 runs (sampled steps); prints the agreement per configuration and dimension."""
+    assert len(MANIFEST) == 56
+    by_conf: dict[str, dict[str, list[int]]] = defaultdict(lambda: {d: [0, 0] for d in DIMS})
+    for m in MANIFEST:
+        conf = m["stem"].split("__")[1]
+        for d, (n, ok) in run(m["stem"]).items():
+            by_conf[conf][d][0] += n
+            by_conf[conf][d][1] += ok
+    print(f"\nDAIDALUS v2.0.4 bands conformance (every {EVERY}th step; intervals within "
+          "1 deg, 1 kt, 10 fpm, 100 ft, same region)")
+    print(f"{'configuration':28s} {'rows':>5s} " + " ".join(f"{d:>7s}" for d in DIMS) + f" {'all':>7s}")
+    failures = []
+    for conf, per in sorted(by_conf.items()):
+        n_all = sum(v[0] for v in per.values())
+        ok_all = sum(v[1] for v in per.values())
+        frac = ok_all / n_all
+        cells = " ".join(f"{per[d][1] / per[d][0]:7.1%}" for d in DIMS)
+        print(f"{conf:28s} {n_all:5d} {cells} {frac:7.1%}")
+        if frac < FLOORS.get(conf, 0.95):
+            failures.append(f"{conf}: {frac:.1%} < floor {FLOORS.get(conf, 0.95):.0%}")
+    assert not failures, failures
+
+
+@needs_reference
+def test_daa_command_writes_the_bands_layout(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`sharedsky daa --bands` writes the reference layout; a CD3D run agrees row for row
+    on at least 90 % of its (time, dimension) rows."""
+    out = tmp_path / "b.csv"
+    conf = SHARED_DATA / "daidalus" / "configurations" / "CD3D.conf"
+    scn = SHARED_DATA / "daidalus" / "scenarios" / "H0_0_120.daa"
+    res = subprocess.run([sys.executable, "-m", "sharedsky.cli", "daa", str(scn), "--conf", str(conf),
+                          "--alerting", str(tmp_path / "a.csv"), "--bands", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    ref_lines = (REF / "H0_0_120__CD3D.bands.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ref_lines[0].strip()
+    mine: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for ln in lines[1:]:
+        f = ln.split(",")
+        mine[(f[0], f[1])].append((float(f[4]), float(f[5]), f[6]))
+    ref = _reference("H0_0_120__CD3D")
+    keys = [(t, d) for (t, d) in ref]
+    same = sum(_same(d, mine.get((f"{t:.1f}", d), []), ref[(t, d)]) for t, d in keys)
+    assert same / len(keys) >= 0.90, f"{same}/{len(keys)}"
+    res = subprocess.run([sys.executable, "-m", "sharedsky.cli", "daa", str(scn), "--conf", str(conf),
+                          "--guidance", str(tmp_path / "g.csv")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "--guidance" in res.stderr
+
+
+def test_bands_lines_name_every_interval() -> None:
+    """The CSV writer: one row per interval, DAIDALUS's number style."""
+    if not MANIFEST:
+        pytest.skip("no reference data")
+    m = next(x for x in MANIFEST if x["stem"] == "C0_0_120__CD3D")
+    steps = bands_scenario(read_daa(REF / m["scenario_input"]), load_conf(REF / m["configuration"]), every=60)
+    lines = bands_csv_lines(steps)
+    assert lines[0] == "time_s,dimension,unit,index,low,high,region"
+    assert lines[1].startswith("0.0,hdir,deg,0,0.0,")
