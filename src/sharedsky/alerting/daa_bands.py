@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sharedsky.alerting.daa_run import fmt
-from sharedsky.alerting.guidance import DIMENSIONS, UNITS, DimensionBands, OwnshipBands
+from sharedsky.alerting.guidance import DIMENSIONS, UNITS, BandsHysteresis, DimensionBands, OwnshipBands
 from sharedsky.alerting.wellclear import WellClearAlerting, WellClearConfig
 from sharedsky.engine.bands import Frame
 from sharedsky.engine.wellclear import PairStates, ownship_plane_states
@@ -60,9 +60,14 @@ def _frame(scn: DaaScenario, own: int, traffic: np.ndarray) -> tuple[Frame, Pair
 def bands_scenario(scn: DaaScenario, cfg: WellClearConfig, ownship: str | None = None,
                    dims: tuple[str, ...] = DIMENSIONS, every: int = 1) -> list[StepBands]:
     """Bands of the ownship (first aircraft of each step, or the one named) at every step
-    with traffic (`every` > 1 computes bands at every n-th such step only; alerting still
-    runs at every step, so its hysteresis is right)."""
+    with traffic (`every` > 1 reports bands at every n-th such step only; alerting still
+    runs at every step, and with M-of-N bands hysteresis the N - 1 steps before each
+    reported one are computed too, so both hysteresis states are as in a full run)."""
     alerting = WellClearAlerting(cfg)
+    bc = cfg.bands
+    hyst: dict[tuple[str, str], BandsHysteresis] = {}
+    probe = BandsHysteresis(bc.alerting_m, bc.alerting_n, bc.hysteresis_time_s)
+    warm = bc.alerting_n - 1 if probe.active else 0
     out: list[StepBands] = []
     n_step = 0
     for rows in scn.steps:
@@ -84,10 +89,15 @@ def bands_scenario(scn: DaaScenario, cfg: WellClearConfig, ownship: str | None =
         alerting.step(t, keys, a_idx, pairs)
         level, init = alerting.state_of(keys)
         n_step += 1
-        if (n_step - 1) % every:
+        lag = (-(n_step - 1)) % every  # steps until the next reported one
+        if lag > warm:
             continue
         ob = OwnshipBands(cfg, frame, a_idx.astype(np.int64), level, init, t)
-        out.append(StepBands(t, str(scn.name[own]), tuple(ob.dimension(d) for d in dims)))
+        name = str(scn.name[own])
+        res = tuple(ob.dimension(d, hyst.setdefault(
+            (name, d), BandsHysteresis(bc.alerting_m, bc.alerting_n, bc.hysteresis_time_s))) for d in dims)
+        if lag == 0:
+            out.append(StepBands(t, name, res))
     return out
 
 

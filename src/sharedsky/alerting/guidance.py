@@ -84,6 +84,7 @@ class OwnshipBands:
         self.frame = frame
         self.alerter_idx = alerter_idx
         self.la = cfg.lookahead_s
+        self.t_s = t_s
         n = frame.n
         valid = (alerter_idx >= 1) & (alerter_idx <= len(cfg.alerters))
         # Per region: the alert level of each aircraft's alerter for that region (0: none).
@@ -249,8 +250,9 @@ class OwnshipBands:
 
     # --- one dimension ----------------------------------------------------------------
 
-    def dimension(self, dim: str) -> DimensionBands:
-        """The bands of one dimension ("hdir", "hs", "vs", "alt")."""
+    def dimension(self, dim: str, hysteresis: BandsHysteresis | None = None) -> DimensionBands:
+        """The bands of one dimension ("hdir", "hs", "vs", "alt"); `hysteresis` (kept by
+        the caller per ownship and dimension) applies the configured M of N."""
         fr, bc = self.frame, self.bc
         c = {"hdir": hdir_candidates, "hs": hs_candidates, "vs": vs_candidates,
              "alt": alt_candidates}[dim](fr, bc)
@@ -288,9 +290,43 @@ class OwnshipBands:
                 if not none_sets[rr].any():
                     break
         if recovery:
-            reg = np.where(none_sets[last] | (reg == 0), ORDER["RECOVERY"], reg)
+            reg = np.where(none_sets[last], ORDER["RECOVERY"], reg)
+        if hysteresis is not None:
+            reg = hysteresis.apply(self.t_s, c.value, reg)
+        if recovery:
+            reg = np.where(reg == 0, ORDER["RECOVERY"], reg)
         low, high, region = _ranges(c, reg)
         return DimensionBands(dim, c.value, low, high, region, *rec_info)
+
+
+class BandsHysteresis:
+    """M of N over time on each value segment's region (DAIDALUS applies M of N to the
+    colours of its bands): a segment shows the most severe region that at least M of its
+    last N regions reached. Restarts when the last step is older than the hysteresis
+    time, time goes back, or the ownship's value moved (the segments moved with it)."""
+
+    def __init__(self, m: int, n: int, hysteresis_time_s: float) -> None:
+        self.m, self.n, self.h = m, n, hysteresis_time_s
+        self.last_t = np.nan
+        self.value = np.nan
+        self.queue = np.zeros((0, 0), dtype=np.int64)
+
+    @property
+    def active(self) -> bool:
+        return self.h > 0 and 0 < self.m <= self.n
+
+    def apply(self, t_s: float, value: float, reg: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The regions after M of N, updating the history with `reg`."""
+        if not self.active:
+            return reg
+        reset = (np.isnan(self.last_t) or t_s <= self.last_t or t_s - self.last_t > self.h
+                 or self.queue.shape[1] != reg.size or abs(value - self.value) > 1e-3)
+        if reset:
+            self.queue = np.full((self.n, reg.size), -1, dtype=np.int64)
+            self.queue[: self.m] = reg
+        self.queue = np.vstack([self.queue[1:], reg[None, :]])
+        self.last_t, self.value = t_s, value
+        return np.asarray(np.sort(self.queue, axis=0)[self.n - self.m], dtype=np.int64)
 
 
 def _ranges(c: Candidates, reg: NDArray[np.int64]) -> tuple[F64, F64, tuple[str, ...]]:
