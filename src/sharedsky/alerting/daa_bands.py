@@ -15,7 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from sharedsky.alerting.daa_run import fmt
-from sharedsky.alerting.guidance import DIMENSIONS, UNITS, BandsHysteresis, DimensionBands, OwnshipBands
+from sharedsky.alerting.guidance import (
+    DIMENSIONS,
+    UNITS,
+    BandsHysteresis,
+    DimensionBands,
+    OwnshipBands,
+)
 from sharedsky.alerting.wellclear import WellClearAlerting, WellClearConfig
 from sharedsky.engine.bands import Frame
 from sharedsky.engine.wellclear import PairStates, ownship_plane_states
