@@ -226,7 +226,14 @@ def test_conf_errors_name_key_and_line() -> None:
         conf_from_text(base.replace("dta_logic = 0", "dta_logic = 1"))
     cfg = conf_from_text(base)
     assert cfg.lookahead_s == 180.0 and cfg.alerting_m == 2 and cfg.alerting_n == 4
-    assert cfg.extra["turn_rate"] == "3.0 [deg/s]"  # bands keys kept for the next step
+    # Bands keys are read into the bands configuration (units converted); keys no step
+    # uses yet are kept verbatim.
+    assert cfg.bands.turn_rate_degs == 3.0 and cfg.bands.vertical_rate_fpm == 500.0
+    assert cfg.bands.v_accel_ms2 == pytest.approx(0.25 * 9.80665)
+    assert cfg.bands.min_h_recovery_nm == 0.66 and cfg.bands.alerting_m == 2
+    assert cfg.extra["persistence_preferred_hdir"] == "15.0 [deg]"
+    with pytest.raises(DaaConfError, match=r"turn_rate: unit \[ft\] is a length"):
+        conf_from_text(base.replace("turn_rate = 3.0 [deg/s]", "turn_rate = 3.0 [ft]"))
     vol = cfg.alerters[1].levels[0].volume
     assert isinstance(vol, WcvTaumod)
     assert vol.dthr_nm == pytest.approx(1500 * 0.3048 / 1852)

@@ -101,7 +101,8 @@ def bands_scenario(scn: DaaScenario, cfg: WellClearConfig, ownship: str | None =
         ob = OwnshipBands(cfg, frame, a_idx.astype(np.int64), level, init, t)
         name = str(scn.name[own])
         res = tuple(ob.dimension(d, hyst.setdefault(
-            (name, d), BandsHysteresis(bc.alerting_m, bc.alerting_n, bc.hysteresis_time_s))) for d in dims)
+            (name, d), BandsHysteresis(bc.alerting_m, bc.alerting_n, bc.hysteresis_time_s,
+                                         360.0 if d == "hdir" else 0.0))) for d in dims)
         if lag == 0:
             out.append(StepBands(t, name, res))
     return out

@@ -293,8 +293,9 @@ class OwnshipBands:
             reg = np.where(none_sets[last], ORDER["RECOVERY"], reg)
         if hysteresis is not None:
             reg = hysteresis.apply(self.t_s, c.value, reg)
-        if recovery:
-            reg = np.where(reg == 0, ORDER["RECOVERY"], reg)
+        # NONE and RECOVERY are both resolutions: which one shows is this step's recovery.
+        res = (reg == 0) | (reg == ORDER["RECOVERY"])
+        reg = np.where(res, ORDER["RECOVERY"] if recovery else 0, reg)
         low, high, region = _ranges(c, reg)
         return DimensionBands(dim, c.value, low, high, region, *rec_info)
 
@@ -305,8 +306,8 @@ class BandsHysteresis:
     last N regions reached. Restarts when the last step is older than the hysteresis
     time, time goes back, or the ownship's value moved (the segments moved with it)."""
 
-    def __init__(self, m: int, n: int, hysteresis_time_s: float) -> None:
-        self.m, self.n, self.h = m, n, hysteresis_time_s
+    def __init__(self, m: int, n: int, hysteresis_time_s: float, mod: float = 0.0) -> None:
+        self.m, self.n, self.h, self.mod = m, n, hysteresis_time_s, mod
         self.last_t = np.nan
         self.value = np.nan
         self.queue = np.zeros((0, 0), dtype=np.int64)
@@ -320,13 +321,21 @@ class BandsHysteresis:
         if not self.active:
             return reg
         reset = (np.isnan(self.last_t) or t_s <= self.last_t or t_s - self.last_t > self.h
-                 or self.queue.shape[1] != reg.size or abs(value - self.value) > 1e-3)
+                 or self.queue.shape[1] != reg.size or _moved(value, self.value, self.mod))
         if reset:
             self.queue = np.full((self.n, reg.size), -1, dtype=np.int64)
             self.queue[: self.m] = reg
         self.queue = np.vstack([self.queue[1:], reg[None, :]])
         self.last_t, self.value = t_s, value
         return np.asarray(np.sort(self.queue, axis=0)[self.n - self.m], dtype=np.int64)
+
+
+def _moved(a: float, b: float, mod: float) -> bool:
+    """The ownship's value moved (modulo `mod` for directions)."""
+    d = abs(a - b)
+    if mod > 0:
+        d = min(d % mod, mod - d % mod)
+    return not d <= 1e-3
 
 
 def _ranges(c: Candidates, reg: NDArray[np.int64]) -> tuple[F64, F64, tuple[str, ...]]:
