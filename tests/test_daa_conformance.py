@@ -231,7 +231,8 @@ def test_conf_errors_name_key_and_line() -> None:
     assert cfg.bands.turn_rate_degs == 3.0 and cfg.bands.vertical_rate_fpm == 500.0
     assert cfg.bands.v_accel_ms2 == pytest.approx(0.25 * 9.80665)
     assert cfg.bands.min_h_recovery_nm == pytest.approx(0.66) and cfg.bands.alerting_m == 2
-    assert cfg.extra["persistence_preferred_hdir"] == "15.0 [deg]"
+    assert cfg.bands.persistence_preferred == pytest.approx((15.0, 100.0, 250.0, 250.0))
+    assert cfg.extra["contour_thr"] == "180.0 [deg]"
     with pytest.raises(DaaConfError, match=r"turn_rate: unit \[ft\] is a length"):
         conf_from_text(base.replace("turn_rate = 3.0 [deg/s]", "turn_rate = 3.0 [ft]"))
     vol = cfg.alerters[1].levels[0].volume

@@ -239,6 +239,10 @@ def _bands(cf: ConfFile, lookahead_s: float) -> BandsConfig:
         bands_persistence=cf.boolean("bands_persistence", False),
         alerting_m=cf.integer("alerting_m", 0),
         alerting_n=cf.integer("alerting_n", 0),
+        persistence_preferred=(num("persistence_preferred_hdir", "angle", 1.0, 0.0),
+                               num("persistence_preferred_hs", "speed", kt, 0.0),
+                               num("persistence_preferred_vs", "speed", fpm, 0.0),
+                               cf.ft("persistence_preferred_alt", 0.0)),
     )
 
 

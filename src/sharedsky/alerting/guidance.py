@@ -63,6 +63,7 @@ class DimensionBands:
     recovery_nfactor: int
     recovery_h_nm: float
     recovery_v_ft: float
+    peripheral: tuple[NDArray[np.intp], ...] = ()  # traffic indices per region NEAR, MID, FAR
 
 
 @dataclass
@@ -261,7 +262,7 @@ class OwnshipBands:
         corrective = CONFLICT_REGIONS.index(self.cfg.corrective_region) if (
             self.cfg.corrective_region in CONFLICT_REGIONS) else 0
         none_sets = [np.ones(nseg, dtype=bool) for _ in range(3)]
-        acs_cache: dict[int, _Acs] = {}
+        acs_cache: dict[int, _Acs] = {r: self._acs(c, r) for r in range(3) if self.bands_for[r]}
         recovery = False
         rec_info: tuple[float, int, float, float] = (np.nan, -1, np.nan, np.nan)
         r = 0
@@ -292,50 +293,59 @@ class OwnshipBands:
         if recovery:
             reg = np.where(none_sets[last], ORDER["RECOVERY"], reg)
         if hysteresis is not None:
-            reg = hysteresis.apply(self.t_s, c.value, reg)
+            reg = hysteresis.apply(self.t_s, c, reg)
         # NONE and RECOVERY are both resolutions: which one shows is this step's recovery.
         res = (reg == 0) | (reg == ORDER["RECOVERY"])
         reg = np.where(res, ORDER["RECOVERY"] if recovery else 0, reg)
         low, high, region = _ranges(c, reg)
-        return DimensionBands(dim, c.value, low, high, region, *rec_info)
+        nconf = [self.conflict[rr].j.size for rr in range(3)]
+        peri = tuple(acs_cache[rr].j[nconf[rr]:] if rr in acs_cache else np.zeros(0, dtype=np.intp)
+                     for rr in range(3))
+        return DimensionBands(dim, c.value, low, high, region, *rec_info, peripheral=peri)
 
 
 class BandsHysteresis:
-    """M of N over time on each value segment's region (DAIDALUS applies M of N to the
-    colours of its bands): a segment shows the most severe region that at least M of its
-    last N regions reached. Restarts when the last step is older than the hysteresis
-    time, time goes back, or the ownship's value moved (the segments moved with it)."""
+    """M of N over time on the region of every value (DAIDALUS applies M of N to the
+    colours of its bands): a value shows the most severe region that at least M of its
+    last N regions reached. Kept per value segment; when the ownship's value moves, the
+    segments move with it and each new segment takes the history of the old segment its
+    middle lay in. Restarts when the last step is older than the hysteresis time or time
+    goes back."""
 
     def __init__(self, m: int, n: int, hysteresis_time_s: float, mod: float = 0.0) -> None:
         self.m, self.n, self.h, self.mod = m, n, hysteresis_time_s, mod
         self.last_t = np.nan
-        self.value = np.nan
+        self.lows = np.zeros(0)
+        self.step = 1.0
         self.queue = np.zeros((0, 0), dtype=np.int64)
 
     @property
     def active(self) -> bool:
         return self.h > 0 and 0 < self.m <= self.n
 
-    def apply(self, t_s: float, value: float, reg: NDArray[np.int64]) -> NDArray[np.int64]:
+    def apply(self, t_s: float, c: Candidates, reg: NDArray[np.int64]) -> NDArray[np.int64]:
         """The regions after M of N, updating the history with `reg`."""
         if not self.active:
             return reg
-        reset = (np.isnan(self.last_t) or t_s <= self.last_t or t_s - self.last_t > self.h
-                 or self.queue.shape[1] != reg.size or _moved(value, self.value, self.mod))
-        if reset:
+        lows = segment_values(c)[0]
+        reset = np.isnan(self.last_t) or t_s <= self.last_t or t_s - self.last_t > self.h
+        if reset or self.queue.shape[1] == 0:
             self.queue = np.full((self.n, reg.size), -1, dtype=np.int64)
             self.queue[: self.m] = reg
+        elif self.queue.shape[1] != reg.size or not np.allclose(lows, self.lows, atol=1e-6):
+            mid = lows + 0.5 * c.step
+            off = mid - self.lows[0]
+            if self.mod > 0:
+                off = np.mod(off, self.mod)
+            j = np.floor(off / self.step).astype(np.int64)
+            ok = (j >= 0) & (j < self.queue.shape[1])
+            q = np.full((self.n, reg.size), -1, dtype=np.int64)
+            q[:, ok] = self.queue[:, j[ok]]
+            q[: self.m, ~ok] = reg[~ok]
+            self.queue = q
         self.queue = np.vstack([self.queue[1:], reg[None, :]])
-        self.last_t, self.value = t_s, value
+        self.last_t, self.lows, self.step = t_s, lows, c.step
         return np.asarray(np.sort(self.queue, axis=0)[self.n - self.m], dtype=np.int64)
-
-
-def _moved(a: float, b: float, mod: float) -> bool:
-    """The ownship's value moved (modulo `mod` for directions)."""
-    d = abs(a - b)
-    if mod > 0:
-        d = min(d % mod, mod - d % mod)
-    return not d <= 1e-3
 
 
 def _ranges(c: Candidates, reg: NDArray[np.int64]) -> tuple[F64, F64, tuple[str, ...]]:
@@ -360,3 +370,183 @@ def _ranges(c: Candidates, reg: NDArray[np.int64]) -> tuple[F64, F64, tuple[str,
     starts = np.concatenate([[0], brk])
     ends = np.concatenate([brk - 1, [lo.size - 1]])
     return lo[starts], hi[ends], tuple(NAMES[int(x)] for x in reg[starts])
+
+
+# --- Guidance: resolutions and preferred direction -------------------------------------
+
+_ALMOST = 1e-7
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= _ALMOST * max(1.0, abs(a), abs(b))
+
+
+def _conflict_order(region: str) -> int:
+    """NONE and RECOVERY 0, FAR 1, MID 2, NEAR 3."""
+    return 0 if region in ("NONE", "RECOVERY") else ORDER[region]
+
+
+def index_of(b: DimensionBands, val: float, mod: float) -> int:
+    """Index of the range holding `val` (a boundary belongs to the less severe side,
+    as DAIDALUS decides it), -1 if none."""
+    if mod > 0:
+        val = val % mod
+    last = len(b.region) - 1
+    for i in range(last + 1):
+        lo, hi, reg = float(b.low[i]), float(b.high[i]), b.region[i]
+        inside = (lo <= val or _close(lo, val)) and (val <= hi or _close(val, hi))
+        wraps = i == last and mod > 0 and _close((hi - val) % mod, 0.0)
+        if not (inside or wraps):
+            continue
+        if reg in ("NONE", "RECOVERY"):
+            return i
+        if _close(val, lo):
+            prev = i - 1 if i > 0 else (last if mod > 0 else -1)
+            if prev > 0:
+                return i if _conflict_order(reg) <= _conflict_order(b.region[prev]) else prev
+            return prev
+        if val < hi and not _close(val, hi):
+            return i
+        nxt = i + 1 if i < last else (0 if mod > 0 else -1)
+        if nxt > 0:
+            return i if _conflict_order(reg) <= _conflict_order(b.region[nxt]) else nxt
+        return nxt
+    return -1
+
+
+class GuidanceState:
+    """Resolutions (nearest resolution value up/right and down/left) and the preferred
+    direction of one dimension, with DAIDALUS's persistence of both over time."""
+
+    def __init__(self, cfg: WellClearConfig, dim: str) -> None:
+        bc = cfg.bands
+        self.corrective = _conflict_order(cfg.corrective_region) if cfg.corrective_region in ORDER else 3
+        self.mod = 360.0 if dim == "hdir" else 0.0
+        self.h, self.p = bc.hysteresis_time_s, bc.persistence_time_s
+        self.delta = dict(zip(DIMENSIONS, bc.persistence_preferred, strict=True))[dim]
+        self.last_t = np.nan
+        self._reset()
+
+    def _reset(self) -> None:
+        self.pref = False
+        self.t_dir = np.nan
+        self.res_up = self.res_low = np.nan
+        self.raw_up = self.raw_low = np.nan
+        self.nf_up = self.nf_low = 0
+
+    def _left_of(self, a: float, b: float) -> bool:
+        if _close(a, b):
+            return True
+        if self.mod == 0:
+            return a < b
+        return ((b - a) % self.mod) < self.mod / 2.0 and not _close((b - a) % self.mod, self.mod / 2.0)
+
+    def _conflict(self, reg: str) -> bool:
+        return reg in ("FAR", "MID", "NEAR") and ORDER[reg] >= self.corrective
+
+    def _below(self, reg: str) -> bool:
+        return reg in ORDER and _conflict_order(reg) < self.corrective
+
+    def _contiguous(self, b: DimensionBands, up: bool, frm: int, to: int) -> bool:
+        n = len(b.region)
+        i = frm
+        while i != to and 0 <= i < n and self._below(b.region[i]):
+            i = i + 1 if up else i - 1
+            if self.mod > 0 and i == n:
+                i = 0
+            if self.mod > 0 and i == -1:
+                i = n - 1
+        return 0 <= i < n and self._below(b.region[i])
+
+    def step(self, t_s: float, b: DimensionBands) -> tuple[int, float, float, bool]:
+        """(index of the current value, resolution up/right, down/left, preferred up/right)."""
+        if np.isnan(self.last_t) or t_s <= self.last_t or t_s - self.last_t > self.h:
+            self._reset()
+        self.last_t = t_s
+        val = b.value % self.mod if self.mod > 0 else b.value
+        idx = index_of(b, val, self.mod)
+        nf = b.recovery_nfactor
+        n = len(b.region)
+        last = n - 1
+        self.raw_low = self.raw_up = np.nan
+        il = iu = idx
+        if 0 <= idx < n and self._conflict(b.region[idx]):
+            self.raw_low = -np.inf
+            while il >= 0 and self._conflict(b.region[il]):
+                if self._left_of(float(b.low[il]), val):
+                    il = last if (il == 0 and self.mod > 0) else il - 1
+                else:
+                    il = -1
+                if il == idx:
+                    il = -1
+            if il >= 0:
+                self.raw_low = 0.0 if (il == last and self.mod > 0) else float(b.high[il])
+            self.raw_up = np.inf
+            while iu <= last and self._conflict(b.region[iu]):
+                if self._left_of(val, float(b.high[iu])):
+                    iu = 0 if (iu == last and self.mod > 0) else iu + 1
+                else:
+                    iu = last + 1
+                if iu == idx:
+                    iu = last + 1
+            if iu <= last:
+                self.raw_up = float(b.low[iu])
+        self._resolutions(b, nf, val, il, iu)
+        self._preferred(nf, val)
+        return idx, self.res_up, self.res_low, self.pref
+
+    def _resolutions(self, b: DimensionBands, nf: int, val: float, il: int, iu: int) -> None:
+        if self.h <= 0 or np.isnan(self.t_dir) or self.last_t <= self.t_dir or self.delta <= 0:
+            self.res_low, self.nf_low, self.res_up, self.nf_up = self.raw_low, nf, self.raw_up, nf
+            self.t_dir = np.nan
+            return
+        mod = self.mod
+        keep_up = (np.isfinite(self.raw_up) and np.isfinite(self.res_up) and self._left_of(val, self.res_up)
+                   and (self.last_t - self.t_dir < self.p or self.nf_up < nf
+                        or _mod(self.res_up - self.raw_up, mod) < self.delta))
+        i = index_of(b, self.res_up, mod) if keep_up else -1
+        if not (0 <= i < len(b.region) and self._contiguous(b, self.pref, iu, i)):
+            self.res_up, self.nf_up = self.raw_up, nf
+        keep_low = (np.isfinite(self.raw_low) and np.isfinite(self.res_low) and self._left_of(self.res_low, val)
+                    and (self.last_t - self.t_dir < self.p or self.nf_low < nf
+                         or _mod(self.raw_low - self.res_low, mod) < self.delta))
+        i = index_of(b, self.res_low, mod) if keep_low else -1
+        if not (0 <= i < len(b.region) and self._contiguous(b, self.pref, il, i)):
+            self.res_low, self.nf_low = self.raw_low, nf
+
+    def _switch(self, up: bool, nf: int) -> None:
+        self.pref = up
+        self.t_dir = self.last_t
+        if nf <= self.nf_low:
+            self.res_low = self.raw_low
+        if nf <= self.nf_up:
+            self.res_up = self.raw_up
+
+    def _preferred(self, nf: int, val: float) -> None:
+        up_ok, low_ok = np.isfinite(self.raw_up), np.isfinite(self.raw_low)
+        if not up_ok and not low_ok:
+            self.t_dir = np.nan
+            self.pref = False
+        elif not up_ok:
+            if self.pref:
+                self._switch(False, nf)
+        elif not low_ok:
+            if not self.pref:
+                self._switch(True, nf)
+        else:
+            d_up = _mod(self.raw_up - val, self.mod)
+            d_low = _mod(val - self.raw_low, self.mod)
+            actual = d_up <= d_low or _close(d_up, d_low)
+            if self.h <= 0 or np.isnan(self.t_dir) or self.last_t < self.t_dir or self.delta <= 0:
+                self.pref = actual
+                self.t_dir = self.last_t
+            elif self.last_t - self.t_dir < self.p or abs(d_up - d_low) < self.delta:
+                pass
+            elif (self.pref and self.nf_low > self.nf_up) or (not self.pref and self.nf_up > self.nf_low):
+                pass
+            elif self.pref != actual:
+                self._switch(actual, nf)
+
+
+def _mod(x: float, mod: float) -> float:
+    return x % mod if mod > 0 else x

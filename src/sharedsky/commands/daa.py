@@ -2,9 +2,10 @@
 encounter file, written in DAIDALUS's `DaidalusAlerting` CSV layout.
 
 `--bands OUT.csv` also writes the guidance bands of every step (hdir, hs, vs, alt
-intervals and their regions) in the layout of DAIDALUS's reference `.bands.csv`.
-`--guidance` (resolutions, recovery times, last time to manoeuvre) is not built yet and
-is refused with a clear message.
+intervals and their regions) in the layout of DAIDALUS's reference `.bands.csv`, and
+`--guidance OUT.csv` the guidance of every step and dimension (region of the current
+value, resolutions, preferred direction, recovery time and distances, peripheral
+aircraft) in the layout of its `.guidance.csv`.
 """
 
 from __future__ import annotations
@@ -31,13 +32,11 @@ from sharedsky.commands.common import fail
                    "WGS84 mid-point frame.")
 @click.option("--bands", "bands_out", type=click.Path(path_type=Path), default=None,
               help="Write the guidance bands (time, dimension, interval, region) here.")
-@click.option("--guidance", default=None, hidden=True)
+@click.option("--guidance", "guidance_out", type=click.Path(path_type=Path), default=None,
+              help="Write the guidance (resolutions, preferred direction, recovery) here.")
 def daa(scenario: Path, conf: Path, ownship: str | None, alerting_out: Path | None, geometry: str,
-        bands_out: Path | None, guidance: str | None) -> None:
+        bands_out: Path | None, guidance_out: Path | None) -> None:
     """Well-clear alert levels for every (time, ownship, traffic) of SCENARIO (.daa/.xyz)."""
-    if guidance is not None:
-        fail("daa", "--guidance is not implemented yet (issue 12: alerting and bands are); "
-                    "use --alerting and --bands")
     from sharedsky.agreement.daa_conf import DaaConfError, load_conf
     from sharedsky.alerting.daa_run import alert_scenario, alerting_csv_lines
     from sharedsky.ingest.daa import DaaScenarioError, read_daa
@@ -65,14 +64,17 @@ def daa(scenario: Path, conf: Path, ownship: str | None, alerting_out: Path | No
         except OSError as exc:
             fail("daa", f"{alerting_out}: cannot write: {exc}")
     click.echo(f"daa: {len(table)} rows, {len(scn.steps)} steps, {elapsed * 1000:.1f} ms", err=True)
-    if bands_out is not None:
-        from sharedsky.alerting.daa_bands import bands_csv_lines, bands_scenario
+    if bands_out is not None or guidance_out is not None:
+        from sharedsky.alerting.daa_bands import bands_csv_lines, bands_scenario, guidance_csv_lines
 
         t0 = time.perf_counter()
         steps = bands_scenario(scn, cfg, ownship=ownship)
         elapsed = time.perf_counter() - t0
-        try:
-            bands_out.write_text("\n".join(bands_csv_lines(steps)) + "\n", encoding="utf-8")
-        except OSError as exc:
-            fail("daa", f"{bands_out}: cannot write: {exc}")
+        for out, lines in ((bands_out, bands_csv_lines), (guidance_out, guidance_csv_lines)):
+            if out is None:
+                continue
+            try:
+                out.write_text("\n".join(lines(steps)) + "\n", encoding="utf-8")
+            except OSError as exc:
+                fail("daa", f"{out}: cannot write: {exc}")
         click.echo(f"daa: bands at {len(steps)} steps, {elapsed * 1000:.1f} ms", err=True)

@@ -79,6 +79,7 @@ class BandsConfig:
     bands_persistence: bool = False
     alerting_m: int = 0
     alerting_n: int = 0
+    persistence_preferred: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # deg, kt, fpm, ft
 
     def omega_degs(self, gs_kt: float) -> float:
         """Turn rate (deg/s): as configured, or from the bank angle at this speed."""
