@@ -24,14 +24,19 @@ from functools import cache
 import pytest
 
 from sharedsky.agreement.daa_conf import load_conf
-from sharedsky.alerting.daa_bands import bands_csv_lines, bands_scenario, guidance_csv_lines
+from sharedsky.alerting.daa_bands import (
+    alerts_csv_lines,
+    bands_csv_lines,
+    bands_scenario,
+    guidance_csv_lines,
+)
 from sharedsky.ingest.daa import read_daa
 
 from conftest import SHARED_DATA
 
 REF = SHARED_DATA / "daidalus" / "reference"
 TOL = {"hdir": 1.0, "hs": 1.0, "vs": 10.0, "alt": 100.0}
-EVERY = 30
+EVERY = 40
 DIMS = ("hdir", "hs", "vs", "alt")
 
 
@@ -178,11 +183,46 @@ def test_guidance_agreement() -> None:
     assert not low, low
 
 
+ALERTS_EVERY = 60
+LTM = ("hdir", "hs", "vs", "alt")
+
+
+@needs_reference
+def test_last_time_to_manoeuvre() -> None:
+    """All 56 runs at every 60th step: the last time to manoeuvre per intruder and
+    dimension against DAIDALUS's .alerts.csv (equal within 1 s, or both NaN / -inf)."""
+    ok = {d: [0, 0] for d in LTM}
+    by_conf: dict[str, dict[str, list[int]]] = defaultdict(lambda: {d: [0, 0] for d in LTM})
+    for m in MANIFEST:
+        lines = alerts_csv_lines(read_daa(REF / m["scenario_input"]), load_conf(REF / m["configuration"]),
+                                 every=ALERTS_EVERY)
+        with open(REF / f"{m['stem']}.alerts.csv", newline="", encoding="utf-8") as fh:
+            ref = {(r["time_s"], r["intruder"]): r for r in csv.DictReader(fh)}
+        conf = m["stem"].split("__")[1]
+        for r in csv.DictReader(lines):
+            f = ref[(r["time_s"], r["intruder"])]
+            assert r["alert_level"] == f["alert_level"], (m["stem"], r["time_s"])
+            for d in LTM:
+                c = f"last_time_{d}_maneuver_s"
+                x, y = float(r[c]), float(f[c])
+                same = (math.isnan(x) and math.isnan(y)) or x == y or abs(x - y) <= 1.0
+                for acc in (ok[d], by_conf[conf][d]):
+                    acc[0] += 1
+                    acc[1] += same
+    print("\nLast time to manoeuvre within 1 s of DAIDALUS (every 60th step)")
+    for conf, per in sorted(by_conf.items()):
+        print(f"{conf:28s} " + " ".join(f"{d} {per[d][1] / per[d][0]:.1%}" for d in LTM))
+    frac = {d: v[1] / v[0] for d, v in ok.items()}
+    print("all runs", {d: f"{v:.1%}" for d, v in frac.items()})
+    assert all(v >= 0.99 for v in frac.values()), frac
+
+
 @needs_reference
 def test_daa_command_writes_the_bands_layout(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`sharedsky daa --bands` writes the reference layout; a CD3D run agrees row for row
     on at least 90 % of its (time, dimension) rows; `--guidance` writes one row per time
-    and dimension in the reference guidance layout."""
+    and dimension in the reference guidance layout, `--alerts` one row per time and
+    intruder in the reference alerts layout."""
     out = tmp_path / "b.csv"
     conf = SHARED_DATA / "daidalus" / "configurations" / "CD3D.conf"
     scn = SHARED_DATA / "daidalus" / "scenarios" / "H0_0_120.daa"
@@ -202,11 +242,15 @@ def test_daa_command_writes_the_bands_layout(tmp_path) -> None:  # type: ignore[
     same = sum(_same(d, mine.get((f"{t:.1f}", d), []), ref[(t, d)]) for t, d in keys)
     assert same / len(keys) >= 0.90, f"{same}/{len(keys)}"
     res = subprocess.run([sys.executable, "-m", "sharedsky.cli", "daa", str(scn), "--conf", str(conf),
-                          "--guidance", str(tmp_path / "g.csv")], capture_output=True, text=True, timeout=300)
+                          "--guidance", str(tmp_path / "g.csv"), "--alerts", str(tmp_path / "al.csv")],
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     g = (tmp_path / "g.csv").read_text(encoding="utf-8").splitlines()
     assert g[0] == (REF / "H0_0_120__CD3D.guidance.csv").read_text(encoding="utf-8").splitlines()[0].strip()
     assert len(g) == 1 + 4 * 121
+    al = (tmp_path / "al.csv").read_text(encoding="utf-8").splitlines()
+    ref_al = (REF / "H0_0_120__CD3D.alerts.csv").read_text(encoding="utf-8").splitlines()
+    assert al[0] == ref_al[0].strip() and len(al) == len(ref_al)
 
 
 def test_bands_lines_name_every_interval() -> None:

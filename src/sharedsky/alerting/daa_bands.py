@@ -22,6 +22,7 @@ from sharedsky.alerting.guidance import (
     DimensionBands,
     GuidanceState,
     OwnshipBands,
+    last_time_to_manoeuvre,
 )
 from sharedsky.alerting.wellclear import WellClearAlerting, WellClearConfig
 from sharedsky.engine.bands import Frame
@@ -174,4 +175,47 @@ def guidance_csv_lines(steps: list[StepBands]) -> list[str]:
                 fmt(st.time_s), d.dim, UNITS[d.dim], _num(d.value), g.region, _num(g.resolution_up),
                 _num(g.resolution_low), _PREFERRED[d.dim][int(g.preferred_up)], _num(d.recovery_time_s),
                 _num(d.recovery_h_nm), _num(d.recovery_v_ft), str(int(d.recovery_nfactor)), *g.peripheral]))
+    return lines
+
+
+ALERTS_HEADER = ("time_s,ownship,intruder,alert_level,t_corrective_in_s,t_corrective_out_s,"
+                 "last_time_hdir_maneuver_s,last_time_hs_maneuver_s,last_time_vs_maneuver_s,"
+                 "last_time_alt_maneuver_s")
+
+
+def alerts_csv_lines(scn: DaaScenario, cfg: WellClearConfig, ownship: str | None = None,
+                     every: int = 1) -> list[str]:
+    """Lines of the `.alerts.csv` layout: per time and intruder, the alert level, the
+    corrective volume's interval (empty when none) and the last time to manoeuvre in
+    each dimension (NaN: not in conflict; -inf: too late). `every` > 1 keeps every n-th
+    step with traffic (alerting runs at every step)."""
+    alerting = WellClearAlerting(cfg)
+    lines = [ALERTS_HEADER]
+    n_step = 0
+    for rows in scn.steps:
+        own = int(rows[0]) if ownship is None else next(
+            (int(r) for r in rows if scn.name[r] == ownship), -1)
+        if own < 0:
+            continue
+        traffic = rows[rows != own]
+        if traffic.size == 0:
+            continue
+        frame, pairs = _frame(scn, own, traffic)
+        j = traffic.astype(np.intp)
+        a_idx = np.full(j.size, scn.alerter[own]) if cfg.ownship_centric else scn.alerter[j]
+        t = float(scn.time_s[own])
+        keys = np.char.add(np.char.add(scn.name[np.full(j.size, own)], "\x1f"), scn.name[j])
+        res = alerting.step(t, keys, a_idx, pairs)
+        n_step += 1
+        if (n_step - 1) % every:
+            continue
+        ltm = last_time_to_manoeuvre(cfg, frame, a_idx.astype(np.int64))
+        corr = np.array([cfg.corrective_level(int(a)) for a in a_idx])
+        for k in range(j.size):
+            iv = res.intervals[corr[k] - 1] if corr[k] > 0 else None
+            hit = iv is not None and bool(iv.hit[k])
+            t_in = fmt(float(iv.t_in_s[k])) if hit and iv is not None else ""
+            t_out = fmt(float(iv.t_out_s[k])) if hit and iv is not None else ""
+            lines.append(",".join([fmt(t), str(scn.name[own]), str(scn.name[j[k]]), str(int(res.level[k])),
+                                   t_in, t_out, *(_num(float(x)) for x in ltm[k])]))
     return lines

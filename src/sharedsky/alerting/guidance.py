@@ -31,12 +31,14 @@ from sharedsky.engine.bands import (
     Frame,
     Table,
     Trajectory,
+    all_red,
     alt_candidates,
     any_red,
     green,
     hdir_candidates,
     hs_candidates,
     none_segments,
+    project,
     segment_values,
     violation_table,
     vs_candidates,
@@ -181,10 +183,10 @@ class OwnshipBands:
                     rt = Table(rtab.t_in[:, cols], rtab.t_out[:, cols])
                 ok = green(c, sub, rt, b_s, th, self.la)
             for col in range(ok.shape[1]):
-                free &= none_segments(c, ok[:, col])
+                free &= _drop_slivers(c, none_segments(c, ok[:, col]))
             if not free.any():
                 break
-        return free
+        return _drop_slivers(c, free)
 
     def _acs(self, c: Candidates, r: int) -> _Acs:
         """Conflict aircraft of region r, then peripheral ones for this dimension."""
@@ -346,6 +348,29 @@ class BandsHysteresis:
         self.queue = np.vstack([self.queue[1:], reg[None, :]])
         self.last_t, self.lows, self.step = t_s, lows, c.step
         return np.asarray(np.sort(self.queue, axis=0)[self.n - self.m], dtype=np.int64)
+
+
+#: DAIDALUS compares interval bounds to about 2.4e-4 relative (2^40 units in the last
+#: place): a conflict-free interval that clipping to the value range leaves shorter than
+#: that is no interval at all.
+ALMOST_REL = 2.0**-12
+
+
+def _drop_slivers(c: Candidates, free: BOOL) -> BOOL:
+    """Conflict-free runs of segments whose extent within the value range is a sliver
+    are dropped (only runs cut by the range's ends can be that short)."""
+    if c.mod > 0 or not free.any():
+        return free
+    lo, hi = segment_values(c)
+    lo_c, hi_c = np.maximum(lo, c.lo), np.minimum(hi, c.hi)
+    edges = np.diff(np.concatenate([[0], free.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    out = free.copy()
+    for a, b in zip(starts, ends, strict=True):  # a handful of runs per dimension
+        x, y = lo_c[a:b + 1].min(), hi_c[a:b + 1].max()
+        if not y - x > ALMOST_REL * max(abs(x), abs(y), 1e-9):
+            out[a:b + 1] = False
+    return out
 
 
 def _ranges(c: Candidates, reg: NDArray[np.int64]) -> tuple[F64, F64, tuple[str, ...]]:
@@ -550,3 +575,51 @@ class GuidanceState:
 
 def _mod(x: float, mod: float) -> float:
     return x % mod if mod > 0 else x
+
+
+CANDIDATES = {"hdir": hdir_candidates, "hs": hs_candidates, "vs": vs_candidates, "alt": alt_candidates}
+
+
+def last_time_to_manoeuvre(cfg: WellClearConfig, frame: Frame, alerter_idx: NDArray[np.int64],
+                           dims: tuple[str, ...] = DIMENSIONS) -> F64:
+    """(J, dims) the last time (s from now) at which a manoeuvre of each dimension still
+    avoids the corrective volume of each traffic aircraft: nan when not in conflict with
+    it within the lookahead, -inf when already too late. Found by bisection to 0.5 s on
+    the time at which every aircraft, flown straight until then, leaves no conflict-free
+    candidate (or is in violation). One bisection per (aircraft in conflict, dimension):
+    the aircraft are few and each step of a bisection is vectorised over candidates."""
+    la = cfg.lookahead_s
+    out = np.full((frame.n, len(dims)), np.nan)
+    now = Trajectory(np.zeros(1), frame.own_s_nm[:, None], frame.own_v_nms[:, None],
+                     np.array([frame.own_z_ft]), np.array([frame.own_vz_fts]))
+    for jj in range(frame.n):
+        a = int(alerter_idx[jj])
+        lv = cfg.corrective_level(a)
+        if lv <= 0:
+            continue
+        vol = cfg.alerters[a - 1].levels[lv - 1].volume
+        one = frame.take(np.array([jj], dtype=np.intp))
+        tab = violation_table(vol, one, now)
+        t_in, t_out = float(tab.t_in[0, 0]), min(float(tab.t_out[0, 0]), la)
+        if not t_in < t_out - 1e-9:
+            continue
+        if t_in == 0.0:
+            out[jj, :] = -np.inf
+            continue
+        for n_d, dim in enumerate(dims):
+            red, green_t = t_in, 0.0
+            pivot = 0.0
+            while red - green_t > 0.5:
+                fr_p = project(one, pivot)
+                now_p = Trajectory(np.zeros(1), fr_p.own_s_nm[:, None], fr_p.own_v_nms[:, None],
+                                   np.array([fr_p.own_z_ft]), np.array([fr_p.own_vz_fts]))
+                t0 = violation_table(vol, fr_p, now_p)
+                in_violation = bool(t0.t_in[0, 0] <= 1e-9 < t0.t_out[0, 0])
+                c = CANDIDATES[dim](fr_p, cfg.bands)
+                if in_violation or bool(all_red(c, violation_table(vol, fr_p, c.traj), la)[0]):
+                    red = pivot
+                else:
+                    green_t = pivot
+                pivot = (red + green_t) / 2.0
+            out[jj, n_d] = green_t if green_t > 0 else -np.inf
+    return out

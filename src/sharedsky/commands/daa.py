@@ -5,7 +5,9 @@ encounter file, written in DAIDALUS's `DaidalusAlerting` CSV layout.
 intervals and their regions) in the layout of DAIDALUS's reference `.bands.csv`, and
 `--guidance OUT.csv` the guidance of every step and dimension (region of the current
 value, resolutions, preferred direction, recovery time and distances, peripheral
-aircraft) in the layout of its `.guidance.csv`.
+aircraft) in the layout of its `.guidance.csv`; `--alerts OUT.csv` the alert level, the
+corrective volume's interval and the last time to manoeuvre in each dimension per time
+and intruder, in the layout of its `.alerts.csv`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from sharedsky.commands.common import fail
 @click.option("--ownship", default=None, help="Aircraft to use as ownship (default: first of each step).")
 @click.option("--alerting", "alerting_out", type=click.Path(path_type=Path), default=None,
               help="Write the DaidalusAlerting CSV here (default: standard output).")
+@click.option("--alerts", "alerts_out", type=click.Path(path_type=Path), default=None,
+              help="Write alert level, corrective interval and last time to manoeuvre per intruder here.")
 @click.option("--geometry", type=click.Choice(["daidalus", "wgs84"]), default="daidalus",
               show_default=True,
               help="Frame for lat/lon files: DAIDALUS's ownship plane (conformance) or sharedsky's "
@@ -35,7 +39,7 @@ from sharedsky.commands.common import fail
 @click.option("--guidance", "guidance_out", type=click.Path(path_type=Path), default=None,
               help="Write the guidance (resolutions, preferred direction, recovery) here.")
 def daa(scenario: Path, conf: Path, ownship: str | None, alerting_out: Path | None, geometry: str,
-        bands_out: Path | None, guidance_out: Path | None) -> None:
+        bands_out: Path | None, guidance_out: Path | None, alerts_out: Path | None) -> None:
     """Well-clear alert levels for every (time, ownship, traffic) of SCENARIO (.daa/.xyz)."""
     from sharedsky.agreement.daa_conf import DaaConfError, load_conf
     from sharedsky.alerting.daa_run import alert_scenario, alerting_csv_lines
@@ -78,3 +82,15 @@ def daa(scenario: Path, conf: Path, ownship: str | None, alerting_out: Path | No
             except OSError as exc:
                 fail("daa", f"{out}: cannot write: {exc}")
         click.echo(f"daa: bands at {len(steps)} steps, {elapsed * 1000:.1f} ms", err=True)
+    if alerts_out is not None:
+        from sharedsky.alerting.daa_bands import alerts_csv_lines
+
+        t0 = time.perf_counter()
+        alert_lines = alerts_csv_lines(scn, cfg, ownship=ownship)
+        elapsed = time.perf_counter() - t0
+        try:
+            alerts_out.write_text("\n".join(alert_lines) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail("daa", f"{alerts_out}: cannot write: {exc}")
+        click.echo(f"daa: last times to manoeuvre for {len(alert_lines) - 1} rows, "
+                   f"{elapsed * 1000:.1f} ms", err=True)

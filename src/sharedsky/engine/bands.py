@@ -560,3 +560,32 @@ def segment_values(c: Candidates) -> tuple[F64, F64]:
         return lo, lo + c.step
     i = np.arange(-c.max_k[0], c.max_k[1], dtype=np.float64)
     return c.value + i * c.step, c.value + (i + 1) * c.step
+
+
+def all_red(c: Candidates, det: Table, lookahead_s: float) -> BOOL:
+    """(J,) no candidate of the dimension avoids the detector over the lookahead: no
+    manoeuvre is conflict-free before its own trajectory loses separation (DAIDALUS's
+    test for the last time to manoeuvre)."""
+    j = det.t_in.shape[1]
+    th = np.full(j, lookahead_s)
+    if c.dim == "alt":
+        return np.asarray(~green_alt(c, det, None, 0.0, th, lookahead_s).any(axis=0), dtype=bool)
+    t = c.traj.t_s
+    if c.tstep_s == 0:
+        ok = ~overlaps(det, 0.0, lookahead_s)
+        return np.asarray(~ok.any(axis=0), dtype=bool)
+    cd = ~(t[:, None] > lookahead_s) & overlaps(det, t, np.full(t.size, lookahead_s))
+    los = violated_now(det, t) & (t[:, None] < lookahead_s)
+    anyg = np.zeros(j, dtype=bool)
+    for s in (0, 1):
+        sl = c.side(s)
+        clear_so_far = np.cumsum(los[sl], axis=0) == 0  # no loss of separation up to k
+        anyg |= (~cd[sl] & clear_so_far).any(axis=0)
+    return ~anyg
+
+
+def project(fr: Frame, t_s: float) -> Frame:
+    """Every aircraft of the frame flown straight for t_s seconds."""
+    return Frame(fr.own_s_nm + fr.own_v_nms * t_s, fr.own_v_nms, fr.own_z_ft + fr.own_vz_fts * t_s,
+                 fr.own_vz_fts, fr.s_nm + fr.v_nms * t_s, fr.v_nms, fr.z_ft + fr.vz_fts * t_s, fr.vz_fts,
+                 fr.errors)
