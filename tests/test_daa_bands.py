@@ -117,7 +117,7 @@ def run(stem: str) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int
 FLOORS = {
     "Buffered_DWC_SC_228_nom_a": 0.99,
     "Buffered_DWC_SC_228_nom_b": 0.99,
-    "CD3D": 0.96,
+    "CD3D": 0.99,
     "DO_365A_SUM": 0.97,
     "DO_365A_no_SUM": 0.99,
     "DO_365B_SUM": 0.97,
@@ -153,7 +153,7 @@ def test_bands_agreement_per_configuration() -> None:
 
 #: Guidance agreement measured over all runs (sampled steps), per column: the floor.
 GUIDANCE_FLOORS = {
-    "region_of_current_value": 0.99, "resolution_up_or_right": 0.93, "resolution_down_or_left": 0.96,
+    "region_of_current_value": 0.99, "resolution_up_or_right": 0.94, "resolution_down_or_left": 0.98,
     "preferred": 0.99, "recovery_time_s": 0.99, "recovery_hdist": 0.99, "recovery_vdist": 0.99,
     "recovery_nfactor": 0.99, "peripheral_MID": 0.99, "peripheral_NEAR": 0.99,
 }
@@ -220,14 +220,15 @@ def test_last_time_to_manoeuvre() -> None:
 @needs_reference
 def test_daa_command_writes_the_bands_layout(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`sharedsky daa --bands` writes the reference layout; a CD3D run agrees row for row
-    on at least 90 % of its (time, dimension) rows; `--guidance` writes one row per time
+    on at least 99 % of its (time, dimension) rows; `--guidance` writes one row per time
     and dimension in the reference guidance layout, `--alerts` one row per time and
     intruder in the reference alerts layout."""
     out = tmp_path / "b.csv"
     conf = SHARED_DATA / "daidalus" / "configurations" / "CD3D.conf"
     scn = SHARED_DATA / "daidalus" / "scenarios" / "H0_0_120.daa"
     res = subprocess.run([sys.executable, "-m", "sharedsky.cli", "daa", str(scn), "--conf", str(conf),
-                          "--alerting", str(tmp_path / "a.csv"), "--bands", str(out)],
+                          "--alerting", str(tmp_path / "a.csv"), "--bands", str(out),
+                          "--guidance", str(tmp_path / "g.csv"), "--alerts", str(tmp_path / "al.csv")],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     lines = out.read_text(encoding="utf-8").splitlines()
@@ -240,11 +241,7 @@ def test_daa_command_writes_the_bands_layout(tmp_path) -> None:  # type: ignore[
     ref = _reference("H0_0_120__CD3D")
     keys = [(t, d) for (t, d) in ref]
     same = sum(_same(d, mine.get((f"{t:.1f}", d), []), ref[(t, d)]) for t, d in keys)
-    assert same / len(keys) >= 0.90, f"{same}/{len(keys)}"
-    res = subprocess.run([sys.executable, "-m", "sharedsky.cli", "daa", str(scn), "--conf", str(conf),
-                          "--guidance", str(tmp_path / "g.csv"), "--alerts", str(tmp_path / "al.csv")],
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
+    assert same / len(keys) >= 0.99, f"{same}/{len(keys)}"
     g = (tmp_path / "g.csv").read_text(encoding="utf-8").splitlines()
     assert g[0] == (REF / "H0_0_120__CD3D.guidance.csv").read_text(encoding="utf-8").splitlines()[0].strip()
     assert len(g) == 1 + 4 * 121
@@ -262,3 +259,28 @@ def test_bands_lines_name_every_interval() -> None:
     lines = bands_csv_lines(steps)
     assert lines[0] == "time_s,dimension,unit,index,low,high,region"
     assert lines[1].startswith("0.0,hdir,deg,0,0.0,")
+
+
+def test_daa_bands_unwritable_output_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An output that cannot be written exits 2 naming it; the ownship alone gets
+    all-NONE bands."""
+    scn = tmp_path / "tiny.xyz"
+    scn.write_text("NAME sx sy sz trk gs vs time\n"
+                   "[none] [nmi] [nmi] [ft] [deg] [knot] [fpm] [s]\n"
+                   "Own, 0.0, 0.0, 15000.0, 90.0, 120.0, 0.0, 0.0\n"
+                   "Own, 0.033, 0.0, 15000.0, 90.0, 120.0, 0.0, 1.0\n", encoding="utf-8")
+    conf = SHARED_DATA / "daidalus" / "configurations" / "CD3D.conf"
+    if not conf.exists():
+        pytest.skip("no DAIDALUS configuration")
+    bad = tmp_path / "missing" / "b.csv"
+    res = subprocess.run([sys.executable, "-m", "sharedsky.cli", "daa", str(scn), "--conf", str(conf),
+                          "--alerting", str(tmp_path / "a.csv"), "--bands", str(bad)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and str(bad) in res.stderr and "cannot write" in res.stderr
+    ok = tmp_path / "b.csv"
+    res = subprocess.run([sys.executable, "-m", "sharedsky.cli", "daa", str(scn), "--conf", str(conf),
+                          "--alerting", str(tmp_path / "a.csv"), "--bands", str(ok)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    rows = ok.read_text(encoding="utf-8").splitlines()[1:]
+    assert len(rows) == 8 and all(r.endswith(",NONE") for r in rows)
