@@ -304,7 +304,7 @@ def test_manifest_is_complete_if_present(shared_data: Path) -> None:
 
 @needs_reference
 def test_cli_writes_daidalus_alerting_csv(tmp_path: Path) -> None:
-    """`sharedsky daa SCENARIO --conf CONF --alerting OUT` as a user runs it; bands refused."""
+    """`sharedsky daa SCENARIO --conf CONF --alerting OUT` as a user runs it."""
     from conftest import run_cli
 
     out = tmp_path / "out.csv"
@@ -315,8 +315,13 @@ def test_cli_writes_daidalus_alerting_csv(tmp_path: Path) -> None:
     ref = (REF / "H0_0_120_xyz__TCAS3D.alerting.csv").read_text(encoding="utf-8").splitlines()
     assert mine[:2] == ref[:2] and len(mine) == len(ref)
     assert [x.split(",")[4] for x in mine] == [x.split(",")[4] for x in ref]
-    r = run_cli("daa", str(scn), "--conf", str(conf), "--bands", str(tmp_path / "b.csv"))
-    assert r.returncode == 2 and "not implemented yet" in r.stderr
+    # Bands for another aircraft of the file as ownship (tests/test_daa_bands.py checks
+    # bands against DAIDALUS's).
+    r = run_cli("daa", str(scn), "--conf", str(conf), "--ownship", "Intruder", "--bands", str(tmp_path / "b.csv"),
+                timeout=300)
+    assert r.returncode == 0, r.stderr
+    bands = (tmp_path / "b.csv").read_text(encoding="utf-8").splitlines()
+    assert bands[0] == "time_s,dimension,unit,index,low,high,region" and len(bands) > 4 * 121
     r = run_cli("daa", str(scn), "--conf", str(conf), "--ownship", "Nobody")
     assert r.returncode == 2 and "no aircraft named 'Nobody'" in r.stderr
     r = run_cli("daa", str(scn), "--conf", str(conf), "--ownship", "Intruder")
