@@ -284,3 +284,37 @@ def test_daa_bands_unwritable_output_is_a_clear_error(tmp_path) -> None:  # type
     assert res.returncode == 0, res.stderr
     rows = ok.read_text(encoding="utf-8").splitlines()[1:]
     assert len(rows) == 8 and all(r.endswith(",NONE") for r in rows)
+
+
+def test_prefilter_changes_no_band() -> None:
+    """Leaving out the aircraft that no manoeuvre of a dimension can reach (the engine's
+    shortcut for dense traffic) gives the same bands as computing every aircraft: random
+    traffic around five ownships (some close in altitude, some climbing), DO-365B, all
+    four dimensions."""
+    import numpy as np
+
+    from sharedsky.alerting.guidance import DIMENSIONS, OwnshipBands
+    from sharedsky.engine.bands import Frame
+
+    conf = SHARED_DATA / "daidalus" / "configurations" / "DO_365B_no_SUM.conf"
+    if not conf.exists():
+        pytest.skip("no DAIDALUS configuration")
+    cfg = load_conf(conf)
+    rng = np.random.default_rng(11)
+    compared = busy = 0
+    for _ in range(5):
+        n = 12
+        trk = rng.uniform(0, 2 * np.pi, n)
+        gs = rng.uniform(150.0, 450.0, n) / 3600.0
+        fr = Frame(np.zeros(2), np.array([0.0, 300.0 / 3600.0]), 30000.0, 0.0,
+                   rng.uniform(-12.0, 12.0, (2, n)), np.vstack([gs * np.sin(trk), gs * np.cos(trk)]),
+                   30000.0 + rng.choice([-2000.0, -600.0, -300.0, 0.0, 300.0, 1500.0], n),
+                   rng.choice([0.0, 0.0, -20.0, 20.0], n))
+        args = (cfg, fr, np.ones(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.full(n, np.nan), 0.0)
+        fast, slow = OwnshipBands(*args), OwnshipBands(*args, prefilter=False)
+        for d in DIMENSIONS:
+            a, b = fast.dimension(d), slow.dimension(d)
+            assert a.region == b.region and np.array_equal(a.low, b.low) and np.array_equal(a.high, b.high), d
+            compared += 1
+            busy += any(r != "NONE" for r in a.region)
+    assert compared == 20 and busy >= 8, busy

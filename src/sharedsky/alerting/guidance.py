@@ -43,7 +43,16 @@ from sharedsky.engine.bands import (
     violation_table,
     vs_candidates,
 )
-from sharedsky.engine.wellclear import F64, Cylinder, Interval, Volume
+from sharedsky.engine.wellclear import (
+    F64,
+    Cylinder,
+    Interval,
+    PairStates,
+    Tcas3d,
+    Volume,
+    WcvTaumodSum,
+    interval_parts,
+)
 
 CONFLICT_REGIONS = ("NEAR", "MID", "FAR")  # index 0 is the most severe
 ORDER = {"NONE": 0, "FAR": 1, "MID": 2, "NEAR": 3, "RECOVERY": 4}
@@ -81,8 +90,9 @@ class OwnshipBands:
     """Everything that one ownship's bands at one instant need."""
 
     def __init__(self, cfg: WellClearConfig, frame: Frame, alerter_idx: NDArray[np.int64],
-                 out_level: NDArray[np.int64], init_time_s: F64, t_s: float) -> None:
+                 out_level: NDArray[np.int64], init_time_s: F64, t_s: float, prefilter: bool = True) -> None:
         self.cfg = cfg
+        self.prefilter = prefilter
         self.bc: BandsConfig = cfg.bands
         self.frame = frame
         self.alerter_idx = alerter_idx
@@ -141,11 +151,40 @@ class OwnshipBands:
         return [(v, np.array(cs, dtype=np.intp)) for v, cs in out.items()]
 
     def table(self, c: Candidates, vol: Volume) -> Table:
-        """Violation table of `vol` for every candidate of `c` and every traffic aircraft."""
+        """Violation table of `vol` for every candidate of `c` and every traffic aircraft.
+
+        Aircraft that no candidate can bring into the volume are left empty without
+        computing them: a turn or a speed change leaves the vertical motion as it is, and
+        a vertical speed or altitude change the horizontal one, so when the unchanged
+        part of the volume is never entered within the lookahead, no candidate conflicts.
+        (Not for TCAS3D, whose thresholds follow the ownship's altitude, nor for SUM with
+        sensor errors, whose error terms follow the range.)"""
         key = (c.dim, vol)
         if key not in self._tables:
-            self._tables[key] = violation_table(vol, self.frame, c.traj)
+            cols = self._reachable(c.dim, vol)
+            if cols.size == self.frame.n:
+                self._tables[key] = violation_table(vol, self.frame, c.traj)
+            else:
+                k = c.traj.t_s.size
+                full = Table(np.full((k, self.frame.n), np.inf), np.full((k, self.frame.n), -np.inf))
+                if cols.size:
+                    sub = violation_table(vol, self.frame.take(cols), c.traj)
+                    full.t_in[:, cols], full.t_out[:, cols] = sub.t_in, sub.t_out
+                self._tables[key] = full
         return self._tables[key]
+
+    def _reachable(self, dim: str, vol: Volume) -> NDArray[np.intp]:
+        """Traffic columns whose unchanged part of `vol` is entered within the lookahead."""
+        n = self.frame.n
+        if not self.prefilter or isinstance(vol, Tcas3d) or (self.frame.errors is not None and isinstance(vol, WcvTaumodSum)):
+            return np.arange(n, dtype=np.intp)
+        fr = self.frame
+        p = PairStates(fr.s_nm - fr.own_s_nm[:, None], fr.v_nms - fr.own_v_nms[:, None],
+                       fr.z_ft - fr.own_z_ft, fr.vz_fts - fr.own_vz_fts, np.full(n, fr.own_z_ft))
+        h_lo, h_hi, v_lo, v_hi = interval_parts(vol, p)
+        lo, hi = (v_lo, v_hi) if dim in ("hdir", "hs") else (h_lo, h_hi)
+        margin = 10.0  # s: LOS checks look one time step past a candidate's time
+        return np.flatnonzero((lo <= self.la + margin) & (hi >= 0.0) & (lo <= hi)).astype(np.intp)
 
     # --- none sets ------------------------------------------------------------------
 

@@ -366,6 +366,13 @@ def tcas_level_index(vol: Tcas3d, own_alt_ft: F64) -> NDArray[np.intp]:
 
 def interval(vol: Volume, p: PairStates, lookahead_s: float) -> Interval:
     """Violation interval of volume `vol` for every pair of `p` within [0, lookahead]."""
+    h_lo, h_hi, v_lo, v_hi = interval_parts(vol, p)
+    return _clip(np.maximum(h_lo, v_lo), np.minimum(h_hi, v_hi), lookahead_s)
+
+
+def interval_parts(vol: Volume, p: PairStates) -> tuple[F64, F64, F64, F64]:
+    """The horizontal and the vertical violation intervals (unclipped, empty as
+    (inf, -inf)) of volume `vol` for every pair of `p`; the violation is both at once."""
     k = len(p)
     if isinstance(vol, Cylinder):
         d = np.full(k, vol.d_nm)
@@ -396,7 +403,7 @@ def interval(vol: Volume, p: PairStates, lookahead_s: float) -> Interval:
         h_lo, h_hi = np.where(off, np.inf, h_lo), np.where(off, -np.inf, h_hi)
     else:  # pragma: no cover - the union above is closed
         raise TypeError(f"unknown volume {vol!r}")
-    return _clip(np.maximum(h_lo, v_lo), np.minimum(h_hi, v_hi), lookahead_s)
+    return h_lo, h_hi, v_lo, v_hi
 
 
 def volume_tau_dthr_nm(vol: Volume) -> float | None:
