@@ -229,6 +229,8 @@ def hdir_candidates(fr: Frame, cfg: BandsConfig) -> Candidates:
     gso_kt = max(cfg.step_hs_kt, cfg.min_airspeed_kt, gs_kt)
     trk0 = float(np.arctan2(fr.own_v_nms[0], fr.own_v_nms[1]))  # radians from north
     value = float(np.degrees(trk0) % 360.0)
+    if 360.0 - value < 1e-9:  # a track a hair west of north is north (not 359.99999999998)
+        value = 0.0
     step = cfg.step_hdir_deg
     maxl = _max_steps(cfg.left_hdir_deg, step, 360.0)
     maxr = _max_steps(cfg.right_hdir_deg, step, 360.0)
