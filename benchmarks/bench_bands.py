@@ -16,6 +16,11 @@ all four dimensions against its candidate-pair neighbours, placed in its own loc
 (equirectangular about the ownship: under 0.1 % distance error within the 20 NM that
 matter). The median time per step over all alerting ownships is printed beside the
 per-ownship figure; then the same at one aircraft per 10 NM^2, where many more alert.
+
+Part 3 (with --daidalus-jar): the dense case's alerting ownships written as a DAIDALUS
+encounter file (one ownship per step with its neighbours) and run through NASA's own
+DaidalusBatch (Java; built from its public sources for this comparison only, never
+shipped) and through `bands_scenario`, wall time side by side.
 """
 
 from __future__ import annotations
@@ -137,17 +142,74 @@ def scale(n: int, steps: int, nm2_per_aircraft: float = 200.0) -> None:
           f"per ownship; median of {steps})")
 
 
+def dense_daa(path: Path, n: int = 1_000, nm2_per_aircraft: float = 10.0) -> int:
+    """Write the dense case as a DAIDALUS encounter file (local Euclidean `.xyz`): one time
+    step per alerting ownship, the ownship first and its candidate-pair neighbours after
+    it, so DAIDALUS and sharedsky compute the same bands. Returns the number of steps."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_wellclear import CONF, Stepper
+
+    cfg = load_conf(CONF)
+    snap = random_enroute(n, seed=7, nm2_per_aircraft=nm2_per_aircraft)
+    stepper = Stepper(cfg, full=True)
+    stepper(snap)
+    _, i, j, level = stepper(snap)
+    alerting = np.union1d(i[level > 0], j[level > 0])
+    lines = ["NAME sx sy sz trk gs vs time", "[none] [nmi] [nmi] [ft] [deg] [knot] [fpm] [s]"]
+    for t, own in enumerate(alerting):
+        nb = np.concatenate([[own], j[i == own], i[j == own]])
+        lat0 = math.radians(float(snap.lat_deg[own]))
+        x = (snap.lon_deg[nb] - snap.lon_deg[own]) * 60.0 * math.cos(lat0)
+        y = (snap.lat_deg[nb] - snap.lat_deg[own]) * 60.0
+        for k, a in enumerate(nb):
+            lines.append(f"AC{a:04d}, {x[k]:.6f}, {y[k]:.6f}, {snap.alt_ft[a]:.1f}, {snap.track_deg[a]:.6f}, "
+                         f"{snap.gs_kt[a]:.6f}, {snap.vs_fpm[a]:.3f}, {float(t):.1f}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return int(alerting.size)
+
+
+def versus_daidalus(jar: Path) -> None:
+    """Part 3: the dense case's ownships, one per step, through DAIDALUS's DaidalusBatch
+    (Java, built from NASA's sources for this comparison only) and through sharedsky."""
+    import subprocess
+    import tempfile
+
+    sys_conf = Path(__file__).resolve().parents[2] / "shared" / "data" / "daidalus" / "configurations"
+    conf = sys_conf / "DO_365B_no_SUM.conf"
+    with tempfile.TemporaryDirectory() as tmp:
+        scn_path = Path(tmp) / "dense.xyz"
+        n_steps = dense_daa(scn_path)
+        t0 = time.perf_counter()
+        subprocess.run(["java", "-cp", f"{jar}:{jar.parent.parent / 'src'}", "DaidalusBatch", "--conf", str(conf),
+                        "--out", str(Path(tmp) / "out.txt"), str(scn_path)], check=True, capture_output=True)
+        t_daidalus = time.perf_counter() - t0
+        scn = read_daa(scn_path)
+        t0 = time.perf_counter()
+        steps = bands_scenario(scn, load_conf(conf))
+        t_ours = time.perf_counter() - t0
+    print(f"dense case, {n_steps} ownships (one per step): DAIDALUS DaidalusBatch (Java, incl. JVM start and its "
+          f"text output) {t_daidalus:.1f} s = {t_daidalus / n_steps * 1000:.0f} ms per ownship; sharedsky "
+          f"{t_ours:.1f} s = {t_ours / max(len(steps), 1) * 1000:.0f} ms per ownship")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--every", type=int, default=1, help="bands at every n-th step of each run")
     ap.add_argument("--skip-conformance", action="store_true")
     ap.add_argument("--n", type=int, default=1_000)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--daidalus-jar", type=Path, default=None,
+                    help="DAIDALUS v2 Java jar (lib/DAIDALUSv2.0.4.jar of a build of NASA's sources, "
+                         "with the compiled example programs in ../src) for part 3")
     args = ap.parse_args()
     if not args.skip_conformance:
         conformance(args.every)
     scale(args.n, args.steps)
     scale(args.n, args.steps, nm2_per_aircraft=10.0)  # dense: many alerting ownships
+    if args.daidalus_jar is not None:
+        versus_daidalus(args.daidalus_jar)
 
 
 if __name__ == "__main__":
