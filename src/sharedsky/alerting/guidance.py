@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from sharedsky.alerting.wellclear import AlertLevel, WellClearConfig
+from sharedsky.alerting.wellclear import WellClearConfig
 from sharedsky.engine.bands import (
     BOOL,
     BandsConfig,
@@ -100,12 +100,20 @@ class OwnshipBands:
         self.t_s = t_s
         n = frame.n
         valid = (alerter_idx >= 1) & (alerter_idx <= len(cfg.alerters))
-        # Per region: the alert level of each aircraft's alerter for that region (0: none).
-        self.level = np.zeros((3, n), dtype=np.int64)
+        # Per region and alerter (index 0: none): the alert level of that region (0: none)
+        # and its alerting times; gathered per aircraft by its alerter index.
+        n_al = len(cfg.alerters) + 1
+        lv_tab = np.zeros((3, n_al), dtype=np.int64)
+        at_tab, eat_tab = np.zeros((3, n_al)), np.zeros((3, n_al))
         for r, name in enumerate(CONFLICT_REGIONS):
             for a_no, alerter in enumerate(cfg.alerters, start=1):
                 lv = next((k for k, x in enumerate(alerter.levels, start=1) if x.region == name), 0)
-                self.level[r, valid & (alerter_idx == a_no)] = lv
+                lv_tab[r, a_no] = lv
+                if lv:
+                    at_tab[r, a_no] = alerter.levels[lv - 1].alerting_time_s
+                    eat_tab[r, a_no] = alerter.levels[lv - 1].early_alerting_time_s
+        a_safe = np.where(valid, alerter_idx, 0)
+        self.level = lv_tab[:, a_safe]
         self.bands_for = [bool(any(any(x.region == name for x in a.levels) for a in cfg.alerters))
                           for name in CONFLICT_REGIONS]
         now = Trajectory(np.zeros(1), frame.own_s_nm[:, None], frame.own_v_nms[:, None],
@@ -116,14 +124,10 @@ class OwnshipBands:
         for r in range(3):
             iv_in = np.full(n, np.inf)
             iv_out = np.full(n, -np.inf)
-            at = np.zeros(n)
-            eat = np.zeros(n)
+            at, eat = at_tab[r, a_safe], eat_tab[r, a_safe]
             for vol, cols in self._groups(r, np.arange(n)):
                 tab = violation_table(vol, frame.take(cols), now)
                 iv_in[cols], iv_out[cols] = tab.t_in[0], tab.t_out[0]
-                for c in cols:  # alerting times: a handful of alerters and levels
-                    thr = self._level_of(r, int(c))
-                    at[c], eat[c] = thr.alerting_time_s, thr.early_alerting_time_s
             iv_out = np.minimum(iv_out, self.la)
             hit = (iv_in < iv_out - 1e-9) & (self.level[r] > 0)
             early = (out_level == self.level[r]) & ~np.isnan(init_time_s) & (init_time_s < t_s)
@@ -139,16 +143,18 @@ class OwnshipBands:
                 self.tiov_low[r] = float(iv_in[hit].min())
         self._tables: dict[tuple[str, Volume], Table] = {}
 
-    def _level_of(self, r: int, j: int) -> AlertLevel:
-        return self.cfg.alerters[int(self.alerter_idx[j]) - 1].levels[int(self.level[r, j]) - 1]
-
     def _groups(self, r: int, cols: NDArray[np.intp]) -> list[tuple[Volume, NDArray[np.intp]]]:
-        """Traffic columns grouped by the volume of their region-r level."""
-        out: dict[Volume, list[int]] = {}
-        for c in cols:
-            if self.level[r, c] > 0:
-                out.setdefault(self._level_of(r, int(c)).volume, []).append(int(c))
-        return [(v, np.array(cs, dtype=np.intp)) for v, cs in out.items()]
+        """Traffic columns grouped by the volume of their region-r level (a loop over the
+        distinct alerter and level pairs, a handful, never over aircraft)."""
+        cols = cols[self.level[r, cols] > 0]
+        if cols.size == 0:
+            return []
+        key = self.alerter_idx[cols] * 1000 + self.level[r, cols]
+        out: dict[Volume, list[NDArray[np.intp]]] = {}
+        for kk in np.unique(key):
+            a, lv = divmod(int(kk), 1000)
+            out.setdefault(self.cfg.alerters[a - 1].levels[lv - 1].volume, []).append(cols[key == kk])
+        return [(v, np.concatenate(cs)) for v, cs in out.items()]
 
     def table(self, c: Candidates, vol: Volume) -> Table:
         """Violation table of `vol` for every candidate of `c` and every traffic aircraft.
@@ -197,18 +203,20 @@ class OwnshipBands:
         if acs.j.size == 0:
             return free
         late = b_s > acs.horizon_s  # recovery time past this aircraft's horizon
-        groups: dict[tuple[Volume, bool], list[int]] = {}
-        for n, jj in enumerate(acs.j):
-            vol: Volume = det if det is not None else self._level_of(r, int(jj)).volume
-            if late[n]:
-                if rec is None:
-                    continue
-                groups.setdefault((rec, True), []).append(n)
+        pos = np.arange(acs.j.size)
+        groups: list[tuple[Volume, bool, NDArray[np.intp]]] = []
+        if rec is not None and late.any():
+            groups.append((rec, True, pos[late]))
+        on_time = pos[~late]
+        if on_time.size:
+            if det is not None:
+                groups.append((det, False, on_time))
             else:
-                groups.setdefault((vol, False), []).append(n)
-        for (g_vol, is_late), ns in groups.items():
-            assert g_vol is not None
-            idx = np.array(ns, dtype=np.intp)
+                key = self.alerter_idx[acs.j[on_time]] * 1000 + acs.level[on_time]
+                for kk in np.unique(key):  # distinct alerter and level pairs: a handful
+                    a, lv = divmod(int(kk), 1000)
+                    groups.append((self.cfg.alerters[a - 1].levels[lv - 1].volume, False, on_time[key == kk]))
+        for g_vol, is_late, idx in groups:
             cols = acs.j[idx]
             th = acs.horizon_s[idx]
             tab = self.table(c, g_vol)
@@ -221,8 +229,7 @@ class OwnshipBands:
                     rtab = self.table(c, rec)
                     rt = Table(rtab.t_in[:, cols], rtab.t_out[:, cols])
                 ok = green(c, sub, rt, b_s, th, self.la)
-            for col in range(ok.shape[1]):
-                free &= _drop_slivers(c, none_segments(c, ok[:, col]))
+            free &= _drop_slivers(c, none_segments(c, ok)).all(axis=1)
             if not free.any():
                 break
         return _drop_slivers(c, free)
@@ -396,19 +403,22 @@ ALMOST_REL = 2.0**-12
 
 
 def _drop_slivers(c: Candidates, free: BOOL) -> BOOL:
-    """Conflict-free runs of segments whose extent within the value range is a sliver
-    are dropped (only runs cut by the range's ends can be that short)."""
-    if c.mod > 0 or not free.any():
+    """Conflict-free runs of segments whose extent within the value range is a sliver are
+    dropped: only the first and the last segment can be cut short by the range's ends, so
+    only a run of that one segment can be a sliver. `free` is (segments,) or (segments, J)."""
+    if c.mod > 0 or free.shape[0] == 0:
         return free
     lo, hi = segment_values(c)
     lo_c, hi_c = np.maximum(lo, c.lo), np.minimum(hi, c.hi)
-    edges = np.diff(np.concatenate([[0], free.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    width = hi_c - lo_c
+    tiny = ~(width > ALMOST_REL * np.maximum(np.maximum(np.abs(lo_c), np.abs(hi_c)), 1e-9))
     out = free.copy()
-    for a, b in zip(starts, ends, strict=True):  # a handful of runs per dimension
-        x, y = lo_c[a:b + 1].min(), hi_c[a:b + 1].max()
-        if not y - x > ALMOST_REL * max(abs(x), abs(y), 1e-9):
-            out[a:b + 1] = False
+    last = free.shape[0] - 1
+    if tiny[0]:
+        alone = ~free[1] if last > 0 else np.ones_like(free[0])
+        out[0] = free[0] & ~alone
+    if tiny[last] and last > 0:
+        out[last] = free[last] & free[last - 1]
     return out
 
 

@@ -531,15 +531,16 @@ def green(c: Candidates, det: Table, rec: Table | None, b_s: float, th_s: F64,
 
 
 def none_segments(c: Candidates, ok: BOOL) -> BOOL:
-    """Conflict-free value segments from conflict-free candidates (K,): a segment between
-    two neighbouring candidate values is free when both ends are. Segments are indexed
-    from the lowest value: hdir/hs/vs from -max_left to max_right - 1, alt 0..max - 1."""
+    """Conflict-free value segments from conflict-free candidates (K,) or (K, J): a
+    segment between two neighbouring candidate values is free when both ends are.
+    Segments are indexed from the lowest value: hdir/hs/vs from -max_left to
+    max_right - 1, alt 0..max - 1 (axis 0)."""
     if c.dim == "alt":
         return np.asarray(ok[:-1] & ok[1:], dtype=bool)
     left, right = ok[c.side(0)], ok[c.side(1)]
     seg_l = (left[:-1] & left[1:])[::-1]  # value segments -max_l .. -1
     seg_r = right[:-1] & right[1:]  # 0 .. max_r - 1
-    return np.asarray(np.concatenate([seg_l, seg_r]), dtype=bool)
+    return np.asarray(np.concatenate([seg_l, seg_r], axis=0), dtype=bool)
 
 
 def any_red(c: Candidates, det: Table, th_s: F64, lookahead_s: float) -> BOOL:
