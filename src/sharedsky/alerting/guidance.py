@@ -142,6 +142,7 @@ class OwnshipBands:
             if hit.any():
                 self.tiov_low[r] = float(iv_in[hit].min())
         self._tables: dict[tuple[str, Volume], Table] = {}
+        self._reach: dict[tuple[str, Volume], NDArray[np.intp]] = {}
 
     def _groups(self, r: int, cols: NDArray[np.intp]) -> list[tuple[Volume, NDArray[np.intp]]]:
         """Traffic columns grouped by the volume of their region-r level (a loop over the
@@ -168,6 +169,7 @@ class OwnshipBands:
         key = (c.dim, vol)
         if key not in self._tables:
             cols = self._reachable(c.dim, vol)
+            self._reach[key] = cols
             if cols.size == self.frame.n:
                 self._tables[key] = violation_table(vol, self.frame, c.traj)
             else:
@@ -241,6 +243,9 @@ class OwnshipBands:
         per_j: list[NDArray[np.intp]] = []
         for vol, cols in self._groups(r, cand):
             tab = self.table(c, vol)
+            cols = cols[np.isin(cols, self._reach[(c.dim, vol)])]  # the others cannot be red
+            if cols.size == 0:
+                continue
             red = any_red(c, Table(tab.t_in[:, cols], tab.t_out[:, cols]), self.at_s[r, cols], self.la)
             per_j.append(cols[red])
         pj = np.concatenate(per_j) if per_j else np.zeros(0, dtype=np.intp)
@@ -317,10 +322,11 @@ class OwnshipBands:
         saturated = False
         while r < 3 and not saturated:
             if self.bands_for[r]:
-                acs = acs_cache.setdefault(r, self._acs(c, r))
+                acs = acs_cache[r] if r in acs_cache else acs_cache.setdefault(r, self._acs(c, r))
                 none_sets[r] = self._none(c, acs, r, None, None, 0.0)
                 if do_rec and r <= corrective and not none_sets[r].any():
-                    acs_c = acs_cache.setdefault(corrective, self._acs(c, corrective))
+                    acs_c = (acs_cache[corrective] if corrective in acs_cache
+                             else acs_cache.setdefault(corrective, self._acs(c, corrective)))
                     free, rt, nf, h, v = self._recovery(c, acs_c, corrective)
                     none_sets[corrective] = free
                     rec_info = (rt, nf, h, v)
