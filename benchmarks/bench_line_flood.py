@@ -95,8 +95,9 @@ def watch(client: Client, seen: dict[str, float], name: str, ids: set[str], stop
 
 
 def head_on(srv: Server, blue: Client, red: Client, k: int) -> float:
-    """Seconds from posting a blue/red head-on pair to both parties holding its conflict event."""
-    ib, ir = f"aa{k:04x}", f"bb{k:04x}"
+    """Seconds from posting a blue/red head-on pair to both parties holding its conflict event
+    (ids from aaf000 up: none of the mover's, which would move them away)."""
+    ib, ir = f"aa{0xf000 + k:04x}", f"bb{0xf000 + k:04x}"
     seen: dict[str, float] = {}
     stop = threading.Event()
     ts = [threading.Thread(target=watch, args=(c, seen, n, {ib, ir}, stop), daemon=True)
@@ -210,6 +211,7 @@ class SlowSockets(threading.Thread):
 def slow_phase(srv: Server, keys: dict[str, str], seconds: float, subscribers: int, sockets: int) -> dict[str, float]:
     """Genuine request latency, alert delay, memory and engine step with `subscribers` + `sockets` slow clients."""
     sup = Client(srv.url, keys["sup"])
+    rss_before = rss_mb(srv)
     slow = SlowSockets(srv.port, sockets)
     if sockets:
         slow.start()
@@ -235,7 +237,8 @@ def slow_phase(srv: Server, keys: dict[str, str], seconds: float, subscribers: i
         if s is not None:
             s.close()
     return {"latency_median_s": statistics.median(lat), "latency_max_s": max(lat), "alert_s": alert,
-            "rss_start_mb": rss0, "rss_peak_mb": peak, "engine_median_ms": m["engine_step_ms_median"],
+            "rss_before_mb": rss_before, "rss_opened_mb": rss0, "rss_peak_mb": peak,
+            "rss_rise_mb": peak - rss_before, "engine_median_ms": m["engine_step_ms_median"],
             "engine_max_ms": m["engine_step_ms_max"], "subscribers_open": opened,
             "subscribers_left": m["clients"], "sockets_cut": slow.cut}
 

@@ -334,7 +334,7 @@ def _cell_pairs(lo, hi, cell, base, mult, key_s, own_s, pos, first, partners) ->
     return i[keep], j[keep]
 
 
-def grid_pairs(lo: F64, hi: F64, cell: F64, group: IDX | None = None,
+def grid_pairs(lo: F64, hi: F64, cell: F64, group: NDArray[np.integer[Any]] | None = None,
                within: NDArray[np.bool_] | None = None) -> tuple[IDX, IDX]:
     """All pairs (i < j) whose axis-aligned boxes [lo, hi] (shape (D, N)) overlap.
 
