@@ -81,7 +81,10 @@ class Flood(threading.Thread):
                                                "Content-Type": "application/json"}) as c:
             while not self.stop.is_set():
                 for body in self.bodies:
-                    code = c.post(self.url + "/api/v1/reports", content=body).status_code
+                    try:
+                        code = c.post(self.url + "/api/v1/reports", content=body).status_code
+                    except httpx.HTTPError:
+                        code = 0  # no answer
                     self.codes[code] = self.codes.get(code, 0) + 1
 
 
@@ -273,6 +276,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="head-on pairs per run")
     ap.add_argument("--flood-aircraft", type=int, default=50_000,
                     help="aircraft per flood batch (10000: the default aircraft_live quota, all taken)")
+    ap.add_argument("--connections", type=int, default=1, help="connections the flooding party posts over at once")
     ap.add_argument("--slow", action="store_true", help="measure slow and non-reading clients instead")
     ap.add_argument("--seconds", type=float, default=60.0, help="--slow: how long the slow clients stay")
     ap.add_argument("--slow-subscribers", type=int, default=100)
@@ -292,19 +296,26 @@ def main() -> None:
         try:
             blue, red = Client(srv.url, kb), Client(srv.url, kr)
             quiet = [head_on(srv, blue, red, k) for k in range(args.repeat)]
-            flood = Flood(srv.url, kg, args.flood_aircraft)
-            flood.start()
+            floods = [Flood(srv.url, kg, args.flood_aircraft) for _ in range(args.connections)]
+            for f in floods:
+                f.start()
             time.sleep(3.0)  # the flood is under way
             loud = [head_on(srv, blue, red, 100 + k) for k in range(args.repeat)]
-            flood.stop.set()
-            flood.join(120)
+            for f in floods:
+                f.stop.set()
+            for f in floods:
+                f.join(120)
             m = Client(srv.url, kb).metrics()
         finally:
             srv.stop()
     print(f"{'':24}{'no flood':>12}{'flood':>12}")
     for k in range(args.repeat):
         print(f"{'alert delay, pair ' + str(k + 1) + ', s':24}{quiet[k]:12.2f}{loud[k]:12.2f}")
-    print(f"flooding party's answers: {dict(sorted(flood.codes.items()))} "
+    codes: dict[int, int] = {}
+    for f in floods:
+        for c, k in f.codes.items():
+            codes[c] = codes.get(c, 0) + k
+    print(f"flooding party's answers over {args.connections} connection(s): {dict(sorted(codes.items()))} "
           f"(engine step median {m['engine_step_ms_median']} ms, max {m['engine_step_ms_max']} ms over the last "
           f"120 steps; live aircraft {m['aircraft']})")
 
