@@ -7,13 +7,14 @@ then posted again, for the whole run). In each run, blue and red each report one
 head-on, 25 NM apart at the same level; the delay is from just before the POST of the
 pair to the moment both parties' WebSocket clients hold a `conflict` event naming it.
 
-    .venv/bin/python benchmarks/bench_line_flood.py [--repeat 3] [--flood-aircraft 50000]
+    .venv/bin/python benchmarks/bench_line_flood.py [--repeat 3] [--flood-aircraft 50000] [--connections 1]
 
-Measured on a shared 2-core machine (2026-12-01): 50,000-aircraft batches are all refused
-(429, `aircraft_live`) and the alert delay is 0.1-0.3 s quiet, 0.4-0.9 s under the flood.
-`--flood-aircraft 10000` (the whole default `aircraft_live`, then re-posted at up to the
-reports rate) is accepted, and the delay reached 14 s with an engine step of 6.3 s: the
-quotas bound what a party may send, not yet what the engine spends on it (left open).
+Measured on a shared 2-core machine at load 4-8 (2026-12-01, --repeat 5): 50,000-aircraft
+batches are all refused (429, `aircraft_live`); `--flood-aircraft 10000` (the whole default
+`aircraft_live`, packed 0.6 NM apart, re-posted as fast as the line answers) is accepted.
+The alert delay under the flood was at most 0.36-0.79 s (medians 0.33-0.49 s) over one or
+four connections, 0.03-0.33 s without; before the fixes of issue 14 defect 3 it reached
+7.4 s (one connection) and 15 s (four), with engine steps of 4.3-6.2 s. README has the table.
 
 `--slow` measures slow and non-reading clients instead (issue 14, defect 8), with the
 default `[line]` bounds: while blue's aircraft move (a picture delta of all of them to
