@@ -68,9 +68,9 @@ def non_reading_websocket(srv: Server, key: str, source: str = "127.0.0.1") -> s
     return s
 
 
-def _blue_moves(srv: Server, key: str, stop: threading.Event) -> None:
-    """Blue's AIRCRAFT aircraft, 20 NM apart, move a little every 0.3 s: each picture delta sent
-    to a blue stream holds all of them (about 100 bytes each)."""
+def _blue_moves(srv: Server, key: str, stop: threading.Event, every_s: float = 0.3) -> None:
+    """Blue's AIRCRAFT aircraft, 20 NM apart, move a little every `every_s`: each picture delta
+    sent to a blue stream holds all of them (about 200 bytes each)."""
     k = 0
     while not stop.is_set():
         k += 1
@@ -78,7 +78,7 @@ def _blue_moves(srv: Server, key: str, stop: threading.Event) -> None:
         reps = [{"timestamp": now, "icao24": f"aa{i:04x}", "latitude": 20 + 0.33 * (i // 60) + 0.001 * k,
                  "longitude": 20 + 0.33 * (i % 60), "altitude": 30000} for i in range(AIRCRAFT)]
         assert post(srv, key, "/api/v1/reports", {"reports": reps}).status_code == 202
-        stop.wait(0.3)
+        stop.wait(every_s)
 
 
 def test_a_non_reading_subscriber_is_dropped_and_holds_nobody_back(server: tuple[Server, Keys]) -> None:
@@ -141,26 +141,27 @@ def rss_mb(srv: Server) -> float:
 SUBSCRIBERS = 60
 
 
-def test_non_reading_subscribers_share_the_picture_frames(server: tuple[Server, Keys]) -> None:
-    """60 blue subscribers that never read while blue's 4,000 aircraft move (a 0.8 MB picture):
-    the server's memory rises by less than 0.75 MB a subscriber (measured 0.4-0.6; 1.4 before,
-    when each built, encoded and held its own copies of whole picture frames). Every stream of
-    a view is now sent the same bytes, in fragments as its client reads."""
-    srv, keys = server
+def test_non_reading_subscribers_share_the_picture_frames(tmp_path: Path) -> None:
+    """60 blue subscribers that never read, for 5 s, while blue's 4,000 aircraft move (a 0.8 MB
+    picture): the server's memory rises by less than 1 MB a subscriber (measured +31-43 MB in
+    all; +98 MB when each stream built, encoded and held its own copies of whole picture
+    frames). Every stream of a view is now sent the same bytes, in fragments as its client reads."""
+    (tmp_path / "a.toml").write_text(agreement_text() + "\n[line]\nstall_timeout_s = 30\n")
+    keys = issue_keys(tmp_path / "s.db")
+    srv = Server(tmp_path / "a.toml", tmp_path / "s.db").start()
     stop = threading.Event()
-    mover = threading.Thread(target=_blue_moves, args=(srv, keys.blue, stop), daemon=True)
+    mover = threading.Thread(target=_blue_moves, args=(srv, keys.blue, stop, 1.0), daemon=True)
     mover.start()
     subs: list[socket.socket] = []
     try:
-        time.sleep(2.5)  # pictures of the moving aircraft flow, the server's memory settles
+        time.sleep(3.0)  # pictures of the moving aircraft flow, the server's memory settles
         before = 0.0
-        for _ in range(10):
+        for _ in range(20):
             before = max(before, rss_mb(srv))
             time.sleep(0.05)
-        subs = [non_reading_websocket(srv, keys.blue, f"127.0.3.{2 + i // PER_ADDRESS}")
-                for i in range(SUBSCRIBERS)]
+        subs = [non_reading_websocket(srv, keys.blue, f"127.0.3.{2 + i // 50}") for i in range(SUBSCRIBERS)]
         peak = before
-        t_end = time.monotonic() + 1.5  # before the stall timeout (2 s) drops them
+        t_end = time.monotonic() + 5.0
         while time.monotonic() < t_end:
             peak = max(peak, rss_mb(srv))
             time.sleep(0.05)
@@ -169,8 +170,9 @@ def test_non_reading_subscribers_share_the_picture_frames(server: tuple[Server, 
         mover.join(30)
         for s in subs:
             s.close()
+        srv.stop()
     print(f"{SUBSCRIBERS} non-reading subscribers: server memory {before:.0f} MB -> peak {peak:.0f} MB")
-    assert peak - before < 0.75 * SUBSCRIBERS, (before, peak)
+    assert peak - before < 1.0 * SUBSCRIBERS, (before, peak)
 
 
 def _read_answer(s: socket.socket, timeout_s: float) -> tuple[bytes, float]:

@@ -93,6 +93,20 @@ class PictureFeed:
                                              "removed": []})
             return v.full
 
+    def ready(self, who: Any, have: int | None) -> tuple[bool, Frame | None]:
+        """(True, what `frame` would return) when that needs nothing built, else (False, None):
+        the event loop answers most streams itself and sends only a publication to a worker."""
+        v = self._view(who)
+        with v.lock:
+            if (self.hub.picture is not None and self.hub.picture_version != v.version
+                    and self.clock() - v.at >= self.every_s):
+                return False, None  # a publication is due
+            if v.serial < 0 or have == v.serial:
+                return True, None
+            if have is not None and have == v.serial - 1:
+                return True, v.delta
+            return (True, v.full) if v.full is not None else (False, None)
+
     def due_in(self, who: Any, have: int | None) -> float | None:
         """Seconds until a frame may be due for a stream holding `have`, None if none is pending."""
         v = self._view(who)

@@ -77,7 +77,9 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
             if len(evs) == BATCH:
                 continue
             if feed.due_in(who, have) == 0.0:
-                fr = await run_in_threadpool(feed.frame, who, have)
+                ok, fr = feed.ready(who, have)
+                if not ok:  # to be built (a publication, or the whole picture): off the event loop
+                    fr = await run_in_threadpool(feed.frame, who, have)
                 if fr is not None:
                     await send_picture(fr)
                     have = fr.serial
