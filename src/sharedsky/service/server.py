@@ -3,9 +3,10 @@
 Every way of starting the line gets the same guards (issue 14): the protocols of
 `connguard` (connections per address, header and body timeouts, stalled streams
 dropped, frames written in fragments as the client reads them), WebSocket frames held
-to the agreement's `max_body_bytes`, and a thread switch interval short enough that
-the engine, whose numpy steps each give the interpreter lock up, is not held behind a
-thread parsing one party's flood for 5 ms at every step (defect 3).
+to the agreement's `max_body_bytes`, a thread switch interval short enough that the
+engine, whose numpy steps each give the interpreter lock up, is not held behind a thread
+parsing one party's flood for 5 ms at every step (defect 3), and two malloc arenas for
+all its threads (defect 8).
 """
 
 from __future__ import annotations
