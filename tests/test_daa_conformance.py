@@ -226,7 +226,15 @@ def test_conf_errors_name_key_and_line() -> None:
         conf_from_text(base.replace("dta_logic = 0", "dta_logic = 1"))
     cfg = conf_from_text(base)
     assert cfg.lookahead_s == 180.0 and cfg.alerting_m == 2 and cfg.alerting_n == 4
-    assert cfg.extra["turn_rate"] == "3.0 [deg/s]"  # bands keys kept for the next step
+    # Bands keys are read into the bands configuration (units converted); keys no step
+    # uses yet are kept verbatim.
+    assert cfg.bands.turn_rate_degs == 3.0 and cfg.bands.vertical_rate_fpm == 500.0
+    assert cfg.bands.v_accel_ms2 == pytest.approx(0.25 * 9.80665)
+    assert cfg.bands.min_h_recovery_nm == pytest.approx(0.66) and cfg.bands.alerting_m == 2
+    assert cfg.bands.persistence_preferred == pytest.approx((15.0, 100.0, 250.0, 250.0))
+    assert cfg.extra["contour_thr"] == "180.0 [deg]"
+    with pytest.raises(DaaConfError, match=r"turn_rate: unit \[ft\] is a length"):
+        conf_from_text(base.replace("turn_rate = 3.0 [deg/s]", "turn_rate = 3.0 [ft]"))
     vol = cfg.alerters[1].levels[0].volume
     assert isinstance(vol, WcvTaumod)
     assert vol.dthr_nm == pytest.approx(1500 * 0.3048 / 1852)
@@ -296,7 +304,7 @@ def test_manifest_is_complete_if_present(shared_data: Path) -> None:
 
 @needs_reference
 def test_cli_writes_daidalus_alerting_csv(tmp_path: Path) -> None:
-    """`sharedsky daa SCENARIO --conf CONF --alerting OUT` as a user runs it; bands refused."""
+    """`sharedsky daa SCENARIO --conf CONF --alerting OUT` as a user runs it."""
     from conftest import run_cli
 
     out = tmp_path / "out.csv"
@@ -307,8 +315,13 @@ def test_cli_writes_daidalus_alerting_csv(tmp_path: Path) -> None:
     ref = (REF / "H0_0_120_xyz__TCAS3D.alerting.csv").read_text(encoding="utf-8").splitlines()
     assert mine[:2] == ref[:2] and len(mine) == len(ref)
     assert [x.split(",")[4] for x in mine] == [x.split(",")[4] for x in ref]
-    r = run_cli("daa", str(scn), "--conf", str(conf), "--bands", str(tmp_path / "b.csv"))
-    assert r.returncode == 2 and "not implemented yet" in r.stderr
+    # Bands for another aircraft of the file as ownship (tests/test_daa_bands.py checks
+    # bands against DAIDALUS's).
+    r = run_cli("daa", str(scn), "--conf", str(conf), "--ownship", "Intruder", "--bands", str(tmp_path / "b.csv"),
+                timeout=300)
+    assert r.returncode == 0, r.stderr
+    bands = (tmp_path / "b.csv").read_text(encoding="utf-8").splitlines()
+    assert bands[0] == "time_s,dimension,unit,index,low,high,region" and len(bands) > 4 * 121
     r = run_cli("daa", str(scn), "--conf", str(conf), "--ownship", "Nobody")
     assert r.returncode == 2 and "no aircraft named 'Nobody'" in r.stderr
     r = run_cli("daa", str(scn), "--conf", str(conf), "--ownship", "Intruder")

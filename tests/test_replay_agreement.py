@@ -55,7 +55,7 @@ def test_detect_agreement_errors_exit_2(tmp_path: Path) -> None:
 
 
 def formation(shared_data: Path, tmp_path: Path) -> Path:
-    """The recorded tanker (FAF4011) plus two receivers flying formation on it.
+    """The recorded tanker (FAF4011), its first 40 minutes, plus two receivers flying formation on it.
 
     ../shared/data/adsb/inflight_refuelling.json.gz holds only the tanker's track, so
     the receivers are the tanker's own reports offset 0.3 NM behind and 0.2 NM aside,
@@ -64,6 +64,7 @@ def formation(shared_data: Path, tmp_path: Path) -> Path:
     with gzip.open(shared_data / "adsb" / "inflight_refuelling.json.gz", "rt") as fh:
         rows = json.load(fh)
     df = pd.DataFrame(rows)
+    df = df[df["timestamp"] < df["timestamp"].min() + 40 * 60 * 1000]  # the first 40 min of the track
     frames = [df]
     for k, (dlat, dlon, dz) in enumerate([(-0.004, 0.003, -200.0), (-0.005, -0.003, -400.0)]):
         r = df.copy()

@@ -3,6 +3,8 @@ independent all-pairs computation."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -163,6 +165,40 @@ def test_grid_pairs_equals_all_box_overlaps(n: int, seed: int) -> None:
     a, b = np.triu_indices(n, 1)
     ov = np.all(np.maximum(lo[:, a], lo[:, b]) <= np.minimum(hi[:, a], hi[:, b]), axis=0)
     assert got == set(zip(a[ov].tolist(), b[ov].tolist(), strict=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 300), st.integers(0, 2**31 - 1), st.integers(1, 4))
+def test_grid_pairs_by_group_leaves_out_only_pairs_inside_unpaired_groups(n: int, seed: int, groups: int) -> None:
+    rng = np.random.default_rng(seed)
+    lo = rng.uniform(0, 100, (4, n))
+    hi = lo + rng.exponential(8, (4, n))
+    cell = rng.uniform(2, 30, 4)
+    group = rng.integers(0, groups, n)
+    within = rng.random(groups) < 0.5
+    i, j = grid_pairs(lo, hi, cell, group, within)
+    got = set(zip(i.tolist(), j.tolist(), strict=True))
+    assert len(got) == i.size and bool(np.all(i < j))
+    a, b = np.triu_indices(n, 1)
+    ov = np.all(np.maximum(lo[:, a], lo[:, b]) <= np.minimum(hi[:, a], hi[:, b]), axis=0)
+    ov &= (group[a] != group[b]) | within[group[a]]
+    assert got == set(zip(a[ov].tolist(), b[ov].tolist(), strict=True))
+
+
+def test_a_crowd_of_one_party_costs_the_broad_phase_no_pairs() -> None:
+    """10,000 aircraft of one party 0.6 NM apart (issue 14, defect 3) beside two of others:
+    the grid forms no pair inside the crowd, whose pairs are not checked."""
+    n = 10_000
+    lat = np.r_[30 + (np.arange(n) % 1000) * 0.01, 35.0, 35.0]
+    lon = np.r_[30 + (np.arange(n) // 1000) * 0.1, 36.0, 36.5]
+    party = np.r_[np.full(n, 2), 0, 1]
+    s = snap_of(lat, lon, np.full(n + 2, 30000.0), np.r_[np.zeros(n), 90.0, 270.0],
+                np.full(n + 2, 400.0), np.zeros(n + 2), party=party, parties=["blue", "red", "green"])
+    t0 = time.perf_counter()
+    c = detect(s, Minima.uniform(3, 5.0, 1000.0, 300.0))
+    took_s = time.perf_counter() - t0
+    assert set(zip(c.a.tolist(), c.b.tolist(), strict=True)) == {(n, n + 1)}
+    assert took_s < 0.5, took_s
 
 
 def random_traffic(n: int, seed: int):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -34,6 +37,28 @@ def test_service_serves_the_map_from_the_package(svc):
         r = httpx.get(f"{svc.url}/{name}")
         assert r.status_code == 200 and ctype in r.headers["content-type"]
         assert r.content == (WEB / name).read_bytes()
+
+
+def test_the_demo_service_is_guarded_as_serve_is(svc):
+    """The demo runs the service with `sharedsky serve`'s guards (issue 14): one address over the
+    agreement's `connections_per_address` is answered 429 and closed before it is read."""
+    per_address = int(svc.agreement.line.connections_per_address)
+    held = [socket.create_connection(("127.0.0.1", svc.port), source_address=("127.0.0.9", 0))
+            for _ in range(per_address)]
+    try:
+        time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", svc.port), source_address=("127.0.0.9", 0)) as extra:
+            extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            extra.settimeout(5)
+            out = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := extra.recv(65536):
+                    out += chunk
+        assert out.startswith(b"HTTP/1.1 429") and b"connections_per_address" in out, out[:200]
+    finally:
+        for s in held:
+            s.close()
+    assert httpx.get(svc.url + "/").status_code == 200  # another address is served
 
 
 def test_every_module_import_is_a_sibling_file():

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sharedsky.alerting.wellclear import REGIONS, Alerter, AlertLevel, WellClearConfig
+from sharedsky.engine.bands import BandsConfig
 from sharedsky.engine.wellclear import Cylinder, Tcas3d, Volume, WcvTaumod, WcvTaumodSum
 
 
@@ -196,6 +197,55 @@ def _volume(cf: ConfFile, prefix: str, det: str) -> Volume:
                            "CDCylinder, TCAS3D are)")
 
 
+def _bands(cf: ConfFile, lookahead_s: float) -> BandsConfig:
+    """The bands, kinematic and recovery parameters (defaults: DAIDALUS's)."""
+    d = BandsConfig()
+    kt, fpm, ms2 = _NM / 3600.0, _FT / 60.0, 1.0
+
+    def num(key: str, kind: str, to: float, default: float) -> float:
+        return cf.number(key, kind, to, default)
+
+    return BandsConfig(
+        lookahead_s=lookahead_s,
+        left_hdir_deg=num("left_hdir", "angle", 1.0, d.left_hdir_deg),
+        right_hdir_deg=num("right_hdir", "angle", 1.0, d.right_hdir_deg),
+        min_airspeed_kt=num("min_airspeed", "speed", kt, d.min_airspeed_kt),
+        min_hs_kt=num("min_hs", "speed", kt, d.min_hs_kt),
+        max_hs_kt=num("max_hs", "speed", kt, d.max_hs_kt),
+        min_vs_fpm=num("min_vs", "speed", fpm, d.min_vs_fpm),
+        max_vs_fpm=num("max_vs", "speed", fpm, d.max_vs_fpm),
+        min_alt_ft=cf.ft("min_alt", d.min_alt_ft),
+        max_alt_ft=cf.ft("max_alt", d.max_alt_ft),
+        step_hdir_deg=num("step_hdir", "angle", 1.0, d.step_hdir_deg),
+        step_hs_kt=num("step_hs", "speed", kt, d.step_hs_kt),
+        step_vs_fpm=num("step_vs", "speed", fpm, d.step_vs_fpm),
+        step_alt_ft=cf.ft("step_alt", d.step_alt_ft),
+        h_accel_ms2=num("horizontal_accel", "accel", ms2, d.h_accel_ms2),
+        v_accel_ms2=num("vertical_accel", "accel", ms2, d.v_accel_ms2),
+        turn_rate_degs=num("turn_rate", "angular_rate", 1.0, d.turn_rate_degs),
+        bank_deg=num("bank_angle", "angle", 1.0, d.bank_deg),
+        vertical_rate_fpm=num("vertical_rate", "speed", fpm, d.vertical_rate_fpm),
+        min_h_recovery_nm=cf.nm("min_horizontal_recovery", d.min_h_recovery_nm),
+        min_v_recovery_ft=cf.ft("min_vertical_recovery", d.min_v_recovery_ft),
+        recovery=(cf.boolean("recovery_hdir", True), cf.boolean("recovery_hs", True),
+                  cf.boolean("recovery_vs", True), cf.boolean("recovery_alt", True)),
+        ca_bands=cf.boolean("ca_bands", d.ca_bands),
+        ca_factor=num("ca_factor", "none", 1.0, d.ca_factor),
+        h_nmac_nm=cf.nm("horizontal_nmac", d.h_nmac_nm),
+        v_nmac_ft=cf.ft("vertical_nmac", d.v_nmac_ft),
+        recovery_stability_s=cf.s("recovery_stability_time", d.recovery_stability_s),
+        hysteresis_time_s=cf.s("hysteresis_time", 0.0),
+        persistence_time_s=cf.s("persistence_time", 0.0),
+        bands_persistence=cf.boolean("bands_persistence", False),
+        alerting_m=cf.integer("alerting_m", 0),
+        alerting_n=cf.integer("alerting_n", 0),
+        persistence_preferred=(num("persistence_preferred_hdir", "angle", 1.0, 0.0),
+                               num("persistence_preferred_hs", "speed", kt, 0.0),
+                               num("persistence_preferred_vs", "speed", fpm, 0.0),
+                               cf.ft("persistence_preferred_alt", 0.0)),
+    )
+
+
 def conf_from_text(text: str, source: str = "<conf>") -> WellClearConfig:
     """A `WellClearConfig` from the text of a DAIDALUS `.conf`."""
     cf = parse_conf_text(text, source)
@@ -242,6 +292,7 @@ def conf_from_text(text: str, source: str = "<conf>") -> WellClearConfig:
         ownship_centric=cf.boolean("ownship_centric_alerting", True),
         corrective_region=corrective,
         extra={},
+        bands=_bands(cf, cf.s("lookahead_time")),
     )
     extra = {k: v.text + (f" [{v.unit}]" if v.unit else "") for k, v in cf.entries.items()
              if k not in cf.used}

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from sharedsky.engine.bands import BandsConfig
 from sharedsky.engine.wellclear import F64, Interval, PairStates, Volume, interval
 
 REGIONS = ("NONE", "FAR", "MID", "NEAR")
@@ -72,6 +73,7 @@ class WellClearConfig:
     ownship_centric: bool = True
     corrective_region: str = "NEAR"
     extra: dict[str, str] = field(default_factory=dict)
+    bands: BandsConfig = field(default_factory=BandsConfig)  # guidance bands (engine/bands.py)
 
     def corrective_level(self, alerter_index: int) -> int:
         """1-based corrective level of the alerter at 1-based index, 0 if none."""
@@ -142,6 +144,11 @@ class WellClearAlerting:
             self._queue = self._queue[order]
             pos = np.searchsorted(self._keys, keys)
         return pos.astype(np.intp)
+
+    def state_of(self, keys: np.ndarray) -> tuple[I64, F64]:
+        """Per pair key already stepped: its output level and the time it went up (nan)."""
+        rows = self._rows(keys)
+        return self._last_value[rows].copy(), self._init_time[rows].copy()
 
     def raw_levels(self, t_s: float, rows: NDArray[np.intp], alerter_idx: I64,
                    pairs: PairStates) -> tuple[I64, tuple[Interval, ...]]:

@@ -56,6 +56,7 @@ class DemoService:
 
         from sharedsky.agreement import load_agreement
         from sharedsky.service.app import create_app
+        from sharedsky.service.server import service_config
 
         agreement = load_agreement(agreement_path)
         app = create_app(agreement, Path(workdir) / "sharedsky.db", engine_interval_s=engine_interval_s,
@@ -71,8 +72,8 @@ class DemoService:
             sock.close()
             raise click.ClickException(f"demo: cannot listen on {host}:{port} ({exc.strerror})") from exc
         port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", ws="auto", lifespan="on")
-        server = uvicorn.Server(config)
+        # Guarded as `sharedsky serve` is (connections, timeouts, stalled streams; issue 14).
+        server = uvicorn.Server(service_config(app, agreement.line, host=host, port=port))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                                   name="sharedsky service")
         thread.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import click
@@ -36,7 +38,7 @@ def serve(agreement_path: Path, db_path: Path, host: str, port: int, cert: Path 
 
     from sharedsky.record.log import RecordError
     from sharedsky.service.app import create_app
-    from sharedsky.service.connguard import guarded_protocols
+    from sharedsky.service.server import service_config
 
     if (cert is None) != (key_file is None):
         fail("serve", "--cert and --key go together")
@@ -55,9 +57,10 @@ def serve(agreement_path: Path, db_path: Path, host: str, port: int, cert: Path 
     scheme = "https" if cert else "http"
     what = "the history of" if history else "serving"
     click.echo(f"sharedsky: {what} {ag.name!r} on {scheme}://{host}:{port} (record {db_path})", err=True)
-    # A WebSocket frame is held to the same limit as a report body (issue 14, defect 9); slow and
-    # non-reading clients are bounded by the protocols of connguard (defect 8).
-    http_protocol, ws_protocol = guarded_protocols(ag.line)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, ws_max_size=int(ag.line.max_body_bytes),
-                http=http_protocol, ws=ws_protocol,
-                ssl_certfile=str(cert) if cert else None, ssl_keyfile=str(key_file) if key_file else None)
+    # The same guarded configuration as the demo's (sharedsky.service.server, issue 14).
+    server = uvicorn.Server(service_config(app, ag.line, host=host, port=port, log_level=log_level,
+                                           cert=cert, key_file=key_file))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: it could not start (it said why)

@@ -366,6 +366,13 @@ def tcas_level_index(vol: Tcas3d, own_alt_ft: F64) -> NDArray[np.intp]:
 
 def interval(vol: Volume, p: PairStates, lookahead_s: float) -> Interval:
     """Violation interval of volume `vol` for every pair of `p` within [0, lookahead]."""
+    h_lo, h_hi, v_lo, v_hi = interval_parts(vol, p)
+    return _clip(np.maximum(h_lo, v_lo), np.minimum(h_hi, v_hi), lookahead_s)
+
+
+def interval_parts(vol: Volume, p: PairStates) -> tuple[F64, F64, F64, F64]:
+    """The horizontal and the vertical violation intervals (unclipped, empty as
+    (inf, -inf)) of volume `vol` for every pair of `p`; the violation is both at once."""
     k = len(p)
     if isinstance(vol, Cylinder):
         d = np.full(k, vol.d_nm)
@@ -396,7 +403,7 @@ def interval(vol: Volume, p: PairStates, lookahead_s: float) -> Interval:
         h_lo, h_hi = np.where(off, np.inf, h_lo), np.where(off, -np.inf, h_hi)
     else:  # pragma: no cover - the union above is closed
         raise TypeError(f"unknown volume {vol!r}")
-    return _clip(np.maximum(h_lo, v_lo), np.minimum(h_hi, v_hi), lookahead_s)
+    return h_lo, h_hi, v_lo, v_hi
 
 
 def volume_tau_dthr_nm(vol: Volume) -> float | None:
@@ -496,24 +503,11 @@ def projected(p: PairStates, lookahead_s: float) -> Projected:
 SPHERE_60_NM = 60.0 * 180.0 / np.pi
 
 
-def pairs_ownship_plane(lat_deg: F64, lon_deg: F64, alt_ft: F64, ve_kt: F64, vn_kt: F64,
-                        vs_fpm: F64, i: NDArray[np.intp], j: NDArray[np.intp],
-                        wind_e_kt: F64 | None = None, wind_n_kt: F64 | None = None) -> PairStates:
-    """Relative states in each ownship's own plane, as DAIDALUS builds them.
-
-    DAIDALUS places every aircraft on a sphere of 60 NM per degree and projects it
-    orthographically onto the plane tangent at the ownship (east, north); a velocity is
-    the projected displacement over 10 s along the great circle of the aircraft's track,
-    divided by 10 s. Using the same frame makes times to volume agree with DAIDALUS's to
-    a few milliseconds (sharedsky's own WGS84 mid-point frame, `pairs_geodetic`, differs
-    by up to about 0.3 s on its 40 NM head-on scenarios, which is within the geometry
-    error of either model but not within 0.05 s). It is not symmetric in i and j.
-
-    With a wind (per pair, east/north, kt: the ownship's ground minus air velocity),
-    DAIDALUS projects each aircraft's air velocity and adds the wind in the plane; so
-    does this function, which moves times to volume by a few hundredths of a second on
-    its 40 kt wind scenario.
-    """
+def ownship_plane_states(lat_deg: F64, lon_deg: F64, ve_kt: F64, vn_kt: F64,
+                         i: NDArray[np.intp], j: NDArray[np.intp], wind_e_kt: F64 | None = None,
+                         wind_n_kt: F64 | None = None) -> tuple[F64, F64, F64, F64]:
+    """Positions (NM) and ground velocities (NM/s) of ownship i and aircraft j in the
+    plane of ownship i (see `pairs_ownship_plane`): (s_i, v_i, s_j, v_j), each (2, K)."""
     r = SPHERE_60_NM
     lat0, lon0 = np.radians(lat_deg[i]), np.radians(lon_deg[i])
     east = np.array([-np.sin(lon0), np.cos(lon0), np.zeros_like(lon0)])
@@ -547,4 +541,26 @@ def pairs_ownship_plane(lat_deg: F64, lon_deg: F64, alt_ft: F64, ve_kt: F64, vn_
 
     so, vo = state(i)
     si, vi = state(j)
+    return so, vo, si, vi
+
+
+def pairs_ownship_plane(lat_deg: F64, lon_deg: F64, alt_ft: F64, ve_kt: F64, vn_kt: F64,
+                        vs_fpm: F64, i: NDArray[np.intp], j: NDArray[np.intp],
+                        wind_e_kt: F64 | None = None, wind_n_kt: F64 | None = None) -> PairStates:
+    """Relative states in each ownship's own plane, as DAIDALUS builds them.
+
+    DAIDALUS places every aircraft on a sphere of 60 NM per degree and projects it
+    orthographically onto the plane tangent at the ownship (east, north); a velocity is
+    the projected displacement over 10 s along the great circle of the aircraft's track,
+    divided by 10 s. Using the same frame makes times to volume agree with DAIDALUS's to
+    a few milliseconds (sharedsky's own WGS84 mid-point frame, `pairs_geodetic`, differs
+    by up to about 0.3 s on its 40 NM head-on scenarios, which is within the geometry
+    error of either model but not within 0.05 s). It is not symmetric in i and j.
+
+    With a wind (per pair, east/north, kt: the ownship's ground minus air velocity),
+    DAIDALUS projects each aircraft's air velocity and adds the wind in the plane; so
+    does this function, which moves times to volume by a few hundredths of a second on
+    its 40 kt wind scenario.
+    """
+    so, vo, si, vi = ownship_plane_states(lat_deg, lon_deg, ve_kt, vn_kt, i, j, wind_e_kt, wind_n_kt)
     return PairStates(si - so, vi - vo, alt_ft[j] - alt_ft[i], (vs_fpm[j] - vs_fpm[i]) / 60.0, alt_ft[i])

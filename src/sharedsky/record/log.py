@@ -182,7 +182,12 @@ class Entry:
 def make_entry(key: Ed25519PrivateKey, seq: int, t: float, kind: str, party: str, payload: dict[str, Any],
                party_sig: str | None) -> Entry:
     """A new entry: fresh salt, commitment, the server's signature of its leaf hash."""
-    text = canonical_json(payload)
+    return entry_of_text(key, seq, t, kind, party, canonical_json(payload), party_sig)
+
+
+def entry_of_text(key: Ed25519PrivateKey, seq: int, t: float, kind: str, party: str, text: str,
+                  party_sig: str | None) -> Entry:
+    """`make_entry` of a payload already in canonical JSON."""
     salt = os.urandom(SALT_BYTES).hex()
     c = commit(salt, party_sig, text)
     e = Entry(seq, t, kind, party, text, salt, c, party_sig, "", party_sig is not None)
@@ -276,6 +281,9 @@ class Record:
         if not items:
             return []
         now = time.time() if t is None else float(t)
+        # Serialised before the lock: a 10,000-report batch takes tens of ms to write as
+        # JSON, which no other append should wait for (issue 14, defect 3).
+        texts = [canonical_json(payload) for _, _, payload, _ in items]
         with self._lock:
             conn = self._conn
             snap = self.tree.snapshot()
@@ -287,8 +295,8 @@ class Record:
                     self.tree = TreeStore(conn)
                     snap = self.tree.snapshot()
                 seq = self.tree.size
-                out = [make_entry(self.key, seq + i + 1, now, kind, party, payload, psig)
-                       for i, (kind, party, payload, psig) in enumerate(items)]
+                out = [entry_of_text(self.key, seq + i + 1, now, kind, party, text, psig)
+                       for i, ((kind, party, _, psig), text) in enumerate(zip(items, texts, strict=True))]
                 conn.executemany(
                     f"INSERT INTO record ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
                     [(e.seq, e.t, e.kind, e.party, e.payload, e.salt, e.commitment, e.party_sig, e.sig)

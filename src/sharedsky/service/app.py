@@ -13,6 +13,7 @@ import json
 import logging
 import mimetypes
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,8 +32,8 @@ from sharedsky.service import streams
 from sharedsky.service.auth import Who, redact_keys_in_logs
 from sharedsky.service.dossiers import DOSSIER_CSP, STYLE_HASH
 from sharedsky.service.hotline import MessageError
-from sharedsky.service.jsonbody import BodyError, parse_json
-from sharedsky.service.quotas import TooMany
+from sharedsky.service.jsonbody import PARSE_ON_LOOP_BYTES, BodyError, parse_json
+from sharedsky.service.quotas import Admission, TooMany
 from sharedsky.service.reports import MAX_BATCH, NUMBERS, ReportError
 from sharedsky.service.store import Forbidden, Hub, NotFound
 
@@ -255,14 +256,31 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def _json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
-    raw = await read_body(request, limit)
+def _parse(raw: bytes) -> Any:
     if not raw.strip():
         raise HTTPException(422, "body: empty; expected JSON")
     try:
         return parse_json(raw)
     except BodyError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
+
+
+async def _json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    raw = await read_body(request, limit)
+    return _parse(raw) if len(raw) <= PARSE_ON_LOOP_BYTES else await run_in_threadpool(_parse, raw)
+
+
+async def _discard(request: Request, limit: int) -> None:
+    """Read a refused request's body to its end, keeping nothing: the client, still sending
+    it, then reads its answer instead of a reset connection."""
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return
+    except ClientDisconnect:
+        return
 
 
 #: Sent with every HTTP answer (issue 14, defect 10): the map loads nothing but the server's
@@ -332,6 +350,7 @@ def build_app(lifespan: Any = None) -> FastAPI:
                   description="The shared line: parties report, receive alerts, call distress and talk. "
                               "See docs/service-api.md.", lifespan=lifespan)
     app.add_middleware(SecurityHeaders)
+    app.state.admission = Admission()
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -411,8 +430,28 @@ def build_app(lifespan: Any = None) -> FastAPI:
                                    "properties": {"reports": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
                                                               "items": _REPORT_SCHEMA}}}))
     async def reports(request: Request, who: Who) -> dict[str, Any]:
-        body = await _json(request, _hub(request).max_body_bytes)
-        n, seq = await run_in_threadpool(_hub(request).submit_reports, who, body)
+        hub = _hub(request)
+        if who.supervisor:
+            body = await _json(request, hub.max_body_bytes)
+            n, seq = await run_in_threadpool(hub.submit_reports, who, body)
+            return {"accepted": n, "seq": seq}
+        # One batch of a party in work at a time; one too many, or one while the party's
+        # bucket is empty, is refused before its body is parsed (issue 14, defect 3).
+        read = False
+        try:
+            async with request.app.state.admission.batch(who.party):
+                hub.admit_reports(who)
+                raw = await read_body(request, hub.max_body_bytes)
+                read = True
+                t0 = time.monotonic()
+                try:
+                    n, seq = await run_in_threadpool(lambda: hub.submit_reports(who, _parse(raw)))
+                finally:
+                    request.app.state.admission.worked(who.party, time.monotonic() - t0)
+        except TooMany:
+            if not read:
+                await _discard(request, hub.max_body_bytes)
+            raise
         return {"accepted": n, "seq": seq}
 
     @app.get("/api/v1/aircraft", summary="The air picture this key may see")
@@ -588,6 +627,7 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
     `History` from the hub (`replay RECORDING --map`)."""
     from sharedsky.service.engine_loop import EngineLoop
     from sharedsky.service.history import History, RecordReports
+    from sharedsky.service.picture_feed import PictureFeed
 
     if isinstance(agreement, (str, Path)):
         from sharedsky.agreement import load_agreement
@@ -625,6 +665,7 @@ def create_app(agreement: Any, db_path: str | Path, *, feeds: Sequence[str] = ()
 
     app = build_app(lifespan)
     app.state.hub = hub
+    app.state.pictures = PictureFeed(hub)
     app.state.engine = loop
     app.state.history = (history(hub) if callable(history)
                          else History(hub, RecordReports(hub), max_age_s=max_age_s))

@@ -17,6 +17,13 @@ stream (and its buffers) open. These protocol classes, given to uvicorn as `http
   written behind what is already queued, and the socket is aborted 2 s later if the
   client still reads nothing. Memory per stuck client is then bounded by the
   transport's buffer, and the engine (which only sets flags) never waits for anyone.
+
+A WebSocket frame larger than `FRAGMENT_BYTES` is written as fragments of that size,
+each once the client has read enough of the one before, from the bytes the stream was
+given (`SHARED_UTF8`: one view's picture frame, encoded once for all its streams). So a
+stream that reads nothing holds at most the transport's high-water mark and one fragment
+of copies, whatever the frame's size, until it is dropped; before, each held the rest of
+a whole picture frame and the next one it was given (issue 14, defect 8).
 """
 
 from __future__ import annotations
@@ -31,9 +38,16 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 log = logging.getLogger("sharedsky.service")
+#: A `websocket.send` message may also carry its text encoded, under this key: the guarded
+#: protocol writes those bytes (shared by every stream of a view) instead of encoding again.
+SHARED_UTF8 = "sharedsky.utf8"
+#: WebSocket frames larger than this go out in fragments of this size (RFC 6455, 5.4).
+FRAGMENT_BYTES = 64 * 1024
 #: After a drop was announced, the client has this long to read it before the socket is aborted.
 ABORT_AFTER_S = 2.0
 SSE_PATH = "/api/v1/events/stream"
@@ -124,6 +138,35 @@ def guarded_protocols(line: Any) -> tuple[type[asyncio.Protocol], type[asyncio.P
 
         def _abort(self) -> None:
             _reset(self.transport)
+
+        async def send(self, message: Any) -> None:
+            data = message.get(SHARED_UTF8) if message.get("type") == "websocket.send" else None
+            if data is None and message.get("type") == "websocket.send" and message.get("bytes") is None:
+                text = message.get("text")
+                if isinstance(text, str) and len(text) > FRAGMENT_BYTES:
+                    data = text.encode()
+            if data is None or len(data) <= FRAGMENT_BYTES or not self.handshake_complete \
+                    or self.initial_response is not None:
+                await super().send(message)
+                return
+            await self._send_fragments(memoryview(data))
+
+        async def _send_fragments(self, data: memoryview) -> None:
+            """One text message as fragments, each written once the transport has drained below
+            its high-water mark: at most one fragment of it is ever copied into the transport."""
+            for off in range(0, len(data), FRAGMENT_BYTES):
+                await self.writable.wait()
+                if self.disconnected or self.close_sent:
+                    raise ClientDisconnected()
+                part, fin = data[off:off + FRAGMENT_BYTES], off + FRAGMENT_BYTES >= len(data)
+                try:
+                    if off == 0:
+                        self.conn.send_text(part, fin=fin)
+                    else:
+                        self.conn.send_continuation(part, fin=fin)
+                except InvalidState:  # closed meanwhile (dropped as stalled, or by the client)
+                    raise ClientDisconnected() from None
+                self.transport.write(b"".join(self.conn.data_to_send()))
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._stall is not None:

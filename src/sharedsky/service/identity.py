@@ -64,10 +64,23 @@ class Owners:
             owner.append(hit[0] if hit is not None and hit[1] >= live_since_s else "")
         return np.asarray(owner, dtype=object)[codes] if len(owner) else np.zeros(0, dtype=object)
 
-    def claim(self, ids: np.ndarray, party: str, t_s: float) -> None:
-        """`party` reported these ids at `t_s` (the caller has checked nobody else owns them)."""
+    def claim(self, ids: np.ndarray, party: str, t_s: float) -> dict[str, tuple[str, float] | None]:
+        """`party` reported these ids at `t_s` (the caller has checked nobody else owns them);
+        returns what they were before, for `restore`."""
         item = (party, t_s)
-        self._by_id.update(dict.fromkeys(pd.unique(np.asarray(ids, dtype=object)).tolist(), item))
+        keys = pd.unique(np.asarray(ids, dtype=object)).tolist()
+        get = self._by_id.get
+        before = {k: get(k) for k in keys}
+        self._by_id.update(dict.fromkeys(keys, item))
+        return before
+
+    def restore(self, before: dict[str, tuple[str, float] | None]) -> None:
+        """Undo a `claim` (its batch was not recorded after all)."""
+        for k, v in before.items():
+            if v is None:
+                self._by_id.pop(k, None)
+            else:
+                self._by_id[k] = v
 
     def live_with(self, party: str, ids: np.ndarray, live_since_s: float) -> int:
         """How many aircraft `party` would have live once it reports `ids` too (quota check)."""

@@ -25,6 +25,10 @@ import numpy as np
 
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 18
+#: Bodies and frames larger than this are parsed on a worker thread, never on the event
+#: loop, which would otherwise stop every stream while a 50,000-report batch is parsed
+#: (issue 14, defect 3).
+PARSE_ON_LOOP_BYTES = 64 * 1024
 
 
 class BodyError(ValueError):

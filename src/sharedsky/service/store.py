@@ -35,6 +35,7 @@ from sharedsky.service.hotline import ALL, Hotline, MessageError
 from sharedsky.service.identity import ATTEMPT_IDS, Owners, qualify_ids
 from sharedsky.service.quotas import Quotas, TooMany
 from sharedsky.service.reports import (
+    MAX_BATCH,
     ReportError,
     columns_from_payload,
     columns_payload,
@@ -480,6 +481,18 @@ class Hub:
         """Validate, check attribution, record and apply a batch; (accepted, record seq)."""
         self._writable()
         now = self.clock()
+        reps = body.get("reports") if isinstance(body, dict) else None
+        if not who.supervisor and isinstance(reps, list) and 0 < len(reps) <= MAX_BATCH:
+            # The bucket is asked as soon as the batch's size is known: a batch over it is
+            # refused before it costs a validation (issue 14, defect 3).
+            try:
+                self.quotas.reports(who.party, len(reps))
+            except ValueError as exc:
+                self.counters.reports_rejected["reports"] += 1
+                raise ReportError("reports", str(exc)) from exc
+            except TooMany:
+                self.counters.reports_rejected["quota"] += 1
+                raise
         try:
             cols = validate_reports(body, now, float(self.agreement.line.clock_skew_s))
         except ReportError as exc:
@@ -488,14 +501,6 @@ class Hub:
         n = cols["t_s"].shape[0]
         source = who.party
         if not who.supervisor:
-            try:
-                self.quotas.reports(who.party, n)
-            except ValueError as exc:
-                self.counters.reports_rejected["reports"] += 1
-                raise ReportError("reports", str(exc)) from exc
-            except TooMany:
-                self.counters.reports_rejected["quota"] += 1
-                raise
             cols["icao24"] = qualify_ids(cols["icao24"], who.party)
         ids = cols["icao24"]
         party = self.agreement.attribute(ids, cols["callsign"], np.full(n, source, dtype=object))
@@ -523,15 +528,23 @@ class Hub:
                 except TooMany:
                     self.counters.reports_rejected["quota"] += 1
                     raise
-            payload: dict[str, Any] = {"source": source, "columns": columns_payload(cols)}
-            if who.supervisor:
-                payload["supervisor"] = True
-            # Recorded (fsync) before it is applied or acknowledged. Report batches are not
-            # events, so they need not be ordered with them: the hub lock (which the engine
-            # step needs) is held only for the table update, not during the fsync.
+            # Claimed now, so that no other party's batch can take these aircraft meanwhile,
+            # but recorded outside the lock: another party's batch never waits for this
+            # one's write (issue 14, defect 3). Undone if the write fails.
+            before = None if who.supervisor else self.owners.claim(ids, who.party, now)
+        payload: dict[str, Any] = {"source": source, "columns": columns_payload(cols)}
+        if who.supervisor:
+            payload["supervisor"] = True
+        # Recorded (fsync) before it is applied or acknowledged. Report batches are not
+        # events, so they need not be ordered with them: the hub lock (which the engine
+        # step needs) is held only for the table update, not during the fsync.
+        try:
             e = self.record.append("reports", who.party, payload)
-            if not who.supervisor:
-                self.owners.claim(ids, who.party, now)
+        except BaseException:
+            if before is not None:
+                with self._owners_lock:
+                    self.owners.restore(before)
+            raise
         with self.lock:
             self.table.update_columns({**cols, "source": np.full(n, source, dtype=object)}, party)
             self.table_seq = max(self.table_seq, e.seq)
@@ -540,6 +553,16 @@ class Hub:
         if self.on_reports is not None:
             self.on_reports()
         return n, e.seq
+
+    def admit_reports(self, who: KeyInfo) -> None:
+        """429 before a party's batch is read if its report bucket is empty (no batch could pass)."""
+        if who.supervisor:
+            return
+        try:
+            self.quotas.reports_empty(who.party)
+        except TooMany:
+            self.counters.reports_rejected["quota"] += 1
+            raise
 
     def ingest_feed(self, cols: dict[str, np.ndarray], source: str) -> int:
         """Reports from a feed the operator named (already quality-gated): record, apply."""

@@ -21,9 +21,11 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from sharedsky.service.auth import Who, websocket_key, websocket_subprotocol
+from sharedsky.service.connguard import SHARED_UTF8
 from sharedsky.service.hotline import MessageError
-from sharedsky.service.jsonbody import BodyError, parse_json
-from sharedsky.service.quotas import TooMany
+from sharedsky.service.jsonbody import PARSE_ON_LOOP_BYTES, BodyError, parse_json
+from sharedsky.service.picture_feed import Frame, PictureFeed
+from sharedsky.service.quotas import Admission, TooMany
 from sharedsky.service.reports import ReportError
 from sharedsky.service.store import Forbidden, Hub, NotFound, Revoked
 
@@ -32,40 +34,10 @@ router = APIRouter()
 SEQ_RE = re.compile(r"[0-9]{1,18}")
 BATCH = 500
 KEEPALIVE_S = 15.0
-#: The air picture goes out at most this often per connection (events go out at once).
-PICTURE_EVERY_S = 0.9
 
 
 def _event_frame(text: str, seq: int) -> str:
     return f'{{"type":"event","seq":{seq},"event":{text}}}'
-
-
-class PictureDelta:
-    """Per-connection memory of what was sent, to send only what changed.
-
-    It keeps a 64-bit hash of each row sent, not the row: with thousands of aircraft the
-    rows cost about 1 MB a connection, the hashes a third of it (issue 14, defect 8: 100
-    subscribers). A changed row with the same hash as before would not be sent until it
-    changes again; for 64-bit hashes that is about one change in 10^19.
-    """
-
-    def __init__(self) -> None:
-        self.sent: dict[str, int] = {}
-        self.version = -1
-        self.sent_at = -1e9
-
-    def frame(self, t: float, rows: list[dict[str, Any]], seq: int = 0) -> dict[str, Any]:
-        full = self.version < 0
-        now: dict[str, int] = {}
-        changed: list[dict[str, Any]] = []
-        for r in rows:
-            v = hash(tuple(r.values()))
-            now[r["icao24"]] = v
-            if full or self.sent.get(r["icao24"]) != v:
-                changed.append(r)
-        removed = [k for k in self.sent if k not in now]
-        self.sent = now
-        return {"type": "picture", "t": t, "seq": seq, "full": full, "aircraft": changed, "removed": removed}
 
 
 @router.websocket("/api/v1/stream")
@@ -78,15 +50,22 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
         await ws.close(code=4401, reason="missing, invalid or revoked API key")
         return
     sub = hub.subscribe()
+    feed: PictureFeed = ws.app.state.pictures
     send_lock = asyncio.Lock()
 
     async def send(text: str) -> None:
         async with send_lock:
             await ws.send_text(text)
 
+    async def send_picture(fr: Frame) -> None:
+        # The view's frame, as the same bytes for every stream of it (connguard writes
+        # them in fragments as the client reads; a plain server sends the text).
+        async with send_lock:
+            await ws.send({"type": "websocket.send", "text": fr.text, SHARED_UTF8: fr.utf8})
+
     async def sender() -> None:
         last = max(0, after)
-        delta = PictureDelta()
+        have: int | None = None  # the view's last publication this stream was sent
         while True:
             sub.flag.clear()
             if hub.key_revoked(who.key_id):
@@ -97,20 +76,16 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
                 last = se.seq
             if len(evs) == BATCH:
                 continue
-            pic = hub.picture
-            if (pic is not None and hub.picture_version != delta.version
-                    and time.monotonic() - delta.sent_at >= PICTURE_EVERY_S):
-                version = hub.picture_version
-                rows = await run_in_threadpool(pic.aircraft_for, who)
-                frame = delta.frame(pic.t, rows, pic.seq)
-                delta.version = version
-                delta.sent_at = time.monotonic()
-                await send(json.dumps(frame, separators=(",", ":")))
-            wait = KEEPALIVE_S
-            if hub.picture_version != delta.version:  # a picture is due: wake up for it
-                wait = max(0.05, PICTURE_EVERY_S - (time.monotonic() - delta.sent_at))
+            if feed.due_in(who, have) == 0.0:
+                ok, fr = feed.ready(who, have)
+                if not ok:  # to be built (a publication, or the whole picture): off the event loop
+                    fr = await run_in_threadpool(feed.frame, who, have)
+                if fr is not None:
+                    await send_picture(fr)
+                    have = fr.serial
+            due = feed.due_in(who, have)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(sub.flag.wait(), wait)
+                await asyncio.wait_for(sub.flag.wait(), KEEPALIVE_S if due is None else max(0.05, due))
 
     async def receiver() -> None:
         while True:
@@ -121,7 +96,7 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
             # database, so a frame sent just after `keys revoke` is refused (issue 14, defect 7).
             if await run_in_threadpool(hub.key_revoked, who.key_id, True):
                 raise Revoked
-            reply = await _answer(hub, who, frame.get("text"))
+            reply = await _answer(hub, ws.app.state.admission, who, frame.get("text"))
             await send(json.dumps(reply))
 
     tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
@@ -146,7 +121,7 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
         hub.unsubscribe(sub)
 
 
-async def _answer(hub: Hub, who: Any, text: str | None) -> dict[str, Any]:
+async def _answer(hub: Hub, admission: Admission, who: Any, text: str | None) -> dict[str, Any]:
     """The reply to one client frame: `ack_ok`, `reports_ok` or `error`, with the frame's own id.
 
     Nothing a client sends may end the connection or leak into the reply to another
@@ -158,13 +133,24 @@ async def _answer(hub: Hub, who: Any, text: str | None) -> dict[str, Any]:
     try:
         if text is None:
             raise BodyError("frame", "must be a text frame holding JSON (binary frames are not read)")
-        msg = parse_json(text, "frame")
+        msg = (parse_json(text, "frame") if len(text) <= PARSE_ON_LOOP_BYTES
+               else await run_in_threadpool(parse_json, text, "frame"))
         typ = msg.get("type") if isinstance(msg, dict) else None
         if typ == "ack":
             seq, dup = await run_in_threadpool(hub.ack, who, {"seq": msg.get("seq")})
             reply = {"type": "ack_ok", "of_seq": msg.get("seq"), "seq": seq, "duplicate": dup}
         elif typ == "reports":
-            n, seq = await run_in_threadpool(hub.submit_reports, who, {"reports": msg.get("reports")})
+            body = {"reports": msg.get("reports")}
+            if who.supervisor:
+                n, seq = await run_in_threadpool(hub.submit_reports, who, body)
+            else:  # as a POST: one batch of a party in work at a time (issue 14, defect 3)
+                async with admission.batch(who.party):
+                    hub.admit_reports(who)
+                    t0 = time.monotonic()
+                    try:
+                        n, seq = await run_in_threadpool(hub.submit_reports, who, body)
+                    finally:
+                        admission.worked(who.party, time.monotonic() - t0)
             reply = {"type": "reports_ok", "accepted": n, "seq": seq}
         else:
             reply = {"type": "error", "status": 422, "detail": "type: must be 'ack' or 'reports'"}

@@ -1,0 +1,216 @@
+"""Guidance bands: conformance with DAIDALUS on every step of its 56 runs, and cost at scale.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_bands.py                 # both parts
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_bands.py --skip-conformance
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_bands.py --every 5       # sampled runs
+
+Part 1 (conformance): every scenario x configuration run of DAIDALUS v2.0.4's reference,
+bands at every step (`--every` samples), compared with `.bands.csv` ((time, dimension)
+rows whose intervals all agree within 1 deg, 1 kt, 10 fpm, 100 ft and region) and the
+guidance columns with `.guidance.csv`; the time per step of bands (four dimensions).
+
+Part 2 (scale): random en-route traffic (`random_enroute`, one aircraft per 200 NM^2) of
+1,000 aircraft under DO_365B_no_SUM.conf; the separation engine's broad phase and the
+DO-365B alerting of bench_wellclear.py give the alerting aircraft; each gets its bands in
+all four dimensions against its candidate-pair neighbours, placed in its own local plane
+(equirectangular about the ownship: under 0.1 % distance error within the 20 NM that
+matter). The median time per step over all alerting ownships is printed beside the
+per-ownship figure; then the same at one aircraft per 10 NM^2, where many more alert.
+
+Part 3 (with --daidalus-jar): the dense case's alerting ownships written as a DAIDALUS
+encounter file (one ownship per step with its neighbours) and run through NASA's own
+DaidalusBatch (Java; built from its public sources for this comparison only, never
+shipped) and through `bands_scenario`, wall time side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from sharedsky.agreement.daa_conf import load_conf
+from sharedsky.alerting.daa_bands import bands_scenario, guidance_csv_lines
+from sharedsky.alerting.guidance import DIMENSIONS, OwnshipBands
+from sharedsky.engine.bands import Frame
+from sharedsky.ingest.daa import read_daa
+from sharedsky.sim.synthetic import random_enroute
+
+DAA = Path(__file__).resolve().parents[2] / "shared" / "data" / "daidalus"
+REF = DAA / "reference"
+TOL = {"hdir": 1.0, "hs": 1.0, "vs": 10.0, "alt": 100.0}
+
+
+def conformance(every: int) -> None:
+    """Part 1: agreement per configuration and dimension, and seconds per step."""
+    with open(REF / "MANIFEST.csv", newline="", encoding="utf-8") as fh:
+        manifest = list(csv.DictReader(fh))
+    agg: dict[str, dict[str, list[int]]] = defaultdict(lambda: {d: [0, 0] for d in DIMENSIONS})
+    gagg: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    per_step: list[float] = []
+    for m in manifest:
+        cfg = load_conf(REF / m["configuration"])
+        scn = read_daa(REF / m["scenario_input"])
+        t0 = time.perf_counter()
+        steps = bands_scenario(scn, cfg, every=every)
+        per_step.append((time.perf_counter() - t0) / max(len(steps), 1))
+        ref: dict[tuple[float, str], list[tuple[float, float, str]]] = defaultdict(list)
+        with open(REF / f"{m['stem']}.bands.csv", newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                ref[(float(r["time_s"]), r["dimension"])].append((float(r["low"]), float(r["high"]), r["region"]))
+        conf = m["stem"].split("__")[1]
+        for st in steps:
+            for d in st.dims:
+                mine = list(zip(d.low.tolist(), d.high.tolist(), d.region, strict=True))
+                rr = ref.get((st.time_s, d.dim), [])
+                same = len(mine) == len(rr) and all(
+                    abs(a[0] - b[0]) <= TOL[d.dim] and abs(a[1] - b[1]) <= TOL[d.dim] and a[2] == b[2]
+                    for a, b in zip(mine, rr, strict=True))
+                agg[conf][d.dim][0] += 1
+                agg[conf][d.dim][1] += same
+        with open(REF / f"{m['stem']}.guidance.csv", newline="", encoding="utf-8") as fh:
+            gref = {(r["time_s"], r["dimension"]): r for r in csv.DictReader(fh)}
+        for row in csv.DictReader(guidance_csv_lines(steps)):
+            g = gref[(row["time_s"], row["dimension"])]
+            for c in ("region_of_current_value", "resolution_up_or_right", "resolution_down_or_left",
+                      "preferred", "recovery_time_s", "recovery_nfactor"):
+                tol = TOL[row["dimension"]] if c.startswith("resolution") else (0.5 if c == "recovery_time_s" else None)
+                if tol is None:
+                    ok = row[c] == g[c]
+                else:
+                    x, y = float(row[c]), float(g[c])
+                    ok = (math.isnan(x) and math.isnan(y)) or x == y or abs(x - y) <= tol
+                gagg[c][0] += 1
+                gagg[c][1] += ok
+    print(f"Bands against DAIDALUS v2.0.4, {'every step' if every == 1 else f'every {every}th step'} "
+          "of all 56 runs")
+    print(f"{'configuration':28s} {'rows':>6s} " + " ".join(f"{d:>7s}" for d in DIMENSIONS) + f" {'all':>7s}")
+    n_tot = ok_tot = 0
+    for conf, per in sorted(agg.items()):
+        n = sum(v[0] for v in per.values())
+        ok = sum(v[1] for v in per.values())
+        n_tot, ok_tot = n_tot + n, ok_tot + ok
+        print(f"{conf:28s} {n:6d} " + " ".join(f"{per[d][1] / per[d][0]:7.1%}" for d in DIMENSIONS)
+              + f" {ok / n:7.1%}")
+    print(f"{'all':28s} {n_tot:6d} {'':31s} {ok_tot / n_tot:7.1%}")
+    print("guidance: " + ", ".join(f"{c} {v[1] / v[0]:.1%}" for c, v in gagg.items()))
+    print(f"bands, four dimensions, one ownship: median {statistics.median(per_step) * 1000:.0f} ms per step "
+          f"(max over runs {max(per_step) * 1000:.0f} ms)")
+
+
+def scale(n: int, steps: int, nm2_per_aircraft: float = 200.0) -> None:
+    """Part 2: bands of every alerting ownship among n aircraft, per step."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_wellclear import CONF, Stepper  # the alerting step of the well-clear benchmark
+
+    cfg = load_conf(CONF)
+    snap = random_enroute(n, seed=7, nm2_per_aircraft=nm2_per_aircraft)
+    stepper = Stepper(cfg, full=True)
+    stepper(snap)
+    k, i, j, level = stepper(snap)
+    alerting = np.union1d(i[level > 0], j[level > 0])
+    trk = np.radians(snap.track_deg)
+    ve, vn = snap.gs_kt * np.sin(trk), snap.gs_kt * np.cos(trk)
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        for own in alerting:  # per alerting ownship; every call inside is vectorised
+            nb = np.concatenate([j[i == own], i[j == own]])
+            lv = np.concatenate([level[i == own], level[j == own]])
+            lat0 = math.radians(float(snap.lat_deg[own]))
+            x = (snap.lon_deg[nb] - snap.lon_deg[own]) * 60.0 * math.cos(lat0)
+            y = (snap.lat_deg[nb] - snap.lat_deg[own]) * 60.0
+            fr = Frame(np.zeros(2), np.array([ve[own], vn[own]]) / 3600.0, float(snap.alt_ft[own]),
+                       float(snap.vs_fpm[own]) / 60.0, np.vstack([x, y]), np.vstack([ve[nb], vn[nb]]) / 3600.0,
+                       snap.alt_ft[nb], snap.vs_fpm[nb] / 60.0)
+            ob = OwnshipBands(cfg, fr, np.ones(nb.size, dtype=np.int64), lv.astype(np.int64),
+                              np.full(nb.size, np.nan), 1.0)
+            for d in DIMENSIONS:
+                ob.dimension(d)
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    print(f"{n:,} aircraft (one per {nm2_per_aircraft:g} NM^2): {k:,} candidate pairs, {alerting.size} alerting ownships; bands (4 dimensions) "
+          f"for all of them: median {med:.2f} s per step ({med / max(alerting.size, 1) * 1000:.0f} ms "
+          f"per ownship; median of {steps})")
+
+
+def dense_daa(path: Path, n: int = 1_000, nm2_per_aircraft: float = 10.0) -> int:
+    """Write the dense case as a DAIDALUS encounter file (local Euclidean `.xyz`): one time
+    step per alerting ownship, the ownship first and its candidate-pair neighbours after
+    it, so DAIDALUS and sharedsky compute the same bands. Returns the number of steps."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_wellclear import CONF, Stepper
+
+    cfg = load_conf(CONF)
+    snap = random_enroute(n, seed=7, nm2_per_aircraft=nm2_per_aircraft)
+    stepper = Stepper(cfg, full=True)
+    stepper(snap)
+    _, i, j, level = stepper(snap)
+    alerting = np.union1d(i[level > 0], j[level > 0])
+    lines = ["NAME sx sy sz trk gs vs time", "[none] [nmi] [nmi] [ft] [deg] [knot] [fpm] [s]"]
+    for t, own in enumerate(alerting):
+        nb = np.concatenate([[own], j[i == own], i[j == own]])
+        lat0 = math.radians(float(snap.lat_deg[own]))
+        x = (snap.lon_deg[nb] - snap.lon_deg[own]) * 60.0 * math.cos(lat0)
+        y = (snap.lat_deg[nb] - snap.lat_deg[own]) * 60.0
+        for k, a in enumerate(nb):
+            lines.append(f"AC{a:04d}, {x[k]:.6f}, {y[k]:.6f}, {snap.alt_ft[a]:.1f}, {snap.track_deg[a]:.6f}, "
+                         f"{snap.gs_kt[a]:.6f}, {snap.vs_fpm[a]:.3f}, {float(t):.1f}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return int(alerting.size)
+
+
+def versus_daidalus(jar: Path) -> None:
+    """Part 3: the dense case's ownships, one per step, through DAIDALUS's DaidalusBatch
+    (Java, built from NASA's sources for this comparison only) and through sharedsky."""
+    import subprocess
+    import tempfile
+
+    sys_conf = Path(__file__).resolve().parents[2] / "shared" / "data" / "daidalus" / "configurations"
+    conf = sys_conf / "DO_365B_no_SUM.conf"
+    with tempfile.TemporaryDirectory() as tmp:
+        scn_path = Path(tmp) / "dense.xyz"
+        n_steps = dense_daa(scn_path)
+        t0 = time.perf_counter()
+        subprocess.run(["java", "-cp", f"{jar}:{jar.parent.parent / 'src'}", "DaidalusBatch", "--conf", str(conf),
+                        "--out", str(Path(tmp) / "out.txt"), str(scn_path)], check=True, capture_output=True)
+        t_daidalus = time.perf_counter() - t0
+        scn = read_daa(scn_path)
+        t0 = time.perf_counter()
+        steps = bands_scenario(scn, load_conf(conf))
+        t_ours = time.perf_counter() - t0
+    print(f"dense case, {n_steps} ownships (one per step): DAIDALUS DaidalusBatch (Java, incl. JVM start and its "
+          f"text output) {t_daidalus:.1f} s = {t_daidalus / n_steps * 1000:.0f} ms per ownship; sharedsky "
+          f"{t_ours:.1f} s = {t_ours / max(len(steps), 1) * 1000:.0f} ms per ownship")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--every", type=int, default=1, help="bands at every n-th step of each run")
+    ap.add_argument("--skip-conformance", action="store_true")
+    ap.add_argument("--n", type=int, default=1_000)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--daidalus-jar", type=Path, default=None,
+                    help="DAIDALUS v2 Java jar (lib/DAIDALUSv2.0.4.jar of a build of NASA's sources, "
+                         "with the compiled example programs in ../src) for part 3")
+    args = ap.parse_args()
+    if not args.skip_conformance:
+        conformance(args.every)
+    scale(args.n, args.steps)
+    scale(args.n, args.steps, nm2_per_aircraft=10.0)  # dense: many alerting ownships
+    if args.daidalus_jar is not None:
+        versus_daidalus(args.daidalus_jar)
+
+
+if __name__ == "__main__":
+    main()
