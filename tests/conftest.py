@@ -57,3 +57,16 @@ def incident_record(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 -
     from dossier_support import make_incident_record
 
     return make_incident_record(tmp_path_factory.mktemp("incident"))
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201 - a playwright Browser
+    """Debian's chromium driven by Playwright, one per test module (tests/test_web_*.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from test_web_map import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

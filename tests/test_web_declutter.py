@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from test_web_map import CHROMIUM, CHROMIUM_ARGS, Screen
+from test_web_map import CHROMIUM, Screen
 
 pytestmark = [
     pytest.mark.browser,
@@ -70,16 +70,6 @@ def svc(tmp_path_factory: pytest.TempPathFactory):
     stop.set()
     t.join(5)
     service.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from test_web_map import CHROMIUM, CHROMIUM_ARGS, Screen
+from test_web_map import CHROMIUM, Screen
 
 from conftest import REPO
 
@@ -57,16 +57,6 @@ def replayed(tmp_path_factory: pytest.TempPathFactory):
                     levels=levels, max_age_s=20.0, step_s=STEP_S)
     yield svc, at, snaps, events
     svc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_jump_to_a_time_matches_replay_within_one_step(replayed, browser):

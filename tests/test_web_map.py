@@ -92,16 +92,6 @@ def svc(tmp_path_factory: pytest.TempPathFactory):
     service.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 class Screen:
     """One party's browser tab, with every request it made."""
 

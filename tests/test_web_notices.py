@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from test_web_map import CHROMIUM, CHROMIUM_ARGS, Screen
+from test_web_map import CHROMIUM, Screen
 
 pytestmark = [
     pytest.mark.browser,
@@ -27,16 +27,6 @@ def svc(tmp_path_factory: pytest.TempPathFactory):
     service = DemoService.start(tmp_path_factory.mktemp("web-notices"), port=0)
     yield service
     service.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_a_polygon_drawn_on_the_map_conflicts_with_an_active_volume_on_both_screens(svc, browser) -> None:
