@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sharedsky.alerting.daa_run import fmt
+from sharedsky.alerting.daa_run import fmt, ownship_row
 from sharedsky.alerting.guidance import (
     DIMENSIONS,
     UNITS,
@@ -96,13 +96,9 @@ def bands_scenario(scn: DaaScenario, cfg: WellClearConfig, ownship: str | None =
     out: list[StepBands] = []
     n_step = 0
     for rows in scn.steps:
-        if ownship is None:
-            own = int(rows[0])
-        else:
-            hit = rows[scn.name[rows] == ownship]
-            if hit.size == 0:
-                continue
-            own = int(hit[0])
+        own = ownship_row(scn, rows, ownship)
+        if own is None:
+            continue
         traffic = rows[rows != own]
         frame, pairs = _frame(scn, own, traffic)
         j = traffic.astype(np.intp)

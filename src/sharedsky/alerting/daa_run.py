@@ -55,6 +55,15 @@ class AlertingTable:
         return int(self.time_s.shape[0])
 
 
+def ownship_row(scn: DaaScenario, rows: np.ndarray, ownship: str | None) -> int | None:
+    """The ownship's row among a step's rows: the first aircraft, or the one named (None if
+    it is not in this step)."""
+    if ownship is None:
+        return int(rows[0])
+    hit = rows[scn.name[rows] == ownship]
+    return int(hit[0]) if hit.size else None
+
+
 def _tau_dthr_nm(cfg: WellClearConfig) -> F64:
     """Per alerter (index 0 unused): the DTHR its tau_mod is reported against, or nan."""
     out = np.full(len(cfg.alerters) + 1, np.nan)
@@ -86,13 +95,9 @@ def alert_scenario(scn: DaaScenario, cfg: WellClearConfig, ownship: str | None =
         parts.setdefault(name, []).append(a)
 
     for rows in scn.steps:
-        if ownship is None:
-            own = int(rows[0])
-        else:
-            hit = rows[scn.name[rows] == ownship]
-            if hit.size == 0:
-                continue
-            own = int(hit[0])
+        own = ownship_row(scn, rows, ownship)
+        if own is None:
+            continue
         traffic = rows[rows != own]
         if traffic.size == 0:
             continue
