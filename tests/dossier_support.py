@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from service_support import REPO, Keys, Server, agreement_text, issue_keys
+from service_support import REPO, Keys, Server, agreement_text, issue_keys, wait_until
 from sharedsky.client import Client
 from sharedsky.record.log import (
     load_or_create_server_key,
@@ -39,15 +39,6 @@ class IncidentRecord:
     los_seq: int  # the loss of separation's seq
     request_seq: int
     keys: Keys | None = None  # the parties' and the supervisor's API keys (in the record's key store)
-
-
-def _wait(pred, timeout: float, what: str) -> None:  # noqa: ANN001
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -122,7 +113,7 @@ def make_incident_record(tmp: Path, seconds: int = 16) -> IncidentRecord:
             except Exception:  # noqa: BLE001 - not yet witnessed (404)
                 return False
 
-        _wait(witnessed, 60, "a witnessed checkpoint covering the incident")
+        wait_until(witnessed, 60, "a witnessed checkpoint covering the incident")
         _stop(procs)
         # Red's copy, taken after its witness stopped: it holds everything red's last witnessed
         # checkpoint (witness-red/witnessed.note) covers.

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,3 +198,13 @@ class Collector:
                 raise self.error
             time.sleep(0.01)
         raise AssertionError(f"not received within {timeout} s; got {[e for _, e in self.items][-10:]}")
+
+
+def wait_until(pred: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll `pred` every 0.1 s until it holds; fail naming `what` after `timeout` seconds."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from service_support import Server
+from service_support import Server, wait_until
 from sharedsky.agreement import load_agreement
 from sharedsky.client import Client
 from sharedsky.record.keys import KeyStore
@@ -110,15 +110,6 @@ class Witnesses:
         return (self.tmp / f"witness-{p}.log").read_text()
 
 
-def _wait(pred, timeout: float, what: str) -> None:  # noqa: ANN001
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
 def _witnessed(url: str, key: str) -> tuple[int, str]:
     r = httpx.get(url + "/api/v1/checkpoint/witnessed", headers={"Authorization": f"Bearer {key}"})
     if r.status_code != 200:
@@ -166,7 +157,7 @@ def test_three_witnesses_delivery_proofs_fork_and_rollback(tmp_path: Path) -> No
             return any(e["kind"] == "delivered" and e["of_seq"] == warn and e["party"] == "russia"
                        for e in sup_client.events(after=warn))
 
-        _wait(delivered, 90, "the warning delivered to Russia's node")
+        wait_until(delivered, 90, "the warning delivered to Russia's node")
         size = httpx.get(server.url + "/metrics", headers={"Authorization": f"Bearer {sup.api_key}"}).json()["last_seq"]
         assert size > 10_000
 
@@ -176,7 +167,7 @@ def test_three_witnesses_delivery_proofs_fork_and_rollback(tmp_path: Path) -> No
             files = [wit.store(p) / "witnessed.note" for p in PARTIES]
             return (len(sizes) == 1 and sizes == {w} and w >= warn
                     and all(f.exists() and f.read_text() == text for f in files))
-        _wait(all_same, 60, "the three witnesses on one witnessed checkpoint")
+        wait_until(all_same, 60, "the three witnesses on one witnessed checkpoint")
         notes = {(wit.store(p) / "witnessed.note").read_text() for p in PARTIES}
         assert len(notes) == 1  # the same witnessed checkpoint, with all three cosignatures
         note = notes.pop()
@@ -263,7 +254,7 @@ def test_three_witnesses_delivery_proofs_fork_and_rollback(tmp_path: Path) -> No
         coalition = Client(server.url, issued["coalition"].api_key)
         coalition.notice({"type": "Polygon", "coordinates": [[[36, 36], [36.5, 36], [36.5, 36.5], [36, 36]]]},
                          0, 30000, time.time() + 7200, time.time() + 10800, text="Strike package, sector 4")
-        _wait(lambda: wit.evidence("coalition", "fork") and wit.evidence("russia", "fork"), 60,
+        wait_until(lambda: wit.evidence("coalition", "fork") and wit.evidence("russia", "fork"), 60,
               "both sides of the fork alarm")
         assert wit.state("russia")["size"] > before_fork and wit.state("coalition")["size"] > before_fork
         assert _witnessed(server.url, sup.api_key)[0] == before_fork or _witnessed(server.url, sup.api_key)[0] < \
@@ -280,7 +271,7 @@ def test_three_witnesses_delivery_proofs_fork_and_rollback(tmp_path: Path) -> No
         for i in range(40):
             coalition.request("turkey", f"Tanker track {i} moves 2 NM east at 18:00", time.time() + 3600)
         grown = old_size + 40
-        _wait(lambda: all(wit.state(p)["size"] >= grown for p in ("coalition", "turkey")), 60,
+        wait_until(lambda: all(wit.state(p)["size"] >= grown for p in ("coalition", "turkey")), 60,
               "coalition's and Turkey's witnesses cosign the grown record")
 
         # (b) rollback: the service restarts from the old copy of its database. Turkey's node
@@ -307,7 +298,7 @@ def test_three_witnesses_delivery_proofs_fork_and_rollback(tmp_path: Path) -> No
             """The kinds of alarm p raised since the rollback (not those of the fork above)."""
             return {k for k in refused if len(wit.evidence(p, k)) > before[p][k]}
 
-        _wait(lambda: all(alarmed(p) for p in PARTIES), 30, "every witness alarms the rollback")
+        wait_until(lambda: all(alarmed(p) for p in PARTIES), 30, "every witness alarms the rollback")
         # the two that cosigned 40 entries beyond the old copy see a smaller checkpoint
         assert all("rollback" in alarmed(p) for p in ("coalition", "turkey")), {p: alarmed(p) for p in PARTIES}
         for p in PARTIES:
