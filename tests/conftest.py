@@ -70,3 +70,14 @@ def browser():  # noqa: ANN201 - a playwright Browser
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `pytest -n N --dist loadgroup` (what `./run test` uses), keep each test module on
+    one worker (its module fixtures, a service or a browser, start once) and every test of a
+    costly session fixture on the same worker (the Swiss day is replayed once, not per worker)."""
+    shared = ("swiss_day", "incident_record")
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        group = next((f for f in shared if f in names), item.nodeid.split("::")[0])
+        item.add_marker(pytest.mark.xdist_group(group))
