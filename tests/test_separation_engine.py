@@ -185,6 +185,7 @@ def test_grid_pairs_by_group_leaves_out_only_pairs_inside_unpaired_groups(n: int
     assert got == set(zip(a[ov].tolist(), b[ov].tolist(), strict=True))
 
 
+@pytest.mark.timing
 def test_a_crowd_of_one_party_costs_the_broad_phase_no_pairs() -> None:
     """10,000 aircraft of one party 0.6 NM apart (issue 14, defect 3) beside two of others:
     the grid forms no pair inside the crowd, whose pairs are not checked."""

@@ -22,7 +22,7 @@ from service_support import Collector, Keys, Server, agreement_text, issue_keys
 from sharedsky.client import Client
 from sharedsky.record.keys import KeyStore
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.timing]
 
 GREEN = """
 [[party]]

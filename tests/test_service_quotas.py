@@ -35,10 +35,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, K
 
 
 def batch(prefix: str, n: int, distinct: int | None = None) -> dict[str, Any]:
+    """N reports of DISTINCT aircraft in a line; each party at its own level, so the test
+    measures quotas, not 15,000 blue/red conflicts (100 x 150 aircraft on one spot)."""
     now = time.time()
     k = distinct or n
+    alt_ft = 30000 if prefix.startswith("bb") else 20000
     return {"reports": [{"timestamp": now, "icao24": f"{prefix}{i % k:04x}", "latitude": 35.0,
-                         "longitude": 36.0 + 0.001 * (i % k), "altitude": 20000} for i in range(n)]}
+                         "longitude": 36.0 + 0.001 * (i % k), "altitude": alt_ft} for i in range(n)]}
 
 
 def post(srv: Server, key: str, path: str, body: Any) -> httpx.Response:

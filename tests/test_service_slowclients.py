@@ -26,7 +26,7 @@ import pytest
 from service_support import Collector, Keys, Server, agreement_text, issue_keys
 from sharedsky.client import Client
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.timing]
 
 PER_ADDRESS = 8
 LINE = (f"\n[line]\nconnections_per_address = {PER_ADDRESS}\nheader_timeout_s = 1\nbody_timeout_s = 1\n"
