@@ -7,11 +7,12 @@ from __future__ import annotations
 import textwrap
 
 import numpy as np
+import pytest
 
 from sharedsky.agreement import loads_agreement
 from sharedsky.alerting.step import Assessment
 from sharedsky.alerting.wellclear import WellClearAlerting, time_to_volumes
-from sharedsky.alerting.wellclear_watch import BANDS_EVERY_S, WellClearWatch
+from sharedsky.alerting.wellclear_watch import BANDS_EVERY_S, WellClearWatch, ownship_bands
 from sharedsky.engine.separation import Kinematics
 from sharedsky.engine.wellclear import PairStates
 from sharedsky.ingest.snapshot import Snapshot
@@ -149,3 +150,17 @@ def test_no_wellclear_without_it_in_the_agreement() -> None:
     step = Assessment.for_agreement(loads_agreement(text), airspace=False)
     assert step.wellclear is None
     assert not any(e["kind"] == "wellclear" for t in range(60) for e in step.step(_encounter(float(t))).events)
+
+
+def test_bands_for_an_ownship_beyond_its_vertical_speed_range() -> None:
+    """An ownship descending at 8,000 fpm, beyond DO-365B's -6,000 fpm bands range (the
+    simulator's dives do it): its bands are computed (a defect made the vertical-speed
+    dimension raise on its empty side of candidates)."""
+    snap = _encounter(0.0)
+    snap.vs_fpm[0] = -8000.0
+    snap.alt_ft[1] = 18500.0
+    agr = loads_agreement(_agreement(("blue", "red")))
+    cfg = agr.wellclear.configs[0]
+    bands = ownship_bands(cfg, snap, 0, np.array([1, 2]), 1, np.array([2, 0]), np.full(2, np.nan))
+    vs = bands["vs"]
+    assert vs.low[0] == pytest.approx(-6000.0) and vs.high[-1] == pytest.approx(6000.0)

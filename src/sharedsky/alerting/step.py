@@ -173,6 +173,10 @@ class Assessment:
         """Warnings and violations of notified volumes so far, when the tactical check runs."""
         return None if self.notices is None else self.notices.summary()
 
+    def wellclear_summary(self) -> dict[str, int] | None:
+        """Well-clear alerts so far, when the agreement gives some pair an alerter."""
+        return None if self.wellclear is None else self.wellclear.summary()
+
     def airspace_summary(self) -> dict[str, Any] | None:
         """Incursions and warnings so far, when the airspace watch runs."""
         return None if self.airspace is None else self.airspace.summary()

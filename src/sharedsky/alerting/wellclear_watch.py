@@ -163,6 +163,8 @@ class WellClearWatch:
         self.open: dict[str, _Held] = {}
         self.serial = 0
         self.counts: dict[str, int] = {"wellclear_alerts": 0, "wellclear_updates": 0, "bands_computed": 0}
+        self.aircraft: set[str] = set()  # ownships that alerted
+        self.corrective: set[str] = set()  # episodes ("id") that reached the corrective level
         self._matrix: tuple[tuple[str, ...], NDArray[np.int64]] | None = None
 
     @classmethod
@@ -288,9 +290,19 @@ class WellClearWatch:
                 state = "updated"
             else:
                 continue
+            self.aircraft.add(oid)
+            if cur["corrective"]:
+                self.corrective.add(f"{oid}-{held.serial}")
             events.append({"kind": "wellclear", "state": state, "t": t_s, "id": f"wellclear-{oid}-{held.serial}",
                            **cur, "changes": held.changes})
         return events
+
+    def summary(self) -> dict[str, int]:
+        """Well-clear alerts so far: episodes, their updates, ownships, corrective episodes and
+        how many times bands were computed (one ownship at one step)."""
+        return {"alerts": self.counts["wellclear_alerts"], "updates": self.counts["wellclear_updates"],
+                "aircraft": len(self.aircraft), "corrective_alerts": len(self.corrective),
+                "bands_computed": self.counts["bands_computed"]}
 
     def close(self, t_s: float) -> list[dict[str, Any]]:
         """End every open well-clear alert (end of a replay or run)."""
