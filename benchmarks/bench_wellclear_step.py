@@ -1,0 +1,123 @@
+"""Well clear in the assessment step: what `[minima.wellclear]` costs per step, at scale.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_wellclear_step.py            # 1k, 10k, 20k
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_wellclear_step.py --quick    # 1k only
+
+Traffic: `sharedsky.sim.synthetic.random_enroute` (one aircraft per 200 NM^2, FL200-FL400,
+70 % level) in two parties, under an agreement giving every pair of parties (each party's
+own pairs too) a bare `[minima.wellclear]` (DO-365B without SUM, Phase I). The same
+snapshot is stepped again each second (its time advanced), so the M-of-N state settles
+as in a live picture. Per size, side by side in one run (medians over the timed steps):
+
+* the whole assessment step without well clear (separation at the agreement's minima);
+* the same step with well clear: levels of every (ownship, intruder) pair both ways, the
+  bands of every corrective ownship, and the events;
+* of which the levels alone (`WellClearWatch.levels`: broad phase with the DO-365 envelope
+  over the 180 s lookahead, geometry, alerting state), and the bands alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import textwrap
+import time
+from dataclasses import replace
+
+from sharedsky.agreement import loads_agreement
+from sharedsky.alerting.step import Assessment
+from sharedsky.sim.synthetic import random_enroute
+
+AGREEMENT = textwrap.dedent("""\
+    [agreement]
+    name = "bench"
+    default_party = "p1"
+    alert_levels = ["warning"]
+    [[party]]
+    id = "p0"
+    name = "P0"
+    [party.attribution]
+    icao_ranges = [["000000", "7fffff"]]
+    [[party]]
+    id = "p1"
+    name = "P1"
+    [minima_default]
+    same_party = true
+    [[minima_default.level]]
+    name = "warning"
+    h_nm = 5
+    v_ft = 1000
+    t_s = 120
+    """)
+PAIR = textwrap.dedent("""\
+    [[minima]]
+    parties = ["{a}", "{b}"]
+    [[minima.level]]
+    name = "warning"
+    h_nm = 5
+    v_ft = 1000
+    t_s = 120
+    [minima.wellclear]
+    """)
+
+
+def agreement(wellclear: bool):  # noqa: ANN201 - an Agreement
+    text = AGREEMENT + ("".join(PAIR.format(a=a, b=b) for a, b in (("p0", "p0"), ("p0", "p1"), ("p1", "p1")))
+                        if wellclear else "")
+    return loads_agreement(text)
+
+
+def run(n: int, steps: int) -> None:
+    snap = random_enroute(n, seed=7, n_parties=2)
+    snap = replace(snap, parties=("p0", "p1"))
+    plain = Assessment.for_agreement(agreement(False), airspace=False, distress=False)
+    wc = Assessment.for_agreement(agreement(True), airspace=False, distress=False)
+    assert wc.wellclear is not None
+    watch = wc.wellclear
+    t_plain, t_wc, t_levels, n_events = [], [], [], []
+    for k in range(steps + 2):  # two warm-up steps (the M-of-N window fills)
+        s = replace(snap, t_s=float(k))
+        t0 = time.perf_counter()
+        plain.step(s)
+        t1 = time.perf_counter()
+        bands0 = watch.counts["bands_computed"]
+        events = [e for e in wc.step(s).events if e["kind"] == "wellclear"]
+        t2 = time.perf_counter()
+        if k >= 2:
+            t_plain.append(t1 - t0)
+            t_wc.append(t2 - t1)
+            n_events.append(len(events))
+            corrective = watch.counts["bands_computed"] - bands0
+    # the levels alone, on a fresh watch stepped the same way
+    fresh = Assessment.for_agreement(agreement(True), airspace=False, distress=False).wellclear
+    assert fresh is not None
+    for k in range(steps + 2):
+        s = replace(snap, t_s=float(k))
+        t0 = time.perf_counter()
+        seen = fresh.levels(s)
+        if k >= 2:
+            t_levels.append(time.perf_counter() - t0)
+    pairs = sum(x.own.size for x in seen)
+    alerting = len({int(o) for x in seen for o in x.own[x.level > 0]})
+    ms = [statistics.median(x) * 1000 for x in (t_plain, t_wc, t_levels)]
+    bands_ms = ms[1] - ms[0] - ms[2]
+    print(f"{n:7,d} {pairs:14,d} {alerting:9d} {corrective:10d} {ms[0]:11.1f} ms {ms[1]:13.1f} ms "
+          f"{ms[2]:11.1f} ms {bands_ms:10.1f} ms {statistics.median(n_events):8.0f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="1,000 aircraft only")
+    ap.add_argument("--steps", type=int, default=7, help="steps timed per size (median)")
+    args = ap.parse_args()
+    print(f"DO-365B for every pair of parties; median of {args.steps} steps (after 2 warm-up steps)")
+    print(f"{'N':>7s} {'ordered pairs':>14s} {'alerting':>9s} {'corrective':>10s} {'step, no WC':>14s} "
+          f"{'step with WC':>16s} {'WC levels':>14s} {'WC bands*':>13s} {'events':>8s}")
+    for n in [1_000] if args.quick else [1_000, 10_000, 20_000]:
+        run(n, args.steps)
+    print("* step with WC - step without - WC levels: the bands of the corrective ownships and the events "
+          "(a difference of medians; WC levels are timed on their own)")
+
+
+if __name__ == "__main__":
+    main()
