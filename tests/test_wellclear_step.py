@@ -138,6 +138,9 @@ def test_encounter_events_levels_bands_and_volume() -> None:
     # the two see each other alike (DO-365B without SUM is symmetric)
     assert [(e["t"], e["level"]) for e in by["100001"]] == [(e["t"], e["level"]) for e in by["a00002"]]
     assert step.wellclear.counts["wellclear_alerts"] == 2
+    # bands are computed when levels change, else every BANDS_EVERY_S: not at each of the 44
+    # (ownship, step) pairs
+    assert step.wellclear.counts["bands_computed"] <= 2 * (22 / BANDS_EVERY_S + 4)
 
 
 def test_no_wellclear_without_it_in_the_agreement() -> None:

@@ -15,7 +15,8 @@ For the pairs of parties the agreement gives a well-clear alerter (`[minima.well
    the configs (a handful);
 3. for each ownship alerting at or above its corrective level, its bands
    (`ownship_bands`, one small function so that a batched version can replace it) against
-   every candidate neighbour, in the ownship's local plane;
+   every candidate neighbour, in the ownship's local plane: when its alert starts or its
+   levels change, else every `BANDS_EVERY_S` (no bands-only update is sent more often);
 4. one `wellclear` event per ownship when its alert starts (`new`), when an intruder's level
    changes or its bands change meaningfully (`updated`; bands-only changes at most every
    `BANDS_EVERY_S`), and when nothing alerts any more (`ended`). Each event holds the level,
@@ -140,6 +141,13 @@ class _Held:
     bands: Bands | None
     bands_t: float
     changes: int = 0
+    checked_t: float = float("-inf")  # when its bands were last computed
+
+    def bands_due(self, t_s: float, levels: tuple[tuple[str, int], ...]) -> bool:
+        """Whether bands must be computed now: its levels changed, or a bands-only update
+        could be sent (none is sent within BANDS_EVERY_S of the last computation)."""
+        return (self.bands is None or levels != self.levels or t_s < self.checked_t
+                or t_s - self.checked_t >= BANDS_EVERY_S)
 
 
 @dataclass
@@ -242,11 +250,17 @@ class WellClearWatch:
                     "t_to_volume_s": [None if not math.isfinite(x) else round(float(x), 1) for x in s.ttv[:, k]],
                 } for k in order.tolist()]
                 bands = None
+                held = self.open.get(oid)
                 if corrective and top >= corrective:
-                    _, init = self.alerting[s.config - 1].state_of(s.keys[mine])
-                    bands = bands_json(ownship_bands(cfg, snap, own, s.intr[mine], alerter_no,
-                                                     s.level[mine].astype(np.int64), init))
-                    self.counts["bands_computed"] += 1
+                    if held is None or held.bands_due(snap.t_s, tuple((x["icao24"], x["level"]) for x in intruders)):
+                        _, init = self.alerting[s.config - 1].state_of(s.keys[mine])
+                        bands = bands_json(ownship_bands(cfg, snap, own, s.intr[mine], alerter_no,
+                                                         s.level[mine].astype(np.int64), init))
+                        self.counts["bands_computed"] += 1
+                        if held is not None:
+                            held.checked_t = snap.t_s
+                    else:
+                        bands = held.bands  # unchanged levels, checked within BANDS_EVERY_S
                 prev = now.get(oid)
                 if prev is not None and prev["level"] >= top:  # in two configs: the worse wins
                     prev["intruders"] = sorted(prev["intruders"] + intruders, key=lambda x: x["icao24"])
@@ -276,7 +290,8 @@ class WellClearWatch:
             levels = tuple((x["icao24"], x["level"]) for x in cur["intruders"])
             if held is None:
                 self.serial += 1
-                held = self.open[oid] = _Held(self.serial, cur["party"], levels, cur["bands"], t_s)
+                held = self.open[oid] = _Held(self.serial, cur["party"], levels, cur["bands"], t_s,
+                                              checked_t=t_s)
                 self.counts["wellclear_alerts"] += 1
                 state = "new"
             elif levels != held.levels or (bands_moved(held.bands, cur["bands"])
