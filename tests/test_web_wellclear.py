@@ -1,8 +1,11 @@
-"""Well-clear guidance on the map (issue 12, Build 5: "the map shows an ownship's bands
-around it when selected"), in Debian's chromium against a real `sharedsky serve` on
-loopback: blue's tab lists its aircraft's well-clear level in the alert list and, with the
-aircraft selected, draws its track bands as coloured arcs round it (read from the page's
-own account of what it drew, and from the canvas's pixels)."""
+"""Well-clear alerts and guidance on the line and on the map (issue 12, Build 5: "the service
+streams them to the aircraft's own party only; the map shows an ownship's bands around it when
+selected"), against one real `sharedsky serve` on loopback with a blue/red head-on encounter:
+
+* each party receives the `wellclear` events of its own aircraft only, never the other's;
+* in Debian's chromium, blue's tab lists its aircraft's well-clear level in the alert list and,
+  with the aircraft selected, draws its track bands as coloured arcs round it (read from the
+  page's own account of what it drew, and from the canvas's pixels)."""
 
 from __future__ import annotations
 
@@ -15,14 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from service_support import Keys, Server, agreement_text, issue_keys
+from service_support import Collector, Keys, Server, agreement_text, issue_keys
+from sharedsky.client import Client
 from test_web_map import CHROMIUM, Screen
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(180),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = pytest.mark.timeout(180)
 
 # Head-on at the same level, about 15 NM apart (re-stamped every second, so the geometry
 # holds): DO-365B corrective for both, with bands.
@@ -62,6 +62,35 @@ def _hex(col: str) -> tuple[int, int, int]:
     return int(col[1:3], 16), int(col[3:5], 16), int(col[5:7], 16)
 
 
+def test_each_party_gets_its_own_aircraft_wellclear_only(line: tuple[Server, Keys]) -> None:
+    srv, k = line
+    blue, red = Client(srv.url, k.blue), Client(srv.url, k.red)
+    blue_stream, red_stream = Collector(Client(srv.url, k.blue)), Collector(Client(srv.url, k.red))
+
+    def corrective(e: dict) -> bool:
+        return e.get("kind") == "wellclear" and e.get("corrective") is True
+
+    _, mine = blue_stream.wait_for(corrective, timeout=30)
+    _, theirs = red_stream.wait_for(corrective, timeout=30)
+    assert mine["icao24"] == "aa0500" and mine["party"] == "blue"
+    assert theirs["icao24"] == "bb0500" and theirs["party"] == "red"
+    assert [x["icao24"] for x in mine["intruders"]] == ["bb0500"]
+    assert [x["icao24"] for x in theirs["intruders"]] == ["aa0500"]
+    assert set(mine["bands"]) == {"hdir", "hs", "vs", "alt"} and mine["level"] >= 2
+    # both parties see the conflict between them (need to know) ...
+    blue_stream.wait_for(lambda e: e.get("kind") == "conflict", timeout=10)
+    red_stream.wait_for(lambda e: e.get("kind") == "conflict", timeout=10)
+    time.sleep(2.0)
+    # ... but neither party's stream nor its copy of the events shows the other's guidance.
+    for stream, party in ((blue_stream, "blue"), (red_stream, "red")):
+        got = [e for _, e in stream.items if e.get("kind") == "wellclear"]
+        assert got and all(e["party"] == party for e in got)
+    assert {e["party"] for e in blue.events() if e["kind"] == "wellclear"} == {"blue"}
+    assert {e["party"] for e in red.events() if e["kind"] == "wellclear"} == {"red"}
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
 def test_selected_ownship_bands_drawn_and_level_listed(browser: Any, line: tuple[Server, Keys]) -> None:
     srv, keys = line
     s = Screen(browser, srv)
