@@ -167,3 +167,16 @@ def test_bands_for_an_ownship_beyond_its_vertical_speed_range() -> None:
     bands = ownship_bands(cfg, snap, 0, np.array([1, 2]), 1, np.array([2, 0]), np.full(2, np.nan))
     vs = bands["vs"]
     assert vs.low[0] == pytest.approx(-6000.0) and vs.high[-1] == pytest.approx(6000.0)
+
+
+def test_state_of_pairs_gone_quiet_is_dropped() -> None:
+    """A long watch keeps alerting state for recent pairs only: once the encounter's pairs are
+    no longer candidates (the far aircraft gone), their state is dropped within a minute."""
+    agr = loads_agreement(_agreement(("blue", "red")))
+    watch = WellClearWatch(agr.wellclear)
+    watch.step(_encounter(0.0))
+    al = watch.alerting[0]
+    assert al.pairs_kept == 2  # blue->red and red->blue (the far blue aircraft is not a candidate)
+    alone = _encounter(70.0).take(np.array([2]))
+    watch.step(alone)  # 70 s later: only the far aircraft, past the hysteresis time
+    assert al.pairs_kept == 0

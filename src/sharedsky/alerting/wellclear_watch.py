@@ -53,6 +53,9 @@ BANDS_TOLERANCE = {"hdir": 5.0, "hs": 10.0, "vs": 200.0, "alt": 300.0}
 #: Rounding of band boundaries in events (deg, kt, fpm, ft).
 BANDS_DIGITS = {"hdir": 1, "hs": 1, "vs": 0, "alt": 0}
 
+#: How often the alerting state of pairs no longer seen is dropped (simulated time), s.
+FORGET_EVERY_S = 60.0
+
 Bands = dict[str, list[list[Any]]]
 
 
@@ -174,6 +177,7 @@ class WellClearWatch:
         self.aircraft: set[str] = set()  # ownships that alerted
         self.corrective: set[str] = set()  # episodes ("id") that reached the corrective level
         self._matrix: tuple[tuple[str, ...], NDArray[np.int64]] | None = None
+        self._forget_t = float("-inf")
 
     @classmethod
     def for_agreement(cls, agreement: Any) -> WellClearWatch | None:
@@ -228,6 +232,10 @@ class WellClearWatch:
     def step(self, snap: Snapshot) -> list[dict[str, Any]]:
         """Assess one snapshot: levels of every pair, bands of corrective ownships, events."""
         seen = self.levels(snap)
+        if snap.t_s - self._forget_t >= FORGET_EVERY_S:  # pairs gone quiet: their state would reset
+            self._forget_t = snap.t_s
+            for al in self.alerting:
+                al.forget(snap.t_s - al.config.hysteresis_time_s - 1.0)
         now: dict[str, dict[str, Any]] = {}
         for s in seen:
             cfg = self.pairs.configs[s.config - 1]
@@ -242,7 +250,7 @@ class WellClearWatch:
                 order = hit[np.argsort(snap.id[s.intr[hit]], kind="stable")]
                 top = int(s.level[hit].max())
                 oid = str(snap.id[own])
-                intruders = [{
+                intruders: list[dict[str, Any]] = [{
                     "icao24": str(snap.id[s.intr[k]]),
                     "party": snap.parties[int(snap.party[s.intr[k]])],
                     "level": int(s.level[k]),
