@@ -12,7 +12,12 @@ import pytest
 from sharedsky.agreement import loads_agreement
 from sharedsky.alerting.step import Assessment
 from sharedsky.alerting.wellclear import WellClearAlerting, time_to_volumes
-from sharedsky.alerting.wellclear_watch import BANDS_EVERY_S, WellClearWatch, ownship_bands
+from sharedsky.alerting.wellclear_watch import (
+    BANDS_EVERY_S,
+    FORGET_AFTER_S,
+    WellClearWatch,
+    ownship_bands,
+)
 from sharedsky.engine.separation import Kinematics
 from sharedsky.engine.wellclear import PairStates
 from sharedsky.ingest.snapshot import Snapshot
@@ -171,12 +176,14 @@ def test_bands_for_an_ownship_beyond_its_vertical_speed_range() -> None:
 
 def test_state_of_pairs_gone_quiet_is_dropped() -> None:
     """A long watch keeps alerting state for recent pairs only: once the encounter's pairs are
-    no longer candidates (the far aircraft gone), their state is dropped within a minute."""
+    no longer candidates, their state is dropped FORGET_AFTER_S later (checked each minute)."""
     agr = loads_agreement(_agreement(("blue", "red")))
     watch = WellClearWatch(agr.wellclear)
     watch.step(_encounter(0.0))
     al = watch.alerting[0]
     assert al.pairs_kept == 2  # blue->red and red->blue (the far blue aircraft is not a candidate)
     alone = _encounter(70.0).take(np.array([2]))
-    watch.step(alone)  # 70 s later: only the far aircraft, past the hysteresis time
+    watch.step(alone)  # 70 s later: only the far aircraft; kept yet
+    assert al.pairs_kept == 2
+    watch.step(_encounter(70.0 + FORGET_AFTER_S).take(np.array([2])))
     assert al.pairs_kept == 0

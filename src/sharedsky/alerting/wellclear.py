@@ -146,9 +146,9 @@ class WellClearAlerting:
         return pos.astype(np.intp)
 
     def forget(self, before_s: float) -> int:
-        """Drop the state of pairs last stepped before `before_s` (a time more than the
-        hysteresis time ago: their next step would restart from nothing anyway), so that a
-        long watch keeps state for recent pairs only. Returns how many were dropped."""
+        """Drop the state of pairs last stepped before `before_s` (at least the hysteresis
+        time ago: their M of N and persistence restart anyway), so that a long watch keeps
+        state for recent pairs only. Returns how many were dropped."""
         keep = ~(self._last_time < before_s)  # never-stepped keys (nan) are kept
         dropped = int(keep.size - keep.sum())
         if dropped:

@@ -53,7 +53,11 @@ BANDS_TOLERANCE = {"hdir": 5.0, "hs": 10.0, "vs": 200.0, "alt": 300.0}
 #: Rounding of band boundaries in events (deg, kt, fpm, ft).
 BANDS_DIGITS = {"hdir": 1, "hs": 1, "vs": 0, "alt": 0}
 
-#: How often the alerting state of pairs no longer seen is dropped (simulated time), s.
+#: The alerting state of a pair not seen (not a candidate) for this long is dropped, checked
+#: every FORGET_EVERY_S (both in snapshot time, s): a long watch keeps recent pairs only. A pair
+#: seen again after that starts afresh, as after its hysteresis time, except that its last level
+#: no longer lengthens its alerting time (early alerting).
+FORGET_AFTER_S = 120.0
 FORGET_EVERY_S = 60.0
 
 Bands = dict[str, list[list[Any]]]
@@ -232,10 +236,10 @@ class WellClearWatch:
     def step(self, snap: Snapshot) -> list[dict[str, Any]]:
         """Assess one snapshot: levels of every pair, bands of corrective ownships, events."""
         seen = self.levels(snap)
-        if snap.t_s - self._forget_t >= FORGET_EVERY_S:  # pairs gone quiet: their state would reset
+        if snap.t_s - self._forget_t >= FORGET_EVERY_S:  # pairs long gone: their state is dropped
             self._forget_t = snap.t_s
             for al in self.alerting:
-                al.forget(snap.t_s - al.config.hysteresis_time_s - 1.0)
+                al.forget(snap.t_s - max(al.config.hysteresis_time_s, FORGET_AFTER_S))
         now: dict[str, dict[str, Any]] = {}
         for s in seen:
             cfg = self.pairs.configs[s.config - 1]
