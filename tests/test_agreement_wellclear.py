@@ -105,6 +105,12 @@ def test_conf_file_beside_levels_relative_to_the_agreement(tmp_path: Path) -> No
     assert isinstance(lv, WcvTaumod) and lv.dthr_nm == pytest.approx(1500 * 0.3048 / 1852)
     b, r = agr.party_index("blue"), agr.party_index("red")
     assert float(agr.minima_levels()[1].h_nm[b, r]) == 3.0
+    # `sharedsky check` names it
+    from sharedsky.commands.check import summary
+
+    (w,) = summary(agr)["wellclear"]
+    assert (w["a"], w["b"], w["source"], w["alerter"]) == ("blue", "red", "daa/b.conf", "DWC_Phase_II")
+    assert [x["region"] for x in w["levels"]] == ["NONE", "MID", "NEAR"]
 
 
 def test_inline_levels_and_own_pairs() -> None:

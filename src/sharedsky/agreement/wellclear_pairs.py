@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +40,25 @@ class WellClearPairs:
 
     def __bool__(self) -> bool:
         return bool(self.configs)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Per pair of parties with an alerter: where it comes from and its levels (for `check`)."""
+        out: list[dict[str, Any]] = []
+        for a in range(len(self.party_ids)):
+            for b in range(a, len(self.party_ids)):
+                c = int(self.index[a, b])
+                if not c:
+                    continue
+                cfg, al = self.configs[c - 1], self.alerters[c - 1]
+                alerter = cfg.alerters[al - 1]
+                out.append({
+                    "a": self.party_ids[a], "b": self.party_ids[b], "source": self.sources[c - 1],
+                    "alerter": alerter.name, "lookahead_s": cfg.lookahead_s,
+                    "corrective_region": cfg.corrective_region,
+                    "levels": [{"region": lv.region, "volume": lv.volume.kind, "alerting_time_s": lv.alerting_time_s,
+                                "early_alerting_time_s": lv.early_alerting_time_s} for lv in alerter.levels],
+                })
+        return out
 
     def matrix_for(self, parties: tuple[str, ...]) -> NDArray[np.int64]:
         """Config number (1-based, 0: none) per pair of the given party ids (a snapshot's)."""
