@@ -114,6 +114,10 @@ def test_selected_ownship_bands_drawn_and_level_listed(browser: Any, line: tuple
         want = [b for b in ev["bands"]["hdir"] if b[2] != "NONE"]
         assert [(a["lo"], a["hi"], a["region"]) for a in arcs] == [tuple(b) for b in want]
         assert {a["region"] for a in arcs} <= {"FAR", "MID", "NEAR", "RECOVERY"}
+        # the selected aircraft's panel: its level and the tracks, speeds, rates, levels that stay clear
+        s.wait("document.getElementById('selected').textContent.includes('well clear level')")
+        panel = s.js("document.getElementById('selected').textContent")
+        assert "well clear level 2 corrective" in panel and "clear trk" in panel, panel
         # the way ahead (track 90, towards red) is in a conflict band
         ahead = [a for a in arcs if a["lo"] <= 90.0 <= a["hi"]]
         assert ahead and ahead[0]["region"] in ("MID", "NEAR")
