@@ -246,10 +246,12 @@ class WellClearWatch:
             alerter_no = self.pairs.alerters[s.config - 1]
             alerter = cfg.alerters[alerter_no - 1]
             corrective = cfg.corrective_level(alerter_no)
-            on = s.level > 0
-            owners = np.unique(s.own[on])
-            for own in owners.tolist():  # alerting ownships only
-                mine = np.flatnonzero(s.own == own)
+            owners = np.unique(s.own[s.level > 0])
+            by_own = np.argsort(s.own, kind="stable")  # each ownship's rows, found by binary search
+            lo = np.searchsorted(s.own[by_own], owners, side="left")
+            hi = np.searchsorted(s.own[by_own], owners, side="right")
+            for own, a, b in zip(owners.tolist(), lo.tolist(), hi.tolist(), strict=True):  # alerting ownships only
+                mine = by_own[a:b]
                 hit = mine[s.level[mine] > 0]
                 order = hit[np.argsort(snap.id[s.intr[hit]], kind="stable")]
                 top = int(s.level[hit].max())
