@@ -33,8 +33,27 @@ repeat_inside_s = 30
 """
 
 
+#: blue/red: the default minima and a DO-365B well-clear alerter beside them (issue 12).
+WELLCLEAR = """
+[[minima]]
+parties = ["blue", "red"]
+[[minima.level]]
+name = "advisory"
+h_nm = 10
+v_ft = 2000
+t_s = 300
+[[minima.level]]
+name = "warning"
+h_nm = 5
+v_ft = 1000
+t_s = 120
+[minima.wellclear]
+"""
+
+
 def agreement_text(ack_within_s: float = 60.0, notice_lead_s: float = 3600.0, disclosure: str = "conflict",
-                   within_nm: float = 50.0, airspace: bool = False, resolution: bool = False) -> str:
+                   within_nm: float = 50.0, airspace: bool = False, resolution: bool = False,
+                   wellclear: bool = False) -> str:
     rule = f'mode = "{disclosure}"'
     if disclosure == "within":
         rule += f"\nwithin_nm = {within_nm}\nwithin_s = 0"
@@ -75,6 +94,7 @@ h_nm = 5
 v_ft = 1000
 t_s = 120
 
+{WELLCLEAR if wellclear else ""}
 {AIRSPACE if airspace else ""}
 {"[resolution]" + chr(10) + "enabled = true" if resolution else ""}
 [channels]

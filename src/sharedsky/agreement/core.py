@@ -29,6 +29,7 @@ from sharedsky.agreement.model import (
     RecordRules,
     Schedule,
 )
+from sharedsky.agreement.wellclear_pairs import WellClearPairs
 from sharedsky.engine.separation import Minima
 from sharedsky.engine.suppression import SuppressionRules
 
@@ -114,6 +115,8 @@ class Agreement:
     _attributor: Attributor = field(repr=False)
     #: `[suppression]`: volumes and the aerodrome rule, resolved (none by default)
     suppression: SuppressionRules = field(default_factory=SuppressionRules, repr=False)
+    #: `[minima.wellclear]`: DO-365 well-clear alerters per pair of parties (none by default)
+    wellclear: WellClearPairs = field(default_factory=WellClearPairs, repr=False)
 
     @property
     def party_ids(self) -> tuple[str, ...]:

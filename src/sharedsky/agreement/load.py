@@ -40,6 +40,7 @@ from sharedsky.agreement.model import (
     PartyPair,
     SuppressionVolume,
 )
+from sharedsky.agreement.wellclear_pairs import resolve_wellclear
 from sharedsky.engine.suppression import Discs, Region, SuppressionRules
 
 Loc = tuple[str | int, ...]
@@ -178,6 +179,7 @@ def agreement_from_document(
 
     _check_attribution(doc, issues)
     minima = _build_minima(doc, issues, index, levels, party_ref)
+    wellclear = resolve_wellclear(doc.minima, index, base_dir, issues.add)
     alt_unknown_h = _altitude_unknown_rule(doc, index, party_ref)
     suppression = _resolve_suppression(doc, issues, index, party_ref)
     for k, pid in enumerate(doc.notices.exempt):
@@ -236,6 +238,7 @@ def agreement_from_document(
         _disclosure=disclosure,
         _attributor=_build_attributor(doc, index),
         suppression=suppression,
+        wellclear=wellclear,
     )
 
 
@@ -378,6 +381,9 @@ def _build_minima(doc: AgreementDocument, issues: _Issues, index: dict[str, int]
     for k, entry in enumerate(doc.minima):
         ok = all([party_ref(("minima", k, "parties", j), pid) for j, pid in enumerate(entry.parties)])
         found = _check_levels(("minima", k), entry.level, levels, issues)
+        if not entry.level and entry.wellclear is None:
+            issues.add(("minima", k, "level"),
+                       "no level given: a pair needs at least one [[minima.level]] or a [minima.wellclear] alerter")
         key = frozenset(entry.parties)
         if key in seen:
             issues.add(("minima", k, "parties"),

@@ -95,11 +95,79 @@ class MinimaDefault(_Strict):
     level: list[LevelMinima] = Field(default_factory=list)
 
 
+Region = Literal["NONE", "FAR", "MID", "NEAR"]
+
+
+class WellClearLevel(_Strict):
+    """`[[minima.wellclear.level]]`: one DO-365 alert level (least severe first): its
+    WCV_TAUMOD volume, its alerting times and the guidance region its bands are painted in."""
+
+    region: Region = Field(description="Guidance region of this level's bands: NONE, FAR, MID or NEAR")
+    dthr_nm: float = Field(gt=0, le=50, description="Distance threshold DTHR, NM")
+    zthr_ft: float = Field(gt=0, le=20000, description="Vertical threshold ZTHR, ft")
+    tthr_s: float = Field(ge=0, le=600, description="Modified tau threshold TTHR, s")
+    tcoa_s: float = Field(0.0, ge=0, le=600, description="Time to co-altitude threshold TCOA, s")
+    alerting_time_s: float = Field(gt=0, le=600, description="Alert when the volume is entered within this, s")
+    early_alerting_time_s: float | None = Field(
+        None, gt=0, le=600,
+        description="Keep the level while the volume is entered within this (hysteresis), s; default alerting_time_s",
+    )
+
+
+def _do365b_levels() -> list[WellClearLevel]:
+    """DO-365B's Phase I alerter (DAIDALUS's DO_365B_no_SUM.conf): preventive, corrective, warning."""
+    return [
+        WellClearLevel(region="NONE", dthr_nm=0.66, zthr_ft=700.0, tthr_s=35.0, alerting_time_s=55.0,
+                       early_alerting_time_s=75.0),
+        WellClearLevel(region="MID", dthr_nm=0.66, zthr_ft=450.0, tthr_s=35.0, alerting_time_s=55.0,
+                       early_alerting_time_s=75.0),
+        WellClearLevel(region="NEAR", dthr_nm=0.66, zthr_ft=450.0, tthr_s=35.0, alerting_time_s=25.0,
+                       early_alerting_time_s=55.0),
+    ]
+
+
+class WellClear(_Strict):
+    """`[minima.wellclear]`: a DO-365 well-clear alerter for a pair of parties, beside or
+    instead of its cylinder minima: a DAIDALUS `.conf` file, or inline keys (defaults:
+    DO-365B without SUM, Phase I alerter)."""
+
+    conf: str | None = Field(
+        None, min_length=1,
+        description="A DAIDALUS configuration file (.conf), relative to the agreement; no other key but "
+                    "alerter with it",
+    )
+    alerter: str | None = Field(
+        None, min_length=1, description="With conf: which of its alerters applies (default: its first)"
+    )
+    lookahead_s: float = Field(180.0, gt=0, le=600, description="Lookahead time, s")
+    corrective_region: Literal["FAR", "MID", "NEAR"] = Field(
+        "MID", description="Region from which an ownship's alert is corrective: its guidance bands are sent"
+    )
+    alerting_m: int = Field(2, ge=0, le=20, description="M of N: a level is output when reached M times ...")
+    alerting_n: int = Field(4, ge=0, le=20, description="... in the last N steps (0, 0: no M of N)")
+    hysteresis_s: float = Field(5.0, ge=0, le=60, description="M-of-N window restarts after this gap, s")
+    persistence_s: float = Field(4.0, ge=0, le=60, description="A raised level is kept at least this long, s")
+    turn_rate_deg_s: float = Field(3.0, gt=0, le=30, description="Bands: turn rate of a track manoeuvre, deg/s")
+    vertical_rate_fpm: float = Field(500.0, gt=0, le=10000,
+                                     description="Bands: climb or descent rate of an altitude manoeuvre, fpm")
+    level: list[WellClearLevel] = Field(
+        default_factory=_do365b_levels, min_length=1, max_length=6,
+        description="Alert levels, least severe first (default: DO-365B's preventive, corrective and warning)",
+    )
+
+
 class PairMinima(_Strict):
-    """`[[minima]]`: minima between two parties (symmetric; the same id twice = own pairs)."""
+    """`[[minima]]`: minima between two parties (symmetric; the same id twice = own pairs),
+    and/or a DO-365 well-clear alerter (`[minima.wellclear]`)."""
 
     parties: tuple[PartyId, PartyId]
-    level: list[LevelMinima] = Field(min_length=1)
+    level: list[LevelMinima] = Field(
+        default_factory=list,
+        description="Cylinder minima per alert level; may be empty when the pair has a wellclear alerter instead",
+    )
+    wellclear: WellClear | None = Field(
+        None, description="A DO-365 well-clear alerter for this pair, beside or instead of its levels"
+    )
 
 
 class Stage(_Strict):

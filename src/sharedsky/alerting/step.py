@@ -20,7 +20,10 @@ re-implements any part of it. Each stage of judgement is added here once:
 7. resolution advisories (`alerting.advisories.AdvisoryTracker` over
    `engine.resolution.resolve`), when the agreement's `[resolution]` is enabled: one
    coordinated manoeuvre for each aircraft that must give way, never for one in
-   distress (stage 6's aircraft) or refuelling.
+   distress (stage 6's aircraft) or refuelling;
+8. well clear (`alerting.wellclear_watch.WellClearWatch`), for the pairs of parties the
+   agreement gives a DO-365 alerter (`[minima.wellclear]`): every aircraft's alert level
+   per intruder and, when corrective, its guidance bands, as `wellclear` events.
 
 The stages keep state between steps (hysteresis, episodes) but read no clock and do no
 I/O: the same snapshots give the same events, live, in replay and in simulation.
@@ -38,6 +41,7 @@ from sharedsky.alerting.conflicts import ConflictTracker
 from sharedsky.alerting.distress import DistressWatch
 from sharedsky.alerting.notice_book import NoticeBook
 from sharedsky.alerting.notice_watch import NoticeWatch
+from sharedsky.alerting.wellclear_watch import WellClearWatch
 from sharedsky.engine.separation import Conflicts, Minima, detect
 from sharedsky.engine.suppression import SuppressionRules
 from sharedsky.ingest.snapshot import Snapshot
@@ -65,7 +69,9 @@ class Assessment:
         suppression: SuppressionRules | None = None,
         notices: NoticeWatch | None = None,
         advisories: AdvisoryTracker | None = None,
+        wellclear: WellClearWatch | None = None,
     ) -> None:
+        self.wellclear = wellclear
         self.levels = list(levels)
         self.notices = notices
         self.advisories = advisories
@@ -86,13 +92,15 @@ class Assessment:
         suppression: bool = True,
         notice_book: NoticeBook | None = None,
         resolution: bool = True,
+        wellclear: bool = True,
     ) -> Assessment:
         """The step an agreement defines: its minima (or `levels`), its `[alerting]`
         rules, its `[suppression]` volumes, its airspaces when `airspace`, and distress
         with its frequencies. `suppression=False` (and `airspace=False`) when the
         agreement's parties are not the snapshots' (replay --all-pairs). `notice_book`:
         the notified operations whose active volumes the tactical check watches;
-        `resolution=False` leaves advisories out even where the agreement enables them."""
+        `resolution=False` leaves advisories out even where the agreement enables them, and
+        `wellclear=False` the well-clear alerts."""
         if levels is None:
             if agreement is None:
                 raise ValueError("an assessment needs an agreement or explicit minima levels")
@@ -111,6 +119,7 @@ class Assessment:
             else None,
             advisories=(AdvisoryTracker.for_agreement(agreement, levels)
                         if resolution and agreement is not None else None),
+            wellclear=WellClearWatch.for_agreement(agreement) if wellclear else None,
         )
 
     def step(self, snap: Snapshot) -> StepResult:
@@ -129,6 +138,8 @@ class Assessment:
         if self.advisories is not None:
             flagged = self.distress.flagged(snap) if self.distress is not None else None
             events.extend(self.advisories.step(snap, flagged, found))
+        if self.wellclear is not None:
+            events.extend(self.wellclear.step(snap))
         return StepResult(snap, found, events)
 
     @property
@@ -137,7 +148,8 @@ class Assessment:
         return (self.conflicts.idle and (self.airspace is None or self.airspace.idle)
                 and (self.notices is None or self.notices.idle)
                 and (self.distress is None or not self.distress.active)
-                and (self.advisories is None or self.advisories.idle))
+                and (self.advisories is None or self.advisories.idle)
+                and (self.wellclear is None or self.wellclear.idle))
 
     @property
     def quiet_alone(self) -> bool:
@@ -146,8 +158,11 @@ class Assessment:
         return self.airspace is None and self.notices is None and self.idle
 
     def close(self, t_s: float) -> list[dict[str, Any]]:
-        """End every open conflict and loss of separation (end of a replay or run)."""
-        return self.conflicts.close(t_s)
+        """End every open conflict, loss of separation and well-clear alert (end of a replay or run)."""
+        events = self.conflicts.close(t_s)
+        if self.wellclear is not None:
+            events.extend(self.wellclear.close(t_s))
+        return events
 
     @property
     def losses(self) -> list[dict[str, Any]]:
@@ -157,6 +172,10 @@ class Assessment:
     def notices_summary(self) -> dict[str, Any] | None:
         """Warnings and violations of notified volumes so far, when the tactical check runs."""
         return None if self.notices is None else self.notices.summary()
+
+    def wellclear_summary(self) -> dict[str, int] | None:
+        """Well-clear alerts so far, when the agreement gives some pair an alerter."""
+        return None if self.wellclear is None else self.wellclear.summary()
 
     def airspace_summary(self) -> dict[str, Any] | None:
         """Incursions and warnings so far, when the airspace watch runs."""

@@ -145,6 +145,23 @@ class WellClearAlerting:
             pos = np.searchsorted(self._keys, keys)
         return pos.astype(np.intp)
 
+    def forget(self, before_s: float) -> int:
+        """Drop the state of pairs last stepped before `before_s` (at least the hysteresis
+        time ago: their M of N and persistence restart anyway), so that a long watch keeps
+        state for recent pairs only. Returns how many were dropped."""
+        keep = ~(self._last_time < before_s)  # never-stepped keys (nan) are kept
+        dropped = int(keep.size - keep.sum())
+        if dropped:
+            self._keys, self._last_time = self._keys[keep], self._last_time[keep]
+            self._last_value, self._init_time = self._last_value[keep], self._init_time[keep]
+            self._queue = self._queue[keep]
+        return dropped
+
+    @property
+    def pairs_kept(self) -> int:
+        """Pairs whose state is kept."""
+        return int(self._keys.size)
+
     def state_of(self, keys: np.ndarray) -> tuple[I64, F64]:
         """Per pair key already stepped: its output level and the time it went up (nan)."""
         rows = self._rows(keys)

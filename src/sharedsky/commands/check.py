@@ -64,6 +64,7 @@ def summary(agr) -> dict:  # noqa: ANN001 - an Agreement
         "line": agr.line.model_dump(),
         "suppression": [{"id": r.id, "kind": r.kind, "rule": r.describe} for r in agr.suppression.regions],
         "disclosure": {pid: agr.disclosure_for(pid).model_dump() for pid in ids},
+        **({"wellclear": agr.wellclear.describe()} if agr.wellclear else {}),
     }
 
 
@@ -98,6 +99,12 @@ def _print(agr, console: Console) -> None:  # noqa: ANN001 - an Agreement
                     cells.append("-")
             m.add_row(pid, *cells)
         console.print(m)
+
+    for w in agr.wellclear.describe():
+        lv = "; ".join(f"{x['region']} {x['volume']} {_fmt(x['alerting_time_s'])} s "
+                       f"({_fmt(x['early_alerting_time_s'])} s early)" for x in w["levels"])
+        console.print(f"[bold]Well clear[/bold] {w['a']}/{w['b']}: {w['source']}, alerter {w['alerter']}, "
+                      f"lookahead {_fmt(w['lookahead_s'])} s, corrective from {w['corrective_region']}: {lv}")
 
     if not agr.airspaces:
         console.print("Protected airspaces: none")

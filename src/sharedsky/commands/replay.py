@@ -297,7 +297,7 @@ def replay(recording: str, fmt: str | None, agreement: Path | None, minima: str 
     # suppression rules (per pair of its parties) do not apply.
     book, notice_events = _notice_book(notices_path, agr, all_pairs, t_first)
     assessment = Assessment.for_agreement(agr, levels=levels, airspace=airspace, suppression=not all_pairs,
-                                          notice_book=book)
+                                          notice_book=book, wellclear=not all_pairs)
     out = sys.stdout
     if show_map and whole is not None:
         _replay_on_map(recording, whole, attribute(whole), assessment, parties, agreement, levels, (h, v, t),
@@ -395,6 +395,10 @@ def _print_summary(s: ReplaySummary) -> None:
     if s.altitude_unknown:
         lines.append(f"replay: {len(s.altitude_unknown)} aircraft at times without a known altitude "
                      "(checked as the agreement's [alerting] altitude_unknown says)")
+    if s.wellclear:
+        w = s.wellclear
+        lines.append(f"replay: {w['alerts']} well-clear alerts to {w['aircraft']} aircraft "
+                     f"({w['corrective_alerts']} corrective, with guidance bands; {w['updates']} updates)")
     air = {k: n for k, n in ev.items() if k.startswith("airspace_")}
     if air:
         lines.append("replay: airspace events " + ", ".join(f"{k[9:]} {n}" for k, n in sorted(air.items())))

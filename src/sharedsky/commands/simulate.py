@@ -122,6 +122,10 @@ def simulate(scenario: Path, agreement: Path | None, hours: float, seed: int, ou
             f"simulate: {res['advisories']} resolution advisories to {res['aircraft_advised']} aircraft "
             f"({res['advisory_changes']} changes of advice; {res['followed']} followed, "
             f"{res['not_followed']} not followed)", err=True)
+    wc = metrics.get("wellclear")
+    if wc:
+        click.echo(f"simulate: {wc['alerts']} well-clear alerts to {wc['aircraft']} aircraft "
+                   f"({wc['corrective_alerts']} corrective, with guidance bands; {wc['updates']} updates)", err=True)
     if metrics.get("attribution_mismatches"):
         click.echo(f"simulate: {metrics['attribution_mismatches']} aircraft attributed by the "
                    "agreement to another party than the scenario's (see metrics.json)", err=True)

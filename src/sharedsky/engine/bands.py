@@ -216,7 +216,9 @@ def _dir_unit(v: F64) -> tuple[F64, float]:
 
 
 def _max_steps(rel: float, step: float, mod: float) -> int:
-    n = int(np.ceil(rel / step - 1e-12))
+    """Steps from the current value to the range's end `rel` away; none when the value is
+    already beyond that end (a dive steeper than the range: no candidate on that side)."""
+    n = max(int(np.ceil(rel / step - 1e-12)), 0)
     if mod > 0 and n * step > mod / 2.0 + 1e-9:
         n -= 1
     return n
@@ -436,6 +438,8 @@ def alt_candidates(fr: Frame, cfg: BandsConfig) -> Candidates:
 
 def _first_true(mask: BOOL, default: int) -> NDArray[np.intp]:
     """Per column of a (K, J) mask, the first row that is True, else `default`."""
+    if mask.shape[0] == 0:  # no candidate on this side (the value is beyond the range)
+        return np.full(mask.shape[1], default, dtype=np.intp)
     anyc = mask.any(axis=0)
     return np.where(anyc, mask.argmax(axis=0), default).astype(np.intp)
 

@@ -49,6 +49,9 @@ class ReplaySummary:
     #: encounters the agreement's [suppression] rules suppressed (recorded, not alerted):
     #: {"conflicts": n, "losses_of_separation": m}
     suppressed: dict[str, int] = field(default_factory=dict)
+    #: DO-365 well-clear alerts (`[minima.wellclear]`): alerts, updates, aircraft,
+    #: corrective_alerts, bands_computed; empty when no pair has an alerter
+    wellclear: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +75,7 @@ class ReplaySummary:
                            "losses_of_separation": sum(bool(ls.get("suppressed"))
                                                        for ls in self.losses_of_separation)},
             "airspace": self.airspace,
+            **({"wellclear": dict(self.wellclear)} if self.wellclear else {}),
         }
 
 
@@ -238,3 +242,4 @@ def replay_batches(
     summ.losses_of_separation = assessment.losses
     summ.suppressed = {"conflicts": assessment.conflicts.counts.get("conflicts_suppressed", 0)}
     summ.airspace = assessment.airspace_summary() or {}
+    summ.wellclear = assessment.wellclear_summary() or {}

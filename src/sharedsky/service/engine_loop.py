@@ -193,7 +193,7 @@ class EngineLoop:
             return sorted({ev.get("party_a", ""), ev.get("party_b", "")} - {""}) or [ALL]
         if kind == "notice_volume":
             return sorted({ev.get("party", ""), ev.get("owner", "")} - {""}) or [ALL]
-        if kind == "advisory":  # a manoeuvre for one party's aircraft: that party only
+        if kind in ("advisory", "wellclear"):  # one party's aircraft's advice or guidance: that party only
             return [ev["party"]] if ev.get("party") else [ALL]
         if kind == "airspace":
             to = {ev.get("party", "")}

@@ -132,5 +132,6 @@ class History:
         if party.shape[0]:
             table.update_columns(cols, party)
         snap = table.snapshot(t_s, self.max_age_s)
-        assessment = Assessment.for_agreement(hub.agreement, levels=self.levels, airspace=False, distress=False)
+        assessment = Assessment.for_agreement(hub.agreement, levels=self.levels, airspace=False, distress=False,
+                                              wellclear=False)  # the picture needs the conflicts only
         return Picture(hub, snap, assessment.step(snap).conflicts, hub.last_seq if seq_max is None else seq_max)

@@ -44,7 +44,7 @@ from sharedsky.service.reports import (
 
 EVENT_KINDS = ("conflict", "loss_of_separation", "airspace", "distress", "notice", "request",
                "response", "overdue", "ack", "unacknowledged", "delivered", "not_delivered", "witness_alarm",
-               "notice_conflict", "notice_volume", "advisory")
+               "notice_conflict", "notice_volume", "advisory", "wellclear")
 #: Messages whose delivery to each addressee is proven by that party's witness (issue 15).
 MESSAGE_KINDS = ("distress", "notice", "request", "response")
 #: Kinds that change state without being events of their own.

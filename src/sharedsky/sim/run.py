@@ -258,6 +258,8 @@ class Simulation:
                               for e in self.notice_events],
                 "tactical": self.assessment.notices_summary() if self.assessment is not None else None,
             }
+        if self.assessment is not None and self.assessment.wellclear is not None:
+            m["wellclear"] = self.assessment.wellclear_summary()
         if self.assessment is not None and self.assessment.advisories is not None:
             m["resolution"] = self.pilots.summary(self.assessment.advisories, self.metrics)
         return head | m

@@ -16,6 +16,7 @@ export function threadKey(ev) {
     case "notice_volume": return "notice_volume:" + (ev.id || ev.volume + ":" + ev.icao24);
     case "distress": return "distress:" + ev.seq;
     case "advisory": return "advisory:" + (ev.id || ev.icao24);
+    case "wellclear": return "wellclear:" + (ev.id || ev.icao24);
     default: return null;
   }
 }
@@ -26,11 +27,12 @@ export function threadLevel(ev) {
   if (ev.kind === "airspace" || ev.kind === "notice_volume") return ev.state === "violation_end" ? "violation" : ev.state || "advisory";
   if (ev.kind === "distress") return "distress";
   if (ev.kind === "advisory") return "resolution";
+  if (ev.kind === "wellclear") return "wellclear";
   return "advisory";
 }
 
 export function threadEnded(ev) {
-  return (ev.kind === "conflict" && ev.state === "ended") || (ev.kind === "loss_of_separation" && ev.state === "end") || ((ev.kind === "airspace" || ev.kind === "notice_volume") && ev.state === "violation_end") || (ev.kind === "advisory" && ev.state === "end");
+  return (ev.kind === "conflict" && ev.state === "ended") || (ev.kind === "loss_of_separation" && ev.state === "end") || ((ev.kind === "airspace" || ev.kind === "notice_volume") && ev.state === "violation_end") || (ev.kind === "advisory" && ev.state === "end") || (ev.kind === "wellclear" && ev.state === "ended");
 }
 
 export function ackedByMe(th) {
@@ -68,11 +70,30 @@ export function alertRows() {
     if (ev.kind === "airspace" && ev.state === "violation") ttl = 0;
     if (ev.kind === "notice_volume") ttl = ev.state === "violation" ? 0 : ev.time_to_entry_s != null ? ev.time_to_entry_s - Math.max(0, now - ev.t) : null;
     if (ev.kind === "loss_of_separation" && !th.ended) ttl = 0;
+    if (ev.kind === "wellclear" && !th.ended) ttl = wellclearTtl(ev, now);
     rows.push({ id: th.id, kind: th.kind, level: th.level, last: ev, first: th.first, ended: th.ended, acks: th.acks, ttl, th });
   }
   // newest alert first, by when it was raised: rows do not jump under the cursor on updates
   rows.sort((a, b) => b.first.seq - a.first.seq);
   return rows;
+}
+
+// DO-365's names of a well-clear alert by its guidance region (NONE: preventive).
+const WC_NAMES = { NONE: "preventive", FAR: "preventive", MID: "corrective", NEAR: "warning" };
+
+// Time to the volume of the ownship's most severe intruder level, counted down since the event.
+function wellclearTtl(ev, now) {
+  let best = null;
+  for (const x of ev.intruders || []) {
+    const t = (x.t_to_volume_s || [])[x.level - 1];
+    if (t != null && (best === null || t < best)) best = t;
+  }
+  return best === null ? null : best - Math.max(0, now - ev.t);
+}
+
+export function wellclearText(ev) {
+  const name = ev.corrective && ev.region === "FAR" ? "corrective" : (WC_NAMES[ev.region] || "");
+  return `level ${ev.level} ${name}`.trim();
 }
 
 function describe(ev) {
@@ -90,6 +111,10 @@ function describe(ev) {
     case "advisory":
       // A resolution advisory for one of this party's aircraft: the manoeuvre itself.
       return `RA ${esc(callsignOf(ev.icao24))} ${tag(ev.party)} <b>${esc(ev.text || ev.manoeuvre || "")}</b>`;
+    case "wellclear":
+      // DO-365 well clear for one of this party's aircraft: its level and who it is against.
+      return `WELL CLEAR ${esc(callsignOf(ev.icao24))} ${tag(ev.party)} <b class="wc-level">${esc(ev.state === "ended" ? "clear" : wellclearText(ev))}</b>` +
+        ((ev.intruders || []).length ? " × " + ev.intruders.map((x) => `${esc(callsignOf(x.icao24))} ${tag(x.party)}`).join(", ") : "");
     default:
       return esc(ev.kind);
   }
@@ -110,6 +135,10 @@ function metaOf(ev) {
   if (ev.kind === "advisory") {
     parts.push(ev.state === "end" ? (ev.reason || "ended") : `${ev.status || ""}`);
     if (ev.frequencies_mhz && ev.frequencies_mhz.length) parts.push(ev.frequencies_mhz.join("/") + " MHz");
+  }
+  if (ev.kind === "wellclear") {
+    parts.push(ev.state);
+    if (ev.bands) parts.push("guidance bands (select the aircraft)");
   }
   if (ev.kind === "airspace" || ev.kind === "notice_volume") {
     parts.push(ev.state);
@@ -145,8 +174,9 @@ export function renderSide() {
     const acked = r.acks.length > 0;
     const ackedMe = ackedByMe(r.th);
     const ackTxt = acked ? `<span class="acked">ACK ${esc(r.acks.map((a) => partyLabel(a.by)).filter((v, i, s) => s.indexOf(v) === i).join(", "))}</span>` : "";
-    const btn = !ackedMe && !r.ended ? `<button data-ack="${r.last.seq}">Ack</button>` : "";
-    const lvl = r.level === "los" ? "LOS" : r.level;
+    // well-clear guidance is the party's own information, not an alert to acknowledge
+    const btn = !ackedMe && !r.ended && r.kind !== "wellclear" ? `<button data-ack="${r.last.seq}">Ack</button>` : "";
+    const lvl = r.level === "los" ? "LOS" : r.kind === "wellclear" ? (r.ended ? "WC" : "WC" + r.last.level) : r.level;
     return `<li class="alert lvl-${esc(r.level)}${r.ended ? " ended" : ""}${acked ? " acked" : " unacked"}" data-thread="${esc(r.id)}" data-seq="${r.last.seq}">` +
       `<span class="lvl">${esc(lvl)}</span><span class="what">${describe(r.last)}</span>` +
       `<span class="ttl">${r.ended ? "ended" : esc(fmtTtl(r.ttl))}</span>` +

@@ -55,6 +55,27 @@ function select(e) {
   S.dirty = true;
 }
 
+// The selected aircraft's open well-clear alert (its party's own guidance), if any.
+function wellclearOf(icao) {
+  for (const th of S.threads.values()) if (th.kind === "wellclear" && !th.ended && th.last.icao24 === icao) return th.last;
+  return null;
+}
+
+// Its level and, per dimension, the ranges that stay clear (NONE; RECOVERY when none does).
+function wellclearLines(ev) {
+  const names = { NONE: "preventive", FAR: "preventive", MID: "corrective", NEAR: "warning" };
+  let html = `<br><b class="wc">well clear level ${ev.level} ${esc(names[ev.region] || ev.region)}</b>`;
+  if (!ev.bands) return html;
+  for (const [dim, label, unit] of [["hdir", "trk", "°"], ["hs", "gs", " kt"], ["vs", "vs", " fpm"], ["alt", "alt", " ft"]]) {
+    const b = ev.bands[dim] || [];
+    let ok = b.filter((r) => r[2] === "NONE"), kind = "clear";
+    if (!ok.length) { ok = b.filter((r) => r[2] === "RECOVERY"); kind = "recovery"; }
+    const txt = ok.length ? ok.map((r) => `${Math.round(r[0])}–${Math.round(r[1])}${unit}`).join(", ") : "none";
+    html += `<br>${kind} ${label} ${esc(txt)}`;
+  }
+  return html;
+}
+
 export function renderSelected() {
   const box = $("selected");
   const ac = S.selected && S.aircraft.get(S.selected);
@@ -64,5 +85,7 @@ export function renderSelected() {
   box.innerHTML = `<b>${esc((ac.callsign || "").trim() || ac.icao24)}</b> <span data-fg="${esc(S.partyColour[ac.party] || "#aaa")}">${esc(partyLabel(ac.party))}</span><br>` +
     `icao24 ${esc(ac.icao24)}<br>alt ${fmtAlt(ac.alt)} ft · vs ${Math.round(ac.vr || 0)} fpm<br>gs ${Math.round(ac.gs || 0)} kt · trk ${Math.round(ac.trk || 0)}°<br>` +
     `pos ${(+ac.lat).toFixed(4)}, ${(+ac.lon).toFixed(4)}<br>squawk ${esc(ac.squawk || "----")}${em ? ` <b data-fg="${esc(em.colour)}">${esc(em.label)}</b>` : ""}<br>report ${fmtTime(ac.t)}`;
+  const wc = wellclearOf(ac.icao24);
+  if (wc) box.innerHTML += wellclearLines(wc);
   paint(box);
 }

@@ -105,6 +105,39 @@ export function emergencyOf(ac) {
   return null;
 }
 
+// Guidance bands as DAIDALUS displays them: NONE undrawn, FAR yellow, MID amber, NEAR red,
+// RECOVERY green dashed.
+export const BAND_COLOUR = { FAR: "#ffd60a", MID: "#ff9500", NEAR: "#ff3b30", RECOVERY: "#34c759" };
+const BAND_RADIUS = 46; // CSS px from the aircraft
+
+// The selected aircraft's track bands (its latest well-clear event) as arcs of a ring round
+// it, one per interval and region; what was drawn is kept in S.bandArcs (read by the tests).
+function drawBands(ctx, wellclear, k, ox, oy) {
+  const arcs = [];
+  const ev = S.selected ? wellclear.get(S.selected) : null;
+  const ac = ev && S.aircraft.get(S.selected);
+  if (ac && ev.bands && ev.bands.hdir) {
+    const x = ac.X * k + ox, y = ac.Y * k + oy;
+    // a faint compass ring: where no band is drawn, every track stays clear (NONE)
+    ctx.strokeStyle = "rgba(215,227,238,0.35)";
+    ctx.lineWidth = 1;
+    ctx.beginPath(); ctx.arc(x, y, BAND_RADIUS, 0, 2 * Math.PI); ctx.stroke();
+    ctx.lineWidth = 7;
+    for (const [lo, hi, region] of ev.bands.hdir) {
+      const col = BAND_COLOUR[region];
+      if (!col || !(hi > lo)) continue; // NONE: no band drawn
+      // a track of d degrees points at canvas angle d - 90 (north up, clockwise)
+      const a0 = ((lo - 90) * Math.PI) / 180, a1 = ((hi - 90) * Math.PI) / 180;
+      ctx.strokeStyle = col;
+      ctx.setLineDash(region === "RECOVERY" ? [5, 4] : []);
+      ctx.beginPath(); ctx.arc(x, y, BAND_RADIUS, a0, a1); ctx.stroke();
+      arcs.push({ icao24: ac.icao24, lo, hi, region, colour: col, x, y, r: BAND_RADIUS });
+    }
+    ctx.setLineDash([]);
+  }
+  S.bandArcs = arcs;
+}
+
 export function draw() {
   const t0 = performance.now();
   const T = viewTransform();
@@ -123,10 +156,12 @@ export function draw() {
   const activeAirspace = new Map(); // airspace id -> worst state
   const conflicts = [];
   const advisories = [];
+  const wellclear = new Map(); // icao24 -> its open well-clear event (levels, bands)
   for (const th of S.threads.values()) {
     if (th.ended) continue;
     const ev = th.last;
     if (ev.kind === "advisory") advisories.push(ev);
+    else if (ev.kind === "wellclear") { wellclear.set(ev.icao24, ev); if (ev.corrective) heat(ev.icao24, ev.region === "NEAR" ? "#ff3b30" : "#ffb300"); }
     else if (ev.kind === "conflict") { conflicts.push(ev); heat(ev.a, LEVEL_COLOUR[ev.level] || "#ffb300"); heat(ev.b, LEVEL_COLOUR[ev.level] || "#ffb300"); }
     else if (ev.kind === "loss_of_separation") { heat(ev.a, "#ff3b30"); heat(ev.b, "#ff3b30"); }
     else if (ev.kind === "airspace") { activeAirspace.set(ev.airspace, ev); heat(ev.icao24, LEVEL_COLOUR[ev.state] || "#ffd60a"); }
@@ -270,6 +305,8 @@ export function draw() {
     ctx.lineTo(x2 - Math.sin(tr + 0.4) * 8, y2 + Math.cos(tr + 0.4) * 8);
     ctx.fill();
   }
+
+  drawBands(ctx, wellclear, k, ox, oy);
 
   // aircraft symbols: one filled path per colour; each symbol points along its track
   const size = k > 200 ? 8 : 6.5;
