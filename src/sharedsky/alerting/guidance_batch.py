@@ -52,9 +52,14 @@ from sharedsky.engine.wellclear import (
     PairStates,
     Tcas3d,
     Volume,
+    WcvTaumod,
     WcvTaumodSum,
+    combine_parts,
+    horizontal_key,
+    horizontal_parts,
     interval,
     interval_parts,
+    vertical_parts,
 )
 
 I64 = NDArray[np.int64]
@@ -100,6 +105,20 @@ class _Acs:
     level: I64
     horizon_s: F64
     p: IDX
+
+
+@dataclass
+class _Entries:
+    """Aircraft entries of a none-set query, sorted by ownship `ep`: horizon, whether
+    a recovery cylinder applies, detector and recovery tables (Kmax, E), and the
+    ownships that have any aircraft at all."""
+
+    ep: IDX
+    hor: F64
+    has_rec: BOOL
+    det: _Table
+    rec: _Table
+    has: IDX
 
 
 class _Batch:
@@ -243,6 +262,39 @@ def _pad_mask(sizes: list[int], n: int) -> BOOL:
     return np.asarray(np.arange(n)[:, None] < np.array(sizes, dtype=np.intp)[None, :], dtype=bool)
 
 
+class _Store:
+    """Pairs of (rows, n) columns computed on demand per global column; column 0 is
+    (fill_lo, fill_hi) for columns never computed. Grows by doubling."""
+
+    def __init__(self, rows: int, n_c: int, fill_lo: float, fill_hi: float) -> None:
+        self.lo = np.full((rows, 16), fill_lo)
+        self.hi = np.full((rows, 16), fill_hi)
+        self.n = 1
+        self.cmap = np.full(n_c, -1, dtype=np.intp)  # -1: not computed; 0: empty
+
+    def missing(self, cols: IDX) -> IDX:
+        return np.unique(cols[self.cmap[cols] < 0])
+
+    def index(self, cols: IDX) -> IDX:
+        return np.maximum(self.cmap[cols], 0)
+
+    def add(self, cols: IDX, lo: F64, hi: F64, keep: BOOL | None = None) -> None:
+        """Store columns `cols`; those not in `keep` are recorded as empty."""
+        if keep is not None:
+            self.cmap[cols[~keep]] = 0
+            cols, lo, hi = cols[keep], lo[:, keep], hi[:, keep]
+        m = cols.size
+        if self.n + m > self.lo.shape[1]:
+            cap = max(2 * self.lo.shape[1], self.n + m)
+            grow_lo = np.empty((self.lo.shape[0], cap))
+            grow_hi = np.empty((self.lo.shape[0], cap))
+            grow_lo[:, : self.n], grow_hi[:, : self.n] = self.lo[:, : self.n], self.hi[:, : self.n]
+            self.lo, self.hi = grow_lo, grow_hi
+        self.lo[:, self.n:self.n + m], self.hi[:, self.n:self.n + m] = lo, hi
+        self.cmap[cols] = self.n + np.arange(m)
+        self.n += m
+
+
 class _Dim:
     """One dimension's candidates of every ownship, padded to the longest, and the
     violation tables of each volume over the columns that need them."""
@@ -310,8 +362,25 @@ class _Dim:
                 width = hi_c - lo_c
                 tiny = ~(width > ALMOST_REL * np.maximum(np.maximum(np.abs(lo_c), np.abs(hi_c)), 1e-9))
                 self.tiny0[p], self.tiny_last[p] = bool(tiny[0]), bool(tiny[-1])
+        # vs and alt candidates keep the ownship's horizontal path: their horizontal
+        # intervals depend on the time alone, computed once per distinct time (`ut`,
+        # from row `rep`; row k has time ut[uinv[k]]).
+        self.straight = dim in ("vs", "alt")
+        if self.straight:
+            rep, inv = [], []
+            for c in cands:
+                _, first, back = np.unique(c.traj.t_s, return_index=True, return_inverse=True)
+                rep.append(first.astype(np.intp))
+                inv.append(back.astype(np.intp).reshape(-1))
+            umax = max(r.size for r in rep)
+            self.rep = _pad_idx(rep, umax)
+            self.uinv = _pad_idx(inv, kmax)
+            self.ut = np.take_along_axis(self.t, self.rep, axis=0)
+            self.ts_u = np.take_along_axis(self.ts, self.rep[None], axis=1)
+            self.tv_u = np.take_along_axis(self.tv, self.rep[None], axis=1)
         self._reach: dict[Volume, BOOL] = {}
-        self._tab: dict[Volume, tuple[F64, F64, IDX]] = {}
+        self._tab: dict[Volume, _Store] = {}
+        self._h: dict[tuple[str, float, float], _Store] = {}
 
     # --- tables ----------------------------------------------------------------------
 
@@ -332,23 +401,54 @@ class _Dim:
                     out = (lo <= self.b.la + 10.0) & (hi >= 0.0) & (lo <= hi)
                 else:
                     out = np.zeros(0, dtype=bool)
+                if self.dim in ("hdir", "hs"):
+                    out &= ~self._far(vol)
                 if isinstance(vol, WcvTaumodSum):
                     out |= b.has_err[cp]
             self._reach[vol] = out
         return self._reach[vol]
+
+    def _far(self, vol: Volume) -> BOOL:
+        """(C,) columns that no candidate of hdir or hs brings into the horizontal part of
+        `vol` before the lookahead (plus the last manoeuvre step): their violations, if
+        any, start too late to count anywhere, so they are left empty like unreachable
+        ones. A violation at time t needs |s(t)| <= DTHR + TTHR |v_rel| (tau_mod entry up
+        to the DTHR circle's exit; < D for a cylinder), |v_rel| <= |v_j| + c and the
+        ownship within c t of where it is (c: its fastest candidate speed), so the bound
+        |s_j + v_j t - own_s| - c t, checked on a grid of t with its Lipschitz slack,
+        excludes it."""
+        b = self.b
+        if isinstance(vol, Cylinder):
+            r0, tau = vol.d_nm, 0.0
+        elif isinstance(vol, WcvTaumod | WcvTaumodSum):
+            r0, tau = vol.dthr_nm, vol.tthr_s
+        else:
+            return np.zeros(b.n_c, dtype=bool)
+        if not hasattr(self, "_far_low"):  # the same for every volume
+            cp = b.col_p
+            spd = np.where(self.valid, np.hypot(self.tv[0], self.tv[1]), 0.0).max(axis=0, initial=0.0)
+            c = np.maximum(spd, np.hypot(b.own_v[0], b.own_v[1]))[cp]
+            v_j = np.hypot(b.v[0], b.v[1])
+            dt = 2.0
+            t_max = b.la + 10.0 + float(self.tstep.max(initial=0.0))
+            grid = np.arange(0.0, t_max + dt, dt)
+            a = b.s - b.own_s[:, cp]
+            pos = a[:, None, :] + b.v[:, None, :] * grid[None, :, None]
+            low = (np.hypot(pos[0], pos[1]) - c[None, :] * grid[:, None]).min(axis=0, initial=np.inf)
+            self._far_low = (low - (v_j + c) * dt / 2.0, v_j, c)
+        low, v_j, c = self._far_low
+        reach_nm = r0 + tau * (v_j + c)
+        return np.asarray(low > reach_nm * (1.0 + 1e-6) + 1e-6, dtype=bool)
 
     def table(self, vol: Volume, cols: IDX) -> tuple[F64, F64, IDX]:
         """Violation tables (Kmax, 1 + n) of `vol`, column 0 empty, and each column of
         `cols`'s index in them (0: unreachable); computed for columns not yet done."""
         b = self.b
         if vol not in self._tab:
-            self._tab[vol] = (np.full((self.kmax, 1), np.inf), np.full((self.kmax, 1), -np.inf),
-                              np.zeros(b.n_c, dtype=np.intp))
-        t_in, t_out, cmap = self._tab[vol]
-        need = cols[(cmap[cols] == 0) & self.reach(vol)[cols]]
-        need = np.unique(need)
+            self._tab[vol] = _Store(self.kmax, b.n_c, np.inf, -np.inf)
+        st = self._tab[vol]
+        need = st.missing(cols[self.reach(vol)[cols]])
         if need.size:
-            n0 = t_in.shape[1]
             add_in = np.full((self.kmax, need.size), np.inf)
             add_out = np.full((self.kmax, need.size), -np.inf)
             cp = b.col_p[need]
@@ -365,29 +465,68 @@ class _Dim:
                 kp = self.c[p].traj.t_s.size
                 add_in[:kp, pos] = tab.t_in[:, b.col_j[need[pos]]]
                 add_out[:kp, pos] = tab.t_out[:, b.col_j[need[pos]]]
-            t_in = np.concatenate([t_in, add_in], axis=1)
-            t_out = np.concatenate([t_out, add_out], axis=1)
-            cmap[need] = n0 + np.arange(need.size)
-            self._tab[vol] = (t_in, t_out, cmap)
-        return t_in, t_out, cmap[cols]
+            # Violations that all start after every window the logic looks at (none
+            # reaches past the lookahead plus one manoeuvre step) count nowhere.
+            t_max = b.la + 10.0 + float(self.tstep.max(initial=0.0))
+            st.add(need, add_in, add_out, keep=add_in.min(axis=0, initial=np.inf) <= t_max)
+        return st.lo, st.hi, st.index(cols)
 
     def _compute(self, vol: Volume, cols: IDX) -> tuple[F64, F64]:
         """(Kmax, n) violation intervals of every candidate of each column's ownship
-        (the operations of `engine.bands.violation_table`, column by column)."""
+        (the operations of `engine.bands.violation_table`, column by column; the
+        horizontal part shared by volumes of the same horizontal thresholds)."""
         b = self.b
         p = b.col_p[cols]
         t = self.t[:, p]
-        s = b.s[:, None, cols] + b.v[:, None, cols] * t[None] - self.ts[:, :, p]
-        v = b.v[:, None, cols] - self.tv[:, :, p]
-        sz = b.z[None, cols] + b.vz[None, cols] * t - self.tz[:, p]
-        vz = b.vz[None, cols] - self.tvz[:, p]
         k, n = t.shape
-        ps = PairStates(s.reshape(2, -1), v.reshape(2, -1), sz.reshape(-1), vz.reshape(-1), self.tz[:, p].reshape(-1))
-        iv = interval(vol, ps, FAR_S)
+        hkey = horizontal_key(vol)
+        if hkey is None or isinstance(vol, Tcas3d):
+            s = b.s[:, None, cols] + b.v[:, None, cols] * t[None] - self.ts[:, :, p]
+            v = b.v[:, None, cols] - self.tv[:, :, p]
+            sz = b.z[None, cols] + b.vz[None, cols] * t - self.tz[:, p]
+            vz = b.vz[None, cols] - self.tvz[:, p]
+            ps = PairStates(s.reshape(2, -1), v.reshape(2, -1), sz.reshape(-1), vz.reshape(-1),
+                            self.tz[:, p].reshape(-1))
+            iv = interval(vol, ps, FAR_S)
+        else:
+            assert not isinstance(vol, Tcas3d)
+            h_lo, h_hi = self._hpart(hkey, vol, cols)
+            sz = b.z[None, cols] + b.vz[None, cols] * t - self.tz[:, p]
+            vz = b.vz[None, cols] - self.tvz[:, p]
+            v_lo, v_hi = vertical_parts(vol, sz.reshape(-1), vz.reshape(-1))
+            iv = combine_parts(h_lo.reshape(-1), h_hi.reshape(-1), v_lo, v_hi, FAR_S)
         t_in = np.where(iv.hit, iv.t_in_s, np.inf).reshape(k, n) + t
         t_out = np.where(iv.hit, iv.t_out_s, -np.inf).reshape(k, n) + t
         ok = self.valid[:, p]
         return np.where(ok, t_in, np.inf), np.where(ok, t_out, -np.inf)
+
+    def _hpart(self, hkey: tuple[str, float, float], vol: WcvTaumod | WcvTaumodSum | Cylinder,
+               cols: IDX) -> tuple[F64, F64]:
+        """(Kmax, n) horizontal intervals of `vol` per candidate and column, cached per
+        horizontal thresholds."""
+        b = self.b
+        rows = self.rep.shape[0] if self.straight else self.kmax
+        if hkey not in self._h:
+            self._h[hkey] = _Store(rows, b.n_c, np.inf, -np.inf)
+        st = self._h[hkey]
+        need = st.missing(cols)
+        if need.size:
+            p = b.col_p[need]
+            if self.straight:
+                tt, ts, tv = self.ut[:, p], self.ts_u[:, :, p], self.tv_u[:, :, p]
+            else:
+                tt, ts, tv = self.t[:, p], self.ts[:, :, p], self.tv[:, :, p]
+            s = b.s[:, None, need] + b.v[:, None, need] * tt[None] - ts
+            v = b.v[:, None, need] - tv
+            a_lo, a_hi = horizontal_parts(vol, s.reshape(2, -1), v.reshape(2, -1))
+            st.add(need, a_lo.reshape(rows, -1), a_hi.reshape(rows, -1))
+        ix = st.index(cols)
+        out_lo, out_hi = st.lo[:, ix], st.hi[:, ix]
+        if self.straight:
+            back = self.uinv[:, b.col_p[cols]]
+            out_lo = np.take_along_axis(out_lo, back, axis=0)
+            out_hi = np.take_along_axis(out_hi, back, axis=0)
+        return out_lo, out_hi
 
     # --- conflict-free candidates ------------------------------------------------------
 
@@ -512,72 +651,83 @@ class _Dim:
         """(Smax, P) segments free of conflict with every aircraft of `acs`, for the
         ownships `ps`; per ownship p, det[p] overrides the levels' volumes, rec[p] is the
         recovery cylinder checked over [0, b_s[p]] (see `OwnshipBands._none`)."""
+        return self.none_at(self.entries(acs, ps, det, rec), b_s)
+
+    def entries(self, acs: _Acs, ps: BOOL, det: Sequence[Volume | None] | None,
+                rec: Sequence[Volume | None] | None) -> _Entries:
+        """The aircraft of `acs` of ownships `ps` with their detector tables (det[p] or
+        their level's volume) and recovery tables (rec[p], empty if none), gathered
+        once for any number of recovery times."""
         b = self.b
-        smax = self.seg_a.shape[0]
-        free_p = np.ones((smax, b.n_p), dtype=bool)
         sel = np.flatnonzero(ps[acs.p])
-        if sel.size:
-            col, hor, ep = acs.col[sel], acs.horizon_s[sel], acs.p[sel]
-            vols: dict[Volume, int] = {}
+        col, hor, ep = acs.col[sel], acs.horizon_s[sel], acs.p[sel]
+        vols: dict[Volume, int] = {}
 
-            def ids(per: Sequence[Volume | None] | None) -> I64:
-                if per is None:
-                    return np.full(b.n_p, -1, dtype=np.int64)
-                return np.array([-1 if x is None else vols.setdefault(x, len(vols)) for x in per], dtype=np.int64)
+        def ids(per: Sequence[Volume | None] | None) -> I64:
+            if per is None:
+                return np.full(b.n_p, -1, dtype=np.int64)
+            return np.array([-1 if x is None else vols.setdefault(x, len(vols)) for x in per], dtype=np.int64)
 
-            d_id, r_id = ids(det)[ep], ids(rec)[ep]
-            from_level = np.flatnonzero(d_id < 0)
-            if from_level.size:
-                key = b.alerter_idx[col[from_level]] * 1000 + acs.level[sel][from_level]
-                for kk in np.unique(key).tolist():
-                    a, lv = divmod(int(kk), 1000)
-                    d_id[from_level[key == kk]] = vols.setdefault(b._vol(a, lv), len(vols))
-            bs = b_s[ep]
-            late = (r_id >= 0) & (bs > hor)
-            d_id = np.where(late, r_id, d_id)
-            r_id = np.where(late, -1, r_id)
-            bs = np.where(late, 0.0, bs)
-            by_id = list(vols)
-            n_e = sel.size
-            ix_d = np.zeros(n_e, dtype=np.intp)
-            ix_r = np.zeros(n_e, dtype=np.intp)
-            for vid in np.unique(d_id).tolist():
-                m = np.flatnonzero(d_id == vid)
-                ix_d[m] = self.table(by_id[vid], col[m])[2]
-            for vid in np.unique(r_id[r_id >= 0]).tolist():
-                m = np.flatnonzero(r_id == vid)
-                ix_r[m] = self.table(by_id[vid], col[m])[2]
-            # Entries whose tables are all empty are conflict-free everywhere: left out
-            # (unless a one-segment sliver rule could still drop their segment).
-            used = (ix_d > 0) | (ix_r > 0) | ((self.nseg[ep] <= 1) & self.tiny0[ep])
-            u = np.flatnonzero(used)
-            n_u = u.size
-            d_in = np.empty((self.kmax, n_u))
-            d_out = np.empty((self.kmax, n_u))
-            r_in = np.full((self.kmax, n_u), np.inf)
-            r_out = np.full((self.kmax, n_u), -np.inf)
-            for vid in np.unique(d_id[u]).tolist():
-                m = np.flatnonzero(d_id[u] == vid)
-                t_in, t_out, _ = self._tab[by_id[vid]]
-                d_in[:, m], d_out[:, m] = t_in[:, ix_d[u[m]]], t_out[:, ix_d[u[m]]]
-            ru = r_id[u]
-            for vid in np.unique(ru[ru >= 0]).tolist():
-                m = np.flatnonzero(ru == vid)
-                t_in, t_out, _ = self._tab[by_id[vid]]
-                r_in[:, m], r_out[:, m] = t_in[:, ix_r[u[m]]], t_out[:, ix_r[u[m]]]
-            if u.size:
-                ok = self.green(ep[u], _Table(d_in, d_out), _Table(r_in, r_out), bs[u], hor[u])
-                epu = ep[u]
-                seg = (np.take_along_axis(ok, self.seg_a[:, epu], axis=0)
-                       & np.take_along_axis(ok, self.seg_b[:, epu], axis=0))
-                seg = self._drop(seg, epu)
-                # epu is sorted (entries are sorted by ownship): one reduction per ownship.
-                starts = np.flatnonzero(np.r_[True, epu[1:] != epu[:-1]])
-                anybad = np.logical_or.reduceat(~seg, starts, axis=1)
-                free_p[:, epu[starts]] = ~anybad
-            # An ownship without entries keeps every segment (no sliver rule applied).
-            has = np.unique(ep)
-            free_p[:, has] = self._drop(free_p[:, has], has)
+        d_id, r_id = ids(det)[ep], ids(rec)[ep]
+        from_level = np.flatnonzero(d_id < 0)
+        if from_level.size:
+            key = b.alerter_idx[col[from_level]] * 1000 + acs.level[sel][from_level]
+            for kk in np.unique(key).tolist():
+                a, lv = divmod(int(kk), 1000)
+                d_id[from_level[key == kk]] = vols.setdefault(b._vol(a, lv), len(vols))
+        by_id = list(vols)
+        n_e = sel.size
+        ix_d = np.zeros(n_e, dtype=np.intp)
+        ix_r = np.zeros(n_e, dtype=np.intp)
+        for vid in np.unique(d_id).tolist():
+            m = np.flatnonzero(d_id == vid)
+            ix_d[m] = self.table(by_id[vid], col[m])[2]
+        for vid in np.unique(r_id[r_id >= 0]).tolist():
+            m = np.flatnonzero(r_id == vid)
+            ix_r[m] = self.table(by_id[vid], col[m])[2]
+        # Entries whose tables are all empty are conflict-free everywhere: left out
+        # (unless a one-segment sliver rule could still drop their segment).
+        u = np.flatnonzero((ix_d > 0) | (ix_r > 0) | ((self.nseg[ep] <= 1) & self.tiny0[ep]))
+        n_u = u.size
+        d_in = np.empty((self.kmax, n_u))
+        d_out = np.empty((self.kmax, n_u))
+        r_in = np.full((self.kmax, n_u), np.inf)
+        r_out = np.full((self.kmax, n_u), -np.inf)
+        for vid in np.unique(d_id[u]).tolist():
+            m = np.flatnonzero(d_id[u] == vid)
+            st = self._tab[by_id[vid]]
+            d_in[:, m], d_out[:, m] = st.lo[:, ix_d[u[m]]], st.hi[:, ix_d[u[m]]]
+        ru = r_id[u]
+        for vid in np.unique(ru[ru >= 0]).tolist():
+            m = np.flatnonzero(ru == vid)
+            st = self._tab[by_id[vid]]
+            r_in[:, m], r_out[:, m] = st.lo[:, ix_r[u[m]]], st.hi[:, ix_r[u[m]]]
+        return _Entries(ep[u], hor[u], r_id[u] >= 0, _Table(d_in, d_out), _Table(r_in, r_out), np.unique(ep))
+
+    def none_at(self, en: _Entries, b_s: F64) -> BOOL:
+        """(Smax, P) none sets of `en`'s ownships at recovery times b_s (per ownship):
+        an aircraft whose horizon ends before B is checked against the recovery
+        cylinder alone, from 0."""
+        smax = self.seg_a.shape[0]
+        free_p = np.ones((smax, self.b.n_p), dtype=bool)
+        if en.ep.size:
+            bs = b_s[en.ep]
+            late = en.has_rec & (bs > en.hor)
+            det, rec = en.det, en.rec
+            if late.any():
+                det = _Table(np.where(late, en.rec.t_in, en.det.t_in), np.where(late, en.rec.t_out, en.det.t_out))
+                rec = _Table(np.where(late, np.inf, en.rec.t_in), np.where(late, -np.inf, en.rec.t_out))
+                bs = np.where(late, 0.0, bs)
+            ok = self.green(en.ep, det, rec, bs, en.hor)
+            seg = (np.take_along_axis(ok, self.seg_a[:, en.ep], axis=0)
+                   & np.take_along_axis(ok, self.seg_b[:, en.ep], axis=0))
+            seg = self._drop(seg, en.ep)
+            # en.ep is sorted (entries are sorted by ownship): one reduction per ownship.
+            starts = np.flatnonzero(np.r_[True, en.ep[1:] != en.ep[:-1]])
+            anybad = np.logical_or.reduceat(~seg, starts, axis=1)
+            free_p[:, en.ep[starts]] = ~anybad
+        # An ownship without entries keeps every segment (no sliver rule applied).
+        free_p[:, en.has] = self._drop(free_p[:, en.has], en.has)
         return free_p & self.seg_valid
 
     def acs(self, r: int) -> tuple[_Acs, IDX]:
@@ -592,6 +742,9 @@ class _Dim:
             if cols.size == 0:
                 continue
             t_in, t_out, ix = self.table(vol, cols)
+            cols, ix = cols[ix > 0], ix[ix > 0]  # empty tables are never red
+            if cols.size == 0:
+                continue
             red = self.any_red(b.col_p[cols], _Table(t_in[:, ix], t_out[:, ix]), b.at_s[r, cols])
             per.append(cols[red])
         pj = np.concatenate(per) if per else np.zeros(0, dtype=np.intp)
@@ -653,16 +806,17 @@ class _Dim:
             if bis.any():
                 red, grn = np.zeros(n_p), np.full(n_p, t_la + 1.0)
                 pivot = grn - 1.0
+                en = self.entries(acs, bis, None, cyl)  # the same tables at every pivot
                 while True:
                     go = bis & ((grn - red) > 0.5)
                     if not go.any():
                         break
-                    ok = self.none(acs, go, None, cyl, pivot).any(axis=0)
+                    ok = self.none_at(en, pivot).any(axis=0)
                     grn = np.where(go & ok, pivot, grn)
                     red = np.where(go & ~ok, pivot, red)
                     pivot = np.where(go, (red + grn) / 2.0, pivot)
                 rt = np.where(grn <= t_la, np.minimum(t_la, grn + bc.recovery_stability_s), red)
-                f = self.none(acs, bis, None, cyl, rt)
+                f = self.none_at(en, rt)
                 out_free[:, bis] = f[:, bis]
                 done = bis & f.any(axis=0)
                 out_rt[done], out_h[done], out_v[done] = rt[done], h[done], v[done]
