@@ -11,7 +11,9 @@ the recovery time) is one call over all ownships; per-ownship results are reduct
 over column segments. Floating-point operations are the ones `OwnshipBands` does, in
 the same order, so the bands are equal, not just close (tests/test_guidance_batch.py).
 
-Entry point: `bands_for_ownships(cfg, ownships)`, one `BandsInput` per ownship.
+Entry points: `bands_for_ownships(cfg, ownships)`, one `BandsInput` (frame, alert
+levels) per ownship; `inputs_from_pairs(...)` builds those inputs from aircraft columns
+and (ownship, traffic) pairs, as the assessment step has them.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from sharedsky.engine.wellclear import (
     horizontal_parts,
     interval,
     interval_parts,
+    ownship_plane_states,
     vertical_parts,
 )
 
@@ -924,3 +927,34 @@ class _Dim:
         pos = {int(x): n for n, x in enumerate(ranks.tolist())}
         srt = sorted(cols.tolist(), key=lambda x: pos[x])
         return b.col_j[np.array(srt, dtype=np.intp)]
+
+
+def inputs_from_pairs(lat_deg: F64, lon_deg: F64, alt_ft: F64, ve_kt: F64, vn_kt: F64, vs_fpm: F64,
+                      own: IDX, traffic: IDX, alerter_idx: I64, level: I64, init_time_s: F64,
+                      t_s: float) -> tuple[IDX, list[BandsInput]]:
+    """Bands inputs of every ownship from aircraft columns and ordered (ownship,
+    traffic) pairs with each pair's alerter index, alert level shown and its start time
+    (nan: none): the distinct ownships (ascending) and one `BandsInput` each, its traffic
+    in pair order, placed in the ownship's plane (`ownship_plane_states`, no wind)."""
+    own = np.asarray(own, dtype=np.intp)
+    traffic = np.asarray(traffic, dtype=np.intp)
+    order = np.argsort(own, kind="stable")
+    own_s, traffic_s = own[order], traffic[order]
+    owners = np.unique(own_s)
+    # One call for every pair, plus each ownship paired with itself (its own state).
+    i = np.concatenate([owners, own_s])
+    j = np.concatenate([owners, traffic_s])
+    so, vo, si, vi = ownship_plane_states(lat_deg, lon_deg, ve_kt, vn_kt, i, j)
+    n_o = owners.size
+    starts = np.searchsorted(own_s, owners, side="left")
+    ends = np.searchsorted(own_s, owners, side="right")
+    out: list[BandsInput] = []
+    for k, o in enumerate(owners.tolist()):
+        sl = slice(n_o + int(starts[k]), n_o + int(ends[k]))
+        js = j[sl]
+        fr = Frame(so[:, k], vo[:, k], float(alt_ft[o]), float(vs_fpm[o]) / 60.0, si[:, sl], vi[:, sl],
+                   np.asarray(alt_ft[js], dtype=np.float64), np.asarray(vs_fpm[js], dtype=np.float64) / 60.0)
+        pk = order[int(starts[k]):int(ends[k])]
+        out.append(BandsInput(fr, np.asarray(alerter_idx[pk], dtype=np.int64), np.asarray(level[pk], dtype=np.int64),
+                              np.asarray(init_time_s[pk], dtype=np.float64), t_s))
+    return owners, out
