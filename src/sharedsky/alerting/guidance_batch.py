@@ -41,6 +41,7 @@ from sharedsky.engine.bands import (
     Candidates,
     Frame,
     Trajectory,
+    alt_candidates_many,
     overlaps,
     segment_values,
     violation_table,
@@ -305,7 +306,9 @@ class _Dim:
     def __init__(self, b: _Batch, dim: str) -> None:
         self.b, self.dim = b, dim
         bc = b.bc
-        cands: list[Candidates] = [CANDIDATES[dim](x.frame, bc) for x in b.ins]
+        frames = [x.frame for x in b.ins]
+        cands: list[Candidates] = (alt_candidates_many(frames, bc) if dim == "alt"
+                                   else [CANDIDATES[dim](f, bc) for f in frames])
         self.c = cands
         n_p = b.n_p
         kmax = max(c.traj.t_s.size for c in cands)
@@ -595,14 +598,14 @@ class _Dim:
         gmax = self.g_k.shape[0]
         if gmax:
             gt = self.t[2 * k:, ep]
+            gte = gt + EPS_S
             gin, gout = det.t_in[2 * k:], det.t_out[2 * k:]
-            bad = (gt >= bb) & (gin <= gt + EPS_S) & (gout > gt + EPS_S)
+            bad = (gt >= bb) & (gin <= gte) & (gout > gte)
             rin, rout = rec.t_in[2 * k:], rec.t_out[2 * k:]
-            bad |= (gt <= bb) & (rin <= gt + EPS_S) & (rout > gt + EPS_S)
+            bad |= (gt <= bb) & (rin <= gte) & (rout > gte)
             bad &= self.g_valid[:, ep]
-            g_k = self.g_k[:, ep]
-            flat = red.reshape(-1)
-            flat[(g_k * n_e + np.arange(n_e)[None, :])[bad]] = True
+            g_row, e_col = np.nonzero(bad)  # few: scatter them to their targets
+            red.reshape(-1)[self.g_k[g_row, ep[e_col]] * n_e + e_col] = True
         rseg = _Table(rec.t_in[:k], rec.t_out[:k])
         rlev = _Table(rec.t_in[k:2 * k], rec.t_out[k:2 * k])
         cap1 = np.minimum(la, np.minimum(th + tsk1, t2))
