@@ -123,6 +123,7 @@ class _Entries:
     det: _Table
     rec: _Table
     has: IDX
+    hit: tuple[BOOL, BOOL] | None = None  # `_Dim.hits` of det and rec, once computed
 
 
 class _Batch:
@@ -536,15 +537,28 @@ class _Dim:
 
     # --- conflict-free candidates ------------------------------------------------------
 
-    def green(self, ep: IDX, det: _Table, rec: _Table, b_s: F64, th_s: F64) -> BOOL:
+    def hits(self, ep: IDX, tab: _Table) -> BOOL:
+        """What of `green` does not depend on the recovery time: per candidate, the
+        manoeuvre itself meets `tab`'s violation (hdir, hs, vs), or each whole second of
+        the climb and level-off is in violation (alt)."""
+        t = self.t[:, ep]
+        if self.alt:
+            gt = t[2 * self.k:]
+            gte = gt + EPS_S
+            return np.asarray((tab.t_in[2 * self.k:] <= gte) & (tab.t_out[2 * self.k:] > gte), dtype=bool)
+        return np.asarray((t < self.b.la) & overlaps(tab, t, t + self.tstep[ep][None, :]), dtype=bool)
+
+    def green(self, ep: IDX, det: _Table, rec: _Table, b_s: F64, th_s: F64,
+              hit: tuple[BOOL, BOOL] | None = None) -> BOOL:
         """(Kmax, E) conflict-free candidates per entry (ownship `ep`): detector `det`
         over [B, horizon] and recovery detector `rec` (empty: none) over [0, B]; the
-        operations of `engine.bands.green_linear` / `green_alt` per column."""
+        operations of `engine.bands.green_linear` / `green_alt` per column. `hit`:
+        `hits` of det and rec, when already known."""
         la = self.b.la
         th = th_s[None, :]
         bb = b_s[None, :]
         if self.alt:
-            return self._green_alt(ep, det, rec, bb, th)
+            return self._green_alt(ep, det, rec, bb, th, hit)
         t = self.t[:, ep]
         ts = self.tstep[ep]
         kin = (ts > 0)[None, :]
@@ -562,8 +576,7 @@ class _Dim:
                 k_lo = np.ceil(b_s / tsafe - 1e-12)
                 k_la = np.floor(la / tsafe)
                 k_rec = np.floor(b_s / tsafe)
-            los = (t < la) & overlaps(det, t, t + ts[None, :])
-            los_r = (t < la) & overlaps(rec, t, t + ts[None, :])
+            los, los_r = hit if hit is not None else (self.hits(ep, det), self.hits(ep, rec))
             big = np.iinfo(np.intp).max
             first = []
             for s in (0, 1):
@@ -578,7 +591,8 @@ class _Dim:
             green &= ~kin | (kk < fs)
         return green
 
-    def _green_alt(self, ep: IDX, det: _Table, rec: _Table, bb: F64, th: F64) -> BOOL:
+    def _green_alt(self, ep: IDX, det: _Table, rec: _Table, bb: F64, th: F64,
+                   hit: tuple[BOOL, BOOL] | None) -> BOOL:
         la = self.b.la
         k = self.k
         if self.tstep[0] == 0:
@@ -598,11 +612,9 @@ class _Dim:
         gmax = self.g_k.shape[0]
         if gmax:
             gt = self.t[2 * k:, ep]
-            gte = gt + EPS_S
-            gin, gout = det.t_in[2 * k:], det.t_out[2 * k:]
-            bad = (gt >= bb) & (gin <= gte) & (gout > gte)
-            rin, rout = rec.t_in[2 * k:], rec.t_out[2 * k:]
-            bad |= (gt <= bb) & (rin <= gte) & (rout > gte)
+            h_det, h_rec = hit if hit is not None else (self.hits(ep, det), self.hits(ep, rec))
+            bad = (gt >= bb) & h_det
+            bad |= (gt <= bb) & h_rec
             bad &= self.g_valid[:, ep]
             g_row, e_col = np.nonzero(bad)  # few: scatter them to their targets
             red.reshape(-1)[self.g_k[g_row, ep[e_col]] * n_e + e_col] = True
@@ -720,11 +732,18 @@ class _Dim:
             bs = b_s[en.ep]
             late = en.has_rec & (bs > en.hor)
             det, rec = en.det, en.rec
+            hit = None
+            if self.alt or bool((self.tstep > 0).any()):
+                if en.hit is None:  # the same at every recovery time
+                    en.hit = (self.hits(en.ep, en.det), self.hits(en.ep, en.rec))
+                hit = en.hit
             if late.any():
                 det = _Table(np.where(late, en.rec.t_in, en.det.t_in), np.where(late, en.rec.t_out, en.det.t_out))
                 rec = _Table(np.where(late, np.inf, en.rec.t_in), np.where(late, -np.inf, en.rec.t_out))
                 bs = np.where(late, 0.0, bs)
-            ok = self.green(en.ep, det, rec, bs, en.hor)
+                if hit is not None:
+                    hit = (np.where(late, hit[1], hit[0]), np.where(late, False, hit[1]))
+            ok = self.green(en.ep, det, rec, bs, en.hor, hit)
             seg = (np.take_along_axis(ok, self.seg_a[:, en.ep], axis=0)
                    & np.take_along_axis(ok, self.seg_b[:, en.ep], axis=0))
             seg = self._drop(seg, en.ep)
