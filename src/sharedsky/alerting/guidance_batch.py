@@ -864,16 +864,12 @@ class _Dim:
         do_rec = bc.recovery[DIMENSIONS.index(dim)]
         corrective = CONFLICT_REGIONS.index(b.cfg.corrective_region) if (
             b.cfg.corrective_region in CONFLICT_REGIONS) else 0
-        allp = np.ones(n_p, dtype=bool)
         acs: dict[int, _Acs] = {}
         peri: dict[int, IDX] = {}
         for r in range(3):
             if b.bands_for[r]:
                 acs[r], peri[r] = self.acs(r)
         none_sets = [np.ones((smax, n_p), dtype=bool) & self.seg_valid for _ in range(3)]
-        for r in range(3):
-            if b.bands_for[r]:
-                none_sets[r] = self.none(acs[r], allp, None, None, np.zeros(n_p))
         going = np.ones(n_p, dtype=bool)
         recovery = np.zeros(n_p, dtype=bool)
         need_rec = np.zeros(n_p, dtype=bool)
@@ -883,6 +879,8 @@ class _Dim:
             last = np.where(going, r, last)
             if not b.bands_for[r]:
                 continue
+            # Only ownships not yet saturated by a more severe region need this one.
+            none_sets[r] = self.none(acs[r], going.copy(), None, None, np.zeros(n_p))
             empty = ~none_sets[r].any(axis=0)
             nr = going & (do_rec and r <= corrective) & empty
             qr = going & ~nr & bool(do_rec and r == corrective) & (self.tstep == 0) & (b.tiov_low[r] == 0.0)

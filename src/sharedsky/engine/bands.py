@@ -452,9 +452,15 @@ def alt_candidates_many(frames: list[Frame], cfg: BandsConfig) -> list[Candidate
     t1, t2, t3 = times[0], times[1], times[2] + 1.0
     tsk1, tsk3 = np.maximum(t1, 0.0), np.maximum(t3, 0.0)
     n_la = int(np.ceil(cfg.lookahead_s))
-    sec = np.arange(n_la, dtype=np.float64)[None, None, :]
-    use = (sec <= np.floor(t1)[:, :, None]) | (
-        (sec >= np.ceil(t2)[:, :, None]) & (sec <= np.floor(t3)[:, :, None]))
+
+    def whole(x: F64, nan: int) -> NDArray[np.int16]:
+        """x (whole seconds) clipped to [-1, n_la] in small integers (same comparisons
+        with the seconds 0..n_la - 1; nan compares false: replaced by `nan`)."""
+        return np.where(np.isnan(x), nan, np.clip(x, -1, n_la)).astype(np.int16)
+
+    sec = np.arange(n_la, dtype=np.int16)[None, None, :]
+    use = (sec <= whole(np.floor(t1), -1)[:, :, None]) | (
+        (sec >= whole(np.ceil(t2), n_la)[:, :, None]) & (sec <= whole(np.floor(t3), -1)[:, :, None]))
     g_p, g_k, g_i = np.nonzero(use)
     grid_t = g_i.astype(np.float64)
     grid_times = tuple(x[g_p, g_k] for x in times)
