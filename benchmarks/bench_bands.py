@@ -40,7 +40,7 @@ import numpy as np
 
 from sharedsky.agreement.daa_conf import load_conf
 from sharedsky.alerting.daa_bands import bands_scenario, guidance_csv_lines
-from sharedsky.alerting.guidance import DIMENSIONS, OwnshipBands
+from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands, OwnshipBands
 from sharedsky.alerting.guidance_batch import BandsInput, bands_for_ownships, inputs_from_pairs
 from sharedsky.ingest.daa import read_daa
 from sharedsky.sim.synthetic import random_enroute
@@ -138,22 +138,24 @@ def scale(n: int, steps: int, nm2_per_aircraft: float = 200.0, per_ownship: bool
         return inputs_from_pairs(snap.lat_deg, snap.lon_deg, snap.alt_ft, ve, vn, snap.vs_fpm, own, tfc,
                                  np.ones(own.size, dtype=np.int64), lv, np.full(own.size, np.nan), 1.0)[1]
 
-    def batched() -> None:
-        bands_for_ownships(cfg, inputs())
+    def batched() -> list[tuple[DimensionBands, ...]]:
+        return bands_for_ownships(cfg, inputs())
 
-    def looped() -> None:
+    def looped() -> list[tuple[DimensionBands, ...]]:
+        out = []
         for x in inputs():  # per alerting ownship; every call inside is vectorised
             ob = OwnshipBands(cfg, x.frame, x.alerter_idx, x.out_level, x.init_time_s, x.t_s)
-            for d in DIMENSIONS:
-                ob.dimension(d)
+            out.append(tuple(ob.dimension(d) for d in DIMENSIONS))
+        return out
 
     runs = [("batched", batched)] + ([("per ownship", looped)] if per_ownship else [])
     wall: dict[str, list[float]] = defaultdict(list)
     cpu: dict[str, list[float]] = defaultdict(list)
+    res: dict[str, list[tuple[DimensionBands, ...]]] = {}
     for _ in range(steps):  # alternate, so that both see the same load
         for name, fn in runs:
             t0, c0 = time.perf_counter(), time.process_time()
-            fn()
+            res[name] = fn()
             wall[name].append(time.perf_counter() - t0)
             cpu[name].append(time.process_time() - c0)
     load = os.getloadavg()[0]
@@ -164,8 +166,20 @@ def scale(n: int, steps: int, nm2_per_aircraft: float = 200.0, per_ownship: bool
         print(f"  {name:12s} {med:6.2f} s per step ({med / max(alerting.size, 1) * 1000:5.1f} ms per ownship), "
               f"CPU {statistics.median(cpu[name]):6.2f} s")
     if per_ownship:
+        same = sum(_identical(a, b) for x, y in zip(res["batched"], res["per ownship"], strict=True)
+                   for a, b in zip(x, y, strict=True))
+        print(f"  identical bands (intervals, regions, recovery, peripheral): {same} of "
+              f"{len(res['batched']) * len(DIMENSIONS)} (ownship, dimension)")
         print(f"  batched / per ownship: {statistics.median(wall['batched']) / statistics.median(wall['per ownship']):.2f}"
               f" (wall), {statistics.median(cpu['batched']) / statistics.median(cpu['per ownship']):.2f} (CPU)")
+
+
+def _identical(a: DimensionBands, b: DimensionBands) -> bool:
+    return (a.region == b.region and np.array_equal(a.low, b.low) and np.array_equal(a.high, b.high)
+            and np.array_equal([a.recovery_time_s, a.recovery_h_nm, a.recovery_v_ft],
+                               [b.recovery_time_s, b.recovery_h_nm, b.recovery_v_ft], equal_nan=True)
+            and a.recovery_nfactor == b.recovery_nfactor
+            and all(np.array_equal(x, y) for x, y in zip(a.peripheral, b.peripheral, strict=True)))
 
 
 def dense_daa(path: Path, n: int = 1_000, nm2_per_aircraft: float = 10.0) -> int:
