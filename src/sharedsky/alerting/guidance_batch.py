@@ -420,10 +420,10 @@ class _Dim:
         `vol` before the lookahead (plus the last manoeuvre step): their violations, if
         any, start too late to count anywhere, so they are left empty like unreachable
         ones. A violation at time t needs |s(t)| <= DTHR + TTHR |v_rel| (tau_mod entry up
-        to the DTHR circle's exit; < D for a cylinder), |v_rel| <= |v_j| + c and the
-        ownship within c t of where it is (c: its fastest candidate speed), so the bound
-        |s_j + v_j t - own_s| - c t, checked on a grid of t with its Lipschitz slack,
-        excludes it."""
+        to the DTHR circle's exit; < D for a cylinder). The ownship is within c t of where
+        it is (c: its fastest candidate speed), on its track for hs, so the traffic's
+        distance to those positions, checked on a grid of t with its Lipschitz slack
+        (|v_j| + c), bounds |s(t)| from below."""
         b = self.b
         if isinstance(vol, Cylinder):
             r0, tau = vol.d_nm, 0.0
@@ -433,18 +433,32 @@ class _Dim:
             return np.zeros(b.n_c, dtype=bool)
         if not hasattr(self, "_far_low"):  # the same for every volume
             cp = b.col_p
-            spd = np.where(self.valid, np.hypot(self.tv[0], self.tv[1]), 0.0).max(axis=0, initial=0.0)
-            c = np.maximum(spd, np.hypot(b.own_v[0], b.own_v[1]))[cp]
+            spd = np.where(self.valid, np.hypot(self.tv[0], self.tv[1]), 0.0)
+            c = np.maximum(spd.max(axis=0, initial=0.0), np.hypot(b.own_v[0], b.own_v[1]))[cp]
             v_j = np.hypot(b.v[0], b.v[1])
             dt = 2.0
             t_max = b.la + 10.0 + float(self.tstep.max(initial=0.0))
             grid = np.arange(0.0, t_max + dt, dt)
             a = b.s - b.own_s[:, cp]
-            pos = a[:, None, :] + b.v[:, None, :] * grid[None, :, None]
-            low = (np.hypot(pos[0], pos[1]) - c[None, :] * grid[:, None]).min(axis=0, initial=np.inf)
-            self._far_low = (low - (v_j + c) * dt / 2.0, v_j, c)
-        low, v_j, c = self._far_low
-        reach_nm = r0 + tau * (v_j + c)
+            pos = a[:, None, :] + b.v[:, None, :] * grid[None, :, None]  # traffic relative to the start
+            if self.dim == "hs":
+                # Speed changes keep the track: the ownship is on the segment from its
+                # start along its track, at most c t long; |v_rel| is largest at the
+                # slowest or the fastest candidate speed.
+                gs = np.hypot(b.own_v[0], b.own_v[1])  # the track as `hs_candidates` takes it
+                u = np.where(gs > 0, b.own_v / np.where(gs > 0, gs, 1.0), np.array([[0.0], [1.0]]))
+                uc = u[:, cp]
+                along = np.clip(pos[0] * uc[0][None] + pos[1] * uc[1][None], 0.0, c[None, :] * grid[:, None])
+                low = np.hypot(pos[0] - uc[0][None] * along, pos[1] - uc[1][None] * along).min(axis=0, initial=np.inf)
+                lo_spd = np.where(self.valid, spd, np.inf).min(axis=0, initial=np.inf)[cp]
+                v_rel = np.maximum(np.hypot(b.v[0] - uc[0] * lo_spd, b.v[1] - uc[1] * lo_spd),
+                                   np.hypot(b.v[0] - uc[0] * c, b.v[1] - uc[1] * c))
+            else:  # anywhere within c t of its start, |v_rel| <= |v_j| + c
+                low = (np.hypot(pos[0], pos[1]) - c[None, :] * grid[:, None]).min(axis=0, initial=np.inf)
+                v_rel = v_j + c
+            self._far_low = (low - (v_j + c) * dt / 2.0, v_rel)
+        low, v_rel = self._far_low
+        reach_nm = r0 + tau * v_rel
         return np.asarray(low > reach_nm * (1.0 + 1e-6) + 1e-6, dtype=bool)
 
     def table(self, vol: Volume, cols: IDX) -> tuple[F64, F64, IDX]:
