@@ -3,6 +3,7 @@
     PYTHONPATH=src .venv/bin/python benchmarks/bench_bands.py                 # both parts
     PYTHONPATH=src .venv/bin/python benchmarks/bench_bands.py --skip-conformance
     PYTHONPATH=src .venv/bin/python benchmarks/bench_bands.py --every 5       # sampled runs
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_bands.py --skip-conformance --per-ownship
 
 Part 1 (conformance): every scenario x configuration run of DAIDALUS v2.0.4's reference,
 bands at every step (`--every` samples), compared with `.bands.csv` ((time, dimension)
@@ -12,10 +13,11 @@ guidance columns with `.guidance.csv`; the time per step of bands (four dimensio
 Part 2 (scale): random en-route traffic (`random_enroute`, one aircraft per 200 NM^2) of
 1,000 aircraft under DO_365B_no_SUM.conf; the separation engine's broad phase and the
 DO-365B alerting of bench_wellclear.py give the alerting aircraft; each gets its bands in
-all four dimensions against its candidate-pair neighbours, placed in its own local plane
-(equirectangular about the ownship: under 0.1 % distance error within the 20 NM that
-matter). The median time per step over all alerting ownships is printed beside the
-per-ownship figure; then the same at one aircraft per 10 NM^2, where many more alert.
+all four dimensions against its candidate-pair neighbours, placed in its own plane
+(`guidance_batch.inputs_from_pairs`), all ownships in one batch (`bands_for_ownships`);
+with `--per-ownship` also one `OwnshipBands` per ownship, alternating, medians side by
+side (wall and CPU time: the machine may be shared). Then the same at one aircraft per
+10 NM^2, where many more alert.
 
 Part 3 (with --daidalus-jar): the dense case's alerting ownships written as a DAIDALUS
 encounter file (one ownship per step with its neighbours) and run through NASA's own
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import statistics
 import time
 from collections import defaultdict
@@ -37,8 +40,8 @@ import numpy as np
 
 from sharedsky.agreement.daa_conf import load_conf
 from sharedsky.alerting.daa_bands import bands_scenario, guidance_csv_lines
-from sharedsky.alerting.guidance import DIMENSIONS, OwnshipBands
-from sharedsky.engine.bands import Frame
+from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands, OwnshipBands
+from sharedsky.alerting.guidance_batch import BandsInput, bands_for_ownships, inputs_from_pairs
 from sharedsky.ingest.daa import read_daa
 from sharedsky.sim.synthetic import random_enroute
 
@@ -104,8 +107,10 @@ def conformance(every: int) -> None:
           f"(max over runs {max(per_step) * 1000:.0f} ms)")
 
 
-def scale(n: int, steps: int, nm2_per_aircraft: float = 200.0) -> None:
-    """Part 2: bands of every alerting ownship among n aircraft, per step."""
+def scale(n: int, steps: int, nm2_per_aircraft: float = 200.0, per_ownship: bool = False) -> None:
+    """Part 2: bands of every alerting ownship among n aircraft, per step: all of them in
+    one batch (`bands_for_ownships`) and, with `per_ownship`, one `OwnshipBands` per
+    ownship (the loop callers had before), in the same run."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -116,30 +121,65 @@ def scale(n: int, steps: int, nm2_per_aircraft: float = 200.0) -> None:
     stepper = Stepper(cfg, full=True)
     stepper(snap)
     k, i, j, level = stepper(snap)
-    alerting = np.union1d(i[level > 0], j[level > 0])
+    on = level > 0
+    # Both aircraft of an alerting pair are ownships; each sees its candidate-pair
+    # neighbours (DO-365 without SUM is symmetric: the pair's level holds both ways).
+    alerting = np.union1d(i[on], j[on])
+    keep = np.isin(i, alerting) | np.isin(j, alerting)
+    own = np.concatenate([i[keep], j[keep]])
+    tfc = np.concatenate([j[keep], i[keep]])
+    lv = np.concatenate([level[keep], level[keep]]).astype(np.int64)
+    sel = np.isin(own, alerting)
+    own, tfc, lv = own[sel], tfc[sel], lv[sel]
     trk = np.radians(snap.track_deg)
     ve, vn = snap.gs_kt * np.sin(trk), snap.gs_kt * np.cos(trk)
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        for own in alerting:  # per alerting ownship; every call inside is vectorised
-            nb = np.concatenate([j[i == own], i[j == own]])
-            lv = np.concatenate([level[i == own], level[j == own]])
-            lat0 = math.radians(float(snap.lat_deg[own]))
-            x = (snap.lon_deg[nb] - snap.lon_deg[own]) * 60.0 * math.cos(lat0)
-            y = (snap.lat_deg[nb] - snap.lat_deg[own]) * 60.0
-            fr = Frame(np.zeros(2), np.array([ve[own], vn[own]]) / 3600.0, float(snap.alt_ft[own]),
-                       float(snap.vs_fpm[own]) / 60.0, np.vstack([x, y]), np.vstack([ve[nb], vn[nb]]) / 3600.0,
-                       snap.alt_ft[nb], snap.vs_fpm[nb] / 60.0)
-            ob = OwnshipBands(cfg, fr, np.ones(nb.size, dtype=np.int64), lv.astype(np.int64),
-                              np.full(nb.size, np.nan), 1.0)
-            for d in DIMENSIONS:
-                ob.dimension(d)
-        times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
-    print(f"{n:,} aircraft (one per {nm2_per_aircraft:g} NM^2): {k:,} candidate pairs, {alerting.size} alerting ownships; bands (4 dimensions) "
-          f"for all of them: median {med:.2f} s per step ({med / max(alerting.size, 1) * 1000:.0f} ms "
-          f"per ownship; median of {steps})")
+
+    def inputs() -> list[BandsInput]:
+        return inputs_from_pairs(snap.lat_deg, snap.lon_deg, snap.alt_ft, ve, vn, snap.vs_fpm, own, tfc,
+                                 np.ones(own.size, dtype=np.int64), lv, np.full(own.size, np.nan), 1.0)[1]
+
+    def batched() -> list[tuple[DimensionBands, ...]]:
+        return bands_for_ownships(cfg, inputs())
+
+    def looped() -> list[tuple[DimensionBands, ...]]:
+        out = []
+        for x in inputs():  # per alerting ownship; every call inside is vectorised
+            ob = OwnshipBands(cfg, x.frame, x.alerter_idx, x.out_level, x.init_time_s, x.t_s)
+            out.append(tuple(ob.dimension(d) for d in DIMENSIONS))
+        return out
+
+    runs = [("batched", batched)] + ([("per ownship", looped)] if per_ownship else [])
+    wall: dict[str, list[float]] = defaultdict(list)
+    cpu: dict[str, list[float]] = defaultdict(list)
+    res: dict[str, list[tuple[DimensionBands, ...]]] = {}
+    for _ in range(steps):  # alternate, so that both see the same load
+        for name, fn in runs:
+            t0, c0 = time.perf_counter(), time.process_time()
+            res[name] = fn()
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    load = os.getloadavg()[0]
+    print(f"{n:,} aircraft (one per {nm2_per_aircraft:g} NM^2): {k:,} candidate pairs, {alerting.size} alerting "
+          f"ownships, bands (4 dimensions) for all of them, median of {steps} (load average {load:.1f}):")
+    for name, _ in runs:
+        med = statistics.median(wall[name])
+        print(f"  {name:12s} {med:6.2f} s per step ({med / max(alerting.size, 1) * 1000:5.1f} ms per ownship), "
+              f"CPU {statistics.median(cpu[name]):6.2f} s")
+    if per_ownship:
+        same = sum(_identical(a, b) for x, y in zip(res["batched"], res["per ownship"], strict=True)
+                   for a, b in zip(x, y, strict=True))
+        print(f"  identical bands (intervals, regions, recovery, peripheral): {same} of "
+              f"{len(res['batched']) * len(DIMENSIONS)} (ownship, dimension)")
+        print(f"  batched / per ownship: {statistics.median(wall['batched']) / statistics.median(wall['per ownship']):.2f}"
+              f" (wall), {statistics.median(cpu['batched']) / statistics.median(cpu['per ownship']):.2f} (CPU)")
+
+
+def _identical(a: DimensionBands, b: DimensionBands) -> bool:
+    return (a.region == b.region and np.array_equal(a.low, b.low) and np.array_equal(a.high, b.high)
+            and np.array_equal([a.recovery_time_s, a.recovery_h_nm, a.recovery_v_ft],
+                               [b.recovery_time_s, b.recovery_h_nm, b.recovery_v_ft], equal_nan=True)
+            and a.recovery_nfactor == b.recovery_nfactor
+            and all(np.array_equal(x, y) for x, y in zip(a.peripheral, b.peripheral, strict=True)))
 
 
 def dense_daa(path: Path, n: int = 1_000, nm2_per_aircraft: float = 10.0) -> int:
@@ -200,14 +240,16 @@ def main() -> None:
     ap.add_argument("--skip-conformance", action="store_true")
     ap.add_argument("--n", type=int, default=1_000)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--per-ownship", action="store_true",
+                    help="part 2 also times one OwnshipBands per ownship (the loop before batching)")
     ap.add_argument("--daidalus-jar", type=Path, default=None,
                     help="DAIDALUS v2 Java jar (lib/DAIDALUSv2.0.4.jar of a build of NASA's sources, "
                          "with the compiled example programs in ../src) for part 3")
     args = ap.parse_args()
     if not args.skip_conformance:
         conformance(args.every)
-    scale(args.n, args.steps)
-    scale(args.n, args.steps, nm2_per_aircraft=10.0)  # dense: many alerting ownships
+    scale(args.n, args.steps, per_ownship=args.per_ownship)
+    scale(args.n, args.steps, nm2_per_aircraft=10.0, per_ownship=args.per_ownship)  # dense: many alerting ownships
     if args.daidalus_jar is not None:
         versus_daidalus(args.daidalus_jar)
 

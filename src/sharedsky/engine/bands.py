@@ -316,11 +316,12 @@ def vs_candidates(fr: Frame, cfg: BandsConfig) -> Candidates:
 # --- Altitude: level-out manoeuvres ---------------------------------------------------
 
 
-def level_out_times(z0: float, vz0: float, rate: float, target: F64, a: float
+def level_out_times(z0: float | F64, vz0: float | F64, rate: float, target: F64, a: float
                     ) -> tuple[F64, F64, F64, F64, F64]:
     """Times (end of first acceleration, end of constant rate, end of levelling off) and
     the two accelerations of a climb or descent to `target` at `rate` (ft, ft/s, ft/s^2);
-    the current rate is kept when it is faster than `rate`."""
+    the current rate is kept when it is faster than `rate`. z0 and vz0 may be arrays
+    broadcast with `target` (many ownships at once, element by element the same)."""
 
     def s1(v: F64, acc: F64, t: F64) -> F64:
         return v * t + 0.5 * acc * t * t
@@ -354,13 +355,14 @@ def level_out_times(z0: float, vz0: float, rate: float, target: F64, a: float
     up = target >= z0
     a1 = np.where(up, a, -a)
     a2 = np.where(up, -a, a)
-    sgnv = 1.0 if vz0 >= 0 else -1.0
-    same = (np.where(up, 1.0, -1.0) == sgnv) | (abs(vz0) < 1e-12)
-    zs = np.full_like(target, z0)
-    vzs = np.full_like(target, vz0)
+    sgnv = np.where(np.asarray(vz0) >= 0, 1.0, -1.0)
+    same = (np.where(up, 1.0, -1.0) == sgnv) | (np.abs(vz0) < 1e-12)
+    zs = np.broadcast_to(np.asarray(z0, dtype=np.float64), up.shape).copy()
+    vzs = np.broadcast_to(np.asarray(vz0, dtype=np.float64), up.shape).copy()
+    target = np.broadcast_to(target, up.shape)
     direct = ad1(zs, vzs)
-    shift_a2 = ad1(z0 + s3(vzs, a2), np.zeros_like(target))
-    shift_a1 = ad1(z0 + s3(vzs, a1), np.zeros_like(target))
+    shift_a2 = ad1(z0 + s3(vzs, a2), np.zeros(up.shape))
+    shift_a1 = ad1(z0 + s3(vzs, a1), np.zeros(up.shape))
     use_direct = same & (np.abs(target - z0) >= np.abs(s3(vzs, a2)))
     out = []
     for n in range(3):
@@ -431,6 +433,57 @@ def alt_candidates(fr: Frame, cfg: BandsConfig) -> Candidates:
                       np.concatenate([vz1, vz3, gvz]))
     extra["grid_k"] = g_k
     return Candidates("alt", fr.own_z_ft, step, 1.0, (0, maxup), traj, lo, hi, extra=extra)
+
+
+def alt_candidates_many(frames: list[Frame], cfg: BandsConfig) -> list[Candidates]:
+    """`alt_candidates` of every frame, computed for all of them at once (the same
+    values: the same operations, element by element)."""
+    rate = cfg.vertical_rate_fpm / 60.0
+    a = cfg.v_accel_ms2 / FT_M
+    if not frames or rate == 0.0 or a == 0.0:
+        return [alt_candidates(f, cfg) for f in frames]
+    step = cfg.step_alt_ft
+    lo, hi = cfg.min_alt_ft, cfg.max_alt_ft
+    maxup = int(np.floor((hi - lo) / step)) + 1
+    target = lo + step * np.arange(maxup + 1, dtype=np.float64)
+    z0 = np.array([f.own_z_ft for f in frames], dtype=np.float64)[:, None]
+    vz0 = np.array([f.own_vz_fts for f in frames], dtype=np.float64)[:, None]
+    own_s = np.array([f.own_s_nm for f in frames], dtype=np.float64).T  # (2, P)
+    own_v = np.array([f.own_v_nms for f in frames], dtype=np.float64).T
+    times = level_out_times(z0, vz0, rate, target[None, :], a)  # each (P, K)
+    t1, t2, t3 = times[0], times[1], times[2] + 1.0
+    tsk1, tsk3 = np.maximum(t1, 0.0), np.maximum(t3, 0.0)
+    n_la = int(np.ceil(cfg.lookahead_s))
+
+    def whole(x: F64, nan: int) -> NDArray[np.int16]:
+        """x (whole seconds) clipped to [-1, n_la] in small integers (same comparisons
+        with the seconds 0..n_la - 1; nan compares false: replaced by `nan`)."""
+        return np.where(np.isnan(x), nan, np.clip(x, -1, n_la)).astype(np.int16)
+
+    sec = np.arange(n_la, dtype=np.int16)[None, None, :]
+    use = (sec <= whole(np.floor(t1), -1)[:, :, None]) | (
+        (sec >= whole(np.ceil(t2), n_la)[:, :, None]) & (sec <= whole(np.floor(t3), -1)[:, :, None]))
+    g_p, g_k, g_i = np.nonzero(use)
+    grid_t = g_i.astype(np.float64)
+    grid_times = tuple(x[g_p, g_k] for x in times)
+    gz, gvz = level_out_state(z0[g_p, 0], vz0[g_p, 0], target[g_k], grid_times, grid_t)  # type: ignore[arg-type]
+    z1, vz1 = level_out_state(z0, vz0, target[None, :], times, tsk1)  # type: ignore[arg-type]
+    z3, vz3 = level_out_state(z0, vz0, target[None, :], times, tsk3)  # type: ignore[arg-type]
+    s1 = own_s[:, :, None] + own_v[:, :, None] * tsk1[None]
+    s3 = own_s[:, :, None] + own_v[:, :, None] * tsk3[None]
+    gs = own_s[:, g_p] + own_v[:, g_p] * grid_t[None]
+    bounds = np.searchsorted(g_p, np.arange(len(frames) + 1))
+    out = []
+    k = target.size
+    for p, fr in enumerate(frames):
+        g = slice(int(bounds[p]), int(bounds[p + 1]))
+        n_g = g.stop - g.start
+        v = np.repeat(fr.own_v_nms[:, None], 2 * k + n_g, axis=1)
+        traj = Trajectory(np.concatenate([tsk1[p], tsk3[p], grid_t[g]]), np.hstack([s1[:, p], s3[:, p], gs[:, g]]),
+                          v, np.concatenate([z1[p], z3[p], gz[g]]), np.concatenate([vz1[p], vz3[p], gvz[g]]))
+        extra: dict[str, np.ndarray] = {"target": target, "t1": t1[p], "t2": t2[p], "t3": t3[p], "grid_k": g_k[g]}
+        out.append(Candidates("alt", fr.own_z_ft, step, 1.0, (0, maxup), traj, lo, hi, extra=extra))
+    return out
 
 
 # --- Green (conflict-free) candidates --------------------------------------------------

@@ -366,30 +366,57 @@ def tcas_level_index(vol: Tcas3d, own_alt_ft: F64) -> NDArray[np.intp]:
 
 def interval(vol: Volume, p: PairStates, lookahead_s: float) -> Interval:
     """Violation interval of volume `vol` for every pair of `p` within [0, lookahead]."""
-    h_lo, h_hi, v_lo, v_hi = interval_parts(vol, p)
+    return combine_parts(*interval_parts(vol, p), lookahead_s)
+
+
+def horizontal_parts(vol: WcvTaumod | WcvTaumodSum | Cylinder, s: F64, v: F64) -> tuple[F64, F64]:
+    """The horizontal violation interval (unclipped, empty as (inf, -inf)) of a volume
+    whose horizontal test does not depend on altitude or sensor errors: it depends on
+    the horizontal thresholds alone, so volumes that share them share it."""
+    k = s.shape[1]
+    if isinstance(vol, Cylinder):
+        return _circle(s, v, np.full(k, vol.d_nm), strict=True)
+    return _wcv_horizontal(s, v, np.full(k, vol.dthr_nm), np.full(k, vol.tthr_s))
+
+
+def horizontal_key(vol: Volume) -> tuple[str, float, float] | None:
+    """What `horizontal_parts` depends on (None: volumes outside it)."""
+    if isinstance(vol, Cylinder):
+        return ("cylinder", vol.d_nm, 0.0)
+    if isinstance(vol, WcvTaumod | WcvTaumodSum):
+        return ("wcv", vol.dthr_nm, vol.tthr_s)
+    return None
+
+
+def vertical_parts(vol: WcvTaumod | WcvTaumodSum | Cylinder, sz: F64, vz: F64) -> tuple[F64, F64]:
+    """The vertical violation interval (unclipped) of the volumes of `horizontal_parts`."""
+    k = sz.shape[0]
+    if isinstance(vol, Cylinder):
+        # |sz(t)| < H, strict: the open vertical interval.
+        lvl = vz == 0.0
+        inside = np.abs(sz) < vol.h_ft
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1 = (-vol.h_ft - sz) / vz
+            t2 = (vol.h_ft - sz) / vz
+        v_lo = np.where(lvl, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2))
+        v_hi = np.where(lvl, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2))
+        return v_lo, v_hi
+    return _vertical(sz, vz, np.full(k, vol.zthr_ft), np.full(k, vol.tcoa_s))
+
+
+def combine_parts(h_lo: F64, h_hi: F64, v_lo: F64, v_hi: F64, lookahead_s: float) -> Interval:
+    """The violation interval from its horizontal and vertical parts (as `interval`)."""
     return _clip(np.maximum(h_lo, v_lo), np.minimum(h_hi, v_hi), lookahead_s)
 
 
 def interval_parts(vol: Volume, p: PairStates) -> tuple[F64, F64, F64, F64]:
     """The horizontal and the vertical violation intervals (unclipped, empty as
     (inf, -inf)) of volume `vol` for every pair of `p`; the violation is both at once."""
-    k = len(p)
-    if isinstance(vol, Cylinder):
-        d = np.full(k, vol.d_nm)
-        h_lo, h_hi = _circle(p.s_nm, p.v_nms, d, strict=True)
-        # |sz(t)| < H, strict: the open vertical interval.
-        lvl = p.vz_fts == 0.0
-        inside = np.abs(p.sz_ft) < vol.h_ft
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t1 = (-vol.h_ft - p.sz_ft) / p.vz_fts
-            t2 = (vol.h_ft - p.sz_ft) / p.vz_fts
-        v_lo = np.where(lvl, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2))
-        v_hi = np.where(lvl, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2))
-    elif isinstance(vol, WcvTaumodSum) and _has_uncertainty(p):
+    if isinstance(vol, WcvTaumodSum) and _has_uncertainty(p):
         h_lo, h_hi, v_lo, v_hi = _sum_intervals(vol, p)
-    elif isinstance(vol, WcvTaumod | WcvTaumodSum):
-        h_lo, h_hi = _wcv_horizontal(p.s_nm, p.v_nms, np.full(k, vol.dthr_nm), np.full(k, vol.tthr_s))
-        v_lo, v_hi = _vertical(p.sz_ft, p.vz_fts, np.full(k, vol.zthr_ft), np.full(k, vol.tcoa_s))
+    elif isinstance(vol, WcvTaumod | WcvTaumodSum | Cylinder):
+        h_lo, h_hi = horizontal_parts(vol, p.s_nm, p.v_nms)
+        v_lo, v_hi = vertical_parts(vol, p.sz_ft, p.vz_fts)
     elif isinstance(vol, Tcas3d):
         sl = tcas_level_index(vol, p.own_alt_ft)
 
