@@ -13,10 +13,10 @@ For the pairs of parties the agreement gives a well-clear alerter (`[minima.well
    levels from `alerting.wellclear.WellClearAlerting`, whose M-of-N and persistence state
    is kept per pair key ("own|intruder") across steps; all vectorised, loops only over
    the configs (a handful);
-3. for each ownship alerting at or above its corrective level, its bands
-   (`ownship_bands`, one small function so that a batched version can replace it) against
-   every candidate neighbour, in the ownship's local plane: when its alert starts or its
-   levels change, else every `BANDS_EVERY_S` (no bands-only update is sent more often);
+3. for each ownship alerting at or above its corrective level, its bands against every
+   candidate neighbour, in the ownship's local plane: when its alert starts or its levels
+   change, else every `BANDS_EVERY_S` (no bands-only update is sent more often); every due
+   ownship of a config in one batch (`ownships_bands`, `guidance_batch.bands_for_ownships`);
 4. one `wellclear` event per ownship when its alert starts (`new`), when an intruder's level
    changes or its bands change meaningfully (`updated`; bands-only changes at most every
    `BANDS_EVERY_S`), and when nothing alerts any more (`ended`). Each event holds the level,
@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands, OwnshipBands
+from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands
+from sharedsky.alerting.guidance_batch import BandsInput, bands_for_ownships
 from sharedsky.alerting.wellclear import WellClearAlerting, WellClearConfig, time_to_volumes
 from sharedsky.engine.bands import Frame
 from sharedsky.engine.separation import Kinematics, Minima, candidate_pairs
@@ -96,22 +97,45 @@ def envelope(pairs: WellClearPairs, m: NDArray[np.int64], gs_max_kt: float, vs_m
     return Minima("wellclear", h, v, t)
 
 
-def ownship_bands(cfg: WellClearConfig, snap: Snapshot, own: int, nb: IDX, alerter: int,
-                  level: NDArray[np.int64], init_time_s: NDArray[np.float64]) -> dict[str, DimensionBands]:
-    """Bands in four dimensions for ownship `own` against its neighbours `nb` (their levels
-    as seen by it, and when each went up), in the ownship's local plane (equirectangular
-    about it: under 0.1 % distance error within the 20 NM that matter). One ownship per
-    call; a batched version over ownships can replace this function."""
-    lat0 = math.radians(float(snap.lat_deg[own]))
-    x = (snap.lon_deg[nb] - snap.lon_deg[own]) * 60.0 * math.cos(lat0)
-    y = (snap.lat_deg[nb] - snap.lat_deg[own]) * 60.0
+def ownship_frames(snap: Snapshot, own: IDX, nb: IDX, sizes: IDX) -> list[Frame]:
+    """Each ownship's frame: `own[p]` and its `sizes[p]` neighbours (consecutive in `nb`) in
+    the ownship's local plane (equirectangular about it: under 0.1 % distance error within
+    the 20 NM that matter). Positions and velocities of every row at once; the frames are
+    views of them."""
+    lat0 = [math.radians(float(v)) for v in snap.lat_deg[own]]
+    cos0 = np.array([math.cos(v) for v in lat0], dtype=np.float64)  # as the scalar formula had it
+    rep = np.repeat(np.arange(own.size), sizes)
+    x = (snap.lon_deg[nb] - snap.lon_deg[own][rep]) * 60.0 * cos0[rep]
+    y = (snap.lat_deg[nb] - snap.lat_deg[own][rep]) * 60.0
     trk = np.radians(snap.track_deg)
     ve, vn = snap.gs_kt * np.sin(trk), snap.gs_kt * np.cos(trk)
-    fr = Frame(np.zeros(2), np.array([ve[own], vn[own]]) / 3600.0, float(snap.alt_ft[own]),
-               float(snap.vs_fpm[own]) / 60.0, np.vstack([x, y]), np.vstack([ve[nb], vn[nb]]) / 3600.0,
-               snap.alt_ft[nb], snap.vs_fpm[nb] / 60.0)
-    ob = OwnshipBands(cfg, fr, np.full(nb.size, alerter, dtype=np.int64), level, init_time_s, snap.t_s)
-    return {d: ob.dimension(d) for d in DIMENSIONS}
+    s_nm, v_nms = np.vstack([x, y]), np.vstack([ve[nb], vn[nb]]) / 3600.0
+    own_v = np.vstack([ve[own], vn[own]]) / 3600.0
+    z_ft, vz_fts = np.asarray(snap.alt_ft[nb], dtype=np.float64), snap.vs_fpm[nb] / 60.0
+    own_vz = snap.vs_fpm[own] / 60.0
+    ends = np.cumsum(sizes).tolist()
+    return [Frame(np.zeros(2), own_v[:, p], float(snap.alt_ft[o]), float(own_vz[p]), s_nm[:, a:b], v_nms[:, a:b],
+                  z_ft[a:b], vz_fts[a:b])
+            for p, (o, a, b) in enumerate(zip(own.tolist(), [0, *ends[:-1]], ends, strict=True))]
+
+
+def ownships_bands(cfg: WellClearConfig, snap: Snapshot, own: IDX, nb: IDX, sizes: IDX, alerter: int,
+                   level: NDArray[np.int64], init_time_s: NDArray[np.float64]) -> list[dict[str, DimensionBands]]:
+    """Bands in four dimensions for every ownship `own[p]` against its `sizes[p]` neighbours
+    (consecutive in `nb`, with their levels as seen by it and when each went up), all in one
+    batch (`guidance_batch.bands_for_ownships`: the bands `OwnshipBands` gives, bit for bit)."""
+    ends = np.cumsum(sizes).tolist()
+    starts = [0, *ends[:-1]]
+    ins = [BandsInput(fr, np.full(b - a, alerter, dtype=np.int64), level[a:b], init_time_s[a:b], snap.t_s)
+           for fr, a, b in zip(ownship_frames(snap, own, nb, sizes), starts, ends, strict=True)]
+    return [dict(zip(DIMENSIONS, r, strict=True)) for r in bands_for_ownships(cfg, ins)]
+
+
+def ownship_bands(cfg: WellClearConfig, snap: Snapshot, own: int, nb: IDX, alerter: int,
+                  level: NDArray[np.int64], init_time_s: NDArray[np.float64]) -> dict[str, DimensionBands]:
+    """Bands in four dimensions for one ownship `own` against its neighbours `nb` (`ownships_bands`)."""
+    return ownships_bands(cfg, snap, np.array([own], dtype=np.intp), np.asarray(nb, dtype=np.intp),
+                          np.array([len(nb)], dtype=np.intp), alerter, level, init_time_s)[0]
 
 
 def bands_json(bands: dict[str, DimensionBands]) -> Bands:
@@ -250,6 +274,7 @@ class WellClearWatch:
             by_own = np.argsort(s.own, kind="stable")  # each ownship's rows, found by binary search
             lo = np.searchsorted(s.own[by_own], owners, side="left")
             hi = np.searchsorted(s.own[by_own], owners, side="right")
+            due: list[tuple[int, int, int, dict[str, Any] | None]] = []  # (own, lo, hi, its entry)
             for own, a, b in zip(owners.tolist(), lo.tolist(), hi.tolist(), strict=True):  # alerting ownships only
                 mine = by_own[a:b]
                 hit = mine[s.level[mine] > 0]
@@ -265,11 +290,10 @@ class WellClearWatch:
                 } for k in order.tolist()]
                 bands = None
                 held = self.open.get(oid)
+                is_due = False
                 if corrective and top >= corrective:
                     if held is None or held.bands_due(snap.t_s, tuple((x["icao24"], x["level"]) for x in intruders)):
-                        _, init = self.alerting[s.config - 1].state_of(s.keys[mine])
-                        bands = bands_json(ownship_bands(cfg, snap, own, s.intr[mine], alerter_no,
-                                                         s.level[mine].astype(np.int64), init))
+                        is_due = True  # computed below, with every due ownship of this config at once
                         self.counts["bands_computed"] += 1
                         if held is not None:
                             held.checked_t = snap.t_s
@@ -278,6 +302,8 @@ class WellClearWatch:
                 prev = now.get(oid)
                 if prev is not None and prev["level"] >= top:  # in two configs: the worse wins
                     prev["intruders"] = sorted(prev["intruders"] + intruders, key=lambda x: x["icao24"])
+                    if is_due:
+                        due.append((own, a, b, None))
                     continue
                 now[oid] = {
                     "icao24": oid, "party": snap.parties[int(snap.party[own])],
@@ -287,7 +313,25 @@ class WellClearWatch:
                     "intruders": intruders + (prev["intruders"] if prev is not None else []),
                     "bands": bands,
                 }
+                if is_due:
+                    due.append((own, a, b, now[oid]))
+            if due:
+                self._bands(snap, s, cfg, alerter_no, by_own, due)
         return self._events(snap.t_s, now)
+
+    def _bands(self, snap: Snapshot, s: _Seen, cfg: WellClearConfig, alerter_no: int, by_own: IDX,
+               due: list[tuple[int, int, int, dict[str, Any] | None]]) -> None:
+        """The bands of every due ownship of one config in one batch, into its event entry."""
+        lo = np.array([a for _, a, _, _ in due], dtype=np.intp)
+        sizes = np.array([b - a for _, a, b, _ in due], dtype=np.intp)
+        first = np.cumsum(sizes) - sizes  # each ownship's first row in the batch
+        rows = by_own[np.arange(int(sizes.sum())) + np.repeat(lo - first, sizes)]
+        _, init = self.alerting[s.config - 1].state_of(s.keys[rows])
+        own = np.array([o for o, _, _, _ in due], dtype=np.intp)
+        res = ownships_bands(cfg, snap, own, s.intr[rows], sizes, alerter_no, s.level[rows].astype(np.int64), init)
+        for (_, _, _, entry), bands in zip(due, res, strict=True):
+            if entry is not None:
+                entry["bands"] = bands_json(bands)
 
     def _events(self, t_s: float, now: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
