@@ -148,3 +148,33 @@ def test_no_ownship_and_no_traffic() -> None:
     (res,) = bands_for_ownships(cfg, [BandsInput(alone, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
                                                  np.zeros(0), 0.0)])
     assert [d.dim for d in res] == list(DIMENSIONS) and all(d.region == ("NONE",) for d in res)
+
+
+def test_ownships_beyond_their_speed_ranges() -> None:
+    """Ownships diving and climbing at 8,000 fpm and flying at 750 kt, beyond DO-365B's
+    +-6,000 fpm and 700 kt bands ranges (the simulator's dives do it), in one batch with a
+    level one, each closing on traffic: the batch equals each alone, and a vertical speed
+    beyond the range leaves no candidate on that side (before engine.bands' fix, the batch
+    gave the dive and the climb a RECOVERY band of their own on the side beyond, and
+    `OwnshipBands` raised)."""
+    path = DAA / "configurations" / "DO_365B_no_SUM.conf"
+    if not path.exists():
+        pytest.skip("no DAIDALUS configuration")
+    cfg = load_conf(path)
+    rng = np.random.default_rng(1)
+
+    def ownship(vs_fpm: float, gs_kt: float = 400.0, n: int = 6) -> BandsInput:
+        s = np.vstack([rng.uniform(-1.0, 1.0, n), rng.uniform(1.0, 5.0, n)])
+        v = np.vstack([np.zeros(n), np.full(n, -400.0 / 3600.0)])  # head-on
+        z = 20000.0 + rng.choice([-1500.0, -500.0, 0.0, 400.0], n)
+        fr = Frame(np.zeros(2), np.array([0.0, gs_kt / 3600.0]), 20000.0, vs_fpm / 60.0, s, v, z, np.zeros(n))
+        return BandsInput(fr, np.ones(n, dtype=np.int64), np.full(n, 2, dtype=np.int64), np.full(n, np.nan), 10.0)
+
+    ins = [ownship(0.0), ownship(-8000.0), ownship(8000.0), ownship(0.0, gs_kt=750.0)]
+    compared, busy = _check(cfg, ins)
+    assert compared == 16 and busy >= 8, busy
+    vs = DIMENSIONS.index("vs")
+    for p in (1, 2):
+        b = bands_for_ownships(cfg, [ins[p]])[0][vs]
+        assert b.low[0] == pytest.approx(cfg.bands.min_vs_fpm) and b.high[-1] == pytest.approx(cfg.bands.max_vs_fpm)
+        assert len(b.region) == 1, b  # the head-on traffic makes every vertical speed alike
