@@ -4,20 +4,25 @@ corrective, its guidance bands, as `wellclear` events to its own party."""
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import numpy as np
 import pytest
 
 from sharedsky.agreement import loads_agreement
+from sharedsky.alerting.guidance import DIMENSIONS, OwnshipBands
 from sharedsky.alerting.step import Assessment
 from sharedsky.alerting.wellclear import WellClearAlerting, time_to_volumes
 from sharedsky.alerting.wellclear_watch import (
     BANDS_EVERY_S,
     FORGET_AFTER_S,
     WellClearWatch,
+    bands_json,
     ownship_bands,
+    ownships_bands,
 )
+from sharedsky.engine.bands import Frame
 from sharedsky.engine.separation import Kinematics
 from sharedsky.engine.wellclear import PairStates
 from sharedsky.ingest.snapshot import Snapshot
@@ -187,3 +192,48 @@ def test_state_of_pairs_gone_quiet_is_dropped() -> None:
     assert al.pairs_kept == 2
     watch.step(_encounter(70.0 + FORGET_AFTER_S).take(np.array([2])))
     assert al.pairs_kept == 0
+
+
+def test_step_bands_equal_each_ownship_alone() -> None:
+    """Dense traffic: the bands the step computes for all its corrective ownships in one
+    batch equal, for several of them, `OwnshipBands` of that ownship alone against the same
+    neighbours, levels and alert start times, in its own equirectangular plane (bit for bit
+    before the events' rounding)."""
+    snap = random_enroute(400, seed=4, nm2_per_aircraft=8.0, n_parties=2)
+    agr = loads_agreement(_agreement(("p0", "p1")))
+    watch = WellClearWatch(agr.wellclear)
+    levels = watch.levels
+    seen: list = []
+    watch.levels = lambda s: seen.extend(levels(s)) or seen  # type: ignore[method-assign]
+    events = watch.step(snap)
+    cfg = agr.wellclear.configs[0]
+    with_bands = [e for e in events if e["bands"]]
+    assert len(with_bands) >= 10 and watch.counts["bands_computed"] == len(with_bands)
+    s = seen[0]
+    index = {str(x): n for n, x in enumerate(snap.id)}
+    trk = np.radians(snap.track_deg)
+    ve, vn = snap.gs_kt * np.sin(trk), snap.gs_kt * np.cos(trk)
+    busy = 0
+    for e in with_bands[::max(len(with_bands) // 6, 1)]:
+        own = index[e["icao24"]]
+        rows = np.flatnonzero(s.own == own)
+        nb = s.intr[rows]
+        _, init = watch.alerting[0].state_of(s.keys[rows])
+        lat0 = math.radians(float(snap.lat_deg[own]))
+        fr = Frame(np.zeros(2), np.array([ve[own], vn[own]]) / 3600.0, float(snap.alt_ft[own]),
+                   float(snap.vs_fpm[own]) / 60.0,
+                   np.vstack([(snap.lon_deg[nb] - snap.lon_deg[own]) * 60.0 * math.cos(lat0),
+                              (snap.lat_deg[nb] - snap.lat_deg[own]) * 60.0]),
+                   np.vstack([ve[nb], vn[nb]]) / 3600.0, snap.alt_ft[nb], snap.vs_fpm[nb] / 60.0)
+        ob = OwnshipBands(cfg, fr, np.ones(rows.size, dtype=np.int64), s.level[rows].astype(np.int64), init,
+                          snap.t_s)
+        want = {d: ob.dimension(d) for d in DIMENSIONS}
+        assert e["bands"] == bands_json(want), e["icao24"]
+        # and unrounded: the batch of every due ownship's inputs, as the step builds it
+        (got,) = ownships_bands(cfg, snap, np.array([own]), nb, np.array([nb.size]), 1,
+                                s.level[rows].astype(np.int64), init)
+        for d in DIMENSIONS:
+            assert np.array_equal(got[d].low, want[d].low) and np.array_equal(got[d].high, want[d].high)
+            assert got[d].region == want[d].region
+        busy += any(r != "NONE" for d in DIMENSIONS for r in want[d].region)
+    assert busy >= 5
