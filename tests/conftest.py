@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHAREDSKY_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -33,21 +38,44 @@ def run_cli(*args: str, input: str | None = None, timeout: float = 300) -> subpr
     )
 
 
+def once_per_run(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) -> T:
+    """MAKE(dir) once per test run, however many processes run the tests (`./run test` uses
+    pytest-xdist): the first to ask makes it under a lock in the run's shared temporary
+    folder and keeps it there (pickled); the others wait for it and read it."""
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the folder every worker's basetemp is in
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kept = root / f"{name}.pickle"
+        if kept.exists():
+            return pickle.loads(kept.read_bytes())
+        folder = root / name
+        folder.mkdir(exist_ok=True)
+        value = make(folder)
+        kept.write_bytes(pickle.dumps(value))
+        return value
+
+
 @pytest.fixture(scope="session")
-def swiss_day(shared_data: Path) -> dict[str, subprocess.CompletedProcess]:
+def swiss_day(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess]:
     """The whole Swiss day (842 aircraft, 17 h) replayed by `sharedsky replay`, once with the
     civil agreement ("civil") and once with every pair checked ("all_pairs", the same 5 NM,
     1,000 ft, 300 s), the two side by side in two processes. Replayed once per test session:
     several tests read the same two runs (the reference events, the summary, their equality)."""
     rec = str(shared_data / "adsb" / "switzerland.json.gz")
     args = {"civil": ["--agreement", "examples/civil.toml"], "all_pairs": ["--all-pairs"]}
-    procs = {k: subprocess.Popen([sys.executable, "-m", "sharedsky.cli", "replay", rec, *a], cwd=REPO, text=True,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k, a in args.items()}
-    done = {}
-    for k, p in procs.items():
-        out, err = p.communicate(timeout=1700)
-        done[k] = subprocess.CompletedProcess(p.args, p.returncode, out, err)
-    return done
+
+    def replay_both(_: Path) -> dict[str, subprocess.CompletedProcess]:
+        procs = {k: subprocess.Popen([sys.executable, "-m", "sharedsky.cli", "replay", rec, *a], cwd=REPO, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k, a in args.items()}
+        done = {}
+        for k, p in procs.items():
+            out, err = p.communicate(timeout=1700)
+            done[k] = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+        return done
+
+    return once_per_run(tmp_path_factory, "swiss_day", replay_both)
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +84,7 @@ def incident_record(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 -
     once for the dossier tests (test_dossier.py, test_dossier_service.py); read-only for them."""
     from dossier_support import make_incident_record
 
-    return make_incident_record(tmp_path_factory.mktemp("incident"))
+    return once_per_run(tmp_path_factory, "incident", make_incident_record)
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +99,3 @@ def browser():  # noqa: ANN201 - a playwright Browser
         yield b
         b.close()
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `pytest -n N --dist loadgroup` (what `./run test` uses), keep each test module on
-    one worker (its module fixtures, a service or a browser, start once) and every test of a
-    costly session fixture on the same worker (the Swiss day is replayed once, not per worker)."""
-    shared = ("swiss_day", "incident_record")
-    for item in items:
-        names = getattr(item, "fixturenames", ())
-        group = next((f for f in shared if f in names), item.nodeid.split("::")[0])
-        item.add_marker(pytest.mark.xdist_group(group))

@@ -21,6 +21,7 @@ def _events_of(r: subprocess.CompletedProcess) -> tuple[list[dict], dict]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the shared Swiss day: about 2 min alone, more beside other tests
 def test_civil_agreement_equals_all_pairs(swiss_day) -> None:
     # the Swiss day with the civil agreement, and with --all-pairs (default minima 5,1000,300)
     with_agreement, s1 = _events_of(swiss_day["civil"])

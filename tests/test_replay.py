@@ -100,6 +100,7 @@ def test_replay_minima_option_and_errors(tmp_path: Path, slice_df) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the shared Swiss day: about 2 min alone, more beside other tests
 def test_replay_whole_swiss_recording(swiss_day: dict) -> None:
     r = swiss_day["all_pairs"]  # sharedsky replay switzerland.json.gz --all-pairs
     assert r.returncode == 0, r.stderr
