@@ -1,8 +1,9 @@
 """Crews flying resolution advisories in the simulator: late, and not always.
 
-Each new or changed advisory is followed after the scenario's pilot delay, or (with the
-scenario's `noncompliance` probability, drawn from the run's seed) not at all; "resume"
-hands the aircraft back to its flight plan after the same delay. Turns, climbs and speed
+Each new or changed advisory is followed after the scenario's pilot delay (a changed one
+replaces the one being flown only then), or (with the scenario's `noncompliance`
+probability, drawn from the run's seed) not at all; "resume" hands the aircraft back to
+its flight plan after the same delay. Turns, climbs and speed
 changes are then flown by `Fleet.advance` within the type's bank, climb and acceleration
 limits. A vertical advisory (a vertical speed) is flown as a new level two minutes of that
 vertical speed away, captured by the type's own climb or descent.
@@ -64,8 +65,7 @@ class Pilots:
             state = ev.get("state")
             if state == "end":
                 self.ignoring.discard(icao)
-                if np.isfinite(f.adv_start[i]):
-                    f.adv_end[i] = min(f.adv_end[i], t_s + self.delay_s)
+                f.end_advice(i, t_s + self.delay_s)
                 continue
             if state == "new":
                 self.per_aircraft[icao] = self.per_aircraft.get(icao, 0) + 1
