@@ -6,7 +6,8 @@ Pure functions over one snapshot; no I/O, no clock.
 
 Manoeuvres. Each candidate is one change of the aircraft's velocity, flown straight
 after a lead time (`lead_s`, the crew's reaction: until then every aircraft keeps its
-present velocity): a new track (present track +/- 5..90 deg in 5 deg steps), a new
+present velocity) and the time the change takes to establish (half a turn at BANK_DEG,
+half a speed change at ACCEL_KT_S, flown at the present velocity meanwhile): a new track (present track +/- 5..90 deg in 5 deg steps), a new
 ground speed (present x 0.8, 0.9, 1.1, 1.2) or a new vertical speed (-2000, -1000, 0,
 +1000, +2000 ft/min). A candidate is *free* when, flown from the end of the lead time
 to the end of the look-ahead, it loses no separation (the pair's agreed minima times
@@ -35,8 +36,11 @@ the size of the change (degrees of turn; a 10 % speed change costs as a 12 deg t
 left, climb before descend): deterministic, so the same snapshot and rules give the
 same advice on every machine.
 
-Stability. An aircraft already advised keeps its advice while it stays free, and is
-told to resume its course as soon as its original velocity is free again.
+Stability. An aircraft already advised keeps its advice while it stays free of the
+agreed minima times KEEP_BUFFER (less than the buffer needed to choose it: hysteresis),
+and is told to resume its course once its original velocity is free again, with
+RESUME_MARGIN times the horizontal minima from every neighbour, both where it is and
+back at its original altitude.
 
 Joint resolution. After the first choice, up to ROUNDS further rounds judge every
 candidate also against the advice the neighbours now hold (accumulated over the rounds),
@@ -87,6 +91,14 @@ TIE_NM = 1.0e-6
 TIE_FT = 1.0e-3
 #: Resume needs this many times the horizontal minima from every neighbour ahead.
 RESUME_MARGIN = 2.0
+#: How the engine expects a manoeuvre to be flown: turns at this bank, speed changes at
+#: this rate (an airliner's; faster aircraft only do better).
+BANK_DEG = 25.0
+ACCEL_KT_S = 1.0
+G_MS2 = 9.80665
+MS_PER_KT = 1852.0 / 3600.0
+#: Advice given is kept while free of the agreed minima times this (chosen: `buffer`).
+KEEP_BUFFER = 1.0
 #: Rounds of joint resolution after the first choice.
 ROUNDS = 4
 TURNS_DEG = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0)
@@ -179,7 +191,8 @@ class AircraftRules:
 @dataclass(frozen=True)
 class Advised:
     """Aircraft that hold an advisory (arrays of N; NaN where none): the velocity they
-    were flying when first advised (to resume) and the velocity they are advised."""
+    were flying when first advised (to resume) and the velocity they are advised;
+    `orig_alt_ft`, the altitude they were at (resuming, they return to it), if known."""
 
     orig_track_deg: F64
     orig_gs_kt: F64
@@ -187,6 +200,7 @@ class Advised:
     adv_track_deg: F64
     adv_gs_kt: F64
     adv_vs_fpm: F64
+    orig_alt_ft: F64 | None = None
 
     @classmethod
     def none(cls, n: int) -> Advised:
@@ -420,8 +434,8 @@ H_SRC = np.where(CAND_KIND == VERTICAL, 0, np.arange(N_CAND))
 V_SRC = np.where((CAND_KIND == TRACK) | (CAND_KIND == SPEED), 0, np.arange(N_CAND))
 H_COLS = np.unique(H_SRC)
 V_COLS = np.unique(V_SRC)
-H_MAP = np.searchsorted(H_COLS, H_SRC)
-V_MAP = np.searchsorted(V_COLS, V_SRC)
+assert np.array_equal(H_COLS, np.arange(H_COLS.size)), "horizontal candidates first"
+assert np.array_equal(V_COLS[3:], np.arange(H_COLS.size, N_CAND)), "then the vertical ones"
 
 
 @dataclass(frozen=True)
@@ -440,40 +454,60 @@ class _Plane:
         return _Plane(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
 
-def _hits(p: _Plane, w_e: F64, w_n: F64, dvz_fts: F64) -> BOOL:
+def _hits(p: _Plane, w_e: F64, w_n: F64, dvz_fts: F64, col_factor: F64, lag_s: F64) -> BOOL:
     """For relative velocities (K, C) of the candidate grid: loss of separation within
-    the look-ahead. Horizontal intervals are solved only for candidates that change the
-    horizontal velocity (and the present one), vertical ones only for those that change
-    the vertical speed."""
+    the look-ahead, the minima of candidate c times col_factor[c], the owner flying its
+    present velocity for lag_s[k, c] more seconds before the candidate's (its turn or
+    speed change under way), or not (the candidate must be free either way: the turn
+    flown lies between the two). Horizontal intervals are solved only for candidates that
+    change the horizontal velocity (and the present one), vertical ones only for those
+    that change the vertical speed."""
     k = p.r_e.shape[0]
-    w_e, w_n = w_e[:, H_COLS], w_n[:, H_COLS]
+    nh = H_COLS.size  # the candidate grid is laid out as H_COLS, then the vertical ones
+    w_e, w_n = w_e[:, :nh], w_n[:, :nh]
     dvz = dvz_fts[:, V_COLS]
-    re, rn = p.r_e[:, None], p.r_n[:, None]
-    h = p.h_nm[:, None]
+    lag = lag_s[:, :nh]
+    re0, rn0 = p.r_e[:, None], p.r_n[:, None]
+    # Column 0 (the present velocity) is the relative motion during the lag.
+    re = re0 + w_e[:, :1] * lag
+    rn = rn0 + w_n[:, :1] * lag
+    h = p.h_nm[:, None] * col_factor[:nh][None, :]
     a = w_e * w_e + w_n * w_n
     b = re * w_e + rn * w_n
-    cc = np.broadcast_to(re * re + rn * rn - h * h, a.shape)
+    cc = re * re + rn * rn - h * h
     h_lo, h_hi = _open_interval_horizontal(a, b, cc)
+    h_lo, h_hi = h_lo + lag, h_hi + lag
+    b0 = re0 * w_e + rn0 * w_n
+    i_lo, i_hi = _open_interval_horizontal(a, b0, re0 * re0 + rn0 * rn0 - h * h)
     dz = np.broadcast_to(p.dz_ft[:, None], (k, V_COLS.size))
     unknown = np.isnan(dz)
-    v = np.broadcast_to(p.v_ft[:, None], dz.shape)
+    v = p.v_ft[:, None] * col_factor[V_COLS][None, :]
     v_lo, v_hi = _open_interval_vertical(np.where(unknown, 0.0, dz), np.where(unknown, 0.0, dvz), v)
     v_lo = np.where(unknown, -np.inf, v_lo)
     v_hi = np.where(unknown, np.inf, v_hi)
     # Already inside (or bound to be by the end of the lead time): a manoeuvre cannot be
     # free of that, so it is judged by whether it closes on neither axis (range and
     # height difference not shrinking): then the separation never gets smaller.
-    h_open = b >= 0.0
+    h_open = b0 >= 0.0
     v_open = unknown | (np.where(unknown, 0.0, dz) * dvz >= 0.0)
-    h_lo, h_hi, h_open = h_lo[:, H_MAP], h_hi[:, H_MAP], h_open[:, H_MAP]
-    v_lo, v_hi, v_open = v_lo[:, V_MAP], v_hi[:, V_MAP], v_open[:, V_MAP]
-    t_in = np.maximum(np.maximum(h_lo, v_lo), 0.0)
-    t_out = np.minimum(np.minimum(h_hi, v_hi), p.t_s[:, None])
-    hit = t_in < t_out
-    inside = hit & (h_lo < 0.0) & (v_lo < 0.0)
-    hit = np.where(inside, ~(h_open & v_open), hit)
+    n_lo, n_hi = h_lo[:, :1], h_hi[:, :1]
+    t_end = p.t_s[:, None]
+
+    def combine(hs: slice, vs: slice) -> BOOL:
+        """Horizontal columns `hs` with vertical columns `vs` (one side may be column 0)."""
+        vlo, vhi, lg = v_lo[:, vs], v_hi[:, vs], lag[:, hs]
+        hit = np.maximum(np.maximum(h_lo[:, hs], vlo), lg) < np.minimum(np.minimum(h_hi[:, hs], vhi), t_end)
+        hit |= np.maximum(np.maximum(i_lo[:, hs], vlo), 0.0) < np.minimum(np.minimum(i_hi[:, hs], vhi), t_end)
+        hit |= np.maximum(np.maximum(n_lo, vlo), 0.0) < np.minimum(np.minimum(n_hi, vhi), np.minimum(lg, t_end))
+        inside = (n_lo < 0.0) & (n_hi > 0.0) & (vlo < 0.0) & (vhi > 0.0)
+        return np.asarray(np.where(inside, ~(h_open[:, hs] & v_open[:, vs]), hit))
+
+    out = np.empty((k, N_CAND), dtype=bool)
+    out[:, :nh] = combine(slice(0, nh), slice(0, 1))  # horizontal manoeuvres: present vs
+    out[:, 1:3] = combine(slice(1, 3), slice(1, 3))  # resume and keep: their own vs
+    out[:, nh:] = combine(slice(0, 1), slice(3, None))  # vertical ones: present velocity
     unknown_c = np.isnan(p.dz_ft)[:, None]
-    return hit & (~unknown_c | p.alt_unknown_h[:, None])
+    return out & (~unknown_c | p.alt_unknown_h[:, None])
 
 
 def _segment_any(x: BOOL, starts: IDX) -> BOOL:
@@ -598,19 +632,34 @@ def resolve(
     own_n = gs / 3600.0 * np.cos(trk_rad)
     own_vs_fts = vs / 60.0
 
-    def judge(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, h_factor: float = 1.0) -> BOOL:
+    def judge(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, h_factor: float = 1.0,
+              dz_shift_ft: F64 | None = None) -> BOOL:
         """(len(rows), C): candidates of the owners of `rows` that lose separation with
-        the neighbour flying (ivx, ivy, ivz, ivs) (per row), minima times `h_factor`."""
+        the neighbour flying (ivx, ivy, ivz, ivs) (per row), minima times `h_factor`
+        (the owner `dz_shift_ft` lower, if given)."""
         ks = slot_b[rows]
         east = (-slon_o[ks], clon_o[ks], np.zeros(ks.size))
         north = (-slat_o[ks] * clon_o[ks], -slat_o[ks] * slon_o[ks], clat_o[ks])
         pr = pairs.take(rows)
-        plane = _Plane(_dot(pr.rx, pr.ry, pr.rz, *east), _dot(pr.rx, pr.ry, pr.rz, *north), pr.dz_ft,
+        dz = pr.dz_ft if dz_shift_ft is None else pr.dz_ft + dz_shift_ft
+        plane = _Plane(_dot(pr.rx, pr.ry, pr.rz, *east), _dot(pr.rx, pr.ry, pr.rz, *north), dz,
                        pr.h_nm * h_factor, pr.v_ft, pr.t_s, pr.alt_unknown_h)
         ie = _dot(ivx, ivy, ivz, *east)
         i_n = _dot(ivx, ivy, ivz, *north)
         return _hits(plane, ie[:, None] - own_e[ks], i_n[:, None] - own_n[ks],
-                     ivs[:, None] - own_vs_fts[ks])
+                     ivs[:, None] - own_vs_fts[ks], col_factor, lag_s[ks])
+
+    # Hysteresis: advice already given is kept while it stays free of the agreed minima
+    # times KEEP_BUFFER, less than the buffer required to choose it, so that it is not
+    # changed each time a neighbour's small move eats into the buffer.
+    col_factor = np.ones(N_CAND)
+    col_factor[COL_KEEP] = min(KEEP_BUFFER / buffer, 1.0) if buffer > 0 else 1.0
+
+    # The time a candidate takes to establish (half the turn at BANK_DEG, half the speed
+    # change at ACCEL_KT_S), flown at the present velocity meanwhile.
+    rate_deg_s = np.degrees(G_MS2 * np.tan(np.radians(BANK_DEG)) / np.maximum(gs0 * MS_PER_KT, 1.0))
+    lag_s = (np.abs(_wrap180(trk - trk0[:, None])) / (2.0 * rate_deg_s[:, None])
+             + np.abs(gs - gs0[:, None]) / (2.0 * ACCEL_KT_S))
 
     blocked = np.zeros((o_count, N_CAND), dtype=bool)
 
@@ -664,6 +713,16 @@ def resolve(
         ja = j_idx[adv_rows]
         near = judge(adv_rows, vx[ja], vy[ja], vz[ja], vz_fts[ja], RESUME_MARGIN)[:, COL_RESUME]
         blocked[slot_b[adv_rows[near]], COL_RESUME] = True
+        if advised.orig_alt_ft is not None:
+            # Resuming, the crew also returns to the original altitude: the original
+            # velocity must be as clear there.
+            shift = snap.alt_ft[o_idx[adv_rows]] - advised.orig_alt_ft[o_idx[adv_rows]]
+            moved = np.abs(np.nan_to_num(shift)) >= 100.0
+            if moved.any():
+                rm, jm = adv_rows[moved], ja[moved]
+                near = judge(rm, vx[jm], vy[jm], vz[jm], vz_fts[jm], RESUME_MARGIN,
+                             shift[moved])[:, COL_RESUME]
+                blocked[slot_b[rm[near]], COL_RESUME] = True
     free = ~blocked
     intr: list[list[str]] = [[] for _ in range(o_count)]
     ids = snap.id
