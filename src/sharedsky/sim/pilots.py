@@ -45,6 +45,7 @@ class Pilots:
         self.per_aircraft: dict[str, int] = {}  # advisories (new) per aircraft
         self.changes: dict[str, int] = {}  # changes of advice (updated) per aircraft
         self.ignoring: set[str] = set()
+        self.ended_changes: list[int] = []  # changes of advice of each ended advisory
 
     def _index(self, icao: str) -> int | None:
         if self.lookup is None:
@@ -64,6 +65,7 @@ class Pilots:
                 continue
             state = ev.get("state")
             if state == "end":
+                self.ended_changes.append(int(ev.get("changes", 0)))
                 self.ignoring.discard(icao)
                 f.end_advice(i, t_s + self.delay_s)
                 continue
@@ -94,6 +96,8 @@ class Pilots:
         """What resolution did in this run (part of the metrics)."""
         sev = metrics.severity
         changes = np.array([self.changes.get(a, 0) for a in self.per_aircraft], dtype=float)
+        # Per encounter (one advisory, from new to end; those still held at the end too).
+        per_adv = np.array(self.ended_changes + [h.changes for h in tracker.held.values()], dtype=float)
         return {
             "advisories": tracker.counts.get("advisories", 0),
             "advisory_changes": tracker.counts.get("advisory_changes", 0),
@@ -102,6 +106,10 @@ class Pilots:
                                                 if self.per_aircraft else 0.0),
             "changes_per_advised_aircraft": round(float(changes.mean()), 3) if changes.size else 0.0,
             "max_changes_per_aircraft": int(changes.max()) if changes.size else 0,
+            "changes_per_advisory": round(float(per_adv.mean()), 3) if per_adv.size else 0.0,
+            "advisories_changed_more_than_once": (round(float(np.mean(per_adv > 1)), 4)
+                                                  if per_adv.size else 0.0),
+            "max_changes_per_advisory": int(per_adv.max()) if per_adv.size else 0,
             "resumed": tracker.counts.get("resumed", 0),
             "best_effort": tracker.counts.get("best_effort", 0),
             "followed": self.followed,
