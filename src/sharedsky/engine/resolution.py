@@ -99,6 +99,9 @@ G_MS2 = 9.80665
 MS_PER_KT = 1852.0 / 3600.0
 #: Advice given is kept while free of the agreed minima times this (chosen: `buffer`).
 KEEP_BUFFER = 1.0
+#: Without a free manoeuvre, the advice held is kept unless another leaves this much more
+#: of the minima at closest approach.
+BEST_EFFORT_KEEP = 0.1
 #: Rounds of joint resolution after the first choice.
 ROUNDS = 4
 TURNS_DEG = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0)
@@ -690,7 +693,12 @@ def resolve(
     judged[rows0] = True
     jr = j_idx[rows0]
     hit = judge(rows0, vx[jr], vy[jr], vz[jr], vz_fts[jr])
+    # Advice held is judged against an advised neighbour's advised and original velocity
+    # (below), not against the one it has half-way through its own manoeuvre.
+    keep_hit = hit[:, COL_KEEP].copy()
+    hit[:, COL_KEEP] &= ~advised.active[jr]
     block(rows0, hit)
+    hit[:, COL_KEEP] = keep_hit
     # Senses from the present geometry of the pairs in conflict (candidate NONE).
     conflict_rows = rows0[hit[:, COL_NONE]]
     o_c, j_c, k_c = o_idx[conflict_rows], j_idx[conflict_rows], slot_b[conflict_rows]
@@ -790,8 +798,10 @@ def resolve(
     least = np.minimum.reduceat(sep, st, axis=0)
     o_w = ks[st]
     ok = harmless & allowed[o_w] & (coord[o_w] | (CAND_KIND != VERTICAL)[None, :])
-    # Coordinated first, then the most separation left.
-    pick = np.argmax(np.where(ok, least + 1.0e3 * coord[o_w], -np.inf), axis=1).astype(np.int16)
+    # Coordinated first, then the most separation left; the advice held unless another
+    # leaves BEST_EFFORT_KEEP more (of the minima), so that it does not change each second.
+    bonus = np.where(np.arange(N_CAND) == COL_KEEP, BEST_EFFORT_KEEP, 0.0)[None, :]
+    pick = np.argmax(np.where(ok, least + 1.0e3 * coord[o_w] + bonus, -np.inf), axis=1).astype(np.int16)
     pick = np.where(ok.any(axis=1), pick, COL_NONE).astype(np.int16)
     cur = cur.copy()
     cur[o_w] = pick
