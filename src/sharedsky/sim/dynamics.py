@@ -152,6 +152,15 @@ class Fleet:
             a_trk[idx[m]], a_alt[idx[m]], a_spd[idx[m]] = trk[m], alt[m], spd[m]
         self.pend_start[idx[now]] = np.inf
 
+    def instructed(self, i: int, t_s: float) -> tuple[float, float, float]:
+        """Aircraft `i`'s last instruction (track, level, speed; NaN: its plan's), the one
+        pending if any, else the one flown at `t_s`."""
+        if np.isfinite(self.pend_start[i]):
+            return float(self.pend_trk[i]), float(self.pend_alt[i]), float(self.pend_spd[i])
+        if self.adv_start[i] <= t_s < self.adv_end[i] or self.adv_start[i] > t_s:
+            return float(self.adv_trk[i]), float(self.adv_alt[i]), float(self.adv_spd[i])
+        return float("nan"), float("nan"), float("nan")
+
     def end_advice(self, i: int, t_s: float) -> None:
         """Aircraft `i` resumes its plan at `t_s` (any instruction not yet flown is dropped)."""
         if np.isfinite(self.adv_start[i]):

@@ -82,15 +82,20 @@ class Pilots:
                 continue
             self.followed += 1
             kind = ev.get("manoeuvre")
+            # The advice changes one dimension; the others stay as last instructed (a
+            # level given by an earlier vertical advisory is kept through a turn), as
+            # the engine assumes, not back to the plan.
+            trk, alt, spd = f.instructed(i, t_s)
             if kind == "track":
-                f.advise([i], t_s, track_deg=float(ev["track_deg"]), delay_s=self.delay_s,
-                         duration_s=86400.0)
+                f.advise([i], t_s, track_deg=float(ev["track_deg"]), alt_ft=alt, speed_kt=spd,
+                         delay_s=self.delay_s, duration_s=86400.0)
             elif kind == "speed":
-                f.advise([i], t_s, speed_kt=float(ev["gs_kt"]), delay_s=self.delay_s,
-                         duration_s=86400.0)
+                f.advise([i], t_s, speed_kt=float(ev["gs_kt"]), track_deg=trk, alt_ft=alt,
+                         delay_s=self.delay_s, duration_s=86400.0)
             elif kind == "vertical":
                 target = float(f.alt[i]) + float(ev["vs_fpm"]) / 60.0 * VERTICAL_HOLD_S
-                f.advise([i], t_s, alt_ft=round(target, -2), delay_s=self.delay_s, duration_s=86400.0)
+                f.advise([i], t_s, alt_ft=round(target, -2), track_deg=trk, speed_kt=spd,
+                         delay_s=self.delay_s, duration_s=86400.0)
 
     def summary(self, tracker: AdvisoryTracker, metrics: MetricsCollector) -> dict[str, Any]:
         """What resolution did in this run (part of the metrics)."""
