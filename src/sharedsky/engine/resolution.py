@@ -350,10 +350,12 @@ class _Reach:
     s_nm_s: F64
     lines: list[tuple[F64, F64, F64]]
     v_fts: F64
+    dz_slack_ft: F64  # the height difference may also be this much less (returns to a level)
 
     def take(self, rows: IDX) -> _Reach:
         return _Reach((self.fwd[0][rows], self.fwd[1][rows], self.fwd[2][rows]), self.s_nm_s[rows],
-                      [(a[rows], b[rows], c[rows]) for a, b, c in self.lines], self.v_fts[rows])
+                      [(a[rows], b[rows], c[rows]) for a, b, c in self.lines], self.v_fts[rows],
+                      self.dz_slack_ft[rows])
 
 
 #: Instants at which `_near` samples the look-ahead: a coarse pass, then a fine one.
@@ -402,7 +404,7 @@ def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64
     dt = p.t_s / (n_samples - 1)
     lim = p.h_nm + (np.sqrt(vv) + fast) * dt / 2.0
     lim2 = lim * lim
-    vlim = p.v_ft + (own.v_fts + np.abs(jvz_fts)) * dt / 2.0
+    vlim = p.v_ft + own.dz_slack_ft + (own.v_fts + np.abs(jvz_fts)) * dt / 2.0
     slow_f, fast_f = min(SPEED_FACTORS), max(SPEED_FACTORS)
     near = np.zeros(rx.shape, dtype=bool)
     for k in range(n_samples):
@@ -614,7 +616,14 @@ def resolve(
         for col in (COL_RESUME, COL_KEEP):
             lines.append(_project(cvx[slot_b, col], cvy[slot_b, col], cvz[slot_b, col], pairs))
             reach_fts = np.maximum(reach_fts, np.abs(vs[slot_b, col]) / 60.0)
-    reach = _Reach(fwd, s_nm_s, lines, reach_fts)
+    # How far each aircraft holding an advisory will be, after the lead time, from the
+    # altitude it was advised at (resuming, it returns there).
+    back_ft = np.zeros(n)
+    if advised.orig_alt_ft is not None:
+        back_ft = np.where(advised.active, np.nan_to_num(snap.alt_ft + vz_fts * lead_s - advised.orig_alt_ft),
+                           0.0)
+        back_ft = np.where(np.abs(back_ft) >= 100.0, back_ft, 0.0)
+    reach = _Reach(fwd, s_nm_s, lines, reach_fts, np.abs(back_ft[o_idx]) + np.abs(back_ft[j_idx]))
 
     def near_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64) -> IDX:
         """Of `rows`, those whose neighbour, flying (ivx, ivy, ivz, ivs) (per row), may
@@ -710,9 +719,14 @@ def resolve(
         coord[k_c[st]] = ~_segment_any(~sense_ok, st)
     if adv_vel:
         ra = rows0[j_adv[rows0]]
+        ja = j_idx[ra]
         for avx, avy, avz, avs in adv_vel:
-            ja = j_idx[ra]
             block(ra, judge(ra, avx[ja], avy[ja], avz[ja], avs[ja]))
+        # ... and the original velocity back at its original altitude.
+        rb = ra[back_ft[ja] != 0.0]
+        jb = j_idx[rb]
+        avx, avy, avz, avs = adv_vel[1]
+        block(rb, judge(rb, avx[jb], avy[jb], avz[jb], avs[jb], dz_shift_ft=-back_ft[jb]))
     # Resume only once clear: the original velocity must also keep RESUME_MARGIN times
     # the horizontal minima from every neighbour still ahead, so that an aircraft going
     # back to its route (which converges on it) is not put straight back into conflict.
@@ -721,16 +735,25 @@ def resolve(
         ja = j_idx[adv_rows]
         near = judge(adv_rows, vx[ja], vy[ja], vz[ja], vz_fts[ja], RESUME_MARGIN)[:, COL_RESUME]
         blocked[slot_b[adv_rows[near]], COL_RESUME] = True
-        if advised.orig_alt_ft is not None:
-            # Resuming, the crew also returns to the original altitude: the original
-            # velocity must be as clear there.
-            shift = snap.alt_ft[o_idx[adv_rows]] - advised.orig_alt_ft[o_idx[adv_rows]]
-            moved = np.abs(np.nan_to_num(shift)) >= 100.0
-            if moved.any():
-                rm, jm = adv_rows[moved], ja[moved]
-                near = judge(rm, vx[jm], vy[jm], vz[jm], vz_fts[jm], RESUME_MARGIN,
-                             shift[moved])[:, COL_RESUME]
-                blocked[slot_b[rm[near]], COL_RESUME] = True
+        # Resuming, the crew also returns to the original altitude, and so does an
+        # advised neighbour resuming too: the original velocities must be as clear there.
+        jb = j_idx[adv_rows]
+        back_o, back_j = back_ft[o_idx[adv_rows]], back_ft[jb]
+        moved = (back_o != 0.0) | (back_j != 0.0)
+        if moved.any():
+            rm, jm = adv_rows[moved], jb[moved]
+            if adv_vel:
+                ovx, ovy, ovz, ovs = adv_vel[1]
+                adv_j = advised.active[jm]
+                ivx = np.where(adv_j, ovx[jm], vx[jm])
+                ivy = np.where(adv_j, ovy[jm], vy[jm])
+                ivz = np.where(adv_j, ovz[jm], vz[jm])
+                ivs = np.where(adv_j, ovs[jm], vz_fts[jm])
+            else:
+                ivx, ivy, ivz, ivs = vx[jm], vy[jm], vz[jm], vz_fts[jm]
+            near = judge(rm, ivx, ivy, ivz, ivs, RESUME_MARGIN,
+                         back_o[moved] - back_j[moved])[:, COL_RESUME]
+            blocked[slot_b[rm[near]], COL_RESUME] = True
     free = ~blocked
     intr: list[list[str]] = [[] for _ in range(o_count)]
     ids = snap.id
