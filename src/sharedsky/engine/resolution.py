@@ -48,9 +48,11 @@ so two aircraft manoeuvring at once do not turn into each other when a manoeuvre
 both exists.
 
 Cost. The neighbours of each aircraft to advise come from the same uniform-grid broad
-phase as separation (boxes covering every candidate path), and every candidate of every
-(aircraft, neighbour) pair is solved in closed form at once: no Python loop per
-aircraft or pair.
+phase as separation (boxes covering every candidate path), narrowed by `_near` to those
+that can come within the minima of some candidate path (a conservative sampled test), and
+every candidate of every remaining (aircraft, neighbour) pair is solved in closed form at
+once: no Python loop per aircraft or pair. A joint round judges again only the pairs whose
+neighbour's new advice can bring it near.
 
 Arithmetic. Sums of products are written out term by term (no BLAS, no einsum), so the
 same inputs give the same bits wherever numpy computes IEEE arithmetic the same way;
