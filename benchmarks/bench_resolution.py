@@ -268,7 +268,8 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
 def _group(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]]:
     out: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
     for r in rows:
-        k = (r["dims"], r["density"], r["delay_s"], r["noncompliance"], r.get("margin_nm", 0.0))
+        k = (r["dims"], r["density"], r["delay_s"], r["noncompliance"], r.get("margin_nm", 0.0),
+             r.get("measure_s", 1800.0))
         out.setdefault(k, {}).setdefault(r["method"], []).append(r)
     return out
 
@@ -280,7 +281,7 @@ def tables(rows: list[dict[str, Any]]) -> str:
              "| severity off / sharedsky / MVP | added NM sharedsky / MVP | added s sharedsky / MVP "
              "| changes sharedsky / MVP | sharedsky changes per advisory, share > 1 |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for (dims, dens, delay, nc, margin), by in sorted(_group(rows).items()):
+    for (dims, dens, delay, nc, margin, window), by in sorted(_group(rows).items()):
         seeds = set.intersection(*[{r["seed"] for r in by[m]} for m in by])
         sel = {m: [r for r in by.get(m, []) if r["seed"] in seeds] for m in ("off", "sharedsky", "mvp")}
 
@@ -305,6 +306,7 @@ def tables(rows: list[dict[str, Any]]) -> str:
 
         case = f"{dims} {dens:g}" + (f", delay {delay:g} s, {nc:.0%} not followed" if delay or nc else "")
         case += f", created {margin:g} NM outside" if margin else ""
+        case += f", {window / 60:g} min measured" if window != 1800.0 else ""
         lines.append(
             f"| {case} | {len(seeds)} | {tot('off', 'losses'):.0f} | {ratio('sharedsky')} | {ratio('mvp')} "
             f"| {dep('sharedsky')} | {dep('mvp')} | {sev('off')} / {sev('sharedsky')} / {sev('mvp')} "
