@@ -227,16 +227,17 @@ class MvpController:
 
 def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
              noncompliance: float = 0.0, methods: tuple[str, ...] = ("off", "sharedsky", "mvp"),
-             measure_s: float | None = None) -> list[dict[str, Any]]:
+             measure_s: float | None = None, margin_nm: float = 0.0) -> list[dict[str, Any]]:
     """Every method on one seed's plans; one row per method."""
-    spec = TrafficSpec(density, three_d=three_d, seed=seed)
+    spec = TrafficSpec(density, three_d=three_d, seed=seed, margin_nm=margin_nm)
     if measure_s is not None:
-        spec = TrafficSpec(density, three_d=three_d, seed=seed, measure_s=measure_s)
+        spec = TrafficSpec(density, three_d=three_d, seed=seed, measure_s=measure_s, margin_nm=margin_nm)
     plans = random_traffic(spec)
     rows: list[dict[str, Any]] = []
     base = None
     key = {"density": density, "dims": "3d" if three_d else "2d", "seed": seed,
-           "delay_s": delay_s, "noncompliance": noncompliance, "measure_s": spec.measure_s}
+           "delay_s": delay_s, "noncompliance": noncompliance, "measure_s": spec.measure_s,
+           "margin_nm": margin_nm}
     for m in methods:
         extra: dict[str, Any] = {}
         if m == "off":
@@ -247,7 +248,9 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
                              noncompliance=noncompliance)
             r = run.resolution
             extra = {"changes": r.get("changes_per_advised_aircraft"),
-                     "advised": r.get("aircraft_advised")}
+                     "advised": r.get("aircraft_advised"),
+                     "changes_per_advisory": r.get("changes_per_advisory"),
+                     "changed_more_than_once": r.get("advisories_changed_more_than_once")}
         else:
             ctl = MvpController(len(plans), delay_s=delay_s, noncompliance=noncompliance, seed=seed)
             run = run_square(spec, plans=plans, controller=ctl)
@@ -265,7 +268,8 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
 def _group(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]]:
     out: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
     for r in rows:
-        k = (r["dims"], r["density"], r["delay_s"], r["noncompliance"])
+        k = (r["dims"], r["density"], r["delay_s"], r["noncompliance"], r.get("margin_nm", 0.0),
+             r.get("measure_s", 1800.0))
         out.setdefault(k, {}).setdefault(r["method"], []).append(r)
     return out
 
@@ -275,9 +279,9 @@ def tables(rows: list[dict[str, Any]]) -> str:
     the seeds that have all three methods."""
     lines = ["| case | seeds | LoS off | LoS ratio sharedsky | LoS ratio MVP | DEP sharedsky | DEP MVP "
              "| severity off / sharedsky / MVP | added NM sharedsky / MVP | added s sharedsky / MVP "
-             "| changes sharedsky / MVP |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for (dims, dens, delay, nc), by in sorted(_group(rows).items()):
+             "| changes sharedsky / MVP | sharedsky changes per advisory, share > 1 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (dims, dens, delay, nc, margin, window), by in sorted(_group(rows).items()):
         seeds = set.intersection(*[{r["seed"] for r in by[m]} for m in by])
         sel = {m: [r for r in by.get(m, []) if r["seed"] in seeds] for m in ("off", "sharedsky", "mvp")}
 
@@ -301,12 +305,15 @@ def tables(rows: list[dict[str, Any]]) -> str:
             return format(statistics.fmean(v), fmt) if v else "-"
 
         case = f"{dims} {dens:g}" + (f", delay {delay:g} s, {nc:.0%} not followed" if delay or nc else "")
+        case += f", created {margin:g} NM outside" if margin else ""
+        case += f", {window / 60:g} min measured" if window != 1800.0 else ""
         lines.append(
             f"| {case} | {len(seeds)} | {tot('off', 'losses'):.0f} | {ratio('sharedsky')} | {ratio('mvp')} "
             f"| {dep('sharedsky')} | {dep('mvp')} | {sev('off')} / {sev('sharedsky')} / {sev('mvp')} "
             f"| {mean('sharedsky', 'added_nm', '.1f')} / {mean('mvp', 'added_nm', '.1f')} "
             f"| {mean('sharedsky', 'added_s', '.0f')} / {mean('mvp', 'added_s', '.0f')} "
-            f"| {mean('sharedsky', 'changes', '.1f')} / {mean('mvp', 'changes', '.1f')} |")
+            f"| {mean('sharedsky', 'changes', '.1f')} / {mean('mvp', 'changes', '.1f')} "
+            f"| {mean('sharedsky', 'changes_per_advisory', '.2f')}, {mean('sharedsky', 'changed_more_than_once', '.0%')} |")
     return "\n".join(lines)
 
 
@@ -375,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed-n", type=int, default=10_000)
     ap.add_argument("--speed-repeats", type=int, default=7)
     ap.add_argument("--measure-s", type=float, default=None, help="measured window (default 1800)")
+    ap.add_argument("--margin-nm", type=float, default=0.0,
+                    help="create traffic in a square this much wider on each side than the measured one")
     ap.add_argument("--out", type=Path, help="append one JSON line per run here")
     ap.add_argument("--tables", type=Path, help="print the tables of a --out file and stop")
     a = ap.parse_args(argv)
@@ -395,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     for dens, three, delay, nc in cases:
         for s in seeds:
             got = run_seed(dens, three, s, delay_s=delay, noncompliance=nc,
-                           methods=tuple(a.methods), measure_s=a.measure_s)
+                           methods=tuple(a.methods), measure_s=a.measure_s, margin_nm=a.margin_nm)
             rows += got
             if a.out:
                 with a.out.open("a") as fh:

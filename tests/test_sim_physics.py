@@ -194,3 +194,25 @@ def test_advisory_followed_after_pilot_delay() -> None:
         sim.step()
     assert abs(((float(sim.fleet.trk[i][0]) - new_trk + 180) % 360) - 180) < 1.0
     assert sim.fleet.alt[i][0] > 29000
+
+
+def test_changed_advisory_replaces_the_one_flown_only_after_the_delay() -> None:
+    # A crew told a new manoeuvre keeps flying the one it is flying until it reacts; it
+    # does not go back to its plan in between.
+    sim = Simulation(loads_scenario(SMALL), None, hours=0.5, seed=3, detection=False)
+    for _ in range(400):
+        sim.step()
+    i = sim.fleet.index_of([next(p.icao24 for p in sim.plans if p.mission == "cap")])
+    first = (float(sim.fleet.trk[i][0]) + 60.0) % 360.0
+    sim.fleet.advise(i, sim.t_s, track_deg=first, delay_s=0.0, duration_s=3600.0)
+    for _ in range(90):
+        sim.step()
+    assert abs(((float(sim.fleet.trk[i][0]) - first + 180) % 360) - 180) < 1.0
+    second = (first + 30.0) % 360.0
+    sim.fleet.advise(i, sim.t_s, track_deg=second, delay_s=10.0, duration_s=3600.0)
+    for _ in range(9):
+        sim.step()
+        assert abs(((float(sim.fleet.trk[i][0]) - first + 180) % 360) - 180) < 1.0
+    for _ in range(60):
+        sim.step()
+    assert abs(((float(sim.fleet.trk[i][0]) - second + 180) % 360) - 180) < 1.0

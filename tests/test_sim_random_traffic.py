@@ -42,6 +42,19 @@ def test_density_stays_constant_over_the_run() -> None:
     assert abs(one.mean() - 100.0) < 15 and one.min() > 60
 
 
+def test_traffic_created_outside_the_measured_square_keeps_its_density() -> None:
+    # With a margin, aircraft are created at the edge of a wider square: the measured
+    # square holds the same density, and no aircraft appears inside it.
+    spec = TrafficSpec(100.0, margin_nm=20.0)
+    times = np.arange(0.0, spec.duration_s, 60.0)
+    counts = np.mean([_inside_counts(TrafficSpec(100.0, seed=s, margin_nm=20.0), times) for s in range(6)],
+                     axis=0)
+    assert np.all(np.abs(counts - spec.n_inside) < 0.08 * spec.n_inside), counts
+    late = [p for p in random_traffic(spec) if p.launch_s > 0]
+    assert late and not spec.square.inside(np.array([p.lat_deg for p in late]),
+                                           np.array([p.lon_deg for p in late])).any()
+
+
 def test_three_d_levels_and_directions() -> None:
     plans = random_traffic(TrafficSpec(50.0, three_d=True, seed=2))
     start = np.array([p.alt_ft for p in plans])

@@ -122,6 +122,7 @@ class _Held:
     first_s: float
     changes: int = 0
     intruders: list[str] = field(default_factory=list)
+    orig_alt_ft: float = float("nan")  # altitude when first advised
 
 
 def _sense(kind: int, dtrk: float, gs_from: float, gs_to: float, vs_to: float) -> str:
@@ -201,11 +202,10 @@ class AdvisoryTracker:
         if not self.held:
             return adv, {}
         row = {str(x): i for i, x in enumerate(snap.id.tolist()) if str(x) in self.held}
-        cols = [c.copy() for c in (adv.orig_track_deg, adv.orig_gs_kt, adv.orig_vs_fpm,
-                                   adv.adv_track_deg, adv.adv_gs_kt, adv.adv_vs_fpm)]
+        cols = [np.full(n, np.nan) for _ in range(7)]
         for ident, i in row.items():
             h = self.held[ident]
-            for c, v in zip(cols, (*h.orig, *h.adv), strict=True):
+            for c, v in zip(cols, (*h.orig, *h.adv, h.orig_alt_ft), strict=True):
                 c[i] = v
         return Advised(*cols), row
 
@@ -255,7 +255,7 @@ class AdvisoryTracker:
                 self.serial += 1
                 h_new = _Held(ident, snap.parties[int(snap.party[i])], self.serial,
                           (float(snap.track_deg[i]), float(snap.gs_kt[i]), float(snap.vs_fpm[i])),
-                          adv, t, 0, list(res.intruders[k]))
+                          adv, t, 0, list(res.intruders[k]), float(snap.alt_ft[i]))
                 self.held[ident] = h = h_new
                 self.counts["advisories"] += 1
                 state = "new"

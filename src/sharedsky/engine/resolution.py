@@ -6,7 +6,8 @@ Pure functions over one snapshot; no I/O, no clock.
 
 Manoeuvres. Each candidate is one change of the aircraft's velocity, flown straight
 after a lead time (`lead_s`, the crew's reaction: until then every aircraft keeps its
-present velocity): a new track (present track +/- 5..90 deg in 5 deg steps), a new
+present velocity) and the time the change takes to establish (half a turn at BANK_DEG,
+half a speed change at ACCEL_KT_S, flown at the present velocity meanwhile): a new track (present track +/- 5..90 deg in 5 deg steps), a new
 ground speed (present x 0.8, 0.9, 1.1, 1.2) or a new vertical speed (-2000, -1000, 0,
 +1000, +2000 ft/min). A candidate is *free* when, flown from the end of the lead time
 to the end of the look-ahead, it loses no separation (the pair's agreed minima times
@@ -35,8 +36,11 @@ the size of the change (degrees of turn; a 10 % speed change costs as a 12 deg t
 left, climb before descend): deterministic, so the same snapshot and rules give the
 same advice on every machine.
 
-Stability. An aircraft already advised keeps its advice while it stays free, and is
-told to resume its course as soon as its original velocity is free again.
+Stability. An aircraft already advised keeps its advice while it stays free of the
+agreed minima times KEEP_BUFFER (less than the buffer needed to choose it: hysteresis),
+and is told to resume its course once its original velocity is free again, with
+RESUME_MARGIN times the horizontal minima from every neighbour, both where it is and
+back at its original altitude.
 
 Joint resolution. After the first choice, up to ROUNDS further rounds judge every
 candidate also against the advice the neighbours now hold (accumulated over the rounds),
@@ -44,9 +48,11 @@ so two aircraft manoeuvring at once do not turn into each other when a manoeuvre
 both exists.
 
 Cost. The neighbours of each aircraft to advise come from the same uniform-grid broad
-phase as separation (boxes covering every candidate path), and every candidate of every
-(aircraft, neighbour) pair is solved in closed form at once: no Python loop per
-aircraft or pair.
+phase as separation (boxes covering every candidate path), narrowed by `_near` to those
+that can come within the minima of some candidate path (a conservative sampled test), and
+every candidate of every remaining (aircraft, neighbour) pair is solved in closed form at
+once: no Python loop per aircraft or pair. A joint round judges again only the pairs whose
+neighbour's new advice can bring it near.
 
 Arithmetic. Sums of products are written out term by term (no BLAS, no einsum), so the
 same inputs give the same bits wherever numpy computes IEEE arithmetic the same way;
@@ -87,6 +93,17 @@ TIE_NM = 1.0e-6
 TIE_FT = 1.0e-3
 #: Resume needs this many times the horizontal minima from every neighbour ahead.
 RESUME_MARGIN = 2.0
+#: How the engine expects a manoeuvre to be flown: turns at this bank, speed changes at
+#: this rate (an airliner's; faster aircraft only do better).
+BANK_DEG = 25.0
+ACCEL_KT_S = 1.0
+G_MS2 = 9.80665
+MS_PER_KT = 1852.0 / 3600.0
+#: Advice given is kept while free of the agreed minima times this (chosen: `buffer`).
+KEEP_BUFFER = 1.0
+#: Without a free manoeuvre, the advice held is kept unless another leaves this much more
+#: of the minima at closest approach.
+BEST_EFFORT_KEEP = 0.1
 #: Rounds of joint resolution after the first choice.
 ROUNDS = 4
 TURNS_DEG = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0)
@@ -179,7 +196,8 @@ class AircraftRules:
 @dataclass(frozen=True)
 class Advised:
     """Aircraft that hold an advisory (arrays of N; NaN where none): the velocity they
-    were flying when first advised (to resume) and the velocity they are advised."""
+    were flying when first advised (to resume) and the velocity they are advised;
+    `orig_alt_ft`, the altitude they were at (resuming, they return to it), if known."""
 
     orig_track_deg: F64
     orig_gs_kt: F64
@@ -187,6 +205,7 @@ class Advised:
     adv_track_deg: F64
     adv_gs_kt: F64
     adv_vs_fpm: F64
+    orig_alt_ft: F64 | None = None
 
     @classmethod
     def none(cls, n: int) -> Advised:
@@ -319,6 +338,93 @@ class _Pairs:
     t_s: F64
     alt_unknown_h: BOOL
 
+    def take(self, rows: IDX) -> _Pairs:
+        return _Pairs(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """Where the owner of each directed pair can be, per row: its forward direction and
+    speed in the pair's plane (NM/s), extra straight velocities it may be given (its
+    advised and original ones, in the plane) and how fast it may change height (ft/s)."""
+
+    fwd: tuple[F64, F64, F64]
+    s_nm_s: F64
+    lines: list[tuple[F64, F64, F64]]
+    v_fts: F64
+    dz_slack_ft: F64  # the height difference may also be this much less (returns to a level)
+
+    def take(self, rows: IDX) -> _Reach:
+        return _Reach((self.fwd[0][rows], self.fwd[1][rows], self.fwd[2][rows]), self.s_nm_s[rows],
+                      [(a[rows], b[rows], c[rows]) for a, b, c in self.lines], self.v_fts[rows],
+                      self.dz_slack_ft[rows])
+
+
+#: Instants at which `_near` samples the look-ahead: a coarse pass, then a fine one.
+NEAR_SAMPLES = (5, 17)
+
+
+def _near(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64) -> BOOL:
+    """Rows (o, j) where j, flying `jv` (in the pair's plane) from the end of the lead
+    time, may come within the minima of some candidate path of o (`_near_sampled`, first
+    coarse, then fine on the rows left)."""
+    rows = np.arange(p.rx.shape[0])
+    for n_samples in NEAR_SAMPLES:
+        ok = _near_sampled(p.take(rows), own.take(rows), (jv[0][rows], jv[1][rows], jv[2][rows]),
+                           jvz_fts[rows], n_samples)
+        rows = rows[ok]
+    near = np.zeros(p.rx.shape[0], dtype=bool)
+    near[rows] = True
+    return near
+
+
+def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64,
+                  n_samples: int) -> BOOL:
+    """Rows (o, j) where j, flying `jv` (in the pair's plane) from the end of the lead
+    time, may come within the minima of some candidate path of o: a cheap, conservative
+    test that spares judging every candidate against far neighbours.
+
+    t s after the lead, o's candidate positions lie on the forward half-circle of radius
+    s t (turns), on the segment 0.8-1.2 s t ahead (speed changes; vertical manoeuvres
+    keep the present velocity) or on the straight lines of `own.lines`; its height within
+    `own.v_fts` t of its own. The distance from j to that set changes by at most the sum
+    of their speeds, so at NEAR_SAMPLES instants it is compared to the minima plus that
+    speed times half the interval between samples (`n_samples` of them)."""
+    rx, ry, rz = p.rx, p.ry, p.rz
+    x0 = _dot(rx, ry, rz, *own.fwd)
+    xv = _dot(*jv, *own.fwd)
+    rr = _dot(rx, ry, rz, rx, ry, rz)
+    rv = _dot(rx, ry, rz, *jv)
+    vv = _dot(*jv, *jv)
+    s = own.s_nm_s
+    fast = max(SPEED_FACTORS) * s
+    lw: list[tuple[F64, F64]] = []
+    for lx, ly, lz in own.lines:
+        wx, wy, wz = jv[0] - lx, jv[1] - ly, jv[2] - lz
+        lw.append((_dot(rx, ry, rz, wx, wy, wz), _dot(wx, wy, wz, wx, wy, wz)))
+        fast = np.maximum(fast, np.sqrt(_dot(lx, ly, lz, lx, ly, lz)))
+    dt = p.t_s / (n_samples - 1)
+    lim = p.h_nm + (np.sqrt(vv) + fast) * dt / 2.0
+    lim2 = lim * lim
+    vlim = p.v_ft + own.dz_slack_ft + (own.v_fts + np.abs(jvz_fts)) * dt / 2.0
+    slow_f, fast_f = min(SPEED_FACTORS), max(SPEED_FACTORS)
+    near = np.zeros(rx.shape, dtype=bool)
+    for k in range(n_samples):
+        t = dt * k
+        x = x0 + xv * t
+        rho2 = np.maximum(rr + 2.0 * rv * t + vv * t * t, 0.0)
+        y2 = np.maximum(rho2 - x * x, 0.0)
+        big_r = s * t
+        d_arc = np.where(x >= 0.0, np.sqrt(rho2) - big_r, np.sqrt(y2) - big_r)
+        d2 = np.where(x >= 0.0, d_arc * d_arc, x * x + d_arc * d_arc)
+        dx = np.maximum(np.maximum(slow_f * big_r - x, x - fast_f * big_r), 0.0)
+        d2 = np.minimum(d2, dx * dx + y2)
+        for b, a in lw:
+            d2 = np.minimum(d2, rr + 2.0 * b * t + a * t * t)
+        dz = np.abs(p.dz_ft + jvz_fts * t)
+        near |= (d2 < lim2) & (np.isnan(dz) | (dz - own.v_fts * t < vlim))
+    return near | ~np.isfinite(p.t_s)
+
 
 def _project(vx: F64, vy: F64, vz: F64, p: _Pairs) -> tuple[F64, F64, F64]:
     """Horizontal part of vectors in each pair's tangent plane (broadcast over extra axes)."""
@@ -335,8 +441,8 @@ H_SRC = np.where(CAND_KIND == VERTICAL, 0, np.arange(N_CAND))
 V_SRC = np.where((CAND_KIND == TRACK) | (CAND_KIND == SPEED), 0, np.arange(N_CAND))
 H_COLS = np.unique(H_SRC)
 V_COLS = np.unique(V_SRC)
-H_MAP = np.searchsorted(H_COLS, H_SRC)
-V_MAP = np.searchsorted(V_COLS, V_SRC)
+assert np.array_equal(H_COLS, np.arange(H_COLS.size)), "horizontal candidates first"
+assert np.array_equal(V_COLS[3:], np.arange(H_COLS.size, N_CAND)), "then the vertical ones"
 
 
 @dataclass(frozen=True)
@@ -355,40 +461,60 @@ class _Plane:
         return _Plane(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
 
-def _hits(p: _Plane, w_e: F64, w_n: F64, dvz_fts: F64) -> BOOL:
+def _hits(p: _Plane, w_e: F64, w_n: F64, dvz_fts: F64, col_factor: F64, lag_s: F64) -> BOOL:
     """For relative velocities (K, C) of the candidate grid: loss of separation within
-    the look-ahead. Horizontal intervals are solved only for candidates that change the
-    horizontal velocity (and the present one), vertical ones only for those that change
-    the vertical speed."""
+    the look-ahead, the minima of candidate c times col_factor[c], the owner flying its
+    present velocity for lag_s[k, c] more seconds before the candidate's (its turn or
+    speed change under way), or not (the candidate must be free either way: the turn
+    flown lies between the two). Horizontal intervals are solved only for candidates that
+    change the horizontal velocity (and the present one), vertical ones only for those
+    that change the vertical speed."""
     k = p.r_e.shape[0]
-    w_e, w_n = w_e[:, H_COLS], w_n[:, H_COLS]
+    nh = H_COLS.size  # the candidate grid is laid out as H_COLS, then the vertical ones
+    w_e, w_n = w_e[:, :nh], w_n[:, :nh]
     dvz = dvz_fts[:, V_COLS]
-    re, rn = p.r_e[:, None], p.r_n[:, None]
-    h = p.h_nm[:, None]
+    lag = lag_s[:, :nh]
+    re0, rn0 = p.r_e[:, None], p.r_n[:, None]
+    # Column 0 (the present velocity) is the relative motion during the lag.
+    re = re0 + w_e[:, :1] * lag
+    rn = rn0 + w_n[:, :1] * lag
+    h = p.h_nm[:, None] * col_factor[:nh][None, :]
     a = w_e * w_e + w_n * w_n
     b = re * w_e + rn * w_n
-    cc = np.broadcast_to(re * re + rn * rn - h * h, a.shape)
+    cc = re * re + rn * rn - h * h
     h_lo, h_hi = _open_interval_horizontal(a, b, cc)
+    h_lo, h_hi = h_lo + lag, h_hi + lag
+    b0 = re0 * w_e + rn0 * w_n
+    i_lo, i_hi = _open_interval_horizontal(a, b0, re0 * re0 + rn0 * rn0 - h * h)
     dz = np.broadcast_to(p.dz_ft[:, None], (k, V_COLS.size))
     unknown = np.isnan(dz)
-    v = np.broadcast_to(p.v_ft[:, None], dz.shape)
+    v = p.v_ft[:, None] * col_factor[V_COLS][None, :]
     v_lo, v_hi = _open_interval_vertical(np.where(unknown, 0.0, dz), np.where(unknown, 0.0, dvz), v)
     v_lo = np.where(unknown, -np.inf, v_lo)
     v_hi = np.where(unknown, np.inf, v_hi)
     # Already inside (or bound to be by the end of the lead time): a manoeuvre cannot be
     # free of that, so it is judged by whether it closes on neither axis (range and
     # height difference not shrinking): then the separation never gets smaller.
-    h_open = b >= 0.0
+    h_open = b0 >= 0.0
     v_open = unknown | (np.where(unknown, 0.0, dz) * dvz >= 0.0)
-    h_lo, h_hi, h_open = h_lo[:, H_MAP], h_hi[:, H_MAP], h_open[:, H_MAP]
-    v_lo, v_hi, v_open = v_lo[:, V_MAP], v_hi[:, V_MAP], v_open[:, V_MAP]
-    t_in = np.maximum(np.maximum(h_lo, v_lo), 0.0)
-    t_out = np.minimum(np.minimum(h_hi, v_hi), p.t_s[:, None])
-    hit = t_in < t_out
-    inside = hit & (h_lo < 0.0) & (v_lo < 0.0)
-    hit = np.where(inside, ~(h_open & v_open), hit)
+    n_lo, n_hi = h_lo[:, :1], h_hi[:, :1]
+    t_end = p.t_s[:, None]
+
+    def combine(hs: slice, vs: slice) -> BOOL:
+        """Horizontal columns `hs` with vertical columns `vs` (one side may be column 0)."""
+        vlo, vhi, lg = v_lo[:, vs], v_hi[:, vs], lag[:, hs]
+        hit = np.maximum(np.maximum(h_lo[:, hs], vlo), lg) < np.minimum(np.minimum(h_hi[:, hs], vhi), t_end)
+        hit |= np.maximum(np.maximum(i_lo[:, hs], vlo), 0.0) < np.minimum(np.minimum(i_hi[:, hs], vhi), t_end)
+        hit |= np.maximum(np.maximum(n_lo, vlo), 0.0) < np.minimum(np.minimum(n_hi, vhi), np.minimum(lg, t_end))
+        inside = (n_lo < 0.0) & (n_hi > 0.0) & (vlo < 0.0) & (vhi > 0.0)
+        return np.asarray(np.where(inside, ~(h_open[:, hs] & v_open[:, vs]), hit))
+
+    out = np.empty((k, N_CAND), dtype=bool)
+    out[:, :nh] = combine(slice(0, nh), slice(0, 1))  # horizontal manoeuvres: present vs
+    out[:, 1:3] = combine(slice(1, 3), slice(1, 3))  # resume and keep: their own vs
+    out[:, nh:] = combine(slice(0, 1), slice(3, None))  # vertical ones: present velocity
     unknown_c = np.isnan(p.dz_ft)[:, None]
-    return hit & (~unknown_c | p.alt_unknown_h[:, None])
+    return out & (~unknown_c | p.alt_unknown_h[:, None])
 
 
 def _segment_any(x: BOOL, starts: IDX) -> BOOL:
@@ -477,46 +603,37 @@ def resolve(
     p = _project(rx0, ry0, rz0, base)
     pairs = _Pairs(p[0], p[1], p[2], ux, uy, uz, dz0, base.h_nm, base.v_ft, base.t_s,
                    base.alt_unknown_h)
-    # Narrow the neighbours to those that can matter: the neighbour's straight path must
-    # come within the minima of the disc (and height band) the owner can reach by then.
-    vrel = _project(vx[j_idx], vy[j_idx], vz[j_idx], pairs)
-    own_reach_nm_s = snap.gs_kt[o_idx] * max(SPEED_FACTORS) / 3600.0
-    own_reach_fts = np.maximum(np.abs(vz_fts[o_idx]), max(abs(v) for v in VS_TARGETS_FPM) / 60.0)
-    keep = np.zeros(o_idx.size, dtype=bool)
-    for frac in np.linspace(0.0, 1.0, 9):
-        tk = pairs.t_s * frac
-        qx, qy, qz = pairs.rx + vrel[0] * tk, pairs.ry + vrel[1] * tk, pairs.rz + vrel[2] * tk
-        d = np.sqrt(_dot(qx, qy, qz, qx, qy, qz))
-        # Between samples the gap can shrink by at most the closing speed times half a step.
-        slack = (own_reach_nm_s + snap.gs_kt[j_idx] / 3600.0) * pairs.t_s / 16.0
-        near_h = d - own_reach_nm_s * tk < pairs.h_nm + slack
-        dzk = np.abs(pairs.dz_ft + vz_fts[j_idx] * tk)
-        vslack = (own_reach_fts + np.abs(vz_fts[j_idx])) * pairs.t_s / 16.0
-        near_v = np.isnan(dzk) | (dzk - own_reach_fts * tk < pairs.v_ft + vslack)
-        keep |= near_h & near_v
-    keep |= ~np.isfinite(pairs.t_s)
-    keep |= advised.active[j_idx]  # it may fly its advised or original velocity instead
-    # A neighbour that may be advised too can fly anywhere within its own reach.
-    both = owner[j_idx] & ~keep
-    if both.any():
-        r0 = np.sqrt(_dot(pairs.rx, pairs.ry, pairs.rz, pairs.rx, pairs.ry, pairs.rz))
-        reach2 = (own_reach_nm_s + snap.gs_kt[j_idx] * max(SPEED_FACTORS) / 3600.0) * pairs.t_s
-        vreach2 = (own_reach_fts + np.maximum(np.abs(vz_fts[j_idx]), own_reach_fts)) * pairs.t_s
-        keep |= both & (r0 < pairs.h_nm + reach2) & (
-            np.isnan(pairs.dz_ft) | (np.abs(pairs.dz_ft) < pairs.v_ft + vreach2))
-    if not keep.all():
-        o_idx, j_idx = o_idx[keep], j_idx[keep]
-        pairs = _Pairs(*(getattr(pairs, f)[keep] for f in pairs.__dataclass_fields__))
-    if o_idx.size == 0:
-        free = np.ones((o_count, N_CAND), dtype=bool)
-        coord = free.copy()
-        return _choose(snap, owners, trk, gs, vs, allowed, free, coord,
-                       [[] for _ in range(o_count)])
-    k_slot = slot[o_idx]
-    starts = np.flatnonzero(np.r_[True, k_slot[1:] != k_slot[:-1]])
+    # Narrow the neighbours to those that can matter (`_near`); the others stay aside
+    # for the joint rounds, where a neighbour given advice flies another straight path.
+    fwd0 = _project(vx[o_idx], vy[o_idx], vz[o_idx], pairs)
+    s_nm_s = np.sqrt(_dot(*fwd0, *fwd0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fwd = (np.where(s_nm_s > 0.0, fwd0[0] / s_nm_s, 0.0), np.where(s_nm_s > 0.0, fwd0[1] / s_nm_s, 0.0),
+               np.where(s_nm_s > 0.0, fwd0[2] / s_nm_s, 0.0))
+    slot_b = slot[o_idx]
+    reach_fts = np.maximum(np.abs(vz_fts[o_idx]), max(abs(v) for v in VS_TARGETS_FPM) / 60.0)
+    lines: list[tuple[F64, F64, F64]] = []
+    if advised.active[o_idx].any():
+        # An advised owner may also be given its advised or its original velocity.
+        for col in (COL_RESUME, COL_KEEP):
+            lines.append(_project(cvx[slot_b, col], cvy[slot_b, col], cvz[slot_b, col], pairs))
+            reach_fts = np.maximum(reach_fts, np.abs(vs[slot_b, col]) / 60.0)
+    # How far each aircraft holding an advisory will be, after the lead time, from the
+    # altitude it was advised at (resuming, it returns there).
+    back_ft = np.zeros(n)
+    if advised.orig_alt_ft is not None:
+        back_ft = np.where(advised.active, np.nan_to_num(snap.alt_ft + vz_fts * lead_s - advised.orig_alt_ft),
+                           0.0)
+        back_ft = np.where(np.abs(back_ft) >= 100.0, back_ft, 0.0)
+    reach = _Reach(fwd, s_nm_s, lines, reach_fts, np.abs(back_ft[o_idx]) + np.abs(back_ft[j_idx]))
 
-    own_vx, own_vy, own_vz = cvx[k_slot], cvy[k_slot], cvz[k_slot]
-    own_vs = vs[k_slot] / 60.0
+    def near_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64) -> IDX:
+        """Of `rows`, those whose neighbour, flying (ivx, ivy, ivz, ivs) (per row), may
+        come within the minima of a candidate path of the owner."""
+        pr = pairs.take(rows)
+        jv = _project(ivx, ivy, ivz, pr)
+        return rows[_near(pr, reach.take(rows), jv, ivs)]
+
     # Candidates are judged in the east/north plane of the aircraft advised: its own
     # candidate velocities are then plain (gs sin trk, gs cos trk), and only the
     # neighbour's position and velocity are projected (once per pair, not per candidate).
@@ -524,66 +641,125 @@ def resolve(
     # 5 NM at 50 NM range by about 1e-5 NM.
     slat_o, clat_o = np.sin(np.radians(lat_o)), np.cos(np.radians(lat_o))
     slon_o, clon_o = np.sin(np.radians(lon_o)), np.cos(np.radians(lon_o))
-    east = (-slon_o[k_slot], clon_o[k_slot], np.zeros(k_slot.size))
-    north = (-slat_o[k_slot] * clon_o[k_slot], -slat_o[k_slot] * slon_o[k_slot], clat_o[k_slot])
-    r_e = _dot(pairs.rx, pairs.ry, pairs.rz, *east)
-    r_n = _dot(pairs.rx, pairs.ry, pairs.rz, *north)
     trk_rad = np.radians(trk)
-    own_e = (gs / 3600.0 * np.sin(trk_rad))[k_slot]
-    own_n = (gs / 3600.0 * np.cos(trk_rad))[k_slot]
-    plane = _Plane(r_e, r_n, pairs.dz_ft, pairs.h_nm, pairs.v_ft, pairs.t_s, pairs.alt_unknown_h)
+    own_e = gs / 3600.0 * np.sin(trk_rad)
+    own_n = gs / 3600.0 * np.cos(trk_rad)
+    own_vs_fts = vs / 60.0
 
-    def judge(ivx: F64, ivy: F64, ivz: F64, ivs: F64, rows: IDX | None = None) -> BOOL:
-        """Candidates of the owners of pairs `rows` (all) against the given velocities."""
-        sel = slice(None) if rows is None else rows
-        ie = _dot(ivx[sel], ivy[sel], ivz[sel], east[0][sel], east[1][sel], east[2][sel])
-        i_n = _dot(ivx[sel], ivy[sel], ivz[sel], north[0][sel], north[1][sel], north[2][sel])
-        pl = plane if rows is None else plane.take(rows)
-        return _hits(pl, ie[:, None] - own_e[sel], i_n[:, None] - own_n[sel],
-                     ivs[sel][:, None] - own_vs[sel])
+    def judge(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, h_factor: float = 1.0,
+              dz_shift_ft: F64 | None = None) -> BOOL:
+        """(len(rows), C): candidates of the owners of `rows` that lose separation with
+        the neighbour flying (ivx, ivy, ivz, ivs) (per row), minima times `h_factor`
+        (the owner `dz_shift_ft` lower, if given)."""
+        ks = slot_b[rows]
+        east = (-slon_o[ks], clon_o[ks], np.zeros(ks.size))
+        north = (-slat_o[ks] * clon_o[ks], -slat_o[ks] * slon_o[ks], clat_o[ks])
+        pr = pairs.take(rows)
+        dz = pr.dz_ft if dz_shift_ft is None else pr.dz_ft + dz_shift_ft
+        plane = _Plane(_dot(pr.rx, pr.ry, pr.rz, *east), _dot(pr.rx, pr.ry, pr.rz, *north), dz,
+                       pr.h_nm * h_factor, pr.v_ft, pr.t_s, pr.alt_unknown_h)
+        ie = _dot(ivx, ivy, ivz, *east)
+        i_n = _dot(ivx, ivy, ivz, *north)
+        return _hits(plane, ie[:, None] - own_e[ks], i_n[:, None] - own_n[ks],
+                     ivs[:, None] - own_vs_fts[ks], col_factor, lag_s[ks])
 
-    hit = judge(vx[j_idx], vy[j_idx], vz[j_idx], vz_fts[j_idx])
-    # Senses from the present geometry of the pairs in conflict (candidate NONE).
-    conflict_k = hit[:, COL_NONE]
-    sense_ok = _coordination(snap, pairs, o_idx, j_idx, k_slot, trk, gs, vs, cvx, cvy, cvz,
-                             (vx, vy, vz, vz_fts), conflict_k, wide)
-    ok_k = conflict_k[:, None] & ~sense_ok  # a conflict pair whose sense the candidate violates
+    # Hysteresis: advice already given is kept while it stays free of the agreed minima
+    # times KEEP_BUFFER, less than the buffer required to choose it, so that it is not
+    # changed each time a neighbour's small move eats into the buffer.
+    col_factor = np.ones(N_CAND)
+    col_factor[COL_KEEP] = min(KEEP_BUFFER / buffer, 1.0) if buffer > 0 else 1.0
 
+    # The time a candidate takes to establish (half the turn at BANK_DEG, half the speed
+    # change at ACCEL_KT_S), flown at the present velocity meanwhile.
+    rate_deg_s = np.degrees(G_MS2 * np.tan(np.radians(BANK_DEG)) / np.maximum(gs0 * MS_PER_KT, 1.0))
+    lag_s = (np.abs(_wrap180(trk - trk0[:, None])) / (2.0 * rate_deg_s[:, None])
+             + np.abs(gs - gs0[:, None]) / (2.0 * ACCEL_KT_S))
+
+    blocked = np.zeros((o_count, N_CAND), dtype=bool)
+
+    def block(rows: IDX, hit_rows: BOOL) -> None:
+        """Candidates that lose separation in any of `rows` (sorted) are not free."""
+        if rows.size:
+            ks = slot_b[rows]
+            st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+            blocked[ks[st]] |= _segment_any(hit_rows, st)
+
+    all_rows = np.arange(o_idx.size)
+    rows0 = near_rows(all_rows, vx[j_idx], vy[j_idx], vz[j_idx], vz_fts[j_idx])
     # Intruders holding advisories: judge against their advised velocity, and their
     # original one (they may not comply, or may resume), as well.
     j_adv = advised.active[j_idx]
+    adv_vel: list[tuple[F64, F64, F64, F64]] = []
     if j_adv.any():
-        sel = np.flatnonzero(j_adv)
         for t_a, g_a, v_a in ((advised.adv_track_deg, advised.adv_gs_kt, advised.adv_vs_fpm),
                               (advised.orig_track_deg, advised.orig_gs_kt, advised.orig_vs_fpm)):
             avx, avy, avz = velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, np.nan_to_num(t_a),
                                                np.nan_to_num(g_a))
-            avs = np.nan_to_num(v_a) / 60.0
-            hit[sel] |= judge(avx[j_idx], avy[j_idx], avz[j_idx], avs[j_idx], sel)
-
-    free = np.ones((o_count, N_CAND), dtype=bool)
+            adv_vel.append((avx, avy, avz, np.nan_to_num(v_a) / 60.0))
+        ja = np.flatnonzero(j_adv)
+        extra = [near_rows(ja, a[0][j_idx[ja]], a[1][j_idx[ja]], a[2][j_idx[ja]], a[3][j_idx[ja]])
+                 for a in adv_vel]
+        rows0 = np.union1d(rows0, np.concatenate(extra))
+    judged = np.zeros(o_idx.size, dtype=bool)
+    judged[rows0] = True
+    jr = j_idx[rows0]
+    hit = judge(rows0, vx[jr], vy[jr], vz[jr], vz_fts[jr])
+    # Advice held is judged against an advised neighbour's advised and original velocity
+    # (below), not against the one it has half-way through its own manoeuvre.
+    keep_hit = hit[:, COL_KEEP].copy()
+    hit[:, COL_KEEP] &= ~advised.active[jr]
+    block(rows0, hit)
+    hit[:, COL_KEEP] = keep_hit
+    # Senses from the present geometry of the pairs in conflict (candidate NONE).
+    conflict_rows = rows0[hit[:, COL_NONE]]
+    o_c, j_c, k_c = o_idx[conflict_rows], j_idx[conflict_rows], slot_b[conflict_rows]
+    sense_ok = _coordination(snap, pairs.take(conflict_rows), o_c, j_c, k_c, trk, gs, vs, cvx, cvy, cvz,
+                             (vx, vy, vz, vz_fts))
     coord = np.ones((o_count, N_CAND), dtype=bool)
-    at = k_slot[starts]
-    free[at] = ~_segment_any(hit, starts)
-    coord[at] = ~_segment_any(ok_k, starts)
+    if conflict_rows.size:
+        st = np.flatnonzero(np.r_[True, k_c[1:] != k_c[:-1]])
+        coord[k_c[st]] = ~_segment_any(~sense_ok, st)
+    if adv_vel:
+        ra = rows0[j_adv[rows0]]
+        ja = j_idx[ra]
+        for avx, avy, avz, avs in adv_vel:
+            block(ra, judge(ra, avx[ja], avy[ja], avz[ja], avs[ja]))
+        # ... and the original velocity back at its original altitude.
+        rb = ra[back_ft[ja] != 0.0]
+        jb = j_idx[rb]
+        avx, avy, avz, avs = adv_vel[1]
+        block(rb, judge(rb, avx[jb], avy[jb], avz[jb], avs[jb], dz_shift_ft=-back_ft[jb]))
     # Resume only once clear: the original velocity must also keep RESUME_MARGIN times
     # the horizontal minima from every neighbour still ahead, so that an aircraft going
     # back to its route (which converges on it) is not put straight back into conflict.
-    adv_rows = np.flatnonzero(has[k_slot])
+    adv_rows = rows0[has[slot_b[rows0]]]
     if adv_rows.size:
-        pl = plane.take(adv_rows)
-        pl = _Plane(pl.r_e, pl.r_n, pl.dz_ft, pl.h_nm * RESUME_MARGIN, pl.v_ft, pl.t_s, pl.alt_unknown_h)
-        sel = adv_rows
-        ie = _dot(vx[j_idx][sel], vy[j_idx][sel], vz[j_idx][sel], east[0][sel], east[1][sel], east[2][sel])
-        i_n = _dot(vx[j_idx][sel], vy[j_idx][sel], vz[j_idx][sel], north[0][sel], north[1][sel], north[2][sel])
-        near = _hits(pl, ie[:, None] - own_e[sel], i_n[:, None] - own_n[sel],
-                     vz_fts[j_idx][sel][:, None] - own_vs[sel])[:, COL_RESUME]
-        blocked = np.zeros(o_count, dtype=bool)
-        blocked[k_slot[adv_rows[near]]] = True
-        free[:, COL_RESUME] &= ~blocked
+        ja = j_idx[adv_rows]
+        near = judge(adv_rows, vx[ja], vy[ja], vz[ja], vz_fts[ja], RESUME_MARGIN)[:, COL_RESUME]
+        blocked[slot_b[adv_rows[near]], COL_RESUME] = True
+        # Resuming, the crew also returns to the original altitude, and so does an
+        # advised neighbour resuming too: the original velocities must be as clear there.
+        jb = j_idx[adv_rows]
+        back_o, back_j = back_ft[o_idx[adv_rows]], back_ft[jb]
+        moved = (back_o != 0.0) | (back_j != 0.0)
+        if moved.any():
+            rm, jm = adv_rows[moved], jb[moved]
+            if adv_vel:
+                ovx, ovy, ovz, ovs = adv_vel[1]
+                adv_j = advised.active[jm]
+                ivx = np.where(adv_j, ovx[jm], vx[jm])
+                ivy = np.where(adv_j, ovy[jm], vy[jm])
+                ivz = np.where(adv_j, ovz[jm], vz[jm])
+                ivs = np.where(adv_j, ovs[jm], vz_fts[jm])
+            else:
+                ivx, ivy, ivz, ivs = vx[jm], vy[jm], vz[jm], vz_fts[jm]
+            near = judge(rm, ivx, ivy, ivz, ivs, RESUME_MARGIN,
+                         back_o[moved] - back_j[moved])[:, COL_RESUME]
+            blocked[slot_b[rm[near]], COL_RESUME] = True
+    free = ~blocked
     intr: list[list[str]] = [[] for _ in range(o_count)]
     ids = snap.id
-    for s, jj in zip(k_slot[conflict_k].tolist(), j_idx[conflict_k].tolist(), strict=True):
+    for s, jj in zip(k_c.tolist(), j_c.tolist(), strict=True):
         intr[s].append(str(ids[jj]))
     first = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, same_sense=same)
 
@@ -593,8 +769,8 @@ def resolve(
     # settle; at most ROUNDS of them.
     rows = np.arange(o_count)
     cur = first.choice
-    hit_acc = hit
     judged_j = np.full(j_idx.size, -1, dtype=np.int16)  # the neighbour's advice judged so far
+    slot_j = slot[j_idx]
     for _ in range(ROUNDS):
         chosen = np.full(n, -1, dtype=np.int16)
         chosen[owners] = cur
@@ -603,17 +779,13 @@ def resolve(
         if not moving.any():
             break
         judged_j = np.where(moving, cj, judged_j).astype(np.int16)
-        a_trk = np.zeros(n)
-        a_gs = np.zeros(n)
-        a_vs = np.zeros(n)
-        a_trk[owners] = trk[rows, cur]
-        a_gs[owners] = gs[rows, cur]
-        a_vs[owners] = vs[rows, cur]
-        bvx, bvy, bvz = velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, a_trk, a_gs)
         mv = np.flatnonzero(moving)
-        hit_acc = hit_acc.copy()
-        hit_acc[mv] |= judge(bvx[j_idx], bvy[j_idx], bvz[j_idx], a_vs[j_idx] / 60.0, mv)
-        free[at] = ~_segment_any(hit_acc, starts)
+        sj, c = slot_j[mv], cj[mv]
+        mv = near_rows(mv, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c])
+        sj, c = slot_j[mv], cj[mv]
+        judged[mv] = True
+        block(mv, judge(mv, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c]))
+        free = ~blocked
         redo = ~free[rows, cur] & (free & allowed).any(axis=1)
         if not redo.any():
             break
@@ -625,16 +797,17 @@ def resolve(
         return final
     # No free manoeuvre: take the one that leaves the most separation while leaving no
     # pair less separated than if the aircraft flew on, or none at all.
-    rows_k = np.flatnonzero(worst[k_slot])
-    pr = _Pairs(*(getattr(pairs, f)[rows_k] for f in pairs.__dataclass_fields__))
+    rows_k = np.flatnonzero(judged & worst[slot_b])
+    pr = pairs.take(rows_k)
     chosen = np.full(n, -1, dtype=np.int16)
     chosen[owners] = cur
     jv_trk = snap.track_deg.copy()
     jv_gs = snap.gs_kt.copy()
     jv_vs = snap.vs_fpm.copy()
     jv_trk[owners], jv_gs[owners], jv_vs[owners] = trk[rows, cur], gs[rows, cur], vs[rows, cur]
-    ox, oy, oz = own_vx[rows_k], own_vy[rows_k], own_vz[rows_k]
-    ovs = own_vs[rows_k]
+    ks_k = slot_b[rows_k]
+    ox, oy, oz = cvx[ks_k], cvy[ks_k], cvz[ks_k]
+    ovs = own_vs_fts[ks_k]
     jj = j_idx[rows_k]
     base_w = _project(vx[jj] - vx[o_idx[rows_k]], vy[jj] - vy[o_idx[rows_k]], vz[jj] - vz[o_idx[rows_k]], pr)
     base_sep = _min_norm(pr, base_w[0][:, None], base_w[1][:, None], base_w[2][:, None],
@@ -644,14 +817,16 @@ def resolve(
     for ivx, ivy, ivz, ivs in ((vx[jj], vy[jj], vz[jj], vz_fts[jj]), (fvx, fvy, fvz, jv_vs[jj] / 60.0)):
         w = _project(ivx[:, None] - ox, ivy[:, None] - oy, ivz[:, None] - oz, pr)
         sep = np.minimum(sep, _min_norm(pr, w[0], w[1], w[2], ivs[:, None] - ovs))
-    ks = k_slot[rows_k]
+    ks = ks_k
     st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
     harmless = ~np.logical_or.reduceat(sep < base_sep[:, None], st, axis=0)
     least = np.minimum.reduceat(sep, st, axis=0)
     o_w = ks[st]
     ok = harmless & allowed[o_w] & (coord[o_w] | (CAND_KIND != VERTICAL)[None, :])
-    # Coordinated first, then the most separation left.
-    pick = np.argmax(np.where(ok, least + 1.0e3 * coord[o_w], -np.inf), axis=1).astype(np.int16)
+    # Coordinated first, then the most separation left; the advice held unless another
+    # leaves BEST_EFFORT_KEEP more (of the minima), so that it does not change each second.
+    bonus = np.where(np.arange(N_CAND) == COL_KEEP, BEST_EFFORT_KEEP, 0.0)[None, :]
+    pick = np.argmax(np.where(ok, least + 1.0e3 * coord[o_w] + bonus, -np.inf), axis=1).astype(np.int16)
     pick = np.where(ok.any(axis=1), pick, COL_NONE).astype(np.int16)
     cur = cur.copy()
     cur[o_w] = pick
@@ -756,7 +931,7 @@ def _allowed(snap: Snapshot, owners: IDX, rules: AircraftRules, has: BOOL, vs0: 
 
 def _coordination(snap: Snapshot, pairs: _Pairs, o_idx: IDX, j_idx: IDX, k_slot: IDX,
                   trk: F64, gs: F64, vs: F64, cvx: F64, cvy: F64, cvz: F64,
-                  present: tuple[F64, F64, F64, F64], conflict_k: BOOL, wide: Minima) -> BOOL:
+                  present: tuple[F64, F64, F64, F64]) -> BOOL:
     """(K, C): candidate c of owner o does not move o towards the other aircraft's
     position at closest approach (see the module's docstring for the tie rules)."""
     vx, vy, vz, vz_fts = present

@@ -95,6 +95,13 @@ class Fleet:
         self.adv_trk = np.full(n, np.nan)
         self.adv_alt = np.full(n, np.nan)
         self.adv_spd = np.full(n, np.nan)
+        # A new instruction to an aircraft flying one: the old one is flown until the new
+        # one's start (the crew's reaction), then the new one replaces it.
+        self.pend_start = np.full(n, np.inf)
+        self.pend_end = np.full(n, np.inf)
+        self.pend_trk = np.full(n, np.nan)
+        self.pend_alt = np.full(n, np.nan)
+        self.pend_spd = np.full(n, np.nan)
 
     def _out_courses(self) -> F64:
         """Course of the leg leaving each waypoint (NaN after the last), for anticipation."""
@@ -128,13 +135,37 @@ class Fleet:
                speed_kt: float | F64 | None = None, delay_s: float = 5.0,
                duration_s: float = 120.0) -> None:
         """Tell aircraft to fly a track, level and/or speed after `delay_s` (the pilot's
-        reaction) for `duration_s`, then resume their plan. Missing values keep the plan."""
+        reaction) for `duration_s`, then resume their plan. Missing values keep the plan.
+        An aircraft flying an earlier instruction keeps flying it until then."""
         idx = np.asarray(index, dtype=np.intp)
-        self.adv_start[idx] = t_s + delay_s
-        self.adv_end[idx] = t_s + delay_s + duration_s
-        self.adv_trk[idx] = np.nan if track_deg is None else np.asarray(track_deg, dtype=float) % 360.0
-        self.adv_alt[idx] = np.nan if alt_ft is None else alt_ft
-        self.adv_spd[idx] = np.nan if speed_kt is None else speed_kt
+        n = idx.size
+        trk = np.broadcast_to(np.nan if track_deg is None else np.asarray(track_deg, dtype=float) % 360.0, n)
+        alt = np.broadcast_to(np.nan if alt_ft is None else np.asarray(alt_ft, dtype=float), n)
+        spd = np.broadcast_to(np.nan if speed_kt is None else np.asarray(speed_kt, dtype=float), n)
+        flying = (self.adv_start[idx] <= t_s) & (t_s < self.adv_end[idx]) & (delay_s > 0)
+        now, later = ~flying, flying
+        for start, end, a_trk, a_alt, a_spd, m in (
+                (self.adv_start, self.adv_end, self.adv_trk, self.adv_alt, self.adv_spd, now),
+                (self.pend_start, self.pend_end, self.pend_trk, self.pend_alt, self.pend_spd, later)):
+            start[idx[m]] = t_s + delay_s
+            end[idx[m]] = t_s + delay_s + duration_s
+            a_trk[idx[m]], a_alt[idx[m]], a_spd[idx[m]] = trk[m], alt[m], spd[m]
+        self.pend_start[idx[now]] = np.inf
+
+    def instructed(self, i: int, t_s: float) -> tuple[float, float, float]:
+        """Aircraft `i`'s last instruction (track, level, speed; NaN: its plan's), the one
+        pending if any, else the one flown at `t_s`."""
+        if np.isfinite(self.pend_start[i]):
+            return float(self.pend_trk[i]), float(self.pend_alt[i]), float(self.pend_spd[i])
+        if self.adv_start[i] <= t_s < self.adv_end[i] or self.adv_start[i] > t_s:
+            return float(self.adv_trk[i]), float(self.adv_alt[i]), float(self.adv_spd[i])
+        return float("nan"), float("nan"), float("nan")
+
+    def end_advice(self, i: int, t_s: float) -> None:
+        """Aircraft `i` resumes its plan at `t_s` (any instruction not yet flown is dropped)."""
+        if np.isfinite(self.adv_start[i]):
+            self.adv_end[i] = min(self.adv_end[i], t_s)
+        self.pend_start[i] = np.inf
 
     def index_of(self, icao24: Sequence[str]) -> NDArray[np.intp]:
         """Fleet indices of aircraft by ICAO address (KeyError if unknown)."""
@@ -163,6 +194,13 @@ class Fleet:
         brg = np.degrees(np.arctan2(de, dn)) % 360.0
 
         want_trk, want_alt, want_spd = brg, talt, tspd
+        due = idx[t_s >= self.pend_start[idx]]
+        if due.size:
+            for a, b in ((self.adv_start, self.pend_start), (self.adv_end, self.pend_end),
+                         (self.adv_trk, self.pend_trk), (self.adv_alt, self.pend_alt),
+                         (self.adv_spd, self.pend_spd)):
+                a[due] = b[due]
+            self.pend_start[due] = np.inf
         adv = (t_s >= self.adv_start[idx]) & (t_s < self.adv_end[idx])
         if adv.any():
             a_trk, a_alt, a_spd = self.adv_trk[idx], self.adv_alt[idx], self.adv_spd[idx]

@@ -1,8 +1,9 @@
 """Crews flying resolution advisories in the simulator: late, and not always.
 
-Each new or changed advisory is followed after the scenario's pilot delay, or (with the
-scenario's `noncompliance` probability, drawn from the run's seed) not at all; "resume"
-hands the aircraft back to its flight plan after the same delay. Turns, climbs and speed
+Each new or changed advisory is followed after the scenario's pilot delay (a changed one
+replaces the one being flown only then), or (with the scenario's `noncompliance`
+probability, drawn from the run's seed) not at all; "resume" hands the aircraft back to
+its flight plan after the same delay. Turns, climbs and speed
 changes are then flown by `Fleet.advance` within the type's bank, climb and acceleration
 limits. A vertical advisory (a vertical speed) is flown as a new level two minutes of that
 vertical speed away, captured by the type's own climb or descent.
@@ -44,6 +45,7 @@ class Pilots:
         self.per_aircraft: dict[str, int] = {}  # advisories (new) per aircraft
         self.changes: dict[str, int] = {}  # changes of advice (updated) per aircraft
         self.ignoring: set[str] = set()
+        self.ended_changes: list[int] = []  # changes of advice of each ended advisory
 
     def _index(self, icao: str) -> int | None:
         if self.lookup is None:
@@ -63,9 +65,9 @@ class Pilots:
                 continue
             state = ev.get("state")
             if state == "end":
+                self.ended_changes.append(int(ev.get("changes", 0)))
                 self.ignoring.discard(icao)
-                if np.isfinite(f.adv_start[i]):
-                    f.adv_end[i] = min(f.adv_end[i], t_s + self.delay_s)
+                f.end_advice(i, t_s + self.delay_s)
                 continue
             if state == "new":
                 self.per_aircraft[icao] = self.per_aircraft.get(icao, 0) + 1
@@ -80,20 +82,27 @@ class Pilots:
                 continue
             self.followed += 1
             kind = ev.get("manoeuvre")
+            # The advice changes one dimension; the others stay as last instructed (a
+            # level given by an earlier vertical advisory is kept through a turn), as
+            # the engine assumes, not back to the plan.
+            trk, alt, spd = f.instructed(i, t_s)
             if kind == "track":
-                f.advise([i], t_s, track_deg=float(ev["track_deg"]), delay_s=self.delay_s,
-                         duration_s=86400.0)
+                f.advise([i], t_s, track_deg=float(ev["track_deg"]), alt_ft=alt, speed_kt=spd,
+                         delay_s=self.delay_s, duration_s=86400.0)
             elif kind == "speed":
-                f.advise([i], t_s, speed_kt=float(ev["gs_kt"]), delay_s=self.delay_s,
-                         duration_s=86400.0)
+                f.advise([i], t_s, speed_kt=float(ev["gs_kt"]), track_deg=trk, alt_ft=alt,
+                         delay_s=self.delay_s, duration_s=86400.0)
             elif kind == "vertical":
                 target = float(f.alt[i]) + float(ev["vs_fpm"]) / 60.0 * VERTICAL_HOLD_S
-                f.advise([i], t_s, alt_ft=round(target, -2), delay_s=self.delay_s, duration_s=86400.0)
+                f.advise([i], t_s, alt_ft=round(target, -2), track_deg=trk, speed_kt=spd,
+                         delay_s=self.delay_s, duration_s=86400.0)
 
     def summary(self, tracker: AdvisoryTracker, metrics: MetricsCollector) -> dict[str, Any]:
         """What resolution did in this run (part of the metrics)."""
         sev = metrics.severity
         changes = np.array([self.changes.get(a, 0) for a in self.per_aircraft], dtype=float)
+        # Per encounter (one advisory, from new to end; those still held at the end too).
+        per_adv = np.array(self.ended_changes + [h.changes for h in tracker.held.values()], dtype=float)
         return {
             "advisories": tracker.counts.get("advisories", 0),
             "advisory_changes": tracker.counts.get("advisory_changes", 0),
@@ -102,6 +111,10 @@ class Pilots:
                                                 if self.per_aircraft else 0.0),
             "changes_per_advised_aircraft": round(float(changes.mean()), 3) if changes.size else 0.0,
             "max_changes_per_aircraft": int(changes.max()) if changes.size else 0,
+            "changes_per_advisory": round(float(per_adv.mean()), 3) if per_adv.size else 0.0,
+            "advisories_changed_more_than_once": (round(float(np.mean(per_adv > 1)), 4)
+                                                  if per_adv.size else 0.0),
+            "max_changes_per_advisory": int(per_adv.max()) if per_adv.size else 0,
             "resumed": tracker.counts.get("resumed", 0),
             "best_effort": tracker.counts.get("best_effort", 0),
             "followed": self.followed,

@@ -8,6 +8,9 @@ of rho * v * perimeter / pi per second, which is exactly the rate at which isotr
 traffic of density rho leaves; each flies straight to a point 20 NM beyond the far edge
 and is then gone. A run has a warm-up (10 min) and a measured window (30 min); only
 pairs with both aircraft inside the square and first seen in the window are counted.
+With `margin_nm`, traffic is created at the edge of a square that much wider on each side
+(same density), so that no aircraft appears inside the measured square, possibly within
+the minima of another already.
 
 2-D: everyone level at FL300. 3-D: FL200-FL400; 70 % level at a flight level, the rest
 changing level (to another level at least 2,000 ft away, flown at the type's climb or
@@ -82,11 +85,20 @@ class TrafficSpec:
     type_code: str = "A320"
     gs_kt: tuple[float, float] = (420.0, 460.0)
     square: Square = field(default_factory=Square)
+    #: Traffic is created in a square this much wider on every side than the measured
+    #: one (0: at the measured square's edge, where an aircraft may appear already
+    #: within the minima of another, a loss no resolution can prevent).
+    margin_nm: float = 0.0
 
     @property
     def n_inside(self) -> float:
         """Aircraft expected inside the square at any time."""
         return self.density * self.square.side_nm ** 2 / PER_10K_NM2
+
+    @property
+    def half_gen_nm(self) -> float:
+        """Half the side of the square traffic is created in."""
+        return self.square.side_nm / 2.0 + self.margin_nm
 
     @property
     def duration_s(self) -> float:
@@ -121,9 +133,9 @@ def random_traffic(spec: TrafficSpec) -> list[FlightPlan]:
     entries through the edges for the whole run, ordered by launch time."""
     rng = np.random.default_rng([spec.seed, 2024])
     sq = spec.square
-    half = sq.side_nm / 2.0
+    half = spec.half_gen_nm
     # Aircraft in the square at t = 0: a Poisson count, uniform positions and directions.
-    n0 = int(rng.poisson(spec.n_inside))
+    n0 = int(rng.poisson(spec.density * (2.0 * half) ** 2 / PER_10K_NM2))
     x0 = rng.uniform(-half, half, n0)
     y0 = rng.uniform(-half, half, n0)
     trk0 = rng.uniform(0.0, 360.0, n0)
@@ -131,7 +143,7 @@ def random_traffic(spec: TrafficSpec) -> list[FlightPlan]:
     # Entries: isotropic flux rho * v / pi per NM of edge, the mean speed for v.
     rho = spec.density / PER_10K_NM2
     v_nm_s = float(np.mean(spec.gs_kt)) / 3600.0
-    rate = rho * v_nm_s * 4.0 * sq.side_nm / np.pi
+    rate = rho * v_nm_s * 4.0 * (2.0 * half) / np.pi
     n1 = int(rng.poisson(rate * spec.duration_s))
     t1 = np.sort(rng.uniform(0.0, spec.duration_s, n1))
     edge = rng.integers(0, 4, n1)  # 0 south, 1 east, 2 north, 3 west: inward normal
