@@ -76,6 +76,7 @@ def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
     return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
 
 
+@pytest.mark.timing  # reads labels placed frame by frame while pictures arrive: alone, not beside other tests
 def test_thirty_aircraft_in_ten_nm_labels_never_overlap_and_stay_put(svc, browser):
     s = Screen(browser, svc).sign_in_url(svc.supervisor_key)
     try:
