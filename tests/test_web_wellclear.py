@@ -9,7 +9,6 @@ selected"), against one real `sharedsky serve` on loopback with a blue/red head-
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Iterator
@@ -121,19 +120,22 @@ def test_selected_ownship_bands_drawn_and_level_listed(browser: Any, line: tuple
         # the way ahead (track 90, towards red) is in a conflict band
         ahead = [a for a in arcs if a["lo"] <= 90.0 <= a["hi"]]
         assert ahead and ahead[0]["region"] in ("MID", "NEAR")
-        # the canvas holds each arc's colour along it
-        s.js("sharedsky.draw()")
-        dpr = s.js("window.devicePixelRatio")
-        for a in arcs:
-            hits = 0
-            for f in (0.2, 0.35, 0.5, 0.65, 0.8):
-                deg = a["lo"] + f * (a["hi"] - a["lo"])
-                ang = math.radians(deg - 90.0)
-                x, y = (a["x"] + a["r"] * math.cos(ang)) * dpr, (a["y"] + a["r"] * math.sin(ang)) * dpr
-                px = s.js(f"Array.from(document.getElementById('map').getContext('2d')"
-                          f".getImageData({int(round(x))}, {int(round(y))}, 1, 1).data)")
-                if all(abs(p - q) <= 40 for p, q in zip(px[:3], _hex(a["colour"]), strict=True)):
-                    hits += 1
+        # the canvas holds each arc's colour along it: drawn and read in one evaluation, so a
+        # picture arriving meanwhile cannot move the aircraft between the draw and the reading
+        got = s.js("""(() => {
+            sharedsky.draw();
+            const c = document.getElementById('map').getContext('2d'), d = window.devicePixelRatio;
+            const arcs = sharedsky.bandArcs.map(a => Object.assign({}, a));
+            const px = arcs.map(a => [0.2, 0.35, 0.5, 0.65, 0.8].map(f => {
+                const ang = (a.lo + f * (a.hi - a.lo) - 90) * Math.PI / 180;
+                return Array.from(c.getImageData(Math.round((a.x + a.r * Math.cos(ang)) * d),
+                                                 Math.round((a.y + a.r * Math.sin(ang)) * d), 1, 1).data);
+            }));
+            return {arcs, px};
+        })()""")
+        assert got["arcs"]
+        for a, pxs in zip(got["arcs"], got["px"], strict=True):
+            hits = sum(all(abs(p - q) <= 40 for p, q in zip(px[:3], _hex(a["colour"]), strict=True)) for px in pxs)
             assert hits >= 3, (a, hits)
         assert not s.errors and not s.csp_violations()
     finally:
