@@ -61,6 +61,22 @@ DIMENSIONS = ("hdir", "hs", "vs", "alt")
 UNITS = {"hdir": "deg", "hs": "knot", "vs": "fpm", "alt": "ft"}
 
 
+def region_tables(cfg: WellClearConfig) -> tuple[NDArray[np.int64], F64, F64]:
+    """Per conflict region (rows) and alerter index (columns, 0: none): that region's alert
+    level (0: none), its alerting time and early alerting time; gathered per aircraft."""
+    n_al = len(cfg.alerters) + 1
+    lv_tab = np.zeros((3, n_al), dtype=np.int64)
+    at_tab, eat_tab = np.zeros((3, n_al)), np.zeros((3, n_al))
+    for r, name in enumerate(CONFLICT_REGIONS):
+        for a_no, alerter in enumerate(cfg.alerters, start=1):
+            lv = next((k for k, x in enumerate(alerter.levels, start=1) if x.region == name), 0)
+            lv_tab[r, a_no] = lv
+            if lv:
+                at_tab[r, a_no] = alerter.levels[lv - 1].alerting_time_s
+                eat_tab[r, a_no] = alerter.levels[lv - 1].early_alerting_time_s
+    return lv_tab, at_tab, eat_tab
+
+
 @dataclass(frozen=True)
 class DimensionBands:
     """The bands of one dimension: ranges (low, high, region) in increasing value."""
@@ -100,18 +116,7 @@ class OwnshipBands:
         self.t_s = t_s
         n = frame.n
         valid = (alerter_idx >= 1) & (alerter_idx <= len(cfg.alerters))
-        # Per region and alerter (index 0: none): the alert level of that region (0: none)
-        # and its alerting times; gathered per aircraft by its alerter index.
-        n_al = len(cfg.alerters) + 1
-        lv_tab = np.zeros((3, n_al), dtype=np.int64)
-        at_tab, eat_tab = np.zeros((3, n_al)), np.zeros((3, n_al))
-        for r, name in enumerate(CONFLICT_REGIONS):
-            for a_no, alerter in enumerate(cfg.alerters, start=1):
-                lv = next((k for k, x in enumerate(alerter.levels, start=1) if x.region == name), 0)
-                lv_tab[r, a_no] = lv
-                if lv:
-                    at_tab[r, a_no] = alerter.levels[lv - 1].alerting_time_s
-                    eat_tab[r, a_no] = alerter.levels[lv - 1].early_alerting_time_s
+        lv_tab, at_tab, eat_tab = region_tables(cfg)
         a_safe = np.where(valid, alerter_idx, 0)
         self.level = lv_tab[:, a_safe]
         self.bands_for = [bool(any(any(x.region == name for x in a.levels) for a in cfg.alerters))

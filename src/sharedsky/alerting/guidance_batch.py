@@ -33,6 +33,7 @@ from sharedsky.alerting.guidance import (
     BandsHysteresis,
     DimensionBands,
     _ranges,
+    region_tables,
 )
 from sharedsky.alerting.wellclear import WellClearConfig
 from sharedsky.engine.bands import (
@@ -157,16 +158,7 @@ class _Batch:
         out_level = np.concatenate([np.asarray(x.out_level, dtype=np.int64) for x in ins])
         init = np.concatenate([np.asarray(x.init_time_s, dtype=np.float64) for x in ins])
         valid = (self.alerter_idx >= 1) & (self.alerter_idx <= len(cfg.alerters))
-        n_al = len(cfg.alerters) + 1
-        lv_tab = np.zeros((3, n_al), dtype=np.int64)
-        at_tab, eat_tab = np.zeros((3, n_al)), np.zeros((3, n_al))
-        for r, name in enumerate(CONFLICT_REGIONS):
-            for a_no, alerter in enumerate(cfg.alerters, start=1):
-                lv = next((k for k, x in enumerate(alerter.levels, start=1) if x.region == name), 0)
-                lv_tab[r, a_no] = lv
-                if lv:
-                    at_tab[r, a_no] = alerter.levels[lv - 1].alerting_time_s
-                    eat_tab[r, a_no] = alerter.levels[lv - 1].early_alerting_time_s
+        lv_tab, at_tab, eat_tab = region_tables(cfg)
         a_safe = np.where(valid, self.alerter_idx, 0)
         self.level = lv_tab[:, a_safe]
         self.bands_for = [bool(any(any(x.region == name for x in a.levels) for a in cfg.alerters))
