@@ -30,7 +30,10 @@ ids equal but for case differ) climb and the other descend.
 
 Choice. Each aircraft's recommended manoeuvre is its cheapest candidate that is
 allowed (by the agreement), free and coordinated with all its conflicts; failing
-that, free; failing that, the one whose worst intrusion is shallowest. Costs grow with
+that, free; failing that, the one whose worst intrusion is shallowest, among those that
+bring no pair closer than flying on would inside the (buffered) minima (how far apart
+they stay beyond the minima does not count, so pairs that cannot lose separation do not
+decide). Costs grow with
 the size of the change (degrees of turn; a 10 % speed change costs as a 12 deg turn; a
 1000 ft/min change as a 10 deg turn), ties broken by candidate order (right before
 left, climb before descend): deterministic, so the same snapshot and rules give the
@@ -48,10 +51,14 @@ so two aircraft manoeuvring at once do not turn into each other when a manoeuvre
 both exists.
 
 Cost. The neighbours of each aircraft to advise come from the same uniform-grid broad
-phase as separation (boxes covering every candidate path), narrowed by `_near` to those
-that can come within the minima of some candidate path (a conservative sampled test), and
-every candidate of every remaining (aircraft, neighbour) pair is solved in closed form at
-once: no Python loop per aircraft or pair. A joint round judges again only the pairs whose
+phase as separation (boxes covering every candidate path), narrowed by `_apart` (an
+exact test: flying on, the pair never comes within the horizontal minimum nor within the
+vertical one, so no turn, which keeps the vertical speed, and no vertical manoeuvre, which
+keeps the horizontal velocity, can lose separation) and `_near` to those that can come
+within the minima of some candidate path (a conservative sampled test), and every
+candidate of every remaining (aircraft, neighbour) pair is solved in closed form at once
+(turns only where the vertical motion allows a loss, vertical manoeuvres only where the
+horizontal one does): no Python loop per aircraft or pair. A joint round judges again only the pairs whose
 neighbour's new advice can bring it near.
 
 Arithmetic. Sums of products are written out term by term (no BLAS, no einsum), so the
@@ -346,29 +353,62 @@ class _Pairs:
 class _Reach:
     """Where the owner of each directed pair can be, per row: its forward direction and
     speed in the pair's plane (NM/s), extra straight velocities it may be given (its
-    advised and original ones, in the plane) and how fast it may change height (ft/s)."""
+    advised and original ones, in the plane) and how fast it may change height (ft/s);
+    its present vertical speed (ft/s) and whether it holds advice (`lines` then differ
+    from its present velocity)."""
 
     fwd: tuple[F64, F64, F64]
     s_nm_s: F64
     lines: list[tuple[F64, F64, F64]]
     v_fts: F64
     dz_slack_ft: F64  # the height difference may also be this much less (returns to a level)
+    vz_fts: F64
+    advised: BOOL
 
     def take(self, rows: IDX) -> _Reach:
         return _Reach((self.fwd[0][rows], self.fwd[1][rows], self.fwd[2][rows]), self.s_nm_s[rows],
                       [(a[rows], b[rows], c[rows]) for a, b, c in self.lines], self.v_fts[rows],
-                      self.dz_slack_ft[rows])
+                      self.dz_slack_ft[rows], self.vz_fts[rows], self.advised[rows])
 
 
 #: Instants at which `_near` samples the look-ahead: a coarse pass, then a fine one.
 NEAR_SAMPLES = (5, 17)
 
 
+def _clear(lo: F64, hi: F64, t_end: F64) -> BOOL:
+    """Intervals that meet neither [0, t_end] nor 0 (no hit term of `_hits` can use them)."""
+    return np.asarray(~(np.maximum(lo, 0.0) < np.minimum(hi, t_end)) & ~((lo < 0.0) & (hi > 0.0)))
+
+
+#: Margins of `_apart`'s test over `_hits`'s minima (they are judged in another plane).
+APART_H_FACTOR, APART_H_NM, APART_V_FT = 1.01, 0.01, 10.0
+
+
+def _apart(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64) -> BOOL:
+    """Rows (o, j) where o, not advised, cannot lose separation with j flying `jv` by any
+    candidate: flying their present velocities they never come within the horizontal
+    minimum (so no vertical manoeuvre, which keeps o's horizontal velocity, can) nor
+    within the vertical one (so no turn or speed change, which keeps its vertical speed,
+    can). Exact but for a small margin, and cheaper than sampling (`_near_sampled`)."""
+    s = own.s_nm_s
+    wx, wy, wz = jv[0] - own.fwd[0] * s, jv[1] - own.fwd[1] * s, jv[2] - own.fwd[2] * s
+    h = p.h_nm * APART_H_FACTOR + APART_H_NM
+    a = _dot(wx, wy, wz, wx, wy, wz)
+    lo, hi = _open_interval_horizontal(a, _dot(p.rx, p.ry, p.rz, wx, wy, wz),
+                                       _dot(p.rx, p.ry, p.rz, p.rx, p.ry, p.rz) - h * h)
+    dz = p.dz_ft
+    unknown = np.isnan(dz)
+    vlo, vhi = _open_interval_vertical(np.where(unknown, 0.0, dz), np.where(unknown, 0.0, jvz_fts - own.vz_fts),
+                                       p.v_ft + APART_V_FT)
+    return np.asarray(~own.advised & (own.dz_slack_ft == 0.0) & ~unknown & np.isfinite(p.t_s)
+                      & _clear(lo, hi, p.t_s) & _clear(vlo, vhi, p.t_s))
+
+
 def _near(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64) -> BOOL:
     """Rows (o, j) where j, flying `jv` (in the pair's plane) from the end of the lead
-    time, may come within the minima of some candidate path of o (`_near_sampled`, first
-    coarse, then fine on the rows left)."""
-    rows = np.arange(p.rx.shape[0])
+    time, may come within the minima of some candidate path of o (not `_apart`, then
+    `_near_sampled`, first coarse, then fine on the rows left)."""
+    rows = np.flatnonzero(~_apart(p, own, jv, jvz_fts))
     for n_samples in NEAR_SAMPLES:
         ok = _near_sampled(p.take(rows), own.take(rows), (jv[0][rows], jv[1][rows], jv[2][rows]),
                            jvz_fts[rows], n_samples)
@@ -466,55 +506,86 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, dvz_fts: F64, col_factor: F64, lag_s: F
     the look-ahead, the minima of candidate c times col_factor[c], the owner flying its
     present velocity for lag_s[k, c] more seconds before the candidate's (its turn or
     speed change under way), or not (the candidate must be free either way: the turn
-    flown lies between the two). Horizontal intervals are solved only for candidates that
-    change the horizontal velocity (and the present one), vertical ones only for those
-    that change the vertical speed."""
+    flown lies between the two).
+
+    Horizontal manoeuvres keep the present vertical speed and vertical ones the present
+    horizontal velocity, so the turns and speed changes are solved only for rows whose
+    present vertical motion comes within the vertical minimum in the look-ahead, and the
+    vertical manoeuvres only for rows whose present horizontal motion comes within the
+    horizontal one: on the other rows they cannot lose separation (the same answer)."""
     k = p.r_e.shape[0]
     nh = H_COLS.size  # the candidate grid is laid out as H_COLS, then the vertical ones
-    w_e, w_n = w_e[:, :nh], w_n[:, :nh]
-    dvz = dvz_fts[:, V_COLS]
-    lag = lag_s[:, :nh]
-    re0, rn0 = p.r_e[:, None], p.r_n[:, None]
-    # Column 0 (the present velocity) is the relative motion during the lag.
-    re = re0 + w_e[:, :1] * lag
-    rn = rn0 + w_n[:, :1] * lag
-    h = p.h_nm[:, None] * col_factor[:nh][None, :]
-    a = w_e * w_e + w_n * w_n
-    b = re * w_e + rn * w_n
-    cc = re * re + rn * rn - h * h
-    h_lo, h_hi = _open_interval_horizontal(a, b, cc)
-    h_lo, h_hi = h_lo + lag, h_hi + lag
-    b0 = re0 * w_e + rn0 * w_n
-    i_lo, i_hi = _open_interval_horizontal(a, b0, re0 * re0 + rn0 * rn0 - h * h)
-    dz = np.broadcast_to(p.dz_ft[:, None], (k, V_COLS.size))
-    unknown = np.isnan(dz)
-    v = p.v_ft[:, None] * col_factor[V_COLS][None, :]
-    v_lo, v_hi = _open_interval_vertical(np.where(unknown, 0.0, dz), np.where(unknown, 0.0, dvz), v)
-    v_lo = np.where(unknown, -np.inf, v_lo)
-    v_hi = np.where(unknown, np.inf, v_hi)
-    # Already inside (or bound to be by the end of the lead time): a manoeuvre cannot be
-    # free of that, so it is judged by whether it closes on neither axis (range and
-    # height difference not shrinking): then the separation never gets smaller.
-    h_open = b0 >= 0.0
-    v_open = unknown | (np.where(unknown, 0.0, dz) * dvz >= 0.0)
-    n_lo, n_hi = h_lo[:, :1], h_hi[:, :1]
     t_end = p.t_s[:, None]
+    re0, rn0 = p.r_e[:, None], p.r_n[:, None]
+    dz = p.dz_ft[:, None]
+    unknown = np.isnan(dz)
+    dz0 = np.where(unknown, 0.0, dz)
 
-    def combine(hs: slice, vs: slice) -> BOOL:
-        """Horizontal columns `hs` with vertical columns `vs` (one side may be column 0)."""
-        vlo, vhi, lg = v_lo[:, vs], v_hi[:, vs], lag[:, hs]
-        hit = np.maximum(np.maximum(h_lo[:, hs], vlo), lg) < np.minimum(np.minimum(h_hi[:, hs], vhi), t_end)
-        hit |= np.maximum(np.maximum(i_lo[:, hs], vlo), 0.0) < np.minimum(np.minimum(i_hi[:, hs], vhi), t_end)
-        hit |= np.maximum(np.maximum(n_lo, vlo), 0.0) < np.minimum(np.minimum(n_hi, vhi), np.minimum(lg, t_end))
+    def h_intervals(rows: IDX | slice, cols: slice) -> tuple[F64, F64, F64, F64, BOOL]:
+        """Horizontal intervals of columns `cols`: after the lag, from the end of the
+        lead, and whether the range is not shrinking."""
+        we, wn, lag = w_e[rows, cols], w_n[rows, cols], lag_s[rows, cols]
+        r_e, r_n = re0[rows], rn0[rows]
+        re = r_e + w_e[rows, :1] * lag  # column 0 (the present velocity) during the lag
+        rn = r_n + w_n[rows, :1] * lag
+        h = p.h_nm[rows, None] * col_factor[cols][None, :]
+        a = we * we + wn * wn
+        h_lo, h_hi = _open_interval_horizontal(a, re * we + rn * wn, re * re + rn * rn - h * h)
+        b0 = r_e * we + r_n * wn
+        i_lo, i_hi = _open_interval_horizontal(a, b0, r_e * r_e + r_n * r_n - h * h)
+        return h_lo + lag, h_hi + lag, i_lo, i_hi, b0 >= 0.0
+
+    def v_intervals(rows: IDX | slice, cols: IDX) -> tuple[F64, F64, BOOL]:
+        """Vertical intervals of vertical-speed columns `cols` and whether the height
+        difference is not shrinking."""
+        dvz = dvz_fts[rows][:, cols]
+        unk, d0 = unknown[rows], dz0[rows]
+        v = p.v_ft[rows, None] * col_factor[cols][None, :]
+        v_lo, v_hi = _open_interval_vertical(np.where(unk, 0.0, d0), np.where(unk, 0.0, dvz), v)
+        return (np.where(unk, -np.inf, v_lo), np.where(unk, np.inf, v_hi),
+                unk | (np.where(unk, 0.0, d0) * dvz >= 0.0))
+
+    def combine(h: tuple[F64, F64, F64, F64, BOOL], v: tuple[F64, F64, BOOL], lag: F64,
+                n: tuple[F64, F64], te: F64) -> BOOL:
+        """Loss of separation of horizontal intervals `h` with vertical ones `v` (either
+        may be the present velocity's single column). Already inside (or bound to be by
+        the end of the lead time), a manoeuvre cannot be free of that, so it is judged by
+        whether it closes on neither axis (range and height difference not shrinking):
+        then the separation never gets smaller."""
+        h_lo, h_hi, i_lo, i_hi, h_open = h
+        vlo, vhi, v_open = v
+        n_lo, n_hi = n
+        hit = np.maximum(np.maximum(h_lo, vlo), lag) < np.minimum(np.minimum(h_hi, vhi), te)
+        hit |= np.maximum(np.maximum(i_lo, vlo), 0.0) < np.minimum(np.minimum(i_hi, vhi), te)
+        hit |= np.maximum(np.maximum(n_lo, vlo), 0.0) < np.minimum(np.minimum(n_hi, vhi), np.minimum(lag, te))
         inside = (n_lo < 0.0) & (n_hi > 0.0) & (vlo < 0.0) & (vhi > 0.0)
-        return np.asarray(np.where(inside, ~(h_open[:, hs] & v_open[:, vs]), hit))
+        return np.asarray(np.where(inside, ~(h_open & v_open), hit))
 
-    out = np.empty((k, N_CAND), dtype=bool)
-    out[:, :nh] = combine(slice(0, nh), slice(0, 1))  # horizontal manoeuvres: present vs
-    out[:, 1:3] = combine(slice(1, 3), slice(1, 3))  # resume and keep: their own vs
-    out[:, nh:] = combine(slice(0, 1), slice(3, None))  # vertical ones: present velocity
-    unknown_c = np.isnan(p.dz_ft)[:, None]
-    return out & (~unknown_c | p.alt_unknown_h[:, None])
+    out = np.zeros((k, N_CAND), dtype=bool)
+    all_rows = slice(None)
+    h3 = h_intervals(all_rows, slice(0, 3))  # present, resume, keep
+    v3 = v_intervals(all_rows, V_COLS[:3])
+    n = (h3[0][:, :1], h3[1][:, :1])  # the present velocity (no lag)
+    h0 = tuple(x[:, :1] for x in h3)
+    v0 = tuple(x[:, :1] for x in v3)
+    lag3 = lag_s[:, :3]
+    out[:, :1] = combine(h0, v0, lag3[:, :1], n, t_end)  # type: ignore[arg-type]
+    out[:, 1:3] = combine(tuple(x[:, 1:3] for x in h3), tuple(x[:, 1:3] for x in v3),  # type: ignore[arg-type]
+                          lag3[:, 1:3], n, t_end)
+    te0 = p.t_s
+    v_clear = _clear(v3[0][:, 0], v3[1][:, 0], te0)
+    h_clear = _clear(n[0][:, 0], n[1][:, 0], te0) & _clear(h3[2][:, 0], h3[3][:, 0], te0)
+    rh = np.flatnonzero(~v_clear)
+    if rh.size and nh > 3:
+        hh = h_intervals(rh, slice(3, nh))
+        out[rh, 3:nh] = combine(hh, tuple(x[rh] for x in v0), lag_s[rh, 3:nh],  # type: ignore[arg-type]
+                                (n[0][rh], n[1][rh]), t_end[rh])
+    rv = np.flatnonzero(~h_clear)
+    if rv.size:
+        vv = v_intervals(rv, V_COLS[3:])
+        out[rv, nh:] = combine(tuple(x[rv] for x in h0), vv, lag_s[rv, :1],  # type: ignore[arg-type]
+                               (n[0][rv], n[1][rv]), t_end[rv])
+    return out & (~unknown | p.alt_unknown_h[:, None])
 
 
 def _segment_any(x: BOOL, starts: IDX) -> BOOL:
@@ -625,7 +696,8 @@ def resolve(
         back_ft = np.where(advised.active, np.nan_to_num(snap.alt_ft + vz_fts * lead_s - advised.orig_alt_ft),
                            0.0)
         back_ft = np.where(np.abs(back_ft) >= 100.0, back_ft, 0.0)
-    reach = _Reach(fwd, s_nm_s, lines, reach_fts, np.abs(back_ft[o_idx]) + np.abs(back_ft[j_idx]))
+    reach = _Reach(fwd, s_nm_s, lines, reach_fts, np.abs(back_ft[o_idx]) + np.abs(back_ft[j_idx]),
+                   vz_fts[o_idx], advised.active[o_idx])
 
     def near_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64) -> IDX:
         """Of `rows`, those whose neighbour, flying (ivx, ivy, ivz, ivs) (per row), may
@@ -819,8 +891,11 @@ def resolve(
         sep = np.minimum(sep, _min_norm(pr, w[0], w[1], w[2], ivs[:, None] - ovs))
     ks = ks_k
     st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    harmless = ~np.logical_or.reduceat(sep < base_sep[:, None], st, axis=0)
-    least = np.minimum.reduceat(sep, st, axis=0)
+    # Harmless: no pair left closer than flying on would leave it, unless it stays
+    # outside the (buffered) minima: pairs that cannot lose separation do not decide.
+    harmless = ~np.logical_or.reduceat(sep < np.minimum(base_sep, 1.0)[:, None], st, axis=0)
+    # Separation beyond the minima is not sought: all outside them are equally good.
+    least = np.minimum(np.minimum.reduceat(sep, st, axis=0), 1.0)
     o_w = ks[st]
     ok = harmless & allowed[o_w] & (coord[o_w] | (CAND_KIND != VERTICAL)[None, :])
     # Coordinated first, then the most separation left; the advice held unless another
@@ -846,7 +921,7 @@ def resolve(
         dvz = (vs[sj, jc] - vs[ks[rb], oc]) / 60.0
         s_both = _min_norm(prb, w[0][:, None], w[1][:, None], w[2][:, None], dvz[:, None])[:, 0]
         later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
-        cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
+        cur[ks[rb][(s_both < np.minimum(base_sep[rb], 1.0)) & later]] = COL_NONE
     return _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur)
 
 
