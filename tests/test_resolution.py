@@ -22,6 +22,7 @@ from sharedsky.engine.resolution import (
     KIND_NAMES,
     TRACK,
     VERTICAL,
+    Advised,
     AircraftRules,
     resolve,
 )
@@ -357,19 +358,44 @@ at_s = [0]
 
 
 def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`_apart` (pairs no candidate can bring within the minima) and `_hits`'s row split
+    """The broad phase (`_neighbour_pairs`: owners as a half-disc box and a vertical box),
+    `_apart` (pairs no candidate can bring within the minima) and `_hits`'s row split
     (turns solved only where the present vertical motion can lose separation, vertical
-    manoeuvres only where the horizontal one can) are exact: turned off, every free and
-    coordinated set and every advice not given as best effort are the same."""
-    snap = random_enroute(1500, seed=4, nm2_per_aircraft=80.0)
+    manoeuvres only where the horizontal one can) leave nothing out: against every pair
+    and no shortcut, every free and coordinated set and every advice not given as best
+    effort are the same, with and without advice held."""
+    snap = random_enroute(1200, seed=4, nm2_per_aircraft=80.0)
     minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
-    fast = resolve(snap, minima)
-    assert len(fast) > 300
+    first = resolve(snap, minima)
+    n = len(snap)
+    held = np.zeros(n, dtype=bool)
+    held[first.owner[first.status == 0]] = True
+    own = np.full(n, -1)
+    own[first.owner] = np.arange(len(first))
+
+    def col(present: np.ndarray, advised: np.ndarray) -> np.ndarray:
+        return np.where(held, present, np.nan) if advised is present else np.where(held, advised[own], np.nan)
+
+    advice = Advised(col(snap.track_deg, snap.track_deg), col(snap.gs_kt, snap.gs_kt),
+                     col(snap.vs_fpm, snap.vs_fpm), col(snap.track_deg, first.track_deg),
+                     col(snap.gs_kt, first.gs_kt), col(snap.vs_fpm, first.vs_fpm),
+                     np.where(held, snap.alt_ft, np.nan))
+    assert held.sum() > 100
+    fast = [resolve(snap, minima), resolve(snap, minima, advised=advice)]
+
+    def every_pair(snap: Snapshot, owner: np.ndarray, *args: object) -> tuple[np.ndarray, np.ndarray]:
+        o, j = np.meshgrid(np.flatnonzero(owner), np.arange(len(snap)), indexing="ij")
+        keep = o != j
+        return o[keep], j[keep]
+
+    monkeypatch.setattr(resolution, "_neighbour_pairs", every_pair)
     monkeypatch.setattr(resolution, "_clear", lambda lo, hi, t_end: np.zeros(np.shape(lo), dtype=bool))
-    slow = resolve(snap, minima)
-    assert np.array_equal(fast.owner, slow.owner)
-    assert np.array_equal(fast.free, slow.free)
-    assert np.array_equal(fast.coordinated, slow.coordinated)
-    sure = fast.status < 2
-    assert sure.sum() > 100
-    assert np.array_equal(fast.choice[sure], slow.choice[sure])
+    slow = [resolve(snap, minima), resolve(snap, minima, advised=advice)]
+    for f, s in zip(fast, slow, strict=True):
+        assert len(f) > 250
+        assert np.array_equal(f.owner, s.owner)
+        assert np.array_equal(f.free, s.free)
+        assert np.array_equal(f.coordinated, s.coordinated)
+        sure = f.status < 2
+        assert sure.sum() > 100
+        assert np.array_equal(f.choice[sure], s.choice[sure])

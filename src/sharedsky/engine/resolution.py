@@ -282,9 +282,18 @@ def _give_way(snap: Snapshot, a: IDX, b: IDX, rules: AircraftRules) -> BOOL:
 
 
 def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
+                     advised: BOOL | None = None, advised_vs_fpm: F64 | None = None,
                      ) -> tuple[IDX, IDX]:
     """Directed pairs (o, j): o an aircraft to advise, j any aircraft whose path may come
-    within the minima of any candidate path of o over the look-ahead."""
+    within the minima of any candidate path of o over the look-ahead.
+
+    Every aircraft is a box (its straight path, padded by half the minima); an aircraft
+    to advise is two: its turns and speed changes (the forward half-disc it can reach,
+    at its present vertical speed) and its vertical manoeuvres (its straight path, over
+    the heights it can reach), or one box holding both if it holds advice (its advised
+    and original velocities may point anywhere)."""
+    n = len(snap)
+    advised = advised if advised is not None else np.zeros(n, dtype=bool)
     t_row = np.where(minima.checked, minima.t_s, 0.0).max(axis=1)[snap.party]
     h_row = np.where(minima.checked, minima.h_nm, 0.0).max(axis=1)[snap.party]
     v_row = np.where(minima.checked, minima.v_ft, 0.0).max(axis=1)[snap.party]
@@ -297,35 +306,56 @@ def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
     pad = h_row / 2.0 + own_reach * (own_reach + h_row) / MEAN_RADIUS_NM + 0.01
     lo = np.minimum(pos, end) - pad
     hi = np.maximum(pos, end) + pad
-    lo[:, owner] = (pos - own_reach - pad)[:, owner]
-    hi[:, owner] = (pos + own_reach + pad)[:, owner]
     alt = np.nan_to_num(snap.alt_ft, nan=0.0)
     vz = snap.vs_fpm / 60.0
     alt1 = alt + vz * t_row
     v_reach = np.maximum(np.abs(vz), max(abs(v) for v in VS_TARGETS_FPM) / 60.0) * t_row
+    if advised_vs_fpm is not None:  # the advised or original vertical speed may be faster
+        v_reach = np.maximum(v_reach, np.nan_to_num(np.abs(advised_vs_fpm)) / 60.0 * t_row)
     alo = np.minimum(alt, alt1) - v_row / 2.0
     ahi = np.maximum(alt, alt1) + v_row / 2.0
-    alo[owner] = (alt - v_reach - v_row / 2.0)[owner]
-    ahi[owner] = (alt + v_reach + v_row / 2.0)[owner]
     unknown = np.isnan(snap.alt_ft)
-    alo[unknown] = -1.0e7
-    ahi[unknown] = 1.0e7
-    lo4 = np.vstack([lo, alo])
-    hi4 = np.vstack([hi, ahi])
-    # Only aircraft whose box can touch an owner's matter: the grid sees the others too,
-    # but cells are sized on the owners' (large) boxes so few registrations result.
+    # Turns and speed changes: the forward half-disc of radius own_reach (no candidate
+    # flies backwards); per ECEF axis e, with a = fwd.e and b = right.e, it spans
+    # [-R (|(a, b)| if a < 0 else |b|), R (|(a, b)| if a > 0 else |b|)]. Held advice: the disc.
+    fwd = np.vstack(velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, snap.track_deg, np.full(n, 3600.0)))
+    right = np.vstack(velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, snap.track_deg + 90.0, np.full(n, 3600.0)))
+    ab = np.hypot(fwd, right)
+    full = advised[None, :]
+    up = np.where(full | (fwd > 0.0), ab, np.abs(right))
+    down = np.where(full | (fwd < 0.0), ab, np.abs(right))
+    h_lo, h_hi = pos - own_reach * down - pad, pos + own_reach * up + pad
+    h_alo = np.where(advised, alt - v_reach - v_row / 2.0, alo)
+    h_ahi = np.where(advised, alt + v_reach + v_row / 2.0, ahi)
     own_idx = np.flatnonzero(owner)
+    vert_idx = np.flatnonzero(owner & ~advised)
+    # Boxes: every aircraft's straight path (owners: their horizontal manoeuvres instead),
+    # then the vertical-manoeuvre box of each owner not holding advice.
+    lo4 = np.vstack([np.where(owner, h_lo, lo), np.where(owner, h_alo, alo)])
+    hi4 = np.vstack([np.where(owner, h_hi, hi), np.where(owner, h_ahi, ahi)])
+    lo4 = np.hstack([lo4, np.vstack([lo[:, vert_idx], (alt - v_reach - v_row / 2.0)[vert_idx]])])
+    hi4 = np.hstack([hi4, np.vstack([hi[:, vert_idx], (alt + v_reach + v_row / 2.0)[vert_idx]])])
+    ac = np.concatenate([np.arange(n), vert_idx])
+    unk = unknown[ac]
+    lo4[3, unk] = -1.0e7
+    hi4[3, unk] = 1.0e7
+    # Cells sized on the owners' (large) horizontal boxes: few registrations result.
     cell = np.maximum((hi4[:, own_idx] - lo4[:, own_idx]).mean(axis=1), [1.0, 1.0, 1.0, 500.0])
     cell[:3] = cell[:3].max()
-    i, j = grid_pairs(lo4, hi4, cell)
-    keep = (owner[i] | owner[j]) & minima.checked[snap.party[i], snap.party[j]]
+    bi, bj = grid_pairs(lo4, hi4, cell)
+    i, j = ac[bi], ac[bj]
+    keep = (i != j) & (owner[i] | owner[j]) & minima.checked[snap.party[i], snap.party[j]]
     i, j = i[keep], j[keep]
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    if vert_idx.size:
+        key = np.unique(i.astype(np.int64) * n + j)
+        i, j = key // n, key % n
     oi = owner[i]
     oj = owner[j]
     o = np.concatenate([i[oi], j[oj]])
-    n = np.concatenate([j[oi], i[oj]])
-    order = np.lexsort((n, o))
-    return o[order], n[order]
+    nb = np.concatenate([j[oi], i[oj]])
+    order = np.lexsort((nb, o))
+    return o[order].astype(np.intp), nb[order].astype(np.intp)
 
 
 @dataclass(frozen=True)
@@ -620,7 +650,8 @@ def resolve(
     owner |= advised.active
     if not owner.any():
         return Resolution.empty()
-    o_idx, j_idx = _neighbour_pairs(snap, owner, wide, lead_s)
+    o_idx, j_idx = _neighbour_pairs(snap, owner, wide, lead_s, advised.active,
+                                    np.fmax(np.abs(advised.adv_vs_fpm), np.abs(advised.orig_vs_fpm)))
     owners = np.flatnonzero(owner)
     # Order owners by id (a total order both parties share) for the output.
     owners = owners[np.argsort(snap.id[owners], kind="stable")]
