@@ -339,17 +339,37 @@ def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
     unk = unknown[ac]
     lo4[3, unk] = -1.0e7
     hi4[3, unk] = 1.0e7
-    # Cells sized on the owners' (large) horizontal boxes: few registrations result.
-    cell = np.maximum((hi4[:, own_idx] - lo4[:, own_idx]).mean(axis=1), [1.0, 1.0, 1.0, 500.0])
+    # Cells sized on the owners' (large) boxes, both kinds: few registrations result.
+    own_boxes = np.concatenate([own_idx, n + np.arange(vert_idx.size)])
+    cell = np.maximum((hi4[:, own_boxes] - lo4[:, own_boxes]).mean(axis=1), [1.0, 1.0, 1.0, 500.0])
     cell[:3] = cell[:3].max()
-    bi, bj = grid_pairs(lo4, hi4, cell)
+    # Pairs of two aircraft not to advise are never formed (`group`, `within`).
+    bi, bj = grid_pairs(lo4, hi4, cell, group=np.where(owner[ac], 0, 1), within=np.array([True, False]))
     i, j = ac[bi], ac[bj]
     keep = (i != j) & (owner[i] | owner[j]) & minima.checked[snap.party[i], snap.party[j]]
-    i, j = i[keep], j[keep]
-    i, j = np.minimum(i, j), np.maximum(i, j)
+    bi, bj, i, j = bi[keep], bj[keep], i[keep], j[keep]
     if vert_idx.size:
-        key = np.unique(i.astype(np.int64) * n + j)
-        i, j = key // n, key % n
+        # Two aircraft may meet through several of their boxes: keep a pair once, through
+        # the first of (path or half-disc, path or half-disc), (first's, second's vertical),
+        # (first's vertical, second's), (vertical, vertical) that overlaps.
+        swap = i > j
+        i, j = np.where(swap, j, i), np.where(swap, i, j)
+        bi, bj = np.where(swap, bj, bi), np.where(swap, bi, bj)
+        vbox = np.full(n, -1, dtype=np.intp)
+        vbox[vert_idx] = n + np.arange(vert_idx.size)
+
+        def overlap(x: IDX, y: IDX) -> BOOL:
+            return np.asarray(np.all(np.maximum(lo4[:, x], lo4[:, y]) <= np.minimum(hi4[:, x], hi4[:, y]), axis=0))
+
+        rank = 2 * (bi >= n) + (bj >= n)
+        dup = np.zeros(i.size, dtype=bool)
+        r = np.flatnonzero(rank >= 1)
+        dup[r] = overlap(i[r], j[r])
+        r = r[(rank[r] >= 2) & ~dup[r] & (vbox[j[r]] >= 0)]
+        dup[r] = overlap(i[r], vbox[j[r]])
+        r = r[(rank[r] == 3) & ~dup[r]]
+        dup[r] = overlap(vbox[i[r]], j[r])
+        i, j = i[~dup], j[~dup]
     oi = owner[i]
     oj = owner[j]
     o = np.concatenate([i[oi], j[oj]])
