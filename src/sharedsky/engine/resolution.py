@@ -374,8 +374,9 @@ def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
     oj = owner[j]
     o = np.concatenate([i[oi], j[oj]])
     nb = np.concatenate([j[oi], i[oj]])
-    order = np.lexsort((nb, o))
-    return o[order].astype(np.intp), nb[order].astype(np.intp)
+    key = o.astype(np.int64) * n + nb
+    key.sort()
+    return (key // n).astype(np.intp), (key % n).astype(np.intp)
 
 
 @dataclass(frozen=True)
@@ -751,11 +752,12 @@ def resolve(
                    vz_fts[o_idx], advised.active[o_idx])
 
     def near_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64) -> IDX:
-        """Of `rows`, those whose neighbour, flying (ivx, ivy, ivz, ivs) (per row), may
-        come within the minima of a candidate path of the owner."""
-        pr = pairs.take(rows)
+        """Of `rows` (sorted, unique), those whose neighbour, flying (ivx, ivy, ivz, ivs)
+        (per row), may come within the minima of a candidate path of the owner."""
+        every = rows.size == o_idx.size  # all rows, in order: no copy
+        pr = pairs if every else pairs.take(rows)
         jv = _project(ivx, ivy, ivz, pr)
-        return rows[_near(pr, reach.take(rows), jv, ivs)]
+        return rows[_near(pr, reach if every else reach.take(rows), jv, ivs)]
 
     # Candidates are judged in the east/north plane of the aircraft advised: its own
     # candidate velocities are then plain (gs sin trk, gs cos trk), and only the
