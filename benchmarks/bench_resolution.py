@@ -325,6 +325,35 @@ def tables(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def change_table(rows: list[dict[str, Any]]) -> str:
+    """sharedsky's changes of advice per case, summed over seeds: why (a new aircraft
+    joining the encounter, a reversal of the geometry, the advice held no longer free
+    with the same intruders) and what (the same manoeuvre stronger or weaker, another
+    dimension, the opposite sense), and the share of not-free changes without any free
+    manoeuvre."""
+    lines = ["| case | seeds | advisories | changes | new intruder | reversal | not free (best effort) "
+             "| same manoeuvre | other dimension | opposite sense |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for (dims, dens, delay, nc, margin, window), by in sorted(_group(rows).items()):
+        sel = [r for r in by.get("sharedsky", []) if r.get("changes_by_cause")]
+        if not sel:
+            continue
+
+        def tot(f: str, k: str | None = None) -> int:
+            return sum(int(r[f][k] if k else r[f] or 0) for r in sel)
+
+        case = f"{dims} {dens:g}" + (f", delay {delay:g} s, {nc:.0%} not followed" if delay or nc else "")
+        case += f", created {margin:g} NM outside" if margin else ""
+        case += f", {window / 60:g} min measured" if window != 1800.0 else ""
+        n = sum(tot("changes_by_cause", k) for k in ("new_intruder", "reversal", "not_free"))
+        lines.append(
+            f"| {case} | {len(sel)} | {tot('advisories')} | {n} | {tot('changes_by_cause', 'new_intruder')} "
+            f"| {tot('changes_by_cause', 'reversal')} | {tot('changes_by_cause', 'not_free')} "
+            f"({tot('changes_not_free_best_effort')}) | {tot('changes_by_kind', 'same')} "
+            f"| {tot('changes_by_kind', 'dimension')} | {tot('changes_by_kind', 'sense')} |")
+    return "\n".join(lines)
+
+
 def speed(n: int = 10_000, repeats: int = 5, seed: int = 0) -> str:
     """One `resolve` call against MVP (BlueSky's C detection + `MVP.resolve`) on the same
     states: `n` aircraft at en-route density (random_enroute, 1 per 200 NM^2)."""
@@ -398,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.tables:
         rows = [json.loads(x) for x in a.tables.read_text().splitlines() if x.strip()]
         print(tables(rows))
+        print()
+        print(change_table(rows))
         return 0
     if a.quick:
         a.seeds, a.densities, a.dims, a.speed_n = 1, [12.5, 25.0], ["2d"], 2000
@@ -419,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
                     fh.writelines(json.dumps(r) + "\n" for r in got)
     if rows:
         print(tables(rows))
+        print()
+        print(change_table(rows))
     if not a.no_speed:
         print()
         print(speed(a.speed_n, repeats=3 if a.quick else a.speed_repeats))

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedsky.alerting.advisories import AdvisoryTracker
+from sharedsky.alerting.advisories import AdvisoryPolicy, AdvisoryTracker, Rule
 from sharedsky.engine.separation import Minima
 from sharedsky.ingest.snapshot import Snapshot
 
@@ -55,21 +55,42 @@ def test_a_change_for_an_aircraft_that_joins_the_encounter_is_a_new_intruder() -
 
 
 def test_a_change_when_the_vertical_order_flips_is_a_reversal() -> None:
-    # B, 20 NM ahead, is now 600 ft below A and descending: it passes below, not above.
+    # B, 20 NM ahead, is now 600 ft below A and descending: it passes below, not above;
+    # B's climb (towards A now) is changed, for a reversal.
+    tracker = AdvisoryTracker(MIN3)
+    tracker.step(snap(0.0, [A, B]))
     b: Row = ("bbb", 0.0, 10.0 + 20 * NM, 29400.0, 270.0, 450.0, -1500.0)
-    tracker, ev = second_step([A, b])
-    assert [e["state"] for e in ev] == ["updated"]
+    ev = [e for e in tracker.step(snap(1.0, [A, b])) if e["state"] == "updated"]
+    assert [e["icao24"] for e in ev] == ["bbb"]
     assert ev[0]["cause"] == "reversal"
-    assert ev[0]["changes_not_free"] == 0
-    assert tracker.counts["changes_reversal"] >= 1
+    assert ev[0]["changes"] == 1 and ev[0]["changes_not_free"] == 0
+    assert tracker.counts["changes_reversal"] == 1 and tracker.counts["changes_not_free"] == 0
 
 
-def test_a_change_when_the_advice_held_meets_another_aircraft_is_not_free() -> None:
+def test_a_change_for_an_aircraft_the_advice_held_now_meets_is_a_new_intruder() -> None:
     # C, 1,200 ft below A (not in conflict with A's present velocity), meets it in 80 s:
-    # A's descent is no longer free, with the same intruders.
+    # A's descent would take it through C's level; C was not among A's intruders.
     c: Row = ("ccc", -10 * NM, 10.0 + 10 * NM, 28800.0, 0.0, 450.0, 0.0)
     tracker, ev = second_step([A, B_LATER, c])
     assert [e["state"] for e in ev] == ["updated"]
+    assert ev[0]["cause"] == "new intruder"
+    assert "ccc" not in ev[0]["intruders"] and ev[0]["changes_not_free"] == 0
+
+
+def test_a_change_for_the_same_intruder_on_the_same_side_is_not_free() -> None:
+    # Turns only for A; B (in distress: never asked) passes 1 NM north of A, head-on.
+    # A is told to turn right 15 deg; B then turns 6 deg towards A's new track, still
+    # passing north of it: A's turn is no longer free, with the same intruder.
+    policy = AdvisoryPolicy([Rule(0, (), True, False, False, 0, False, False)])
+    tracker = AdvisoryTracker(MIN3, policy)
+    distress = np.array([1])
+    b: Row = ("bbb", 1 * NM, 10.0 + 40 * NM, 30000.0, 270.0, 450.0, 0.0)
+    first = tracker.step(snap(0.0, [A, b]), distress=distress)
+    assert [(e["icao24"], e["state"], e["sense"]) for e in first] == [("aaa", "new", "turn right")]
+    a2: Row = ("aaa", 0.0, 10.0, 30000.0, 100.0, 450.0, 0.0)  # turning to its advised track
+    b2: Row = ("bbb", 1 * NM, 10.0 + 39.75 * NM, 30000.0, 264.0, 450.0, 0.0)
+    ev = tracker.step(snap(1.0, [a2, b2]), distress=distress)
+    assert [(e["state"], e["sense"]) for e in ev] == [("updated", "turn right")]
     assert ev[0]["cause"] == "not free"
     assert ev[0]["changes"] == 1 and ev[0]["changes_not_free"] == 1
     assert tracker.counts["changes_not_free"] == 1

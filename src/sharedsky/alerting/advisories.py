@@ -10,10 +10,12 @@ is advised), and says:
 * `advisory` / `new`: the first manoeuvre of an encounter for one aircraft;
 * `advisory` / `updated`: a different manoeuvre, only when the one given is no longer
   free (the geometry changed); counted in `changes`, and said why in `cause`:
-  `new intruder` (an aircraft in conflict that was not among the advisory's intruders
-  before: a new encounter, not a change of the same one), `reversal` (the geometry of a
+  `new intruder` (an aircraft in conflict, or one the advice held now loses separation
+  with, that was not among the advisory's intruders before: a new encounter joining, not
+  a change of the same one), `reversal` (the geometry of a
   pair held in the advisory reversed since the advice was given: under present
-  velocities, the other aircraft now passes on the other side - the sign of the cross
+  velocities, both then and now closing within the look-ahead, the other aircraft now
+  passes on the other side - the sign of the cross
   product of relative position and relative velocity flipped, each at least
   REVERSAL_NM of miss - or in the other vertical order at closest approach, each at
   least REVERSAL_FT), else `not free` (the advice held lost its separation with the
@@ -147,8 +149,9 @@ class _Held:
 
 def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float) -> dict[str, tuple[int, int]]:
     """Side (sign of relative position x relative velocity) and vertical order (sign of
-    the height difference at closest approach within `horizon_s`) of each of `others`
-    seen from aircraft i, present velocities, local flat plane; 0 for a tie."""
+    the height difference at closest approach) of each of `others` seen from aircraft i,
+    present velocities, local flat plane; 0 for a tie, both 0 for a pair not closing
+    within `horizon_s` (its side does not matter)."""
     out: dict[str, tuple[int, int]] = {}
     row = {str(x): k for k, x in enumerate(snap.id.tolist())}
     lat0 = float(snap.lat_deg[i])
@@ -164,11 +167,14 @@ def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float) -
         wx = gj * np.sin(tj) - gi * np.sin(ti)
         wy = gj * np.cos(tj) - gi * np.cos(ti)
         ww = wx * wx + wy * wy
+        t_cpa = -(rx * wx + ry * wy) / ww if ww > 0.0 else -1.0
+        if not 0.0 < t_cpa <= horizon_s:
+            out[o] = (0, 0)  # not closing within the look-ahead: no side to reverse
+            continue
         cross = rx * wy - ry * wx
         side = 0
-        if ww > 0.0 and abs(cross) / np.sqrt(ww) >= REVERSAL_NM:
+        if abs(cross) / np.sqrt(ww) >= REVERSAL_NM:
             side = 1 if cross > 0 else -1
-        t_cpa = min(max(-(rx * wx + ry * wy) / ww, 0.0), horizon_s) if ww > 0.0 else 0.0
         dz = (float(snap.alt_ft[j]) - float(snap.alt_ft[i])
               + (float(snap.vs_fpm[j]) - float(snap.vs_fpm[i])) / 60.0 * t_cpa)
         order = 0 if not np.isfinite(dz) or abs(dz) < REVERSAL_FT else (1 if dz > 0 else -1)
@@ -347,9 +353,9 @@ class AdvisoryTracker:
                 self.counts["advisories"] += 1
                 state = "new"
             else:
-                geometry = _geometry(snap, i, sorted(set(h.intruders) | set(res.intruders[k])),
-                                     self.horizon_s)
-                if set(res.intruders[k]) - set(h.intruders):
+                now = set(res.intruders[k]) | set(res.keep_blockers[k] if res.keep_blockers else ())
+                geometry = _geometry(snap, i, sorted(set(h.intruders) | now), self.horizon_s)
+                if now - set(h.intruders):
                     cause = "new intruder"
                 elif _reversed(h.geometry, geometry):
                     cause = "reversal"
@@ -363,7 +369,7 @@ class AdvisoryTracker:
                 body["cause"] = cause
                 h.adv = adv
                 h.changes += 1
-                h.intruders = sorted(set(h.intruders) | set(res.intruders[k]))
+                h.intruders = sorted(set(h.intruders) | now)
                 h.geometry = geometry
                 self.counts["advisory_changes"] += 1
                 state = "updated"
