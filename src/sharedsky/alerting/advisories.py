@@ -147,13 +147,13 @@ class _Held:
     changes_not_free: int = 0  # changes neither for a new intruder nor a reversal
 
 
-def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float) -> dict[str, tuple[int, int]]:
+def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float,
+              row: dict[str, int]) -> dict[str, tuple[int, int]]:
     """Side (sign of relative position x relative velocity) and vertical order (sign of
     the height difference at closest approach) of each of `others` seen from aircraft i,
     present velocities, local flat plane; 0 for a tie, both 0 for a pair not closing
-    within `horizon_s` (its side does not matter)."""
+    within `horizon_s` (its side does not matter). `row`: snapshot index by id."""
     out: dict[str, tuple[int, int]] = {}
-    row = {str(x): k for k, x in enumerate(snap.id.tolist())}
     lat0 = float(snap.lat_deg[i])
     coslat = float(np.cos(np.radians(lat0)))
     ti, gi = np.radians(float(snap.track_deg[i])), float(snap.gs_kt[i]) / 3600.0
@@ -318,6 +318,13 @@ class AdvisoryTracker:
         res = resolve(snap, self.minima, rules, advised, buffer=self.buffer, lead_s=self.lead_s)
         self.last = res
         ids = snap.id
+        row_of: dict[str, int] = {}
+
+        def rows() -> dict[str, int]:
+            """Snapshot index by id, built once a step when first needed."""
+            if not row_of:
+                row_of.update({str(x): n for n, x in enumerate(ids.tolist())})
+            return row_of
         for k in range(len(res)):
             i = int(res.owner[k])
             ident = str(ids[i])
@@ -327,7 +334,7 @@ class AdvisoryTracker:
                 if h is not None:
                     joined = sorted(set(res.intruders[k]) - set(h.intruders))
                     if joined:
-                        h.geometry.update(_geometry(snap, i, joined, self.horizon_s))
+                        h.geometry.update(_geometry(snap, i, joined, self.horizon_s, rows()))
                         h.intruders = sorted(set(h.intruders) | set(joined))
                 continue
             if choice == RESUME or (choice == NONE and h is not None):
@@ -348,13 +355,13 @@ class AdvisoryTracker:
                 h_new = _Held(ident, snap.parties[int(snap.party[i])], self.serial,
                           (float(snap.track_deg[i]), float(snap.gs_kt[i]), float(snap.vs_fpm[i])),
                           adv, t, 0, sorted(res.intruders[k]), float(snap.alt_ft[i]))
-                h_new.geometry = _geometry(snap, i, h_new.intruders, self.horizon_s)
+                h_new.geometry = _geometry(snap, i, h_new.intruders, self.horizon_s, rows())
                 self.held[ident] = h = h_new
                 self.counts["advisories"] += 1
                 state = "new"
             else:
                 now = set(res.intruders[k]) | set(res.keep_blockers[k] if res.keep_blockers else ())
-                geometry = _geometry(snap, i, sorted(set(h.intruders) | now), self.horizon_s)
+                geometry = _geometry(snap, i, sorted(set(h.intruders) | now), self.horizon_s, rows())
                 if now - set(h.intruders):
                     cause = "new intruder"
                 elif _reversed(h.geometry, geometry):
