@@ -250,7 +250,13 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
             extra = {"changes": r.get("changes_per_advised_aircraft"),
                      "advised": r.get("aircraft_advised"),
                      "changes_per_advisory": r.get("changes_per_advisory"),
-                     "changed_more_than_once": r.get("advisories_changed_more_than_once")}
+                     "changed_more_than_once": r.get("advisories_changed_more_than_once"),
+                     "not_free_per_advisory": r.get("not_free_changes_per_advisory"),
+                     "not_free_more_than_once": r.get("advisories_changed_not_free_more_than_once"),
+                     "changes_by_cause": r.get("changes_by_cause"),
+                     "changes_by_kind": r.get("changes_by_kind"),
+                     "changes_not_free_best_effort": r.get("changes_not_free_best_effort"),
+                     "advisories": r.get("advisories")}
         else:
             ctl = MvpController(len(plans), delay_s=delay_s, noncompliance=noncompliance, seed=seed)
             run = run_square(spec, plans=plans, controller=ctl)
@@ -279,8 +285,9 @@ def tables(rows: list[dict[str, Any]]) -> str:
     the seeds that have all three methods."""
     lines = ["| case | seeds | LoS off | LoS ratio sharedsky | LoS ratio MVP | DEP sharedsky | DEP MVP "
              "| severity off / sharedsky / MVP | added NM sharedsky / MVP | added s sharedsky / MVP "
-             "| changes sharedsky / MVP | sharedsky changes per advisory, share > 1 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| changes sharedsky / MVP | sharedsky changes per advisory, share > 1 "
+             "| ... not for a new intruder or a reversal, share > 1 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dims, dens, delay, nc, margin, window), by in sorted(_group(rows).items()):
         seeds = set.intersection(*[{r["seed"] for r in by[m]} for m in by])
         sel = {m: [r for r in by.get(m, []) if r["seed"] in seeds] for m in ("off", "sharedsky", "mvp")}
@@ -313,7 +320,37 @@ def tables(rows: list[dict[str, Any]]) -> str:
             f"| {mean('sharedsky', 'added_nm', '.1f')} / {mean('mvp', 'added_nm', '.1f')} "
             f"| {mean('sharedsky', 'added_s', '.0f')} / {mean('mvp', 'added_s', '.0f')} "
             f"| {mean('sharedsky', 'changes', '.1f')} / {mean('mvp', 'changes', '.1f')} "
-            f"| {mean('sharedsky', 'changes_per_advisory', '.2f')}, {mean('sharedsky', 'changed_more_than_once', '.0%')} |")
+            f"| {mean('sharedsky', 'changes_per_advisory', '.2f')}, {mean('sharedsky', 'changed_more_than_once', '.0%')} "
+            f"| {mean('sharedsky', 'not_free_per_advisory', '.2f')}, {mean('sharedsky', 'not_free_more_than_once', '.0%')} |")
+    return "\n".join(lines)
+
+
+def change_table(rows: list[dict[str, Any]]) -> str:
+    """sharedsky's changes of advice per case, summed over seeds: why (a new aircraft
+    joining the encounter, a reversal of the geometry, the advice held no longer free
+    with the same intruders) and what (the same manoeuvre stronger or weaker, another
+    dimension, the opposite sense), and the share of not-free changes without any free
+    manoeuvre."""
+    lines = ["| case | seeds | advisories | changes | new intruder | reversal | not free (best effort) "
+             "| same manoeuvre | other dimension | opposite sense |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for (dims, dens, delay, nc, margin, window), by in sorted(_group(rows).items()):
+        sel = [r for r in by.get("sharedsky", []) if r.get("changes_by_cause")]
+        if not sel:
+            continue
+
+        def tot(f: str, k: str | None = None) -> int:
+            return sum(int(r[f][k] if k else r[f] or 0) for r in sel)
+
+        case = f"{dims} {dens:g}" + (f", delay {delay:g} s, {nc:.0%} not followed" if delay or nc else "")
+        case += f", created {margin:g} NM outside" if margin else ""
+        case += f", {window / 60:g} min measured" if window != 1800.0 else ""
+        n = sum(tot("changes_by_cause", k) for k in ("new_intruder", "reversal", "not_free"))
+        lines.append(
+            f"| {case} | {len(sel)} | {tot('advisories')} | {n} | {tot('changes_by_cause', 'new_intruder')} "
+            f"| {tot('changes_by_cause', 'reversal')} | {tot('changes_by_cause', 'not_free')} "
+            f"({tot('changes_not_free_best_effort')}) | {tot('changes_by_kind', 'same')} "
+            f"| {tot('changes_by_kind', 'dimension')} | {tot('changes_by_kind', 'sense')} |")
     return "\n".join(lines)
 
 
@@ -390,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.tables:
         rows = [json.loads(x) for x in a.tables.read_text().splitlines() if x.strip()]
         print(tables(rows))
+        print()
+        print(change_table(rows))
         return 0
     if a.quick:
         a.seeds, a.densities, a.dims, a.speed_n = 1, [12.5, 25.0], ["2d"], 2000
@@ -411,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
                     fh.writelines(json.dumps(r) + "\n" for r in got)
     if rows:
         print(tables(rows))
+        print()
+        print(change_table(rows))
     if not a.no_speed:
         print()
         print(speed(a.speed_n, repeats=3 if a.quick else a.speed_repeats))

@@ -9,7 +9,18 @@ is advised), and says:
 
 * `advisory` / `new`: the first manoeuvre of an encounter for one aircraft;
 * `advisory` / `updated`: a different manoeuvre, only when the one given is no longer
-  free (the geometry changed); counted in `changes`;
+  free (the geometry changed); counted in `changes`, and said why in `cause`:
+  `new intruder` (an aircraft in conflict, or one the advice held now loses separation
+  with, that was not among the advisory's intruders before: a new encounter joining, not
+  a change of the same one), `reversal` (the geometry of a
+  pair held in the advisory reversed since the advice was given: under present
+  velocities, both then and now closing within the look-ahead, the other aircraft now
+  passes on the other side - the sign of the cross
+  product of relative position and relative velocity flipped, each at least
+  REVERSAL_NM of miss - or in the other vertical order at closest approach, each at
+  least REVERSAL_FT), else `not free` (the advice held lost its separation with the
+  same intruders). `changes_not_free` counts those last: the changes issue 13's rule
+  (at most one per encounter unless the geometry reverses) is about;
 * `advisory` / `end`: clear of conflict, resume the original track, speed and vertical
   speed (`resume`), or the aircraft left the picture (`reason: gone`).
 
@@ -47,6 +58,13 @@ from sharedsky.engine.separation import Conflicts, Minima, near_group
 from sharedsky.ingest.snapshot import Snapshot
 
 STATUS_NAMES = ("coordinated", "free", "best_effort")
+#: A pair's side or vertical order at closest approach counts as reversed only when
+#: both the old and the new one miss by at least this much (below, a tie).
+REVERSAL_NM = 1.0e-3
+REVERSAL_FT = 1.0
+#: What a change of advice did to the advice held (same dimension and sense stronger or
+#: weaker, another dimension, the opposite sense of the same dimension).
+CHANGE_NAMES = ("same", "dimension", "sense")
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,72 @@ class _Held:
     changes: int = 0
     intruders: list[str] = field(default_factory=list)
     orig_alt_ft: float = float("nan")  # altitude when first advised
+    #: Per intruder: the side it passes on and the vertical order at closest approach
+    #: (present velocities) when the advice was given or it joined (-1, 0 tie, 1).
+    geometry: dict[str, tuple[int, int]] = field(default_factory=dict)
+    changes_not_free: int = 0  # changes neither for a new intruder nor a reversal
+
+
+def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float,
+              row: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """Side (sign of relative position x relative velocity) and vertical order (sign of
+    the height difference at closest approach) of each of `others` seen from aircraft i,
+    present velocities, local flat plane; 0 for a tie, both 0 for a pair not closing
+    within `horizon_s` (its side does not matter). `row`: snapshot index by id."""
+    out: dict[str, tuple[int, int]] = {}
+    lat0 = float(snap.lat_deg[i])
+    coslat = float(np.cos(np.radians(lat0)))
+    ti, gi = np.radians(float(snap.track_deg[i])), float(snap.gs_kt[i]) / 3600.0
+    for o in others:
+        j = row.get(o)
+        if j is None:
+            continue
+        rx = ((float(snap.lon_deg[j]) - float(snap.lon_deg[i]) + 180.0) % 360.0 - 180.0) * 60.0 * coslat
+        ry = (float(snap.lat_deg[j]) - lat0) * 60.0
+        tj, gj = np.radians(float(snap.track_deg[j])), float(snap.gs_kt[j]) / 3600.0
+        wx = gj * np.sin(tj) - gi * np.sin(ti)
+        wy = gj * np.cos(tj) - gi * np.cos(ti)
+        ww = wx * wx + wy * wy
+        t_cpa = -(rx * wx + ry * wy) / ww if ww > 0.0 else -1.0
+        if not 0.0 < t_cpa <= horizon_s:
+            out[o] = (0, 0)  # not closing within the look-ahead: no side to reverse
+            continue
+        cross = rx * wy - ry * wx
+        side = 0
+        if abs(cross) / np.sqrt(ww) >= REVERSAL_NM:
+            side = 1 if cross > 0 else -1
+        dz = (float(snap.alt_ft[j]) - float(snap.alt_ft[i])
+              + (float(snap.vs_fpm[j]) - float(snap.vs_fpm[i])) / 60.0 * t_cpa)
+        order = 0 if not np.isfinite(dz) or abs(dz) < REVERSAL_FT else (1 if dz > 0 else -1)
+        out[o] = (side, order)
+    return out
+
+
+def _reversed(old: dict[str, tuple[int, int]], new: dict[str, tuple[int, int]]) -> bool:
+    """Some pair's side or vertical order flipped (ties never flip)."""
+    for o, (s0, z0) in old.items():
+        if o in new:
+            s1, z1 = new[o]
+            if s0 * s1 < 0 or z0 * z1 < 0:
+                return True
+    return False
+
+
+def _change_kind(orig: tuple[float, float, float], old: tuple[float, float, float],
+                 new: tuple[float, float, float]) -> int:
+    """Index in CHANGE_NAMES of the change from advice `old` to `new` (both relative to
+    the original velocity `orig`; the dimension is the largest normalised change)."""
+
+    def dim_sign(adv: tuple[float, float, float]) -> tuple[int, float]:
+        d = ((adv[0] - orig[0] + 180.0) % 360.0 - 180.0) / 10.0, \
+            (adv[1] - orig[1]) / max(0.1 * orig[1], 1.0), (adv[2] - orig[2]) / 1000.0
+        k = int(np.argmax(np.abs(d)))
+        return k, float(np.sign(d[k]))
+
+    (k0, s0), (k1, s1) = dim_sign(old), dim_sign(new)
+    if k0 != k1:
+        return 1
+    return 2 if s0 * s1 < 0 else 0
 
 
 def _sense(kind: int, dtrk: float, gs_from: float, gs_to: float, vs_to: float) -> str:
@@ -167,9 +251,14 @@ class AdvisoryTracker:
         self.lead_s = float(lead_s)
         self.frequencies_mhz = [float(f) for f in frequencies_mhz]
         self.held: dict[str, _Held] = {}
+        #: Closest approaches for the reversal test are sought within the look-ahead.
+        self.horizon_s = float(np.max(np.where(minima.checked, minima.t_s, 0.0))) if minima.checked.any() else 0.0
         self.serial = 0
         self.counts: dict[str, int] = {"advisories": 0, "advisory_changes": 0, "resumed": 0,
-                                       "best_effort": 0}
+                                       "best_effort": 0, "changes_new_intruder": 0,
+                                       "changes_reversal": 0, "changes_not_free": 0,
+                                       **{f"changes_{c}": 0 for c in CHANGE_NAMES},
+                                       "changes_not_free_best_effort": 0}
         self.last: Resolution = Resolution.empty()
         #: The alert levels detect every conflict the resolution could act on (their
         #: envelope holds the buffered minima): a step without conflicts needs no work.
@@ -229,6 +318,13 @@ class AdvisoryTracker:
         res = resolve(snap, self.minima, rules, advised, buffer=self.buffer, lead_s=self.lead_s)
         self.last = res
         ids = snap.id
+        row_of: dict[str, int] = {}
+
+        def rows() -> dict[str, int]:
+            """Snapshot index by id, built once a step when first needed."""
+            if not row_of:
+                row_of.update({str(x): n for n, x in enumerate(ids.tolist())})
+            return row_of
         for k in range(len(res)):
             i = int(res.owner[k])
             ident = str(ids[i])
@@ -236,7 +332,10 @@ class AdvisoryTracker:
             h = self.held.get(ident)
             if choice == KEEP or (choice == NONE and h is None):
                 if h is not None:
-                    h.intruders = sorted(set(h.intruders) | set(res.intruders[k]))
+                    joined = sorted(set(res.intruders[k]) - set(h.intruders))
+                    if joined:
+                        h.geometry.update(_geometry(snap, i, joined, self.horizon_s, rows()))
+                        h.intruders = sorted(set(h.intruders) | set(joined))
                 continue
             if choice == RESUME or (choice == NONE and h is not None):
                 assert h is not None
@@ -255,14 +354,30 @@ class AdvisoryTracker:
                 self.serial += 1
                 h_new = _Held(ident, snap.parties[int(snap.party[i])], self.serial,
                           (float(snap.track_deg[i]), float(snap.gs_kt[i]), float(snap.vs_fpm[i])),
-                          adv, t, 0, list(res.intruders[k]), float(snap.alt_ft[i]))
+                          adv, t, 0, sorted(res.intruders[k]), float(snap.alt_ft[i]))
+                h_new.geometry = _geometry(snap, i, h_new.intruders, self.horizon_s, rows())
                 self.held[ident] = h = h_new
                 self.counts["advisories"] += 1
                 state = "new"
             else:
+                now = set(res.intruders[k]) | set(res.keep_blockers[k] if res.keep_blockers else ())
+                geometry = _geometry(snap, i, sorted(set(h.intruders) | now), self.horizon_s, rows())
+                if now - set(h.intruders):
+                    cause = "new intruder"
+                elif _reversed(h.geometry, geometry):
+                    cause = "reversal"
+                else:
+                    cause = "not free"
+                    h.changes_not_free += 1
+                    if res.status[k] == 2:
+                        self.counts["changes_not_free_best_effort"] += 1
+                self.counts["changes_" + cause.replace(" ", "_")] += 1
+                self.counts["changes_" + CHANGE_NAMES[_change_kind(h.orig, h.adv, adv)]] += 1
+                body["cause"] = cause
                 h.adv = adv
                 h.changes += 1
-                h.intruders = sorted(set(h.intruders) | set(res.intruders[k]))
+                h.intruders = sorted(set(h.intruders) | now)
+                h.geometry = geometry
                 self.counts["advisory_changes"] += 1
                 state = "updated"
             if res.status[k] == 2:
@@ -303,7 +418,8 @@ class AdvisoryTracker:
 
     def _event(self, state: str, t: float, h: _Held, body: dict[str, Any]) -> dict[str, Any]:
         ev = {"kind": "advisory", "state": state, "t": t, "id": f"advisory-{h.id}-{h.serial}",
-              "icao24": h.id, "party": h.party, "changes": h.changes, **body}
+              "icao24": h.id, "party": h.party, "changes": h.changes,
+              "changes_not_free": h.changes_not_free, **body}
         if self.frequencies_mhz:
             ev["frequencies_mhz"] = list(self.frequencies_mhz)
         return ev

@@ -46,6 +46,8 @@ class Pilots:
         self.changes: dict[str, int] = {}  # changes of advice (updated) per aircraft
         self.ignoring: set[str] = set()
         self.ended_changes: list[int] = []  # changes of advice of each ended advisory
+        #: ... of them, those neither for a new intruder nor a reversal (issue 13's rule).
+        self.ended_not_free: list[int] = []
 
     def _index(self, icao: str) -> int | None:
         if self.lookup is None:
@@ -66,6 +68,7 @@ class Pilots:
             state = ev.get("state")
             if state == "end":
                 self.ended_changes.append(int(ev.get("changes", 0)))
+                self.ended_not_free.append(int(ev.get("changes_not_free", 0)))
                 self.ignoring.discard(icao)
                 f.end_advice(i, t_s + self.delay_s)
                 continue
@@ -103,6 +106,10 @@ class Pilots:
         changes = np.array([self.changes.get(a, 0) for a in self.per_aircraft], dtype=float)
         # Per encounter (one advisory, from new to end; those still held at the end too).
         per_adv = np.array(self.ended_changes + [h.changes for h in tracker.held.values()], dtype=float)
+        # ... counting only the changes neither for a new intruder nor for a reversal.
+        own = np.array(self.ended_not_free + [h.changes_not_free for h in tracker.held.values()],
+                       dtype=float)
+        c = tracker.counts
         return {
             "advisories": tracker.counts.get("advisories", 0),
             "advisory_changes": tracker.counts.get("advisory_changes", 0),
@@ -115,6 +122,14 @@ class Pilots:
             "advisories_changed_more_than_once": (round(float(np.mean(per_adv > 1)), 4)
                                                   if per_adv.size else 0.0),
             "max_changes_per_advisory": int(per_adv.max()) if per_adv.size else 0,
+            "not_free_changes_per_advisory": round(float(own.mean()), 3) if own.size else 0.0,
+            "advisories_changed_not_free_more_than_once": (round(float(np.mean(own > 1)), 4)
+                                                           if own.size else 0.0),
+            "max_not_free_changes_per_advisory": int(own.max()) if own.size else 0,
+            "changes_by_cause": {k: c.get("changes_" + k, 0)
+                                 for k in ("new_intruder", "reversal", "not_free")},
+            "changes_by_kind": {k: c.get("changes_" + k, 0) for k in ("same", "dimension", "sense")},
+            "changes_not_free_best_effort": c.get("changes_not_free_best_effort", 0),
             "resumed": tracker.counts.get("resumed", 0),
             "best_effort": tracker.counts.get("best_effort", 0),
             "followed": self.followed,

@@ -1,0 +1,102 @@
+"""Stability of resolution advisories (issue 13: at most one change of advice per
+aircraft per encounter unless the geometry reverses): each change says why, and the
+changes the rule is about are counted apart.
+
+Small hand-built encounters stepped through the real `AdvisoryTracker` and engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sharedsky.alerting.advisories import AdvisoryPolicy, AdvisoryTracker, Rule
+from sharedsky.engine.separation import Minima
+from sharedsky.ingest.snapshot import Snapshot
+
+MIN3 = Minima.uniform(3, 5.0, 1000.0, 300.0)
+NM = 1.0 / 60.0  # degrees of latitude (and of longitude on the equator) per NM
+
+Row = tuple[str, float, float, float, float, float, float]  # id, lat, lon, alt, trk, gs, vs
+
+
+def snap(t_s: float, rows: list[Row]) -> Snapshot:
+    a = np.array([r[1:] for r in rows], dtype=float)
+    return Snapshot(
+        t_s=t_s, id=np.array([r[0] for r in rows]), party=(np.arange(len(rows)) % 3).astype(np.int32),
+        lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
+        vs_fpm=a[:, 5], last_report_s=np.zeros(len(rows)), parties=("a", "b", "c"),
+    )
+
+
+# A eastbound at FL300; B westbound 40 NM ahead, 300 ft above: A is told to descend,
+# B to climb (vertical senses from the vertical order at closest approach).
+A: Row = ("aaa", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
+B: Row = ("bbb", 0.0, 10.0 + 40 * NM, 30300.0, 270.0, 450.0, 0.0)
+B_LATER: Row = ("bbb", 0.0, 10.0 + 39.75 * NM, 30300.0, 270.0, 450.0, 0.0)
+
+
+def second_step(rows: list[Row]) -> tuple[AdvisoryTracker, list[dict[str, Any]]]:
+    tracker = AdvisoryTracker(MIN3)
+    first = {e["icao24"]: e for e in tracker.step(snap(0.0, [A, B]))}
+    assert first["aaa"]["state"] == "new" and first["aaa"]["sense"] == "descend"
+    return tracker, [e for e in tracker.step(snap(1.0, rows)) if e["icao24"] == "aaa"]
+
+
+def test_a_change_for_an_aircraft_that_joins_the_encounter_is_a_new_intruder() -> None:
+    # C, 1,000 ft below A, meets it in 80 s: in conflict with A, which was not among its
+    # intruders, and A's descent would take it through C's level.
+    c: Row = ("ccc", -10 * NM, 10.0 + 10 * NM, 29000.0, 0.0, 450.0, 0.0)
+    tracker, ev = second_step([A, B_LATER, c])
+    assert [e["state"] for e in ev] == ["updated"]
+    assert ev[0]["cause"] == "new intruder"
+    assert ev[0]["changes"] == 1 and ev[0]["changes_not_free"] == 0
+    assert tracker.counts["changes_new_intruder"] == 1 and tracker.counts["changes_not_free"] == 0
+
+
+def test_a_change_when_the_vertical_order_flips_is_a_reversal() -> None:
+    # B, 20 NM ahead, is now 600 ft below A and descending: it passes below, not above;
+    # B's climb (towards A now) is changed, for a reversal.
+    tracker = AdvisoryTracker(MIN3)
+    tracker.step(snap(0.0, [A, B]))
+    b: Row = ("bbb", 0.0, 10.0 + 20 * NM, 29400.0, 270.0, 450.0, -1500.0)
+    ev = [e for e in tracker.step(snap(1.0, [A, b])) if e["state"] == "updated"]
+    assert [e["icao24"] for e in ev] == ["bbb"]
+    assert ev[0]["cause"] == "reversal"
+    assert ev[0]["changes"] == 1 and ev[0]["changes_not_free"] == 0
+    assert tracker.counts["changes_reversal"] == 1 and tracker.counts["changes_not_free"] == 0
+
+
+def test_a_change_for_an_aircraft_the_advice_held_now_meets_is_a_new_intruder() -> None:
+    # C, 1,200 ft below A (not in conflict with A's present velocity), meets it in 80 s:
+    # A's descent would take it through C's level; C was not among A's intruders.
+    c: Row = ("ccc", -10 * NM, 10.0 + 10 * NM, 28800.0, 0.0, 450.0, 0.0)
+    tracker, ev = second_step([A, B_LATER, c])
+    assert [e["state"] for e in ev] == ["updated"]
+    assert ev[0]["cause"] == "new intruder"
+    assert "ccc" not in ev[0]["intruders"] and ev[0]["changes_not_free"] == 0
+
+
+def test_a_change_for_the_same_intruder_on_the_same_side_is_not_free() -> None:
+    # Turns only for A; B (in distress: never asked) passes 1 NM north of A, head-on.
+    # A is told to turn right 15 deg; B then turns 6 deg towards A's new track, still
+    # passing north of it: A's turn is no longer free, with the same intruder.
+    policy = AdvisoryPolicy([Rule(0, (), True, False, False, 0, False, False)])
+    tracker = AdvisoryTracker(MIN3, policy)
+    distress = np.array([1])
+    b: Row = ("bbb", 1 * NM, 10.0 + 40 * NM, 30000.0, 270.0, 450.0, 0.0)
+    first = tracker.step(snap(0.0, [A, b]), distress=distress)
+    assert [(e["icao24"], e["state"], e["sense"]) for e in first] == [("aaa", "new", "turn right")]
+    a2: Row = ("aaa", 0.0, 10.0, 30000.0, 100.0, 450.0, 0.0)  # turning to its advised track
+    b2: Row = ("bbb", 1 * NM, 10.0 + 39.75 * NM, 30000.0, 264.0, 450.0, 0.0)
+    ev = tracker.step(snap(1.0, [a2, b2]), distress=distress)
+    assert [(e["state"], e["sense"]) for e in ev] == [("updated", "turn right")]
+    assert ev[0]["cause"] == "not free"
+    assert ev[0]["changes"] == 1 and ev[0]["changes_not_free"] == 1
+    assert tracker.counts["changes_not_free"] == 1
+
+
+def test_an_unchanged_encounter_gives_no_update() -> None:
+    tracker, ev = second_step([A, B_LATER])
+    assert ev == []
+    assert tracker.counts["advisory_changes"] == 0
