@@ -30,10 +30,8 @@ ids equal but for case differ) climb and the other descend.
 
 Choice. Each aircraft's recommended manoeuvre is its cheapest candidate that is
 allowed (by the agreement), free and coordinated with all its conflicts; failing
-that, free; failing that, the one whose worst intrusion is shallowest, among those that
-bring no pair closer than flying on would inside the (buffered) minima (how far apart
-they stay beyond the minima does not count, so pairs that cannot lose separation do not
-decide). Among free candidates, one with a margin (the next MARGIN_STEPS stronger
+that, free; failing that, the one whose worst intrusion is shallowest. Among free
+candidates, one with a margin (the next MARGIN_STEPS stronger
 candidates of its kind and sense free too) comes first. Costs grow with
 the size of the change (degrees of turn; a 10 % speed change costs as a 12 deg turn; a
 1000 ft/min change as a 10 deg turn), ties broken by candidate order (right before
@@ -999,11 +997,8 @@ def resolve(
         sep = np.minimum(sep, _min_norm(pr, w[0], w[1], w[2], ivs[:, None] - ovs))
     ks = ks_k
     st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    # Harmless: no pair left closer than flying on would leave it, unless it stays
-    # outside the (buffered) minima: pairs that cannot lose separation do not decide.
-    harmless = ~np.logical_or.reduceat(sep < np.minimum(base_sep, 1.0)[:, None], st, axis=0)
-    # Separation beyond the minima is not sought: all outside them are equally good.
-    least = np.minimum(np.minimum.reduceat(sep, st, axis=0), 1.0)
+    harmless = ~np.logical_or.reduceat(sep < base_sep[:, None], st, axis=0)
+    least = np.minimum.reduceat(sep, st, axis=0)
     o_w = ks[st]
     ok = harmless & allowed[o_w] & (coord[o_w] | (CAND_KIND != VERTICAL)[None, :])
     # Coordinated first, then the most separation left; the advice held unless another
@@ -1029,7 +1024,7 @@ def resolve(
         dvz = (vs[sj, jc] - vs[ks[rb], oc]) / 60.0
         s_both = _min_norm(prb, w[0][:, None], w[1][:, None], w[2][:, None], dvz[:, None])[:, 0]
         later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
-        cur[ks[rb][(s_both < np.minimum(base_sep[rb], 1.0)) & later]] = COL_NONE
+        cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
     return blockers(_choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur))
 
 
