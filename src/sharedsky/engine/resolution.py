@@ -119,8 +119,9 @@ BEST_EFFORT_KEEP = 0.1
 #: A new choice for an aircraft already advised: in the dimension and sense of its
 #: advisory, in another dimension, or reversing it (`_same_sense`).
 SAME_SENSE, OTHER_DIMENSION, REVERSED = 0, 1, 2
-#: ... weighed (in units of the coordination penalty's half, see `_choose`): a reversal
-#: below any margin, above any difference of cost; another dimension not penalised.
+#: ... weighed in `_choose`'s unit `big` (not free 16, not coordinated 2, no margin 1/2,
+#: then 1/4 ...; costs below 1): a reversal below any margin, above any difference of
+#: cost; another dimension not penalised.
 #: Measured (2-D, 25 per 10,000 NM^2, seed 1): putting the sense above the margin
 #: (weight 1) or penalising another dimension (1/16) changed the figures by no more than
 #: one seed's scatter, and added path.
