@@ -52,6 +52,7 @@ from sharedsky.engine.resolution import (
     Advised,
     AircraftRules,
     Resolution,
+    advised_dimension,
     resolve,
 )
 from sharedsky.engine.separation import Conflicts, Minima, near_group
@@ -196,17 +197,12 @@ def _change_kind(orig: tuple[float, float, float], old: tuple[float, float, floa
                  new: tuple[float, float, float]) -> int:
     """Index in CHANGE_NAMES of the change from advice `old` to `new` (both relative to
     the original velocity `orig`; the dimension is the largest normalised change)."""
-
-    def dim_sign(adv: tuple[float, float, float]) -> tuple[int, float]:
-        d = ((adv[0] - orig[0] + 180.0) % 360.0 - 180.0) / 10.0, \
-            (adv[1] - orig[1]) / max(0.1 * orig[1], 1.0), (adv[2] - orig[2]) / 1000.0
-        k = int(np.argmax(np.abs(d)))
-        return k, float(np.sign(d[k]))
-
-    (k0, s0), (k1, s1) = dim_sign(old), dim_sign(new)
-    if k0 != k1:
+    dim, sgn = advised_dimension(
+        (np.full(2, orig[0]), np.full(2, orig[1]), np.full(2, orig[2])),
+        (np.array([old[0], new[0]]), np.array([old[1], new[1]]), np.array([old[2], new[2]])))
+    if dim[0] != dim[1]:
         return 1
-    return 2 if s0 * s1 < 0 else 0
+    return 2 if sgn[0] * sgn[1] < 0 else 0
 
 
 def _sense(kind: int, dtrk: float, gs_from: float, gs_to: float, vs_to: float) -> str:
