@@ -97,7 +97,9 @@ def test_selected_ownship_bands_drawn_and_level_listed(browser: Any, line: tuple
         s.sign_in_url(keys.blue)
         s.wait("sharedsky.events.some(e => e.kind === 'wellclear' && e.icao24 === 'aa0500' && e.bands)", 30000)
         # the alert list names the level of blue's aircraft
-        s.wait("document.querySelector('#alerts li[data-thread^=\"wellclear:\"]') !== null")
+        # (the row names the aircraft by callsign once a picture carrying it has arrived)
+        s.wait("(document.querySelector('#alerts li[data-thread^=\"wellclear:\"]') || {}).textContent"
+               "?.includes('BLU5')", 30000)
         row = s.js("document.querySelector('#alerts li[data-thread^=\"wellclear:\"]').textContent")
         assert "WC2" in row and "level 2 corrective" in row and "BLU5" in row, row
         # nothing drawn until the aircraft is selected; the intruder (red's) has no bands here
