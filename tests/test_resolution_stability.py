@@ -94,9 +94,49 @@ def test_a_change_for_the_same_intruder_on_the_same_side_is_not_free() -> None:
     assert ev[0]["cause"] == "not free"
     assert ev[0]["changes"] == 1 and ev[0]["changes_not_free"] == 1
     assert tracker.counts["changes_not_free"] == 1
+    # The first change the intruder forces is not a change again; one more is.
+    assert ev[0]["changes_again"] == 0
+    a3: Row = ("aaa", 0.0, 10.0 + 0.125 * NM, 30000.0, float(ev[0]["track_deg"]), 450.0, 0.0)
+    b3: Row = ("bbb", 1 * NM, 10.0 + 39.5 * NM, 30000.0, 249.0, 450.0, 0.0)
+    ev = tracker.step(snap(2.0, [a3, b3]), distress=distress)
+    assert [(e["state"], e["cause"], e["changes_not_free"]) for e in ev] == [("updated", "not free", 2)]
+    assert ev[0]["changes_again"] == 1 and tracker.counts["changes_again"] == 1
 
 
 def test_an_unchanged_encounter_gives_no_update() -> None:
     tracker, ev = second_step([A, B_LATER])
     assert ev == []
     assert tracker.counts["advisory_changes"] == 0
+
+
+def _closest_nm(a: Row, b: Row, horizon_s: float) -> float:
+    """Closest approach of two aircraft flying straight and level (flat, NM), sampled each second."""
+    t = np.arange(0.0, horizon_s + 1.0)
+    pos = []
+    for r in (a, b):
+        x0, y0 = (r[2] - 10.0) / NM, r[1] / NM
+        v = r[5] / 3600.0
+        pos.append((x0 + v * np.sin(np.radians(r[4])) * t, y0 + v * np.cos(np.radians(r[4])) * t))
+    return float(np.min(np.hypot(pos[1][0] - pos[0][0], pos[1][1] - pos[0][1])))
+
+
+def test_a_turn_that_only_delays_the_loss_past_the_look_ahead_is_not_chosen() -> None:
+    # B (in distress: never asked) converges at 30 deg and 500 kt onto A's track, meeting
+    # it in 295 s. A 10 deg turn keeps A clear over the 300 s look-ahead but brings B
+    # within 0.2 NM a minute later (so the advice would change again); the advice chosen
+    # keeps A clear of B over twice the look-ahead.
+    import math
+
+    policy = AdvisoryPolicy([Rule(0, (), True, False, False, 0, False, False)])
+    tracker = AdvisoryTracker(MIN3, policy)
+    t_meet = 295.0
+    meet_x = 450.0 / 3600.0 * t_meet
+    trk_b = 120.0
+    d_b = 500.0 / 3600.0 * t_meet
+    b: Row = ("bbb", -d_b * math.cos(math.radians(trk_b)) * NM,
+              10.0 + (meet_x - d_b * math.sin(math.radians(trk_b))) * NM, 30000.0, trk_b, 500.0, 0.0)
+    assert _closest_nm(A, b, 300.0) < 1.0  # a conflict, flying on
+    ev = tracker.step(snap(0.0, [A, b]), distress=np.array([1]))
+    assert [(e["icao24"], e["state"], e["manoeuvre"]) for e in ev] == [("aaa", "new", "track")]
+    advised: Row = ("aaa", 0.0, 10.0, 30000.0, float(ev[0]["track_deg"]), 450.0, 0.0)
+    assert _closest_nm(advised, b, 600.0) >= 5.0, ev[0]["text"]

@@ -66,6 +66,9 @@ REVERSAL_FT = 1.0
 #: What a change of advice did to the advice held (same dimension and sense stronger or
 #: weaker, another dimension, the opposite sense of the same dimension).
 CHANGE_NAMES = ("same", "dimension", "sense")
+#: Without a free manoeuvre, a new choice of the advice held's dimension and sense (the
+#: same manoeuvre, stronger or weaker) is not given: the advice held stays.
+HOLD_BEST_EFFORT = True
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,11 @@ class _Held:
     #: (present velocities) when the advice was given or it joined (-1, 0 tie, 1).
     geometry: dict[str, tuple[int, int]] = field(default_factory=dict)
     changes_not_free: int = 0  # changes neither for a new intruder nor a reversal
+    #: Intruders that made the advice held change (it was no longer free of them), and
+    #: the not-free changes made again for intruders all already so (a second change in
+    #: one encounter: what issue 13's rule forbids).
+    blamed: set[str] = field(default_factory=set)
+    changes_again: int = 0
 
 
 def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float,
@@ -181,6 +189,12 @@ def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float,
         order = 0 if not np.isfinite(dz) or abs(dz) < REVERSAL_FT else (1 if dz > 0 else -1)
         out[o] = (side, order)
     return out
+
+
+def _as_said(v: tuple[float, float, float]) -> tuple[int, int, int]:
+    """Advice (track_deg, gs_kt, vs_fpm) as the event says it: whole degrees and knots,
+    hundreds of ft/min."""
+    return round(v[0]) % 360, round(v[1]), int(round(v[2], -2))
 
 
 def _reversed(old: dict[str, tuple[int, int]], new: dict[str, tuple[int, int]]) -> bool:
@@ -254,7 +268,8 @@ class AdvisoryTracker:
                                        "best_effort": 0, "changes_new_intruder": 0,
                                        "changes_reversal": 0, "changes_not_free": 0,
                                        **{f"changes_{c}": 0 for c in CHANGE_NAMES},
-                                       "changes_not_free_best_effort": 0}
+                                       "changes_not_free_best_effort": 0, "best_effort_held": 0,
+                                       "changes_again": 0}
         self.last: Resolution = Resolution.empty()
         #: The alert levels detect every conflict the resolution could act on (their
         #: envelope holds the buffered minima): a step without conflicts needs no work.
@@ -326,7 +341,10 @@ class AdvisoryTracker:
             ident = str(ids[i])
             choice = int(CAND_KIND[res.choice[k]])
             h = self.held.get(ident)
-            if choice == KEEP or (choice == NONE and h is None):
+            adv = (float(res.track_deg[k]), float(res.gs_kt[k]), float(res.vs_fpm[k]))
+            # The advice held, restated from another candidate (as the event says it), is no change.
+            restated = h is not None and choice in (TRACK, SPEED, VERTICAL) and _as_said(adv) == _as_said(h.adv)
+            if choice == KEEP or (choice == NONE and h is None) or restated:
                 if h is not None:
                     joined = sorted(set(res.intruders[k]) - set(h.intruders))
                     if joined:
@@ -345,7 +363,6 @@ class AdvisoryTracker:
                 }))
                 continue
             body = self._advice(snap, res, k, rules)
-            adv = (float(res.track_deg[k]), float(res.gs_kt[k]), float(res.vs_fpm[k]))
             if h is None:
                 self.serial += 1
                 h_new = _Held(ident, snap.parties[int(snap.party[i])], self.serial,
@@ -364,7 +381,19 @@ class AdvisoryTracker:
                     cause = "reversal"
                 else:
                     cause = "not free"
+                    if HOLD_BEST_EFFORT and res.status[k] == 2 and _change_kind(h.orig, h.adv, adv) == 0:
+                        # No free manoeuvre, and the best is the advice held, stronger or
+                        # weaker: the crew keeps flying it (issue 13: one change at most).
+                        h.geometry.update({o: g for o, g in geometry.items() if o not in h.geometry})
+                        h.intruders = sorted(set(h.intruders) | now)
+                        self.counts["best_effort_held"] += 1
+                        continue
                     h.changes_not_free += 1
+                    blockers = set(res.keep_blockers[k]) if res.keep_blockers else set()
+                    if not blockers or blockers <= h.blamed:
+                        h.changes_again += 1
+                        self.counts["changes_again"] += 1
+                    h.blamed |= blockers
                     if res.status[k] == 2:
                         self.counts["changes_not_free_best_effort"] += 1
                 self.counts["changes_" + cause.replace(" ", "_")] += 1
@@ -415,7 +444,7 @@ class AdvisoryTracker:
     def _event(self, state: str, t: float, h: _Held, body: dict[str, Any]) -> dict[str, Any]:
         ev = {"kind": "advisory", "state": state, "t": t, "id": f"advisory-{h.id}-{h.serial}",
               "icao24": h.id, "party": h.party, "changes": h.changes,
-              "changes_not_free": h.changes_not_free, **body}
+              "changes_not_free": h.changes_not_free, "changes_again": h.changes_again, **body}
         if self.frequencies_mhz:
             ev["frequencies_mhz"] = list(self.frequencies_mhz)
         return ev

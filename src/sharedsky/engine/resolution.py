@@ -31,8 +31,11 @@ ids equal but for case differ) climb and the other descend.
 Choice. Each aircraft's recommended manoeuvre is its cheapest candidate that is
 allowed (by the agreement), free and coordinated with all its conflicts; failing
 that, free; failing that, the one whose worst intrusion is shallowest. Among free
-candidates, one with a margin (the next MARGIN_STEPS stronger
-candidates of its kind and sense free too) comes first. Costs grow with
+candidates, one that stays clear of the aircraft in conflict over LASTING_FACTOR times the
+look-ahead comes first (on slowly converging tracks the smallest free turn only moves the
+loss past the look-ahead, and the advice would change again when it comes back into it),
+then one with a margin (the next MARGIN_STEPS stronger
+candidates of its kind and sense free too). Costs grow with
 the size of the change (degrees of turn; a 10 % speed change costs as a 12 deg turn; a
 1000 ft/min change as a 10 deg turn), ties broken by candidate order (right before
 left, climb before descend): deterministic, so the same snapshot and rules give the
@@ -134,6 +137,9 @@ MARGIN_STEPS = 1
 #: Advice held is not changed for a neighbour's original velocity that the neighbour is
 #: not flying (it resumes only once clear of the advice held).
 KEEP_YIELDS_TO_RESUME = True
+#: A choice free of the aircraft in conflict over this many times the look-ahead is
+#: preferred (below coordination, above the margin): it lasts the encounter.
+LASTING_FACTOR = 2.0
 #: Rounds of joint resolution after the first choice.
 ROUNDS = 4
 TURNS_DEG = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0)
@@ -799,17 +805,18 @@ def resolve(
     own_vs_fts = vs / 60.0
 
     def judge(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, h_factor: float = 1.0,
-              dz_shift_ft: F64 | None = None) -> BOOL:
+              dz_shift_ft: F64 | None = None, t_factor: float = 1.0) -> BOOL:
         """(len(rows), C): candidates of the owners of `rows` that lose separation with
         the neighbour flying (ivx, ivy, ivz, ivs) (per row), minima times `h_factor`
-        (the owner `dz_shift_ft` lower, if given)."""
+        (the owner `dz_shift_ft` lower, if given), look-ahead times `t_factor`."""
         ks = slot_b[rows]
         east = (-slon_o[ks], clon_o[ks], np.zeros(ks.size))
         north = (-slat_o[ks] * clon_o[ks], -slat_o[ks] * slon_o[ks], clat_o[ks])
         pr = pairs.take(rows)
         dz = pr.dz_ft if dz_shift_ft is None else pr.dz_ft + dz_shift_ft
         plane = _Plane(_dot(pr.rx, pr.ry, pr.rz, *east), _dot(pr.rx, pr.ry, pr.rz, *north), dz,
-                       pr.h_nm * h_factor, pr.v_ft, pr.t_s, pr.alt_unknown_h)
+                       pr.h_nm * h_factor, pr.v_ft, pr.t_s * t_factor if t_factor != 1.0 else pr.t_s,
+                       pr.alt_unknown_h)
         ie = _dot(ivx, ivy, ivz, *east)
         i_n = _dot(ivx, ivy, ivz, *north)
         return _hits(plane, ie[:, None] - own_e[ks], i_n[:, None] - own_n[ks],
@@ -889,9 +896,17 @@ def resolve(
     sense_ok = _coordination(snap, pairs.take(conflict_rows), o_c, j_c, k_c, trk, gs, vs, cvx, cvy, cvz,
                              (vx, vy, vz, vz_fts))
     coord = np.ones((o_count, N_CAND), dtype=bool)
+    lasting = np.ones((o_count, N_CAND), dtype=bool)
     if conflict_rows.size:
         st = np.flatnonzero(np.r_[True, k_c[1:] != k_c[:-1]])
         coord[k_c[st]] = ~_segment_any(~sense_ok, st)
+        if LASTING_FACTOR > 1.0:
+            # Against the aircraft in conflict, a manoeuvre that stays clear over
+            # LASTING_FACTOR times the look-ahead is preferred: on slowly converging
+            # tracks the smallest free turn only pushes the loss past the look-ahead,
+            # and it comes back into it a minute later (another change of advice).
+            h_l = judge(conflict_rows, vx[j_c], vy[j_c], vz[j_c], vz_fts[j_c], t_factor=LASTING_FACTOR)
+            lasting[k_c[st]] = ~_segment_any(h_l, st)
     if adv_vel:
         ra = rows0[j_adv[rows0]]
         ja = j_idx[ra]
@@ -940,7 +955,7 @@ def resolve(
     ids = snap.id
     for s, jj in zip(k_c.tolist(), j_c.tolist(), strict=True):
         intr[s].append(str(ids[jj]))
-    first = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, same_sense=same)
+    first = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, same_sense=same, lasting=lasting)
 
     # Further rounds: judge again against the advice the neighbours now hold; an owner
     # whose advice is no longer free, while another would be, chooses again. A candidate
@@ -968,7 +983,8 @@ def resolve(
         redo = ~free[rows, cur] & (free & allowed).any(axis=1)
         if not redo.any():
             break
-        nxt = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, same_sense=same).choice
+        nxt = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, same_sense=same,
+                      lasting=lasting).choice
         cur = np.where(redo, nxt, cur).astype(np.int16)
     final = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur)
     worst = final.status == 2
@@ -1168,7 +1184,7 @@ def _coordination(snap: Snapshot, pairs: _Pairs, o_idx: IDX, j_idx: IDX, k_slot:
 def _choose(snap: Snapshot, owners: IDX, trk: F64, gs: F64, vs: F64, allowed: BOOL,
             free: BOOL, coord: BOOL, intr: list[list[str]],
             forced: NDArray[np.int16] | None = None,
-            same_sense: NDArray[np.int8] | None = None) -> Resolution:
+            same_sense: NDArray[np.int8] | None = None, lasting: BOOL | None = None) -> Resolution:
     """The advice of every owner: keep, else resume, else the cheapest allowed candidate
     that is free and coordinated, else free, else the least deep intrusion."""
     o_count = owners.size
@@ -1182,6 +1198,8 @@ def _choose(snap: Snapshot, owners: IDX, trk: F64, gs: F64, vs: F64, allowed: BO
         # (An aircraft with no free manoeuvre is given the least harmful one afterwards.)
         score = (CAND_COST[None, :] + np.where(free, 0.0, 16 * big)
                  + np.where(coord, 0.0, 2 * big))
+        if lasting is not None:
+            score = score + np.where(lasting, 0.0, big)
         step = np.arange(N_CAND)
         margin = free.copy()
         for depth in range(MARGIN_STEPS):

@@ -48,6 +48,9 @@ class Pilots:
         self.ended_changes: list[int] = []  # changes of advice of each ended advisory
         #: ... of them, those neither for a new intruder nor a reversal (issue 13's rule).
         self.ended_not_free: list[int] = []
+        #: ... and of those, the ones made again for intruders that had already made the
+        #: advice change (per encounter, not per advisory).
+        self.ended_again: list[int] = []
 
     def _index(self, icao: str) -> int | None:
         if self.lookup is None:
@@ -69,6 +72,7 @@ class Pilots:
             if state == "end":
                 self.ended_changes.append(int(ev.get("changes", 0)))
                 self.ended_not_free.append(int(ev.get("changes_not_free", 0)))
+                self.ended_again.append(int(ev.get("changes_again", 0)))
                 self.ignoring.discard(icao)
                 f.end_advice(i, t_s + self.delay_s)
                 continue
@@ -109,6 +113,7 @@ class Pilots:
         # ... counting only the changes neither for a new intruder nor for a reversal.
         own = np.array(self.ended_not_free + [h.changes_not_free for h in tracker.held.values()],
                        dtype=float)
+        again = np.array(self.ended_again + [h.changes_again for h in tracker.held.values()], dtype=float)
         c = tracker.counts
         return {
             "advisories": tracker.counts.get("advisories", 0),
@@ -126,6 +131,9 @@ class Pilots:
             "advisories_changed_not_free_more_than_once": (round(float(np.mean(own > 1)), 4)
                                                            if own.size else 0.0),
             "max_not_free_changes_per_advisory": int(own.max()) if own.size else 0,
+            "changes_again_per_advisory": round(float(again.mean()), 3) if again.size else 0.0,
+            "advisories_changed_again": round(float(np.mean(again > 0)), 4) if again.size else 0.0,
+            "best_effort_held": c.get("best_effort_held", 0),
             "changes_by_cause": {k: c.get("changes_" + k, 0)
                                  for k in ("new_intruder", "reversal", "not_free")},
             "changes_by_kind": {k: c.get("changes_" + k, 0) for k in ("same", "dimension", "sense")},
