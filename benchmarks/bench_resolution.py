@@ -253,6 +253,9 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
                      "changed_more_than_once": r.get("advisories_changed_more_than_once"),
                      "not_free_per_advisory": r.get("not_free_changes_per_advisory"),
                      "not_free_more_than_once": r.get("advisories_changed_not_free_more_than_once"),
+                     "again_per_advisory": r.get("changes_again_per_advisory"),
+                     "changed_again": r.get("advisories_changed_again"),
+                     "best_effort_held": r.get("best_effort_held"),
                      "changes_by_cause": r.get("changes_by_cause"),
                      "changes_by_kind": r.get("changes_by_kind"),
                      "changes_not_free_best_effort": r.get("changes_not_free_best_effort"),
@@ -286,8 +289,9 @@ def tables(rows: list[dict[str, Any]]) -> str:
     lines = ["| case | seeds | LoS off | LoS ratio sharedsky | LoS ratio MVP | DEP sharedsky | DEP MVP "
              "| severity off / sharedsky / MVP | added NM sharedsky / MVP | added s sharedsky / MVP "
              "| changes sharedsky / MVP | sharedsky changes per advisory, share > 1 "
-             "| ... not for a new intruder or a reversal, share > 1 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| ... not for a new intruder or a reversal, share > 1 "
+             "| ... again for the same intruders, share of advisories |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dims, dens, delay, nc, margin, window), by in sorted(_group(rows).items()):
         seeds = set.intersection(*[{r["seed"] for r in by[m]} for m in by])
         sel = {m: [r for r in by.get(m, []) if r["seed"] in seeds] for m in ("off", "sharedsky", "mvp")}
@@ -321,7 +325,8 @@ def tables(rows: list[dict[str, Any]]) -> str:
             f"| {mean('sharedsky', 'added_s', '.0f')} / {mean('mvp', 'added_s', '.0f')} "
             f"| {mean('sharedsky', 'changes', '.1f')} / {mean('mvp', 'changes', '.1f')} "
             f"| {mean('sharedsky', 'changes_per_advisory', '.2f')}, {mean('sharedsky', 'changed_more_than_once', '.0%')} "
-            f"| {mean('sharedsky', 'not_free_per_advisory', '.2f')}, {mean('sharedsky', 'not_free_more_than_once', '.0%')} |")
+            f"| {mean('sharedsky', 'not_free_per_advisory', '.2f')}, {mean('sharedsky', 'not_free_more_than_once', '.0%')} "
+            f"| {mean('sharedsky', 'again_per_advisory', '.3f')}, {mean('sharedsky', 'changed_again', '.1%')} |")
     return "\n".join(lines)
 
 
