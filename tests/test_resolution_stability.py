@@ -140,29 +140,3 @@ def test_a_turn_that_only_delays_the_loss_past_the_look_ahead_is_not_chosen() ->
     assert [(e["icao24"], e["state"], e["manoeuvre"]) for e in ev] == [("aaa", "new", "track")]
     advised: Row = ("aaa", 0.0, 10.0, 30000.0, float(ev[0]["track_deg"]), 450.0, 0.0)
     assert _closest_nm(advised, b, 600.0) >= 5.0, ev[0]["text"]
-
-
-def test_best_effort_flying_on_keeps_the_advice_held(monkeypatch: Any) -> None:
-    # When no manoeuvre is free nor harmless the engine's choice is to fly on (NONE, best
-    # effort): the crew keeps the advice held and is not told "clear of conflict" (it
-    # was, every other second, then advised again). The engine's answer for the second
-    # step is replaced here by exactly that case (hard to build by hand); the tracker's
-    # handling is what is tested.
-    from dataclasses import replace
-
-    from sharedsky.alerting import advisories
-    from sharedsky.engine.resolution import COL_NONE
-
-    tracker = AdvisoryTracker(MIN3)
-    first = tracker.step(snap(0.0, [A, B]))
-    assert {e["icao24"] for e in first if e["state"] == "new"} == {"aaa", "bbb"}
-    real = advisories.resolve
-
-    def flying_on(*args: Any, **kw: Any) -> Any:
-        res = real(*args, **kw)
-        k = len(res)
-        return replace(res, choice=np.full(k, COL_NONE, dtype=np.int16), status=np.full(k, 2, dtype=np.int8))
-
-    monkeypatch.setattr(advisories, "resolve", flying_on)
-    ev = tracker.step(snap(1.0, [A, B_LATER]))
-    assert ev == [] and set(tracker.held) == {"aaa", "bbb"}

@@ -344,11 +344,7 @@ class AdvisoryTracker:
             adv = (float(res.track_deg[k]), float(res.gs_kt[k]), float(res.vs_fpm[k]))
             # The advice held, restated from another candidate (as the event says it), is no change.
             restated = h is not None and choice in (TRACK, SPEED, VERTICAL) and _as_said(adv) == _as_said(h.adv)
-            # No manoeuvre harmless and still not free (best effort: fly on): the crew
-            # keeps the advice held, not told it is clear of conflict (it would be advised
-            # again the next second).
-            fly_on = h is not None and choice == NONE and res.status[k] == 2
-            if choice == KEEP or (choice == NONE and h is None) or restated or fly_on:
+            if choice == KEEP or (choice == NONE and h is None) or restated:
                 if h is not None:
                     joined = sorted(set(res.intruders[k]) - set(h.intruders))
                     if joined:
