@@ -1057,11 +1057,14 @@ def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64) -> F64:
     h, v = p.h_nm[:, None], p.v_ft[:, None]
     t_end = np.broadcast_to(p.t_s[:, None], np.broadcast_shapes(wx.shape, rx.shape))
 
+    # NaN where the height difference (or a vertical speed) is unknown: judged on d alone.
+    unknown = bool(np.isnan(dz).any() or np.isnan(dvz_fts).any())
+
     def f(t: F64) -> F64:
         dx, dy, dzh = rx + wx * t, ry + wy * t, rz + wz * t
         d = np.sqrt(_dot(dx, dy, dzh, dx, dy, dzh)) / h
         vv = np.abs(dz + dvz_fts * t) / v
-        return np.where(np.isnan(vv), d, np.maximum(d, vv))
+        return np.where(np.isnan(vv), d, np.maximum(d, vv)) if unknown else np.maximum(d, vv)
 
     ww = _dot(wx, wy, wz, wx, wy, wz)
     rw = _dot(rx, ry, rz, wx, wy, wz)
@@ -1077,7 +1080,11 @@ def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64) -> F64:
         lin = np.abs(qa) < 1e-18
         r1 = np.where(lin, np.where(qb != 0.0, -qc / qb, 0.0), (-qb - disc) / (2.0 * qa))
         r2 = np.where(lin, r1, (-qb + disc) / (2.0 * qa))
-    out = np.minimum(f(np.zeros(t_end.shape)), f(t_end))
+    # At t = 0 the distance is the same for every column (the same bits as f(0): r + w 0 = r).
+    d0 = np.sqrt(rr) / h
+    v0 = np.abs(dz) / v
+    at0 = np.where(np.isnan(v0), d0, np.maximum(d0, v0)) if unknown else np.maximum(d0, v0)
+    out = np.minimum(np.broadcast_to(at0, t_end.shape), f(t_end))
     for t in (t_h, t_v, r1, r2):
         t = np.clip(np.nan_to_num(t), 0.0, t_end)
         out = np.minimum(out, f(t))
