@@ -36,11 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     for kv in a.set:
         name, _, value = kv.partition("=")
-        mod = next((m for m in (resolution, advisories) if hasattr(m, name)), None)
-        if mod is None:
-            ap.error(f"--set {kv}: no constant {name!r} in the resolution engine or the tracker")
-        old = getattr(mod, name)
-        setattr(mod, name, type(old)(json.loads(value.lower() if isinstance(old, bool) else value)))
+        mod = next((m for m in (resolution, advisories) if name.isupper() and hasattr(m, name)), None)
+        old = getattr(mod, name, None)
+        if mod is None or not isinstance(old, (bool, int, float)):
+            ap.error(f"--set {kv}: no number or flag {name!r} in the resolution engine or the tracker")
+        try:
+            new = json.loads(value.lower() if isinstance(old, bool) else value)
+        except ValueError:
+            new = None
+        if (not isinstance(new, (bool, int, float)) or isinstance(new, bool) != isinstance(old, bool)
+                or (type(old) is int and type(new) is not int)):
+            ap.error(f"--set {kv}: {value!r} is not a {type(old).__name__}")
+        setattr(mod, name, type(old)(new))
     with a.out.open("w") as fh:
         real = advisories.AdvisoryTracker.step
 
@@ -52,9 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         advisories.AdvisoryTracker.step = step  # type: ignore[method-assign]
         spec = TrafficSpec(a.density, three_d=a.three_d, seed=a.seed, measure_s=a.measure_s)
         run = run_square(spec, resolution=True, pilot_delay_s=a.delay_s, noncompliance=a.noncompliance)
-    out = run.as_dict()
-    print(json.dumps({k: v for k, v in out.items() if k != "resolution"}))
-    print(json.dumps(out.get("resolution", run.resolution)))
+    print(json.dumps({k: v for k, v in run.as_dict().items() if k != "resolution"}))
+    print(json.dumps(run.resolution))
     return 0
 
 

@@ -6,6 +6,7 @@ Small hand-built encounters stepped through the real `AdvisoryTracker` and engin
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -125,8 +126,6 @@ def test_a_turn_that_only_delays_the_loss_past_the_look_ahead_is_not_chosen() ->
     # it in 295 s. A 10 deg turn keeps A clear over the 300 s look-ahead but brings B
     # within 0.2 NM a minute later (so the advice would change again); the advice chosen
     # keeps A clear of B over twice the look-ahead.
-    import math
-
     policy = AdvisoryPolicy([Rule(0, (), True, False, False, 0, False, False)])
     tracker = AdvisoryTracker(MIN3, policy)
     t_meet = 295.0

@@ -151,7 +151,7 @@ class _Held:
     changes_not_free: int = 0  # changes neither for a new intruder nor a reversal
     #: Intruders that made the advice held change (it was no longer free of them), and
     #: the not-free changes made again for intruders all already so (a second change in
-    #: one encounter: what issue 13's rule forbids).
+    #: one encounter: what issue 13's rule forbids; a change naming no intruder counts too).
     blamed: set[str] = field(default_factory=set)
     changes_again: int = 0
 
@@ -384,8 +384,7 @@ class AdvisoryTracker:
                     if HOLD_BEST_EFFORT and res.status[k] == 2 and _change_kind(h.orig, h.adv, adv) == 0:
                         # No free manoeuvre, and the best is the advice held, stronger or
                         # weaker: the crew keeps flying it (issue 13: one change at most).
-                        h.geometry.update({o: g for o, g in geometry.items() if o not in h.geometry})
-                        h.intruders = sorted(set(h.intruders) | now)
+                        # (No new intruder here, so the intruders and geometry held stand.)
                         self.counts["best_effort_held"] += 1
                         continue
                     h.changes_not_free += 1

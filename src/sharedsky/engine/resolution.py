@@ -815,8 +815,7 @@ def resolve(
         pr = pairs.take(rows)
         dz = pr.dz_ft if dz_shift_ft is None else pr.dz_ft + dz_shift_ft
         plane = _Plane(_dot(pr.rx, pr.ry, pr.rz, *east), _dot(pr.rx, pr.ry, pr.rz, *north), dz,
-                       pr.h_nm * h_factor, pr.v_ft, pr.t_s * t_factor if t_factor != 1.0 else pr.t_s,
-                       pr.alt_unknown_h)
+                       pr.h_nm * h_factor, pr.v_ft, pr.t_s * t_factor, pr.alt_unknown_h)
         ie = _dot(ivx, ivy, ivz, *east)
         i_n = _dot(ivx, ivy, ivz, *north)
         return _hits(plane, ie[:, None] - own_e[ks], i_n[:, None] - own_n[ks],
@@ -1060,11 +1059,12 @@ def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64) -> F64:
     # NaN where the height difference (or a vertical speed) is unknown: judged on d alone.
     unknown = bool(np.isnan(dz).any() or np.isnan(dvz_fts).any())
 
+    def worse(d: F64, vv: F64) -> F64:
+        return np.where(np.isnan(vv), d, np.maximum(d, vv)) if unknown else np.maximum(d, vv)
+
     def f(t: F64) -> F64:
         dx, dy, dzh = rx + wx * t, ry + wy * t, rz + wz * t
-        d = np.sqrt(_dot(dx, dy, dzh, dx, dy, dzh)) / h
-        vv = np.abs(dz + dvz_fts * t) / v
-        return np.where(np.isnan(vv), d, np.maximum(d, vv)) if unknown else np.maximum(d, vv)
+        return worse(np.sqrt(_dot(dx, dy, dzh, dx, dy, dzh)) / h, np.abs(dz + dvz_fts * t) / v)
 
     ww = _dot(wx, wy, wz, wx, wy, wz)
     rw = _dot(rx, ry, rz, wx, wy, wz)
@@ -1081,10 +1081,7 @@ def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64) -> F64:
         r1 = np.where(lin, np.where(qb != 0.0, -qc / qb, 0.0), (-qb - disc) / (2.0 * qa))
         r2 = np.where(lin, r1, (-qb + disc) / (2.0 * qa))
     # At t = 0 the distance is the same for every column (the same bits as f(0): r + w 0 = r).
-    d0 = np.sqrt(rr) / h
-    v0 = np.abs(dz) / v
-    at0 = np.where(np.isnan(v0), d0, np.maximum(d0, v0)) if unknown else np.maximum(d0, v0)
-    out = np.minimum(np.broadcast_to(at0, t_end.shape), f(t_end))
+    out = np.minimum(np.broadcast_to(worse(np.sqrt(rr) / h, np.abs(dz) / v), t_end.shape), f(t_end))
     for t in (t_h, t_v, r1, r2):
         t = np.clip(np.nan_to_num(t), 0.0, t_end)
         out = np.minimum(out, f(t))
