@@ -139,3 +139,30 @@ def test_a_turn_that_only_delays_the_loss_past_the_look_ahead_is_not_chosen() ->
     assert [(e["icao24"], e["state"], e["manoeuvre"]) for e in ev] == [("aaa", "new", "track")]
     advised: Row = ("aaa", 0.0, 10.0, 30000.0, float(ev[0]["track_deg"]), 450.0, 0.0)
     assert _closest_nm(advised, b, 600.0) >= 5.0, ev[0]["text"]
+
+
+def test_a_turn_advised_while_climbing_is_judged_at_the_vertical_speed_flown_now() -> None:
+    # O climbs at 2,000 ft/min (to a level it was cleared to) when told to turn for X
+    # (in distress: never asked), head-on 1 NM north. A minute later O has levelled off at
+    # FL320, where C (never asked either) comes head-on along O's new track. The turn held
+    # was given at 2,000 ft/min: judged at that rate it climbs clear of C; at the rate O
+    # flies now (level) it meets C. The advice must change, not be kept on a climb O no
+    # longer flies (the Syria day's one Turkey/civil loss came this way).
+    policy = AdvisoryPolicy([Rule(0, (), True, False, False, 0, False, False)])
+    tracker = AdvisoryTracker(MIN3, policy)
+    o: Row = ("ooo", 0.0, 10.0, 30000.0, 90.0, 450.0, 2000.0)
+    x: Row = ("xxx", 1 * NM, 10.0 + 40 * NM, 30000.0, 270.0, 450.0, 2000.0)
+    ev = tracker.step(snap(0.0, [o, x]), distress=np.array([1]))
+    assert [(e["icao24"], e["state"], e["manoeuvre"]) for e in ev] == [("ooo", "new", "track")]
+    trk = float(ev[0]["track_deg"])
+    o2: Row = ("ooo", 0.0, 10.0 + 7.5 * NM, 32000.0, trk, 450.0, 0.0)
+    ahead_nm = 25.0
+    c: Row = ("ccc", ahead_nm * math.cos(math.radians(trk)) * NM,
+              10.0 + (7.5 + ahead_nm * math.sin(math.radians(trk))) * NM, 32000.0, (trk + 180.0) % 360.0,
+              450.0, 0.0)
+    assert _closest_nm(o2, c, 300.0) < 1.0  # level, on the advised track: they meet
+    ev = [e for e in tracker.step(snap(60.0, [o2, c]), distress=np.array([1])) if e["icao24"] == "ooo"]
+    assert [e["state"] for e in ev] == ["updated"], "the turn held was kept on a climb no longer flown"
+    assert "ccc" in ev[0]["intruders"]
+    now: Row = ("ooo", 0.0, 10.0 + 7.5 * NM, 32000.0, float(ev[0]["track_deg"]), 450.0, 0.0)
+    assert _closest_nm(now, c, 300.0) >= 5.0, ev[0]["text"]

@@ -154,6 +154,9 @@ class _Held:
     #: one encounter: what issue 13's rule forbids; a change naming no intruder counts too).
     blamed: set[str] = field(default_factory=set)
     changes_again: int = 0
+    #: The dimension of the advice (TRACK, SPEED, VERTICAL; NONE: no manoeuvre): `adv`
+    #: holds it as given, and the other components as the aircraft flies them now.
+    kind: int = NONE
 
 
 def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float,
@@ -207,16 +210,25 @@ def _reversed(old: dict[str, tuple[int, int]], new: dict[str, tuple[int, int]]) 
     return False
 
 
-def _change_kind(orig: tuple[float, float, float], old: tuple[float, float, float],
-                 new: tuple[float, float, float]) -> int:
+def _change_kind(orig: tuple[float, float, float], old: tuple[float, float, float], old_kind: int,
+                 new: tuple[float, float, float], new_kind: int) -> int:
     """Index in CHANGE_NAMES of the change from advice `old` to `new` (both relative to
-    the original velocity `orig`; the dimension is the largest normalised change)."""
-    dim, sgn = advised_dimension(
-        (np.full(2, orig[0]), np.full(2, orig[1]), np.full(2, orig[2])),
-        (np.array([old[0], new[0]]), np.array([old[1], new[1]]), np.array([old[2], new[2]])))
-    if dim[0] != dim[1]:
+    the original velocity `orig`), given in dimensions `old_kind` and `new_kind` (NONE:
+    the dimension it changes most, as `advised_dimension` says)."""
+    dims: list[int] = []
+    sgns: list[float] = []
+    for v, kind in ((old, old_kind), (new, new_kind)):
+        d = ((v[0] - orig[0] + 180.0) % 360.0 - 180.0, v[1] - orig[1], v[2] - orig[2])
+        if kind in (TRACK, SPEED, VERTICAL):
+            dims.append(kind - TRACK)
+        else:
+            dim, _ = advised_dimension((np.array([orig[0]]), np.array([orig[1]]), np.array([orig[2]])),
+                                       (np.array([v[0]]), np.array([v[1]]), np.array([v[2]])))
+            dims.append(int(dim[0]))
+        sgns.append(float(np.sign(np.nan_to_num(d[dims[-1]]))))
+    if dims[0] != dims[1]:
         return 1
-    return 2 if sgn[0] * sgn[1] < 0 else 0
+    return 2 if sgns[0] * sgns[1] < 0 else 0
 
 
 def _sense(kind: int, dtrk: float, gs_from: float, gs_to: float, vs_to: float) -> str:
@@ -303,11 +315,19 @@ class AdvisoryTracker:
             return adv, {}
         row = {str(x): i for i, x in enumerate(snap.id.tolist()) if str(x) in self.held}
         cols = [np.full(n, np.nan) for _ in range(7)]
+        kind = np.full(n, NONE, dtype=np.int8)
         for ident, i in row.items():
             h = self.held[ident]
+            # Advice changes one dimension; in the others the aircraft flies what it flies
+            # now (a turn given while climbing to a level is not judged on that climb once
+            # the aircraft has levelled off).
+            h.adv = (h.adv[0] if h.kind == TRACK else float(snap.track_deg[i]),
+                     h.adv[1] if h.kind == SPEED else float(snap.gs_kt[i]),
+                     h.adv[2] if h.kind == VERTICAL else float(snap.vs_fpm[i]))
+            kind[i] = h.kind
             for c, v in zip(cols, (*h.orig, *h.adv, h.orig_alt_ft), strict=True):
                 c[i] = v
-        return Advised(*cols), row
+        return Advised(cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], adv_kind=kind), row
 
     def step(self, snap: Snapshot, distress: NDArray[np.intp] | None = None,
              conflicts: Conflicts | None = None) -> list[dict[str, Any]]:
@@ -367,7 +387,7 @@ class AdvisoryTracker:
                 self.serial += 1
                 h_new = _Held(ident, snap.parties[int(snap.party[i])], self.serial,
                           (float(snap.track_deg[i]), float(snap.gs_kt[i]), float(snap.vs_fpm[i])),
-                          adv, t, 0, sorted(res.intruders[k]), float(snap.alt_ft[i]))
+                          adv, t, 0, sorted(res.intruders[k]), float(snap.alt_ft[i]), kind=choice)
                 h_new.geometry = _geometry(snap, i, h_new.intruders, self.horizon_s, rows())
                 self.held[ident] = h = h_new
                 self.counts["advisories"] += 1
@@ -381,7 +401,7 @@ class AdvisoryTracker:
                     cause = "reversal"
                 else:
                     cause = "not free"
-                    if HOLD_BEST_EFFORT and res.status[k] == 2 and _change_kind(h.orig, h.adv, adv) == 0:
+                    if HOLD_BEST_EFFORT and res.status[k] == 2 and _change_kind(h.orig, h.adv, h.kind, adv, choice) == 0:
                         # No free manoeuvre, and the best is the advice held, stronger or
                         # weaker: the crew keeps flying it (issue 13: one change at most).
                         # (No new intruder here, so the intruders and geometry held stand.)
@@ -396,9 +416,10 @@ class AdvisoryTracker:
                     if res.status[k] == 2:
                         self.counts["changes_not_free_best_effort"] += 1
                 self.counts["changes_" + cause.replace(" ", "_")] += 1
-                self.counts["changes_" + CHANGE_NAMES[_change_kind(h.orig, h.adv, adv)]] += 1
+                self.counts["changes_" + CHANGE_NAMES[_change_kind(h.orig, h.adv, h.kind, adv, choice)]] += 1
                 body["cause"] = cause
                 h.adv = adv
+                h.kind = choice
                 h.changes += 1
                 h.intruders = sorted(set(h.intruders) | now)
                 h.geometry = geometry

@@ -233,7 +233,9 @@ class AircraftRules:
 class Advised:
     """Aircraft that hold an advisory (arrays of N; NaN where none): the velocity they
     were flying when first advised (to resume) and the velocity they are advised;
-    `orig_alt_ft`, the altitude they were at (resuming, they return to it), if known."""
+    `orig_alt_ft`, the altitude they were at (resuming, they return to it), if known;
+    `adv_kind`, the dimension each advice changes (TRACK, SPEED, VERTICAL; NONE: fly on),
+    if known, else taken as the one it changes most from the original velocity."""
 
     orig_track_deg: F64
     orig_gs_kt: F64
@@ -242,6 +244,7 @@ class Advised:
     adv_gs_kt: F64
     adv_vs_fpm: F64
     orig_alt_ft: F64 | None = None
+    adv_kind: NDArray[np.int8] | None = None
 
     @classmethod
     def none(cls, n: int) -> Advised:
@@ -1114,6 +1117,14 @@ def _same_sense(advised: Advised, owners: IDX, trk: F64, gs: F64, vs: F64) -> ND
                          advised.adv_vs_fpm[owners])
     has = np.isfinite(a_trk)
     dim, sgn = advised_dimension((o_trk, o_gs, o_vs), (a_trk, a_gs, a_vs))
+    if advised.adv_kind is not None:
+        # The dimension the advice was given in: its other components follow the
+        # aircraft (a turn given while climbing is not a climb).
+        kind = advised.adv_kind[owners]
+        given = (kind >= TRACK) & (kind <= VERTICAL)
+        dim = np.where(given, kind.astype(np.intp) - TRACK, dim)
+        d_a = np.stack([_wrap180(a_trk - o_trk), a_gs - o_gs, a_vs - o_vs])
+        sgn = np.where(given, np.sign(np.nan_to_num(d_a[dim, np.arange(dim.size)])), sgn)
     d_c = np.stack([_wrap180(trk - o_trk[:, None]), gs - o_gs[:, None], vs - o_vs[:, None]])
     pick = np.take_along_axis(np.nan_to_num(d_c), dim[None, :, None], axis=0)[0]
     same = np.sign(pick) == sgn[:, None]
