@@ -216,3 +216,39 @@ def test_changed_advisory_replaces_the_one_flown_only_after_the_delay() -> None:
     for _ in range(60):
         sim.step()
     assert abs(((float(sim.fleet.trk[i][0]) - second + 180) % 360) - 180) < 1.0
+
+
+def test_vertical_advisory_is_flown_at_its_vertical_speed_until_it_changes_or_ends() -> None:
+    # "Climb at 1000 ft/min" is flown at 1000 ft/min (not the type's rate) for as long as
+    # the advice holds, as the engine predicts it, not as a level two minutes away; a
+    # turn given next keeps the climb; "resume" hands the aircraft back to its plan.
+    from sharedsky.engine.separation import Minima
+    from sharedsky.sim.pilots import Pilots
+
+    sim = Simulation(loads_scenario(SMALL), None, hours=0.5, seed=3, detection=False)
+    for _ in range(400):
+        sim.step()
+    icao = next(p.icao24 for p in sim.plans if p.mission == "cap")
+    i = int(sim.fleet.index_of([icao])[0])
+    assert sim.fleet.climb_fpm[i] > 2000.0 and abs(sim.fleet.vs[i]) < 50.0
+    alt0 = float(sim.fleet.alt[i])
+    pilots = Pilots(sim.fleet, Minima.uniform(2, 5.0, 1000.0, 300.0), delay_s=5.0, noncompliance=0.0, seed=0)
+    base = {"kind": "advisory", "icao24": icao, "track_deg": 0, "gs_kt": 0, "vs_fpm": 0}
+    pilots.fly(sim.t_s, [base | {"state": "new", "manoeuvre": "vertical", "vs_fpm": 1000}], 5.0)
+    for _ in range(5):
+        sim.step()
+    assert abs(float(sim.fleet.alt[i]) - alt0) < 20.0  # the crew's reaction
+    for _ in range(60):
+        sim.step()
+    assert abs(float(sim.fleet.vs[i]) - 1000.0) < 1.0
+    trk = (float(sim.fleet.trk[i]) + 30.0) % 360.0
+    pilots.fly(sim.t_s, [base | {"state": "updated", "manoeuvre": "track", "track_deg": trk}], 5.0)
+    for _ in range(175):
+        sim.step()
+    assert abs(((float(sim.fleet.trk[i]) - trk + 180.0) % 360.0) - 180.0) < 1.0
+    assert abs(float(sim.fleet.vs[i]) - 1000.0) < 1.0  # still climbing as advised
+    assert float(sim.fleet.alt[i]) > alt0 + 3500.0  # four minutes at 1000 ft/min, less the reaction
+    pilots.fly(sim.t_s, [base | {"state": "end", "manoeuvre": "resume"}], 5.0)
+    for _ in range(60):
+        sim.step()
+    assert abs(float(sim.fleet.alt[i]) - alt0) < 50.0  # back down to its plan's level

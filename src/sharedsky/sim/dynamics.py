@@ -11,7 +11,8 @@ Good enough for conflict geometry, not for handling qualities:
   marked fly-over (a strike's target); loops of waypoints make orbits and racetracks,
   left once the time on station is up;
 * advisories: `advise()` makes aircraft fly a track, level and/or speed from a later
-  time (the pilot's delay) for a while, then resume their plan.
+  time (the pilot's delay) for a while, then resume their plan; a level may be flown to
+  at a given rate (a vertical advisory's vertical speed) instead of the type's.
 
 Positions move in the local east/north plane with the WGS84 radii of curvature at the
 mid-point of each step; for a 1 s step (at most 0.3 NM) the error against the geodesic
@@ -95,6 +96,7 @@ class Fleet:
         self.adv_trk = np.full(n, np.nan)
         self.adv_alt = np.full(n, np.nan)
         self.adv_spd = np.full(n, np.nan)
+        self.adv_rate = np.full(n, np.nan)  # ft/min towards adv_alt (NaN: the type's rates)
         # A new instruction to an aircraft flying one: the old one is flown until the new
         # one's start (the crew's reaction), then the new one replaces it.
         self.pend_start = np.full(n, np.inf)
@@ -102,6 +104,7 @@ class Fleet:
         self.pend_trk = np.full(n, np.nan)
         self.pend_alt = np.full(n, np.nan)
         self.pend_spd = np.full(n, np.nan)
+        self.pend_rate = np.full(n, np.nan)
 
     def _out_courses(self) -> F64:
         """Course of the leg leaving each waypoint (NaN after the last), for anticipation."""
@@ -133,33 +136,38 @@ class Fleet:
     def advise(self, index: NDArray[np.intp] | Sequence[int], t_s: float, *,
                track_deg: float | F64 | None = None, alt_ft: float | F64 | None = None,
                speed_kt: float | F64 | None = None, delay_s: float = 5.0,
-               duration_s: float = 120.0) -> None:
+               duration_s: float = 120.0, rate_fpm: float | F64 | None = None) -> None:
         """Tell aircraft to fly a track, level and/or speed after `delay_s` (the pilot's
-        reaction) for `duration_s`, then resume their plan. Missing values keep the plan.
+        reaction) for `duration_s`, then resume their plan. Missing values keep the plan;
+        `rate_fpm` climbs or descends to the level at that rate (at most the type's).
         An aircraft flying an earlier instruction keeps flying it until then."""
         idx = np.asarray(index, dtype=np.intp)
         n = idx.size
         trk = np.broadcast_to(np.nan if track_deg is None else np.asarray(track_deg, dtype=float) % 360.0, n)
         alt = np.broadcast_to(np.nan if alt_ft is None else np.asarray(alt_ft, dtype=float), n)
         spd = np.broadcast_to(np.nan if speed_kt is None else np.asarray(speed_kt, dtype=float), n)
+        rate = np.broadcast_to(np.nan if rate_fpm is None else np.abs(np.asarray(rate_fpm, dtype=float)), n)
         flying = (self.adv_start[idx] <= t_s) & (t_s < self.adv_end[idx]) & (delay_s > 0)
         now, later = ~flying, flying
-        for start, end, a_trk, a_alt, a_spd, m in (
-                (self.adv_start, self.adv_end, self.adv_trk, self.adv_alt, self.adv_spd, now),
-                (self.pend_start, self.pend_end, self.pend_trk, self.pend_alt, self.pend_spd, later)):
+        for start, end, a_trk, a_alt, a_spd, a_rate, m in (
+                (self.adv_start, self.adv_end, self.adv_trk, self.adv_alt, self.adv_spd, self.adv_rate, now),
+                (self.pend_start, self.pend_end, self.pend_trk, self.pend_alt, self.pend_spd, self.pend_rate,
+                 later)):
             start[idx[m]] = t_s + delay_s
             end[idx[m]] = t_s + delay_s + duration_s
-            a_trk[idx[m]], a_alt[idx[m]], a_spd[idx[m]] = trk[m], alt[m], spd[m]
+            a_trk[idx[m]], a_alt[idx[m]], a_spd[idx[m]], a_rate[idx[m]] = trk[m], alt[m], spd[m], rate[m]
         self.pend_start[idx[now]] = np.inf
 
-    def instructed(self, i: int, t_s: float) -> tuple[float, float, float]:
-        """Aircraft `i`'s last instruction (track, level, speed; NaN: its plan's), the one
-        pending if any, else the one flown at `t_s`."""
+    def instructed(self, i: int, t_s: float) -> tuple[float, float, float, float]:
+        """Aircraft `i`'s last instruction (track, level, speed, rate to the level; NaN:
+        its plan's, the type's), the one pending if any, else the one flown at `t_s`."""
         if np.isfinite(self.pend_start[i]):
-            return float(self.pend_trk[i]), float(self.pend_alt[i]), float(self.pend_spd[i])
+            return (float(self.pend_trk[i]), float(self.pend_alt[i]), float(self.pend_spd[i]),
+                    float(self.pend_rate[i]))
         if self.adv_start[i] <= t_s < self.adv_end[i] or self.adv_start[i] > t_s:
-            return float(self.adv_trk[i]), float(self.adv_alt[i]), float(self.adv_spd[i])
-        return float("nan"), float("nan"), float("nan")
+            return (float(self.adv_trk[i]), float(self.adv_alt[i]), float(self.adv_spd[i]),
+                    float(self.adv_rate[i]))
+        return float("nan"), float("nan"), float("nan"), float("nan")
 
     def end_advice(self, i: int, t_s: float) -> None:
         """Aircraft `i` resumes its plan at `t_s` (any instruction not yet flown is dropped)."""
@@ -198,7 +206,7 @@ class Fleet:
         if due.size:
             for a, b in ((self.adv_start, self.pend_start), (self.adv_end, self.pend_end),
                          (self.adv_trk, self.pend_trk), (self.adv_alt, self.pend_alt),
-                         (self.adv_spd, self.pend_spd)):
+                         (self.adv_spd, self.pend_spd), (self.adv_rate, self.pend_rate)):
                 a[due] = b[due]
             self.pend_start[due] = np.inf
         adv = (t_s >= self.adv_start[idx]) & (t_s < self.adv_end[idx])
@@ -222,6 +230,10 @@ class Fleet:
         # Vertical: rate limited by the type, by the vertical acceleration, and by the
         # distance to the level (stopping distance v^2 / 2a), so levels are captured.
         climb, desc = self.climb_fpm[idx], self.descent_fpm[idx]
+        if adv.any():
+            rate = np.where(adv, self.adv_rate[idx], np.nan)
+            climb = np.fmin(climb, rate)
+            desc = np.fmin(desc, rate)
         va = self.vaccel_fpm_s[idx]
         dz = want_alt - alt
         stop_fpm = np.sqrt(1.4 * (va / 60.0) * np.abs(dz)) * 60.0  # 0.7 of the decel: margin

@@ -5,8 +5,10 @@ replaces the one being flown only then), or (with the scenario's `noncompliance`
 probability, drawn from the run's seed) not at all; "resume" hands the aircraft back to
 its flight plan after the same delay. Turns, climbs and speed
 changes are then flown by `Fleet.advance` within the type's bank, climb and acceleration
-limits. A vertical advisory (a vertical speed) is flown as a new level two minutes of that
-vertical speed away, captured by the type's own climb or descent.
+limits. A vertical advisory (a vertical speed) is flown at that vertical speed (at most
+the type's) until the advice ends or changes, as a TCAS crew flies a climb or descend RA
+and as the engine predicts it (up to VERTICAL_RANGE_FT from where it was told, and not
+below FLOOR_FT); "level off" is flown as the level the aircraft is at.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from sharedsky.engine.separation import Minima
 from sharedsky.sim.dynamics import Fleet
 from sharedsky.sim.metrics import MetricsCollector
 
-#: A vertical advisory is flown as a level this many seconds of its vertical speed away.
-VERTICAL_HOLD_S = 120.0
+#: A vertical advisory is flown at its vertical speed towards a level this far away.
+VERTICAL_RANGE_FT = 10000.0
+#: ... but never below this altitude.
+FLOOR_FT = 1000.0
 
 
 class Pilots:
@@ -92,17 +96,22 @@ class Pilots:
             # The advice changes one dimension; the others stay as last instructed (a
             # level given by an earlier vertical advisory is kept through a turn), as
             # the engine assumes, not back to the plan.
-            trk, alt, spd = f.instructed(i, t_s)
+            trk, alt, spd, rate = f.instructed(i, t_s)
             if kind == "track":
                 f.advise([i], t_s, track_deg=float(ev["track_deg"]), alt_ft=alt, speed_kt=spd,
-                         delay_s=self.delay_s, duration_s=86400.0)
+                         rate_fpm=rate, delay_s=self.delay_s, duration_s=86400.0)
             elif kind == "speed":
                 f.advise([i], t_s, speed_kt=float(ev["gs_kt"]), track_deg=trk, alt_ft=alt,
-                         delay_s=self.delay_s, duration_s=86400.0)
+                         rate_fpm=rate, delay_s=self.delay_s, duration_s=86400.0)
             elif kind == "vertical":
-                target = float(f.alt[i]) + float(ev["vs_fpm"]) / 60.0 * VERTICAL_HOLD_S
-                f.advise([i], t_s, alt_ft=round(target, -2), track_deg=trk, speed_kt=spd,
-                         delay_s=self.delay_s, duration_s=86400.0)
+                vs = float(ev["vs_fpm"])
+                if vs == 0.0:
+                    f.advise([i], t_s, alt_ft=round(float(f.alt[i]), -2), track_deg=trk, speed_kt=spd,
+                             delay_s=self.delay_s, duration_s=86400.0)
+                else:
+                    target = max(float(f.alt[i]) + np.sign(vs) * VERTICAL_RANGE_FT, FLOOR_FT)
+                    f.advise([i], t_s, alt_ft=target, track_deg=trk, speed_kt=spd, rate_fpm=abs(vs),
+                             delay_s=self.delay_s, duration_s=86400.0)
 
     def summary(self, tracker: AdvisoryTracker, metrics: MetricsCollector) -> dict[str, Any]:
         """What resolution did in this run (part of the metrics)."""
