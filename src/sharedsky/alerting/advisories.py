@@ -5,7 +5,9 @@ The geometry and the choice are `sharedsky.engine.resolution.resolve`; this stag
 turns the agreement's `[resolution]` section into per-aircraft rules (manoeuvres
 accepted, priority, exemptions: distress, refuelling, rules), keeps each aircraft's
 advisory between steps (the velocity it was flying when first advised, the velocity it
-is advised), and says:
+is advised: the advised dimension as given, the other two as the aircraft flies them
+now, so that a turn given while climbing to a level is judged level once the aircraft
+has levelled off), and says:
 
 * `advisory` / `new`: the first manoeuvre of an encounter for one aircraft;
 * `advisory` / `updated`: a different manoeuvre, only when the one given is no longer
