@@ -869,10 +869,15 @@ def resolve(
             avx, avy, avz = velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, np.nan_to_num(t_a),
                                                np.nan_to_num(g_a))
             adv_vel.append((avx, avy, avz, np.nan_to_num(v_a) / 60.0))
-        ja = np.flatnonzero(j_adv)
-        extra = [near_rows(ja, a[0][j_idx[ja]], a[1][j_idx[ja]], a[2][j_idx[ja]], a[3][j_idx[ja]])
-                 for a in adv_vel]
-        rows0 = np.union1d(rows0, np.concatenate(extra))
+        near0 = np.zeros(o_idx.size, dtype=bool)
+        near0[rows0] = True
+        for a in adv_vel:
+            # Each row's test stands alone, and only the union counts: rows found near
+            # already are not tested again.
+            ja = np.flatnonzero(j_adv & ~near0)
+            if ja.size:
+                near0[near_rows(ja, a[0][j_idx[ja]], a[1][j_idx[ja]], a[2][j_idx[ja]], a[3][j_idx[ja]])] = True
+        rows0 = np.flatnonzero(near0)
     judged = np.zeros(o_idx.size, dtype=bool)
     judged[rows0] = True
     jr = j_idx[rows0]
