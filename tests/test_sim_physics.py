@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from pyproj import Geod
 
+from sharedsky.engine.separation import Minima
 from sharedsky.sim.missions import LAND_RADIUS_NM
+from sharedsky.sim.pilots import Pilots
 from sharedsky.sim.run import Simulation
 from sharedsky.sim.scenario import load_scenario, loads_scenario
 
@@ -222,9 +224,6 @@ def test_vertical_advisory_is_flown_at_its_vertical_speed_until_it_changes_or_en
     # "Climb at 1000 ft/min" is flown at 1000 ft/min (not the type's rate) for as long as
     # the advice holds, as the engine predicts it, not as a level two minutes away; a
     # turn given next keeps the climb; "resume" hands the aircraft back to its plan.
-    from sharedsky.engine.separation import Minima
-    from sharedsky.sim.pilots import Pilots
-
     sim = Simulation(loads_scenario(SMALL), None, hours=0.5, seed=3, detection=False)
     for _ in range(400):
         sim.step()
