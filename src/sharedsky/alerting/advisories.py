@@ -215,22 +215,14 @@ def _reversed(old: dict[str, tuple[int, int]], new: dict[str, tuple[int, int]]) 
 def _change_kind(orig: tuple[float, float, float], old: tuple[float, float, float], old_kind: int,
                  new: tuple[float, float, float], new_kind: int) -> int:
     """Index in CHANGE_NAMES of the change from advice `old` to `new` (both relative to
-    the original velocity `orig`), given in dimensions `old_kind` and `new_kind` (NONE:
-    the dimension it changes most, as `advised_dimension` says)."""
-    dims: list[int] = []
-    sgns: list[float] = []
-    for v, kind in ((old, old_kind), (new, new_kind)):
-        d = ((v[0] - orig[0] + 180.0) % 360.0 - 180.0, v[1] - orig[1], v[2] - orig[2])
-        if kind in (TRACK, SPEED, VERTICAL):
-            dims.append(kind - TRACK)
-        else:
-            dim, _ = advised_dimension((np.array([orig[0]]), np.array([orig[1]]), np.array([orig[2]])),
-                                       (np.array([v[0]]), np.array([v[1]]), np.array([v[2]])))
-            dims.append(int(dim[0]))
-        sgns.append(float(np.sign(np.nan_to_num(d[dims[-1]]))))
-    if dims[0] != dims[1]:
+    the original velocity `orig`), given in dimensions `old_kind` and `new_kind`."""
+    dim, sgn = advised_dimension(
+        (np.full(2, orig[0]), np.full(2, orig[1]), np.full(2, orig[2])),
+        (np.array([old[0], new[0]]), np.array([old[1], new[1]]), np.array([old[2], new[2]])),
+        np.array([old_kind, new_kind], dtype=np.int8))
+    if dim[0] != dim[1]:
         return 1
-    return 2 if sgns[0] * sgns[1] < 0 else 0
+    return 2 if sgn[0] * sgn[1] < 0 else 0
 
 
 def _sense(kind: int, dtrk: float, gs_from: float, gs_to: float, vs_to: float) -> str:

@@ -1100,13 +1100,19 @@ def _wrap180(a: F64) -> F64:
     return (a + 180.0) % 360.0 - 180.0
 
 
-def advised_dimension(orig: tuple[F64, F64, F64], adv: tuple[F64, F64, F64]) -> tuple[IDX, F64]:
+def advised_dimension(orig: tuple[F64, F64, F64], adv: tuple[F64, F64, F64],
+                      kind: NDArray[np.int8] | None = None) -> tuple[IDX, F64]:
     """The dimension (0 track, 1 speed, 2 vertical speed) in which advice `adv` changes the
-    original velocity `orig` (track_deg, gs_kt, vs_fpm arrays) most, in units of 10 deg,
-    10 % and 1,000 ft/min, and the sense of that change (-1, 0, 1; NaN counts as none)."""
+    original velocity `orig` (track_deg, gs_kt, vs_fpm arrays) and the sense of that change
+    (-1, 0, 1; NaN counts as none): the one of `kind` (TRACK, SPEED, VERTICAL) where given
+    (a turn given while climbing is not a climb), else the one it changes most, in units of
+    10 deg, 10 % and 1,000 ft/min."""
     d = np.vstack([_wrap180(adv[0] - orig[0]) / 10.0, (adv[1] - orig[1]) / np.maximum(0.1 * orig[1], 1.0),
                    (adv[2] - orig[2]) / 1000.0])
     dim = np.argmax(np.abs(np.nan_to_num(d)), axis=0)
+    if kind is not None:
+        given = (kind >= TRACK) & (kind <= VERTICAL)
+        dim = np.where(given, kind.astype(np.intp) - TRACK, dim)
     return dim, np.sign(np.nan_to_num(d[dim, np.arange(d.shape[1])]))
 
 
@@ -1121,15 +1127,8 @@ def _same_sense(advised: Advised, owners: IDX, trk: F64, gs: F64, vs: F64) -> ND
     a_trk, a_gs, a_vs = (advised.adv_track_deg[owners], advised.adv_gs_kt[owners],
                          advised.adv_vs_fpm[owners])
     has = np.isfinite(a_trk)
-    dim, sgn = advised_dimension((o_trk, o_gs, o_vs), (a_trk, a_gs, a_vs))
-    if advised.adv_kind is not None:
-        # The dimension the advice was given in: its other components follow the
-        # aircraft (a turn given while climbing is not a climb).
-        kind = advised.adv_kind[owners]
-        given = (kind >= TRACK) & (kind <= VERTICAL)
-        dim = np.where(given, kind.astype(np.intp) - TRACK, dim)
-        d_a = np.stack([_wrap180(a_trk - o_trk), a_gs - o_gs, a_vs - o_vs])
-        sgn = np.where(given, np.sign(np.nan_to_num(d_a[dim, np.arange(dim.size)])), sgn)
+    dim, sgn = advised_dimension((o_trk, o_gs, o_vs), (a_trk, a_gs, a_vs),
+                                 None if advised.adv_kind is None else advised.adv_kind[owners])
     d_c = np.stack([_wrap180(trk - o_trk[:, None]), gs - o_gs[:, None], vs - o_vs[:, None]])
     pick = np.take_along_axis(np.nan_to_num(d_c), dim[None, :, None], axis=0)[0]
     same = np.sign(pick) == sgn[:, None]
