@@ -251,3 +251,21 @@ def test_vertical_advisory_is_flown_at_its_vertical_speed_until_it_changes_or_en
     for _ in range(60):
         sim.step()
     assert abs(float(sim.fleet.alt[i]) - alt0) < 50.0  # back down to its plan's level
+
+
+def test_a_descent_advised_below_the_floor_is_not_flown_as_a_climb() -> None:
+    # The crews never descend below FLOOR_FT; an aircraft already below it and told to
+    # descend holds its height rather than climbing to the floor.
+    sim = Simulation(loads_scenario(SMALL), None, hours=0.5, seed=3, detection=False)
+    for _ in range(400):
+        sim.step()
+    icao = next(p.icao24 for p in sim.plans if p.mission == "cap")
+    i = int(sim.fleet.index_of([icao])[0])
+    sim.fleet.alt[i] = 600.0
+    pilots = Pilots(sim.fleet, Minima.uniform(2, 5.0, 1000.0, 300.0), delay_s=0.0, noncompliance=0.0, seed=0)
+    ev = {"kind": "advisory", "icao24": icao, "state": "new", "manoeuvre": "vertical", "vs_fpm": -1000,
+          "track_deg": 0, "gs_kt": 0}
+    pilots.fly(sim.t_s, [ev], 5.0)
+    for _ in range(30):
+        sim.step()
+        assert float(sim.fleet.alt[i]) <= 600.0 + 1e-6

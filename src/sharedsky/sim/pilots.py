@@ -109,7 +109,9 @@ class Pilots:
                     f.advise([i], t_s, alt_ft=round(float(f.alt[i]), -2), track_deg=trk, speed_kt=spd,
                              delay_s=self.delay_s, duration_s=86400.0)
                 else:
-                    target = max(float(f.alt[i]) + np.sign(vs) * VERTICAL_RANGE_FT, FLOOR_FT)
+                    alt_now = float(f.alt[i])
+                    # Never below the floor, and never up to it on a descent.
+                    target = max(alt_now + np.sign(vs) * VERTICAL_RANGE_FT, min(FLOOR_FT, alt_now))
                     f.advise([i], t_s, alt_ft=target, track_deg=trk, speed_kt=spd, rate_fpm=abs(vs),
                              delay_s=self.delay_s, duration_s=86400.0)
 
