@@ -303,6 +303,8 @@ class AdvisoryTracker:
         return not self.held
 
     def _advised(self, snap: Snapshot) -> tuple[Advised, dict[str, int]]:
+        """The advice held, as the engine takes it, and each holder's snapshot index; the
+        held advice's dimensions not advised are brought up to what is flown now."""
         n = len(snap)
         adv = Advised.none(n)
         if not self.held:
