@@ -2,7 +2,13 @@
 advisory event (JSON lines), with the run's metrics: the study behind "Stability of advice".
 
     PYTHONPATH=src python benchmarks/trace_advisories.py --density 25 --seed 1 --measure-s 600 \
-        --out events.jsonl [--delay-s 10 --noncompliance 0.38] [--set LASTING_FACTOR=1.0 ...]
+        --out events.jsonl [--delay-s 10 --noncompliance 0.38] [--set LASTING_FACTOR=1.0 ...] \
+        [--why-again again.jsonl]
+
+`--why-again FILE` writes, for every change of advice made again for intruders that had all
+already forced one (`changes_again`), what had changed since the advice was last given
+(`WhyAgain`), and prints the count of each cause: why issue 13's "one change per encounter"
+is not met, and how much of it is the engine's own doing.
 
 `--set NAME=value` overrides a module constant of `sharedsky.engine.resolution` or
 `sharedsky.alerting.advisories` for the run (the variants measured in the README).
@@ -15,12 +21,69 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sharedsky.alerting import advisories
 from sharedsky.engine import resolution
 from sharedsky.sim.random_traffic import TrafficSpec, run_square
 
 FIELDS = ("state", "t", "id", "icao24", "cause", "status", "manoeuvre", "sense", "change_deg", "track_deg",
           "gs_kt", "vs_fpm", "intruders", "changes", "changes_not_free", "changes_again", "reason")
+
+
+#: Flying a velocity: within these of it (track deg, ground speed kt, vertical speed ft/min).
+FLYING_TOL = (2.0, 5.0, 200.0)
+
+
+def _off(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
+    """Whether velocity b is not (track, speed, vertical speed) velocity a, to `FLYING_TOL`."""
+    d_trk = abs((b[0] - a[0] + 180.0) % 360.0 - 180.0)
+    return d_trk > FLYING_TOL[0] or abs(b[1] - a[1]) > FLYING_TOL[1] or abs(b[2] - a[2]) > FLYING_TOL[2]
+
+
+class WhyAgain:
+    """Why each change made again happened, first cause that applies, in this order:
+    `owner off advice` (the aircraft is not flying the advice held: a crew late, ignoring it,
+    or still establishing it), `blocker advised since` (an aircraft it is blamed on was given,
+    changed or ended advice since the advice was last given), `blocker manoeuvred` (one
+    changed velocity otherwise, e.g. still turning back to its route), `neither` (nothing
+    changed: the engine's own instability)."""
+
+    def __init__(self) -> None:
+        self.vel: dict[str, tuple[float, float, float]] = {}
+        self.vel_at_given: dict[str, dict[str, tuple[float, float, float]]] = {}
+        self.given: dict[str, tuple[float, tuple[float, float, float]]] = {}  # advisory -> t, velocity
+        self.advice_event_s: dict[str, float] = {}  # aircraft -> its last advisory event
+        self.rows: list[dict[str, Any]] = []
+
+    def step(self, tracker: advisories.AdvisoryTracker, snap: Any, events: list[dict[str, Any]],
+             again_before: dict[str, int]) -> None:
+        """Classify this step's changes made again (`again_before`: each held advisory's
+        count before the step), then remember the step's velocities and advice."""
+        self.vel = {str(x): (float(a), float(b), float(c)) for x, a, b, c in
+                    zip(snap.id.tolist(), snap.track_deg, snap.gs_kt, snap.vs_fpm, strict=True)}
+        res = tracker.last
+        blockers = {str(snap.id[int(o)]): list(kb) for o, kb in zip(res.owner, res.keep_blockers, strict=False)}
+        for e in events:
+            if e["state"] == "updated" and e["changes_again"] > again_before.get(e["icao24"], 0):
+                self.rows.append(self._why(e, blockers.get(e["icao24"], [])))
+        for e in events:
+            self.advice_event_s[e["icao24"]] = e["t"]
+            if e["state"] in ("new", "updated"):
+                self.given[e["id"]] = (e["t"], (float(e["track_deg"]), float(e["gs_kt"]), float(e["vs_fpm"])))
+                self.vel_at_given[e["id"]] = dict(self.vel)
+
+    def _why(self, e: dict[str, Any], blockers: list[str]) -> dict[str, Any]:
+        t_given, adv = self.given[e["id"]]
+        then = self.vel_at_given[e["id"]]
+        own = self.vel[e["icao24"]]
+        advised_since = [b for b in blockers if self.advice_event_s.get(b, -np.inf) >= t_given]
+        moved = [b for b in blockers if b in then and b in self.vel and _off(then[b], self.vel[b])]
+        cause = ("owner off advice" if _off(adv, own) else "blocker advised since" if advised_since
+                 else "blocker manoeuvred" if moved else "neither")
+        return {"t": e["t"], "id": e["id"], "since_given_s": e["t"] - t_given, "cause": cause,
+                "blockers": blockers, "blockers_advised_since": advised_since, "blockers_moved": moved,
+                "advice_held": adv, "flying": own, "manoeuvre": e["manoeuvre"], "sense": e["sense"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noncompliance", type=float, default=0.0)
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--why-again", type=Path, help="classify every change made again (JSON lines)")
     a = ap.parse_args(argv)
     for kv in a.set:
         name, _, value = kv.partition("=")
@@ -48,12 +112,16 @@ def main(argv: list[str] | None = None) -> int:
                 or (type(old) is int and type(new) is not int)):
             ap.error(f"--set {kv}: {value!r} is not a {type(old).__name__}")
         setattr(mod, name, type(old)(new))
+    why = WhyAgain() if a.why_again else None
     with a.out.open("w") as fh:
         real = advisories.AdvisoryTracker.step
 
-        def step(self: advisories.AdvisoryTracker, *args: Any, **kw: Any) -> list[dict[str, Any]]:
-            events = real(self, *args, **kw)
+        def step(self: advisories.AdvisoryTracker, snap: Any, *args: Any, **kw: Any) -> list[dict[str, Any]]:
+            before = {ident: h.changes_again for ident, h in self.held.items()}
+            events = real(self, snap, *args, **kw)
             fh.writelines(json.dumps({k: e.get(k) for k in FIELDS}) + "\n" for e in events)
+            if why is not None:
+                why.step(self, snap, events, before)
             return events
 
         advisories.AdvisoryTracker.step = step  # type: ignore[method-assign]
@@ -61,6 +129,13 @@ def main(argv: list[str] | None = None) -> int:
         run = run_square(spec, resolution=True, pilot_delay_s=a.delay_s, noncompliance=a.noncompliance)
     print(json.dumps({k: v for k, v in run.as_dict().items() if k != "resolution"}))
     print(json.dumps(run.resolution))
+    if why is not None and a.why_again is not None:
+        with a.why_again.open("w") as wf:
+            wf.writelines(json.dumps(r) + "\n" for r in why.rows)
+        counts: dict[str, int] = {}
+        for r in why.rows:
+            counts[r["cause"]] = counts.get(r["cause"], 0) + 1
+        print(json.dumps({"changes_again": len(why.rows), "why": counts}))
     return 0
 
 

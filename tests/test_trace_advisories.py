@@ -1,0 +1,75 @@
+"""The stability study's classifier (`benchmarks/trace_advisories.py --why-again`): each change
+of advice made again gets the first cause that applies, from what changed since it was given."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "trace_advisories.py"
+
+
+@pytest.fixture(scope="module")
+def trace() -> Any:
+    spec = importlib.util.spec_from_file_location("trace_advisories", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _snap(vel: dict[str, tuple[float, float, float]]) -> SimpleNamespace:
+    ids = sorted(vel)
+    return SimpleNamespace(id=np.array(ids), track_deg=np.array([vel[i][0] for i in ids]),
+                           gs_kt=np.array([vel[i][1] for i in ids]), vs_fpm=np.array([vel[i][2] for i in ids]))
+
+
+def _event(state: str, t: float, ident: str, adv: tuple[float, float, float], again: int = 0) -> dict[str, Any]:
+    return {"state": state, "t": t, "id": f"advisory-{ident}-1", "icao24": ident, "track_deg": adv[0],
+            "gs_kt": adv[1], "vs_fpm": adv[2], "changes_again": again, "manoeuvre": "track", "sense": "turn left"}
+
+
+def _tracker(owner_row: int, blockers: list[str]) -> SimpleNamespace:
+    return SimpleNamespace(last=SimpleNamespace(owner=np.array([owner_row]), keep_blockers=[blockers]))
+
+
+def _run(trace: Any, own_now: tuple[float, float, float], blocker_now: tuple[float, float, float],
+         blocker_event: bool = False) -> str:
+    """A (turn left to 80 deg, given at t=0) blamed on b; at t=30 it changes again."""
+    why = trace.WhyAgain()
+    given = {"a": (80.0, 440.0, 0.0), "b": (270.0, 440.0, 0.0)}
+    why.step(_tracker(0, []), _snap(given), [_event("new", 0.0, "a", (80.0, 440.0, 0.0))], {})
+    if blocker_event:
+        why.step(_tracker(1, []), _snap(given), [_event("new", 10.0, "b", (275.0, 440.0, 0.0))], {"a": 0})
+    why.step(_tracker(0, ["b"]), _snap({"a": own_now, "b": blocker_now}),
+             [_event("updated", 30.0, "a", (70.0, 440.0, 0.0), again=1)], {"a": 0})
+    assert len(why.rows) == 1 and why.rows[0]["blockers"] == ["b"] and why.rows[0]["since_given_s"] == 30.0
+    return str(why.rows[0]["cause"])
+
+
+def test_nothing_changed_is_the_engines_own_doing(trace: Any) -> None:
+    assert _run(trace, (81.0, 442.0, 100.0), (271.0, 440.0, 0.0)) == "neither"
+
+
+def test_a_blocker_turning_otherwise_is_told_apart(trace: Any) -> None:
+    assert _run(trace, (80.0, 440.0, 0.0), (263.0, 440.0, 0.0)) == "blocker manoeuvred"
+
+
+def test_a_blocker_advised_since_comes_before_its_manoeuvre(trace: Any) -> None:
+    assert _run(trace, (80.0, 440.0, 0.0), (263.0, 440.0, 0.0), blocker_event=True) == "blocker advised since"
+
+
+def test_an_owner_not_flying_its_advice_comes_first(trace: Any) -> None:
+    assert _run(trace, (60.0, 440.0, 0.0), (263.0, 440.0, 0.0), blocker_event=True) == "owner off advice"
+    assert _run(trace, (80.0, 440.0, 1000.0), (270.0, 440.0, 0.0)) == "owner off advice"
+
+
+def test_flying_a_track_is_judged_across_north(trace: Any) -> None:
+    assert not trace._off((359.0, 440.0, 0.0), (1.0, 440.0, 0.0))
+    assert trace._off((359.0, 440.0, 0.0), (2.0, 440.0, 0.0))
+    assert trace._off((10.0, 440.0, 0.0), (10.0, 446.0, 0.0))
