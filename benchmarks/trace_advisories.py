@@ -42,12 +42,13 @@ def _off(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
 
 
 class WhyAgain:
-    """Why each change made again happened, first cause that applies, in this order:
-    `owner off advice` (the aircraft is not flying the advice held: a crew late, ignoring it,
-    or still establishing it), `blocker advised since` (an aircraft it is blamed on was given,
-    changed or ended advice since the advice was last given), `blocker manoeuvred` (one
-    changed velocity otherwise, e.g. still turning back to its route), `neither` (nothing
-    changed: the engine's own instability)."""
+    """Why each change made again happened, first cause that applies, in this order: the
+    aircraft is not flying the advice held, and `owner not manoeuvring` (it flies what it flew
+    when the advice was given: a crew late or ignoring it) or `owner off advice` (otherwise:
+    still establishing it, or a crew's limit reached); `blocker advised since` (an aircraft it
+    is blamed on was given, changed or ended advice since the advice was last given);
+    `blocker manoeuvred` (one changed velocity otherwise, e.g. still turning to earlier
+    advice); `neither` (nothing changed: the engine's own instability)."""
 
     def __init__(self) -> None:
         self.vel: dict[str, tuple[float, float, float]] = {}
@@ -79,8 +80,9 @@ class WhyAgain:
         own = self.vel[e["icao24"]]
         advised_since = [b for b in blockers if self.advice_event_s.get(b, -np.inf) >= t_given]
         moved = [b for b in blockers if b in then and b in self.vel and _off(then[b], self.vel[b])]
-        cause = ("owner off advice" if _off(adv, own) else "blocker advised since" if advised_since
-                 else "blocker manoeuvred" if moved else "neither")
+        own_then = then.get(e["icao24"], own)
+        cause = (("owner off advice" if _off(own_then, own) else "owner not manoeuvring") if _off(adv, own)
+                 else "blocker advised since" if advised_since else "blocker manoeuvred" if moved else "neither")
         return {"t": e["t"], "id": e["id"], "since_given_s": e["t"] - t_given, "cause": cause,
                 "blockers": blockers, "blockers_advised_since": advised_since, "blockers_moved": moved,
                 "advice_held": adv, "flying": own, "manoeuvre": e["manoeuvre"], "sense": e["sense"]}

@@ -69,6 +69,17 @@ def test_an_owner_not_flying_its_advice_comes_first(trace: Any) -> None:
     assert _run(trace, (80.0, 440.0, 1000.0), (270.0, 440.0, 0.0)) == "owner off advice"
 
 
+def test_an_owner_still_flying_what_it_flew_when_advised_is_not_manoeuvring(trace: Any) -> None:
+    """Advised at 80 deg while flying 100 (the `given` velocities of `_run` are the picture
+    then): still on 100 is a crew late or ignoring the advice."""
+    why = trace.WhyAgain()
+    before = {"a": (100.0, 440.0, 0.0), "b": (270.0, 440.0, 0.0)}
+    why.step(_tracker(0, []), _snap(before), [_event("new", 0.0, "a", (80.0, 440.0, 0.0))], {})
+    why.step(_tracker(0, ["b"]), _snap({"a": (100.5, 440.0, 0.0), "b": (270.0, 440.0, 0.0)}),
+             [_event("updated", 30.0, "a", (70.0, 440.0, 0.0), again=1)], {"a": 0})
+    assert [r["cause"] for r in why.rows] == ["owner not manoeuvring"]
+
+
 def test_flying_a_track_is_judged_across_north(trace: Any) -> None:
     assert not trace._off((359.0, 440.0, 0.0), (1.0, 440.0, 0.0))
     assert trace._off((359.0, 440.0, 0.0), (2.0, 440.0, 0.0))
