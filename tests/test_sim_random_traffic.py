@@ -79,3 +79,19 @@ def test_resolution_reduces_losses_on_a_small_square() -> None:
     assert on.losses <= off.losses / 2
     assert on.conflicts < 2 * off.conflicts
     assert on.resolution["advisories"] > 0
+
+
+def test_level_excursion_counts_how_far_advice_takes_2d_traffic_off_its_level() -> None:
+    # Flown without advice, 2-D traffic stays on its one level; with advice that may climb
+    # or descend, the run says how much of it left the level, and by how much at most.
+    spec = TrafficSpec(80.0, seed=1, warmup_s=60.0, measure_s=300.0, square=Square(side_nm=50.0))
+    plans = random_traffic(spec)
+    off = run_square(spec, plans=plans)
+    assert off.level_excursion == {"share_off_1000ft": 0.0, "share_off_5000ft": 0.0, "max_off_ft": 0}
+    on = run_square(spec, plans=plans, resolution=True)
+    ex = on.level_excursion
+    assert ex is not None and ex["max_off_ft"] > 1000.0 and 0.0 < ex["share_off_1000ft"] <= 1.0
+    assert ex["share_off_5000ft"] <= ex["share_off_1000ft"]
+    assert on.as_dict()["level_excursion"] == ex
+    three_d = TrafficSpec(80.0, three_d=True, seed=1, warmup_s=60.0, measure_s=60.0, square=Square(side_nm=50.0))
+    assert run_square(three_d).level_excursion is None

@@ -105,10 +105,16 @@ class TrafficSpec:
         return self.warmup_s + self.measure_s
 
 
+#: The one level of 2-D traffic (ft).
+LEVEL_2D_FT = 30000.0
+#: Altitude differences from that level counted in `SquareRun.level_excursion` (ft).
+EXCURSION_FT = (1000.0, 5000.0)
+
+
 def _levels(spec: TrafficSpec, rng: np.random.Generator, n: int) -> tuple[F64, F64]:
     """Start and end altitude (ft) of n aircraft."""
     if not spec.three_d:
-        alt = np.full(n, 30000.0)
+        alt = np.full(n, LEVEL_2D_FT)
         return alt, alt.copy()
     start = (rng.integers(20, 41, n) * 1000.0).astype(np.float64)
     change = rng.random(n) >= 0.7
@@ -206,6 +212,10 @@ class SquareCollector(MetricsCollector):
         self.conflict_pairs: set[tuple[str, str]] = set()
         self.loss_pairs: dict[tuple[str, str], float] = {}  # pair -> severity so far
         self.inside_count: list[int] = []
+        #: 2-D: aircraft-seconds inside more than each of EXCURSION_FT off the one level,
+        #: and the largest difference: how far advice took the traffic off its level.
+        self.off_level = np.zeros(len(EXCURSION_FT), dtype=np.int64)
+        self.max_off_level_ft = 0.0
 
     def observe(self, snap: Snapshot, conflicts: Conflicts, events: list[dict[str, Any]]) -> None:
         super().observe(snap, conflicts, events)
@@ -214,6 +224,12 @@ class SquareCollector(MetricsCollector):
             return
         inside = self.spec.square.inside(snap.lat_deg, snap.lon_deg)
         self.inside_count.append(int(np.count_nonzero(inside)))
+        if not self.spec.three_d:
+            off = np.abs(snap.alt_ft[inside] - LEVEL_2D_FT)
+            off = off[~np.isnan(off)]
+            self.off_level += (off[None, :] > np.asarray(EXCURSION_FT)[:, None]).sum(axis=1)
+            if off.size:
+                self.max_off_level_ft = max(self.max_off_level_ft, float(off.max()))
         if not len(conflicts):
             return
         both = inside[conflicts.a] & inside[conflicts.b]
@@ -226,6 +242,16 @@ class SquareCollector(MetricsCollector):
         for k in np.flatnonzero(los).tolist():
             key = (str(ida[k]), str(idb[k]))
             self.loss_pairs[key] = max(self.loss_pairs.get(key, 0.0), float(sev[k]))
+
+    def level_excursion(self) -> dict[str, float] | None:
+        """2-D: the share of aircraft-seconds inside the square more than 1,000 and 5,000 ft
+        off the one level, and the largest difference (ft); None in 3-D."""
+        if self.spec.three_d:
+            return None
+        n = max(sum(self.inside_count), 1)
+        out = {f"share_off_{int(f)}ft": round(float(k) / n, 4)
+               for f, k in zip(EXCURSION_FT, self.off_level.tolist(), strict=True)}
+        return {**out, "max_off_ft": round(self.max_off_level_ft)}
 
 
 #: Called after each step with the simulation and its step (a resolver flying the fleet).
@@ -245,6 +271,8 @@ class SquareRun:
     done: NDArray[np.bool_]  # per plan: gone through the far edge before the end
     resolution: dict[str, Any]
     wall_s: float
+    #: 2-D: how far advice took aircraft off the one level (`SquareCollector.level_excursion`).
+    level_excursion: dict[str, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         sev = np.asarray(self.severity, dtype=float)
@@ -253,7 +281,7 @@ class SquareRun:
             "severity_mean": round(float(sev.mean()), 4) if sev.size else 0.0,
             "severe_losses": int(np.count_nonzero(sev > 0.5)),
             "mean_inside": round(self.mean_inside, 1), "resolution": self.resolution,
-            "wall_s": round(self.wall_s, 2),
+            "level_excursion": self.level_excursion, "wall_s": round(self.wall_s, 2),
         }
 
 
@@ -292,7 +320,7 @@ def run_square(spec: TrafficSpec, *, resolution: bool = False, pilot_delay_s: fl
         severity=sorted(col.loss_pairs.values()),
         mean_inside=float(np.mean(col.inside_count)) if col.inside_count else 0.0,
         path_nm=path, time_s=airtime, done=done, resolution=m.get("resolution", {}),
-        wall_s=time.perf_counter() - wall0,
+        wall_s=time.perf_counter() - wall0, level_excursion=col.level_excursion(),
     )
 
 
