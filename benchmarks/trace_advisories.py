@@ -3,7 +3,11 @@ advisory event (JSON lines), with the run's metrics: the study behind "Stability
 
     PYTHONPATH=src python benchmarks/trace_advisories.py --density 25 --seed 1 --measure-s 600 \
         --out events.jsonl [--delay-s 10 --noncompliance 0.38] [--set LASTING_FACTOR=1.0 ...] \
-        [--why-again again.jsonl]
+        [--why-again again.jsonl] [--horizontal-only] [--off]
+
+`--horizontal-only` gives every party the agreement's rule "no vertical manoeuvre" (turns and
+speed changes only, as MVP flies in the benchmark); `--off` also flies the run without
+resolution and prints the LoS ratio and DEP.
 
 `--why-again FILE` writes, for every change of advice made again for intruders that had all
 already forced one (`changes_again`), what had changed since the advice was last given
@@ -99,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--why-again", type=Path, help="classify every change made again (JSON lines)")
+    ap.add_argument("--horizontal-only", action="store_true", help="no vertical manoeuvre for any party")
+    ap.add_argument("--off", action="store_true", help="also fly without resolution: LoS ratio and DEP")
     a = ap.parse_args(argv)
     for kv in a.set:
         name, _, value = kv.partition("=")
@@ -119,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         real = advisories.AdvisoryTracker.step
 
         def step(self: advisories.AdvisoryTracker, snap: Any, *args: Any, **kw: Any) -> list[dict[str, Any]]:
+            if a.horizontal_only and not self.policy.rules:
+                self.policy = advisories.AdvisoryPolicy(
+                    [advisories.Rule(p, (), True, True, False, 0, False, False) for p in range(len(snap.parties))])
             before = {ident: h.changes_again for ident, h in self.held.items()}
             events = real(self, snap, *args, **kw)
             fh.writelines(json.dumps({k: e.get(k) for k in FIELDS}) + "\n" for e in events)
@@ -131,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         run = run_square(spec, resolution=True, pilot_delay_s=a.delay_s, noncompliance=a.noncompliance)
     print(json.dumps({k: v for k, v in run.as_dict().items() if k != "resolution"}))
     print(json.dumps(run.resolution))
+    if a.off:
+        advisories.AdvisoryTracker.step = real  # type: ignore[method-assign]
+        base = run_square(spec)
+        print(json.dumps({"losses_off": base.losses, "conflicts_off": base.conflicts,
+                          "los_ratio": round(run.losses / max(base.losses, 1), 3),
+                          "dep": round(run.conflicts / max(base.conflicts, 1) - 1.0, 2)}))
     if why is not None and a.why_again is not None:
         with a.why_again.open("w") as wf:
             wf.writelines(json.dumps(r) + "\n" for r in why.rows)
