@@ -4,8 +4,9 @@ flown in the simulator removes losses of separation on a small square."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from sharedsky.sim.random_traffic import Square, TrafficSpec, random_traffic, run_square
+from sharedsky.sim.random_traffic import Square, SquareRun, TrafficSpec, random_traffic, run_square
 
 
 def _inside_counts(spec: TrafficSpec, times_s: np.ndarray) -> np.ndarray:
@@ -69,26 +70,29 @@ def test_three_d_levels_and_directions() -> None:
     assert random_traffic(TrafficSpec(50.0, three_d=True, seed=2))[5] == plans[5]  # seeded
 
 
-def test_resolution_reduces_losses_on_a_small_square() -> None:
-    # 20 aircraft in a 50 NM square (the edges make it harder than the benchmark's).
+@pytest.fixture(scope="module")
+def small_square() -> tuple[SquareRun, SquareRun]:
+    """20 aircraft in a 50 NM square (the edges make it harder than the benchmark's), flown
+    without and with sharedsky's advice on the same plans."""
     spec = TrafficSpec(80.0, seed=1, warmup_s=60.0, measure_s=300.0, square=Square(side_nm=50.0))
     plans = random_traffic(spec)
-    off = run_square(spec, plans=plans)
-    on = run_square(spec, plans=plans, resolution=True)
+    return run_square(spec, plans=plans), run_square(spec, plans=plans, resolution=True)
+
+
+def test_resolution_reduces_losses_on_a_small_square(small_square: tuple[SquareRun, SquareRun]) -> None:
+    off, on = small_square
     assert off.losses >= 10
     assert on.losses <= off.losses / 2
     assert on.conflicts < 2 * off.conflicts
     assert on.resolution["advisories"] > 0
 
 
-def test_level_excursion_counts_how_far_advice_takes_2d_traffic_off_its_level() -> None:
+def test_level_excursion_counts_how_far_advice_takes_2d_traffic_off_its_level(
+        small_square: tuple[SquareRun, SquareRun]) -> None:
     # Flown without advice, 2-D traffic stays on its one level; with advice that may climb
     # or descend, the run says how much of it left the level, and by how much at most.
-    spec = TrafficSpec(80.0, seed=1, warmup_s=60.0, measure_s=300.0, square=Square(side_nm=50.0))
-    plans = random_traffic(spec)
-    off = run_square(spec, plans=plans)
+    off, on = small_square
     assert off.level_excursion == {"share_off_1000ft": 0.0, "share_off_5000ft": 0.0, "max_off_ft": 0}
-    on = run_square(spec, plans=plans, resolution=True)
     ex = on.level_excursion
     assert ex is not None and ex["max_off_ft"] > 1000.0 and 0.0 < ex["share_off_1000ft"] <= 1.0
     assert ex["share_off_5000ft"] <= ex["share_off_1000ft"]
