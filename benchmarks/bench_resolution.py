@@ -66,7 +66,7 @@ def _bluesky() -> tuple[Any, Any]:
         from contextlib import redirect_stdout
 
         with redirect_stdout(io.StringIO()):  # BlueSky prints its plugin loading
-            from bluesky.traffic.asas import cstatebased, mvp
+            from bluesky.traffic.asas import cstatebased, mvp  # type: ignore[import-untyped]
     except ImportError as e:
         sys.exit(f"bench_resolution: BlueSky is missing ({e}); pip install -e '.[bench]'")
     return mvp.MVP, cstatebased.detect
@@ -285,13 +285,16 @@ def _group(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, list[d
 
 def tables(rows: list[dict[str, Any]]) -> str:
     """The side-by-side table: per (dims, density, delay, non-compliance), pooled over
-    the seeds that have all three methods."""
+    the seeds that have all three methods. Where runs measured it (2-D, since db371a7), a
+    last column gives the share of aircraft-seconds more than 1,000 ft off the one level."""
+    levels = any(r.get("level_excursion") for r in rows)
     lines = ["| case | seeds | LoS off | LoS ratio sharedsky | LoS ratio MVP | DEP sharedsky | DEP MVP "
              "| severity off / sharedsky / MVP | added NM sharedsky / MVP | added s sharedsky / MVP "
              "| changes sharedsky / MVP | sharedsky changes per advisory, share > 1 "
              "| ... not for a new intruder or a reversal, share > 1 "
-             "| ... again for the same intruders, share of advisories |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| ... again for the same intruders, share of advisories |"
+             + (" more than 1,000 ft off the level sharedsky / MVP |" if levels else ""),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if levels else "")]
     for (dims, dens, delay, nc, margin, window), by in sorted(_group(rows).items()):
         seeds = set.intersection(*[{r["seed"] for r in by[m]} for m in by])
         sel = {m: [r for r in by.get(m, []) if r["seed"] in seeds] for m in ("off", "sharedsky", "mvp")}
@@ -315,6 +318,10 @@ def tables(rows: list[dict[str, Any]]) -> str:
             v = [r[f] for r in sel[m] if r.get(f) is not None]
             return format(statistics.fmean(v), fmt) if v else "-"
 
+        def off_level(m: str) -> str:
+            v = [r["level_excursion"]["share_off_1000ft"] for r in sel[m] if r.get("level_excursion")]
+            return format(statistics.fmean(v), ".0%") if v else "-"
+
         case = f"{dims} {dens:g}" + (f", delay {delay:g} s, {nc:.0%} not followed" if delay or nc else "")
         case += f", created {margin:g} NM outside" if margin else ""
         case += f", {window / 60:g} min measured" if window != 1800.0 else ""
@@ -326,7 +333,8 @@ def tables(rows: list[dict[str, Any]]) -> str:
             f"| {mean('sharedsky', 'changes', '.1f')} / {mean('mvp', 'changes', '.1f')} "
             f"| {mean('sharedsky', 'changes_per_advisory', '.2f')}, {mean('sharedsky', 'changed_more_than_once', '.0%')} "
             f"| {mean('sharedsky', 'not_free_per_advisory', '.2f')}, {mean('sharedsky', 'not_free_more_than_once', '.0%')} "
-            f"| {mean('sharedsky', 'again_per_advisory', '.3f')}, {mean('sharedsky', 'changed_again', '.1%')} |")
+            f"| {mean('sharedsky', 'again_per_advisory', '.3f')}, {mean('sharedsky', 'changed_again', '.1%')} |"
+            + (f" {off_level('sharedsky')} / {off_level('mvp')} |" if levels else ""))
     return "\n".join(lines)
 
 
@@ -438,10 +446,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tables", type=Path, help="print the tables of a --out file and stop")
     a = ap.parse_args(argv)
     if a.tables:
-        rows = [json.loads(x) for x in a.tables.read_text().splitlines() if x.strip()]
-        print(tables(rows))
+        saved = [json.loads(x) for x in a.tables.read_text().splitlines() if x.strip()]
+        print(tables(saved))
         print()
-        print(change_table(rows))
+        print(change_table(saved))
         return 0
     if a.quick:
         a.seeds, a.densities, a.dims, a.speed_n = 1, [12.5, 25.0], ["2d"], 2000
