@@ -220,19 +220,25 @@ def test_changed_advisory_replaces_the_one_flown_only_after_the_delay() -> None:
     assert abs(((float(sim.fleet.trk[i][0]) - second + 180) % 360) - 180) < 1.0
 
 
-def test_vertical_advisory_is_flown_at_its_vertical_speed_until_it_changes_or_ends() -> None:
-    # "Climb at 1000 ft/min" is flown at 1000 ft/min (not the type's rate) for as long as
-    # the advice holds, as the engine predicts it, not as a level two minutes away; a
-    # turn given next keeps the climb; "resume" hands the aircraft back to its plan.
+def _crew_of_a_cap_aircraft(delay_s: float) -> tuple[Simulation, Pilots, int, dict[str, object]]:
+    """The small scenario 400 s in, crews with `delay_s`, a CAP aircraft's index and the
+    fields of an advisory event for it (to complete with state, manoeuvre and values)."""
     sim = Simulation(loads_scenario(SMALL), None, hours=0.5, seed=3, detection=False)
     for _ in range(400):
         sim.step()
     icao = next(p.icao24 for p in sim.plans if p.mission == "cap")
-    i = int(sim.fleet.index_of([icao])[0])
+    pilots = Pilots(sim.fleet, Minima.uniform(2, 5.0, 1000.0, 300.0), delay_s=delay_s, noncompliance=0.0, seed=0)
+    base: dict[str, object] = {"kind": "advisory", "icao24": icao, "track_deg": 0, "gs_kt": 0, "vs_fpm": 0}
+    return sim, pilots, int(sim.fleet.index_of([icao])[0]), base
+
+
+def test_vertical_advisory_is_flown_at_its_vertical_speed_until_it_changes_or_ends() -> None:
+    # "Climb at 1000 ft/min" is flown at 1000 ft/min (not the type's rate) for as long as
+    # the advice holds, as the engine predicts it, not as a level two minutes away; a
+    # turn given next keeps the climb; "resume" hands the aircraft back to its plan.
+    sim, pilots, i, base = _crew_of_a_cap_aircraft(5.0)
     assert sim.fleet.climb_fpm[i] > 2000.0 and abs(sim.fleet.vs[i]) < 50.0
     alt0 = float(sim.fleet.alt[i])
-    pilots = Pilots(sim.fleet, Minima.uniform(2, 5.0, 1000.0, 300.0), delay_s=5.0, noncompliance=0.0, seed=0)
-    base = {"kind": "advisory", "icao24": icao, "track_deg": 0, "gs_kt": 0, "vs_fpm": 0}
     pilots.fly(sim.t_s, [base | {"state": "new", "manoeuvre": "vertical", "vs_fpm": 1000}], 5.0)
     for _ in range(5):
         sim.step()
@@ -256,16 +262,9 @@ def test_vertical_advisory_is_flown_at_its_vertical_speed_until_it_changes_or_en
 def test_a_descent_advised_below_the_floor_is_not_flown_as_a_climb() -> None:
     # The crews never descend below FLOOR_FT; an aircraft already below it and told to
     # descend holds its height rather than climbing to the floor.
-    sim = Simulation(loads_scenario(SMALL), None, hours=0.5, seed=3, detection=False)
-    for _ in range(400):
-        sim.step()
-    icao = next(p.icao24 for p in sim.plans if p.mission == "cap")
-    i = int(sim.fleet.index_of([icao])[0])
+    sim, pilots, i, base = _crew_of_a_cap_aircraft(0.0)
     sim.fleet.alt[i] = 600.0
-    pilots = Pilots(sim.fleet, Minima.uniform(2, 5.0, 1000.0, 300.0), delay_s=0.0, noncompliance=0.0, seed=0)
-    ev = {"kind": "advisory", "icao24": icao, "state": "new", "manoeuvre": "vertical", "vs_fpm": -1000,
-          "track_deg": 0, "gs_kt": 0}
-    pilots.fly(sim.t_s, [ev], 5.0)
+    pilots.fly(sim.t_s, [base | {"state": "new", "manoeuvre": "vertical", "vs_fpm": -1000}], 5.0)
     for _ in range(30):
         sim.step()
         assert float(sim.fleet.alt[i]) <= 600.0 + 1e-6
