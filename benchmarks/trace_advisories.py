@@ -144,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         advisories.AdvisoryTracker.step = real  # type: ignore[method-assign]
         base = run_square(spec)
         print(json.dumps({"losses_off": base.losses, "conflicts_off": base.conflicts,
-                          "los_ratio": round(run.losses / max(base.losses, 1), 3),
-                          "dep": round(run.conflicts / max(base.conflicts, 1) - 1.0, 2)}))
+                          "los_ratio": round(run.losses / base.losses, 3) if base.losses else None,
+                          "dep": round(run.conflicts / base.conflicts - 1.0, 2) if base.conflicts else None}))
     if why is not None and a.why_again is not None:
         with a.why_again.open("w") as wf:
             wf.writelines(json.dumps(r) + "\n" for r in why.rows)

@@ -215,6 +215,7 @@ class SquareCollector(MetricsCollector):
         #: 2-D: aircraft-seconds inside more than each of EXCURSION_FT off the one level,
         #: and the largest difference: how far advice took the traffic off its level.
         self.off_level = np.zeros(len(EXCURSION_FT), dtype=np.int64)
+        self.level_seen = 0  # aircraft-seconds inside with a known altitude
         self.max_off_level_ft = 0.0
 
     def observe(self, snap: Snapshot, conflicts: Conflicts, events: list[dict[str, Any]]) -> None:
@@ -227,6 +228,7 @@ class SquareCollector(MetricsCollector):
         if not self.spec.three_d:
             off = np.abs(snap.alt_ft[inside] - LEVEL_2D_FT)
             off = off[~np.isnan(off)]
+            self.level_seen += off.size
             self.off_level += (off[None, :] > np.asarray(EXCURSION_FT)[:, None]).sum(axis=1)
             if off.size:
                 self.max_off_level_ft = max(self.max_off_level_ft, float(off.max()))
@@ -244,11 +246,11 @@ class SquareCollector(MetricsCollector):
             self.loss_pairs[key] = max(self.loss_pairs.get(key, 0.0), float(sev[k]))
 
     def level_excursion(self) -> dict[str, float] | None:
-        """2-D: the share of aircraft-seconds inside the square more than 1,000 and 5,000 ft
-        off the one level, and the largest difference (ft); None in 3-D."""
+        """2-D: the share of aircraft-seconds inside the square (altitude known) more than
+        1,000 and 5,000 ft off the one level, and the largest difference (ft); None in 3-D."""
         if self.spec.three_d:
             return None
-        n = max(sum(self.inside_count), 1)
+        n = max(self.level_seen, 1)
         out = {f"share_off_{int(f)}ft": round(float(k) / n, 4)
                for f, k in zip(EXCURSION_FT, self.off_level.tolist(), strict=True)}
         return {**out, "max_off_ft": round(self.max_off_level_ft)}
