@@ -274,6 +274,11 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
     return rows
 
 
+#: What every row of an --out file has (written by `run_seed`), and --tables reads.
+ROW_KEYS = ("dims", "density", "delay_s", "noncompliance", "seed", "method", "losses", "conflicts",
+            "severity_mean")
+
+
 def _group(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]]:
     out: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
     for r in rows:
@@ -446,7 +451,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tables", type=Path, help="print the tables of a --out file and stop")
     a = ap.parse_args(argv)
     if a.tables:
-        saved = [json.loads(x) for x in a.tables.read_text().splitlines() if x.strip()]
+        saved: list[dict[str, Any]] = []
+        try:
+            lines = a.tables.read_text().splitlines()
+        except OSError as exc:
+            ap.error(f"--tables {a.tables}: {exc.strerror}")
+        for n, x in enumerate(lines, 1):
+            if not x.strip():
+                continue
+            try:
+                row = json.loads(x)
+            except ValueError as exc:
+                ap.error(f"--tables {a.tables}, line {n}: not a JSON run row ({exc})")
+            missing = [k for k in ROW_KEYS if not isinstance(row, dict) or k not in row]
+            if missing:
+                ap.error(f"--tables {a.tables}, line {n}: a run row without {', '.join(missing)}")
+            saved.append(row)
         print(tables(saved))
         print()
         print(change_table(saved))

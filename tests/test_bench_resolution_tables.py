@@ -1,0 +1,50 @@
+"""`bench_resolution.py --tables`: a bad rows file is refused with the line that is wrong
+(exit 2), not a traceback; good rows give the table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_resolution.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_resolution", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _row(method: str, losses: int) -> dict[str, Any]:
+    return {"dims": "2d", "density": 25.0, "delay_s": 0.0, "noncompliance": 0.0, "seed": 1, "method": method,
+            "losses": losses, "conflicts": 2 * losses, "severity_mean": 0.4}
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    (json.dumps(_row("off", 10)) + "\n{bad\n", "line 2: not a JSON run row"),
+    ("[1]\n", "line 1: a run row without dims"),
+    (json.dumps(_row("off", 10)) + "\n" + json.dumps({"method": "mvp"}) + "\n", "line 2: a run row without dims"),
+])
+def test_a_bad_rows_file_is_refused_naming_the_line(bench: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    text: str, said: str) -> None:
+    f = tmp_path / "runs.jsonl"
+    f.write_text(text)
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--tables", str(f)])
+    assert e.value.code == 2
+    assert f"--tables {f}, {said}" in capsys.readouterr().err
+
+
+def test_good_rows_give_the_table(bench: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "runs.jsonl"
+    f.write_text("".join(json.dumps(_row(m, k)) + "\n" for m, k in (("off", 100), ("sharedsky", 5), ("mvp", 20))))
+    assert bench.main(["--tables", str(f)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("| 2d 25 |"))
+    assert "| 0.050 | 0.200 |" in line  # LoS ratios sharedsky, MVP
