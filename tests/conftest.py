@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import os
 import pickle
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -24,6 +25,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.fail(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def load_benchmark(name: str) -> Any:
+    """The module of script `benchmarks/NAME.py` (not a package: loaded from its file)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def run_cli(*args: str, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -3,24 +3,18 @@ of advice made again gets the first cause that applies, from what changed since 
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "trace_advisories.py"
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def trace() -> Any:
-    spec = importlib.util.spec_from_file_location("trace_advisories", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("trace_advisories")
 
 
 def _snap(vel: dict[str, tuple[float, float, float]]) -> SimpleNamespace:
