@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -99,27 +100,41 @@ def encounters(n_enc: int, seed: int, *, three: float = 0.3, symmetric: float = 
 
 
 def min_norm(snap: Snapshot, i: np.ndarray, j: np.ndarray, trk: np.ndarray, gs: np.ndarray,
-             vs: np.ndarray) -> np.ndarray:
+             vs: np.ndarray, level_ft: np.ndarray | None = None) -> np.ndarray:
     """min over the look-ahead of max(d/H, |dz|/V) per pair, both flying their present
-    velocity for the lead time, then (trk, gs, vs)."""
+    velocity for the lead time, then (trk, gs, vs), each levelling off at its
+    `level_ft` (NaN: none) if given."""
     rx, ry, wx, wy = relative_state(snap.lat_deg, snap.lon_deg, snap.track_deg, snap.gs_kt, i, j)
     _, _, ax, ay = relative_state(snap.lat_deg, snap.lon_deg, trk, gs, i, j)
     rx, ry = rx + wx * LEAD_S, ry + wy * LEAD_S
-    dz = snap.alt_ft[j] - snap.alt_ft[i] + (snap.vs_fpm[j] - snap.vs_fpm[i]) / 60.0 * LEAD_S
-    dvz = (vs[j] - vs[i]) / 60.0
+    alt_lead = snap.alt_ft + snap.vs_fpm / 60.0 * LEAD_S
+    dz = alt_lead[j] - alt_lead[i]
+    # Seconds after the lead until each aircraft is level (inf: never).
+    level_s = np.full(len(snap), np.inf)
+    if level_ft is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_lv = (level_ft - alt_lead) / (vs / 60.0)
+        level_s = np.where(np.isfinite(t_lv) & (t_lv > 0.0), t_lv, np.where(np.isfinite(level_ft), 0.0, np.inf))
+    li, lj = level_s[i], level_s[j]
 
     def f(t: np.ndarray) -> np.ndarray:
-        return np.maximum(np.hypot(rx + ax * t, ry + ay * t) / 5.0, np.abs(dz + dvz * t) / 1000.0)
+        z = dz + vs[j] / 60.0 * np.minimum(t, lj) - vs[i] / 60.0 * np.minimum(t, li)
+        return np.maximum(np.hypot(rx + ax * t, ry + ay * t) / 5.0, np.abs(z) / 1000.0)
 
-    # Convex in t (a maximum of a norm and an absolute value of affine functions):
-    # ternary search to 1e-6 s.
-    lo, hi = np.zeros(i.size), np.full(i.size, T_S - LEAD_S)
-    while (hi - lo).max() > 1e-6:
-        m1, m2 = lo + (hi - lo) / 3.0, hi - (hi - lo) / 3.0
-        left = f(m1) <= f(m2)
-        hi = np.where(left, m2, hi)
-        lo = np.where(left, lo, m1)
-    return f((lo + hi) / 2.0)
+    # Convex in t between level-offs (a maximum of a norm and an absolute value of affine
+    # functions): ternary search to 1e-6 s on each piece.
+    t_end = T_S - LEAD_S
+    cuts = np.sort(np.clip(np.vstack([np.zeros(i.size), li, lj, np.full(i.size, t_end)]), 0.0, t_end), axis=0)
+    best = np.full(i.size, np.inf)
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        lo, hi = a.copy(), b.copy()
+        while (hi - lo).max() > 1e-6:
+            m1, m2 = lo + (hi - lo) / 3.0, hi - (hi - lo) / 3.0
+            left = f(m1) <= f(m2)
+            hi = np.where(left, m2, hi)
+            lo = np.where(left, lo, m1)
+        best = np.minimum(best, np.minimum(f((lo + hi) / 2.0), np.minimum(f(a), f(b))))
+    return best
 
 
 def start_norm(snap: Snapshot, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -134,7 +149,7 @@ def judged() -> dict[str, int]:
     """10 batches of 10,000 encounters (100,000 in all), each resolved in one call."""
     counts = {"encounters": 0, "pairs_in_conflict": 0, "advised": 0, "reduced": 0,
               "same_vertical_sense": 0, "symmetric_same_side": 0, "symmetric": 0, "symmetric_resolved": 0,
-              "best_effort": 0}
+              "best_effort": 0, "vertical_levels": 0}
     for batch in range(10):
         snap, enc = encounters(10_000, seed=batch)
         counts["encounters"] += 10_000
@@ -144,6 +159,9 @@ def judged() -> dict[str, int]:
         kind = np.zeros(n, dtype=np.int8)
         dtrk = np.zeros(n)
         trk[res.owner], gs[res.owner], vs[res.owner] = res.track_deg, res.gs_kt, res.vs_fpm
+        level = np.full(n, np.nan)
+        assert res.alt_ft is not None
+        level[res.owner] = res.alt_ft
         kind[res.owner] = CAND_KIND[res.choice]
         dtrk[res.owner] = CAND_DTRK_DEG[res.choice]
         counts["best_effort"] += int((res.status == 2).sum())
@@ -159,7 +177,8 @@ def judged() -> dict[str, int]:
             pj.append(order[starts[ok] + b])
         i, j = np.concatenate(pi), np.concatenate(pj)
         before = min_norm(snap, i, j, snap.track_deg, snap.gs_kt, snap.vs_fpm)
-        after = min_norm(snap, i, j, trk, gs, vs)
+        after = min_norm(snap, i, j, trk, gs, vs, level)
+        counts["vertical_levels"] += int(np.isfinite(level).sum())
         # In conflict: separation will fall below the (buffered) minima after the lead
         # time; pairs already inside and opening need no advice.
         conflict = (before < 1.1) & (before < start_norm(snap, i, j) - 1e-3)
@@ -187,6 +206,7 @@ def test_advisories_never_reduce_separation_nor_share_a_vertical_sense(judged: d
     assert judged["advised"] == judged["pairs_in_conflict"]
     assert judged["reduced"] == 0, judged
     assert judged["same_vertical_sense"] == 0, judged
+    assert judged["vertical_levels"] > 1_000, judged  # level changes, judged as flown
 
 
 def test_exactly_symmetric_encounters_are_resolved(judged: dict[str, int]) -> None:
@@ -250,6 +270,40 @@ def test_ids_equal_but_for_case_get_opposite_vertical_senses() -> None:
     assert vs["ABC123"] > 0 > vs["abc123"]
 
 
+def _column(vs_fpm: float) -> int:
+    """The candidate column of the vertical manoeuvre at `vs_fpm`."""
+    return int(np.flatnonzero((CAND_KIND == VERTICAL) & (resolution.CAND_VS_FPM == vs_fpm))[0])
+
+
+def test_a_level_change_is_judged_as_flown_to_its_level_and_held() -> None:
+    """A climb is to a level and held there: judged as flown, a climb of 2,000 ft at 2,000
+    ft/min that would be clear of an aircraft level 2,000 ft above if it went on climbing
+    (past it before it crosses the track) is not free, for it levels off at that aircraft's
+    level just as it crosses; the descent is. Own head-on with A at FL300 (closest approach
+    in 100 s; A does not manoeuvre), B at FL320 crossing its track 250 s ahead."""
+    nm = 1.0 / 60.0
+    snap = Snapshot(
+        t_s=0.0, id=np.array(["aaa001", "bbb002", "ccc003"]), party=np.array([0, 1, 1], np.int32),
+        lat_deg=np.array([0.0, 0.0, -31.25 * nm]), lon_deg=np.array([10.0, 10.0 + 25.0 * nm, 10.0 + 31.25 * nm]),
+        alt_ft=np.array([30000.0, 30000.0, 32000.0]), track_deg=np.array([90.0, 270.0, 0.0]),
+        gs_kt=np.full(3, 450.0), vs_fpm=np.zeros(3), last_report_s=np.zeros(3), parties=("blue", "red"),
+    )
+    yes = np.ones(3, dtype=bool)
+    only_own = AircraftRules(yes, yes, yes, np.array([False, True, True]), np.zeros(3, np.int32))
+    res = resolve(snap, H2, only_own)
+    k = int(np.flatnonzero(snap.id[res.owner] == "aaa001")[0])
+    assert not res.free[k, _column(2000.0)], "levels off at FL320 as B crosses its track"
+    assert res.free[k, _column(-2000.0)]
+    assert not res.free[k, _column(1000.0)] and not res.free[k, _column(-1000.0)], "1,000 ft < 1.1 x 1,000 ft"
+    assert res.alt_ft is not None
+    for c, level in ((_column(2000.0), 32000.0), (_column(-2000.0), 28000.0), (_column(0.0), 30000.0)):
+        assert res.alt_ft[k] == level if res.choice[k] == c else True
+    if CAND_KIND[res.choice[k]] == VERTICAL:
+        assert res.vs_fpm[k] < 0 and res.alt_ft[k] == 28000.0
+    else:
+        assert np.isnan(res.alt_ft[k])
+
+
 def test_distress_and_exempt_aircraft_are_never_asked() -> None:
     tracker = AdvisoryTracker(H2)
     snap = head_on(squawk=("7700", "1000"))
@@ -275,6 +329,30 @@ def test_a_party_that_may_not_change_altitude_gets_no_vertical_advice() -> None:
     ev = AdvisoryTracker(H2, policy).step(head_on())
     assert len(ev) == 2
     assert all(e["manoeuvre"] in ("track", "speed") for e in ev)
+
+
+def test_vertical_advice_names_the_level_and_the_next_step_keeps_it() -> None:
+    """A vertical advisory is a level change: the event names the level (the crews fly to
+    it and hold it), the tracker holds it, and the next step judges the advice held as a
+    climb to that level (kept: no new event while it stays free)."""
+    from sharedsky.alerting.advisories import Rule
+
+    policy = AdvisoryPolicy([Rule(p, (), False, False, True, 0, False, False) for p in (0, 1)])
+    tracker = AdvisoryTracker(H2, policy)
+    ev = tracker.step(head_on())
+    assert len(ev) == 2 and all(e["manoeuvre"] == "vertical" for e in ev)
+    by_id = {e["icao24"]: e for e in ev}
+    # First by id climbs, the other descends, each 2,000 ft (1,000 ft is not 1.1 x the minimum).
+    assert by_id["aaa001"]["alt_ft"] == 32000 and by_id["aaa001"]["vs_fpm"] > 0
+    assert by_id["bbb002"]["alt_ft"] == 28000 and by_id["bbb002"]["vs_fpm"] < 0
+    assert by_id["aaa001"]["text"].startswith(f"Climb to 32,000 ft at {by_id['aaa001']['vs_fpm']} ft/min")
+    assert tracker.held["aaa001"].level_ft == 32000.0
+    # One minute on, both flying their advice half-way: the advice held is kept.
+    snap = replace(head_on(), t_s=60.0)
+    snap.lon_deg[:] = snap.lon_deg + np.array([1.0, -1.0]) * 450.0 / 60.0 / 60.0 / 60.0 * 55.0
+    snap.vs_fpm[:] = [by_id["aaa001"]["vs_fpm"], by_id["bbb002"]["vs_fpm"]]
+    snap.alt_ft[:] = snap.alt_ft + snap.vs_fpm / 60.0 * 30.0
+    assert tracker.step(snap) == []
 
 
 def test_refuelling_receivers_and_tankers_are_not_asked() -> None:

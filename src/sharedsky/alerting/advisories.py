@@ -159,6 +159,9 @@ class _Held:
     #: The dimension of the advice (TRACK, SPEED, VERTICAL; NONE: no manoeuvre): `adv`
     #: holds it as given, and the other components as the aircraft flies them now.
     kind: int = NONE
+    #: The level of the last vertical advice (NaN: none yet): flown to and held, also
+    #: through a turn or speed change given after it, until the advice ends.
+    level_ft: float = float("nan")
 
 
 def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float,
@@ -223,6 +226,11 @@ def _change_kind(orig: tuple[float, float, float], old: tuple[float, float, floa
     if dim[0] != dim[1]:
         return 1
     return 2 if sgn[0] * sgn[1] < 0 else 0
+
+
+def _level_of(res: Resolution, k: int) -> float:
+    """The level owner k's vertical advice climbs or descends to (NaN: none)."""
+    return float("nan") if res.alt_ft is None else float(res.alt_ft[k])
 
 
 def _sense(kind: int, dtrk: float, gs_from: float, gs_to: float, vs_to: float) -> str:
@@ -310,7 +318,7 @@ class AdvisoryTracker:
         if not self.held:
             return adv, {}
         row = {str(x): i for i, x in enumerate(snap.id.tolist()) if str(x) in self.held}
-        cols = [np.full(n, np.nan) for _ in range(7)]
+        cols = [np.full(n, np.nan) for _ in range(8)]
         kind = np.full(n, NONE, dtype=np.int8)
         for ident, i in row.items():
             h = self.held[ident]
@@ -321,9 +329,10 @@ class AdvisoryTracker:
                      h.adv[1] if h.kind == SPEED else float(snap.gs_kt[i]),
                      h.adv[2] if h.kind == VERTICAL else float(snap.vs_fpm[i]))
             kind[i] = h.kind
-            for c, v in zip(cols, (*h.orig, *h.adv, h.orig_alt_ft), strict=True):
+            for c, v in zip(cols, (*h.orig, *h.adv, h.orig_alt_ft, h.level_ft), strict=True):
                 c[i] = v
-        return Advised(cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], adv_kind=kind), row
+        return (Advised(cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], adv_kind=kind,
+                        adv_alt_ft=cols[7]), row)
 
     def step(self, snap: Snapshot, distress: NDArray[np.intp] | None = None,
              conflicts: Conflicts | None = None) -> list[dict[str, Any]]:
@@ -360,6 +369,9 @@ class AdvisoryTracker:
             adv = (float(res.track_deg[k]), float(res.gs_kt[k]), float(res.vs_fpm[k]))
             # The advice held, restated from another candidate (as the event says it), is no change.
             restated = h is not None and choice in (TRACK, SPEED, VERTICAL) and _as_said(adv) == _as_said(h.adv)
+            if restated and choice == VERTICAL:  # ... and to the same level (to the 100 ft said)
+                assert h is not None
+                restated = round(_level_of(res, k), -2) == round(h.level_ft, -2)
             if choice == KEEP or (choice == NONE and h is None) or restated:
                 if h is not None:
                     joined = sorted(set(res.intruders[k]) - set(h.intruders))
@@ -383,7 +395,8 @@ class AdvisoryTracker:
                 self.serial += 1
                 h_new = _Held(ident, snap.parties[int(snap.party[i])], self.serial,
                           (float(snap.track_deg[i]), float(snap.gs_kt[i]), float(snap.vs_fpm[i])),
-                          adv, t, 0, sorted(res.intruders[k]), float(snap.alt_ft[i]), kind=choice)
+                          adv, t, 0, sorted(res.intruders[k]), float(snap.alt_ft[i]), kind=choice,
+                          level_ft=_level_of(res, k))
                 h_new.geometry = _geometry(snap, i, h_new.intruders, self.horizon_s, rows())
                 self.held[ident] = h = h_new
                 self.counts["advisories"] += 1
@@ -416,6 +429,8 @@ class AdvisoryTracker:
                 body["cause"] = cause
                 h.adv = adv
                 h.kind = choice
+                if choice == VERTICAL:
+                    h.level_ft = _level_of(res, k)
                 h.changes += 1
                 h.intruders = sorted(set(h.intruders) | now)
                 h.geometry = geometry
@@ -441,7 +456,9 @@ class AdvisoryTracker:
         elif kind == SPEED:
             text = f"{sense.capitalize()} to {gs} kt"
         elif kind == VERTICAL:
-            text = "Level off" if vs == 0 else f"{sense.capitalize()} at {abs(vs)} ft/min"
+            level = int(round(_level_of(res, k), -2))
+            text = (f"Level off at {level:,} ft" if vs == 0
+                    else f"{sense.capitalize()} to {level:,} ft at {abs(vs)} ft/min")
         else:
             text = "No manoeuvre available"
         body: dict[str, Any] = {
@@ -453,6 +470,8 @@ class AdvisoryTracker:
             "text": text + (f", clear of {', '.join(sorted(res.intruders[k]))}" if res.intruders[k] else ""),
             "latitude": round(float(snap.lat_deg[i]), 5), "longitude": round(float(snap.lon_deg[i]), 5),
         }
+        if kind == VERTICAL:
+            body["alt_ft"] = level
         if snap.callsign is not None:
             body["callsign"] = str(snap.callsign[i])
         return body

@@ -145,15 +145,24 @@ ROUNDS = 4
 TURNS_DEG = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0)
 SPEED_FACTORS = (0.9, 1.1, 0.8, 1.2)
 VS_TARGETS_FPM = (1000.0, -1000.0, 0.0, 2000.0, -2000.0)
+#: ... each a level change: to this far from the altitude at the end of the lead time,
+#: flown at the vertical speed above, then level there (0: level off where it is). Two
+#: segments, judged as flown: a vertical advisory is a new level a flight level or two
+#: away, as a controller or a TCAS crew would fly it, not a climb for as long as advice lasts.
+LEVEL_CHANGE_FT = (1000.0, -1000.0, 0.0, 2000.0, -2000.0)
+assert len(LEVEL_CHANGE_FT) == len(VS_TARGETS_FPM)
+assert all(d * v > 0 or d == v == 0 for d, v in zip(LEVEL_CHANGE_FT, VS_TARGETS_FPM, strict=True))
 
 
-def _grid() -> tuple[NDArray[np.int8], F64, F64, F64, F64]:
+def _grid() -> tuple[NDArray[np.int8], F64, F64, F64, F64, F64]:
     """The candidate grid: kind, track change (deg), speed factor, vertical speed target
-    (ft/min; NaN keeps the present one) and cost, in order of preference at equal cost."""
+    (ft/min; NaN keeps the present one), level change (ft; NaN: none) and cost, in order
+    of preference at equal cost."""
     kind: list[int] = [NONE, RESUME, KEEP]
     dtrk: list[float] = [0.0, 0.0, 0.0]
     fac: list[float] = [1.0, 1.0, 1.0]
     vs: list[float] = [np.nan, np.nan, np.nan]
+    dalt: list[float] = [np.nan, np.nan, np.nan]
     cost: list[float] = [0.0, 0.0, 0.0]
     for d in TURNS_DEG:
         for sign in (1.0, -1.0):  # right before left
@@ -161,24 +170,27 @@ def _grid() -> tuple[NDArray[np.int8], F64, F64, F64, F64]:
             dtrk.append(sign * d)
             fac.append(1.0)
             vs.append(np.nan)
+            dalt.append(np.nan)
             cost.append(d)
     for f in SPEED_FACTORS:
         kind.append(SPEED)
         dtrk.append(0.0)
         fac.append(f)
         vs.append(np.nan)
+        dalt.append(np.nan)
         cost.append(abs(f - 1.0) * 120.0)
-    for v in VS_TARGETS_FPM:
+    for v, d in zip(VS_TARGETS_FPM, LEVEL_CHANGE_FT, strict=True):
         kind.append(VERTICAL)
         dtrk.append(0.0)
         fac.append(1.0)
         vs.append(v)
+        dalt.append(d)
         cost.append(max(abs(v), 1000.0) / 100.0)
     return (np.array(kind, dtype=np.int8), np.array(dtrk), np.array(fac), np.array(vs),
-            np.array(cost))
+            np.array(dalt), np.array(cost))
 
 
-CAND_KIND, CAND_DTRK_DEG, CAND_GS_FACTOR, CAND_VS_FPM, CAND_COST = _grid()
+CAND_KIND, CAND_DTRK_DEG, CAND_GS_FACTOR, CAND_VS_FPM, CAND_DALT_FT, CAND_COST = _grid()
 N_CAND = int(CAND_KIND.shape[0])
 
 
@@ -235,7 +247,9 @@ class Advised:
     were flying when first advised (to resume) and the velocity they are advised;
     `orig_alt_ft`, the altitude they were at (resuming, they return to it), if known;
     `adv_kind`, the dimension each advice changes (TRACK, SPEED, VERTICAL; NONE: fly on),
-    if known, else taken as the one it changes most from the original velocity."""
+    if known, else taken as the one it changes most from the original velocity;
+    `adv_alt_ft`, the level a vertical advice held climbs or descends to (NaN: none; then
+    its vertical speed is taken as flown to the end of the look-ahead)."""
 
     orig_track_deg: F64
     orig_gs_kt: F64
@@ -245,6 +259,7 @@ class Advised:
     adv_vs_fpm: F64
     orig_alt_ft: F64 | None = None
     adv_kind: NDArray[np.int8] | None = None
+    adv_alt_ft: F64 | None = None
 
     @classmethod
     def none(cls, n: int) -> Advised:
@@ -265,6 +280,8 @@ class Resolution:
     are free of every neighbour / coordinated with every conflict; `status` is 0 when the
     advice is free and coordinated, 1 free only, 2 not free (least bad).
     `intruders[k]` lists the ids in conflict with owner k (present velocities).
+    `alt_ft[k]`: the level a vertical advice climbs or descends to (or levels off at);
+    NaN for other advice.
     """
 
     owner: IDX
@@ -280,6 +297,7 @@ class Resolution:
     #: separation with (why it is no longer free; the tracker tells a new aircraft
     #: joining the encounter from the same intruders).
     keep_blockers: list[list[str]] = field(default_factory=list)
+    alt_ft: F64 | None = None
 
     def __len__(self) -> int:
         return int(self.owner.shape[0])
@@ -471,12 +489,13 @@ def _clear(lo: F64, hi: F64, t_end: F64) -> BOOL:
 APART_H_FACTOR, APART_H_NM, APART_V_FT = 1.01, 0.01, 10.0
 
 
-def _apart(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64) -> BOOL:
+def _apart(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64, j_level_s: F64) -> BOOL:
     """Rows (o, j) where o, not advised, cannot lose separation with j flying `jv` by any
     candidate: flying their present velocities they never come within the horizontal
     minimum (so no vertical manoeuvre, which keeps o's horizontal velocity, can) nor
     within the vertical one (so no turn or speed change, which keeps its vertical speed,
-    can). Exact but for a small margin, and cheaper than sampling (`_near_sampled`)."""
+    can). Exact but for a small margin, and cheaper than sampling (`_near_sampled`); never
+    for a j that levels off within the look-ahead (`j_level_s` finite)."""
     s = own.s_nm_s
     wx, wy, wz = jv[0] - own.fwd[0] * s, jv[1] - own.fwd[1] * s, jv[2] - own.fwd[2] * s
     h = p.h_nm * APART_H_FACTOR + APART_H_NM
@@ -488,24 +507,25 @@ def _apart(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64) -> BO
     vlo, vhi = _open_interval_vertical(np.where(unknown, 0.0, dz), np.where(unknown, 0.0, jvz_fts - own.vz_fts),
                                        p.v_ft + APART_V_FT)
     return np.asarray(~own.advised & (own.dz_slack_ft == 0.0) & ~unknown & np.isfinite(p.t_s)
-                      & _clear(lo, hi, p.t_s) & _clear(vlo, vhi, p.t_s))
+                      & ~np.isfinite(j_level_s) & _clear(lo, hi, p.t_s) & _clear(vlo, vhi, p.t_s))
 
 
-def _near(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64) -> BOOL:
+def _near(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64, j_level_s: F64) -> BOOL:
     """Rows (o, j) where j, flying `jv` (in the pair's plane) from the end of the lead
-    time, may come within the minima of some candidate path of o (not `_apart`, then
-    `_near_sampled`, first coarse, then fine on the rows left)."""
-    rows = np.flatnonzero(~_apart(p, own, jv, jvz_fts))
+    time (its vertical speed until `j_level_s`, then level), may come within the minima of
+    some candidate path of o (not `_apart`, then `_near_sampled`, first coarse, then fine
+    on the rows left)."""
+    rows = np.flatnonzero(~_apart(p, own, jv, jvz_fts, j_level_s))
     for n_samples in NEAR_SAMPLES:
         ok = _near_sampled(p.take(rows), own.take(rows), (jv[0][rows], jv[1][rows], jv[2][rows]),
-                           jvz_fts[rows], n_samples)
+                           jvz_fts[rows], j_level_s[rows], n_samples)
         rows = rows[ok]
     near = np.zeros(p.rx.shape[0], dtype=bool)
     near[rows] = True
     return near
 
 
-def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64,
+def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64, j_level_s: F64,
                   n_samples: int) -> BOOL:
     """Rows (o, j) where j, flying `jv` (in the pair's plane) from the end of the lead
     time, may come within the minima of some candidate path of o: a cheap, conservative
@@ -548,7 +568,7 @@ def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64
         d2 = np.minimum(d2, dx * dx + y2)
         for b, a in lw:
             d2 = np.minimum(d2, rr + 2.0 * b * t + a * t * t)
-        dz = np.abs(p.dz_ft + jvz_fts * t)
+        dz = np.abs(p.dz_ft + jvz_fts * np.minimum(t, j_level_s))
         near |= (d2 < lim2) & (np.isnan(dz) | (dz - own.v_fts * t < vlim))
     return near | ~np.isfinite(p.t_s)
 
@@ -588,14 +608,48 @@ class _Plane:
         return _Plane(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
 
-def _hits(p: _Plane, w_e: F64, w_n: F64, dvz_fts: F64, col_factor: F64, lag_s: F64) -> BOOL:
+def _v_segments(d0: F64, unk: BOOL, j_vz: F64, j_level_s: F64, own_vz: F64, own_level_s: F64,
+                v_ft: F64) -> list[tuple[F64, F64, BOOL]]:
+    """Where |dz| < v_ft, per straight piece of the relative vertical motion: the owner
+    flies `own_vz` (ft/s) until `own_level_s`, the neighbour `j_vz` until `j_level_s`,
+    each level after (inf: straight on). One interval per piece, clipped to it, with
+    whether the height difference is not shrinking (first piece; the others start after
+    a level-off, later than 0, so never "already inside"). Broadcast over (K, C)."""
+    dz = np.where(unk, 0.0, d0)
+    r0 = np.where(unk, 0.0, j_vz - own_vz)
+    s1 = np.minimum(own_level_s, j_level_s)
+    lo0, hi0 = _open_interval_vertical(dz, r0, v_ft)
+    out = [(np.where(unk, -np.inf, lo0), np.where(unk, np.inf, np.minimum(hi0, s1)), unk | (dz * r0 >= 0.0))]
+    fin1 = np.isfinite(s1) & ~unk
+    if not fin1.any():
+        return out
+    never = np.zeros(fin1.shape, dtype=bool)
+    s2 = np.maximum(own_level_s, j_level_s)
+    t1 = np.where(fin1, s1, 0.0)
+    z1 = dz + r0 * t1
+    r1 = np.where(own_level_s < j_level_s, j_vz, -own_vz)  # after the first level-off
+    lo1, hi1 = _open_interval_vertical(z1, np.where(fin1, r1, 0.0), v_ft)
+    out.append((np.where(fin1, np.maximum(lo1 + t1, t1), np.inf), np.where(fin1, np.minimum(hi1 + t1, s2), -np.inf),
+                never))
+    fin2 = np.isfinite(s2) & ~unk
+    if fin2.any():
+        t2 = np.where(fin2, s2, 0.0)
+        in2 = fin2 & (np.abs(z1 + np.where(fin2, r1, 0.0) * (t2 - t1)) < v_ft)
+        out.append((np.where(in2, t2, np.inf), np.where(in2, np.inf, -np.inf), never))
+    return out
+
+
+def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_level_s: F64,
+          j_level_s: F64, col_factor: F64, lag_s: F64) -> BOOL:
     """For relative velocities (K, C) of the candidate grid: loss of separation within
     the look-ahead, the minima of candidate c times col_factor[c], the owner flying its
     present velocity for lag_s[k, c] more seconds before the candidate's (its turn or
     speed change under way), or not (the candidate must be free either way: the turn
-    flown lies between the two).
+    flown lies between the two). Vertically the owner flies own_vz_fts[k, c] until
+    own_level_s[k, c] and the neighbour j_vz_fts[k] until j_level_s[k], each level after
+    (a level change flown as two segments, `_v_segments`).
 
-    Horizontal manoeuvres keep the present vertical speed and vertical ones the present
+    Horizontal manoeuvres keep the present vertical motion and vertical ones the present
     horizontal velocity, so the turns and speed changes are solved only for rows whose
     present vertical motion comes within the vertical minimum in the look-ahead, and the
     vertical manoeuvres only for rows whose present horizontal motion comes within the
@@ -606,7 +660,7 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, dvz_fts: F64, col_factor: F64, lag_s: F
     re0, rn0 = p.r_e[:, None], p.r_n[:, None]
     dz = p.dz_ft[:, None]
     unknown = np.isnan(dz)
-    dz0 = np.where(unknown, 0.0, dz)
+    jvz, jlev = j_vz_fts[:, None], j_level_s[:, None]
 
     def h_intervals(rows: IDX | slice, cols: slice) -> tuple[F64, F64, F64, F64, BOOL]:
         """Horizontal intervals of columns `cols`: after the lag, from the end of the
@@ -622,31 +676,36 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, dvz_fts: F64, col_factor: F64, lag_s: F
         i_lo, i_hi = _open_interval_horizontal(a, b0, r_e * r_e + r_n * r_n - h * h)
         return h_lo + lag, h_hi + lag, i_lo, i_hi, b0 >= 0.0
 
-    def v_intervals(rows: IDX | slice, cols: IDX) -> tuple[F64, F64, BOOL]:
-        """Vertical intervals of vertical-speed columns `cols` and whether the height
-        difference is not shrinking."""
-        dvz = dvz_fts[rows][:, cols]
-        unk, d0 = unknown[rows], dz0[rows]
-        v = p.v_ft[rows, None] * col_factor[cols][None, :]
-        v_lo, v_hi = _open_interval_vertical(np.where(unk, 0.0, d0), np.where(unk, 0.0, dvz), v)
-        return (np.where(unk, -np.inf, v_lo), np.where(unk, np.inf, v_hi),
-                unk | (np.where(unk, 0.0, d0) * dvz >= 0.0))
+    Seg = tuple[F64, F64, BOOL]
 
-    def combine(h: tuple[F64, F64, F64, F64, BOOL], v: tuple[F64, F64, BOOL], lag: F64,
+    def v_intervals(rows: IDX | slice, cols: IDX) -> list[Seg]:
+        """Vertical intervals of vertical-motion columns `cols`, per piece (`_v_segments`)."""
+        v = p.v_ft[rows, None] * col_factor[cols][None, :]
+        return _v_segments(dz[rows], unknown[rows], jvz[rows], jlev[rows], own_vz_fts[rows][:, cols],
+                           own_level_s[rows][:, cols], v)
+
+    def take(v: list[Seg], rows: IDX | slice, cols: slice) -> list[Seg]:
+        return [(a[rows, cols], b[rows, cols], c[rows, cols]) for a, b, c in v]
+
+    def combine(h: tuple[F64, F64, F64, F64, BOOL], vs: list[Seg], lag: F64,
                 n: tuple[F64, F64], te: F64) -> BOOL:
-        """Loss of separation of horizontal intervals `h` with vertical ones `v` (either
+        """Loss of separation of horizontal intervals `h` with vertical ones `vs` (either
         may be the present velocity's single column). Already inside (or bound to be by
         the end of the lead time), a manoeuvre cannot be free of that, so it is judged by
         whether it closes on neither axis (range and height difference not shrinking):
-        then the separation never gets smaller."""
+        then the separation never gets smaller (until a level-off: a later piece)."""
         h_lo, h_hi, i_lo, i_hi, h_open = h
-        vlo, vhi, v_open = v
         n_lo, n_hi = n
-        hit = np.maximum(np.maximum(h_lo, vlo), lag) < np.minimum(np.minimum(h_hi, vhi), te)
-        hit |= np.maximum(np.maximum(i_lo, vlo), 0.0) < np.minimum(np.minimum(i_hi, vhi), te)
-        hit |= np.maximum(np.maximum(n_lo, vlo), 0.0) < np.minimum(np.minimum(n_hi, vhi), np.minimum(lag, te))
-        inside = (n_lo < 0.0) & (n_hi > 0.0) & (vlo < 0.0) & (vhi > 0.0)
-        return np.asarray(np.where(inside, ~(h_open & v_open), hit))
+        out: BOOL | None = None
+        for vlo, vhi, v_open in vs:
+            hit = np.maximum(np.maximum(h_lo, vlo), lag) < np.minimum(np.minimum(h_hi, vhi), te)
+            hit |= np.maximum(np.maximum(i_lo, vlo), 0.0) < np.minimum(np.minimum(i_hi, vhi), te)
+            hit |= np.maximum(np.maximum(n_lo, vlo), 0.0) < np.minimum(np.minimum(n_hi, vhi), np.minimum(lag, te))
+            inside = (n_lo < 0.0) & (n_hi > 0.0) & (vlo < 0.0) & (vhi > 0.0)
+            hit = np.asarray(np.where(inside, ~(h_open & v_open), hit))
+            out = hit if out is None else out | hit
+        assert out is not None
+        return out
 
     out = np.zeros((k, N_CAND), dtype=bool)
     all_rows = slice(None)
@@ -654,18 +713,18 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, dvz_fts: F64, col_factor: F64, lag_s: F
     v3 = v_intervals(all_rows, V_COLS[:3])
     n = (h3[0][:, :1], h3[1][:, :1])  # the present velocity (no lag)
     h0 = tuple(x[:, :1] for x in h3)
-    v0 = tuple(x[:, :1] for x in v3)
+    v0 = take(v3, all_rows, slice(0, 1))
     lag3 = lag_s[:, :3]
     out[:, :1] = combine(h0, v0, lag3[:, :1], n, t_end)  # type: ignore[arg-type]
-    out[:, 1:3] = combine(tuple(x[:, 1:3] for x in h3), tuple(x[:, 1:3] for x in v3),  # type: ignore[arg-type]
+    out[:, 1:3] = combine(tuple(x[:, 1:3] for x in h3), take(v3, all_rows, slice(1, 3)),  # type: ignore[arg-type]
                           lag3[:, 1:3], n, t_end)
     te0 = p.t_s
-    v_clear = _clear(v3[0][:, 0], v3[1][:, 0], te0)
+    v_clear = np.logical_and.reduce([_clear(lo[:, 0], hi[:, 0], te0) for lo, hi, _ in v0])
     h_clear = _clear(n[0][:, 0], n[1][:, 0], te0) & _clear(h3[2][:, 0], h3[3][:, 0], te0)
     rh = np.flatnonzero(~v_clear)
     if rh.size and nh > 3:
         hh = h_intervals(rh, slice(3, nh))
-        out[rh, 3:nh] = combine(hh, tuple(x[rh] for x in v0), lag_s[rh, 3:nh],  # type: ignore[arg-type]
+        out[rh, 3:nh] = combine(hh, take(v0, rh, slice(None)), lag_s[rh, 3:nh],
                                 (n[0][rh], n[1][rh]), t_end[rh])
     rv = np.flatnonzero(~h_clear)
     if rv.size:
@@ -730,13 +789,26 @@ def resolve(
         vs[:, col] = np.where(has, v_a[owners], vs0)
     allowed = _allowed(snap, owners, rules, has, vs0)
     same = _same_sense(advised, owners, trk, gs, vs)
+    vz_fts = snap.vs_fpm / 60.0
+    # Levels: each column's vertical motion ends at a level (a vertical candidate's, the
+    # advice held's, or, for the present motion of an aircraft flying vertical advice, the
+    # level advised), `level_s` after the lead time; `vs_flown` is 0 once there.
+    alt_lead = snap.alt_ft[owners] + vz_fts[owners] * lead_s
+    level_ft, held_level = _levels(advised, owners, has, alt_lead, vs0)
+    level_s, vs_flown = _level_off(level_ft, vs, alt_lead)
+    adv_level = np.where(CAND_KIND[None, :] == VERTICAL, level_ft, np.nan)
+    adv_level[:, COL_KEEP] = held_level
+
+    def finish(res: Resolution) -> Resolution:
+        """`res` with the level of each vertical advice."""
+        return replace(res, alt_ft=adv_level[np.arange(owners.size), res.choice])
 
     o_count = owners.size
     if o_idx.size == 0:
         free = np.ones((o_count, N_CAND), dtype=bool)
         coord = free.copy()
-        return _choose(snap, owners, trk, gs, vs, allowed, free, coord,
-                       [[] for _ in range(o_count)])
+        return finish(_choose(snap, owners, trk, gs, vs, allowed, free, coord,
+                              [[] for _ in range(o_count)]))
 
     lat_o = snap.lat_deg[owners]
     lon_o = snap.lon_deg[owners]
@@ -745,7 +817,13 @@ def resolve(
     x, y, z = ecef_nm(snap.lat_deg, snap.lon_deg)
     ex, ey, ez = up_vectors(snap.lat_deg, snap.lon_deg)
     vx, vy, vz = velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, snap.track_deg, snap.gs_kt)
-    vz_fts = snap.vs_fpm / 60.0
+    # Per aircraft: when its present vertical motion ends, and its advice held's (inf: never).
+    pres_level_s = np.full(n, np.inf)
+    pres_level_s[owners] = level_s[:, COL_NONE]
+    keep_level_s = np.full(n, np.inf)
+    keep_level_s[owners] = level_s[:, COL_KEEP]
+    keep_vz_fts = np.zeros(n)
+    keep_vz_fts[owners] = vs_flown[:, COL_KEEP] / 60.0
 
     # Relative geometry after the lead time (present velocities meanwhile).
     ux, uy, uz = ex[o_idx] + ex[j_idx], ey[o_idx] + ey[j_idx], ez[o_idx] + ez[j_idx]
@@ -787,13 +865,14 @@ def resolve(
     reach = _Reach(fwd, s_nm_s, lines, reach_fts, np.abs(back_ft[o_idx]) + np.abs(back_ft[j_idx]),
                    vz_fts[o_idx], advised.active[o_idx])
 
-    def near_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64) -> IDX:
+    def near_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64) -> IDX:
         """Of `rows` (sorted, unique), those whose neighbour, flying (ivx, ivy, ivz, ivs)
-        (per row), may come within the minima of a candidate path of the owner."""
+        (per row; level after `ilev` s), may come within the minima of a candidate path of
+        the owner."""
         every = rows.size == o_idx.size  # all rows, in order: no copy
         pr = pairs if every else pairs.take(rows)
         jv = _project(ivx, ivy, ivz, pr)
-        return rows[_near(pr, reach if every else reach.take(rows), jv, ivs)]
+        return rows[_near(pr, reach if every else reach.take(rows), jv, ivs, ilev)]
 
     # Candidates are judged in the east/north plane of the aircraft advised: its own
     # candidate velocities are then plain (gs sin trk, gs cos trk), and only the
@@ -805,13 +884,14 @@ def resolve(
     trk_rad = np.radians(trk)
     own_e = gs / 3600.0 * np.sin(trk_rad)
     own_n = gs / 3600.0 * np.cos(trk_rad)
-    own_vs_fts = vs / 60.0
+    own_vs_fts = vs_flown / 60.0
 
-    def judge(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, h_factor: float = 1.0,
+    def judge(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64, h_factor: float = 1.0,
               dz_shift_ft: F64 | None = None, t_factor: float = 1.0) -> BOOL:
         """(len(rows), C): candidates of the owners of `rows` that lose separation with
-        the neighbour flying (ivx, ivy, ivz, ivs) (per row), minima times `h_factor`
-        (the owner `dz_shift_ft` lower, if given), look-ahead times `t_factor`."""
+        the neighbour flying (ivx, ivy, ivz, ivs) (per row; level after `ilev` s), minima
+        times `h_factor` (the owner `dz_shift_ft` lower, if given), look-ahead times
+        `t_factor`."""
         ks = slot_b[rows]
         east = (-slon_o[ks], clon_o[ks], np.zeros(ks.size))
         north = (-slat_o[ks] * clon_o[ks], -slat_o[ks] * slon_o[ks], clat_o[ks])
@@ -821,8 +901,8 @@ def resolve(
                        pr.h_nm * h_factor, pr.v_ft, pr.t_s * t_factor, pr.alt_unknown_h)
         ie = _dot(ivx, ivy, ivz, *east)
         i_n = _dot(ivx, ivy, ivz, *north)
-        return _hits(plane, ie[:, None] - own_e[ks], i_n[:, None] - own_n[ks],
-                     ivs[:, None] - own_vs_fts[ks], col_factor, lag_s[ks])
+        return _hits(plane, ie[:, None] - own_e[ks], i_n[:, None] - own_n[ks], own_vs_fts[ks], ivs,
+                     level_s[ks], ilev, col_factor, lag_s[ks])
 
     # Hysteresis: advice already given is kept while it stays free of the agreed minima
     # times KEEP_BUFFER, less than the buffer required to choose it, so that it is not
@@ -855,20 +935,21 @@ def resolve(
             kr = np.unique(np.concatenate(keep_rows))
             for s_, jj_ in zip(slot_b[kr].tolist(), j_idx[kr].tolist(), strict=True):
                 out[s_].append(str(snap.id[jj_]))
-        return replace(res, keep_blockers=out)
+        return finish(replace(res, keep_blockers=out))
 
     all_rows = np.arange(o_idx.size)
-    rows0 = near_rows(all_rows, vx[j_idx], vy[j_idx], vz[j_idx], vz_fts[j_idx])
-    # Intruders holding advisories: judge against their advised velocity, and their
-    # original one (they may not comply, or may resume), as well.
+    rows0 = near_rows(all_rows, vx[j_idx], vy[j_idx], vz[j_idx], vz_fts[j_idx], pres_level_s[j_idx])
+    # Intruders holding advisories: judge against their advised velocity (to its level,
+    # if vertical), and their original one (they may not comply, or may resume), as well.
     j_adv = advised.active[j_idx]
-    adv_vel: list[tuple[F64, F64, F64, F64]] = []
+    adv_vel: list[tuple[F64, F64, F64, F64, F64]] = []
     if j_adv.any():
-        for t_a, g_a, v_a in ((advised.adv_track_deg, advised.adv_gs_kt, advised.adv_vs_fpm),
-                              (advised.orig_track_deg, advised.orig_gs_kt, advised.orig_vs_fpm)):
+        for t_a, g_a, vz_a, lev_a in ((advised.adv_track_deg, advised.adv_gs_kt, keep_vz_fts, keep_level_s),
+                                      (advised.orig_track_deg, advised.orig_gs_kt,
+                                       np.nan_to_num(advised.orig_vs_fpm) / 60.0, np.full(n, np.inf))):
             avx, avy, avz = velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, np.nan_to_num(t_a),
                                                np.nan_to_num(g_a))
-            adv_vel.append((avx, avy, avz, np.nan_to_num(v_a) / 60.0))
+            adv_vel.append((avx, avy, avz, vz_a, lev_a))
         near0 = np.zeros(o_idx.size, dtype=bool)
         near0[rows0] = True
         for a in adv_vel:
@@ -876,12 +957,13 @@ def resolve(
             # already are not tested again.
             ja = np.flatnonzero(j_adv & ~near0)
             if ja.size:
-                near0[near_rows(ja, a[0][j_idx[ja]], a[1][j_idx[ja]], a[2][j_idx[ja]], a[3][j_idx[ja]])] = True
+                jj_a = j_idx[ja]
+                near0[near_rows(ja, a[0][jj_a], a[1][jj_a], a[2][jj_a], a[3][jj_a], a[4][jj_a])] = True
         rows0 = np.flatnonzero(near0)
     judged = np.zeros(o_idx.size, dtype=bool)
     judged[rows0] = True
     jr = j_idx[rows0]
-    hit = judge(rows0, vx[jr], vy[jr], vz[jr], vz_fts[jr])
+    hit = judge(rows0, vx[jr], vy[jr], vz[jr], vz_fts[jr], pres_level_s[jr])
     # Advice held is judged against an advised neighbour's advised and original velocity
     # (below), not against the one it has half-way through its own manoeuvre.
     # With KEEP_YIELDS_TO_RESUME, not against the original one either unless the
@@ -912,21 +994,22 @@ def resolve(
             # LASTING_FACTOR times the look-ahead is preferred: on slowly converging
             # tracks the smallest free turn only pushes the loss past the look-ahead,
             # and it comes back into it a minute later (another change of advice).
-            h_l = judge(conflict_rows, vx[j_c], vy[j_c], vz[j_c], vz_fts[j_c], t_factor=LASTING_FACTOR)
+            h_l = judge(conflict_rows, vx[j_c], vy[j_c], vz[j_c], vz_fts[j_c], pres_level_s[j_c],
+                        t_factor=LASTING_FACTOR)
             lasting[k_c[st]] = ~_segment_any(h_l, st)
     if adv_vel:
         ra = rows0[j_adv[rows0]]
         ja = j_idx[ra]
-        for v_i, (avx, avy, avz, avs) in enumerate(adv_vel):
-            h_a = judge(ra, avx[ja], avy[ja], avz[ja], avs[ja])
+        for v_i, (avx, avy, avz, avs, alev) in enumerate(adv_vel):
+            h_a = judge(ra, avx[ja], avy[ja], avz[ja], avs[ja], alev[ja])
             if v_i == 1 and KEEP_YIELDS_TO_RESUME:
                 h_a[:, COL_KEEP] = False
             block(ra, h_a)
         # ... and the original velocity back at its original altitude.
         rb = ra[back_ft[ja] != 0.0]
         jb = j_idx[rb]
-        avx, avy, avz, avs = adv_vel[1]
-        h_b = judge(rb, avx[jb], avy[jb], avz[jb], avs[jb], dz_shift_ft=-back_ft[jb])
+        avx, avy, avz, avs, alev = adv_vel[1]
+        h_b = judge(rb, avx[jb], avy[jb], avz[jb], avs[jb], alev[jb], dz_shift_ft=-back_ft[jb])
         if KEEP_YIELDS_TO_RESUME:
             h_b[:, COL_KEEP] = False
         block(rb, h_b)
@@ -936,7 +1019,7 @@ def resolve(
     adv_rows = rows0[has[slot_b[rows0]]]
     if adv_rows.size:
         ja = j_idx[adv_rows]
-        near = judge(adv_rows, vx[ja], vy[ja], vz[ja], vz_fts[ja], RESUME_MARGIN)[:, COL_RESUME]
+        near = judge(adv_rows, vx[ja], vy[ja], vz[ja], vz_fts[ja], pres_level_s[ja], RESUME_MARGIN)[:, COL_RESUME]
         blocked[slot_b[adv_rows[near]], COL_RESUME] = True
         # Resuming, the crew also returns to the original altitude, and so does an
         # advised neighbour resuming too: the original velocities must be as clear there.
@@ -946,15 +1029,16 @@ def resolve(
         if moved.any():
             rm, jm = adv_rows[moved], jb[moved]
             if adv_vel:
-                ovx, ovy, ovz, ovs = adv_vel[1]
+                ovx, ovy, ovz, ovs, _ = adv_vel[1]
                 adv_j = advised.active[jm]
                 ivx = np.where(adv_j, ovx[jm], vx[jm])
                 ivy = np.where(adv_j, ovy[jm], vy[jm])
                 ivz = np.where(adv_j, ovz[jm], vz[jm])
                 ivs = np.where(adv_j, ovs[jm], vz_fts[jm])
+                ilev = np.where(adv_j, np.inf, pres_level_s[jm])
             else:
-                ivx, ivy, ivz, ivs = vx[jm], vy[jm], vz[jm], vz_fts[jm]
-            near = judge(rm, ivx, ivy, ivz, ivs, RESUME_MARGIN,
+                ivx, ivy, ivz, ivs, ilev = vx[jm], vy[jm], vz[jm], vz_fts[jm], pres_level_s[jm]
+            near = judge(rm, ivx, ivy, ivz, ivs, ilev, RESUME_MARGIN,
                          back_o[moved] - back_j[moved])[:, COL_RESUME]
             blocked[slot_b[rm[near]], COL_RESUME] = True
     free = ~blocked
@@ -982,10 +1066,10 @@ def resolve(
         judged_j = np.where(moving, cj, judged_j).astype(np.int16)
         mv = np.flatnonzero(moving)
         sj, c = slot_j[mv], cj[mv]
-        mv = near_rows(mv, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c])
+        mv = near_rows(mv, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c], level_s[sj, c])
         sj, c = slot_j[mv], cj[mv]
         judged[mv] = True
-        block(mv, judge(mv, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c]))
+        block(mv, judge(mv, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c], level_s[sj, c]))
         free = ~blocked
         redo = ~free[rows, cur] & (free & allowed).any(axis=1)
         if not redo.any():
@@ -1050,6 +1134,39 @@ def resolve(
         later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
         cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
     return blockers(_choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur))
+
+
+def _levels(advised: Advised, owners: IDX, has: BOOL, alt_lead_ft: F64, vs0: F64) -> tuple[F64, F64]:
+    """(O, C): the level at which each column's vertical motion ends (NaN: flown on): a
+    vertical candidate's (LEVEL_CHANGE_FT from the altitude at the end of the lead time),
+    the advice held's, and, for the present motion (and the turns and speed changes that
+    keep it) of an aircraft climbing or descending to the level of its vertical advice, that
+    level. Also (O,): the level of each vertical advice held (NaN: none)."""
+    o = owners.size
+    lvl = np.full(o, np.nan) if advised.adv_alt_ft is None else np.where(has, advised.adv_alt_ft[owners], np.nan)
+    vertical = np.isfinite(lvl)
+    if advised.adv_kind is not None:
+        vertical &= advised.adv_kind[owners] == VERTICAL
+    with np.errstate(invalid="ignore"):
+        toward = (vs0 != 0.0) & (np.sign(vs0) == np.sign(lvl - alt_lead_ft))
+    pres = np.where(toward, lvl, np.nan)
+    level = np.repeat(pres[:, None], N_CAND, axis=1)
+    vert = CAND_KIND == VERTICAL
+    level[:, vert] = alt_lead_ft[:, None] + CAND_DALT_FT[None, vert]
+    level[:, COL_RESUME] = np.nan
+    held = np.where(vertical, lvl, np.nan)
+    level[:, COL_KEEP] = np.where(vertical, held, pres)
+    return level, held
+
+
+def _level_off(level_ft: F64, vs_fpm: F64, alt_lead_ft: F64) -> tuple[F64, F64]:
+    """(O, C): seconds after the lead time until each column's level is reached (inf:
+    no level, or never), and the vertical speed flown meanwhile (0 at or past its level)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (level_ft - alt_lead_ft[:, None]) / (vs_fpm / 60.0)
+        there = np.isfinite(level_ft) & ~(t > 0.0)
+        level_s = np.where(np.isfinite(level_ft) & (t > 0.0) & np.isfinite(t), t, np.inf)
+    return level_s, np.where(there, 0.0, vs_fpm)
 
 
 def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64) -> F64:

@@ -5,10 +5,10 @@ replaces the one being flown only then), or (with the scenario's `noncompliance`
 probability, drawn from the run's seed) not at all; "resume" hands the aircraft back to
 its flight plan after the same delay. Turns, climbs and speed
 changes are then flown by `Fleet.advance` within the type's bank, climb and acceleration
-limits. A vertical advisory (a vertical speed) is flown at that vertical speed (at most
-the type's) until the advice ends or changes, as a TCAS crew flies a climb or descend RA
-and as the engine predicts it (up to VERTICAL_RANGE_FT from where it was told, and not
-below FLOOR_FT); "level off" is flown as the level the aircraft is at.
+limits. A vertical advisory (a level and a vertical speed) is flown at that vertical speed
+(at most the type's) to its level and held there until the advice ends, as a controller's
+level change is flown and as the engine predicts it (never below FLOOR_FT); "level off" is
+flown as the level it names. A turn or speed change given after it keeps that level.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sharedsky.engine.separation import Minima
 from sharedsky.sim.dynamics import Fleet
 from sharedsky.sim.metrics import MetricsCollector
 
-#: A vertical advisory is flown at its vertical speed towards a level this far away.
+#: A vertical advisory naming no level is flown at its vertical speed towards one this far away.
 VERTICAL_RANGE_FT = 10000.0
 #: ... but never below this altitude.
 FLOOR_FT = 1000.0
@@ -105,15 +105,17 @@ class Pilots:
                          rate_fpm=rate, delay_s=self.delay_s, duration_s=86400.0)
             elif kind == "vertical":
                 vs = float(ev["vs_fpm"])
-                if vs == 0.0:
-                    f.advise([i], t_s, alt_ft=round(float(f.alt[i]), -2), track_deg=trk, speed_kt=spd,
-                             delay_s=self.delay_s, duration_s=86400.0)
-                else:
-                    alt_now = float(f.alt[i])
-                    # Never below the floor, and never up to it on a descent.
-                    target = max(alt_now + np.sign(vs) * VERTICAL_RANGE_FT, min(FLOOR_FT, alt_now))
-                    f.advise([i], t_s, alt_ft=target, track_deg=trk, speed_kt=spd, rate_fpm=abs(vs),
-                             delay_s=self.delay_s, duration_s=86400.0)
+                alt_now = float(f.alt[i])
+                if "alt_ft" in ev:  # the level advised
+                    target = float(ev["alt_ft"])
+                elif vs == 0.0:
+                    target = round(alt_now, -2)
+                else:  # advice without a level: towards one VERTICAL_RANGE_FT away
+                    target = alt_now + np.sign(vs) * VERTICAL_RANGE_FT
+                # Never below the floor, and never down to it from above.
+                target = max(target, min(FLOOR_FT, alt_now))
+                f.advise([i], t_s, alt_ft=target, track_deg=trk, speed_kt=spd,
+                         rate_fpm=abs(vs) if vs != 0.0 else None, delay_s=self.delay_s, duration_s=86400.0)
 
     def summary(self, tracker: AdvisoryTracker, metrics: MetricsCollector) -> dict[str, Any]:
         """What resolution did in this run (part of the metrics)."""
