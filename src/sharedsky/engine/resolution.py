@@ -8,13 +8,15 @@ Manoeuvres. Each candidate is one change of the aircraft's velocity, flown strai
 after a lead time (`lead_s`, the crew's reaction: until then every aircraft keeps its
 present velocity) and the time the change takes to establish (half a turn at BANK_DEG,
 half a speed change at ACCEL_KT_S, flown at the present velocity meanwhile): a new track (present track +/- 5..90 deg in 5 deg steps), a new
-ground speed (present x 0.8, 0.9, 1.1, 1.2) or a new vertical speed (-2000, -1000, 0,
-+1000, +2000 ft/min). A candidate is *free* when, flown from the end of the lead time
+ground speed (present x 0.8, 0.9, 1.1, 1.2) or a level change (1,000 ft at 1,000 ft/min
+or 2,000 ft at 2,000 ft/min, up or down, then level; or level off where it is): two
+segments, judged as flown, not a climb for as long as the advice lasts. A candidate is
+*free* when, flown from the end of the lead time
 to the end of the look-ahead, it loses no separation (the pair's agreed minima times
 `buffer`) with any other aircraft, each flying its present velocity and, where it has
-an advisory of its own, that advised velocity too: a free manoeuvre keeps the aircraft
-clear whether or not the other complies. The free candidates of each dimension are the
-aircraft's guidance bands.
+an advisory of its own, that advised velocity too (to its level, if vertical): a free
+manoeuvre keeps the aircraft clear whether or not the other complies. The free candidates
+of each dimension are the aircraft's guidance bands.
 
 Coordination without talking. For a pair in conflict, let m be the position of the
 other aircraft relative to this one at their closest approach (present velocities).
@@ -37,7 +39,8 @@ loss past the look-ahead, and the advice would change again when it comes back i
 then one with a margin (the next MARGIN_STEPS stronger
 candidates of its kind and sense free too). Costs grow with
 the size of the change (degrees of turn; a 10 % speed change costs as a 12 deg turn; a
-1000 ft/min change as a 10 deg turn), ties broken by candidate order (right before
+1,000 ft level change at 1,000 ft/min as a 10 deg turn, 2,000 ft at 2,000 ft/min as a 20
+deg one), ties broken by candidate order (right before
 left, climb before descend): deterministic, so the same snapshot and rules give the
 same advice on every machine.
 
@@ -1082,7 +1085,9 @@ def resolve(
     if not worst.any():
         return blockers(final)
     # No free manoeuvre: take the one that leaves the most separation while leaving no
-    # pair less separated than if the aircraft flew on, or none at all.
+    # pair less separated than if the aircraft flew on, or none at all (`_min_norm` takes
+    # vertical motion straight, at the rate flown, not to its level: an estimate here,
+    # where every choice loses separation anyway; the candidates were judged as flown).
     rows_k = np.flatnonzero(judged & worst[slot_b])
     pr = pairs.take(rows_k)
     chosen = np.full(n, -1, dtype=np.int16)
