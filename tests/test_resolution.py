@@ -459,7 +459,20 @@ def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.Monke
                      col(snap.gs_kt, first.gs_kt), col(snap.vs_fpm, first.vs_fpm),
                      np.where(held, snap.alt_ft, np.nan))
     assert held.sum() > 100
-    fast = [resolve(snap, minima), resolve(snap, minima, advised=advice)]
+    # ... and with aircraft not advised turning back to their routes, 60 deg away.
+    back = np.zeros(n, dtype=bool)
+    back[np.setdiff1d(np.arange(n), first.owner)[::3]] = True
+    assert back.sum() > 100
+
+    def turning(present: np.ndarray, target: np.ndarray) -> np.ndarray:
+        return np.where(held, present, np.where(back, target, np.nan))
+
+    to_trk = (snap.track_deg + 60.0) % 360.0
+    advice_r = Advised(turning(advice.orig_track_deg, to_trk), turning(advice.orig_gs_kt, snap.gs_kt),
+                       turning(advice.orig_vs_fpm, snap.vs_fpm), turning(advice.adv_track_deg, to_trk),
+                       turning(advice.adv_gs_kt, snap.gs_kt), turning(advice.adv_vs_fpm, snap.vs_fpm),
+                       turning(np.asarray(advice.orig_alt_ft), snap.alt_ft), resuming=back)
+    fast = [resolve(snap, minima), resolve(snap, minima, advised=advice), resolve(snap, minima, advised=advice_r)]
 
     def every_pair(snap: Snapshot, owner: np.ndarray, *args: object) -> tuple[np.ndarray, np.ndarray]:
         o, j = np.meshgrid(np.flatnonzero(owner), np.arange(len(snap)), indexing="ij")
@@ -468,7 +481,7 @@ def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(resolution, "_neighbour_pairs", every_pair)
     monkeypatch.setattr(resolution, "_clear", lambda lo, hi, t_end: np.zeros(np.shape(lo), dtype=bool))
-    slow = [resolve(snap, minima), resolve(snap, minima, advised=advice)]
+    slow = [resolve(snap, minima), resolve(snap, minima, advised=advice), resolve(snap, minima, advised=advice_r)]
     for f, s in zip(fast, slow, strict=True):
         assert len(f) > 250
         assert np.array_equal(f.owner, s.owner)

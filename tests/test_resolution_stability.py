@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from sharedsky.alerting.advisories import AdvisoryPolicy, AdvisoryTracker, Rule
+from sharedsky.engine.resolution import COL_KEEP, NONE, TRACK, Advised, AircraftRules, resolve
 from sharedsky.engine.separation import Minima
 from sharedsky.ingest.snapshot import Snapshot
 
@@ -166,3 +167,65 @@ def test_a_turn_advised_while_climbing_is_judged_at_the_vertical_speed_flown_now
     assert "ccc" in ev[0]["intruders"]
     now: Row = ("ooo", 0.0, 10.0 + 7.5 * NM, 32000.0, float(ev[0]["track_deg"]), 450.0, 0.0)
     assert _closest_nm(now, c, 300.0) >= 5.0, ev[0]["text"]
+
+
+def _o_and_r(r_track: float, r_orig_track: float, *, resuming: bool) -> tuple[Snapshot, Advised, AircraftRules]:
+    """O holds "turn right 30" (track 060 -> 090) at FL300; R (never asked) was told to
+    resume and flies `r_track`, its original track being `r_orig_track`; R's track 300
+    meets O's advised one in 150 s, its track 000 stays clear of it."""
+    o: Row = ("ooo", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
+    r: Row = ("rrr", -9.375 * NM, 10.0 + 35.0 * NM, 30000.0, r_track, 450.0, 0.0)
+    s = snap(0.0, [o, r])
+    nan = np.nan
+
+    def col(a: float, b: float) -> np.ndarray:
+        return np.array([a, b if resuming else nan])
+
+    adv = Advised(col(60.0, r_orig_track), col(450.0, 450.0), col(0.0, 0.0), col(90.0, r_orig_track),
+                  col(450.0, 450.0), col(0.0, 0.0), col(30000.0, 30000.0),
+                  adv_kind=np.array([TRACK, NONE], dtype=np.int8), resuming=np.array([False, resuming]))
+    yes = np.ones(2, dtype=bool)
+    return s, adv, AircraftRules(yes, yes, yes, np.array([False, True]), np.zeros(2, np.int32))
+
+
+def _choice_of_o(r_track: float, r_orig_track: float, *, resuming: bool) -> int:
+    s, adv, rules = _o_and_r(r_track, r_orig_track, resuming=resuming)
+    res = resolve(s, MIN3, rules, adv)
+    return int(res.choice[list(s.id[res.owner]).index("ooo")])
+
+
+def test_advice_held_is_judged_against_where_a_resuming_aircraft_turns_back_to() -> None:
+    """R turns back from 300 to its original track 000: its present velocity, flown
+    straight, meets O's advice held; knowing R resumes, O keeps it (the advice does not
+    change each second as R turns: a ratchet of 5-deg turns seen in the 2-D 25 runs).
+    The other way round (R turning from 000 back to 300), O's advice held meets where R
+    goes and must change, though R's present path is clear of it."""
+    assert _choice_of_o(300.0, 0.0, resuming=False) != COL_KEEP  # R taken as flying straight on
+    assert _choice_of_o(300.0, 0.0, resuming=True) == COL_KEEP
+    assert _choice_of_o(0.0, 300.0, resuming=False) == COL_KEEP
+    assert _choice_of_o(0.0, 300.0, resuming=True) != COL_KEEP
+
+
+def test_an_aircraft_told_to_resume_counts_as_resuming_while_it_turns_back() -> None:
+    """After "resume", the tracker tells the engine the aircraft is turning back to its
+    original velocity while its track changes, and forgets it once the turn is done."""
+    tracker = AdvisoryTracker(MIN3, AdvisoryPolicy([Rule(p, (), True, False, False, 0, False, False)
+                                                    for p in range(3)]))
+    first = {e["icao24"]: e for e in tracker.step(snap(0.0, [A, B]))}
+    assert first["aaa"]["manoeuvre"] == "track"
+    turned = float(first["aaa"]["track_deg"])
+    # Long past each other, each on its advised track: both told to resume.
+    a_far: Row = ("aaa", 0.0, 10.0 + 80 * NM, 30000.0, turned, 450.0, 0.0)
+    b_far: Row = ("bbb", 0.0, 10.0 - 40 * NM, 30300.0, float(first["bbb"]["track_deg"]), 450.0, 0.0)
+    ends = {e["icao24"]: e for e in tracker.step(snap(400.0, [a_far, b_far]))}
+    assert ends["aaa"]["state"] == "end" and ends["aaa"]["manoeuvre"] == "resume"
+    assert "aaa" in tracker.resuming and "aaa" not in tracker.held
+    turning: Row = ("aaa", 0.0, 10.0 + 80 * NM, 30000.0, turned - 2.0, 450.0, 0.0)
+    adv, _ = tracker._advised(snap(401.0, [turning, b_far]))
+    assert adv.resuming is not None and bool(adv.resuming[0])
+    assert adv.adv_track_deg[0] == adv.orig_track_deg[0] == 90.0  # where it turns back to
+    assert not adv.active[0]
+    done: Row = ("aaa", 0.0, 10.0 + 80 * NM, 30000.0, 90.0, 450.0, 0.0)
+    adv, _ = tracker._advised(snap(430.0, [done, b_far]))
+    adv, _ = tracker._advised(snap(431.0, [done, b_far]))
+    assert adv.resuming is not None and not adv.resuming[0] and "aaa" not in tracker.resuming

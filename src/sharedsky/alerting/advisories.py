@@ -71,6 +71,26 @@ CHANGE_NAMES = ("same", "dimension", "sense")
 #: Without a free manoeuvre, a new choice of the advice held's dimension and sense (the
 #: same manoeuvre, stronger or weaker) is not given: the advice held stays.
 HOLD_BEST_EFFORT = True
+#: An aircraft told to resume counts as turning back (or changing speed back) to its
+#: original velocity while its track or speed changes faster than these between steps
+#: (deg/s, kt/s): others then judge it against that velocity too (`Advised.resuming`).
+RESUMING_DEG_S = 0.5
+RESUMING_KT_S = 0.3
+#: ... and is forgotten once it stops manoeuvring, if it has not started within
+#: RESUMING_START_S, or after RESUMING_MAX_S.
+RESUMING_START_S = 30.0
+RESUMING_MAX_S = 180.0
+
+
+@dataclass
+class _Resuming:
+    """An aircraft told to resume, until it has turned back (`Advised.resuming`)."""
+
+    orig: tuple[float, float, float]
+    orig_alt_ft: float
+    since_s: float
+    last: tuple[float, float, float]  # t_s, track_deg, gs_kt when last seen
+    turned: bool = False
 
 
 @dataclass(frozen=True)
@@ -275,6 +295,7 @@ class AdvisoryTracker:
         self.lead_s = float(lead_s)
         self.frequencies_mhz = [float(f) for f in frequencies_mhz]
         self.held: dict[str, _Held] = {}
+        self.resuming: dict[str, _Resuming] = {}
         #: Closest approaches for the reversal test are sought within the look-ahead.
         self.horizon_s = float(np.max(np.where(minima.checked, minima.t_s, 0.0))) if minima.checked.any() else 0.0
         self.serial = 0
@@ -315,12 +336,22 @@ class AdvisoryTracker:
         held advice's dimensions not advised are brought up to what is flown now."""
         n = len(snap)
         adv = Advised.none(n)
-        if not self.held:
+        if not self.held and not self.resuming:
             return adv, {}
-        row = {str(x): i for i, x in enumerate(snap.id.tolist()) if str(x) in self.held}
+        row = {str(x): i for i, x in enumerate(snap.id.tolist()) if str(x) in self.held or str(x) in self.resuming}
         cols = [np.full(n, np.nan) for _ in range(8)]
         kind = np.full(n, NONE, dtype=np.int8)
+        resuming = np.zeros(n, dtype=bool)
+        for ident in sorted(set(self.resuming) - set(row)):
+            del self.resuming[ident]
         for ident, i in row.items():
+            r = self.resuming.get(ident)
+            if r is not None and ident not in self.held:
+                if self._still_resuming(r, snap, i):
+                    resuming[i] = True
+                    for c, v in zip(cols, (*r.orig, *r.orig, r.orig_alt_ft, np.nan), strict=True):
+                        c[i] = v
+                continue
             h = self.held[ident]
             # Advice changes one dimension; in the others the aircraft flies what it flies
             # now (a turn given while climbing to a level is not judged on that climb once
@@ -331,8 +362,32 @@ class AdvisoryTracker:
             kind[i] = h.kind
             for c, v in zip(cols, (*h.orig, *h.adv, h.orig_alt_ft, h.level_ft), strict=True):
                 c[i] = v
+        row = {k: v for k, v in row.items() if k in self.held}
         return (Advised(cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], adv_kind=kind,
-                        adv_alt_ft=cols[7]), row)
+                        adv_alt_ft=cols[7], resuming=resuming), row)
+
+    def _still_resuming(self, r: _Resuming, snap: Snapshot, i: int) -> bool:
+        """Whether aircraft i, told to resume, is turning (or changing speed) back to its
+        original velocity now; forgets it once it has stopped, or never started."""
+        t, trk, gs = snap.t_s, float(snap.track_deg[i]), float(snap.gs_kt[i])
+        dt = t - r.last[0]
+        manoeuvring = False
+        if dt > 0.0:
+            d_trk = abs((trk - r.last[1] + 180.0) % 360.0 - 180.0)
+            manoeuvring = d_trk > RESUMING_DEG_S * dt or abs(gs - r.last[2]) > RESUMING_KT_S * dt
+            r.last = (t, trk, gs)
+        elif dt < 0.0:
+            r.last = (t, trk, gs)
+        ident = str(snap.id[i])
+        if manoeuvring:
+            r.turned = True
+        elif r.turned or t - r.since_s > RESUMING_START_S:
+            del self.resuming[ident]
+            return False
+        if t - r.since_s > RESUMING_MAX_S:
+            del self.resuming[ident]
+            return False
+        return manoeuvring
 
     def step(self, snap: Snapshot, distress: NDArray[np.intp] | None = None,
              conflicts: Conflicts | None = None) -> list[dict[str, Any]]:
@@ -382,6 +437,8 @@ class AdvisoryTracker:
             if choice == RESUME or (choice == NONE and h is not None):
                 assert h is not None
                 del self.held[ident]
+                self.resuming[ident] = _Resuming(h.orig, h.orig_alt_ft, t,
+                                                 (t, float(snap.track_deg[i]), float(snap.gs_kt[i])))
                 self.counts["resumed"] += 1
                 events.append(self._event("end", t, h, {
                     "reason": "clear of conflict", "manoeuvre": "resume",
@@ -399,6 +456,7 @@ class AdvisoryTracker:
                           level_ft=_level_of(res, k))
                 h_new.geometry = _geometry(snap, i, h_new.intruders, self.horizon_s, rows())
                 self.held[ident] = h = h_new
+                self.resuming.pop(ident, None)
                 self.counts["advisories"] += 1
                 state = "new"
             else:

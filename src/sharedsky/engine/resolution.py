@@ -252,7 +252,13 @@ class Advised:
     `adv_kind`, the dimension each advice changes (TRACK, SPEED, VERTICAL; NONE: fly on),
     if known, else taken as the one it changes most from the original velocity;
     `adv_alt_ft`, the level a vertical advice held climbs or descends to (NaN: none; then
-    its vertical speed is taken as flown to the end of the look-ahead)."""
+    its vertical speed is taken as flown to the end of the look-ahead).
+
+    `resuming`: aircraft told to resume that are not yet flying their original velocity
+    again (their `orig_*` and `adv_*` both hold it, `orig_alt_ft` the level they return
+    to): no longer advised, but others judge them against that velocity as well as the
+    one they fly, and advice held does not change for a velocity they only pass through
+    turning back (as for an advised aircraft not yet flying its advice)."""
 
     orig_track_deg: F64
     orig_gs_kt: F64
@@ -263,6 +269,7 @@ class Advised:
     orig_alt_ft: F64 | None = None
     adv_kind: NDArray[np.int8] | None = None
     adv_alt_ft: F64 | None = None
+    resuming: BOOL | None = None
 
     @classmethod
     def none(cls, n: int) -> Advised:
@@ -271,6 +278,13 @@ class Advised:
 
     @property
     def active(self) -> BOOL:
+        """Aircraft holding advice."""
+        act = np.isfinite(self.adv_track_deg)
+        return act if self.resuming is None else act & ~self.resuming
+
+    @property
+    def known(self) -> BOOL:
+        """Aircraft whose manoeuvre others know: holding advice, or resuming."""
         return np.isfinite(self.adv_track_deg)
 
 
@@ -348,7 +362,8 @@ def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
     to advise is two: its turns and speed changes (the forward half-disc it can reach,
     at its present vertical speed) and its vertical manoeuvres (its straight path, over
     the heights it can reach), or one box holding both if it holds advice (its advised
-    and original velocities may point anywhere)."""
+    and original velocities may point anywhere); `advised` (holding advice, or resuming)
+    also gives an aircraft not to advise that one box, for the same reason."""
     n = len(snap)
     advised = advised if advised is not None else np.zeros(n, dtype=bool)
     t_row = np.where(minima.checked, minima.t_s, 0.0).max(axis=1)[snap.party]
@@ -388,8 +403,9 @@ def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
     vert_idx = np.flatnonzero(owner & ~advised)
     # Boxes: every aircraft's straight path (owners: their horizontal manoeuvres instead),
     # then the vertical-manoeuvre box of each owner not holding advice.
-    lo4 = np.vstack([np.where(owner, h_lo, lo), np.where(owner, h_alo, alo)])
-    hi4 = np.vstack([np.where(owner, h_hi, hi), np.where(owner, h_ahi, ahi)])
+    wide = owner | advised
+    lo4 = np.vstack([np.where(wide, h_lo, lo), np.where(wide, h_alo, alo)])
+    hi4 = np.vstack([np.where(wide, h_hi, hi), np.where(wide, h_ahi, ahi)])
     lo4 = np.hstack([lo4, np.vstack([lo[:, vert_idx], (alt - v_reach - v_row / 2.0)[vert_idx]])])
     hi4 = np.hstack([hi4, np.vstack([hi[:, vert_idx], (alt + v_reach + v_row / 2.0)[vert_idx]])])
     ac = np.concatenate([np.arange(n), vert_idx])
@@ -769,7 +785,8 @@ def resolve(
     owner |= advised.active
     if not owner.any():
         return Resolution.empty()
-    o_idx, j_idx = _neighbour_pairs(snap, owner, wide, lead_s, advised.active,
+    known = advised.known
+    o_idx, j_idx = _neighbour_pairs(snap, owner, wide, lead_s, known,
                                     np.fmax(np.abs(advised.adv_vs_fpm), np.abs(advised.orig_vs_fpm)))
     owners = np.flatnonzero(owner)
     # Order owners by id (a total order both parties share) for the output.
@@ -862,7 +879,7 @@ def resolve(
     # altitude it was advised at (resuming, it returns there).
     back_ft = np.zeros(n)
     if advised.orig_alt_ft is not None:
-        back_ft = np.where(advised.active, np.nan_to_num(snap.alt_ft + vz_fts * lead_s - advised.orig_alt_ft),
+        back_ft = np.where(known, np.nan_to_num(snap.alt_ft + vz_fts * lead_s - advised.orig_alt_ft),
                            0.0)
         back_ft = np.where(np.abs(back_ft) >= 100.0, back_ft, 0.0)
     reach = _Reach(fwd, s_nm_s, lines, reach_fts, np.abs(back_ft[o_idx]) + np.abs(back_ft[j_idx]),
@@ -944,7 +961,7 @@ def resolve(
     rows0 = near_rows(all_rows, vx[j_idx], vy[j_idx], vz[j_idx], vz_fts[j_idx], pres_level_s[j_idx])
     # Intruders holding advisories: judge against their advised velocity (to its level,
     # if vertical), and their original one (they may not comply, or may resume), as well.
-    j_adv = advised.active[j_idx]
+    j_adv = known[j_idx]
     adv_vel: list[tuple[F64, F64, F64, F64, F64]] = []
     if j_adv.any():
         for t_a, g_a, vz_a, lev_a in ((advised.adv_track_deg, advised.adv_gs_kt, keep_vz_fts, keep_level_s),
@@ -974,12 +991,12 @@ def resolve(
     # of the advice held (RESUME_MARGIN), so that is its task, not a reason to change.
     keep_hit = hit[:, COL_KEEP].copy()
     if KEEP_YIELDS_TO_RESUME:
-        flying_orig = (advised.active & (np.abs(_wrap180(snap.track_deg - advised.orig_track_deg)) < 1.0)
+        flying_orig = (known & (np.abs(_wrap180(snap.track_deg - advised.orig_track_deg)) < 1.0)
                        & (np.abs(snap.gs_kt - advised.orig_gs_kt) < 2.0)
                        & (np.abs(snap.vs_fpm - advised.orig_vs_fpm) < 100.0))
-        hit[:, COL_KEEP] &= ~(advised.active[jr] & ~flying_orig[jr])
+        hit[:, COL_KEEP] &= ~(known[jr] & ~flying_orig[jr])
     else:
-        hit[:, COL_KEEP] &= ~advised.active[jr]
+        hit[:, COL_KEEP] &= ~known[jr]
     block(rows0, hit)
     hit[:, COL_KEEP] = keep_hit
     # Senses from the present geometry of the pairs in conflict (candidate NONE).
@@ -1033,7 +1050,7 @@ def resolve(
             rm, jm = adv_rows[moved], jb[moved]
             if adv_vel:
                 ovx, ovy, ovz, ovs, _ = adv_vel[1]
-                adv_j = advised.active[jm]
+                adv_j = known[jm]
                 ivx = np.where(adv_j, ovx[jm], vx[jm])
                 ivy = np.where(adv_j, ovy[jm], vy[jm])
                 ivz = np.where(adv_j, ovz[jm], vz[jm])
@@ -1248,7 +1265,7 @@ def _same_sense(advised: Advised, owners: IDX, trk: F64, gs: F64, vs: F64) -> ND
                          advised.orig_vs_fpm[owners])
     a_trk, a_gs, a_vs = (advised.adv_track_deg[owners], advised.adv_gs_kt[owners],
                          advised.adv_vs_fpm[owners])
-    has = np.isfinite(a_trk)
+    has = advised.active[owners]
     dim, sgn = advised_dimension((o_trk, o_gs, o_vs), (a_trk, a_gs, a_vs),
                                  None if advised.adv_kind is None else advised.adv_kind[owners])
     d_c = np.stack([_wrap180(trk - o_trk[:, None]), gs - o_gs[:, None], vs - o_vs[:, None]])
