@@ -45,9 +45,26 @@ def _off(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
     return d_trk > FLYING_TOL[0] or abs(b[1] - a[1]) > FLYING_TOL[1] or abs(b[2] - a[2]) > FLYING_TOL[2]
 
 
+def _off_advice(adv: tuple[float, float, float], manoeuvre: str, level_ft: float,
+                own: tuple[float, float, float], alt_ft: float) -> bool:
+    """Whether an aircraft flying `own` at `alt_ft` is not flying advice `adv` in the
+    dimension the advice changes (a turn given while descending to an earlier advice's level
+    is flown when it has levelled there too); a level change is flown at its vertical speed
+    or held at its level `level_ft`. Other advice: the whole velocity (`_off`)."""
+    if manoeuvre == "track":
+        return abs((own[0] - adv[0] + 180.0) % 360.0 - 180.0) > FLYING_TOL[0]
+    if manoeuvre == "speed":
+        return abs(own[1] - adv[1]) > FLYING_TOL[1]
+    if manoeuvre == "vertical":
+        held = bool(np.isfinite(level_ft)) and abs(alt_ft - level_ft) <= FLYING_TOL[2] and abs(own[2]) <= FLYING_TOL[2]
+        return not held and abs(own[2] - adv[2]) > FLYING_TOL[2]
+    return _off(adv, own)
+
+
 class WhyAgain:
     """Why each change made again happened, first cause that applies, in this order: the
-    aircraft is not flying the advice held, and `owner not manoeuvring` (it flies what it flew
+    aircraft is not flying the advice held (in the dimension it changes, `_off_advice`), and
+    `owner not manoeuvring` (it flies what it flew
     when the advice was given: a crew late or ignoring it) or `owner off advice` (otherwise:
     still establishing it, or a crew's limit reached); `blocker advised since` (an aircraft it
     is blamed on was given, changed or ended advice since the advice was last given);
@@ -57,7 +74,9 @@ class WhyAgain:
     def __init__(self) -> None:
         self.vel: dict[str, tuple[float, float, float]] = {}
         self.vel_at_given: dict[str, dict[str, tuple[float, float, float]]] = {}
-        self.given: dict[str, tuple[float, tuple[float, float, float]]] = {}  # advisory -> t, velocity
+        self.alt: dict[str, float] = {}
+        #: advisory -> when given, the velocity advised, its manoeuvre and level (NaN: none)
+        self.given: dict[str, tuple[float, tuple[float, float, float], str, float]] = {}
         self.advice_event_s: dict[str, float] = {}  # aircraft -> its last advisory event
         self.rows: list[dict[str, Any]] = []
 
@@ -67,6 +86,7 @@ class WhyAgain:
         count before the step), then remember the step's velocities and advice."""
         self.vel = {str(x): (float(a), float(b), float(c)) for x, a, b, c in
                     zip(snap.id.tolist(), snap.track_deg, snap.gs_kt, snap.vs_fpm, strict=True)}
+        self.alt = {str(x): float(a) for x, a in zip(snap.id.tolist(), snap.alt_ft, strict=True)}
         res = tracker.last
         blockers = {str(snap.id[int(o)]): list(kb) for o, kb in zip(res.owner, res.keep_blockers, strict=False)}
         for e in events:
@@ -75,17 +95,19 @@ class WhyAgain:
         for e in events:
             self.advice_event_s[e["icao24"]] = e["t"]
             if e["state"] in ("new", "updated"):
-                self.given[e["id"]] = (e["t"], (float(e["track_deg"]), float(e["gs_kt"]), float(e["vs_fpm"])))
+                self.given[e["id"]] = (e["t"], (float(e["track_deg"]), float(e["gs_kt"]), float(e["vs_fpm"])),
+                                       str(e["manoeuvre"]), float(e.get("alt_ft", np.nan)))
                 self.vel_at_given[e["id"]] = dict(self.vel)
 
     def _why(self, e: dict[str, Any], blockers: list[str]) -> dict[str, Any]:
-        t_given, adv = self.given[e["id"]]
+        t_given, adv, manoeuvre, level = self.given[e["id"]]
         then = self.vel_at_given[e["id"]]
         own = self.vel[e["icao24"]]
         advised_since = [b for b in blockers if self.advice_event_s.get(b, -np.inf) >= t_given]
         moved = [b for b in blockers if b in then and b in self.vel and _off(then[b], self.vel[b])]
         own_then = then.get(e["icao24"], own)
-        cause = (("owner off advice" if _off(own_then, own) else "owner not manoeuvring") if _off(adv, own)
+        off = _off_advice(adv, manoeuvre, level, own, self.alt.get(e["icao24"], np.nan))
+        cause = (("owner off advice" if _off(own_then, own) else "owner not manoeuvring") if off
                  else "blocker advised since" if advised_since else "blocker manoeuvred" if moved else "neither")
         return {"t": e["t"], "id": e["id"], "since_given_s": e["t"] - t_given, "cause": cause,
                 "blockers": blockers, "blockers_advised_since": advised_since, "blockers_moved": moved,

@@ -17,10 +17,11 @@ def trace() -> Any:
     return load_benchmark("trace_advisories")
 
 
-def _snap(vel: dict[str, tuple[float, float, float]]) -> SimpleNamespace:
+def _snap(vel: dict[str, tuple[float, float, float]], alt_ft: float = 30000.0) -> SimpleNamespace:
     ids = sorted(vel)
     return SimpleNamespace(id=np.array(ids), track_deg=np.array([vel[i][0] for i in ids]),
-                           gs_kt=np.array([vel[i][1] for i in ids]), vs_fpm=np.array([vel[i][2] for i in ids]))
+                           gs_kt=np.array([vel[i][1] for i in ids]), vs_fpm=np.array([vel[i][2] for i in ids]),
+                           alt_ft=np.full(len(ids), alt_ft))
 
 
 def _event(state: str, t: float, ident: str, adv: tuple[float, float, float], again: int = 0) -> dict[str, Any]:
@@ -60,7 +61,17 @@ def test_a_blocker_advised_since_comes_before_its_manoeuvre(trace: Any) -> None:
 
 def test_an_owner_not_flying_its_advice_comes_first(trace: Any) -> None:
     assert _run(trace, (60.0, 440.0, 0.0), (263.0, 440.0, 0.0), blocker_event=True) == "owner off advice"
-    assert _run(trace, (80.0, 440.0, 1000.0), (270.0, 440.0, 0.0)) == "owner off advice"
+    # A turn is flown whatever the vertical speed (levelling off at an earlier advice's level).
+    assert _run(trace, (80.0, 440.0, 1000.0), (270.0, 440.0, 0.0)) == "neither"
+
+
+def test_a_level_change_is_flown_at_its_rate_or_held_at_its_level(trace: Any) -> None:
+    climb = (80.0, 440.0, 2000.0)
+    assert not trace._off_advice(climb, "vertical", 32000.0, (80.0, 440.0, 1900.0), 31000.0)
+    assert not trace._off_advice(climb, "vertical", 32000.0, (80.0, 440.0, 0.0), 32050.0)
+    assert trace._off_advice(climb, "vertical", 32000.0, (80.0, 440.0, 0.0), 30000.0)  # level elsewhere
+    assert trace._off_advice(climb, "vertical", float("nan"), (80.0, 440.0, 0.0), 32000.0)
+    assert not trace._off_advice((80.0, 440.0, 0.0), "speed", float("nan"), (95.0, 443.0, 0.0), 0.0)
 
 
 def test_an_owner_still_flying_what_it_flew_when_advised_is_not_manoeuvring(trace: Any) -> None:
