@@ -355,6 +355,21 @@ def test_vertical_advice_names_the_level_and_the_next_step_keeps_it() -> None:
     assert tracker.step(snap) == []
 
 
+def test_speed_advice_stays_within_the_aircraft_envelope() -> None:
+    """The fastest an aircraft can fly (`Snapshot.extra["gs_max_kt"]`, the type's maximum in
+    the simulator) bounds speed advice: with speed changes the only manoeuvre allowed, a
+    head-on pair at 450 kt that may fly no faster than 460 kt is never told to go faster;
+    without the bound it is (1.2 x 450 = 540 kt: advice no A320 can fly)."""
+    from sharedsky.alerting.advisories import GS_MAX_KT, Rule
+
+    policy = AdvisoryPolicy([Rule(p, (), False, True, False, 0, False, False) for p in (0, 1)])
+    free = AdvisoryTracker(H2, policy).step(head_on())
+    assert any(e["gs_kt"] > 460 for e in free if e["manoeuvre"] == "speed")
+    snap = replace(head_on(), extra={GS_MAX_KT: np.array([460.0, np.nan])})
+    bounded = {e["icao24"]: e for e in AdvisoryTracker(H2, policy).step(snap)}
+    assert bounded["aaa001"]["manoeuvre"] in ("speed", "none") and bounded["aaa001"]["gs_kt"] <= 460
+
+
 def test_refuelling_receivers_and_tankers_are_not_asked() -> None:
     from sharedsky.alerting.advisories import Rule
 

@@ -271,3 +271,16 @@ def test_a_descent_advised_below_the_floor_is_not_flown_as_a_climb() -> None:
     for _ in range(30):
         sim.step()
         assert float(sim.fleet.alt[i]) <= 600.0 + 1e-6
+
+
+def test_the_engine_is_told_each_aircraft_type_s_top_speed() -> None:
+    # Speed advice stays within the type's envelope: the snapshot carries its maximum.
+    from sharedsky.alerting.advisories import GS_MAX_KT
+
+    sim = Simulation(loads_scenario(SMALL), None, hours=0.5, seed=3, detection=False)
+    for _ in range(400):
+        sim.step()
+    snap, idx = sim.snapshot()
+    assert len(snap) > 0
+    assert np.array_equal(snap.extra[GS_MAX_KT], sim.fleet.max_kt[idx])
+    assert (snap.gs_kt <= snap.extra[GS_MAX_KT] + 1e-9).all()

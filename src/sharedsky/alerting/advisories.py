@@ -61,6 +61,9 @@ from sharedsky.engine.separation import Conflicts, Minima, near_group
 from sharedsky.ingest.snapshot import Snapshot
 
 STATUS_NAMES = ("coordinated", "free", "best_effort")
+#: `Snapshot.extra` column: the fastest ground speed each aircraft can fly (kt; NaN: not
+#: known), e.g. its type's maximum in the simulator; speed advice stays within it.
+GS_MAX_KT = "gs_max_kt"
 #: A pair's side or vertical order at closest approach counts as reversed only when
 #: both the old and the new one miss by at least this much (below, a tie).
 REVERSAL_NM = 1.0e-3
@@ -151,7 +154,9 @@ class AdvisoryPolicy:
             exempt |= tanker
         if distress is not None and distress.size:
             exempt[distress] = True
-        return AircraftRules(track, speed, vertical, exempt, priority)
+        gs_max = snap.extra.get(GS_MAX_KT)
+        return AircraftRules(track, speed, vertical, exempt, priority,
+                             None if gs_max is None else np.asarray(gs_max, dtype=np.float64))
 
 
 @dataclass

@@ -228,7 +228,8 @@ class AircraftRules:
 
     `exempt`: never asked to manoeuvre (distress, refuelling, a rule); others still keep
     clear of it. `priority`: in a conflict, the aircraft of lower priority gives way;
-    equal priorities both manoeuvre.
+    equal priorities both manoeuvre. `gs_max_kt`: the fastest each may be asked to fly
+    (its type's envelope, where the picture knows it; NaN or None: not known, not bounded).
     """
 
     track: BOOL
@@ -236,6 +237,7 @@ class AircraftRules:
     vertical: BOOL
     exempt: BOOL
     priority: NDArray[np.int32]
+    gs_max_kt: F64 | None = None
 
     @classmethod
     def everyone(cls, n: int, *, vertical: bool = True) -> AircraftRules:
@@ -807,7 +809,7 @@ def resolve(
         trk[:, col] = np.where(has, t_a[owners], trk0)
         gs[:, col] = np.where(has, g_a[owners], gs0)
         vs[:, col] = np.where(has, v_a[owners], vs0)
-    allowed = _allowed(snap, owners, rules, has, vs0)
+    allowed = _allowed(snap, owners, rules, has, vs0, gs)
     same = _same_sense(advised, owners, trk, gs, vs)
     vz_fts = snap.vs_fpm / 60.0
     # Levels: each column's vertical motion ends at a level (a vertical candidate's, the
@@ -1277,13 +1279,17 @@ def _same_sense(advised: Advised, owners: IDX, trk: F64, gs: F64, vs: F64) -> ND
     return np.asarray(np.where(has[:, None], code, SAME_SENSE), dtype=np.int8)
 
 
-def _allowed(snap: Snapshot, owners: IDX, rules: AircraftRules, has: BOOL, vs0: F64) -> BOOL:
-    """Candidates each owner may be given: the agreement's manoeuvres, and resume/keep
-    only for aircraft that hold an advisory."""
+def _allowed(snap: Snapshot, owners: IDX, rules: AircraftRules, has: BOOL, vs0: F64, gs: F64) -> BOOL:
+    """Candidates each owner may be given: the agreement's manoeuvres (speeds `gs`, (O, C),
+    within the aircraft's envelope where known), and resume/keep only for aircraft that
+    hold an advisory."""
     kind = CAND_KIND[None, :]
     allowed = np.zeros((owners.size, N_CAND), dtype=bool)
     allowed |= (kind == TRACK) & rules.track[owners][:, None]
-    allowed |= (kind == SPEED) & rules.speed[owners][:, None]
+    speed_ok = rules.speed[owners][:, None]
+    if rules.gs_max_kt is not None:
+        speed_ok = speed_ok & ~(gs > rules.gs_max_kt[owners][:, None])  # NaN: not bounded
+    allowed |= (kind == SPEED) & speed_ok
     vert = rules.vertical[owners] & ~np.isnan(snap.alt_ft[owners])
     allowed |= (kind == VERTICAL) & vert[:, None]
     # A vertical target equal to the present vertical speed is no manoeuvre.

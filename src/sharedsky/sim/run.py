@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sharedsky.alerting.advisories import AdvisoryTracker
+from sharedsky.alerting.advisories import GS_MAX_KT, AdvisoryTracker
 from sharedsky.alerting.notice_book import NoticeBook
 from sharedsky.alerting.step import Assessment
 from sharedsky.engine.separation import Conflicts, Minima
@@ -146,6 +146,7 @@ class Simulation:
             lat_deg=f.lat[idx], lon_deg=f.lon[idx], alt_ft=f.alt[idx], track_deg=f.trk[idx],
             gs_kt=f.gs[idx], vs_fpm=f.vs[idx], last_report_s=np.full(n, self.t_s),
             parties=self.parties, callsign=f.callsign[idx], squawk=f.squawk[idx],
+            extra={GS_MAX_KT: f.max_kt[idx]},  # the type's: speed advice stays within it
         )
         return snap, idx
 
