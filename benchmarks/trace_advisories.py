@@ -39,10 +39,14 @@ FIELDS = ("state", "t", "id", "icao24", "cause", "status", "manoeuvre", "sense",
 FLYING_TOL = (2.0, 5.0, 200.0)
 
 
+def _d_trk(a: float, b: float) -> float:
+    """The angle between tracks a and b (deg, 0-180)."""
+    return abs((b - a + 180.0) % 360.0 - 180.0)
+
+
 def _off(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
     """Whether velocity b is not (track, speed, vertical speed) velocity a, to `FLYING_TOL`."""
-    d_trk = abs((b[0] - a[0] + 180.0) % 360.0 - 180.0)
-    return d_trk > FLYING_TOL[0] or abs(b[1] - a[1]) > FLYING_TOL[1] or abs(b[2] - a[2]) > FLYING_TOL[2]
+    return _d_trk(a[0], b[0]) > FLYING_TOL[0] or abs(b[1] - a[1]) > FLYING_TOL[1] or abs(b[2] - a[2]) > FLYING_TOL[2]
 
 
 def _off_advice(adv: tuple[float, float, float], manoeuvre: str, level_ft: float,
@@ -52,7 +56,7 @@ def _off_advice(adv: tuple[float, float, float], manoeuvre: str, level_ft: float
     is flown when it has levelled there too); a level change is flown at its vertical speed
     or held at its level `level_ft`. Other advice: the whole velocity (`_off`)."""
     if manoeuvre == "track":
-        return abs((own[0] - adv[0] + 180.0) % 360.0 - 180.0) > FLYING_TOL[0]
+        return _d_trk(adv[0], own[0]) > FLYING_TOL[0]
     if manoeuvre == "speed":
         return abs(own[1] - adv[1]) > FLYING_TOL[1]
     if manoeuvre == "vertical":
