@@ -1104,29 +1104,38 @@ def resolve(
     if not worst.any():
         return blockers(final)
     # No free manoeuvre: take the one that leaves the most separation while leaving no
-    # pair less separated than if the aircraft flew on, or none at all (`_min_norm` takes
-    # vertical motion straight, at the rate flown, not to its level: an estimate here,
-    # where every choice loses separation anyway; the candidates were judged as flown).
+    # pair less separated than if the aircraft flew on, or none at all (`_min_norm`, with
+    # each aircraft's vertical motion flown to its level, as the candidates were judged).
     rows_k = np.flatnonzero(judged & worst[slot_b])
     pr = pairs.take(rows_k)
     chosen = np.full(n, -1, dtype=np.int16)
     chosen[owners] = cur
     jv_trk = snap.track_deg.copy()
     jv_gs = snap.gs_kt.copy()
-    jv_vs = snap.vs_fpm.copy()
-    jv_trk[owners], jv_gs[owners], jv_vs[owners] = trk[rows, cur], gs[rows, cur], vs[rows, cur]
+    jv_trk[owners], jv_gs[owners] = trk[rows, cur], gs[rows, cur]
     ks_k = slot_b[rows_k]
     ox, oy, oz = cvx[ks_k], cvy[ks_k], cvz[ks_k]
     ovs = own_vs_fts[ks_k]
     jj = j_idx[rows_k]
     base_w = _project(vx[jj] - vx[o_idx[rows_k]], vy[jj] - vy[o_idx[rows_k]], vz[jj] - vz[o_idx[rows_k]], pr)
+    o_k = o_idx[rows_k]
     base_sep = _min_norm(pr, base_w[0][:, None], base_w[1][:, None], base_w[2][:, None],
-                     (vz_fts[jj] - vz_fts[o_idx[rows_k]])[:, None])[:, 0]
+                         (vz_fts[jj] - vz_fts[o_k])[:, None], vz_fts[o_k][:, None],
+                         pres_level_s[o_k][:, None], pres_level_s[jj][:, None])[:, 0]
     fvx, fvy, fvz = velocity_ecef_nm_s(snap.lat_deg[jj], snap.lon_deg[jj], jv_trk[jj], jv_gs[jj])
+    # The neighbour's chosen vertical motion: an owner's as its candidate is flown (to its
+    # level), another's as it flies now.
+    sj_k = slot[jj]
+    own_j = sj_k >= 0
+    cj_k = cur[np.maximum(sj_k, 0)]
+    jv_fts = np.where(own_j, own_vs_fts[np.maximum(sj_k, 0), cj_k], vz_fts[jj])
+    jv_lev = np.where(own_j, level_s[np.maximum(sj_k, 0), cj_k], pres_level_s[jj])
     sep = np.full((rows_k.size, N_CAND), np.inf)
-    for ivx, ivy, ivz, ivs in ((vx[jj], vy[jj], vz[jj], vz_fts[jj]), (fvx, fvy, fvz, jv_vs[jj] / 60.0)):
+    for ivx, ivy, ivz, ivs, ilev in ((vx[jj], vy[jj], vz[jj], vz_fts[jj], pres_level_s[jj]),
+                                     (fvx, fvy, fvz, jv_fts, jv_lev)):
         w = _project(ivx[:, None] - ox, ivy[:, None] - oy, ivz[:, None] - oz, pr)
-        sep = np.minimum(sep, _min_norm(pr, w[0], w[1], w[2], ivs[:, None] - ovs))
+        sep = np.minimum(sep, _min_norm(pr, w[0], w[1], w[2], ivs[:, None] - ovs, ovs, level_s[ks_k],
+                                        ilev[:, None]))
     ks = ks_k
     st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
     harmless = ~np.logical_or.reduceat(sep < base_sep[:, None], st, axis=0)
@@ -1153,8 +1162,10 @@ def resolve(
         oc = cur[ks[rb]]
         prb = _Pairs(*(getattr(pr, f)[rb] for f in pr.__dataclass_fields__))
         w = _project(jvx - cvx[ks[rb], oc], jvy - cvy[ks[rb], oc], jvz - cvz[ks[rb], oc], prb)
-        dvz = (vs[sj, jc] - vs[ks[rb], oc]) / 60.0
-        s_both = _min_norm(prb, w[0][:, None], w[1][:, None], w[2][:, None], dvz[:, None])[:, 0]
+        o_vz = own_vs_fts[ks[rb], oc]
+        dvz = own_vs_fts[sj, jc] - o_vz
+        s_both = _min_norm(prb, w[0][:, None], w[1][:, None], w[2][:, None], dvz[:, None], o_vz[:, None],
+                           level_s[ks[rb], oc][:, None], level_s[sj, jc][:, None])[:, 0]
         later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
         cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
     return blockers(_choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur))
@@ -1193,17 +1204,53 @@ def _level_off(level_ft: F64, vs_fpm: F64, alt_lead_ft: F64) -> tuple[F64, F64]:
     return level_s, np.where(there, 0.0, vs_fpm)
 
 
-def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64) -> F64:
-    """(K, C): the smallest max(d/H, |dz|/V) over the look-ahead (vertical unknown: d/H).
+def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64,
+              own_vz_fts: F64 | None = None, own_level_s: F64 | None = None,
+              j_level_s: F64 | None = None) -> F64:
+    """(K, C): the smallest max(d/H, |dz|/V) over the look-ahead (vertical unknown: d/H),
+    with the relative vertical speed `dvz_fts` (the neighbour's minus the owner's) flown
+    straight, or, given the owner's vertical speed and when each of the two levels off
+    (`own_level_s`, `j_level_s`: seconds, inf never), as flown: piecewise.
 
-    Both terms are convex in time (a norm of an affine function, the absolute value of
-    an affine one), so their maximum is convex and its minimum lies at an end of the
-    look-ahead, at the minimum of one term, or where the two terms are equal (the roots
-    of one quadratic): evaluating at those instants gives it exactly."""
+    On each piece both terms are convex in time (a norm of an affine function, the
+    absolute value of an affine one), so their maximum is convex and its minimum lies at
+    an end of the piece, at the minimum of one term, or where the two terms are equal (the
+    roots of one quadratic): evaluating at those instants gives it exactly."""
+    t_end = np.broadcast_to(p.t_s[:, None], np.broadcast_shapes(wx.shape, p.rx[:, None].shape))
+    zero = np.zeros(t_end.shape)
+    out = _min_norm_piece(p, wx, wy, wz, np.broadcast_to(p.dz_ft[:, None], t_end.shape), dvz_fts, zero, t_end)
+    if own_vz_fts is None or own_level_s is None or j_level_s is None:
+        return out
+    s1 = np.minimum(own_level_s, j_level_s)
+    s2 = np.maximum(own_level_s, j_level_s)
+    fin1 = np.broadcast_to(np.isfinite(s1), t_end.shape)
+    if not fin1.any():
+        return out
+    # Where a level-off falls inside the look-ahead, the first piece ends there and the
+    # relative vertical speed changes: judge each piece on its own.
+    j_vz = dvz_fts + own_vz_fts
+    first = _min_norm_piece(p, wx, wy, wz, np.broadcast_to(p.dz_ft[:, None], t_end.shape), dvz_fts, zero,
+                            np.where(fin1, np.minimum(s1, t_end), t_end))
+    out = np.where(fin1, first, out)
+    t1 = np.where(fin1, np.minimum(s1, t_end), 0.0)
+    z1 = p.dz_ft[:, None] + dvz_fts * t1
+    r1 = np.where(own_level_s < j_level_s, j_vz, -own_vz_fts)  # after the first level-off
+    r1 = np.broadcast_to(np.where(fin1, r1, 0.0), t_end.shape)
+    fin2 = fin1 & np.isfinite(s2)
+    hi1 = np.where(fin2, np.minimum(s2, t_end), t_end)
+    # dz on the second piece, as an affine function of t: z1 + r1 (t - t1).
+    out = np.where(fin1, np.minimum(out, _min_norm_piece(p, wx, wy, wz, z1 - r1 * t1, r1, t1, hi1)), out)
+    if fin2.any():
+        t2 = np.where(fin2, hi1, 0.0)
+        z2 = z1 + r1 * (t2 - t1)
+        out = np.where(fin2, np.minimum(out, _min_norm_piece(p, wx, wy, wz, z2, zero, t2, t_end)), out)
+    return out
+
+
+def _min_norm_piece(p: _Pairs, wx: F64, wy: F64, wz: F64, dz: F64, dvz_fts: F64, t_lo: F64, t_hi: F64) -> F64:
+    """(K, C): the smallest max(d/H, |dz + dvz_fts t|/V) for t in [t_lo, t_hi] (`_min_norm`)."""
     rx, ry, rz = p.rx[:, None], p.ry[:, None], p.rz[:, None]
-    dz = p.dz_ft[:, None]
     h, v = p.h_nm[:, None], p.v_ft[:, None]
-    t_end = np.broadcast_to(p.t_s[:, None], np.broadcast_shapes(wx.shape, rx.shape))
 
     # NaN where the height difference (or a vertical speed) is unknown: judged on d alone.
     unknown = bool(np.isnan(dz).any() or np.isnan(dvz_fts).any())
@@ -1229,10 +1276,9 @@ def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64) -> F64:
         lin = np.abs(qa) < 1e-18
         r1 = np.where(lin, np.where(qb != 0.0, -qc / qb, 0.0), (-qb - disc) / (2.0 * qa))
         r2 = np.where(lin, r1, (-qb + disc) / (2.0 * qa))
-    # At t = 0 the distance is the same for every column (the same bits as f(0): r + w 0 = r).
-    out = np.minimum(np.broadcast_to(worse(np.sqrt(rr) / h, np.abs(dz) / v), t_end.shape), f(t_end))
+    out = np.minimum(f(t_lo), f(t_hi))
     for t in (t_h, t_v, r1, r2):
-        t = np.clip(np.nan_to_num(t), 0.0, t_end)
+        t = np.clip(np.nan_to_num(t), t_lo, t_hi)
         out = np.minimum(out, f(t))
     return out
 
