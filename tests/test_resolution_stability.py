@@ -229,3 +229,31 @@ def test_an_aircraft_told_to_resume_counts_as_resuming_while_it_turns_back() -> 
     adv, _ = tracker._advised(snap(430.0, [done, b_far]))
     adv, _ = tracker._advised(snap(431.0, [done, b_far]))
     assert adv.resuming is not None and not adv.resuming[0] and "aaa" not in tracker.resuming
+
+
+def test_two_turns_chosen_together_last_against_each_other() -> None:
+    """A and B, crossing at FL300 (2-D 25 per 10,000 NM^2, seed 1, t = 148 s, rebuilt by
+    hand), already turned apart (A left 10 deg, B right 15 deg), are still in conflict and
+    may only turn. Each turn further that lasts (clear over twice the look-ahead) against
+    the other flying on is no longer lasting once both turn: they then meet 0.4 NM apart
+    at 393 s, just past the look-ahead, and both advisories change again when the loss
+    comes into it (the largest share of changes made again). The joint rounds judge
+    lasting against the neighbour's new advice too: flown together, the two advisories
+    keep them 5 NM apart over one and a half look-aheads."""
+    t_back = -10.0
+    rows = []
+    for ident, lat_nm, lon_nm, trk, gs in (("aaa", 0.0, 61.7, 233.0, 432.0), ("bbb", 1.455, 0.0, 131.0, 449.0)):
+        back_nm = t_back * gs / 3600.0
+        rows.append((ident, (lat_nm - back_nm * math.cos(math.radians(trk))) * NM,
+                     10.0 + (lon_nm - back_nm * math.sin(math.radians(trk))) * NM, 30000.0, trk, gs, 0.0))
+    advised = Advised(np.array([243.0, 116.0]), np.array([432.0, 449.0]), np.zeros(2), np.array([233.0, 131.0]),
+                      np.array([432.0, 449.0]), np.zeros(2), orig_alt_ft=np.full(2, 30000.0),
+                      adv_kind=np.array([TRACK, TRACK], np.int8), adv_alt_ft=np.full(2, np.nan),
+                      resuming=np.zeros(2, dtype=bool))
+    rules = AircraftRules.everyone(2, vertical=False)
+    rules = AircraftRules(rules.track, ~rules.speed, rules.vertical, rules.exempt, rules.priority)
+    res = resolve(snap(0.0, rows), MIN3, rules, advised)
+    assert list(res.owner) == [0, 1] and all(res.status == 0)
+    assert res.track_deg[0] < 233.0 and res.track_deg[1] > 131.0  # each further in its sense
+    flown = [(r[0], r[1], r[2], r[3], float(res.track_deg[k]), r[5], 0.0) for k, r in enumerate(rows)]
+    assert _closest_nm(flown[0], flown[1], 450.0) >= 5.0

@@ -1008,6 +1008,8 @@ def resolve(
                              (vx, vy, vz, vz_fts))
     coord = np.ones((o_count, N_CAND), dtype=bool)
     lasting = np.ones((o_count, N_CAND), dtype=bool)
+    in_conflict = np.zeros(o_idx.size, dtype=bool)
+    in_conflict[conflict_rows] = True
     if conflict_rows.size:
         st = np.flatnonzero(np.r_[True, k_c[1:] != k_c[:-1]])
         coord[k_c[st]] = ~_segment_any(~sense_ok, st)
@@ -1094,6 +1096,20 @@ def resolve(
         block(mv, judge(mv, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c], level_s[sj, c]))
         free = ~blocked
         redo = ~free[rows, cur] & (free & allowed).any(axis=1)
+        if LASTING_FACTOR > 1.0:
+            # Lasting, too, against the advice the aircraft in conflict now holds: two
+            # turns each lasting against the other flying on may together converge
+            # slowly, and both would change again when the loss enters the look-ahead.
+            mc = mv[in_conflict[mv]]
+            if mc.size:
+                sjc, cc = slot_j[mc], cj[mc]
+                h_l = judge(mc, cvx[sjc, cc], cvy[sjc, cc], cvz[sjc, cc], own_vs_fts[sjc, cc], level_s[sjc, cc],
+                            t_factor=LASTING_FACTOR)
+                kc = slot_b[mc]
+                stc = np.flatnonzero(np.r_[True, kc[1:] != kc[:-1]])
+                lasting[kc[stc]] &= ~_segment_any(h_l, stc)
+                ok_l = free & allowed & lasting & coord
+                redo |= ~lasting[rows, cur] & (cur > COL_KEEP) & ok_l.any(axis=1)
         if not redo.any():
             break
         nxt = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, same_sense=same,
