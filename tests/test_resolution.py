@@ -359,6 +359,27 @@ def test_vertical_advice_names_the_level_and_the_next_step_keeps_it() -> None:
     assert tracker.step(snap) == []
 
 
+def test_vertical_advice_names_a_flight_level_from_a_half_way_altitude() -> None:
+    """From an altitude between flight levels (24,500 ft, 500 ft below the other
+    aircraft's 25,000), the levels advised are flight levels: the aircraft below descends,
+    the one above climbs, each to a multiple of 1,000 ft (not 2,000 ft from where it is:
+    "descend to 22,500 ft" is not a level a crew is cleared to), and the events say so."""
+    from sharedsky.alerting.advisories import Rule
+
+    policy = AdvisoryPolicy([Rule(p, (), False, False, True, 0, False, False) for p in (0, 1)])
+    snap = replace(head_on(alt_b=25000.0))
+    snap.alt_ft[0] = 24500.0
+    by_id = {e["icao24"]: e for e in AdvisoryTracker(H2, policy).step(snap)}
+    low, high = by_id["aaa001"], by_id["bbb002"]
+    assert low["manoeuvre"] == high["manoeuvre"] == "vertical"
+    assert low["vs_fpm"] < 0 < high["vs_fpm"]
+    assert low["alt_ft"] % 1000 == 0 and high["alt_ft"] % 1000 == 0
+    # 1.1 x 1,000 ft apart at least, flown from 24,500 and 25,000 ft.
+    assert high["alt_ft"] - low["alt_ft"] >= 1100
+    assert low["alt_ft"] in (23000, 22000) and high["alt_ft"] in (26000, 27000)
+    assert low["text"].startswith(f"Descend to {low['alt_ft']:,} ft")
+
+
 def test_speed_advice_stays_within_the_aircraft_envelope() -> None:
     """The fastest an aircraft can fly (`Snapshot.extra["gs_max_kt"]`, the type's maximum in
     the simulator) bounds speed advice: with speed changes the only manoeuvre allowed, a

@@ -31,11 +31,11 @@ def snap(t_s: float, rows: list[Row]) -> Snapshot:
     )
 
 
-# A eastbound at FL300; B westbound 40 NM ahead, 300 ft above: A is told to descend,
+# A eastbound at FL300; B westbound 40 NM ahead, 500 ft above: A is told to descend,
 # B to climb (vertical senses from the vertical order at closest approach).
 A: Row = ("aaa", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
-B: Row = ("bbb", 0.0, 10.0 + 40 * NM, 30300.0, 270.0, 450.0, 0.0)
-B_LATER: Row = ("bbb", 0.0, 10.0 + 39.75 * NM, 30300.0, 270.0, 450.0, 0.0)
+B: Row = ("bbb", 0.0, 10.0 + 40 * NM, 30500.0, 270.0, 450.0, 0.0)
+B_LATER: Row = ("bbb", 0.0, 10.0 + 39.75 * NM, 30500.0, 270.0, 450.0, 0.0)
 
 
 def second_step(rows: list[Row]) -> tuple[AdvisoryTracker, list[dict[str, Any]]]:

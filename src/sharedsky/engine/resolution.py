@@ -8,7 +8,7 @@ Manoeuvres. Each candidate is one change of the aircraft's velocity, flown strai
 after a lead time (`lead_s`, the crew's reaction: until then every aircraft keeps its
 present velocity) and the time the change takes to establish (half a turn at BANK_DEG,
 half a speed change at ACCEL_KT_S, flown at the present velocity meanwhile): a new track (present track +/- 5..90 deg in 5 deg steps), a new
-ground speed (present x 0.8, 0.9, 1.1, 1.2) or a level change (1,000 ft at 1,000 ft/min
+ground speed (present x 0.8, 0.9, 1.1, 1.2) or a level change (to the flight level nearest 1,000 ft at 1,000 ft/min
 or 2,000 ft at 2,000 ft/min, up or down, then level; or level off where it is): two
 segments, judged as flown, not a climb for as long as the advice lasts. A candidate is
 *free* when, flown from the end of the lead time
@@ -153,6 +153,9 @@ VS_TARGETS_FPM = (1000.0, -1000.0, 0.0, 2000.0, -2000.0)
 #: segments, judged as flown: a vertical advisory is a new level a flight level or two
 #: away, as a controller or a TCAS crew would fly it, not a climb for as long as advice lasts.
 LEVEL_CHANGE_FT = (1000.0, -1000.0, 0.0, 2000.0, -2000.0)
+#: Levels advised are multiples of this (flight levels; a level change of 1,000 ft from
+#: 24,500 ft ends at 26,000 ft, from 30,000 ft at 31,000 ft).
+FLIGHT_LEVEL_FT = 1000.0
 assert len(LEVEL_CHANGE_FT) == len(VS_TARGETS_FPM)
 assert all(d * v > 0 or d == v == 0 for d, v in zip(LEVEL_CHANGE_FT, VS_TARGETS_FPM, strict=True))
 
@@ -1189,7 +1192,8 @@ def resolve(
 
 def _levels(advised: Advised, owners: IDX, has: BOOL, alt_lead_ft: F64, vs0: F64) -> tuple[F64, F64]:
     """(O, C): the level at which each column's vertical motion ends (NaN: flown on): a
-    vertical candidate's (LEVEL_CHANGE_FT from the altitude at the end of the lead time),
+    vertical candidate's (LEVEL_CHANGE_FT from the altitude at the end of the lead time, to
+    a flight level: `_flight_level`),
     the advice held's, and, for the present motion (and the turns and speed changes that
     keep it) of an aircraft climbing or descending to the level of its vertical advice, that
     level. Also (O,): the level of each vertical advice held (NaN: none)."""
@@ -1203,11 +1207,22 @@ def _levels(advised: Advised, owners: IDX, has: BOOL, alt_lead_ft: F64, vs0: F64
     pres = np.where(toward, lvl, np.nan)
     level = np.repeat(pres[:, None], N_CAND, axis=1)
     vert = CAND_KIND == VERTICAL
-    level[:, vert] = alt_lead_ft[:, None] + CAND_DALT_FT[None, vert]
+    level[:, vert] = _flight_level(alt_lead_ft[:, None], CAND_DALT_FT[None, vert])
     level[:, COL_RESUME] = np.nan
     held = np.where(vertical, lvl, np.nan)
     level[:, COL_KEEP] = np.where(vertical, held, pres)
     return level, held
+
+
+def _flight_level(alt_ft: F64, change_ft: F64) -> F64:
+    """The level a change of `change_ft` from `alt_ft` ends at: the nearest multiple of
+    FLIGHT_LEVEL_FT to `alt_ft + change_ft` (a half-way altitude goes further, the way of the
+    change), so that a crew is told a flight level (24,500 ft climbing 1,000: FL260); a
+    change of 0 (level off) is where the aircraft is."""
+    target = alt_ft + change_ft
+    q = target / FLIGHT_LEVEL_FT
+    snapped = np.where(change_ft > 0.0, np.floor(q + 0.5), np.ceil(q - 0.5)) * FLIGHT_LEVEL_FT
+    return np.where(change_ft == 0.0, target, snapped)
 
 
 def _level_off(level_ft: F64, vs_fpm: F64, alt_lead_ft: F64) -> tuple[F64, F64]:
