@@ -558,3 +558,25 @@ def test_best_effort_separation_is_judged_with_each_level_off() -> None:
     assert np.allclose(got, want, atol=2e-4)  # sampled every 0.01 s
     straight = resolution._min_norm(pairs, wx, wy, np.zeros((k, 1)), j_vz - own_vz)[:, 0]
     assert np.count_nonzero(np.abs(straight - want) > 1e-2) > 30  # the case the levels make
+
+
+def test_level_with_an_aircraft_that_never_manoeuvres_either_vertical_sense_may_be_given() -> None:
+    """Z (last by id, vertical manoeuvres only) meets X head-on at its own level; X is in
+    distress (exempt: never asked). The id rule would send Z down, where Y (exempt too)
+    crosses 2,000 ft below; with no one to share a sense with, Z is told to climb (free,
+    coordinated), not left with no free manoeuvre."""
+    z = ("zzz", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
+    x = ("xxx", 0.0, 10.0 + 40.0 / 60.0, 30000.0, 270.0, 450.0, 0.0)
+    y = ("yyy", -20.0 / 60.0, 10.0 + 20.0 / 60.0, 28000.0, 0.0, 450.0, 0.0)
+    rows = [z, x, y]
+    a = np.array([r[1:] for r in rows], dtype=float)
+    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.array([0, 1, 1], np.int32),
+                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
+                    vs_fpm=a[:, 5], last_report_s=np.zeros(3), parties=("blue", "red"))
+    no = np.zeros(3, dtype=bool)
+    rules = AircraftRules(no, no.copy(), np.ones(3, dtype=bool), np.array([False, True, True]),
+                          np.zeros(3, np.int32))
+    res = resolve(snap, H2, rules)
+    assert list(res.owner) == [0]
+    assert res.status[0] == 0, "no free coordinated manoeuvre"
+    assert res.vs_fpm[0] > 0 and res.alt_ft is not None and res.alt_ft[0] >= 31000

@@ -28,7 +28,8 @@ head-on, or on one line, but for rounding) uses the right-hand perpendicular of 
 relative velocity (both turn right, as the rules of the air say for head-on
 encounters); |dz_cpa| < 1e-3 ft makes
 the aircraft first in the total order on ids (Python `str` order, i.e. code points, so
-ids equal but for case differ) climb and the other descend.
+ids equal but for case differ) climb and the other descend; level with an aircraft that
+never manoeuvres (exempt, or allowed nothing) either sense is coordinated.
 
 Choice. Each aircraft's recommended manoeuvre is its cheapest candidate that is
 allowed (by the agreement), free and coordinated with all its conflicts; failing
@@ -1007,8 +1008,9 @@ def resolve(
     # Senses from the present geometry of the pairs in conflict (candidate NONE).
     conflict_rows = rows0[hit[:, COL_NONE]]
     o_c, j_c, k_c = o_idx[conflict_rows], j_idx[conflict_rows], slot_b[conflict_rows]
+    fixed = rules.exempt | ~(rules.track | rules.speed | rules.vertical)
     sense_ok = _coordination(snap, pairs.take(conflict_rows), o_c, j_c, k_c, trk, gs, vs, cvx, cvy, cvz,
-                             (vx, vy, vz, vz_fts))
+                             (vx, vy, vz, vz_fts), fixed)
     coord = np.ones((o_count, N_CAND), dtype=bool)
     lasting = np.ones((o_count, N_CAND), dtype=bool)
     in_conflict = np.zeros(o_idx.size, dtype=bool)
@@ -1379,9 +1381,10 @@ def _allowed(snap: Snapshot, owners: IDX, rules: AircraftRules, has: BOOL, vs0: 
 
 def _coordination(snap: Snapshot, pairs: _Pairs, o_idx: IDX, j_idx: IDX, k_slot: IDX,
                   trk: F64, gs: F64, vs: F64, cvx: F64, cvy: F64, cvz: F64,
-                  present: tuple[F64, F64, F64, F64]) -> BOOL:
+                  present: tuple[F64, F64, F64, F64], fixed: BOOL | None = None) -> BOOL:
     """(K, C): candidate c of owner o does not move o towards the other aircraft's
-    position at closest approach (see the module's docstring for the tie rules)."""
+    position at closest approach (see the module's docstring for the tie rules; `fixed`,
+    (N,): aircraft that never manoeuvre)."""
     vx, vy, vz, vz_fts = present
     w = _project(vx[j_idx] - vx[o_idx], vy[j_idx] - vy[o_idx], vz[j_idx] - vz[o_idx], pairs)
     a = _dot(*w, *w)
@@ -1416,9 +1419,14 @@ def _coordination(snap: Snapshot, pairs: _Pairs, o_idx: IDX, j_idx: IDX, k_slot:
     dvz = vz_fts[j_idx] - vz_fts[o_idx]
     dzc = pairs.dz_ft + dvz * t_star
     first = snap.id[o_idx] < snap.id[j_idx]
-    dzc = np.where(np.abs(dzc) < TIE_FT, np.where(first, -1.0, 1.0), dzc)
+    tie_v = np.abs(dzc) < TIE_FT
+    dzc = np.where(tie_v, np.where(first, -1.0, 1.0), dzc)
     dvs = vs[k_slot] - snap.vs_fpm[o_idx][:, None]
     vert = np.where(np.isnan(dzc)[:, None], True, dvs * dzc[:, None] <= 0.0)
+    if fixed is not None:
+        # Level with an aircraft that never manoeuvres: no sense to share, either is
+        # coordinated (the one free is chosen, not the one the ids would give).
+        vert |= (tie_v & fixed[j_idx])[:, None]
     return np.asarray(horiz & vert)
 
 
