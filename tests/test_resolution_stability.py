@@ -257,3 +257,29 @@ def test_two_turns_chosen_together_last_against_each_other() -> None:
     assert res.track_deg[0] < 233.0 and res.track_deg[1] > 131.0  # each further in its sense
     flown = [(r[0], r[1], r[2], r[3], float(res.track_deg[k]), r[5], 0.0) for k, r in enumerate(rows)]
     assert _closest_nm(flown[0], flown[1], 450.0) >= 5.0
+
+
+def test_advice_no_longer_free_is_strengthened_in_one_step() -> None:
+    """O, told to turn left from 80 to 66 deg, is still turning (69 deg) when X (in
+    distress: never asked), head-on 4 NM right of O's advised path, makes 66 deg no longer
+    free. Candidates are steps from the track flown, so the smallest free one (59 deg) is
+    only 7 deg beyond the advice held: the aircraft of the 2-D benchmark were told a few
+    degrees more every few seconds (seed 1: 66, 64, 58, 54, 52, 50, 49, 46 deg in 18 s).
+    The new advice goes at least STRENGTHEN_DEG (10 deg) beyond the advice held, in one step."""
+    o: Row = ("ooo", 0.0, 10.0, 30000.0, 69.0, 450.0, 0.0)
+    brg, perp = math.radians(66.0), math.radians(156.0)
+    ahead_nm, off_nm = 30.0, 4.0
+    x: Row = ("xxx", (ahead_nm * math.cos(brg) + off_nm * math.cos(perp)) * NM,
+              10.0 + (ahead_nm * math.sin(brg) + off_nm * math.sin(perp)) * NM, 30000.0, 246.0, 450.0, 0.0)
+    nan = np.nan
+    advised = Advised(np.array([80.0, nan]), np.array([450.0, nan]), np.array([0.0, nan]), np.array([66.0, nan]),
+                      np.array([450.0, nan]), np.array([0.0, nan]), orig_alt_ft=np.array([30000.0, nan]),
+                      adv_kind=np.array([TRACK, NONE], np.int8), adv_alt_ft=np.full(2, nan),
+                      resuming=np.zeros(2, dtype=bool))
+    no = np.zeros(2, dtype=bool)
+    rules = AircraftRules(np.array([True, False]), no.copy(), no.copy(), np.array([False, True]),
+                          np.zeros(2, np.int32))
+    res = resolve(snap(0.0, [o, x]), MIN3, rules, advised)
+    assert list(res.owner) == [0] and res.status[0] == 0
+    assert not res.free[0, COL_KEEP]  # the advice held is no longer free
+    assert res.track_deg[0] <= 66.0 - 10.0  # left, a step at least beyond it

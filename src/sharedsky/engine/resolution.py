@@ -125,7 +125,14 @@ KEEP_BUFFER = 1.0
 BEST_EFFORT_KEEP = 0.1
 #: A new choice for an aircraft already advised: in the dimension and sense of its
 #: advisory, in another dimension, or reversing it (`_same_sense`).
-SAME_SENSE, OTHER_DIMENSION, REVERSED = 0, 1, 2
+SAME_SENSE, OTHER_DIMENSION, REVERSED, WEAK = 0, 1, 2, 3
+#: WEAK: a turn or speed change in the sense of the advice held that goes less than this
+#: far beyond it (deg; a fraction of the original speed). An aircraft whose advice is no
+#: longer free, told a few degrees more each time (candidates are steps from the velocity
+#: flown, mid-turn nearer the advice than the step), changed it again every few seconds;
+#: strengthening in one step, as TCAS strengthens, is preferred (weighed as no margin).
+STRENGTHEN_DEG = 10.0
+STRENGTHEN_GS_FRACTION = 0.1
 #: ... weighed in `_choose`'s unit `big` (not free 16, not coordinated 2, no margin 1/2,
 #: then 1/4 ...; costs below 1): a reversal below any margin, above any difference of
 #: cost; another dimension not penalised.
@@ -1355,6 +1362,13 @@ def _same_sense(advised: Advised, owners: IDX, trk: F64, gs: F64, vs: F64) -> ND
     kind_of_dim = np.array([TRACK, SPEED, VERTICAL])[dim]
     in_dim = CAND_KIND[None, :] == kind_of_dim[:, None]
     code = np.where(same, np.where(in_dim, SAME_SENSE, OTHER_DIMENSION), REVERSED)
+    # Beyond the advice held, in its sense: a step at least, or WEAK.
+    held = np.take_along_axis(np.nan_to_num(np.stack([_wrap180(a_trk - o_trk), a_gs - o_gs, a_vs - o_vs])),
+                              dim[None, :], axis=0)[0]
+    beyond = sgn[:, None] * (pick - held[:, None])
+    step = np.array([STRENGTHEN_DEG, 0.0, 0.0])[dim] + np.array([0.0, STRENGTHEN_GS_FRACTION, 0.0])[dim] * o_gs
+    weak = same & in_dim & ((CAND_KIND == TRACK) | (CAND_KIND == SPEED))[None, :] & (beyond < step[:, None])
+    code = np.where(weak, WEAK, code)
     return np.asarray(np.where(has[:, None], code, SAME_SENSE), dtype=np.int8)
 
 
@@ -1457,6 +1471,7 @@ def _choose(snap: Snapshot, owners: IDX, trk: F64, gs: F64, vs: F64, allowed: BO
             score = score + np.where(margin, 0.0, big / 2 ** (depth + 1))
         if same_sense is not None:
             score = (score + np.where(same_sense == REVERSED, REVERSED_WEIGHT * big, 0.0)
+                     + np.where(same_sense == WEAK, big / 2, 0.0)
                      + np.where(same_sense == OTHER_DIMENSION, OTHER_DIMENSION_WEIGHT * big, 0.0))
         # A vertical manoeuvre towards an aircraft in conflict is never given (two
         # aircraft must never be sent the same vertical sense); a turn may be, if no
