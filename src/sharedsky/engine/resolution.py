@@ -55,12 +55,16 @@ original one (late or not complying; KEEP_YIELDS_TO_RESUME): not against the ori
 velocity it would resume, since it resumes only once clear of the advice held, nor
 against the one it has half-way through its own manoeuvre. When the advice held is no
 longer free, a new choice prefers (below coordination and margin) the sense already
-advised (`_same_sense`).
+advised (`_same_sense`), and in that sense a turn or speed change at least STRENGTHEN_DEG
+(or STRENGTHEN_GS_FRACTION) beyond the advice held (weighed as a margin): strengthened in
+one step, not a few degrees more every few seconds.
 
 Joint resolution. After the first choice, up to ROUNDS further rounds judge every
 candidate also against the advice the neighbours now hold (accumulated over the rounds),
 so two aircraft manoeuvring at once do not turn into each other when a manoeuvre free of
-both exists.
+both exists; a choice that lasts (above) is judged lasting against the advice the aircraft
+in conflict now holds too, so that two turns each lasting against the other flying on do
+not together meet just past the look-ahead.
 
 Cost. The neighbours of each aircraft to advise come from the same uniform-grid broad
 phase as separation (boxes covering every candidate path), narrowed by `_apart` (an
