@@ -238,8 +238,9 @@ def test_two_turns_chosen_together_last_against_each_other() -> None:
     the other flying on is no longer lasting once both turn: they then meet 0.4 NM apart
     at 393 s, just past the look-ahead, and both advisories change again when the loss
     comes into it (the largest share of changes made again). The joint rounds judge
-    lasting against the neighbour's new advice too: flown together, the two advisories
-    keep them 5 NM apart over one and a half look-aheads."""
+    lasting against the neighbour's new advice too, whether or not that advice brings it
+    near within the look-ahead (at first only then: 1.4 NM at 600 s): flown together, the
+    two advisories keep them 5 NM apart over twice the look-ahead."""
     t_back = -10.0
     rows = []
     for ident, lat_nm, lon_nm, trk, gs in (("aaa", 0.0, 61.7, 233.0, 432.0), ("bbb", 1.455, 0.0, 131.0, 449.0)):
@@ -256,7 +257,7 @@ def test_two_turns_chosen_together_last_against_each_other() -> None:
     assert list(res.owner) == [0, 1] and all(res.status == 0)
     assert res.track_deg[0] < 233.0 and res.track_deg[1] > 131.0  # each further in its sense
     flown = [(r[0], r[1], r[2], r[3], float(res.track_deg[k]), r[5], 0.0) for k, r in enumerate(rows)]
-    assert _closest_nm(flown[0], flown[1], 450.0) >= 5.0
+    assert _closest_nm(flown[0], flown[1], 600.0) >= 5.0
 
 
 def test_advice_no_longer_free_is_strengthened_in_one_step() -> None:

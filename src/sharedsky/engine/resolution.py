@@ -1104,9 +1104,9 @@ def resolve(
         if not moving.any():
             break
         judged_j = np.where(moving, cj, judged_j).astype(np.int16)
-        mv = np.flatnonzero(moving)
-        sj, c = slot_j[mv], cj[mv]
-        mv = near_rows(mv, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c], level_s[sj, c])
+        mv_all = np.flatnonzero(moving)
+        sj, c = slot_j[mv_all], cj[mv_all]
+        mv = near_rows(mv_all, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c], level_s[sj, c])
         sj, c = slot_j[mv], cj[mv]
         judged[mv] = True
         block(mv, judge(mv, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c], level_s[sj, c]))
@@ -1116,7 +1116,9 @@ def resolve(
             # Lasting, too, against the advice the aircraft in conflict now holds: two
             # turns each lasting against the other flying on may together converge
             # slowly, and both would change again when the loss enters the look-ahead.
-            mc = mv[in_conflict[mv]]
+            # Every pair in conflict whose neighbour moved, not only those `_near` keeps:
+            # that test looks as far as the look-ahead, and lasting looks further.
+            mc = mv_all[in_conflict[mv_all]]
             if mc.size:
                 sjc, cc = slot_j[mc], cj[mc]
                 h_l = judge(mc, cvx[sjc, cc], cvy[sjc, cc], cvz[sjc, cc], own_vs_fts[sjc, cc], level_s[sjc, cc],
