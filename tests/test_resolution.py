@@ -367,7 +367,7 @@ def test_vertical_advice_names_a_flight_level_from_a_half_way_altitude() -> None
     from sharedsky.alerting.advisories import Rule
 
     policy = AdvisoryPolicy([Rule(p, (), False, False, True, 0, False, False) for p in (0, 1)])
-    snap = replace(head_on(alt_b=25000.0))
+    snap = head_on(alt_b=25000.0)
     snap.alt_ft[0] = 24500.0
     by_id = {e["icao24"]: e for e in AdvisoryTracker(H2, policy).step(snap)}
     low, high = by_id["aaa001"], by_id["bbb002"]

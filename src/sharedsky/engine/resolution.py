@@ -254,6 +254,11 @@ class AircraftRules:
     priority: NDArray[np.int32]
     gs_max_kt: F64 | None = None
 
+    @property
+    def fixed(self) -> BOOL:
+        """Aircraft that never manoeuvre: exempt, or allowed no manoeuvre at all."""
+        return self.exempt | ~(self.track | self.speed | self.vertical)
+
     @classmethod
     def everyone(cls, n: int, *, vertical: bool = True) -> AircraftRules:
         """Every manoeuvre allowed to every aircraft, all of equal priority."""
@@ -361,11 +366,9 @@ def _give_way(snap: Snapshot, a: IDX, b: IDX, rules: AircraftRules) -> BOOL:
     n = len(snap)
     must = np.zeros(n, dtype=bool)
     pa, pb = rules.priority[a], rules.priority[b]
-    ex_a, ex_b = rules.exempt[a], rules.exempt[b]
-    can_a = ~ex_a & (rules.track[a] | rules.speed[a] | rules.vertical[a])
-    can_b = ~ex_b & (rules.track[b] | rules.speed[b] | rules.vertical[b])
-    must[a[(pa <= pb) | ~can_b]] = True
-    must[b[(pb <= pa) | ~can_a]] = True
+    fixed = rules.fixed
+    must[a[(pa <= pb) | fixed[b]]] = True
+    must[b[(pb <= pa) | fixed[a]]] = True
     return must & ~rules.exempt
 
 
@@ -1019,9 +1022,8 @@ def resolve(
     # Senses from the present geometry of the pairs in conflict (candidate NONE).
     conflict_rows = rows0[hit[:, COL_NONE]]
     o_c, j_c, k_c = o_idx[conflict_rows], j_idx[conflict_rows], slot_b[conflict_rows]
-    fixed = rules.exempt | ~(rules.track | rules.speed | rules.vertical)
     sense_ok = _coordination(snap, pairs.take(conflict_rows), o_c, j_c, k_c, trk, gs, vs, cvx, cvy, cvz,
-                             (vx, vy, vz, vz_fts), fixed)
+                             (vx, vy, vz, vz_fts), rules.fixed)
     coord = np.ones((o_count, N_CAND), dtype=bool)
     lasting = np.ones((o_count, N_CAND), dtype=bool)
     in_conflict = np.zeros(o_idx.size, dtype=bool)
@@ -1264,20 +1266,18 @@ def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64,
     roots of one quadratic): evaluating at those instants gives it exactly."""
     t_end = np.broadcast_to(p.t_s[:, None], np.broadcast_shapes(wx.shape, p.rx[:, None].shape))
     zero = np.zeros(t_end.shape)
-    out = _min_norm_piece(p, wx, wy, wz, np.broadcast_to(p.dz_ft[:, None], t_end.shape), dvz_fts, zero, t_end)
+    dz0 = np.broadcast_to(p.dz_ft[:, None], t_end.shape)
     if own_vz_fts is None or own_level_s is None or j_level_s is None:
-        return out
+        return _min_norm_piece(p, wx, wy, wz, dz0, dvz_fts, zero, t_end)
+    # Where a level-off falls inside the look-ahead, the first piece ends there and the
+    # relative vertical speed changes: judge each piece on its own.
     s1 = np.minimum(own_level_s, j_level_s)
     s2 = np.maximum(own_level_s, j_level_s)
+    out = _min_norm_piece(p, wx, wy, wz, dz0, dvz_fts, zero, np.minimum(s1, t_end))
     fin1 = np.broadcast_to(np.isfinite(s1), t_end.shape)
     if not fin1.any():
         return out
-    # Where a level-off falls inside the look-ahead, the first piece ends there and the
-    # relative vertical speed changes: judge each piece on its own.
     j_vz = dvz_fts + own_vz_fts
-    first = _min_norm_piece(p, wx, wy, wz, np.broadcast_to(p.dz_ft[:, None], t_end.shape), dvz_fts, zero,
-                            np.where(fin1, np.minimum(s1, t_end), t_end))
-    out = np.where(fin1, first, out)
     t1 = np.where(fin1, np.minimum(s1, t_end), 0.0)
     z1 = p.dz_ft[:, None] + dvz_fts * t1
     r1 = np.where(own_level_s < j_level_s, j_vz, -own_vz_fts)  # after the first level-off
