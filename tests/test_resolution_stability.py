@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 
 from sharedsky.alerting.advisories import AdvisoryPolicy, AdvisoryTracker, Rule
-from sharedsky.engine.resolution import COL_KEEP, NONE, TRACK, Advised, AircraftRules, resolve
+from sharedsky.engine.resolution import (
+    CAND_KIND,
+    COL_KEEP,
+    NONE,
+    TRACK,
+    Advised,
+    AircraftRules,
+    resolve,
+)
 from sharedsky.engine.separation import Minima
 from sharedsky.ingest.snapshot import Snapshot
 
@@ -284,3 +292,72 @@ def test_advice_no_longer_free_is_strengthened_in_one_step() -> None:
     assert list(res.owner) == [0] and res.status[0] == 0
     assert not res.free[0, COL_KEEP]  # the advice held is no longer free
     assert res.track_deg[0] <= 66.0 - 10.0  # left, a step at least beyond it
+
+
+def _arc_flown(e0: np.ndarray, n0: np.ndarray, trk0: np.ndarray, gs_kt: np.ndarray, turn_deg: np.ndarray,
+               t_s: np.ndarray, lead_s: float, bank_deg: float = 25.0) -> tuple[np.ndarray, np.ndarray]:
+    """Where an aircraft is t_s after (rows, times) when it flies straight for `lead_s`, then
+    turns by `turn_deg` at `bank_deg` (the sim's crews), then flies on: along the arc, in
+    closed form (flat east/north NM)."""
+    v = gs_kt[:, None] / 3600.0
+    omega = np.radians(np.degrees(9.80665 * np.tan(np.radians(bank_deg)) / (gs_kt * 1852.0 / 3600.0)))[:, None]
+    radius = v / omega
+    sgn = np.sign(turn_deg)[:, None]
+    t_turn = np.radians(np.abs(turn_deg))[:, None] / omega
+    tau = np.clip(t_s - lead_s, 0.0, None)
+    in_turn = np.minimum(tau, t_turn)
+    after = tau - in_turn
+    phi = omega * in_turn  # turned so far
+    along = lead_s * v + radius * np.sin(phi)
+    across = radius * (1.0 - np.cos(phi))
+    h0 = np.radians(trk0)[:, None]
+    h1 = h0 + sgn * phi
+    e = e0[:, None] + np.sin(h0) * along + sgn * np.cos(h0) * across + np.sin(h1) * v * after
+    n = n0[:, None] + np.cos(h0) * along - sgn * np.sin(h0) * across + np.cos(h1) * v * after
+    return e, n
+
+
+def test_a_free_turn_flown_along_its_arc_keeps_the_minima() -> None:
+    # 400 crossing encounters on the equator, one level, turns only for A, B never asked:
+    # a turn chosen free (5.5 NM, the buffer) must keep 5 NM when A flies it as the crews
+    # do, after the lead time, along the arc at 25 deg of bank. Taken as straight for half
+    # the turn, then on the new track, a 90 deg turn at 450 kt ended 1.9 NM off the arc.
+    rng = np.random.default_rng(7)
+    n_enc = 400
+    rows: list[Row] = []
+    for k in range(n_enc):
+        lon = -170.0 + 0.85 * k
+        ha, hb = rng.uniform(0.0, 360.0), rng.uniform(0.0, 360.0)
+        va, vb = rng.uniform(350.0, 550.0), rng.uniform(350.0, 550.0)
+        t_cpa, miss = rng.uniform(40.0, 110.0), rng.uniform(0.0, 3.0)
+        ea, na = -math.sin(math.radians(ha)) * va * t_cpa / 3600.0, -math.cos(math.radians(ha)) * va * t_cpa / 3600.0
+        eb = -math.sin(math.radians(hb)) * vb * t_cpa / 3600.0 + math.cos(math.radians(hb)) * miss
+        nb = -math.cos(math.radians(hb)) * vb * t_cpa / 3600.0 - math.sin(math.radians(hb)) * miss
+        rows.append((f"a{k:04d}", na * NM, lon + ea * NM, 30000.0, ha, va, 0.0))
+        rows.append((f"b{k:04d}", nb * NM, lon + eb * NM, 30000.0, hb, vb, 0.0))
+    s = snap(0.0, rows)
+    a_rows = np.arange(0, 2 * n_enc, 2)
+    no = np.zeros(2 * n_enc, dtype=bool)
+    turns_only = no.copy()
+    turns_only[a_rows] = True
+    rules = AircraftRules(turns_only, no.copy(), no.copy(), ~turns_only, np.zeros(2 * n_enc, np.int32))
+    minima = Minima.uniform(3, 5.0, 1000.0, 120.0)
+    res = resolve(s, minima, rules, lead_s=5.0)
+    sep0 = np.hypot(s.lon_deg[res.owner] - s.lon_deg[res.owner + 1], s.lat_deg[res.owner] - s.lat_deg[res.owner + 1]) / NM
+    # Not already within the minima (near-parallel tracks): then any turn that opens is free.
+    turned = (res.status <= 1) & (CAND_KIND[res.choice] == TRACK) & (sep0 > 7.0)
+    own = res.owner[turned]
+    assert own.size > 150, "most encounters need a turn"
+    mid_lon = (s.lon_deg[own] + s.lon_deg[own + 1]) / 2.0
+    e_a, n_a = (s.lon_deg[own] - mid_lon) / NM, s.lat_deg[own] / NM
+    e_b, n_b = (s.lon_deg[own + 1] - mid_lon) / NM, s.lat_deg[own + 1] / NM
+    t = np.arange(0.0, 120.0 + 1e-9, 0.25)[None, :]
+    turn = (res.track_deg[turned] - s.track_deg[own] + 180.0) % 360.0 - 180.0
+    ea_t, na_t = _arc_flown(e_a, n_a, s.track_deg[own], s.gs_kt[own], turn, t, 5.0)
+    hb = np.radians(s.track_deg[own + 1])[:, None]
+    vb = s.gs_kt[own + 1][:, None] / 3600.0
+    d = np.hypot(e_b[:, None] + np.sin(hb) * vb * t - ea_t, n_b[:, None] + np.cos(hb) * vb * t - na_t).min(axis=1)
+    big = np.abs(turn) >= 45.0
+    assert big.sum() > 20, "large turns are exercised"
+    worst = int(np.argmin(d))
+    assert d.min() >= 5.0, f"{(d < 5.0).sum()} free turns lose 5 NM flown: {d.min():.2f} NM, turn {turn[worst]:.0f} deg"

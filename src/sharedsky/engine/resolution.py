@@ -4,10 +4,11 @@ alike.
 
 Pure functions over one snapshot; no I/O, no clock.
 
-Manoeuvres. Each candidate is one change of the aircraft's velocity, flown straight
-after a lead time (`lead_s`, the crew's reaction: until then every aircraft keeps its
-present velocity) and the time the change takes to establish (half a turn at BANK_DEG,
-half a speed change at ACCEL_KT_S, flown at the present velocity meanwhile): a new track (present track +/- 5..90 deg in 5 deg steps), a new
+Manoeuvres. Each candidate is one change of the aircraft's velocity, flown after a lead
+time (`lead_s`, the crew's reaction: until then every aircraft keeps its present
+velocity) as the crews fly it (`_flown`: a turn along its arc at BANK_DEG, as ARC_CHORDS
+chords; a speed change at ACCEL_KT_S), and also as if at once (so that an aircraft turning
+tighter is judged too): a new track (present track +/- 5..90 deg in 5 deg steps), a new
 ground speed (present x 0.8, 0.9, 1.1, 1.2) or a level change (to the flight level nearest 1,000 ft at 1,000 ft/min
 or 2,000 ft at 2,000 ft/min, up or down, then level; or level off where it is): two
 segments, judged as flown, not a climb for as long as the advice lasts. A candidate is
@@ -678,15 +679,61 @@ def _v_segments(d0: F64, unk: BOOL, j_vz: F64, j_level_s: F64, own_vz: F64, own_
     return out
 
 
+#: A turn is judged as flown along its arc, as this many chords (`_flown`).
+ARC_CHORDS = 3
+
+
+@dataclass(frozen=True)
+class _Flown:
+    """How the owner flies each candidate (O, C): the ARC_CHORDS pieces of its manoeuvre,
+    piece k until `t_s * (k + 1) / ARC_CHORDS` after the lead time, as its present velocity
+    minus the velocity of the piece (NM/s, east and north: `d_e[k]`, `d_n[k]`), then the
+    candidate's velocity."""
+
+    d_e: F64  # (ARC_CHORDS, O, C)
+    d_n: F64
+    t_s: F64  # (O, C)
+
+    def take(self, rows: IDX) -> _Flown:
+        return _Flown(self.d_e[:, rows], self.d_n[:, rows], self.t_s[rows])
+
+
+def _flown(trk0_deg: F64, gs0_kt: F64, trk_deg: F64, gs_kt: F64) -> _Flown:
+    """The candidates (O, C) of aircraft flying (trk0_deg, gs0_kt) (O,) as they are flown: a
+    turn along the arc of radius v^2 / (g tan BANK_DEG), as ARC_CHORDS chords (each over an
+    equal part of the turn, at the speed that covers the chord in that time), so that the
+    aircraft is where the arc puts it once the turn is over and, meanwhile, within
+    1 - cos(turn / (2 ARC_CHORDS)) radii of it (a 90 deg turn at 450 kt: 0.22 NM; straight
+    for half the turn then on the new track, as before, put it 1.9 NM off, for good); a speed
+    change at ACCEL_KT_S, at the mean of the two speeds. A manoeuvre of both turns through
+    it over the longer of the two times."""
+    rate_deg_s = np.degrees(G_MS2 * np.tan(np.radians(BANK_DEG)) / np.maximum(gs0_kt * MS_PER_KT, 1.0))
+    turn_deg = _wrap180(trk_deg - trk0_deg[:, None])
+    t_s = np.maximum(np.abs(turn_deg) / rate_deg_s[:, None], np.abs(gs_kt - gs0_kt[:, None]) / ACCEL_KT_S)
+    q = np.radians(np.abs(turn_deg)) / (2.0 * ARC_CHORDS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sinc = np.where(q > 0.0, np.sin(q) / q, 1.0)
+    chord_nm_s = (gs0_kt[:, None] + gs_kt) / 2.0 * sinc / 3600.0
+    v0 = gs0_kt[:, None] / 3600.0
+    e0 = v0 * np.sin(np.radians(trk0_deg))[:, None]
+    n0 = v0 * np.cos(np.radians(trk0_deg))[:, None]
+    d_e, d_n = [], []
+    for k in range(ARC_CHORDS):
+        h = np.radians(trk0_deg[:, None] + turn_deg * ((2 * k + 1) / (2.0 * ARC_CHORDS)))
+        d_e.append(e0 - chord_nm_s * np.sin(h))
+        d_n.append(n0 - chord_nm_s * np.cos(h))
+    return _Flown(np.stack(d_e), np.stack(d_n), t_s)
+
+
 def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_level_s: F64,
-          j_level_s: F64, col_factor: F64, lag_s: F64) -> BOOL:
+          j_level_s: F64, col_factor: F64, flown: _Flown) -> BOOL:
     """For relative velocities (K, C) of the candidate grid: loss of separation within
     the look-ahead, the minima of candidate c times col_factor[c], the owner flying its
-    present velocity for lag_s[k, c] more seconds before the candidate's (its turn or
-    speed change under way), or not (the candidate must be free either way: the turn
-    flown lies between the two). Vertically the owner flies own_vz_fts[k, c] until
-    own_level_s[k, c] and the neighbour j_vz_fts[k] until j_level_s[k], each level after
-    (a level change flown as two segments, `_v_segments`).
+    manoeuvre as `flown` models it (its turn as two chords of the arc, then the new
+    velocity), or at once (the candidate must be free either way: an aircraft that turns
+    tighter than BANK_DEG flies between the two). Vertically the owner flies
+    own_vz_fts[k, c] until own_level_s[k, c] and the neighbour j_vz_fts[k] until
+    j_level_s[k], each level after (a level change flown as two segments, `_v_segments`).
 
     Horizontal manoeuvres keep the present vertical motion and vertical ones the present
     horizontal velocity, so the turns and speed changes are solved only for rows whose
@@ -701,19 +748,32 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
     unknown = np.isnan(dz)
     jvz, jlev = j_vz_fts[:, None], j_level_s[:, None]
 
-    def h_intervals(rows: IDX | slice, cols: slice) -> tuple[F64, F64, F64, F64, BOOL]:
-        """Horizontal intervals of columns `cols`: after the lag, from the end of the
-        lead, and whether the range is not shrinking."""
-        we, wn, lag = w_e[rows, cols], w_n[rows, cols], lag_s[rows, cols]
+    HSeg = tuple[F64, F64]
+
+    def h_intervals(rows: IDX | slice, cols: slice) -> tuple[list[HSeg], BOOL]:
+        """Horizontal intervals of columns `cols`, each clipped to its piece of the path
+        (the two chords of the turn, then the new velocity; and the new velocity at
+        once), and whether the range is not shrinking (the new velocity at once)."""
+        we, wn = w_e[rows, cols], w_n[rows, cols]
+        t_all = flown.t_s[rows, cols]
         r_e, r_n = re0[rows], rn0[rows]
-        re = r_e + w_e[rows, :1] * lag  # column 0 (the present velocity) during the lag
-        rn = r_n + w_n[rows, :1] * lag
-        h = p.h_nm[rows, None] * col_factor[cols][None, :]
-        a = we * we + wn * wn
-        h_lo, h_hi = _open_interval_horizontal(a, re * we + rn * wn, re * re + rn * rn - h * h)
-        b0 = r_e * we + r_n * wn
-        i_lo, i_hi = _open_interval_horizontal(a, b0, r_e * r_e + r_n * r_n - h * h)
-        return h_lo + lag, h_hi + lag, i_lo, i_hi, b0 >= 0.0
+        hh = p.h_nm[rows, None] * col_factor[cols][None, :]
+        hh2 = hh * hh
+
+        def iv(xe: F64, xn: F64, ve: F64, vn: F64) -> HSeg:
+            return _open_interval_horizontal(ve * ve + vn * vn, xe * ve + xn * vn, xe * xe + xn * xn - hh2)
+
+        segs = [iv(r_e, r_n, we, wn)]
+        xe, xn, t0 = r_e, r_n, np.zeros(t_all.shape)
+        for c in range(ARC_CHORDS):
+            t1 = t_all * ((c + 1) / ARC_CHORDS)
+            ae, an = w_e[rows, :1] + flown.d_e[c][rows, cols], w_n[rows, :1] + flown.d_n[c][rows, cols]
+            lo, hi = iv(xe, xn, ae, an)
+            segs.append((np.maximum(lo + t0, t0), np.minimum(hi + t0, t1)))
+            xe, xn, t0 = xe + ae * (t1 - t0), xn + an * (t1 - t0), t1
+        lo, hi = iv(xe, xn, we, wn)
+        segs.append((np.maximum(lo + t0, t0), hi + t0))
+        return segs, r_e * we + r_n * wn >= 0.0
 
     Seg = tuple[F64, F64, BOOL]
 
@@ -726,49 +786,54 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
     def take(v: list[Seg], rows: IDX | slice, cols: slice) -> list[Seg]:
         return [(a[rows, cols], b[rows, cols], c[rows, cols]) for a, b, c in v]
 
-    def combine(h: tuple[F64, F64, F64, F64, BOOL], vs: list[Seg], lag: F64,
-                n: tuple[F64, F64], te: F64) -> BOOL:
-        """Loss of separation of horizontal intervals `h` with vertical ones `vs` (either
+    def combine(h: tuple[list[HSeg], BOOL], vs: list[Seg], n: tuple[F64, F64], te: F64) -> BOOL:
+        """Loss of separation of horizontal pieces `h` with vertical ones `vs` (either
         may be the present velocity's single column). Already inside (or bound to be by
-        the end of the lead time), a manoeuvre cannot be free of that, so it is judged by
-        whether it closes on neither axis (range and height difference not shrinking):
-        then the separation never gets smaller (until a level-off: a later piece)."""
-        h_lo, h_hi, i_lo, i_hi, h_open = h
+        the end of the lead time: `n`, the present velocity's interval), a manoeuvre
+        cannot be free of that, so it is judged by whether it closes on neither axis
+        (range and height difference not shrinking): then the separation never gets
+        smaller (until a level-off: a later piece)."""
+        h_segs, h_open = h
         n_lo, n_hi = n
         out: BOOL | None = None
         for vlo, vhi, v_open in vs:
-            hit = np.maximum(np.maximum(h_lo, vlo), lag) < np.minimum(np.minimum(h_hi, vhi), te)
-            hit |= np.maximum(np.maximum(i_lo, vlo), 0.0) < np.minimum(np.minimum(i_hi, vhi), te)
-            hit |= np.maximum(np.maximum(n_lo, vlo), 0.0) < np.minimum(np.minimum(n_hi, vhi), np.minimum(lag, te))
+            lo_v, hi_v = np.maximum(vlo, 0.0), np.minimum(vhi, te)
+            hit: BOOL | None = None
+            for h_lo, h_hi in h_segs:
+                one = np.maximum(h_lo, lo_v) < np.minimum(h_hi, hi_v)
+                hit = one if hit is None else hit | one
+            assert hit is not None
             inside = (n_lo < 0.0) & (n_hi > 0.0) & (vlo < 0.0) & (vhi > 0.0)
             hit = np.asarray(np.where(inside, ~(h_open & v_open), hit))
             out = hit if out is None else out | hit
         assert out is not None
         return out
 
+    def at_once(h: tuple[list[HSeg], BOOL], cols: slice) -> tuple[list[HSeg], BOOL]:
+        """The present velocity's columns: flown at once, no turn."""
+        return [(h[0][0][0][:, cols], h[0][0][1][:, cols])], h[1][:, cols]
+
     out = np.zeros((k, N_CAND), dtype=bool)
     all_rows = slice(None)
     h3 = h_intervals(all_rows, slice(0, 3))  # present, resume, keep
     v3 = v_intervals(all_rows, V_COLS[:3])
-    n = (h3[0][:, :1], h3[1][:, :1])  # the present velocity (no lag)
-    h0 = tuple(x[:, :1] for x in h3)
+    n = (h3[0][0][0][:, :1], h3[0][0][1][:, :1])  # the present velocity
+    h0 = at_once(h3, slice(0, 1))
     v0 = take(v3, all_rows, slice(0, 1))
-    lag3 = lag_s[:, :3]
-    out[:, :1] = combine(h0, v0, lag3[:, :1], n, t_end)  # type: ignore[arg-type]
-    out[:, 1:3] = combine(tuple(x[:, 1:3] for x in h3), take(v3, all_rows, slice(1, 3)),  # type: ignore[arg-type]
-                          lag3[:, 1:3], n, t_end)
+    out[:, :1] = combine(h0, v0, n, t_end)
+    out[:, 1:3] = combine(([(a[:, 1:3], b[:, 1:3]) for a, b in h3[0]], h3[1][:, 1:3]),
+                          take(v3, all_rows, slice(1, 3)), n, t_end)
     te0 = p.t_s
     v_clear = np.logical_and.reduce([_clear(lo[:, 0], hi[:, 0], te0) for lo, hi, _ in v0])
-    h_clear = _clear(n[0][:, 0], n[1][:, 0], te0) & _clear(h3[2][:, 0], h3[3][:, 0], te0)
+    h_clear = _clear(n[0][:, 0], n[1][:, 0], te0)
     rh = np.flatnonzero(~v_clear)
     if rh.size and nh > 3:
         hh = h_intervals(rh, slice(3, nh))
-        out[rh, 3:nh] = combine(hh, take(v0, rh, slice(None)), lag_s[rh, 3:nh],
-                                (n[0][rh], n[1][rh]), t_end[rh])
+        out[rh, 3:nh] = combine(hh, take(v0, rh, slice(None)), (n[0][rh], n[1][rh]), t_end[rh])
     rv = np.flatnonzero(~h_clear)
     if rv.size:
         vv = v_intervals(rv, V_COLS[3:])
-        out[rv, nh:] = combine(tuple(x[rv] for x in h0), vv, lag_s[rv, :1],  # type: ignore[arg-type]
+        out[rv, nh:] = combine(([(a[rv], b[rv]) for a, b in h0[0]], h0[1][rv]), vv,
                                (n[0][rv], n[1][rv]), t_end[rv])
     return out & (~unknown | p.alt_unknown_h[:, None])
 
@@ -942,7 +1007,7 @@ def resolve(
         ie = _dot(ivx, ivy, ivz, *east)
         i_n = _dot(ivx, ivy, ivz, *north)
         return _hits(plane, ie[:, None] - own_e[ks], i_n[:, None] - own_n[ks], own_vs_fts[ks], ivs,
-                     level_s[ks], ilev, col_factor, lag_s[ks])
+                     level_s[ks], ilev, col_factor, flown_all.take(ks))
 
     # Hysteresis: advice already given is kept while it stays free of the agreed minima
     # times KEEP_BUFFER, less than the buffer required to choose it, so that it is not
@@ -950,11 +1015,9 @@ def resolve(
     col_factor = np.ones(N_CAND)
     col_factor[COL_KEEP] = min(KEEP_BUFFER / buffer, 1.0) if buffer > 0 else 1.0
 
-    # The time a candidate takes to establish (half the turn at BANK_DEG, half the speed
-    # change at ACCEL_KT_S), flown at the present velocity meanwhile.
-    rate_deg_s = np.degrees(G_MS2 * np.tan(np.radians(BANK_DEG)) / np.maximum(gs0 * MS_PER_KT, 1.0))
-    lag_s = (np.abs(_wrap180(trk - trk0[:, None])) / (2.0 * rate_deg_s[:, None])
-             + np.abs(gs - gs0[:, None]) / (2.0 * ACCEL_KT_S))
+    # How each candidate is flown: its turn along the arc at BANK_DEG (as two chords), its
+    # speed change at ACCEL_KT_S (`_flown`).
+    flown_all = _flown(trk0, gs0, trk, gs)
 
     blocked = np.zeros((o_count, N_CAND), dtype=bool)
 
