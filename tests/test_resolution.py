@@ -580,3 +580,52 @@ def test_level_with_an_aircraft_that_never_manoeuvres_either_vertical_sense_may_
     assert list(res.owner) == [0]
     assert res.status[0] == 0, "no free coordinated manoeuvre"
     assert res.vs_fpm[0] > 0 and res.alt_ft is not None and res.alt_ft[0] >= 31000
+
+
+def test_best_effort_takes_the_most_separation_not_any_coordinated_manoeuvre() -> None:
+    """Already inside the minima (nothing free), A (turns and speed changes only; B never
+    asked, flying on) is given the manoeuvre that leaves the most separation, a coordinated
+    one weighed as leaving BEST_EFFORT_COORD more: measured independently over every
+    candidate (`min_norm`), in 2,000 encounters, never more than that below the best. Taken
+    first whatever it left, a coordinated speed change leaving 0.38 of the minima replaced a
+    turn leaving 0.85 (2-D 25 seed 1), and the turn came back when the sense at closest
+    approach, ill-defined that close, flipped."""
+    rng = np.random.default_rng(11)
+    k = 2000
+    lat_c = np.repeat(np.linspace(-50.0, 50.0, 50), 40)
+    lon_c = np.tile(np.linspace(-150.0, 150.0, 40), 50)
+    rng_nm, brg = rng.uniform(1.0, 4.5, k), rng.uniform(0.0, 360.0, k)
+    lat_b = lat_c + rng_nm * np.cos(np.radians(brg)) / NM_PER_DEG
+    lon_b = lon_c + rng_nm * np.sin(np.radians(brg)) / (NM_PER_DEG * np.cos(np.radians(lat_c)))
+    n = 2 * k
+    snap = Snapshot(
+        t_s=0.0, id=np.concatenate([np.char.mod("a%05d", np.arange(k)), np.char.mod("b%05d", np.arange(k))]),
+        party=np.r_[np.zeros(k), np.ones(k)].astype(np.int32),
+        lat_deg=np.r_[lat_c, lat_b], lon_deg=np.r_[lon_c, lon_b], alt_ft=np.full(n, 30000.0),
+        track_deg=rng.uniform(0.0, 360.0, n), gs_kt=rng.uniform(380.0, 480.0, n), vs_fpm=np.zeros(n),
+        last_report_s=np.zeros(n), parties=("a", "b"))
+    a_side = np.r_[np.ones(k, bool), np.zeros(k, bool)]
+    rules = AircraftRules(a_side, a_side.copy(), np.zeros(n, bool), ~a_side, np.zeros(n, np.int32))
+    res = resolve(snap, MIN, rules, buffer=1.1, lead_s=LEAD_S)
+    worst = res.status == 2
+    own = res.owner[worst]
+    assert own.size > 100, "many encounters leave nothing free"
+    # Separation each candidate of A would leave (present velocity for the lead time, then
+    # the candidate, B flying on), measured independently.
+    cands = np.flatnonzero((CAND_KIND == TRACK) | (CAND_KIND == resolution.SPEED))
+    seps = np.empty((own.size, cands.size))
+    for m, c in enumerate(cands):
+        trk, gs = snap.track_deg.copy(), snap.gs_kt.copy()
+        trk[own] = (trk[own] + CAND_DTRK_DEG[c]) % 360.0
+        gs[own] = gs[own] * resolution.CAND_GS_FACTOR[c]
+        seps[:, m] = min_norm(snap, own, own + k, trk, gs, snap.vs_fpm)
+    trk, gs = snap.track_deg.copy(), snap.gs_kt.copy()
+    trk[own], gs[own] = res.track_deg[worst], res.gs_kt[worst]
+    given = min_norm(snap, own, own + k, trk, gs, snap.vs_fpm)
+    before = min_norm(snap, own, own + k, snap.track_deg, snap.gs_kt, snap.vs_fpm)
+    best = np.maximum(seps.max(axis=1), before)
+    short = best - given
+    assert (given >= before - 1e-3).all(), "never less than flying on"
+    assert short.max() <= resolution.BEST_EFFORT_COORD + 2e-3, (
+        f"{(short > resolution.BEST_EFFORT_COORD + 2e-3).sum()} of {own.size} best efforts leave up to "
+        f"{short.max():.2f} of the minima less than another manoeuvre")
