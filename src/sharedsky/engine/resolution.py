@@ -34,7 +34,9 @@ never manoeuvres (exempt, or allowed nothing) either sense is coordinated.
 
 Choice. Each aircraft's recommended manoeuvre is its cheapest candidate that is
 allowed (by the agreement), free and coordinated with all its conflicts; failing
-that, free; failing that, the one whose worst intrusion is shallowest. Among free
+that, free; failing that (best effort), the one whose worst intrusion is shallowest among
+those that leave no pair less separated than flying on, a coordinated one or the advice
+held counted as leaving BEST_EFFORT_COORD or BEST_EFFORT_KEEP more. Among free
 candidates, one that stays clear of the aircraft in conflict over LASTING_FACTOR times the
 look-ahead comes first (on slowly converging tracks the smallest free turn only moves the
 loss past the look-ahead, and the advice would change again when it comes back into it),
