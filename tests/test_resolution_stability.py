@@ -300,7 +300,7 @@ def _arc_flown(e0: np.ndarray, n0: np.ndarray, trk0: np.ndarray, gs_kt: np.ndarr
     turns by `turn_deg` at `bank_deg` (the sim's crews), then flies on: along the arc, in
     closed form (flat east/north NM)."""
     v = gs_kt[:, None] / 3600.0
-    omega = np.radians(np.degrees(9.80665 * np.tan(np.radians(bank_deg)) / (gs_kt * 1852.0 / 3600.0)))[:, None]
+    omega = (9.80665 * np.tan(np.radians(bank_deg)) / (gs_kt * 1852.0 / 3600.0))[:, None]  # rad/s
     radius = v / omega
     sgn = np.sign(turn_deg)[:, None]
     t_turn = np.radians(np.abs(turn_deg))[:, None] / omega

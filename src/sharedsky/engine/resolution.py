@@ -739,7 +739,7 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
           j_level_s: F64, col_factor: F64, flown: _Flown) -> BOOL:
     """For relative velocities (K, C) of the candidate grid: loss of separation within
     the look-ahead, the minima of candidate c times col_factor[c], the owner flying its
-    manoeuvre as `flown` models it (its turn as two chords of the arc, then the new
+    manoeuvre as `flown` models it (its turn as ARC_CHORDS chords of the arc, then the new
     velocity), or at once (the candidate must be free either way: an aircraft that turns
     tighter than BANK_DEG flies between the two). Vertically the owner flies
     own_vz_fts[k, c] until own_level_s[k, c] and the neighbour j_vz_fts[k] until
@@ -762,8 +762,8 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
 
     def h_intervals(rows: IDX | slice, cols: slice) -> tuple[list[HSeg], BOOL]:
         """Horizontal intervals of columns `cols`, each clipped to its piece of the path
-        (the two chords of the turn, then the new velocity; and the new velocity at
-        once), and whether the range is not shrinking (the new velocity at once)."""
+        (the new velocity at once first; then the chords of the turn, then the new
+        velocity), and whether the range is not shrinking (the new velocity at once)."""
         we, wn = w_e[rows, cols], w_n[rows, cols]
         t_all = flown.t_s[rows, cols]
         r_e, r_n = re0[rows], rn0[rows]
@@ -819,19 +819,16 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
         assert out is not None
         return out
 
-    def at_once(h: tuple[list[HSeg], BOOL], cols: slice) -> tuple[list[HSeg], BOOL]:
-        """The present velocity's columns: flown at once, no turn."""
-        return [(h[0][0][0][:, cols], h[0][0][1][:, cols])], h[1][:, cols]
-
     out = np.zeros((k, N_CAND), dtype=bool)
     all_rows = slice(None)
     h3 = h_intervals(all_rows, slice(0, 3))  # present, resume, keep
     v3 = v_intervals(all_rows, V_COLS[:3])
-    n = (h3[0][0][0][:, :1], h3[0][0][1][:, :1])  # the present velocity
-    h0 = at_once(h3, slice(0, 1))
+    (now_lo, now_hi), h_open3 = h3[0][0], h3[1]  # each column flown at once
+    n = (now_lo[:, :1], now_hi[:, :1])  # the present velocity
+    h0: tuple[list[HSeg], BOOL] = ([n], h_open3[:, :1])  # it has no turn to fly
     v0 = take(v3, all_rows, slice(0, 1))
     out[:, :1] = combine(h0, v0, n, t_end)
-    out[:, 1:3] = combine(([(a[:, 1:3], b[:, 1:3]) for a, b in h3[0]], h3[1][:, 1:3]),
+    out[:, 1:3] = combine(([(a[:, 1:3], b[:, 1:3]) for a, b in h3[0]], h_open3[:, 1:3]),
                           take(v3, all_rows, slice(1, 3)), n, t_end)
     te0 = p.t_s
     v_clear = np.logical_and.reduce([_clear(lo[:, 0], hi[:, 0], te0) for lo, hi, _ in v0])
@@ -1025,7 +1022,7 @@ def resolve(
     col_factor = np.ones(N_CAND)
     col_factor[COL_KEEP] = min(KEEP_BUFFER / buffer, 1.0) if buffer > 0 else 1.0
 
-    # How each candidate is flown: its turn along the arc at BANK_DEG (as two chords), its
+    # How each candidate is flown: its turn along the arc at BANK_DEG (ARC_CHORDS chords), its
     # speed change at ACCEL_KT_S (`_flown`).
     flown_all = _flown(trk0, gs0, trk, gs)
 
