@@ -94,6 +94,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sharedsky.engine.geo import MEAN_RADIUS_NM, ecef_nm, up_vectors, velocity_ecef_nm_s
+from sharedsky.engine.parallel import by_rows
 from sharedsky.engine.separation import (
     Minima,
     _open_interval_horizontal,
@@ -500,7 +501,7 @@ class _Pairs:
     t_s: F64
     alt_unknown_h: BOOL
 
-    def take(self, rows: IDX) -> _Pairs:
+    def take(self, rows: IDX | slice) -> _Pairs:
         return _Pairs(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
 
@@ -520,7 +521,7 @@ class _Reach:
     vz_fts: F64
     advised: BOOL
 
-    def take(self, rows: IDX) -> _Reach:
+    def take(self, rows: IDX | slice) -> _Reach:
         return _Reach((self.fwd[0][rows], self.fwd[1][rows], self.fwd[2][rows]), self.s_nm_s[rows],
                       [(a[rows], b[rows], c[rows]) for a, b, c in self.lines], self.v_fts[rows],
                       self.dz_slack_ft[rows], self.vz_fts[rows], self.advised[rows])
@@ -704,9 +705,6 @@ class _Flown:
     d_n: F64
     t_s: F64  # (O, C)
 
-    def take(self, rows: IDX) -> _Flown:
-        return _Flown(self.d_e[:, rows], self.d_n[:, rows], self.t_s[rows])
-
 
 def _flown(trk0_deg: F64, gs0_kt: F64, trk_deg: F64, gs_kt: F64) -> _Flown:
     """The candidates (O, C) of aircraft flying (trk0_deg, gs0_kt) (O,) as they are flown: a
@@ -736,7 +734,7 @@ def _flown(trk0_deg: F64, gs0_kt: F64, trk_deg: F64, gs_kt: F64) -> _Flown:
 
 
 def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_level_s: F64,
-          j_level_s: F64, col_factor: F64, flown: _Flown) -> BOOL:
+          j_level_s: F64, col_factor: F64, flown: _Flown, fk: IDX) -> BOOL:
     """For relative velocities (K, C) of the candidate grid: loss of separation within
     the look-ahead, the minima of candidate c times col_factor[c], the owner flying its
     manoeuvre as `flown` models it (its turn as ARC_CHORDS chords of the arc, then the new
@@ -744,6 +742,7 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
     tighter than BANK_DEG flies between the two). Vertically the owner flies
     own_vz_fts[k, c] until own_level_s[k, c] and the neighbour j_vz_fts[k] until
     j_level_s[k], each level after (a level change flown as two segments, `_v_segments`).
+    Row k's owner is row fk[k] of `flown` (only the columns solved are taken from it).
 
     Horizontal manoeuvres keep the present vertical motion and vertical ones the present
     horizontal velocity, so the turns and speed changes are solved only for rows whose
@@ -765,25 +764,32 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
         (the new velocity at once first; then the chords of the turn, then the new
         velocity), and whether the range is not shrinking (the new velocity at once)."""
         we, wn = w_e[rows, cols], w_n[rows, cols]
-        t_all = flown.t_s[rows, cols]
+        fr = fk[rows]
+        t_all = flown.t_s[fr, cols]
         r_e, r_n = re0[rows], rn0[rows]
         hh = p.h_nm[rows, None] * col_factor[cols][None, :]
         hh2 = hh * hh
 
-        def iv(xe: F64, xn: F64, ve: F64, vn: F64) -> HSeg:
-            return _open_interval_horizontal(ve * ve + vn * vn, xe * ve + xn * vn, xe * xe + xn * xn - hh2)
+        def c_at(xe: F64, xn: F64) -> F64:
+            return xe * xe + xn * xn - hh2
 
-        segs = [iv(r_e, r_n, we, wn)]
+        # The new velocity at once and on the final piece share |w|^2; at once and the
+        # first chord share the starting point's term.
+        a_w = we * we + wn * wn
+        b_now = r_e * we + r_n * wn
+        c_now = c_at(r_e, r_n)
+        segs = [_open_interval_horizontal(a_w, b_now, c_now)]
         xe, xn, t0 = r_e, r_n, np.zeros(t_all.shape)
         for c in range(ARC_CHORDS):
             t1 = t_all * ((c + 1) / ARC_CHORDS)
-            ae, an = w_e[rows, :1] + flown.d_e[c][rows, cols], w_n[rows, :1] + flown.d_n[c][rows, cols]
-            lo, hi = iv(xe, xn, ae, an)
+            ae, an = w_e[rows, :1] + flown.d_e[c][fr, cols], w_n[rows, :1] + flown.d_n[c][fr, cols]
+            lo, hi = _open_interval_horizontal(ae * ae + an * an, xe * ae + xn * an,
+                                               c_now if c == 0 else c_at(xe, xn))
             segs.append((np.maximum(lo + t0, t0), np.minimum(hi + t0, t1)))
             xe, xn, t0 = xe + ae * (t1 - t0), xn + an * (t1 - t0), t1
-        lo, hi = iv(xe, xn, we, wn)
+        lo, hi = _open_interval_horizontal(a_w, xe * we + xn * wn, c_at(xe, xn))
         segs.append((np.maximum(lo + t0, t0), hi + t0))
-        return segs, r_e * we + r_n * wn >= 0.0
+        return segs, b_now >= 0.0
 
     Seg = tuple[F64, F64, BOOL]
 
@@ -983,8 +989,12 @@ def resolve(
         the owner."""
         every = rows.size == o_idx.size  # all rows, in order: no copy
         pr = pairs if every else pairs.take(rows)
+        rc = reach if every else reach.take(rows)
         jv = _project(ivx, ivy, ivz, pr)
-        return rows[_near(pr, reach if every else reach.take(rows), jv, ivs, ilev)]
+
+        def part(s: slice) -> BOOL:
+            return _near(pr.take(s), rc.take(s), (jv[0][s], jv[1][s], jv[2][s]), ivs[s], ilev[s])
+        return rows[by_rows(part, rows.size)]
 
     # Candidates are judged in the east/north plane of the aircraft advised: its own
     # candidate velocities are then plain (gs sin trk, gs cos trk), and only the
@@ -1003,7 +1013,15 @@ def resolve(
         """(len(rows), C): candidates of the owners of `rows` that lose separation with
         the neighbour flying (ivx, ivy, ivz, ivs) (per row; level after `ilev` s), minima
         times `h_factor` (the owner `dz_shift_ft` lower, if given), look-ahead times
-        `t_factor`."""
+        `t_factor`. Row by row, so in parts on every core (`by_rows`)."""
+        def part(s: slice) -> BOOL:
+            return judge_rows(rows[s], ivx[s], ivy[s], ivz[s], ivs[s], ilev[s], h_factor,
+                              None if dz_shift_ft is None else dz_shift_ft[s], t_factor)
+        return np.asarray(by_rows(part, rows.size))
+
+    def judge_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64, h_factor: float,
+                   dz_shift_ft: F64 | None, t_factor: float) -> BOOL:
+        """`judge`, in one piece."""
         ks = slot_b[rows]
         east = (-slon_o[ks], clon_o[ks], np.zeros(ks.size))
         north = (-slat_o[ks] * clon_o[ks], -slat_o[ks] * slon_o[ks], clat_o[ks])
@@ -1014,7 +1032,7 @@ def resolve(
         ie = _dot(ivx, ivy, ivz, *east)
         i_n = _dot(ivx, ivy, ivz, *north)
         return _hits(plane, ie[:, None] - own_e[ks], i_n[:, None] - own_n[ks], own_vs_fts[ks], ivs,
-                     level_s[ks], ilev, col_factor, flown_all.take(ks))
+                     level_s[ks], ilev, col_factor, flown_all, ks)
 
     # Hysteresis: advice already given is kept while it stays free of the agreed minima
     # times KEEP_BUFFER, less than the buffer required to choose it, so that it is not
@@ -1236,12 +1254,21 @@ def resolve(
     cj_k = cur[np.maximum(sj_k, 0)]
     jv_fts = np.where(own_j, own_vs_fts[np.maximum(sj_k, 0), cj_k], vz_fts[jj])
     jv_lev = np.where(own_j, level_s[np.maximum(sj_k, 0), cj_k], pres_level_s[jj])
-    sep = np.full((rows_k.size, N_CAND), np.inf)
-    for ivx, ivy, ivz, ivs, ilev in ((vx[jj], vy[jj], vz[jj], vz_fts[jj], pres_level_s[jj]),
-                                     (fvx, fvy, fvz, jv_fts, jv_lev)):
-        w = _project(ivx[:, None] - ox, ivy[:, None] - oy, ivz[:, None] - oz, pr)
-        sep = np.minimum(sep, _min_norm(pr, w[0], w[1], w[2], ivs[:, None] - ovs, ovs, level_s[ks_k],
-                                        ilev[:, None]))
+    lev_k = level_s[ks_k]
+
+    def least_sep(s: slice) -> F64:
+        """Rows `s`: each candidate's least separation against the neighbour flying on
+        or flying its choice (row by row, so in parts on every core: `by_rows`)."""
+        prs = pr.take(s)
+        sep = np.full((prs.rx.size, N_CAND), np.inf)
+        for ivx, ivy, ivz, ivs, ilev in ((vx[jj[s]], vy[jj[s]], vz[jj[s]], vz_fts[jj[s]], pres_level_s[jj[s]]),
+                                         (fvx[s], fvy[s], fvz[s], jv_fts[s], jv_lev[s])):
+            w = _project(ivx[:, None] - ox[s], ivy[:, None] - oy[s], ivz[:, None] - oz[s], prs)
+            sep = np.minimum(sep, _min_norm(prs, w[0], w[1], w[2], ivs[:, None] - ovs[s], ovs[s], lev_k[s],
+                                            ilev[:, None]))
+        return sep
+
+    sep = by_rows(least_sep, rows_k.size)
     ks = ks_k
     st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
     harmless = ~np.logical_or.reduceat(sep < base_sep[:, None], st, axis=0)
@@ -1349,19 +1376,32 @@ def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64,
     fin1 = np.broadcast_to(np.isfinite(s1), t_end.shape)
     if not fin1.any():
         return out
+    shape = t_end.shape
     j_vz = dvz_fts + own_vz_fts
     t1 = np.where(fin1, np.minimum(s1, t_end), 0.0)
     z1 = p.dz_ft[:, None] + dvz_fts * t1
     r1 = np.where(own_level_s < j_level_s, j_vz, -own_vz_fts)  # after the first level-off
-    r1 = np.broadcast_to(np.where(fin1, r1, 0.0), t_end.shape)
+    r1 = np.broadcast_to(np.where(fin1, r1, 0.0), shape)
     fin2 = fin1 & np.isfinite(s2)
     hi1 = np.where(fin2, np.minimum(s2, t_end), t_end)
+    out = out.copy()
+
+    def later(mask: BOOL, dz: F64, dvz: F64, lo: F64, hi: F64) -> None:
+        """The piece [lo, hi] of the elements in `mask` only (most have no level-off)."""
+        ri, ci = np.nonzero(mask)
+
+        def e(a: F64) -> F64:
+            return np.broadcast_to(a, shape)[ri, ci][:, None]
+
+        piece = _min_norm_piece(p.take(ri), e(wx), e(wy), e(wz), e(dz), e(dvz), e(lo), e(hi))[:, 0]
+        out[ri, ci] = np.minimum(out[ri, ci], piece)
+
     # dz on the second piece, as an affine function of t: z1 + r1 (t - t1).
-    out = np.where(fin1, np.minimum(out, _min_norm_piece(p, wx, wy, wz, z1 - r1 * t1, r1, t1, hi1)), out)
+    later(fin1, z1 - r1 * t1, r1, t1, hi1)
     if fin2.any():
         t2 = np.where(fin2, hi1, 0.0)
         z2 = z1 + r1 * (t2 - t1)
-        out = np.where(fin2, np.minimum(out, _min_norm_piece(p, wx, wy, wz, z2, zero, t2, t_end)), out)
+        later(fin2, z2, zero, t2, t_end)
     return out
 
 
@@ -1427,11 +1467,15 @@ def _same_sense(advised: Advised, owners: IDX, trk: F64, gs: F64, vs: F64) -> ND
     or weaker; all for aircraft without one), OTHER_DIMENSION (another kind of manoeuvre,
     the advised dimension left in its sense) or REVERSED (the advised dimension back past
     the original value), so that advice is kept in kind rather than switched or reversed."""
+    out = np.full(trk.shape, SAME_SENSE, dtype=np.int8)
+    rows = np.flatnonzero(advised.active[owners])  # only aircraft holding advice
+    if rows.size == 0:
+        return out
+    owners, trk, gs, vs = owners[rows], trk[rows], gs[rows], vs[rows]
     o_trk, o_gs, o_vs = (advised.orig_track_deg[owners], advised.orig_gs_kt[owners],
                          advised.orig_vs_fpm[owners])
     a_trk, a_gs, a_vs = (advised.adv_track_deg[owners], advised.adv_gs_kt[owners],
                          advised.adv_vs_fpm[owners])
-    has = advised.active[owners]
     dim, sgn = advised_dimension((o_trk, o_gs, o_vs), (a_trk, a_gs, a_vs),
                                  None if advised.adv_kind is None else advised.adv_kind[owners])
     d_c = np.stack([_wrap180(trk - o_trk[:, None]), gs - o_gs[:, None], vs - o_vs[:, None]])
@@ -1446,8 +1490,8 @@ def _same_sense(advised: Advised, owners: IDX, trk: F64, gs: F64, vs: F64) -> ND
     beyond = sgn[:, None] * (pick - held[:, None])
     step = np.array([STRENGTHEN_DEG, 0.0, 0.0])[dim] + np.array([0.0, STRENGTHEN_GS_FRACTION, 0.0])[dim] * o_gs
     weak = same & in_dim & ((CAND_KIND == TRACK) | (CAND_KIND == SPEED))[None, :] & (beyond < step[:, None])
-    code = np.where(weak, WEAK, code)
-    return np.asarray(np.where(has[:, None], code, SAME_SENSE), dtype=np.int8)
+    out[rows] = np.where(weak, WEAK, code)
+    return out
 
 
 def _allowed(snap: Snapshot, owners: IDX, rules: AircraftRules, has: BOOL, vs0: F64, gs: F64) -> BOOL:

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sharedsky.engine.geo import MEAN_RADIUS_NM, ecef_nm, up_vectors, velocity_ecef_nm_s
+from sharedsky.engine.parallel import map_ordered
 from sharedsky.ingest.snapshot import Snapshot
 
 F64 = NDArray[np.float64]
@@ -420,14 +421,16 @@ def grid_pairs(lo: F64, hi: F64, cell: F64, group: NDArray[np.integer[Any]] | No
     # Expand the within-cell pairs a slice of registrations at a time, so that memory
     # stays bounded by PAIR_CHUNK candidates however crowded a cell is.
     bounds = np.searchsorted(np.cumsum(partners), np.arange(PAIR_CHUNK, int(partners.sum()), PAIR_CHUNK))
-    keep_i: list[np.ndarray] = []
-    keep_j: list[np.ndarray] = []
-    for a, b in zip(np.r_[0, bounds], np.r_[bounds, total], strict=True):
-        if b <= a:
-            continue
-        i, j = _cell_pairs(lo, hi, ilo, base, mult, key_s, own_s, pos[a:b], first[a:b], partners[a:b])
-        keep_i.append(i)
-        keep_j.append(j)
+    # The slices are independent: on every core (`map_ordered`), in order.
+    slices = [(a, b) for a, b in zip(np.r_[0, bounds], np.r_[bounds, total], strict=True) if b > a]
+
+    def expand(ab: tuple[int, int]) -> tuple[IDX, IDX]:
+        a, b = ab
+        return _cell_pairs(lo, hi, ilo, base, mult, key_s, own_s, pos[a:b], first[a:b], partners[a:b])
+
+    found = map_ordered(expand, slices)
+    keep_i = [i for i, _ in found]
+    keep_j = [j for _, j in found]
     i = perm[np.concatenate(keep_i)] if keep_i else np.zeros(0, dtype=np.int64)
     j = perm[np.concatenate(keep_j)] if keep_j else np.zeros(0, dtype=np.int64)
     swap = i > j

@@ -1,0 +1,76 @@
+"""The engine's row-wise work split across threads gives the same bits as in one piece
+(sharedsky.engine.parallel): advice on dense traffic, with advice held and aircraft
+resuming, computed with no threads and with three threads over small parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sharedsky.engine import parallel
+from sharedsky.engine.resolution import Advised, Resolution, resolve
+from sharedsky.engine.separation import Minima
+from sharedsky.sim.synthetic import random_enroute
+
+MINIMA = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+
+
+def _fields(res: Resolution) -> list[bytes | str]:
+    out: list[bytes | str] = []
+    for name in res.__dataclass_fields__:
+        v = getattr(res, name)
+        out.append(np.ascontiguousarray(v).tobytes() if isinstance(v, np.ndarray) else repr(v))
+    return out
+
+
+def _states() -> list[tuple[object, Advised | None]]:
+    """A dense state (many aircraft with no free manoeuvre: the best-effort path), then
+    the same with the first free advice held and a third of the others resuming."""
+    snap = random_enroute(1500, seed=7, nm2_per_aircraft=80.0)
+    first = resolve(snap, MINIMA)
+    n = len(snap)
+    held = np.zeros(n, dtype=bool)
+    held[first.owner[first.status == 0]] = True
+    back = np.zeros(n, dtype=bool)
+    back[np.setdiff1d(np.arange(n), first.owner)[::3]] = True
+    own = np.full(n, -1)
+    own[first.owner] = np.arange(len(first))
+
+    def adv(present: np.ndarray, chosen: np.ndarray, turned: np.ndarray) -> np.ndarray:
+        return np.where(held, chosen[np.maximum(own, 0)], np.where(back, turned, np.nan))
+
+    def orig(present: np.ndarray, turned: np.ndarray) -> np.ndarray:
+        return np.where(held, present, np.where(back, turned, np.nan))
+
+    to_trk = (snap.track_deg + 60.0) % 360.0
+    advised = Advised(orig(snap.track_deg, to_trk), orig(snap.gs_kt, snap.gs_kt), orig(snap.vs_fpm, snap.vs_fpm),
+                      adv(snap.track_deg, first.track_deg, to_trk), adv(snap.gs_kt, first.gs_kt, snap.gs_kt),
+                      adv(snap.vs_fpm, first.vs_fpm, snap.vs_fpm), orig(snap.alt_ft, snap.alt_ft), resuming=back)
+    return [(snap, None), (snap, advised)]
+
+
+def test_advice_is_the_same_bits_whatever_the_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    states = _states()
+    monkeypatch.setenv("SHAREDSKY_ENGINE_THREADS", "1")
+    alone = [resolve(s, MINIMA, advised=a) for s, a in states]  # type: ignore[arg-type]
+    assert all((r.status == 2).any() and (r.status == 0).any() for r in alone), "both paths exercised"
+    calls: list[int] = []
+    real = parallel.by_rows
+
+    def counted(fn: object, n_rows: int) -> object:
+        calls.append(min(parallel.workers(), n_rows // parallel.MIN_ROWS_PER_PART))
+        return real(fn, n_rows)  # type: ignore[arg-type]
+
+    monkeypatch.setenv("SHAREDSKY_ENGINE_THREADS", "3")
+    monkeypatch.setattr(parallel, "MIN_ROWS_PER_PART", 7)
+    monkeypatch.setattr("sharedsky.engine.resolution.by_rows", counted)
+    split = [resolve(s, MINIMA, advised=a) for s, a in states]  # type: ignore[arg-type]
+    assert max(calls) == 3, "the work was split in three"
+    for a, b in zip(alone, split, strict=True):
+        assert _fields(a) == _fields(b)
+
+
+def test_a_thread_count_that_is_not_a_number_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHAREDSKY_ENGINE_THREADS", "two")
+    with pytest.raises(ValueError, match="SHAREDSKY_ENGINE_THREADS.*'two'"):
+        parallel.workers()
