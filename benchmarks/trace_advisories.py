@@ -11,8 +11,9 @@ resolution and prints the LoS ratio and DEP.
 
 `--why-again FILE` writes, for every change of advice made again for intruders that had all
 already forced one (`changes_again`), what had changed since the advice was last given
-(`WhyAgain`), and prints the count of each cause: why issue 13's "one change per encounter"
-is not met, and how much of it is the engine's own doing.
+(`WhyAgain`), and prints the count of each cause, and of those made while the aircraft was
+already within the agreed minima of one it is blamed on (a loss in progress): why issue 13's
+"one change per encounter" is not met, and how much of it is the engine's own doing.
 
 `--set NAME=value` overrides a module constant of `sharedsky.engine.resolution` or
 `sharedsky.alerting.advisories` for the run (the variants measured in the README).
@@ -65,6 +66,14 @@ def _off_advice(adv: tuple[float, float, float], manoeuvre: str, level_ft: float
     return _off(adv, own)
 
 
+def _inside(a: tuple[float, float, float, int], b: tuple[float, float, float, int], h_nm: float, v_ft: float) -> bool:
+    """Whether two aircraft (lat deg, lon deg, alt ft, party) are within the minima h_nm,
+    v_ft (flat earth at their mean latitude: exact enough within a few tens of NM)."""
+    lat = np.radians((a[0] + b[0]) / 2.0)
+    d_nm = 60.0 * float(np.hypot(b[0] - a[0], ((b[1] - a[1] + 180.0) % 360.0 - 180.0) * np.cos(lat)))
+    return d_nm < h_nm and abs(b[2] - a[2]) < v_ft
+
+
 class WhyAgain:
     """Why each change made again happened, first cause that applies, in this order: the
     aircraft is not flying the advice held (in the dimension it changes, `_off_advice`), and
@@ -83,6 +92,9 @@ class WhyAgain:
         self.given: dict[str, tuple[float, tuple[float, float, float], str, float]] = {}
         self.advice_event_s: dict[str, float] = {}  # aircraft -> its last advisory event
         self.rows: list[dict[str, Any]] = []
+        #: aircraft -> (lat deg, lon deg, alt ft, party), this step (for `inside`)
+        self.pos: dict[str, tuple[float, float, float, int]] = {}
+        self.minima: Any = None  # the tracker's agreed minima (h_nm, v_ft per pair of parties)
 
     def step(self, tracker: advisories.AdvisoryTracker, snap: Any, events: list[dict[str, Any]],
              again_before: dict[str, int]) -> None:
@@ -91,6 +103,10 @@ class WhyAgain:
         self.vel = {str(x): (float(a), float(b), float(c)) for x, a, b, c in
                     zip(snap.id.tolist(), snap.track_deg, snap.gs_kt, snap.vs_fpm, strict=True)}
         self.alt = {str(x): float(a) for x, a in zip(snap.id.tolist(), snap.alt_ft, strict=True)}
+        if hasattr(snap, "lat_deg"):
+            self.pos = {str(x): (float(la), float(lo), float(al), int(pa)) for x, la, lo, al, pa in
+                        zip(snap.id.tolist(), snap.lat_deg, snap.lon_deg, snap.alt_ft, snap.party, strict=True)}
+        self.minima = getattr(tracker, "minima", None)
         res = tracker.last
         blockers = {str(snap.id[int(o)]): list(kb) for o, kb in zip(res.owner, res.keep_blockers, strict=False)}
         for e in events:
@@ -103,6 +119,16 @@ class WhyAgain:
                                        str(e["manoeuvre"]), float(e.get("alt_ft", np.nan)))
                 self.vel_at_given[e["id"]] = dict(self.vel)
 
+    def _inside(self, own: str, blockers: list[str]) -> bool | None:
+        """Whether the aircraft is within the agreed minima of one it is blamed on, when the
+        advice changes (a loss of separation in progress, where the engine can only open
+        the range); None without positions or minima."""
+        if self.minima is None or own not in self.pos:
+            return None
+        a = self.pos[own]
+        return any(_inside(a, self.pos[b], float(self.minima.h_nm[a[3], self.pos[b][3]]),
+                           float(self.minima.v_ft[a[3], self.pos[b][3]])) for b in blockers if b in self.pos)
+
     def _why(self, e: dict[str, Any], blockers: list[str]) -> dict[str, Any]:
         t_given, adv, manoeuvre, level = self.given[e["id"]]
         then = self.vel_at_given[e["id"]]
@@ -114,6 +140,7 @@ class WhyAgain:
         cause = (("owner off advice" if _off(own_then, own) else "owner not manoeuvring") if off
                  else "blocker advised since" if advised_since else "blocker manoeuvred" if moved else "neither")
         return {"t": e["t"], "id": e["id"], "since_given_s": e["t"] - t_given, "cause": cause,
+                "inside": self._inside(e["icao24"], blockers),
                 "blockers": blockers, "blockers_advised_since": advised_since, "blockers_moved": moved,
                 "advice_held": adv, "flying": own, "manoeuvre": e["manoeuvre"], "sense": e["sense"]}
 
@@ -178,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         counts: dict[str, int] = {}
         for r in why.rows:
             counts[r["cause"]] = counts.get(r["cause"], 0) + 1
-        print(json.dumps({"changes_again": len(why.rows), "why": counts}))
+        inside: dict[str, int] = {}
+        for r in why.rows:
+            if r["inside"]:
+                inside[r["cause"]] = inside.get(r["cause"], 0) + 1
+        print(json.dumps({"changes_again": len(why.rows), "why": counts, "inside_the_minima": inside}))
     return 0
 
 

@@ -89,3 +89,34 @@ def test_flying_a_track_is_judged_across_north(trace: Any) -> None:
     assert not trace._off((359.0, 440.0, 0.0), (1.0, 440.0, 0.0))
     assert trace._off((359.0, 440.0, 0.0), (2.0, 440.0, 0.0))
     assert trace._off((10.0, 440.0, 0.0), (10.0, 446.0, 0.0))
+
+
+def test_a_change_made_during_a_loss_of_separation_is_told(trace: Any) -> None:
+    """A change made again while the aircraft is within the agreed minima of one it is blamed
+    on (a loss in progress) is flagged `inside`; 3 NM apart at one level is, 3 NM apart and
+    1,200 ft or 6 NM apart at one level is not."""
+    minima = SimpleNamespace(h_nm=np.full((1, 1), 5.0), v_ft=np.full((1, 1), 1000.0))
+
+    def flagged(b_lat_nm: float, b_alt_ft: float) -> bool:
+        why = trace.WhyAgain()
+        vel = {"a": (80.0, 440.0, 0.0), "b": (270.0, 440.0, 0.0)}
+
+        def snap() -> SimpleNamespace:
+            s = _snap(vel)
+            s.lat_deg = np.array([10.0, 10.0 + b_lat_nm / 60.0])
+            s.lon_deg = np.array([20.0, 20.0])
+            s.alt_ft = np.array([30000.0, b_alt_ft])
+            s.party = np.zeros(2, dtype=np.int32)
+            return s
+
+        t0 = SimpleNamespace(last=SimpleNamespace(owner=np.array([0]), keep_blockers=[[]]), minima=minima)
+        why.step(t0, snap(), [_event("new", 0.0, "a", (80.0, 440.0, 0.0))], {})
+        t1 = SimpleNamespace(last=SimpleNamespace(owner=np.array([0]), keep_blockers=[["b"]]), minima=minima)
+        why.step(t1, snap(), [_event("updated", 30.0, "a", (70.0, 440.0, 0.0), again=1)], {"a": 0})
+        assert len(why.rows) == 1
+        return bool(why.rows[0]["inside"])
+
+    assert flagged(3.0, 30000.0)
+    assert flagged(3.0, 30900.0)
+    assert not flagged(3.0, 31200.0)
+    assert not flagged(6.0, 30000.0)

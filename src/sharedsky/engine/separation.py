@@ -419,7 +419,7 @@ def grid_pairs(lo: F64, hi: F64, cell: F64, group: NDArray[np.integer[Any]] | No
     partners = end - first
     del new, gstart, gend, end
     # Expand the within-cell pairs a slice of registrations at a time, so that memory
-    # stays bounded by PAIR_CHUNK candidates however crowded a cell is.
+    # stays bounded by PAIR_CHUNK candidates per thread however crowded a cell is.
     bounds = np.searchsorted(np.cumsum(partners), np.arange(PAIR_CHUNK, int(partners.sum()), PAIR_CHUNK))
     # The slices are independent: on every core (`map_ordered`), in order.
     slices = [(a, b) for a, b in zip(np.r_[0, bounds], np.r_[bounds, total], strict=True) if b > a]
