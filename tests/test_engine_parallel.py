@@ -74,3 +74,34 @@ def test_a_thread_count_that_is_not_a_number_is_named(monkeypatch: pytest.Monkey
     monkeypatch.setenv("SHAREDSKY_ENGINE_THREADS", "two")
     with pytest.raises(ValueError, match="SHAREDSKY_ENGINE_THREADS.*'two'"):
         parallel.workers()
+
+
+def _child(q: object) -> None:
+    """In a forked child: the pools it inherited, then row-wise work split over threads,
+    put on `q`."""
+    inherited = len(parallel._pools)
+    out = parallel.by_rows(lambda s: np.arange(40)[s] * 2, 40)
+    q.put((inherited, int(out.sum())))  # type: ignore[attr-defined]
+
+
+def test_a_forked_process_gets_threads_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process forked after the engine ran has none of its parent's threads: it must not
+    submit work to a pool copied from the parent (whose idle count says threads are waiting
+    that do not exist in the child, so the work would wait for ever), but make its own."""
+    import multiprocessing
+    import time
+
+    monkeypatch.setenv("SHAREDSKY_ENGINE_THREADS", "2")
+    monkeypatch.setattr(parallel, "MIN_ROWS_PER_PART", 4)
+    assert int(parallel.by_rows(lambda s: np.arange(40)[s] * 2, 40).sum()) == 1560  # the pool now exists
+    time.sleep(0.5)  # its threads idle, waiting for work (as between two engine steps)
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(q,))
+    p.start()
+    p.join(timeout=30)
+    if p.exitcode is None:
+        p.kill()
+        p.join()
+    assert p.exitcode == 0, "the child waited on its parent's threads"
+    assert q.get(timeout=5) == (0, 1560), "the child inherited its parent's pool"

@@ -23,6 +23,19 @@ _lock = threading.Lock()
 _pools: dict[int, ThreadPoolExecutor] = {}
 
 
+def _forget_pools() -> None:
+    """In a forked child: its parent's threads do not exist there, and a pool copied from the
+    parent may count them as idle and never start its own (work submitted would wait for
+    ever), so the child makes its own pools."""
+    global _lock
+    _lock = threading.Lock()
+    _pools.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
 def workers() -> int:
     """Threads used: SHAREDSKY_ENGINE_THREADS if set (1: no threads), else the cores
     this process may run on, at most 8."""
