@@ -361,3 +361,45 @@ def test_a_free_turn_flown_along_its_arc_keeps_the_minima() -> None:
     assert big.sum() > 20, "large turns are exercised"
     worst = int(np.argmin(d))
     assert d.min() >= 5.0, f"{(d < 5.0).sum()} free turns lose 5 NM flown: {d.min():.2f} NM, turn {turn[worst]:.0f} deg"
+
+
+def _inside_case() -> tuple[Snapshot, Minima, AircraftRules, Advised]:
+    """Captured at t = 26 s of 2-D 25 seed 1 (the three aircraft of the encounter): A (first)
+    holds a left turn to 232 deg from 330.5, flying 299.3 deg, 2.45 NM from B at one level
+    (a loss in progress); C holds a turn of its own. Flown along the arc, A's closest approach
+    to B stays 2.18 NM from t = 8 to 26 s; the turn flown at once, which decides whether it
+    opens, drifted from 3.77 NM to 2.20 NM and no longer opens."""
+    rows: list[Row] = [
+        ("100057", 0.679721951832111, 8.542347230079542, 30000.0, 299.2757842594841, 423.9236906425851, 0.0),
+        ("10003f", 0.702343030495997, 8.576373417639815, 30000.0, 233.44851071162873, 421.1330480742782, 0.0),
+        ("100004", 0.7164458156219331, 8.51105460630697, 30000.0, 274.54997361340617, 452.3548873378058, 0.0),
+    ]
+    s = snap(0.0, rows)
+    s = Snapshot(**{**{f: getattr(s, f) for f in s.__dataclass_fields__}, "party": np.zeros(3, np.int32),
+                    "parties": ("a",)})
+    nan = np.nan
+    advised = Advised(np.array([330.51233237106726, nan, 245.27669033724152]), np.array([423.9236906425851, nan, 452.3548873378058]),
+                      np.array([0.0, nan, 0.0]), np.array([232.1024924948718, nan, 295.2766903372415]),
+                      np.array([423.9236906425851, nan, 452.3548873378058]), np.array([0.0, nan, 0.0]),
+                      np.array([30000.0, nan, 30000.0]), adv_kind=np.array([1, 0, 1], dtype=np.int8),
+                      adv_alt_ft=np.full(3, nan))
+    yes = np.ones(3, dtype=bool)
+    rules = AircraftRules(yes, yes.copy(), yes.copy(), ~yes, np.zeros(3, np.int32), np.full(3, 470.0))
+    return s, Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True), rules, advised
+
+
+def test_inside_the_minima_the_advice_held_is_judged_as_flown_when_asked(monkeypatch: Any) -> None:
+    """INSIDE_KEEP (a variant, off by default): inside the minima, the advice held is kept
+    unless another manoeuvre leaves 0.1 of the minima more as flown. Off, A's turn held is
+    changed for another (the turn at once no longer opens); on, it is kept."""
+    from sharedsky.engine import resolution
+
+    s, minima, rules, advised = _inside_case()
+    res = resolve(s, minima, rules, advised)
+    k = int(np.flatnonzero(res.owner == 0)[0])
+    assert res.choice[k] != COL_KEEP  # today: changed
+    monkeypatch.setattr(resolution, "INSIDE_KEEP", True)
+    res = resolve(s, minima, rules, advised)
+    k = int(np.flatnonzero(res.owner == 0)[0])
+    assert res.choice[k] == COL_KEEP
+    assert abs(res.track_deg[k] - 232.1024924948718) < 1e-9

@@ -1223,8 +1223,11 @@ def resolve(
         nxt = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, same_sense=same,
                       lasting=lasting).choice
         cur = np.where(redo, nxt, cur).astype(np.int16)
+    cur, kept_inside = _inside_keeps(pairs, o_idx, j_idx, slot_b, judged, has, allowed, cur, cvx, cvy, cvz,
+                                     own_vs_fts, level_s, vx, vy, vz, vz_fts, pres_level_s, slot, flown_all,
+                                     lat_o, lon_o)
     final = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur)
-    worst = final.status == 2
+    worst = (final.status == 2) & ~kept_inside
     if not worst.any():
         return blockers(final)
     # No free manoeuvre: take the one that leaves the most separation while leaving no
@@ -1304,6 +1307,123 @@ def resolve(
         later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
         cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
     return blockers(_choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur))
+
+
+#: Inside the minima already, keep the advice held unless the new choice leaves
+#: BEST_EFFORT_KEEP more of them as flown (`_inside_keeps`). A variant, off: measured on
+#: traces only (README, "Why advice changes again"), not yet on the safety tables.
+INSIDE_KEEP = False
+
+
+def _inside_keeps(pairs: _Pairs, o_idx: IDX, j_idx: IDX, slot_b: IDX, judged: BOOL, has: BOOL,
+                  allowed: BOOL, cur: NDArray[np.int16], cvx: F64, cvy: F64, cvz: F64, own_vs_fts: F64,
+                  level_s: F64, vx: F64, vy: F64, vz: F64, vz_fts: F64, pres_level_s: F64,
+                  slot: IDX, flown: _Flown, lat_o: F64, lon_o: F64) -> tuple[NDArray[np.int16], BOOL]:
+    """Owners holding advice that are already within the (buffered) minima of a neighbour,
+    where a free manoeuvre only means one that opens the range at once: keep the advice
+    held unless the new choice leaves BEST_EFFORT_KEEP more of the minima, each judged by
+    its least separation over every neighbour judged (flying on, or flying its choice) as
+    flown (`_flown`: the turn along its arc), not at once. Also (O,): the owners kept."""
+    o_count = cur.size
+    kept = np.zeros(o_count, dtype=bool)
+    if not INSIDE_KEEP:
+        return cur, kept
+    rows_o = np.arange(o_count)
+    cand = has & (cur != COL_KEEP) & allowed[rows_o, COL_KEEP]
+    if not cand.any():
+        return cur, kept
+    d_nm = np.sqrt(_dot(pairs.rx, pairs.ry, pairs.rz, pairs.rx, pairs.ry, pairs.rz))
+    inside = judged & (d_nm < pairs.h_nm) & ~(np.abs(pairs.dz_ft) >= pairs.v_ft)
+    in_o = np.zeros(o_count, dtype=bool)
+    in_o[slot_b[inside]] = True
+    cand &= in_o
+    if not cand.any():
+        return cur, kept
+    rk = np.flatnonzero(judged & cand[slot_b])
+    pr = pairs.take(rk)
+    ks = slot_b[rk]
+    jj = j_idx[rk]
+    oo = o_idx[rk]
+    cols = np.stack([np.full(ks.size, COL_KEEP), cur[ks]], axis=1)
+
+    def pick(a: F64) -> F64:
+        return np.take_along_axis(a[ks], cols, axis=1)
+
+    ox, oy, oz = pick(cvx), pick(cvy), pick(cvz)
+    ovs, olev = pick(own_vs_fts), pick(level_s)
+    t_turn = np.minimum(pick(flown.t_s), pr.t_s[:, None])
+    # The owner's east and north at its position (ECEF), for the chords' velocities.
+    sl, cl = np.sin(np.radians(lat_o[ks])), np.cos(np.radians(lat_o[ks]))
+    so, co = np.sin(np.radians(lon_o[ks])), np.cos(np.radians(lon_o[ks]))
+    east = (-so[:, None], co[:, None], np.zeros((ks.size, 1)))
+    north = ((-sl * co)[:, None], (-sl * so)[:, None], cl[:, None])
+    sj = slot[jj]
+    own_j = sj >= 0
+    sj0 = np.maximum(sj, 0)
+    cj = cur[sj0]
+    fvx = np.where(own_j, cvx[sj0, cj], vx[jj])
+    fvy = np.where(own_j, cvy[sj0, cj], vy[jj])
+    fvz = np.where(own_j, cvz[sj0, cj], vz[jj])
+    fvs = np.where(own_j, own_vs_fts[sj0, cj], vz_fts[jj])
+    flev = np.where(own_j, level_s[sj0, cj], pres_level_s[jj])
+    sep = np.full((rk.size, 2), np.inf)
+    for ivx, ivy, ivz, ivs, ilev in ((vx[jj], vy[jj], vz[jj], vz_fts[jj], pres_level_s[jj]),
+                                     (fvx, fvy, fvz, fvs, flev)):
+        # The pieces as flown: ARC_CHORDS chords over the turn, then the new velocity.
+        pieces: list[tuple[F64, F64, F64, F64, F64]] = []
+        for c in range(ARC_CHORDS):
+            de, dn = pick(flown.d_e[c]), pick(flown.d_n[c])
+            pieces.append((vx[oo][:, None] - de * east[0] - dn * north[0],
+                           vy[oo][:, None] - de * east[1] - dn * north[1],
+                           vz[oo][:, None] - de * east[2] - dn * north[2],
+                           t_turn * (c / ARC_CHORDS), t_turn * ((c + 1) / ARC_CHORDS)))
+        pieces.append((ox, oy, oz, t_turn, np.broadcast_to(pr.t_s[:, None], t_turn.shape)))
+        rx, ry, rz = pr.rx[:, None], pr.ry[:, None], pr.rz[:, None]
+        for px, py, pz, lo, hi in pieces:
+            w = _project(ivx[:, None] - px, ivy[:, None] - py, ivz[:, None] - pz, pr)
+            # r + w (t - lo) over [lo, hi], as `_min_norm_window`'s r' + w t.
+            shifted = replace(pr, rx=(rx - w[0] * lo), ry=(ry - w[1] * lo), rz=(rz - w[2] * lo))
+            sep = np.minimum(sep, _min_norm_window(shifted, w[0], w[1], w[2], ivs[:, None] - ovs, ovs, olev,
+                                                   ilev[:, None], lo, hi))
+            rx, ry, rz = rx + w[0] * (hi - lo), ry + w[1] * (hi - lo), rz + w[2] * (hi - lo)
+    st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    least = np.minimum.reduceat(sep, st, axis=0)
+    keep = least[:, 0] >= least[:, 1] - BEST_EFFORT_KEEP
+    out = cur.copy()
+    out[ks[st][keep]] = COL_KEEP
+    kept[ks[st][keep]] = True
+    return out, kept
+
+
+def _min_norm_window(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64, own_vz_fts: F64,
+                     own_level_s: F64, j_level_s: F64, lo: F64, hi: F64) -> F64:
+    """`_min_norm` over [lo, hi] (K, C) only (inf where empty); the horizontal position is
+    p.r + w t (p.rx... may be (K, C)), the height difference as flown to each level."""
+    s1 = np.minimum(own_level_s, j_level_s)
+    s2 = np.maximum(own_level_s, j_level_s)
+    dz0 = np.broadcast_to(p.dz_ft[:, None], np.broadcast_shapes(lo.shape, wx.shape))
+    j_vz = dvz_fts + own_vz_fts
+    r1 = np.where(own_level_s < j_level_s, j_vz, -own_vz_fts)
+    f1 = np.isfinite(s1)
+    f2 = np.isfinite(s2)
+    s1_0 = np.where(f1, s1, 0.0)
+    z1 = dz0 + dvz_fts * s1_0
+    z2 = z1 + r1 * np.where(f2, np.where(f2, s2, 0.0) - s1_0, 0.0)  # s2 finite: s1 too
+    out = np.full(dz0.shape, np.inf)
+    zero = np.zeros(dz0.shape)
+    for ok, dz, dv, a, b in ((lo <= np.minimum(hi, s1), dz0, dvz_fts, lo, np.minimum(hi, s1)),
+                             (f1 & (np.maximum(lo, s1) <= np.minimum(hi, s2)), z1 - r1 * s1_0, r1,
+                              np.maximum(lo, s1), np.minimum(hi, s2)),
+                             (f2 & (np.maximum(lo, s2) <= hi), z2, zero, np.maximum(lo, s2), hi)):
+        ok = np.broadcast_to(ok, out.shape)
+        if not ok.any():
+            continue
+        a_ = np.where(ok, a, 0.0)
+        b_ = np.where(ok, b, 0.0)
+        piece = _min_norm_piece(p, wx, wy, wz, np.broadcast_to(dz, out.shape), np.broadcast_to(dv, out.shape),
+                                   a_, b_)
+        out = np.where(ok, np.minimum(out, piece), out)
+    return out
 
 
 def _levels(advised: Advised, owners: IDX, has: BOOL, alt_lead_ft: F64, vs0: F64) -> tuple[F64, F64]:
@@ -1406,8 +1526,9 @@ def _min_norm(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64,
 
 
 def _min_norm_piece(p: _Pairs, wx: F64, wy: F64, wz: F64, dz: F64, dvz_fts: F64, t_lo: F64, t_hi: F64) -> F64:
-    """(K, C): the smallest max(d/H, |dz + dvz_fts t|/V) for t in [t_lo, t_hi] (`_min_norm`)."""
-    rx, ry, rz = p.rx[:, None], p.ry[:, None], p.rz[:, None]
+    """(K, C): the smallest max(d/H, |dz + dvz_fts t|/V) for t in [t_lo, t_hi] (`_min_norm`);
+    the position at 0 p.rx... per pair (K,), or per candidate (K, C)."""
+    rx, ry, rz = (p.rx, p.ry, p.rz) if p.rx.ndim > 1 else (p.rx[:, None], p.ry[:, None], p.rz[:, None])
     h, v = p.h_nm[:, None], p.v_ft[:, None]
 
     # NaN where the height difference (or a vertical speed) is unknown: judged on d alone.
