@@ -64,7 +64,7 @@ def all_pairs_conflicts(lat, lon, alt, trk, gs, vs, h=5.0, v=1000.0, t=300.0, ch
     """Set of (i, j), i < j, in conflict: every pair is considered (chunked)."""
     n = lat.shape[0]
     vmax = gs.max() / 3600.0
-    found = set()
+    found: set[tuple[int, int]] = set()
     for s in range(0, n, chunk):
         i = np.repeat(np.arange(s, min(s + chunk, n)), n)
         j = np.tile(np.arange(n), min(s + chunk, n) - s)
