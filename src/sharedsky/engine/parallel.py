@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,6 +22,8 @@ MIN_ROWS_PER_PART = 2048
 
 _lock = threading.Lock()
 _pools: dict[int, ThreadPoolExecutor] = {}
+_cpu_lock = threading.Lock()
+_worker_cpu_s = 0.0
 
 
 def _forget_pools() -> None:
@@ -52,6 +55,28 @@ def workers() -> int:
     return max(1, min(cores, 8))
 
 
+def worker_cpu_s() -> float:
+    """CPU seconds the pools' threads have spent on split work in this process: with the
+    calling thread's own `time.thread_time()`, what a step computed, however long it
+    waited for a core or the interpreter lock."""
+    with _cpu_lock:
+        return _worker_cpu_s
+
+
+def _timed(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`fn`, adding the CPU time of each call to `worker_cpu_s`."""
+    def run(x: Any) -> Any:
+        global _worker_cpu_s
+        c0 = time.thread_time()
+        try:
+            return fn(x)
+        finally:
+            used = time.thread_time() - c0
+            with _cpu_lock:
+                _worker_cpu_s += used
+    return run
+
+
 def _executor(n: int) -> ThreadPoolExecutor:
     """One pool of `n` threads per size asked for, made once."""
     with _lock:
@@ -69,7 +94,8 @@ def by_rows(fn: Callable[[slice], Any], n_rows: int) -> Any:
         return fn(slice(None))
     bounds = np.linspace(0, n_rows, parts + 1).astype(np.intp)
     pool = _executor(parts)
-    futures = [pool.submit(fn, slice(int(a), int(b))) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    timed = _timed(fn)
+    futures = [pool.submit(timed, slice(int(a), int(b))) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     return np.concatenate([f.result() for f in futures])
 
 
@@ -79,4 +105,4 @@ def map_ordered(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
     n = workers()
     if n <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
-    return list(_executor(n).map(fn, items))
+    return list(_executor(n).map(_timed(fn), items))
