@@ -1258,17 +1258,26 @@ def resolve(
     jv_fts = np.where(own_j, own_vs_fts[np.maximum(sj_k, 0), cj_k], vz_fts[jj])
     jv_lev = np.where(own_j, level_s[np.maximum(sj_k, 0), cj_k], pres_level_s[jj])
     lev_k = level_s[ks_k]
+    # Rows whose neighbour's choice is the motion it flies now (not advised, or flying on):
+    # the second velocity is the first, bit for bit, so it is not judged twice.
+    moved_j = ~((fvx == vx[jj]) & (fvy == vy[jj]) & (fvz == vz[jj]) & (jv_fts == vz_fts[jj])
+                & (jv_lev == pres_level_s[jj]))
 
     def least_sep(s: slice) -> F64:
         """Rows `s`: each candidate's least separation against the neighbour flying on
         or flying its choice (row by row, so in parts on every core: `by_rows`)."""
-        prs = pr.take(s)
-        sep = np.full((prs.rx.size, N_CAND), np.inf)
-        for ivx, ivy, ivz, ivs, ilev in ((vx[jj[s]], vy[jj[s]], vz[jj[s]], vz_fts[jj[s]], pres_level_s[jj[s]]),
-                                         (fvx[s], fvy[s], fvz[s], jv_fts[s], jv_lev[s])):
-            w = _project(ivx[:, None] - ox[s], ivy[:, None] - oy[s], ivz[:, None] - oz[s], prs)
-            sep = np.minimum(sep, _min_norm(prs, w[0], w[1], w[2], ivs[:, None] - ovs[s], ovs[s], lev_k[s],
-                                            ilev[:, None]))
+        def against(rows: IDX | slice, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64) -> F64:
+            prs = pr.take(rows)
+            w = _project(ivx[:, None] - ox[rows], ivy[:, None] - oy[rows], ivz[:, None] - oz[rows], prs)
+            return _min_norm(prs, w[0], w[1], w[2], ivs[:, None] - ovs[rows], ovs[rows], lev_k[rows],
+                             ilev[:, None])
+
+        j_s = jj[s]
+        sep = against(s, vx[j_s], vy[j_s], vz[j_s], vz_fts[j_s], pres_level_s[j_s])
+        m = np.arange(rows_k.size)[s][moved_j[s]]
+        if m.size:
+            sep[m - (s.start or 0)] = np.minimum(sep[m - (s.start or 0)],
+                                                 against(m, fvx[m], fvy[m], fvz[m], jv_fts[m], jv_lev[m]))
         return sep
 
     sep = by_rows(least_sep, rows_k.size)
