@@ -51,6 +51,9 @@ from sharedsky.engine.separation import Minima
 from sharedsky.sim.random_traffic import TrafficSpec, added_path, random_traffic, run_square
 from sharedsky.sim.synthetic import random_enroute
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_variants import apply_sets  # noqa: E402
+
 NM_M = 1852.0
 FT_M = 0.3048
 KT_MS = NM_M / 3600.0
@@ -227,8 +230,9 @@ class MvpController:
 
 def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
              noncompliance: float = 0.0, methods: tuple[str, ...] = ("off", "sharedsky", "mvp"),
-             measure_s: float | None = None, margin_nm: float = 0.0) -> list[dict[str, Any]]:
-    """Every method on one seed's plans; one row per method."""
+             measure_s: float | None = None, margin_nm: float = 0.0, variant: str = "") -> list[dict[str, Any]]:
+    """Every method on one seed's plans; one row per method (`variant`: the engine's
+    constants set for the run, `engine_variants`, recorded in each row)."""
     spec = TrafficSpec(density, three_d=three_d, seed=seed, margin_nm=margin_nm)
     if measure_s is not None:
         spec = TrafficSpec(density, three_d=three_d, seed=seed, measure_s=measure_s, margin_nm=margin_nm)
@@ -237,7 +241,7 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
     base = None
     key = {"density": density, "dims": "3d" if three_d else "2d", "seed": seed,
            "delay_s": delay_s, "noncompliance": noncompliance, "measure_s": spec.measure_s,
-           "margin_nm": margin_nm}
+           "margin_nm": margin_nm, **({"variant": variant} if variant else {})}
     for m in methods:
         extra: dict[str, Any] = {}
         if m == "off":
@@ -283,9 +287,17 @@ def _group(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, list[d
     out: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
     for r in rows:
         k = (r["dims"], r["density"], r["delay_s"], r["noncompliance"], r.get("margin_nm", 0.0),
-             r.get("measure_s", 1800.0))
+             r.get("measure_s", 1800.0), r.get("variant", ""))
         out.setdefault(k, {}).setdefault(r["method"], []).append(r)
     return out
+
+
+def _case(dims: str, dens: float, delay: float, nc: float, margin: float, window: float, variant: str) -> str:
+    """A case's name in the tables, from its `_group` key."""
+    case = f"{dims} {dens:g}" + (f", delay {delay:g} s, {nc:.0%} not followed" if delay or nc else "")
+    case += f", created {margin:g} NM outside" if margin else ""
+    case += f", {window / 60:g} min measured" if window != 1800.0 else ""
+    return case + (f", {variant}" if variant else "")
 
 
 def tables(rows: list[dict[str, Any]]) -> str:
@@ -300,7 +312,7 @@ def tables(rows: list[dict[str, Any]]) -> str:
              "| ... again for the same intruders, share of advisories |"
              + (" more than 1,000 ft off the level sharedsky / MVP |" if levels else ""),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if levels else "")]
-    for (dims, dens, delay, nc, margin, window), by in sorted(_group(rows).items()):
+    for (dims, dens, delay, nc, margin, window, variant), by in sorted(_group(rows).items()):
         seeds = set.intersection(*[{r["seed"] for r in by[m]} for m in by])
         sel = {m: [r for r in by.get(m, []) if r["seed"] in seeds] for m in ("off", "sharedsky", "mvp")}
 
@@ -327,9 +339,7 @@ def tables(rows: list[dict[str, Any]]) -> str:
             v = [r["level_excursion"]["share_off_1000ft"] for r in sel[m] if r.get("level_excursion")]
             return format(statistics.fmean(v), ".0%") if v else "-"
 
-        case = f"{dims} {dens:g}" + (f", delay {delay:g} s, {nc:.0%} not followed" if delay or nc else "")
-        case += f", created {margin:g} NM outside" if margin else ""
-        case += f", {window / 60:g} min measured" if window != 1800.0 else ""
+        case = _case(dims, dens, delay, nc, margin, window, variant)
         lines.append(
             f"| {case} | {len(seeds)} | {tot('off', 'losses'):.0f} | {ratio('sharedsky')} | {ratio('mvp')} "
             f"| {dep('sharedsky')} | {dep('mvp')} | {sev('off')} / {sev('sharedsky')} / {sev('mvp')} "
@@ -352,7 +362,7 @@ def change_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| case | seeds | advisories | changes | new intruder | reversal | not free (best effort) "
              "| same manoeuvre | other dimension | opposite sense |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for (dims, dens, delay, nc, margin, window), by in sorted(_group(rows).items()):
+    for (dims, dens, delay, nc, margin, window, variant), by in sorted(_group(rows).items()):
         sel = [r for r in by.get("sharedsky", []) if r.get("changes_by_cause")]
         if not sel:
             continue
@@ -360,9 +370,7 @@ def change_table(rows: list[dict[str, Any]]) -> str:
         def tot(f: str, k: str | None = None) -> int:
             return sum(int(r[f][k] if k else r[f] or 0) for r in sel)
 
-        case = f"{dims} {dens:g}" + (f", delay {delay:g} s, {nc:.0%} not followed" if delay or nc else "")
-        case += f", created {margin:g} NM outside" if margin else ""
-        case += f", {window / 60:g} min measured" if window != 1800.0 else ""
+        case = _case(dims, dens, delay, nc, margin, window, variant)
         n = sum(tot("changes_by_cause", k) for k in ("new_intruder", "reversal", "not_free"))
         lines.append(
             f"| {case} | {len(sel)} | {tot('advisories')} | {n} | {tot('changes_by_cause', 'new_intruder')} "
@@ -447,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--measure-s", type=float, default=None, help="measured window (default 1800)")
     ap.add_argument("--margin-nm", type=float, default=0.0,
                     help="create traffic in a square this much wider on each side than the measured one")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="fly a variant: a number or flag of the resolution engine or the tracker")
     ap.add_argument("--out", type=Path, help="append one JSON line per run here")
     ap.add_argument("--tables", type=Path, help="print the tables of a --out file and stop")
     a = ap.parse_args(argv)
@@ -473,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.quick:
         a.seeds, a.densities, a.dims, a.speed_n = 1, [12.5, 25.0], ["2d"], 2000
+    variant = apply_sets(ap, a.set)
     rows: list[dict[str, Any]] = []
     seeds = range(a.first_seed, a.first_seed + a.seeds)
     cases: list[tuple[float, bool, float, float]] = []
@@ -484,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     for dens, three, delay, nc in cases:
         for s in seeds:
             got = run_seed(dens, three, s, delay_s=delay, noncompliance=nc,
-                           methods=tuple(a.methods), measure_s=a.measure_s, margin_nm=a.margin_nm)
+                           methods=tuple(a.methods), measure_s=a.measure_s, margin_nm=a.margin_nm,
+                           variant=variant)
             rows += got
             if a.out:
                 with a.out.open("a") as fh:

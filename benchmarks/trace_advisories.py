@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sharedsky.alerting import advisories
-from sharedsky.engine import resolution
 from sharedsky.sim.random_traffic import TrafficSpec, run_square
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_variants import apply_sets  # noqa: E402
 
 FIELDS = ("state", "t", "id", "icao24", "cause", "status", "manoeuvre", "sense", "change_deg", "track_deg",
           "gs_kt", "vs_fpm", "intruders", "changes", "changes_not_free", "changes_again", "reason")
@@ -159,20 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--horizontal-only", action="store_true", help="no vertical manoeuvre for any party")
     ap.add_argument("--off", action="store_true", help="also fly without resolution: LoS ratio and DEP")
     a = ap.parse_args(argv)
-    for kv in a.set:
-        name, _, value = kv.partition("=")
-        mod = next((m for m in (resolution, advisories) if name.isupper() and hasattr(m, name)), None)
-        old = getattr(mod, name, None)
-        if mod is None or not isinstance(old, (bool, int, float)):
-            ap.error(f"--set {kv}: no number or flag {name!r} in the resolution engine or the tracker")
-        try:
-            new = json.loads(value.lower() if isinstance(old, bool) else value)
-        except ValueError:
-            new = None
-        if (not isinstance(new, (bool, int, float)) or isinstance(new, bool) != isinstance(old, bool)
-                or (type(old) is int and type(new) is not int)):
-            ap.error(f"--set {kv}: {value!r} is not a {type(old).__name__}")
-        setattr(mod, name, type(old)(new))
+    apply_sets(ap, a.set)
     why = WhyAgain() if a.why_again else None
     with a.out.open("w") as fh:
         real = advisories.AdvisoryTracker.step

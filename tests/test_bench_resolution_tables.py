@@ -43,3 +43,22 @@ def test_good_rows_give_the_table(bench: Any, tmp_path: Path, capsys: pytest.Cap
     assert bench.main(["--tables", str(f)]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("| 2d 25 |"))
     assert "| 0.050 | 0.200 |" in line  # LoS ratios sharedsky, MVP
+
+
+def test_a_variant_is_its_own_case_named_by_what_was_set(bench: Any, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [_row(m, k) for m, k in (("off", 100), ("sharedsky", 5))]
+    rows += [{**_row(m, k), "variant": "INSIDE_KEEP=true"} for m, k in (("off", 100), ("sharedsky", 8))]
+    f = tmp_path / "runs.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert bench.main(["--tables", str(f)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "| 0.050 |" in next(x for x in out if x.startswith("| 2d 25 |"))
+    assert "| 0.080 |" in next(x for x in out if x.startswith("| 2d 25, INSIDE_KEEP=true |"))
+
+
+def test_set_refuses_a_constant_the_engine_does_not_have(bench: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--set", "NO_SUCH=1", "--no-speed", "--seeds", "0"])
+    assert e.value.code == 2
+    assert "--set NO_SUCH=1: no number or flag 'NO_SUCH'" in capsys.readouterr().err
