@@ -105,3 +105,29 @@ def test_a_forked_process_gets_threads_of_its_own(monkeypatch: pytest.MonkeyPatc
         p.join()
     assert p.exitcode == 0, "the child waited on its parent's threads"
     assert q.get(timeout=5) == (0, 1560), "the child inherited its parent's pool"
+
+
+def _child_cpu(q: object) -> None:
+    """In a forked child: the split work's CPU count, read and added to."""
+    parallel.by_rows(lambda s: np.arange(40)[s] * 2, 40)
+    q.put(parallel.worker_cpu_s() >= 0.0)  # type: ignore[attr-defined]
+
+
+def test_a_fork_while_a_worker_counts_its_cpu_does_not_hang_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU counter's lock, held by a parent's worker at the moment of a fork, is never
+    released in the child (that worker does not exist there): the child makes its own."""
+    import multiprocessing
+
+    monkeypatch.setenv("SHAREDSKY_ENGINE_THREADS", "2")
+    monkeypatch.setattr(parallel, "MIN_ROWS_PER_PART", 4)
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    with parallel._cpu_lock:  # as a worker adding its CPU time when the fork comes
+        p = ctx.Process(target=_child_cpu, args=(q,))
+        p.start()
+    p.join(timeout=20)
+    if p.exitcode is None:
+        p.kill()
+        p.join()
+    assert p.exitcode == 0, "the child waited for a lock held by a thread it does not have"
+    assert q.get(timeout=5) is True

@@ -30,8 +30,9 @@ def _forget_pools() -> None:
     """In a forked child: its parent's threads do not exist there, and a pool copied from the
     parent may count them as idle and never start its own (work submitted would wait for
     ever), so the child makes its own pools."""
-    global _lock
+    global _lock, _cpu_lock
     _lock = threading.Lock()
+    _cpu_lock = threading.Lock()  # a parent's worker may have held it at the fork
     _pools.clear()
 
 
