@@ -1003,6 +1003,9 @@ def resolve(
     # 5 NM at 50 NM range by about 1e-5 NM.
     slat_o, clat_o = np.sin(np.radians(lat_o)), np.cos(np.radians(lat_o))
     slon_o, clon_o = np.sin(np.radians(lon_o)), np.cos(np.radians(lon_o))
+    # Each owner's east and north unit vectors (ECEF), per owner: (O,) components.
+    east_o = (-slon_o, clon_o, np.zeros(o_count))
+    north_o = (-slat_o * clon_o, -slat_o * slon_o, clat_o)
     trk_rad = np.radians(trk)
     own_e = gs / 3600.0 * np.sin(trk_rad)
     own_n = gs / 3600.0 * np.cos(trk_rad)
@@ -1023,8 +1026,8 @@ def resolve(
                    dz_shift_ft: F64 | None, t_factor: float) -> BOOL:
         """`judge`, in one piece."""
         ks = slot_b[rows]
-        east = (-slon_o[ks], clon_o[ks], np.zeros(ks.size))
-        north = (-slat_o[ks] * clon_o[ks], -slat_o[ks] * slon_o[ks], clat_o[ks])
+        east = (east_o[0][ks], east_o[1][ks], east_o[2][ks])
+        north = (north_o[0][ks], north_o[1][ks], north_o[2][ks])
         pr = pairs.take(rows)
         dz = pr.dz_ft if dz_shift_ft is None else pr.dz_ft + dz_shift_ft
         plane = _Plane(_dot(pr.rx, pr.ry, pr.rz, *east), _dot(pr.rx, pr.ry, pr.rz, *north), dz,
@@ -1225,7 +1228,7 @@ def resolve(
         cur = np.where(redo, nxt, cur).astype(np.int16)
     cur, kept_inside = _inside_keeps(pairs, o_idx, j_idx, slot_b, judged, has, allowed, cur, cvx, cvy, cvz,
                                      own_vs_fts, level_s, vx, vy, vz, vz_fts, pres_level_s, slot, flown_all,
-                                     lat_o, lon_o)
+                                     east_o, north_o)
     final = _choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur)
     worst = (final.status == 2) & ~kept_inside
     if not worst.any():
@@ -1274,10 +1277,10 @@ def resolve(
 
         j_s = jj[s]
         sep = against(s, vx[j_s], vy[j_s], vz[j_s], vz_fts[j_s], pres_level_s[j_s])
-        m = np.arange(rows_k.size)[s][moved_j[s]]
-        if m.size:
-            sep[m - (s.start or 0)] = np.minimum(sep[m - (s.start or 0)],
-                                                 against(m, fvx[m], fvy[m], fvz[m], jv_fts[m], jv_lev[m]))
+        here = np.flatnonzero(moved_j[s])  # rows of the part; `m`: the same rows of rows_k
+        if here.size:
+            m = here + (s.start or 0)
+            sep[here] = np.minimum(sep[here], against(m, fvx[m], fvy[m], fvz[m], jv_fts[m], jv_lev[m]))
         return sep
 
     sep = by_rows(least_sep, rows_k.size)
@@ -1319,15 +1322,17 @@ def resolve(
 
 
 #: Inside the minima already, keep the advice held unless the new choice leaves
-#: BEST_EFFORT_KEEP more of them as flown (`_inside_keeps`). A variant, off: measured on
-#: traces only (README, "Why advice changes again"), not yet on the safety tables.
+#: BEST_EFFORT_KEEP more of them as flown (`_inside_keeps`). A variant, off: flown on the
+#: safety tables but 2-D 100 (README, "Why advice changes again"), fewer changes made again
+#: at 25 and more losses there, on five seeds.
 INSIDE_KEEP = False
 
 
 def _inside_keeps(pairs: _Pairs, o_idx: IDX, j_idx: IDX, slot_b: IDX, judged: BOOL, has: BOOL,
                   allowed: BOOL, cur: NDArray[np.int16], cvx: F64, cvy: F64, cvz: F64, own_vs_fts: F64,
                   level_s: F64, vx: F64, vy: F64, vz: F64, vz_fts: F64, pres_level_s: F64,
-                  slot: IDX, flown: _Flown, lat_o: F64, lon_o: F64) -> tuple[NDArray[np.int16], BOOL]:
+                  slot: IDX, flown: _Flown, east_o: tuple[F64, F64, F64],
+                  north_o: tuple[F64, F64, F64]) -> tuple[NDArray[np.int16], BOOL]:
     """Owners holding advice that are already within the (buffered) minima of a neighbour,
     where a free manoeuvre only means one that opens the range at once: keep the advice
     held unless the new choice leaves BEST_EFFORT_KEEP more of the minima, each judged by
@@ -1362,10 +1367,8 @@ def _inside_keeps(pairs: _Pairs, o_idx: IDX, j_idx: IDX, slot_b: IDX, judged: BO
     ovs, olev = pick(own_vs_fts), pick(level_s)
     t_turn = np.minimum(pick(flown.t_s), pr.t_s[:, None])
     # The owner's east and north at its position (ECEF), for the chords' velocities.
-    sl, cl = np.sin(np.radians(lat_o[ks])), np.cos(np.radians(lat_o[ks]))
-    so, co = np.sin(np.radians(lon_o[ks])), np.cos(np.radians(lon_o[ks]))
-    east = (-so[:, None], co[:, None], np.zeros((ks.size, 1)))
-    north = ((-sl * co)[:, None], (-sl * so)[:, None], cl[:, None])
+    east = tuple(e[ks][:, None] for e in east_o)
+    north = tuple(e[ks][:, None] for e in north_o)
     sj = slot[jj]
     own_j = sj >= 0
     sj0 = np.maximum(sj, 0)
@@ -1417,7 +1420,7 @@ def _min_norm_window(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64, own_vz_
     f2 = np.isfinite(s2)
     s1_0 = np.where(f1, s1, 0.0)
     z1 = dz0 + dvz_fts * s1_0
-    z2 = z1 + r1 * np.where(f2, np.where(f2, s2, 0.0) - s1_0, 0.0)  # s2 finite: s1 too
+    z2 = z1 + r1 * np.where(f2, s2 - s1_0, 0.0)  # s2 finite: s1 too
     out = np.full(dz0.shape, np.inf)
     zero = np.zeros(dz0.shape)
     for ok, dz, dv, a, b in ((lo <= np.minimum(hi, s1), dz0, dvz_fts, lo, np.minimum(hi, s1)),
