@@ -507,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         print(change_table(rows))
     if not a.no_speed:
         print()
-        print(speed(a.speed_n, repeats=3 if a.quick else a.speed_repeats))
+        print((f"speed of the variant {variant}:\n" if variant else "")
+              + speed(a.speed_n, repeats=3 if a.quick else a.speed_repeats))
     return 0
 
 
