@@ -4,6 +4,8 @@ resuming, computed with no threads and with three threads over small parts."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -76,6 +78,22 @@ def test_a_thread_count_that_is_not_a_number_is_named(monkeypatch: pytest.Monkey
         parallel.workers()
 
 
+def _forked(target: Any) -> tuple[int | None, Any]:
+    """Run `target(queue)` in a forked process (killed after 20 s): its exit code and what it put."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=(q,))
+    p.start()
+    p.join(timeout=20)
+    if p.exitcode is None:
+        p.kill()
+        p.join()
+        return None, None
+    return p.exitcode, q.get(timeout=5) if p.exitcode == 0 else None
+
+
 def _child(q: object) -> None:
     """In a forked child: the pools it inherited, then row-wise work split over threads,
     put on `q`."""
@@ -88,23 +106,15 @@ def test_a_forked_process_gets_threads_of_its_own(monkeypatch: pytest.MonkeyPatc
     """A process forked after the engine ran has none of its parent's threads: it must not
     submit work to a pool copied from the parent (whose idle count says threads are waiting
     that do not exist in the child, so the work would wait for ever), but make its own."""
-    import multiprocessing
     import time
 
     monkeypatch.setenv("SHAREDSKY_ENGINE_THREADS", "2")
     monkeypatch.setattr(parallel, "MIN_ROWS_PER_PART", 4)
     assert int(parallel.by_rows(lambda s: np.arange(40)[s] * 2, 40).sum()) == 1560  # the pool now exists
     time.sleep(0.5)  # its threads idle, waiting for work (as between two engine steps)
-    ctx = multiprocessing.get_context("fork")
-    q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(q,))
-    p.start()
-    p.join(timeout=30)
-    if p.exitcode is None:
-        p.kill()
-        p.join()
-    assert p.exitcode == 0, "the child waited on its parent's threads"
-    assert q.get(timeout=5) == (0, 1560), "the child inherited its parent's pool"
+    code, got = _forked(_child)
+    assert code == 0, "the child waited on its parent's threads"
+    assert got == (0, 1560), "the child inherited its parent's pool"
 
 
 def _child_cpu(q: object) -> None:
@@ -116,18 +126,9 @@ def _child_cpu(q: object) -> None:
 def test_a_fork_while_a_worker_counts_its_cpu_does_not_hang_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CPU counter's lock, held by a parent's worker at the moment of a fork, is never
     released in the child (that worker does not exist there): the child makes its own."""
-    import multiprocessing
-
     monkeypatch.setenv("SHAREDSKY_ENGINE_THREADS", "2")
     monkeypatch.setattr(parallel, "MIN_ROWS_PER_PART", 4)
-    ctx = multiprocessing.get_context("fork")
-    q = ctx.Queue()
     with parallel._cpu_lock:  # as a worker adding its CPU time when the fork comes
-        p = ctx.Process(target=_child_cpu, args=(q,))
-        p.start()
-    p.join(timeout=20)
-    if p.exitcode is None:
-        p.kill()
-        p.join()
-    assert p.exitcode == 0, "the child waited for a lock held by a thread it does not have"
-    assert q.get(timeout=5) is True
+        code, got = _forked(_child_cpu)
+    assert code == 0, "the child waited for a lock held by a thread it does not have"
+    assert got is True
