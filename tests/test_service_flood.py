@@ -11,11 +11,12 @@ batches still accepted. Before the fix the engine step took 4-8 s on green's cro
 from __future__ import annotations
 
 import json
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
-import httpx
 import pytest
 
 from service_support import Collector, Keys, Server, agreement_text, issue_keys
@@ -36,38 +37,18 @@ CROWD = 10_000  # the default [line] aircraft_live
 POSTERS = 5  # one in work, two waiting, the others answered 429 at once
 
 
-STAMP = b"1000000000.0"
+class Flood:
+    """Green's POSTERS connections posting its CROWD as fast as they can, from a process of
+    its own (tests/flood_party.py) until `stop()`, which returns every answer."""
 
+    def __init__(self, url: str, key: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("flood_party.py")), url, key,
+                                      str(POSTERS), str(CROWD)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
-def crowd_body() -> bytes:
-    """Green's CROWD aircraft, 0.01 deg of latitude apart in columns 0.1 deg apart, all at FL300,
-    stamped STAMP (replaced by the time of each post: the flood costs this process little)."""
-    return json.dumps({"reports": [
-        {"timestamp": float(STAMP), "icao24": f"cc{i:04x}", "latitude": 30 + (i % 1000) * 0.01,
-         "longitude": 30 + (i // 1000) * 0.1, "altitude": 30000, "groundspeed": 300, "track": 0}
-        for i in range(CROWD)]}).encode()
-
-
-class Flood(threading.Thread):
-    """Posts green's crowd as fast as it can until stopped; keeps every answer's status and Retry-After."""
-
-    def __init__(self, url: str, key: str, stop: threading.Event) -> None:
-        super().__init__(daemon=True)
-        self.url, self.key, self.stop = url, key, stop
-        self.answers: list[tuple[int, str | None]] = []
-        self.body = crowd_body()
-
-    def run(self) -> None:
-        with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {self.key}",
-                                               "Content-Type": "application/json"}) as c:
-            while not self.stop.is_set():
-                try:
-                    r = c.post(self.url + "/api/v1/reports",
-                               content=self.body.replace(STAMP, f"{time.time():.1f}".encode()))
-                except httpx.HTTPError as exc:  # counted: the test asks for answers only
-                    self.answers.append((0, repr(exc)))
-                    continue
-                self.answers.append((r.status_code, r.headers.get("retry-after")))
+    def stop(self) -> list[tuple[int, str | None]]:
+        out, _ = self.proc.communicate(b"", timeout=90)
+        assert self.proc.returncode == 0, self.proc.returncode
+        return [(int(c), ra) for c, ra in json.loads(out)]
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +83,8 @@ def test_a_flooding_party_gets_429_and_two_others_are_alerted_within_2_s(
     blue, red = Client(srv.url, keys.blue), Client(srv.url, keys.red)
     after = sup.metrics()["last_seq"]
     seen = {"blue": Collector(blue, after=after), "red": Collector(red, after=after)}
-    stop = threading.Event()
-    floods = [Flood(srv.url, green, stop) for _ in range(POSTERS)]
-    for f in floods:
-        f.start()
+    flood = Flood(srv.url, green)
+    answers: list[tuple[int, str | None]] = []
     delays: list[float] = []
     try:
         t_wait = time.monotonic()
@@ -124,10 +103,7 @@ def test_a_flooding_party_gets_429_and_two_others_are_alerted_within_2_s(
             delays.append(max(got) - t0)
         m = sup.metrics()
     finally:
-        stop.set()
-        for f in floods:
-            f.join(60)
-    answers = [a for f in floods for a in f.answers]
+        answers = flood.stop()
     codes = [c for c, _ in answers]
     print(f"alert delays {[round(d, 2) for d in delays]} s under green's flood; green's answers "
           f"{ {c: codes.count(c) for c in sorted(set(codes))} }; engine step median {m['engine_step_ms_median']} ms, "
