@@ -265,6 +265,14 @@ def _parse(raw: bytes) -> Any:
         raise HTTPException(exc.status, str(exc)) from exc
 
 
+def _submit_reports(hub: Hub, who: Any, raw: bytes) -> tuple[int, int]:
+    """Parses and submits a party's batch (on a worker thread); a large one waits for a
+    running engine step to end first."""
+    if len(raw) > PARSE_ON_LOOP_BYTES:
+        hub.yield_to_engine()
+    return hub.submit_reports(who, _parse(raw))
+
+
 async def _json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
     raw = await read_body(request, limit)
     return _parse(raw) if len(raw) <= PARSE_ON_LOOP_BYTES else await run_in_threadpool(_parse, raw)
@@ -445,7 +453,7 @@ def build_app(lifespan: Any = None) -> FastAPI:
                 read = True
                 t0 = time.monotonic()
                 try:
-                    n, seq = await run_in_threadpool(lambda: hub.submit_reports(who, _parse(raw)))
+                    n, seq = await run_in_threadpool(_submit_reports, hub, who, raw)
                 finally:
                     request.app.state.admission.worked(who.party, time.monotonic() - t0)
         except TooMany:

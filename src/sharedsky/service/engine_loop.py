@@ -150,11 +150,14 @@ class EngineLoop:
             self._kick.clear()
             self._last_step = time.monotonic()
             cpu0 = time.thread_time() + worker_cpu_s()
+            self.hub.engine_idle.clear()
             try:
                 self.step(self.hub.clock())
             except Exception:  # never let one bad step stop the service
                 self.errors += 1
                 log.exception("engine step failed")
+            finally:
+                self.hub.engine_idle.set()
             self._last_cpu_s = time.thread_time() + worker_cpu_s() - cpu0
 
     def step(self, now: float) -> list[Any]:

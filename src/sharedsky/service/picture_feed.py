@@ -17,12 +17,13 @@ change in 10^19).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 #: The air picture goes out at most this often per view (events go out at once).
 PICTURE_EVERY_S = 0.9
@@ -38,8 +39,11 @@ class Frame:
 
     @classmethod
     def of(cls, serial: int, frame: dict[str, Any]) -> Frame:
-        text = json.dumps(frame, separators=(",", ":"))
-        return cls(serial, text, text.encode())
+        # orjson (Apache-2.0/MIT): 10,000 aircraft in 6 ms against the standard library's
+        # 95 ms, the same bytes; it was the service's largest holder of the interpreter
+        # lock under a party's flood (a quarter of it), delaying every other party's alerts.
+        utf8 = orjson.dumps(frame)
+        return cls(serial, utf8.decode(), utf8)
 
 
 @dataclass
@@ -118,6 +122,7 @@ class PictureFeed:
         return max(0.0, self.every_s - (self.clock() - v.at))
 
     def _publish(self, v: _View, who: Any, pic: Any, version: int) -> None:
+        self.hub.yield_to_engine()  # the step's alerts first
         rows = pic.aircraft_for(who)
         now: dict[str, int] = {}
         changed: list[dict[str, Any]] = []

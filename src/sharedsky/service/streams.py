@@ -63,23 +63,33 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
         async with send_lock:
             await ws.send({"type": "websocket.send", "text": fr.text, SHARED_UTF8: fr.utf8})
 
+    last = max(0, after)
+
+    async def send_events() -> bool:
+        """Sends this key's events after `last`; True when a whole batch went (more may wait)."""
+        nonlocal last
+        if hub.key_revoked(who.key_id):
+            raise Revoked
+        evs = hub.events_for(who, last, BATCH)
+        for se in evs:
+            await send(_event_frame(se.text, se.seq))
+            last = se.seq
+        return len(evs) == BATCH
+
     async def sender() -> None:
-        last = max(0, after)
         have: int | None = None  # the view's last publication this stream was sent
         while True:
             sub.flag.clear()
-            if hub.key_revoked(who.key_id):
-                raise Revoked
-            evs = hub.events_for(who, last, BATCH)
-            for se in evs:
-                await send(_event_frame(se.text, se.seq))
-                last = se.seq
-            if len(evs) == BATCH:
+            if await send_events():
                 continue
             if feed.due_in(who, have) == 0.0:
                 ok, fr = feed.ready(who, have)
                 if not ok:  # to be built (a publication, or the whole picture): off the event loop
                     fr = await run_in_threadpool(feed.frame, who, have)
+                    # Events recorded while it was built go first: an alert never waits
+                    # behind a picture being built (under a flood, 100-200 ms).
+                    while await send_events():
+                        pass
                 if fr is not None:
                     await send_picture(fr)
                     have = fr.serial
