@@ -14,7 +14,7 @@ import pytest
 from websockets.sync.client import connect
 
 from service_support import Keys, Server, agreement_text, converging, issue_keys
-from sharedsky.client import Client, ServiceError
+from sharedsky.client import PICTURE_PREFIX, Client, ServiceError
 from sharedsky.record.keys import KeyStore
 from sharedsky.record.log import verify
 
@@ -118,6 +118,8 @@ def test_disclosure_holds_in_every_endpoint_and_stream(world: tuple[Server, Keys
             frames.append(f)
             pictures += json.loads(f)["type"] == "picture"
     assert pictures == 3
+    # A client that did not ask for pictures skips them by how they begin, unparsed.
+    assert all(f.startswith(PICTURE_PREFIX) == (json.loads(f)["type"] == "picture") for f in frames)
     texts["ws"] = "\n".join(frames)
     # SSE: everything from the start
     sse: list[str] = []
