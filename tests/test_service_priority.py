@@ -149,7 +149,7 @@ def test_an_event_recorded_while_a_picture_is_built_goes_before_it(tmp_path: Pat
             while "picture" not in kinds:
                 frame = json.loads(ws.recv(timeout=10))
                 kinds.append(frame["type"] if frame["type"] != "event" else frame["event"]["kind"])
-        assert kinds == ["unacknowledged", "picture"], kinds
+        assert "unacknowledged" in kinds and kinds.index("unacknowledged") < kinds.index("picture"), kinds
     finally:
         server.should_exit = True
         t.join(10)
