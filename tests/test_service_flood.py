@@ -84,7 +84,6 @@ def test_a_flooding_party_gets_429_and_two_others_are_alerted_within_2_s(
     after = sup.metrics()["last_seq"]
     seen = {"blue": Collector(blue, after=after), "red": Collector(red, after=after)}
     flood = Flood(srv.url, green)
-    answers: list[tuple[int, str | None]] = []
     delays: list[float] = []
     try:
         t_wait = time.monotonic()
