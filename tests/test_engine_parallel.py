@@ -59,7 +59,7 @@ def test_advice_is_the_same_bits_whatever_the_split(monkeypatch: pytest.MonkeyPa
     calls: list[int] = []
     real = parallel.by_rows
 
-    def counted(fn: object, n_rows: int) -> object:
+    def counted(fn: object, n_rows: int, chunk_rows: int = 0) -> object:
         calls.append(min(parallel.workers(), n_rows // parallel.MIN_ROWS_PER_PART))
         return real(fn, n_rows)  # type: ignore[arg-type]
 
@@ -70,6 +70,38 @@ def test_advice_is_the_same_bits_whatever_the_split(monkeypatch: pytest.MonkeyPa
     assert max(calls) == 3, "the work was split in three"
     for a, b in zip(alone, split, strict=True):
         assert _fields(a) == _fields(b)
+
+
+def test_advice_is_the_same_bits_in_pieces_of_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pieces a row-wise task is cut into so that its arrays stay in a core's cache
+    (`chunk_rows`), taken by three threads in turn or by one, change nothing; a piece
+    never has more rows than asked."""
+    states = _states()
+    monkeypatch.setenv("SHAREDSKY_ENGINE_THREADS", "1")
+    monkeypatch.setattr("sharedsky.engine.resolution.JUDGE_CHUNK_ROWS", 0)
+    monkeypatch.setattr("sharedsky.engine.resolution.NEAR_CHUNK_ROWS", 0)
+    whole = [resolve(s, MINIMA, advised=a) for s, a in states]  # type: ignore[arg-type]
+    widest: list[int] = []
+    real = parallel.by_rows
+
+    def seen(fn: Any, n_rows: int, chunk_rows: int = 0) -> Any:
+        def piece(s: slice) -> Any:
+            a, b, _ = s.indices(n_rows)
+            widest.append(b - a if chunk_rows else 0)
+            assert chunk_rows == 0 or b - a <= chunk_rows
+            return fn(s)
+        return real(piece, n_rows, chunk_rows)
+
+    monkeypatch.setattr("sharedsky.engine.resolution.by_rows", seen)
+    monkeypatch.setattr("sharedsky.engine.resolution.JUDGE_CHUNK_ROWS", 389)
+    monkeypatch.setattr("sharedsky.engine.resolution.NEAR_CHUNK_ROWS", 1531)
+    for threads in ("1", "3"):
+        monkeypatch.setenv("SHAREDSKY_ENGINE_THREADS", threads)
+        widest.clear()
+        pieces = [resolve(s, MINIMA, advised=a) for s, a in states]  # type: ignore[arg-type]
+        assert 389 in widest and 1531 in widest, "both kinds of work were cut in pieces"
+        for a, b in zip(whole, pieces, strict=True):
+            assert _fields(a) == _fields(b)
 
 
 def test_a_thread_count_that_is_not_a_number_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

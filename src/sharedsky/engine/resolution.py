@@ -690,6 +690,13 @@ def _v_segments(d0: F64, unk: BOOL, j_vz: F64, j_level_s: F64, own_vz: F64, own_
     return out
 
 
+#: Rows of (rows x candidates) work computed at once (`by_rows`): about 600 kB per array,
+#: so that a piece's temporaries stay in a core's cache (10,000 aircraft: 13 % less time
+#: than whole, on two threads; 1,024 and 3,072 rows were slower).
+JUDGE_CHUNK_ROWS = 2048
+#: Rows of the near test (one value per row, 22 samples) computed at once.
+NEAR_CHUNK_ROWS = 32768
+
 #: A turn is judged as flown along its arc, as this many chords (`_flown`).
 ARC_CHORDS = 3
 
@@ -994,7 +1001,7 @@ def resolve(
 
         def part(s: slice) -> BOOL:
             return _near(pr.take(s), rc.take(s), (jv[0][s], jv[1][s], jv[2][s]), ivs[s], ilev[s])
-        return rows[by_rows(part, rows.size)]
+        return rows[by_rows(part, rows.size, NEAR_CHUNK_ROWS)]
 
     # Candidates are judged in the east/north plane of the aircraft advised: its own
     # candidate velocities are then plain (gs sin trk, gs cos trk), and only the
@@ -1020,7 +1027,7 @@ def resolve(
         def part(s: slice) -> BOOL:
             return judge_rows(rows[s], ivx[s], ivy[s], ivz[s], ivs[s], ilev[s], h_factor,
                               None if dz_shift_ft is None else dz_shift_ft[s], t_factor)
-        return np.asarray(by_rows(part, rows.size))
+        return np.asarray(by_rows(part, rows.size, JUDGE_CHUNK_ROWS))
 
     def judge_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64, h_factor: float,
                    dz_shift_ft: F64 | None, t_factor: float) -> BOOL:
@@ -1283,7 +1290,7 @@ def resolve(
             sep[here] = np.minimum(sep[here], against(m, fvx[m], fvy[m], fvz[m], jv_fts[m], jv_lev[m]))
         return sep
 
-    sep = by_rows(least_sep, rows_k.size)
+    sep = by_rows(least_sep, rows_k.size, JUDGE_CHUNK_ROWS)
     ks = ks_k
     st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
     harmless = ~np.logical_or.reduceat(sep < base_sep[:, None], st, axis=0)
