@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from sharedsky.engine.heap import keep_freed_memory
 from sharedsky.engine.resolution import resolve
 from sharedsky.engine.separation import Minima
 from sharedsky.sim.random_traffic import TrafficSpec, added_path, random_traffic, run_square
@@ -395,6 +396,7 @@ def speed(n: int = 10_000, repeats: int = 5, seed: int = 0) -> str:
     # every second, so the figures are its steady state, not a fresh process's first call
     # (which pays for the first allocation of its large arrays: ~+30 % here).
     warm = random_enroute(n, seed=seed + repeats)
+    keep_freed_memory()  # as the service's engine, `simulate` and every CLI command do
     resolve(warm, minima)
     with np.errstate(all="ignore"):
         _MvpSelf(mvp_cls, n)._resolve(_conf(detect, _snapshot_state(warm), 5.0, 1000.0, 300.0),

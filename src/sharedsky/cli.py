@@ -57,6 +57,9 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="sharedsky")
 def main() -> None:
     """sharedsky: separation, airspace watch and a shared line for parties sharing a sky."""
+    from sharedsky.engine.heap import keep_freed_memory
+
+    keep_freed_memory()  # the engine's arrays reused from step to step (engine/heap.py)
 
 
 if __name__ == "__main__":

@@ -94,11 +94,13 @@ def by_rows(fn: Callable[[slice], Any], n_rows: int, chunk_rows: int = 0) -> Any
     With `chunk_rows`, the slices have at most that many rows and the threads take them
     in turn: a slice's arrays then stay in a core's cache from one operation to the next
     (numpy's passes over arrays larger than the cache wait on memory)."""
-    if 0 < chunk_rows < n_rows:
-        starts = range(0, n_rows, chunk_rows)
-        pieces = [slice(a, min(a + chunk_rows, n_rows)) for a in starts]
-        return np.concatenate(map_ordered(fn, pieces))
     parts = min(workers(), n_rows // MIN_ROWS_PER_PART)
+    if chunk_rows > 0:
+        # No larger than the even split over the threads, so that every thread has work.
+        size = chunk_rows if parts <= 1 else min(chunk_rows, -(-n_rows // parts))
+        if size < n_rows:
+            pieces = [slice(a, min(a + size, n_rows)) for a in range(0, n_rows, size)]
+            return np.concatenate(map_ordered(fn, pieces))
     if parts <= 1:
         return fn(slice(None))
     bounds = np.linspace(0, n_rows, parts + 1).astype(np.intp)

@@ -19,6 +19,7 @@ import numpy as np
 
 from sharedsky.agreement.disclosure import visible_mask
 from sharedsky.alerting.step import Assessment
+from sharedsky.engine.heap import keep_freed_memory
 from sharedsky.engine.parallel import worker_cpu_s
 from sharedsky.engine.separation import Conflicts
 from sharedsky.ingest.snapshot import Snapshot
@@ -123,6 +124,7 @@ class EngineLoop:
         self._kick.set()
 
     def start(self) -> None:
+        keep_freed_memory()  # each step's arrays reused by the next (engine/heap.py)
         self._thread = threading.Thread(target=self._run, name="sharedsky-engine", daemon=True)
         self._thread.start()
 
