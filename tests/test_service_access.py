@@ -151,6 +151,32 @@ def test_disclosure_holds_in_every_endpoint_and_stream(world: tuple[Server, Keys
     assert {a["icao24"] for a in first_full["aircraft"]} == seen
 
 
+def test_a_stream_that_asks_for_no_pictures_is_sent_events_only(world: tuple[Server, Keys, int]) -> None:
+    """`pictures=0`: a client that watches only the line is sent its events and no picture
+    (nothing built or encoded for it); the Python client asks for that unless it wants
+    pictures. Beside it, a stream of the same key with pictures gets them."""
+    srv, keys, _ = world
+    h = {"Authorization": f"Bearer {keys.blue}"}
+    base = srv.url.replace("http", "ws", 1) + "/api/v1/stream?after=0"
+    Client(srv.url, keys.blue).distress("aa0001", 35, 36, "events-only stream")
+    kinds: dict[str, list[str]] = {}
+    for name, url in (("events", base + "&pictures=0"), ("both", base)):
+        got: list[str] = []
+        with connect(url, additional_headers=h) as ws:
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 3.0:
+                try:
+                    got.append(json.loads(ws.recv(timeout=0.5))["type"])
+                except TimeoutError:
+                    continue
+        kinds[name] = got
+    assert "event" in kinds["events"] and "picture" not in kinds["events"], kinds["events"]
+    assert "event" in kinds["both"] and "picture" in kinds["both"], kinds["both"]
+    c = Client(srv.url, keys.blue)
+    assert c._ws_url(7, pictures=False).endswith("/api/v1/stream?after=7&pictures=0")
+    assert c._ws_url(7).endswith("/api/v1/stream?after=7")
+
+
 def test_supervisor_sees_everything_and_parties_verify_their_copy(world: tuple[Server, Keys, int],
                                                                    tmp_path: Path) -> None:
     srv, keys, _ = world

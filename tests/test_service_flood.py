@@ -51,6 +51,40 @@ class Flood:
         return [(int(c), ra) for c, ra in json.loads(out)]
 
 
+class Maps:
+    """Each party's map: a picture stream per key, read and dropped, so that the server
+    builds and sends green's crowd to blue's and red's screens all along (their Collectors
+    take events only: `pictures=0`)."""
+
+    def __init__(self, url: str, keys: list[str]) -> None:
+        import threading
+
+        self.url = url.replace("http", "ws", 1) + "/api/v1/stream?after=0"
+        self.stopped = threading.Event()
+        self.pictures = 0
+        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in keys]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, key: str) -> None:
+        from websockets.sync.client import connect
+
+        with connect(self.url, additional_headers={"Authorization": f"Bearer {key}"}, max_size=None) as ws:
+            while not self.stopped.is_set():
+                try:
+                    text = ws.recv(timeout=0.5)
+                except TimeoutError:
+                    continue
+                self.pictures += isinstance(text, str) and text.startswith('{"type":"picture",')
+
+    def stop(self) -> int:
+        """Stops the maps; the picture frames they were sent."""
+        self.stopped.set()
+        for t in self.threads:
+            t.join(timeout=10)
+        return self.pictures
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Keys, str]]:
     d = tmp_path_factory.mktemp("flood")
@@ -83,6 +117,7 @@ def test_a_flooding_party_gets_429_and_two_others_are_alerted_within_2_s(
     blue, red = Client(srv.url, keys.blue), Client(srv.url, keys.red)
     after = sup.metrics()["last_seq"]
     seen = {"blue": Collector(blue, after=after), "red": Collector(red, after=after)}
+    maps = Maps(srv.url, [keys.blue, keys.red])
     flood = Flood(srv.url, green)
     delays: list[float] = []
     try:
@@ -103,10 +138,12 @@ def test_a_flooding_party_gets_429_and_two_others_are_alerted_within_2_s(
         m = sup.metrics()
     finally:
         answers = flood.stop()
+        pictures = maps.stop()
     codes = [c for c, _ in answers]
+    assert pictures >= 4, f"blue's and red's maps were sent {pictures} pictures"
     print(f"alert delays {[round(d, 2) for d in delays]} s under green's flood; green's answers "
           f"{ {c: codes.count(c) for c in sorted(set(codes))} }; engine step median {m['engine_step_ms_median']} ms, "
-          f"max {m['engine_step_ms_max']} ms")
+          f"max {m['engine_step_ms_max']} ms; {pictures} pictures to the maps")
     assert max(delays) < 2.0, delays
     assert 429 in codes and 202 in codes, codes
     assert set(codes) <= {202, 429}, codes

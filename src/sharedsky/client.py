@@ -188,9 +188,9 @@ class Client:
         return self._call("POST", "/api/v1/ack", {"seq": seq})
 
     # -- streaming -------------------------------------------------------------------------
-    def _ws_url(self, after: int) -> str:
+    def _ws_url(self, after: int, pictures: bool = True) -> str:
         base = self.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-        return f"{base}/api/v1/stream?after={after}"
+        return f"{base}/api/v1/stream?after={after}" + ("" if pictures else "&pictures=0")
 
     def stream(self, after: int | None = None, *, pictures: bool = False, reconnect_for_s: float = 30.0,
                idle_timeout_s: float | None = None) -> Iterator[dict[str, Any]]:
@@ -217,7 +217,7 @@ class Client:
                 ssl_ctx.verify_mode = ssl.CERT_NONE
         while True:
             try:
-                with connect(self._ws_url(self.last_seq), additional_headers={"Authorization": f"Bearer {self.key}"},
+                with connect(self._ws_url(self.last_seq, pictures), additional_headers={"Authorization": f"Bearer {self.key}"},
                              ssl=ssl_ctx, open_timeout=5, max_size=None) as ws:
                     down_since = None
                     while True:
@@ -226,7 +226,7 @@ class Client:
                         except TimeoutError:
                             return
                         if not pictures and isinstance(text, str) and text.startswith(PICTURE_PREFIX):
-                            continue  # not asked for: not parsed (2 MB a second for 10,000 aircraft)
+                            continue  # from a server that sends them anyway: not parsed
                         frame = json.loads(text)
                         typ = frame.get("type")
                         if typ == "event":

@@ -41,7 +41,9 @@ def _event_frame(text: str, seq: int) -> str:
 
 
 @router.websocket("/api/v1/stream")
-async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
+async def websocket_stream(ws: WebSocket, after: int = 0, pictures: bool = True) -> None:
+    """Events after `after`, and the party's air picture unless `pictures=0` (a client
+    that only watches the line: its pictures are neither built nor sent)."""
     hub: Hub = ws.app.state.hub
     await ws.accept(subprotocol=websocket_subprotocol(ws))
     who = websocket_key(ws)
@@ -82,7 +84,7 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
             sub.flag.clear()
             if await send_events():
                 continue
-            if feed.due_in(who, have) == 0.0:
+            if pictures and feed.due_in(who, have) == 0.0:
                 ok, fr = feed.ready(who, have)
                 if not ok:  # to be built (a publication, or the whole picture): off the event loop
                     fr = await run_in_threadpool(feed.frame, who, have)
@@ -93,7 +95,7 @@ async def websocket_stream(ws: WebSocket, after: int = 0) -> None:
                 if fr is not None:
                     await send_picture(fr)
                     have = fr.serial
-            due = feed.due_in(who, have)
+            due = feed.due_in(who, have) if pictures else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(sub.flag.wait(), KEEPALIVE_S if due is None else max(0.05, due))
 
