@@ -53,3 +53,33 @@ def test_each_party_gets_its_own_aircraft_advisory_only(line: tuple[Server, Keys
     time.sleep(0.5)
     assert not [e for e in blue.events(after=start)
                 if e["kind"] == "unacknowledged" and e.get("of_seq") == mine["seq"]]
+
+
+def test_advisory_ids_stay_unique_across_a_restart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """An advisory's id names it in the record, in acknowledgements and dossiers: after a
+    kill -9 and a restart, the same aircraft's next advisory must not take an id given
+    before (the counter started again at 1: `advisory-aa0300-1` twice)."""
+    d = tmp_path_factory.mktemp("advisories-restart")
+    (d / "a.toml").write_text(agreement_text(resolution=True))
+    keys = issue_keys(d / "s.db")
+    srv = Server(d / "a.toml", d / "s.db").start()
+    try:
+        blue, red = Client(srv.url, keys.blue), Client(srv.url, keys.red)
+        start = blue.metrics()["last_seq"]
+        b, r = converging(time.time(), "aa0300", "bb0300")
+        blue.push_reports([b])
+        red.push_reports([r])
+        stream = Collector(Client(srv.url, keys.blue), after=start)
+        _, first = stream.wait_for(lambda e: e.get("kind") == "advisory" and e.get("state") == "new", timeout=8)
+        before = blue.metrics()["last_seq"]
+        srv.kill()
+        srv.start()
+        # The restarted engine finds the pair again (its table rebuilt from the record).
+        stream = Collector(Client(srv.url, keys.blue), after=before)
+        _, again = stream.wait_for(lambda e: e.get("kind") == "advisory" and e.get("state") == "new", timeout=8)
+        assert again["icao24"] == first["icao24"] == "aa0300"
+        assert again["id"] != first["id"], (first["id"], again["id"])
+        ids = [e["id"] for e in blue.events() if e["kind"] == "advisory" and e["state"] == "new"]
+        assert len(ids) == len(set(ids)), ids
+    finally:
+        srv.stop()
