@@ -7,6 +7,7 @@ process."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -31,13 +32,16 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def _faults(mode: str) -> int:
-    env = dict(os.environ, SHAREDSKY_ENGINE_THREADS="1")
+    # glibc's own defaults: no tunables or allocator from the environment.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k not in ("GLIBC_TUNABLES", "LD_PRELOAD")}
+    env["SHAREDSKY_ENGINE_THREADS"] = "1"
     out = subprocess.run([sys.executable, "-c", CHILD, mode], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
     return int(out.stdout.strip())
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc")
 def test_a_resolution_reuses_the_memory_the_last_one_freed() -> None:
     default = _faults("default")
     kept = _faults("keep")

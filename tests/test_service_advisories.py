@@ -55,31 +55,39 @@ def test_each_party_gets_its_own_aircraft_advisory_only(line: tuple[Server, Keys
                 if e["kind"] == "unacknowledged" and e.get("of_seq") == mine["seq"]]
 
 
-def test_advisory_ids_stay_unique_across_a_restart(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """An advisory's id names it in the record, in acknowledgements and dossiers: after a
-    kill -9 and a restart, the same aircraft's next advisory must not take an id given
-    before (the counter started again at 1: `advisory-aa0300-1` twice)."""
+def test_advisory_and_wellclear_ids_stay_unique_across_a_restart(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """An advisory's id, and a well-clear alert's, names it in the record, in
+    acknowledgements and dossiers: after a kill -9 and a restart, the same aircraft's next one
+    must not take an id given before (the counters started again at 1: `advisory-aa0300-1`
+    twice)."""
     d = tmp_path_factory.mktemp("advisories-restart")
-    (d / "a.toml").write_text(agreement_text(resolution=True))
+    (d / "a.toml").write_text(agreement_text(resolution=True, wellclear=True))
     keys = issue_keys(d / "s.db")
     srv = Server(d / "a.toml", d / "s.db").start()
+    kinds = ("advisory", "wellclear")
+
+    def first_of_each(stream: Collector) -> dict[str, str]:
+        return {kind: stream.wait_for(lambda e, k=kind: e.get("kind") == k and e.get("icao24") == "aa0300",
+                                      timeout=10)[1]["id"] for kind in kinds}
+
     try:
         blue, red = Client(srv.url, keys.blue), Client(srv.url, keys.red)
         start = blue.metrics()["last_seq"]
+        # Head-on, 15 NM apart: a loss of separation and a corrective well-clear alert ahead.
         b, r = converging(time.time(), "aa0300", "bb0300")
+        r["longitude"] = 36.3
         blue.push_reports([b])
         red.push_reports([r])
-        stream = Collector(Client(srv.url, keys.blue), after=start)
-        _, first = stream.wait_for(lambda e: e.get("kind") == "advisory" and e.get("state") == "new", timeout=8)
+        first = first_of_each(Collector(Client(srv.url, keys.blue), after=start))
         before = blue.metrics()["last_seq"]
         srv.kill()
         srv.start()
         # The restarted engine finds the pair again (its table rebuilt from the record).
-        stream = Collector(Client(srv.url, keys.blue), after=before)
-        _, again = stream.wait_for(lambda e: e.get("kind") == "advisory" and e.get("state") == "new", timeout=8)
-        assert again["icao24"] == first["icao24"] == "aa0300"
-        assert again["id"] != first["id"], (first["id"], again["id"])
-        ids = [e["id"] for e in blue.events() if e["kind"] == "advisory" and e["state"] == "new"]
+        again = first_of_each(Collector(Client(srv.url, keys.blue), after=before))
+        for kind in kinds:
+            assert again[kind] != first[kind], (kind, first[kind], again[kind])
+        ids = [e["id"] for e in blue.events() if e["kind"] in kinds and e["state"] == "new"]
         assert len(ids) == len(set(ids)), ids
     finally:
         srv.stop()

@@ -118,7 +118,11 @@ def test_a_flooding_party_gets_429_and_two_others_are_alerted_within_2_s(
     after = sup.metrics()["last_seq"]
     seen = {"blue": Collector(blue, after=after), "red": Collector(red, after=after)}
     maps = Maps(srv.url, [keys.blue, keys.red])
-    flood = Flood(srv.url, green)
+    try:
+        flood = Flood(srv.url, green)
+    except BaseException:
+        maps.stop()
+        raise
     delays: list[float] = []
     try:
         t_wait = time.monotonic()

@@ -199,7 +199,8 @@ class Client:
         After a dropped connection the stream reconnects (for up to `reconnect_for_s`)
         and resumes after `self.last_seq`, so nothing is missed and nothing repeats.
         Yields event dicts (with `seq`), or with `pictures=True` the raw frames.
-        `idle_timeout_s` ends the iteration when nothing arrives for that long.
+        `idle_timeout_s` ends the iteration when nothing arrives for that long: no event
+        (and, with `pictures=True`, no picture; without, none is sent).
         """
         from websockets.exceptions import ConnectionClosed, InvalidStatus
         from websockets.sync.client import connect

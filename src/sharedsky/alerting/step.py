@@ -80,6 +80,15 @@ class Assessment:
         self.airspace = airspace
         self.distress = distress
 
+    def continue_ids(self, after: int) -> None:
+        """Number the alerts, advisories and well-clear alerts opened from now on past
+        `after` (a record's last entry): ids such as "advisory-icao-N" stay unique across a
+        restart, each earlier one having taken at least one record entry."""
+        self.conflicts.serial = max(self.conflicts.serial, after)
+        for part in (self.advisories, self.wellclear):
+            if part is not None:
+                part.serial = max(part.serial, after)
+
     @classmethod
     def for_agreement(
         cls,

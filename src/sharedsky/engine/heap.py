@@ -26,8 +26,8 @@ _done: bool | None = None
 
 
 def keep_freed_memory() -> bool:
-    """Raise glibc malloc's thresholds for this process, once; False where malloc is not
-    glibc's (nothing is changed there)."""
+    """Raise glibc malloc's thresholds for this process, once; False where there is no
+    `mallopt` (not glibc: nothing is changed) or where glibc refused either value."""
     global _done
     with _lock:
         if _done is None:

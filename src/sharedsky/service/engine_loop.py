@@ -106,11 +106,8 @@ class EngineLoop:
         self.coast_s = coast_s
         self.assessment = Assessment.for_agreement(hub.agreement, distress_active=hub.distress_active,
                                                    notice_book=hub.notice_book)
-        # Alert ids ("conflict-a-b-N") stay unique across restarts: N continues past any
-        # number used before, as each earlier alert took at least one record entry.
-        self.assessment.conflicts.serial = hub.last_seq
-        if self.assessment.advisories is not None:  # so do advisory ids ("advisory-icao-N")
-            self.assessment.advisories.serial = hub.last_seq
+        # Alert, advisory and well-clear ids stay unique across restarts.
+        self.assessment.continue_ids(hub.last_seq)
         self.distress_cap = DistressCap(int(hub.agreement.line.auto_distress_per_min),
                                         list(hub.agreement.channels.distress_mhz))
         self._kick = threading.Event()

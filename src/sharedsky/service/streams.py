@@ -43,7 +43,7 @@ def _event_frame(text: str, seq: int) -> str:
 @router.websocket("/api/v1/stream")
 async def websocket_stream(ws: WebSocket, after: int = 0, pictures: bool = True) -> None:
     """Events after `after`, and the party's air picture unless `pictures=0` (a client
-    that only watches the line: its pictures are neither built nor sent)."""
+    that only watches the line: no picture is sent to it, nor built for it)."""
     hub: Hub = ws.app.state.hub
     await ws.accept(subprotocol=websocket_subprotocol(ws))
     who = websocket_key(ws)
