@@ -93,3 +93,26 @@ def test_the_map_builds_no_key_into_a_url_and_no_inline_style() -> None:
         assert "key=${" not in text and "?key=" + "${" not in text, js.name
         assert 'style="' not in text, f"{js.name} builds an inline style attribute (the CSP refuses it)"
     assert "style=" not in (web / "index.html").read_text()
+
+
+@pytest.mark.parametrize("query, named", [("after=abc", "after"), ("after=-1", "after"), ("after=%C2%B2", "after"),
+                                          ("pictures=maybe", "pictures"), ("after=3&pictures=", "pictures")])
+def test_a_bad_stream_query_gets_a_clear_error_naming_it(server: tuple[Server, Keys], query: str,
+                                                          named: str) -> None:
+    """A stream asked for with a bad `after` or `pictures` is answered with an error frame that
+    names the parameter and what it got (status 400, close code 4400), not a bare HTTP 403
+    refusal of the handshake; the Python client raises it instead of reconnecting."""
+    from sharedsky.client import Client, ServiceError
+
+    srv, keys = server
+    url = srv.url.replace("http", "ws") + "/api/v1/stream?" + query
+    with connect(url, additional_headers={"Authorization": f"Bearer {keys.blue}"}) as ws:
+        r = json.loads(ws.recv(timeout=5))
+    assert r["type"] == "error" and r["status"] == 400, r
+    assert r["detail"].startswith(f"{named}:"), r
+    assert ws.close_code == 4400
+    c = Client(srv.url, keys.blue)
+    c._ws_url = lambda after, pictures=True: url  # type: ignore[method-assign]
+    with pytest.raises(ServiceError) as err:
+        next(c.stream(reconnect_for_s=5))
+    assert err.value.status == 400 and named in str(err.value)

@@ -235,13 +235,13 @@ class Client:
                                 continue
                             self.last_seq = frame["seq"]
                             yield frame if pictures else frame["event"]
-                        elif typ == "error" and frame.get("status") == 401:
-                            raise ServiceError(401, frame.get("detail", "unauthorised"))
+                        elif typ == "error" and frame.get("status") in (400, 401):
+                            raise ServiceError(int(frame["status"]), frame.get("detail", "refused"))
                         elif pictures:
                             yield frame
             except (ConnectionClosed, OSError, InvalidStatus) as exc:
-                if isinstance(exc, ConnectionClosed) and exc.rcvd is not None and exc.rcvd.code == 4401:
-                    raise ServiceError(401, exc.rcvd.reason) from exc
+                if isinstance(exc, ConnectionClosed) and exc.rcvd is not None and exc.rcvd.code in (4400, 4401):
+                    raise ServiceError(exc.rcvd.code - 4000, exc.rcvd.reason) from exc
                 now = time.monotonic()
                 down_since = down_since or now
                 if now - down_since > reconnect_for_s:

@@ -40,17 +40,44 @@ def _event_frame(text: str, seq: int) -> str:
     return f'{{"type":"event","seq":{seq},"event":{text}}}'
 
 
+PICTURES_ON = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False}
+
+
+def _stream_query(ws: WebSocket) -> tuple[int, bool] | str:
+    """The stream's `after` and `pictures`, or what is wrong with them (named)."""
+    q = ws.query_params
+    after_s = q.get("after", "0")
+    if not SEQ_RE.fullmatch(after_s):
+        return f"after: must be the seq of an event (up to 18 ASCII digits), got {after_s[:40]!r}"
+    pictures_s = q.get("pictures", "1")
+    if pictures_s.lower() not in PICTURES_ON:
+        return f"pictures: must be 1 or 0 (true or false), got {pictures_s[:40]!r}"
+    return int(after_s), PICTURES_ON[pictures_s.lower()]
+
+
+async def _refuse(ws: WebSocket, status: int, detail: str) -> None:
+    """An error frame naming what is wrong, then the close (code 4000 + status)."""
+    await ws.send_text(json.dumps({"type": "error", "status": status, "detail": detail}))
+    await ws.close(code=4000 + status, reason=detail[:120])
+
+
 @router.websocket("/api/v1/stream")
-async def websocket_stream(ws: WebSocket, after: int = 0, pictures: bool = True) -> None:
+async def websocket_stream(ws: WebSocket) -> None:
     """Events after `after`, and the party's air picture unless `pictures=0` (a client
-    that only watches the line: no picture is sent to it, nor built for it)."""
+    that only watches the line: no picture is sent to it, nor built for it). A bad query
+    is answered by an error frame naming it (400), not by a refused handshake."""
     hub: Hub = ws.app.state.hub
     await ws.accept(subprotocol=websocket_subprotocol(ws))
     who = websocket_key(ws)
     if who is None:
-        await ws.send_text(json.dumps({"type": "error", "status": 401, "detail": "missing, invalid or revoked API key"}))
-        await ws.close(code=4401, reason="missing, invalid or revoked API key")
+        await _refuse(ws, 401, "missing, invalid or revoked API key")
         return
+    query = _stream_query(ws)
+    if isinstance(query, str):
+        await _refuse(ws, 400, query)
+        return
+    after, pictures = query
     sub = hub.subscribe()
     feed: PictureFeed = ws.app.state.pictures
     send_lock = asyncio.Lock()
@@ -65,7 +92,7 @@ async def websocket_stream(ws: WebSocket, after: int = 0, pictures: bool = True)
         async with send_lock:
             await ws.send({"type": "websocket.send", "text": fr.text, SHARED_UTF8: fr.utf8})
 
-    last = max(0, after)
+    last = after
 
     async def send_events() -> bool:
         """Sends this key's events after `last`; True when a whole batch went (more may wait)."""
