@@ -37,11 +37,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sharedsky.alerting.carry import Carried
 from sharedsky.engine.resolution import (
     CAND_DTRK_DEG,
     CAND_KIND,
@@ -289,8 +290,10 @@ def _covered(levels: Sequence[Minima], level: Minima, buffer: float) -> bool:
     return False
 
 
-class AdvisoryTracker:
+class AdvisoryTracker(Carried):
     """Resolution advisories per aircraft, kept between steps."""
+
+    CARRIED: ClassVar[tuple[str, ...]] = ("held", "resuming", "serial", "counts")
 
     def __init__(self, minima: Minima, policy: AdvisoryPolicy | None = None, *, buffer: float = 1.1,
                  lead_s: float = 5.0, frequencies_mhz: Sequence[float] = ()) -> None:

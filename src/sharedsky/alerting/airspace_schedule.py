@@ -94,14 +94,14 @@ class Approach:
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
 class Schedule:
     """Open approaches and the last issue time of every (airspace, aircraft, stage)."""
 
-    def __init__(self, clear_after_s: float) -> None:
-        self.clear_after_s = clear_after_s
-        self.approaches: dict[tuple[str, str], Approach] = {}
-        self.last_issue: dict[tuple[str, str, str], float] = {}
-        self.cleared = 0
+    clear_after_s: float
+    approaches: dict[tuple[str, str], Approach] = field(default_factory=dict)
+    last_issue: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    cleared: int = 0
 
     def predicted(self, zone: Zone, icao: str, t: float, tte_s: float) -> tuple[Approach, str | None]:
         """The aircraft is predicted to enter in `tte_s`: its approach, and the state to

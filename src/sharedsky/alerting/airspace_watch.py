@@ -35,7 +35,7 @@ have an approach, a violation, or an event.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,12 +46,17 @@ from sharedsky.alerting.airspace_violations import (
     max_depth_along,
     rounded,
 )
+from sharedsky.alerting.carry import Carried
 from sharedsky.engine.airspace import assess, avoid_headings, nearest_boundary, passage
 from sharedsky.ingest.snapshot import Snapshot
 
 
-class AirspaceWatch:
+class AirspaceWatch(Carried):
     """Stateful airspace watch over successive snapshots of one agreement."""
+
+    #: What the next step depends on (`_closed`, the ended violations, and `steps` only count
+    #: for a summary).
+    CARRIED: ClassVar[tuple[str, ...]] = ("_open", "_prev_id", "_prev", "counts", "schedule")
 
     def __init__(
         self,

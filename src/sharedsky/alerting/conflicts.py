@@ -35,10 +35,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from sharedsky.alerting.carry import Carried
 from sharedsky.engine.separation import Conflicts, Kinematics, Minima, pair_conflicts
 from sharedsky.engine.suppression import PairSuppression, SuppressionRules
 from sharedsky.ingest.snapshot import Snapshot
@@ -75,8 +76,11 @@ class _Loss:
 
 
 @dataclass
-class ConflictTracker:
+class ConflictTracker(Carried):
     """Stateful lifecycle of conflict alerts and losses of separation."""
+
+    #: What the next step depends on (`losses`, the ended ones, only counts for a summary).
+    CARRIED: ClassVar[tuple[str, ...]] = ("_alerts", "_losses", "serial", "counts")
 
     clear_after_s: float = 20.0
     #: An announced conflict stays open while the pair still conflicts with its minima

@@ -9,10 +9,11 @@ service's business; this watch only reads the snapshot.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from sharedsky.alerting.carry import Carried
 from sharedsky.ingest.snapshot import Snapshot
 
 DISTRESS_SQUAWKS = {"7500": "unlawful interference (squawk 7500)",
@@ -38,8 +39,10 @@ def distress_flags(n: int, squawk: Any, emergency: Any) -> np.ndarray:
     return flags
 
 
-class DistressWatch:
+class DistressWatch(Carried):
     """Episodes of distress per aircraft; `active` holds the aircraft in one now."""
+
+    CARRIED: ClassVar[tuple[str, ...]] = ("active",)
 
     def __init__(self, frequencies_mhz: Iterable[float] = (), active: Iterable[str] = ()) -> None:
         self.frequencies_mhz = [float(f) for f in frequencies_mhz]

@@ -20,7 +20,7 @@ and duration are the watch's own, not a copy. What differs:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import shapely
@@ -89,6 +89,15 @@ class NoticeWatch(AirspaceWatch):
         d = np.linalg.norm(a - c[:, None], axis=0)
         gs = np.nan_to_num(snap.gs_kt, nan=0.0)
         return ~(d > r_nm + gs * zone.horizon_s / 3600.0 + REACH_MARGIN_NM)
+
+    #: The active volumes of the last step too (a violation's volume may end before the next).
+    CARRIED: ClassVar[tuple[str, ...]] = (*AirspaceWatch.CARRIED, "_volume_of")
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Go on from another watch's `carry`: the zones of the volumes it held, rebuilt."""
+        super().resume(state)
+        self.zones = [self._zone(v) for v in self._volume_of.values()]
+        self._zone_of = {z.id: z for z in self.zones}
 
     @property
     def idle(self) -> bool:

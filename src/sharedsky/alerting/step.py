@@ -26,7 +26,8 @@ re-implements any part of it. Each stage of judgement is added here once:
    per intruder and, when corrective, its guidance bands, as `wellclear` events.
 
 The stages keep state between steps (hysteresis, episodes) but read no clock and do no
-I/O: the same snapshots give the same events, live, in replay and in simulation.
+I/O: the same snapshots give the same events, live, in replay and in simulation. That state
+is `carry`: a restarted service `resume`s from it and goes on as if it had never stopped.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 
 from sharedsky.alerting.advisories import AdvisoryTracker
 from sharedsky.alerting.airspace_watch import AirspaceWatch
+from sharedsky.alerting.carry import FORMAT, Carried, StateError
 from sharedsky.alerting.conflicts import ConflictTracker
 from sharedsky.alerting.distress import DistressWatch
 from sharedsky.alerting.notice_book import NoticeBook
@@ -88,6 +90,33 @@ class Assessment:
         for part in (self.advisories, self.wellclear):
             if part is not None:
                 part.serial = max(part.serial, after)
+
+    def _stages(self) -> dict[str, Carried]:
+        named: dict[str, Carried | None] = {
+            "conflicts": self.conflicts, "airspace": self.airspace, "notices": self.notices,
+            "distress": self.distress, "advisories": self.advisories, "wellclear": self.wellclear}
+        return {k: s for k, s in named.items() if s is not None}
+
+    def carry(self) -> dict[str, Any]:
+        """All that the events after this instant depend on besides the snapshots, stage by
+        stage (live objects: `alerting.carry.dumps` them before the next step)."""
+        return {"format": FORMAT, "stages": {k: s.carry() for k, s in self._stages().items()}}
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Go on from the `carry` of an assessment of the same agreement (its ids are kept);
+        StateError, and nothing changed, when it is not one."""
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise StateError(f"not a carried state of format {FORMAT}")
+        stages, mine = state.get("stages"), self._stages()
+        if not isinstance(stages, dict) or set(stages) != set(mine):
+            got = sorted(stages) if isinstance(stages, dict) else stages
+            raise StateError(f"the carried state has stages {got}, this assessment {sorted(mine)}")
+        for k, s in mine.items():
+            missing = [n for n in s.CARRIED if n not in stages[k]]
+            if missing:
+                raise StateError(f"{k}: the carried state lacks {', '.join(missing)}")
+        for k, s in mine.items():
+            s.resume(stages[k])
 
     @classmethod
     def for_agreement(

@@ -23,10 +23,12 @@ levels, a handful each).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sharedsky.alerting.carry import Carried
 from sharedsky.engine.bands import BandsConfig
 from sharedsky.engine.wellclear import F64, Interval, PairStates, Volume, interval
 
@@ -99,8 +101,10 @@ def _empty_interval(k: int) -> Interval:
     return Interval(np.full(k, np.inf), np.full(k, -np.inf), np.zeros(k, dtype=bool))
 
 
-class WellClearAlerting:
+class WellClearAlerting(Carried):
     """Alert levels over time for pairs identified by string keys (e.g. 'own|intruder')."""
+
+    CARRIED: ClassVar[tuple[str, ...]] = ("_keys", "_last_time", "_last_value", "_init_time", "_queue")
 
     def __init__(self, config: WellClearConfig) -> None:
         self.config = config

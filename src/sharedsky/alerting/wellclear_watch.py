@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sharedsky.alerting.carry import Carried, StateError
 from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands
 from sharedsky.alerting.guidance_batch import BandsInput, bands_for_ownships
 from sharedsky.alerting.wellclear import WellClearAlerting, WellClearConfig, time_to_volumes
@@ -193,8 +194,11 @@ class _Seen:
     keys: NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, dtype=str))
 
 
-class WellClearWatch:
+class WellClearWatch(Carried):
     """Snapshot -> `wellclear` events, with each config's alerting state across steps."""
+
+    #: With each config's alerting state (`carry`); `aircraft` and `corrective` only count.
+    CARRIED: ClassVar[tuple[str, ...]] = ("open", "serial", "counts", "_forget_t")
 
     def __init__(self, pairs: WellClearPairs) -> None:
         self.pairs = pairs
@@ -206,6 +210,18 @@ class WellClearWatch:
         self.corrective: set[str] = set()  # episodes ("id") that reached the corrective level
         self._matrix: tuple[tuple[str, ...], NDArray[np.int64]] | None = None
         self._forget_t = float("-inf")
+
+    def carry(self) -> dict[str, Any]:
+        return {**super().carry(), "alerting": [al.carry() for al in self.alerting]}
+
+    def resume(self, state: dict[str, Any]) -> None:
+        alerting = state.get("alerting")
+        if not isinstance(alerting, list) or len(alerting) != len(self.alerting):
+            raise StateError(f"WellClearWatch: the carried state has {len(alerting or [])} alerters' "
+                             f"states, the agreement {len(self.alerting)}")
+        super().resume(state)
+        for al, st in zip(self.alerting, alerting, strict=True):
+            al.resume(st)
 
     @classmethod
     def for_agreement(cls, agreement: Any) -> WellClearWatch | None:

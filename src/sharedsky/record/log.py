@@ -62,6 +62,17 @@ CREATE TABLE IF NOT EXISTS record (
 );
 CREATE INDEX IF NOT EXISTS record_kind ON record(kind);
 """
+#: Working state kept beside the record, not in it (no leaf, no signature): the engine
+#: step's carried state (`alerting.carry`), written in the transaction of the entries it
+#: goes with, so that after a crash it is the state those entries left.
+STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS working_state (
+    name TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    t REAL NOT NULL,
+    body BLOB NOT NULL
+);
+"""
 COLUMNS = "seq, t, kind, party, payload, salt, commitment, party_sig, sig"
 
 
@@ -246,6 +257,7 @@ class Record:
                 migrate_v1(self._conn, self.key, self.path)
                 self._conn.executescript(SCHEMA)
                 self._conn.executescript(CHECKPOINT_SCHEMA)
+                self._conn.executescript(STATE_SCHEMA)
                 self.tree = TreeStore(self._conn)
         except (sqlite3.Error, OSError) as exc:
             raise RecordError(f"{self.path}: cannot open the record ({exc})") from exc
@@ -276,9 +288,10 @@ class Record:
         return self.append_many([(kind, party, payload, party_sig)], t)[0]
 
     def append_many(self, items: Sequence[tuple[str, str, dict[str, Any], str | None]],
-                    t: float | None = None) -> list[Entry]:
-        """Append entries in one transaction (one fsync); all or nothing. O(log n) per entry."""
-        if not items:
+                    t: float | None = None, *, state: tuple[str, bytes] | None = None) -> list[Entry]:
+        """Append entries in one transaction (one fsync); all or nothing. O(log n) per entry.
+        `state` (name, body): working state written in the same transaction (`working_state`)."""
+        if not items and state is None:
             return []
         now = time.time() if t is None else float(t)
         # Serialised before the lock: a 10,000-report batch takes tens of ms to write as
@@ -303,6 +316,9 @@ class Record:
                      for e in out],
                 )
                 self.tree.append([e.leaf_hash() for e in out])
+                if state is not None:
+                    conn.execute("INSERT OR REPLACE INTO working_state (name, seq, t, body) VALUES (?,?,?,?)",
+                                 (state[0], seq + len(out), now, state[1]))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -356,6 +372,13 @@ class Record:
         with self._lock:
             row = _one(self._conn.execute(f"SELECT {COLUMNS} FROM record WHERE seq = ?", (seq,)))
         return None if row is None else Entry.from_row(row)
+
+    def working_state(self, name: str) -> tuple[int, float, bytes] | None:
+        """The working state `name` last written with `append_many`: (the record's size then,
+        time, body), or None."""
+        with self._lock:
+            row = _one(self._conn.execute("SELECT seq, t, body FROM working_state WHERE name = ?", (name,)))
+        return None if row is None else (int(row[0]), float(row[1]), bytes(row[2]))
 
     def head(self) -> tuple[int, bytes]:
         """(last seq = tree size, the tree's root)."""

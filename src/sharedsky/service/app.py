@@ -31,7 +31,7 @@ from starlette.routing import Match, Mount
 from sharedsky.service import streams
 from sharedsky.service.auth import Who, redact_keys_in_logs
 from sharedsky.service.dossiers import DOSSIER_CSP, STYLE_HASH
-from sharedsky.service.hotline import MessageError
+from sharedsky.service.hotline import MessageError, iso
 from sharedsky.service.jsonbody import PARSE_ON_LOOP_BYTES, BodyError, parse_json
 from sharedsky.service.quotas import Admission, TooMany
 from sharedsky.service.reports import MAX_BATCH, NUMBERS, ReportError
@@ -609,6 +609,7 @@ def build_app(lifespan: Any = None) -> FastAPI:
                 "events": dict(c.events), "clients": c.clients, "engine_steps": c.engine_steps,
                 "engine_step_ms_median": round(float(np.median(ms)), 2),
                 "engine_step_ms_max": round(float(ms.max()), 2),
+                "engine_resumed_from": None if c.engine_resumed_from is None else iso(c.engine_resumed_from),
                 "aircraft": len(hub.table), "last_seq": hub.last_seq,
                 "witnessed_size": hub.notary.witnessed_size()}
 

@@ -6,10 +6,16 @@ distress), then the line's own duties: overdue requests and unacknowledged alert
 resulting events are addressed to the parties they concern, recorded in one
 transaction, then published. The step runs on its own thread so the service keeps
 answering while it computes.
+
+What the assessment carries from step to step (open conflicts, held advisories, airspace
+approaches, well-clear hysteresis) is written beside the record in the transaction of the
+step's events (`Record.working_state`), and a restarted service resumes from it: it goes on
+with the advisories and alerts it had given, under their ids, instead of giving them again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -18,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sharedsky.agreement.disclosure import visible_mask
+from sharedsky.alerting.carry import StateError, dumps, loads
 from sharedsky.alerting.step import Assessment
 from sharedsky.engine.heap import keep_freed_memory
 from sharedsky.engine.parallel import worker_cpu_s
@@ -30,6 +37,17 @@ from sharedsky.service.store import Hub
 log = logging.getLogger("sharedsky.service")
 
 Item = tuple[str, str, dict[str, Any], str | None]  # (kind, party, payload, party_sig)
+
+#: The record's working state that holds the engine step's carried state.
+STATE_NAME = "engine"
+#: A step that records nothing writes the carried state at most this often (a step that
+#: records events always writes it, in the same transaction).
+STATE_EVERY_S = 2.0
+
+
+def agreement_fingerprint(agreement: Any) -> str:
+    """SHA-256 of the agreement as validated: a state carried under another one is not resumed."""
+    return hashlib.sha256(agreement.document.model_dump_json().encode("utf-8")).hexdigest()
 
 
 def _nulls(x: np.ndarray) -> list[float | None]:
@@ -104,9 +122,14 @@ class EngineLoop:
         self.interval_s = interval_s
         self.min_interval_s = min_interval_s
         self.coast_s = coast_s
-        self.assessment = Assessment.for_agreement(hub.agreement, distress_active=hub.distress_active,
-                                                   notice_book=hub.notice_book)
-        # Alert, advisory and well-clear ids stay unique across restarts.
+        self.assessment = self._fresh()
+        self._fingerprint = agreement_fingerprint(hub.agreement)
+        self._carried = b""  # the carried state last written
+        self._carried_t = float("-inf")
+        #: When the step resumed from had run (UTC epoch s), if it resumed from one.
+        self.resumed_from: float | None = None
+        self._resume()
+        # Alert, advisory and well-clear ids stay unique across restarts (and without a state).
         self.assessment.continue_ids(hub.last_seq)
         self.distress_cap = DistressCap(int(hub.agreement.line.auto_distress_per_min),
                                         list(hub.agreement.channels.distress_mhz))
@@ -118,6 +141,41 @@ class EngineLoop:
         self._last_expire = 0.0
         self.errors = 0
         hub.on_reports = self.kick
+
+    def _fresh(self) -> Assessment:
+        return Assessment.for_agreement(self.hub.agreement, distress_active=self.hub.distress_active,
+                                        notice_book=self.hub.notice_book)
+
+    def _resume(self) -> None:
+        """Go on from the carried state of the last step written, if any, under this agreement."""
+        saved = self.hub.record.working_state(STATE_NAME)
+        if saved is None:
+            return
+        seq, t, body = saved
+        try:
+            state = loads(body)
+            if not isinstance(state, dict) or state.get("agreement") != self._fingerprint:
+                log.warning("engine state of %s not resumed: it was carried under another agreement", iso(t))
+                return
+            self.assessment.resume(state["assessment"])
+        except (StateError, KeyError) as exc:
+            log.warning("engine state of %s not resumed: %s", iso(t), exc)
+            self.assessment = self._fresh()  # nothing half resumed
+            return
+        self._carried = body
+        self.resumed_from = self.hub.counters.engine_resumed_from = t
+        log.info("engine resumed from its step of %s (record entry %d)", iso(t), seq)
+
+    def _carry(self, now: float, said: bool) -> tuple[str, bytes] | None:
+        """The carried state to write with this step: always when the step said something,
+        else when it changed and `STATE_EVERY_S` has passed (a step that said nothing may be
+        lost: the next one goes on from the one before, as after a late step)."""
+        if not said and now - self._carried_t < STATE_EVERY_S:
+            return None
+        body = dumps({"agreement": self._fingerprint, "assessment": self.assessment.carry()})
+        if body == self._carried:
+            return None
+        return STATE_NAME, body
 
     def kick(self) -> None:
         self._kick.set()
@@ -173,6 +231,7 @@ class EngineLoop:
             seq = hub.table_seq
         result = self.assessment.step(snap)
         items = [self._item(ev) for ev in self.distress_cap.filter(result.events, now)]
+        state = self._carry(now, bool(result.events))  # encoded outside the hub's lock
         with hub.lock:
             overdue, late = hub.hotline.due(now)
             for req in overdue:
@@ -187,7 +246,9 @@ class EngineLoop:
                 items.append(("unacknowledged", "", {"to": to, "event": {
                     "of_seq": seq, "of_kind": se.event["kind"], "party": party,
                     "ack_within_s": hub.hotline.ack_within_s, "t": now}}, None))
-            entries = hub.append_events(items, now) if items else []
+            entries = hub.append_events(items, now, state=state) if items or state else []
+            if state is not None:
+                self._carried, self._carried_t = state[1], now
             hub.picture = Picture(hub, snap, result.conflicts, seq)
             hub.picture_version += 1
         hub.counters.engine_steps += 1

@@ -110,6 +110,8 @@ class Counters:
     clients: int = 0
     engine_steps: int = 0
     engine_step_ms: list[float] = field(default_factory=list)
+    #: When the engine step a restarted service resumed from ran (UTC epoch s), if it did.
+    engine_resumed_from: float | None = None
 
 
 class Hub:
@@ -388,16 +390,18 @@ class Hub:
         return [p for p in need if p in w]
 
     def append_events(self, items: Iterable[tuple[str, str, dict[str, Any], str | None]],
-                      t: float | None = None) -> list[Entry]:
-        """Record (one fsync) then apply a batch of (kind, party, payload, party_sig)."""
+                      t: float | None = None, *, state: tuple[str, bytes] | None = None) -> list[Entry]:
+        """Record (one fsync) then apply a batch of (kind, party, payload, party_sig);
+        `state`: working state written in the same transaction (`Record.append_many`)."""
         items = list(items)
-        if not items:
+        if not items and state is None:
             return []
         with self.lock:
-            entries = self.record.append_many(items, t)
+            entries = self.record.append_many(items, t, state=state)
             for e in entries:
                 self.apply(e, notify=False)
-        self.notify()
+        if entries:
+            self.notify()
         return entries
 
     # -- reading events -------------------------------------------------------------
