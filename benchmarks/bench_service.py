@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -234,6 +235,9 @@ def run(args: argparse.Namespace, n_witnesses: int) -> None:
     sent = len(probes)
     sent_steady = sum(1 for t, _ in probes.values() if t - t_begin >= args.warmup)
     db_mb = sum(p.stat().st_size for p in work.glob("s.db*")) / 1e6
+    with sqlite3.connect(work / "s.db") as db:  # the engine's carried state, as last written
+        row = db.execute("SELECT length(body) FROM working_state WHERE name = 'engine'").fetchone()
+    carried_kb = None if row is None else row[0] / 1e3
     print(f"bench_service: {args.parties} parties, {n_per * args.parties} aircraft (+{sent} probes), "
           f"{args.duration:.0f} s at 1 Hz, {n_witnesses} witnesses cosigning "
           f"(witnessed size {m.get('witnessed_size')} of {m['last_seq']})")
@@ -242,6 +246,7 @@ def run(args: argparse.Namespace, n_witnesses: int) -> None:
     print(f"  POST /reports         median {np.median(post_ms):.0f} ms, p99 {np.percentile(post_ms, 99):.0f} ms")
     print(f"  engine step           median {m['engine_step_ms_median']} ms (last 120), max {m['engine_step_ms_max']} ms")
     print(f"  events                {m['events']}")
+    print(f"  carried engine state  {'none written' if carried_kb is None else f'{carried_kb:,.1f} kB'}")
     if lat.size:
         print(f"  report -> alert at the other party: n={lat.size}/{sent}, p50 {np.percentile(lat, 50):.0f} ms, "
               f"p99 {np.percentile(lat, 99):.0f} ms, max {lat.max():.0f} ms")

@@ -86,6 +86,13 @@ def test_the_encoding_is_readable_json() -> None:
     ({"$a": ["<f8", [3], "AAAA"]}, "bad \\$a value"),
     ({"$a": ["not a dtype", [1], ""]}, "bad \\$a value"),
     ({"$g": "zz"}, "bad \\$g value"),
+    ({"$n": ["<i1", 1000]}, "bad \\$n value"),
+    ({"$n": ["<i8", float("inf")]}, "bad \\$n value"),
+    ({"$n": ["|V8", 2147483647]}, "dtype '\\|V8' is not carried"),
+    ({"$n": ["<f8", [1.0]]}, "bad \\$n value"),
+    ({"$a": ["|O", [1], ""]}, "not carried"),
+    ({"$a": ["<M8[s]", [0], ""]}, "not carried"),
+    ({"$c": ["sharedsky.alerting.airspace_schedule:Approach", ["id"]]}, "its fields are not an object"),
 ])
 def test_a_bad_state_is_refused_naming_what(tree: object, message: str) -> None:
     with pytest.raises(StateError, match=message):
@@ -97,3 +104,5 @@ def test_what_cannot_be_carried_is_refused() -> None:
         encode(object())
     with pytest.raises(StateError, match="not a carried state"):
         loads(b"\xff not json")
+    with pytest.raises(StateError, match="nested too deep"):
+        loads(b'{"$t":' * 100_000 + b"1" + b"}" * 100_000)

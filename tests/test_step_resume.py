@@ -116,7 +116,22 @@ def test_a_state_of_another_agreement_is_refused_and_changes_nothing() -> None:
     assert dumps(without.carry()) == before
     state = loads(dumps(with_wc.carry()))
     del state["stages"]["conflicts"]["serial"]
-    with pytest.raises(StateError, match="conflicts: the carried state lacks serial"):
+    with pytest.raises(StateError, match="conflicts: ConflictTracker: the carried state lacks serial"):
+        with_wc.resume(state)
+    # Refused by a later stage: the earlier ones are left as they were too.
+    state = loads(dumps(with_wc.carry()))
+    state["stages"]["conflicts"]["serial"] = 999
+    state["stages"]["wellclear"]["alerting"] = []
+    before = dumps(with_wc.carry())
+    with pytest.raises(StateError, match="wellclear: WellClearWatch: the carried state has 0 alerters"):
+        with_wc.resume(state)
+    assert dumps(with_wc.carry()) == before
+    state = loads(dumps(with_wc.carry()))
+    state["stages"]["wellclear"]["alerting"][0]["_queue"] = np.zeros((0, 9), dtype=np.int64)
+    with pytest.raises(StateError, match="queue of width"):
+        with_wc.resume(state)
+    state["stages"]["wellclear"]["alerting"][0].update(_queue=np.zeros((0, 4), dtype=np.int64), _keys=[])
+    with pytest.raises(StateError, match="_keys: a list where a ndarray is kept"):
         with_wc.resume(state)
     with pytest.raises(StateError, match="format"):
         with_wc.resume({"format": "something/9", "stages": {}})

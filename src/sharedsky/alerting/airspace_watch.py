@@ -93,6 +93,12 @@ class AirspaceWatch(Carried):
         """Every violation so far (closed ones first, then those still open)."""
         return [v.as_dict() for v in self._closed] + [v.as_dict() for v in self._open.values()]
 
+    def resume(self, state: dict[str, Any]) -> None:
+        """Go on from another watch's `carry`, with this one's `clear_after_s` (configuration)."""
+        clear_after_s = self.schedule.clear_after_s
+        super().resume(state)
+        self.schedule.clear_after_s = clear_after_s
+
     @property
     def idle(self) -> bool:
         """No violation and no approach open."""

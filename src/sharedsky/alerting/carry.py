@@ -34,10 +34,11 @@ class StateError(ValueError):
 class Carried:
     """A stage whose listed attributes are all it keeps between steps.
 
-    `carry` returns them (not copies: encode them before the next step); `resume` sets
-    them from another instance's `carry` of the same configuration. Attributes that only
-    count for a run's summary (ended losses, closed violations) are left out: a service
-    running for weeks must not write its whole history at every step.
+    `carry` returns them (not copies: encode them before the next step); `check` refuses
+    a state this instance cannot go on from, changing nothing; `resume` sets them from
+    another instance's `carry` of the same configuration. Attributes that only count for a
+    run's summary (ended losses, closed violations) are left out: a service running for
+    weeks must not write its whole history at every step.
     """
 
     CARRIED: ClassVar[tuple[str, ...]] = ()
@@ -45,10 +46,21 @@ class Carried:
     def carry(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.CARRIED}
 
-    def resume(self, state: dict[str, Any]) -> None:
+    def check(self, state: Any) -> None:
+        if not isinstance(state, dict):
+            raise StateError(f"{type(self).__name__}: the carried state is a {type(state).__name__}, not an object")
         missing = [n for n in self.CARRIED if n not in state]
         if missing:
             raise StateError(f"{type(self).__name__}: the carried state lacks {', '.join(missing)}")
+        for name in self.CARRIED:
+            mine, theirs = getattr(self, name), state[name]
+            if not (isinstance(theirs, type(mine)) or (mine is None or theirs is None)
+                    or (isinstance(mine, float) and isinstance(theirs, int))):
+                raise StateError(f"{type(self).__name__}.{name}: a {type(theirs).__name__} where a "
+                                 f"{type(mine).__name__} is kept")
+
+    def resume(self, state: dict[str, Any]) -> None:
+        self.check(state)
         for name in self.CARRIED:
             setattr(self, name, state[name])
 
@@ -91,6 +103,11 @@ def encode(obj: Any) -> Any:
     raise StateError(f"cannot carry a {type(obj).__module__}.{type(obj).__qualname__}")
 
 
+#: Array and scalar dtypes a state may hold: booleans, numbers and fixed-width strings
+#: (no void, object or datetime dtypes: a few bytes must not ask for gigabytes).
+DTYPE_KINDS = frozenset("biufcU")
+
+
 def _class(name: Any) -> type:
     """The sharedsky dataclass a tag names (and nothing else)."""
     if not isinstance(name, str) or ":" not in name:
@@ -104,9 +121,16 @@ def _class(name: Any) -> type:
             cls = getattr(cls, part)
     except (ImportError, AttributeError) as exc:
         raise StateError(f"{name}: no such class ({exc})") from exc
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        raise StateError(f"{name}: not a dataclass")
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__.startswith("sharedsky.")):
+        raise StateError(f"{name}: not a dataclass of sharedsky's")
     return cls
+
+
+def _dtype(text: Any) -> np.dtype[Any]:
+    dtype = np.dtype(text)
+    if dtype.kind not in DTYPE_KINDS or dtype.itemsize > 4096:
+        raise StateError(f"dtype {text!r} is not carried")
+    return dtype
 
 
 def decode(tree: Any) -> Any:
@@ -128,10 +152,12 @@ def decode(tree: Any) -> Any:
         if tag == "$d":
             return {decode(k): decode(v) for k, v in val}
         if tag == "$n":
-            return np.dtype(val[0]).type(val[1])
+            if not isinstance(val[1], bool | int | float | str):
+                raise StateError(f"bad $n value {val[1]!r}")
+            return _dtype(val[0]).type(val[1])
         if tag == "$a":
             dtype, shape, data = val
-            return np.frombuffer(base64.b64decode(data), dtype=np.dtype(dtype)).reshape(shape).copy()
+            return np.frombuffer(base64.b64decode(data, validate=True), dtype=_dtype(dtype)).reshape(shape).copy()
         if tag == "$o":
             shape, items = val
             out = np.empty(len(items), dtype=object)
@@ -142,6 +168,8 @@ def decode(tree: Any) -> Any:
         if tag == "$c":
             name, fields = val
             cls = _class(name)
+            if not isinstance(fields, dict):
+                raise StateError(f"{name}: its fields are not an object")
             want = {f.name for f in dataclasses.fields(cls)}
             if set(fields) != want:
                 raise StateError(f"{name}: fields {sorted(fields)} are not the class's {sorted(want)}")
@@ -151,7 +179,8 @@ def decode(tree: Any) -> Any:
             return obj
     except StateError:
         raise
-    except (TypeError, ValueError, KeyError, IndexError, shapely.errors.GEOSException) as exc:
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError,
+            shapely.errors.GEOSException) as exc:
         raise StateError(f"bad {tag} value ({exc})") from exc
     raise StateError(f"unknown tag {tag!r}")
 
@@ -164,7 +193,8 @@ def dumps(state: Any) -> bytes:
 def loads(data: bytes) -> Any:
     """The state `dumps` wrote."""
     try:
-        tree = json.loads(data)
+        return decode(json.loads(data))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StateError(f"not a carried state ({exc})") from exc
-    return decode(tree)
+    except RecursionError as exc:
+        raise StateError("a carried state nested too deep") from exc

@@ -91,7 +91,8 @@ class Assessment:
             if part is not None:
                 part.serial = max(part.serial, after)
 
-    def _stages(self) -> dict[str, Carried]:
+    def stages(self) -> dict[str, Carried]:
+        """The stages this assessment runs, by name, each with what it carries."""
         named: dict[str, Carried | None] = {
             "conflicts": self.conflicts, "airspace": self.airspace, "notices": self.notices,
             "distress": self.distress, "advisories": self.advisories, "wellclear": self.wellclear}
@@ -100,21 +101,22 @@ class Assessment:
     def carry(self) -> dict[str, Any]:
         """All that the events after this instant depend on besides the snapshots, stage by
         stage (live objects: `alerting.carry.dumps` them before the next step)."""
-        return {"format": FORMAT, "stages": {k: s.carry() for k, s in self._stages().items()}}
+        return {"format": FORMAT, "stages": {k: s.carry() for k, s in self.stages().items()}}
 
     def resume(self, state: dict[str, Any]) -> None:
         """Go on from the `carry` of an assessment of the same agreement (its ids are kept);
         StateError, and nothing changed, when it is not one."""
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise StateError(f"not a carried state of format {FORMAT}")
-        stages, mine = state.get("stages"), self._stages()
+        stages, mine = state.get("stages"), self.stages()
         if not isinstance(stages, dict) or set(stages) != set(mine):
             got = sorted(stages) if isinstance(stages, dict) else stages
             raise StateError(f"the carried state has stages {got}, this assessment {sorted(mine)}")
         for k, s in mine.items():
-            missing = [n for n in s.CARRIED if n not in stages[k]]
-            if missing:
-                raise StateError(f"{k}: the carried state lacks {', '.join(missing)}")
+            try:
+                s.check(stages[k])
+            except StateError as exc:
+                raise StateError(f"{k}: {exc}") from exc
         for k, s in mine.items():
             s.resume(stages[k])
 

@@ -23,12 +23,12 @@ levels, a handful each).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sharedsky.alerting.carry import Carried
+from sharedsky.alerting.carry import Carried, StateError
 from sharedsky.engine.bands import BandsConfig
 from sharedsky.engine.wellclear import F64, Interval, PairStates, Volume, interval
 
@@ -114,6 +114,15 @@ class WellClearAlerting(Carried):
         self._last_value = np.zeros(0, dtype=np.int64)
         self._init_time = np.zeros(0)
         self._queue = np.zeros((0, n), dtype=np.int64)
+
+    def check(self, state: Any) -> None:
+        """Also: one row per key in every array, and the M of N queue as wide as this config's."""
+        super().check(state)
+        n = state["_keys"].shape[0]
+        rows = [state[k].shape[0] for k in self.CARRIED]
+        if rows != [n] * len(rows) or state["_queue"].shape[1:] != self._queue.shape[1:]:
+            raise StateError(f"WellClearAlerting: carried arrays of shapes "
+                             f"{[state[k].shape for k in self.CARRIED]} for a queue of width {self._queue.shape[1]}")
 
     @property
     def _mofn_valid(self) -> bool:

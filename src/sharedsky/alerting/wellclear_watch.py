@@ -214,13 +214,20 @@ class WellClearWatch(Carried):
     def carry(self) -> dict[str, Any]:
         return {**super().carry(), "alerting": [al.carry() for al in self.alerting]}
 
-    def resume(self, state: dict[str, Any]) -> None:
+    def check(self, state: Any) -> None:
+        super().check(state)
         alerting = state.get("alerting")
         if not isinstance(alerting, list) or len(alerting) != len(self.alerting):
-            raise StateError(f"WellClearWatch: the carried state has {len(alerting or [])} alerters' "
-                             f"states, the agreement {len(self.alerting)}")
-        super().resume(state)
+            n = len(alerting) if isinstance(alerting, list) else alerting
+            raise StateError(f"WellClearWatch: the carried state has {n} alerters' states, "
+                             f"the agreement {len(self.alerting)}")
         for al, st in zip(self.alerting, alerting, strict=True):
+            al.check(st)
+
+    def resume(self, state: dict[str, Any]) -> None:
+        self.check(state)
+        super().resume(state)
+        for al, st in zip(self.alerting, state["alerting"], strict=True):
             al.resume(st)
 
     @classmethod

@@ -13,14 +13,19 @@ Calls a party makes on the line (DISTRESS messages) are not automatic and not ca
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
+
+from sharedsky.alerting.carry import Carried
 
 #: How many aircraft a storm event names (its `count` is always whole).
 STORM_IDS = 20
 
 
-class DistressCap:
+class DistressCap(Carried):
     """Per-party sliding-minute cap on automatic distress calls, with collapsed storms."""
+
+    #: Carried with the engine's state: a call held for the next storm is not lost in a restart.
+    CARRIED: ClassVar[tuple[str, ...]] = ("_sent", "_held", "_storm_at", "collapsed")
 
     def __init__(self, per_min: int, frequencies_mhz: list[float], window_s: float = 60.0) -> None:
         self.per_min = per_min
@@ -31,6 +36,13 @@ class DistressCap:
         self._storm_at: dict[str, float] = {}
         #: Aircraft whose call was collapsed: their episode's end is not recorded either.
         self.collapsed: set[str] = set()
+
+    def carry(self) -> dict[str, Any]:
+        return {**super().carry(), "_sent": {p: list(d) for p, d in self._sent.items()}}
+
+    def resume(self, state: dict[str, Any]) -> None:
+        super().resume(state)
+        self._sent = {p: deque(float(t) for t in ts) for p, ts in state["_sent"].items()}
 
     def filter(self, events: list[dict[str, Any]], now_s: float) -> list[dict[str, Any]]:
         """The step's events with automatic calls over the cap held, and any storm due now."""

@@ -22,9 +22,11 @@ import time
 from typing import Any
 
 import numpy as np
+import shapely
 
+import sharedsky
 from sharedsky.agreement.disclosure import visible_mask
-from sharedsky.alerting.carry import StateError, dumps, loads
+from sharedsky.alerting.carry import FORMAT, dumps, loads
 from sharedsky.alerting.step import Assessment
 from sharedsky.engine.heap import keep_freed_memory
 from sharedsky.engine.parallel import worker_cpu_s
@@ -45,9 +47,23 @@ STATE_NAME = "engine"
 STATE_EVERY_S = 2.0
 
 
-def agreement_fingerprint(agreement: Any) -> str:
-    """SHA-256 of the agreement as validated: a state carried under another one is not resumed."""
-    return hashlib.sha256(agreement.document.model_dump_json().encode("utf-8")).hexdigest()
+#: A resumed state whose first steps fail is given up for a fresh one (after this many, a
+#: failing step is the step's own fault, as before).
+TRIAL_STEPS = 3
+
+
+def state_fingerprint(agreement: Any, assessment: Assessment) -> str:
+    """SHA-256 of what a carried state is only valid under: the agreement as validated, the
+    files it names as loaded (airspace outlines, DAIDALUS configurations), this version's
+    state format, and what each stage carries. A state carried under another is not resumed."""
+    h = hashlib.sha256()
+    for part in (sharedsky.__version__, FORMAT, agreement.document.model_dump_json(),
+                 repr(getattr(agreement, "wellclear", None)),
+                 repr(sorted((k, s.CARRIED) for k, s in assessment.stages().items()))):
+        h.update(part.encode("utf-8") + b"\0")
+    for a in agreement.airspaces:
+        h.update(shapely.to_wkb(a.geometry))
+    return h.hexdigest()
 
 
 def _nulls(x: np.ndarray) -> list[float | None]:
@@ -122,17 +138,15 @@ class EngineLoop:
         self.interval_s = interval_s
         self.min_interval_s = min_interval_s
         self.coast_s = coast_s
+        self.distress_cap = self._fresh_cap()
         self.assessment = self._fresh()
-        self._fingerprint = agreement_fingerprint(hub.agreement)
+        self._fingerprint = state_fingerprint(hub.agreement, self.assessment)
         self._carried = b""  # the carried state last written
         self._carried_t = float("-inf")
         #: When the step resumed from had run (UTC epoch s), if it resumed from one.
         self.resumed_from: float | None = None
+        self._trial = 0  # steps left in which a failure gives the resumed state up
         self._resume()
-        # Alert, advisory and well-clear ids stay unique across restarts (and without a state).
-        self.assessment.continue_ids(hub.last_seq)
-        self.distress_cap = DistressCap(int(hub.agreement.line.auto_distress_per_min),
-                                        list(hub.agreement.channels.distress_mhz))
         self._kick = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,11 +157,19 @@ class EngineLoop:
         hub.on_reports = self.kick
 
     def _fresh(self) -> Assessment:
-        return Assessment.for_agreement(self.hub.agreement, distress_active=self.hub.distress_active,
-                                        notice_book=self.hub.notice_book)
+        """A new assessment whose ids continue past the record's (unique across restarts)."""
+        a = Assessment.for_agreement(self.hub.agreement, distress_active=self.hub.distress_active,
+                                     notice_book=self.hub.notice_book)
+        a.continue_ids(self.hub.last_seq)
+        return a
+
+    def _fresh_cap(self) -> DistressCap:
+        return DistressCap(int(self.hub.agreement.line.auto_distress_per_min),
+                           list(self.hub.agreement.channels.distress_mhz))
 
     def _resume(self) -> None:
-        """Go on from the carried state of the last step written, if any, under this agreement."""
+        """Go on from the carried state of the last step written, if any, under this agreement
+        and this version; anything else starts afresh, as without a state."""
         saved = self.hub.record.working_state(STATE_NAME)
         if saved is None:
             return
@@ -155,24 +177,52 @@ class EngineLoop:
         try:
             state = loads(body)
             if not isinstance(state, dict) or state.get("agreement") != self._fingerprint:
-                log.warning("engine state of %s not resumed: it was carried under another agreement", iso(t))
+                log.warning("engine state of %s not resumed: it was carried under another agreement "
+                            "or another version", iso(t))
                 return
             self.assessment.resume(state["assessment"])
-        except (StateError, KeyError) as exc:
+            self.distress_cap.resume(state["distress_cap"])
+        except Exception as exc:  # whatever the bytes hold, the service starts
             log.warning("engine state of %s not resumed: %s", iso(t), exc)
-            self.assessment = self._fresh()  # nothing half resumed
+            self.assessment, self.distress_cap = self._fresh(), self._fresh_cap()  # nothing half resumed
             return
+        self.assessment.continue_ids(self.hub.last_seq)
         self._carried = body
+        self._trial = TRIAL_STEPS
         self.resumed_from = self.hub.counters.engine_resumed_from = t
         log.info("engine resumed from its step of %s (record entry %d)", iso(t), seq)
 
+    def _assess(self, snap: Snapshot) -> tuple[Any, list[dict[str, Any]]]:
+        """The assessment step, and the events of an outage before it: when the service was
+        down longer than a report stays fresh, the resumed state first sees the empty sky it
+        would have seen had it run on (open episodes end, under their ids), then the picture.
+        A resumed state that fails in its first steps is given up for a fresh one."""
+        try:
+            before: list[dict[str, Any]] = []
+            if self._trial == TRIAL_STEPS and self.resumed_from is not None \
+                    and snap.t_s - self.resumed_from > self.hub.max_age_s:
+                before = self.assessment.step(snap.take(np.zeros(0, dtype=np.intp))).events
+            result = self.assessment.step(snap)
+        except Exception:
+            if self._trial == 0:
+                raise
+            log.exception("the engine state resumed from %s fails: starting afresh", iso(self.resumed_from or 0.0))
+            self.assessment, self.distress_cap = self._fresh(), self._fresh_cap()
+            self._trial, self._carried = 0, b""
+            self.resumed_from = self.hub.counters.engine_resumed_from = None
+            before, result = [], self.assessment.step(snap)
+        self._trial = max(0, self._trial - 1)
+        return result, before + result.events
+
     def _carry(self, now: float, said: bool) -> tuple[str, bytes] | None:
-        """The carried state to write with this step: always when the step said something,
-        else when it changed and `STATE_EVERY_S` has passed (a step that said nothing may be
-        lost: the next one goes on from the one before, as after a late step)."""
+        """The carried state to write with this step: always when an episode opened or ended
+        (`said`), else when it changed and `STATE_EVERY_S` has passed (a step that only
+        updated may be lost: the next one goes on from the one before, as after a late step,
+        and may say its update again)."""
         if not said and now - self._carried_t < STATE_EVERY_S:
             return None
-        body = dumps({"agreement": self._fingerprint, "assessment": self.assessment.carry()})
+        body = dumps({"agreement": self._fingerprint, "assessment": self.assessment.carry(),
+                      "distress_cap": self.distress_cap.carry()})
         if body == self._carried:
             return None
         return STATE_NAME, body
@@ -229,9 +279,10 @@ class EngineLoop:
                 self._last_expire = now
             snap = hub.table.snapshot(now, hub.max_age_s)
             seq = hub.table_seq
-        result = self.assessment.step(snap)
-        items = [self._item(ev) for ev in self.distress_cap.filter(result.events, now)]
-        state = self._carry(now, bool(result.events))  # encoded outside the hub's lock
+        result, events = self._assess(snap)
+        items = [self._item(ev) for ev in self.distress_cap.filter(events, now)]
+        # Encoded outside the hub's lock; written whenever an episode opens or ends.
+        state = self._carry(now, any(ev.get("state") != "updated" for ev in events))
         with hub.lock:
             overdue, late = hub.hotline.due(now)
             for req in overdue:
