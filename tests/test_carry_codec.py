@@ -1,10 +1,14 @@
-"""The carried state's encoding: exact for every value a stage keeps, and it builds nothing
-but sharedsky's own dataclasses, numpy arrays and shapely geometries."""
+"""The carried state's encoding: exact for every value a stage keeps; bytes the service did
+not write are refused unread, and nothing but sharedsky's own dataclasses, numpy arrays and
+scalars and shapely geometries is ever built from them."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import hashlib
 import math
+import pickle
+import subprocess
 
 import numpy as np
 import pytest
@@ -12,8 +16,9 @@ import shapely
 from shapely.geometry import Polygon
 
 from sharedsky.alerting.airspace_schedule import Approach, Schedule
-from sharedsky.alerting.carry import StateError, decode, dumps, encode, loads
+from sharedsky.alerting.carry import FORMAT, StateError, dumps, loads
 from sharedsky.alerting.notice_book import Volume
+from sharedsky.alerting.step import Assessment
 from sharedsky.ingest.notices import VolumeSpec
 
 
@@ -34,6 +39,8 @@ def _same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
+KEY = bytes(range(32))
+
 VALUES = [
     None, True, False, 0, -7, 2**70, 0.1, -0.0, float("nan"), float("inf"), -float("inf"), 5e-324,
     "", "$not-a-tag", "naïve 雲",
@@ -48,7 +55,7 @@ VALUES = [
 
 @pytest.mark.parametrize("value", VALUES, ids=[f"v{k}" for k in range(len(VALUES))])
 def test_every_kind_of_value_comes_back_exactly(value: object) -> None:
-    back = loads(dumps(value))
+    back = loads(dumps(value, KEY), KEY)
     if isinstance(value, set | frozenset):
         assert type(back) is type(value) and back == value
     else:
@@ -61,7 +68,7 @@ def test_dataclasses_and_geometries_come_back_exactly() -> None:
     vol = Volume("blue:strike-7", 2, 0, "blue", "strike", 1, spec, 12.5)  # frozen
     sched = Schedule(60.0, {("zone", "aa0001"): Approach("zone/aa0001/3", 3.0, 4.5, {"warning": 4.5})},
                      {("zone", "aa0001", "warning"): 4.5}, 2)
-    back = loads(dumps({"vol": vol, "sched": sched}))
+    back = loads(dumps({"vol": vol, "sched": sched}, KEY), KEY)
     assert back["sched"] == sched
     v = back["vol"]
     assert isinstance(v, Volume) and v.spec.geometry.equals_exact(geom, 0.0)
@@ -69,40 +76,52 @@ def test_dataclasses_and_geometries_come_back_exactly() -> None:
     assert (v.operation, v.version, v.spec.end_s, v.spec.area) == (vol.operation, 2, 3600.25, spec.area)
 
 
-def test_the_encoding_is_readable_json() -> None:
-    tree = json.loads(dumps({"serial": 3, "held": {"aa0300": (1.5, float("nan"))}}))
-    assert tree == {"serial": 3, "held": {"aa0300": {"$t": [1.5, tree["held"]["aa0300"]["$t"][1]]}}}
-    assert math.isnan(tree["held"]["aa0300"]["$t"][1])
+@dataclasses.dataclass
+class Foreign:
+    """A dataclass, but not one of sharedsky's."""
+
+    x: int = 1
 
 
-@pytest.mark.parametrize("tree, message", [
-    ({"$c": ["os:system", {}]}, "only sharedsky's own classes"),
-    ({"$c": ["subprocess:Popen", {"args": "true"}]}, "only sharedsky's own classes"),
-    ({"$c": ["sharedsky.alerting.step:Assessment", {}]}, "not a dataclass"),
-    ({"$c": ["sharedsky.nowhere:X", {}]}, "no such class"),
-    ({"$c": ["sharedsky.alerting.airspace_schedule:Approach", {"id": "x"}]}, "fields"),
-    ({"$c": ["no-colon", {}]}, "bad class name"),
-    ({"$x": 1}, "unknown tag"),
-    ({"$a": ["<f8", [3], "AAAA"]}, "bad \\$a value"),
-    ({"$a": ["not a dtype", [1], ""]}, "bad \\$a value"),
-    ({"$g": "zz"}, "bad \\$g value"),
-    ({"$n": ["<i1", 1000]}, "bad \\$n value"),
-    ({"$n": ["<i8", float("inf")]}, "bad \\$n value"),
-    ({"$n": ["|V8", 2147483647]}, "dtype '\\|V8' is not carried"),
-    ({"$n": ["<f8", [1.0]]}, "bad \\$n value"),
-    ({"$a": ["|O", [1], ""]}, "not carried"),
-    ({"$a": ["<M8[s]", [0], ""]}, "not carried"),
-    ({"$c": ["sharedsky.alerting.airspace_schedule:Approach", ["id"]]}, "its fields are not an object"),
+class Popen:
+    """Unpickled, it would start a process."""
+
+    def __reduce__(self) -> tuple:
+        return subprocess.Popen, (["true"],)
+
+
+def _signed(payload: bytes) -> bytes:
+    """`payload` with this key's valid MAC, as if the service had written it."""
+    return FORMAT.encode() + b"\n" + hashlib.blake2b(payload, key=KEY, digest_size=32).digest() + payload
+
+
+def test_bytes_the_service_did_not_write_are_refused_unread() -> None:
+    good = dumps({"serial": 3}, KEY)
+    assert loads(good, KEY) == {"serial": 3}
+    with pytest.raises(StateError, match="MAC does not match"):
+        loads(good, bytes(32))
+    with pytest.raises(StateError, match="MAC does not match"):
+        loads(good[:-1] + bytes([good[-1] ^ 1]), KEY)
+    with pytest.raises(StateError, match="not a carried state of format"):
+        loads(b"\x80\x05" + good, KEY)
+    with pytest.raises(StateError, match="not a carried state of format"):
+        loads(b"", KEY)
+
+
+@pytest.mark.parametrize("obj, message", [
+    (Popen(), "may not build subprocess.Popen"),
+    (math.floor, "may not build math.floor"),
+    (Foreign(), "may not build test_carry_codec.Foreign"),
+    (Assessment, "may not build sharedsky.alerting.step.Assessment"),
+    (object(), "may not build"),
 ])
-def test_a_bad_state_is_refused_naming_what(tree: object, message: str) -> None:
+def test_even_signed_bytes_build_nothing_but_what_a_state_holds(obj: object, message: str) -> None:
+    """Defence in depth: were the key to leak, the unpickler still builds only data."""
     with pytest.raises(StateError, match=message):
-        decode(tree)
+        loads(_signed(pickle.dumps(obj, protocol=5)), KEY)
 
 
-def test_what_cannot_be_carried_is_refused() -> None:
-    with pytest.raises(StateError, match="cannot carry"):
-        encode(object())
-    with pytest.raises(StateError, match="not a carried state"):
-        loads(b"\xff not json")
-    with pytest.raises(StateError, match="nested too deep"):
-        loads(b'{"$t":' * 100_000 + b"1" + b"}" * 100_000)
+def test_signed_garbage_is_refused_clearly() -> None:
+    payload = pickle.dumps({"serial": 3}, protocol=5)
+    with pytest.raises(StateError, match="cannot be read"):
+        loads(_signed(payload[:-3]), KEY)

@@ -15,7 +15,7 @@ import pytest
 
 from service_support import agreement_text, converging
 from sharedsky.agreement.load import loads_agreement
-from sharedsky.alerting.carry import dumps
+from sharedsky.alerting.carry import dumps, loads
 from sharedsky.service.engine_loop import STATE_NAME, TRIAL_STEPS, EngineLoop
 from sharedsky.service.reports import validate_reports
 from sharedsky.service.store import Hub
@@ -124,12 +124,19 @@ def test_a_distress_call_held_for_the_next_storm_survives_a_restart(tmp_path: Pa
 
 
 @pytest.mark.parametrize("body", [
-    b"not json", b'{"$n":["<i1",1000]}', b'{"$n":["|V8",2147483647]}', b"[" * 100_000 + b"]" * 100_000,
-    b'{"agreement":"x","assessment":{}}',
+    b"not a state", b"sharedsky-step-state/2\n" + bytes(40), b"",
+    "written by another server", "a state of the agreement's shape but not its stages",
 ])
-def test_no_stored_bytes_stop_the_service_from_starting(tmp_path: Path, body: bytes,
+def test_no_stored_bytes_stop_the_service_from_starting(tmp_path: Path, body: bytes | str,
                                                         caplog: pytest.LogCaptureFixture) -> None:
     line, first = _encounter(tmp_path)
+    key = line.hub.record.state_key()
+    if body == "written by another server":
+        saved = line.hub.record.working_state(STATE_NAME)
+        assert saved is not None
+        body = dumps(loads(saved[2], key), bytes(32))
+    elif isinstance(body, str):
+        body = dumps({"agreement": line.loop._fingerprint, "assessment": {}, "distress_cap": {}}, key)
     line.hub.record.close()
     with sqlite3.connect(line.db) as db:
         db.execute("UPDATE working_state SET body = ? WHERE name = ?", (body, STATE_NAME))
@@ -188,7 +195,7 @@ def test_the_state_is_written_with_every_step_that_opens_or_ends_an_episode(tmp_
         saved = line.hub.record.working_state(STATE_NAME)
         assert saved is not None
         now = dumps({"agreement": line.loop._fingerprint, "assessment": line.loop.assessment.carry(),
-                     "distress_cap": line.loop.distress_cap.carry()})
+                     "distress_cap": line.loop.distress_cap.carry()}, line.hub.record.state_key())
         if any(e.get("state") != "updated" for e in said):
             opened += 1
             assert saved[1] == t and saved[2] == now and saved[0] == line.hub.last_seq

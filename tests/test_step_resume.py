@@ -29,6 +29,7 @@ from sharedsky.sim.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 AFTER_STEPS = 60
+KEY = bytes(32)
 
 
 def _agreement() -> Any:
@@ -61,6 +62,31 @@ def _canon(events: list[dict[str, Any]]) -> str:
     return json.dumps(events, sort_keys=True)
 
 
+def canonical(obj: Any) -> Any:
+    """A state as plain values, equal exactly when the states are: floats by their bits
+    (NaN, -0.0), arrays by dtype, shape and bytes, dataclasses by class and fields, sets
+    sorted, dicts in their order (pickled bytes are not: they depend on object identity)."""
+    if isinstance(obj, float | np.floating):
+        return ("f", type(obj).__name__, float(obj).hex())
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            return ("O", obj.shape, [canonical(x) for x in obj.ravel().tolist()])
+        return ("a", obj.dtype.str, obj.shape, np.ascontiguousarray(obj).tobytes())
+    if isinstance(obj, dict):
+        return ("d", [(canonical(k), canonical(v)) for k, v in obj.items()])
+    if isinstance(obj, list | tuple):
+        return (type(obj).__name__, [canonical(x) for x in obj])
+    if isinstance(obj, set | frozenset):
+        return (type(obj).__name__, sorted(repr(canonical(x)) for x in obj))
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return (type(obj).__qualname__, [(f.name, canonical(getattr(obj, f.name))) for f in dataclasses.fields(obj)])
+    if isinstance(obj, np.generic):
+        return (obj.dtype.str, obj.tobytes())
+    if hasattr(obj, "geom_type"):
+        return ("g", obj.wkb)
+    return (type(obj).__name__, obj)
+
+
 def _check_resumes(sim: Simulation, snaps: list[Snapshot], every: int) -> Counter[str]:
     agr = sim.agreement
 
@@ -71,22 +97,24 @@ def _check_resumes(sim: Simulation, snaps: list[Snapshot], every: int) -> Counte
     ref = fresh()
     events: list[str] = []
     carried: list[bytes] = []
+    states: list[Any] = []
     kinds: Counter[str] = Counter()
     for s in snaps:
         evs = ref.step(s).events
         kinds.update(f"{e['kind']}/{e.get('state')}" for e in evs)
         events.append(_canon(evs))
-        carried.append(dumps(ref.carry()))
+        carried.append(dumps(ref.carry(), KEY))
+        states.append(canonical(ref.carry()))
     fresh_differs = 0
     for k in range(every, len(snaps) - 1, every):
         resumed = fresh()
-        resumed.resume(loads(carried[k]))
-        assert dumps(resumed.carry()) == carried[k], f"step {k}: the state read back is not the one carried"
+        resumed.resume(loads(carried[k], KEY))
+        assert canonical(resumed.carry()) == states[k], f"step {k}: the state read back is not the one carried"
         without = fresh()
         for j in range(k + 1, min(k + 1 + AFTER_STEPS, len(snaps))):
             got = _canon(resumed.step(snaps[j]).events)
             assert got == events[j], f"resumed after step {k}: step {j} says {got}, not {events[j]}"
-            assert dumps(resumed.carry()) == carried[j], f"resumed after step {k}: state differs at step {j}"
+            assert canonical(resumed.carry()) == states[j], f"resumed after step {k}: state differs at step {j}"
             fresh_differs += _canon(without.step(snaps[j]).events) != events[j]
     assert fresh_differs > 0, "a fresh assessment says the same: the resumed one was not tested"
     return kinds
@@ -110,23 +138,23 @@ def test_a_state_of_another_agreement_is_refused_and_changes_nothing() -> None:
     agr = _agreement()
     with_wc = Assessment.for_agreement(agr)
     without = Assessment.for_agreement(agr, wellclear=False)
-    before = dumps(without.carry())
+    before = canonical(without.carry())
     with pytest.raises(StateError, match="stages"):
-        without.resume(loads(dumps(with_wc.carry())))
-    assert dumps(without.carry()) == before
-    state = loads(dumps(with_wc.carry()))
+        without.resume(loads(dumps(with_wc.carry(), KEY), KEY))
+    assert canonical(without.carry()) == before
+    state = loads(dumps(with_wc.carry(), KEY), KEY)
     del state["stages"]["conflicts"]["serial"]
     with pytest.raises(StateError, match="conflicts: ConflictTracker: the carried state lacks serial"):
         with_wc.resume(state)
     # Refused by a later stage: the earlier ones are left as they were too.
-    state = loads(dumps(with_wc.carry()))
+    state = loads(dumps(with_wc.carry(), KEY), KEY)
     state["stages"]["conflicts"]["serial"] = 999
     state["stages"]["wellclear"]["alerting"] = []
-    before = dumps(with_wc.carry())
+    before = canonical(with_wc.carry())
     with pytest.raises(StateError, match="wellclear: WellClearWatch: the carried state has 0 alerters"):
         with_wc.resume(state)
-    assert dumps(with_wc.carry()) == before
-    state = loads(dumps(with_wc.carry()))
+    assert canonical(with_wc.carry()) == before
+    state = loads(dumps(with_wc.carry(), KEY), KEY)
     state["stages"]["wellclear"]["alerting"][0]["_queue"] = np.zeros((0, 9), dtype=np.int64)
     with pytest.raises(StateError, match="queue of width"):
         with_wc.resume(state)

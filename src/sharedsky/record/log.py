@@ -373,6 +373,13 @@ class Record:
             row = _one(self._conn.execute(f"SELECT {COLUMNS} FROM record WHERE seq = ?", (seq,)))
         return None if row is None else Entry.from_row(row)
 
+    def state_key(self) -> bytes:
+        """The key that authenticates this server's working state (derived from its private
+        key, so it never leaves the server): a state copied from another is not read."""
+        raw = self.key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                     serialization.NoEncryption())
+        return hashlib.blake2b(raw, digest_size=32, person=b"working-state").digest()
+
     def working_state(self, name: str) -> tuple[int, float, bytes] | None:
         """The working state `name` last written with `append_many`: (the record's size then,
         time, body), or None."""

@@ -141,6 +141,7 @@ class EngineLoop:
         self.distress_cap = self._fresh_cap()
         self.assessment = self._fresh()
         self._fingerprint = state_fingerprint(hub.agreement, self.assessment)
+        self._key = hub.record.state_key()
         self._carried = b""  # the carried state last written
         self._carried_t = float("-inf")
         #: When the step resumed from had run (UTC epoch s), if it resumed from one.
@@ -175,7 +176,7 @@ class EngineLoop:
             return
         seq, t, body = saved
         try:
-            state = loads(body)
+            state = loads(body, self._key)
             if not isinstance(state, dict) or state.get("agreement") != self._fingerprint:
                 log.warning("engine state of %s not resumed: it was carried under another agreement "
                             "or another version", iso(t))
@@ -222,7 +223,7 @@ class EngineLoop:
         if not said and now - self._carried_t < STATE_EVERY_S:
             return None
         body = dumps({"agreement": self._fingerprint, "assessment": self.assessment.carry(),
-                      "distress_cap": self.distress_cap.carry()})
+                      "distress_cap": self.distress_cap.carry()}, self._key)
         if body == self._carried:
             return None
         return STATE_NAME, body
