@@ -102,6 +102,8 @@ class Schedule:
     approaches: dict[tuple[str, str], Approach] = field(default_factory=dict)
     last_issue: dict[tuple[str, str, str], float] = field(default_factory=dict)
     cleared: int = 0
+    #: When each airspace's issue times that hold nothing back were last forgotten.
+    forgotten_s: dict[str, float] = field(default_factory=dict)
 
     def predicted(self, zone: Zone, icao: str, t: float, tte_s: float) -> tuple[Approach, str | None]:
         """The aircraft is predicted to enter in `tte_s`: its approach, and the state to
@@ -131,10 +133,24 @@ class Schedule:
         for name in [k for k in self.last_issue if k[0] == zone_id and k[1] == icao]:
             del self.last_issue[name]
 
-    def clear_stale(self, zone_id: str, t: float, predicted_now: set[str]) -> None:
-        """Close the approaches of `zone_id` not predicted for `clear_after_s` (hysteresis:
-        a wobble across the prediction threshold is one approach, not many)."""
-        for key in [k for k in self.approaches if k[0] == zone_id and k[1] not in predicted_now]:
+    def clear_stale(self, zone: Zone, t: float, predicted_now: set[str]) -> None:
+        """Close the approaches of `zone` not predicted for `clear_after_s` (hysteresis:
+        a wobble across the prediction threshold is one approach, not many), and forget its
+        issue times that no longer hold anything back."""
+        for key in [k for k in self.approaches if k[0] == zone.id and k[1] not in predicted_now]:
             if t - self.approaches[key].last_predicted_s >= self.clear_after_s:
                 del self.approaches[key]
                 self.cleared += 1
+        self._forget_issued(zone, t)
+
+    def _forget_issued(self, zone: Zone, t: float) -> None:
+        """Drop issue times older than the longest reissue wait of any stage: a stage is
+        issued again past its own wait whether its time is kept or not, so nothing changes,
+        but the table (carried by a restarted service) no longer grows with every aircraft
+        ever warned. Once per such wait."""
+        wait_s = max([zone.reissue_after_s] + [s.lead_s for s in zone.stages])
+        if t - self.forgotten_s.get(zone.id, float("-inf")) < wait_s:
+            return
+        self.forgotten_s[zone.id] = t
+        for key in [k for k, last in self.last_issue.items() if k[0] == zone.id and t - last >= wait_s]:
+            del self.last_issue[key]

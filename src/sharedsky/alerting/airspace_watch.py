@@ -350,7 +350,7 @@ class AirspaceWatch(Carried):
                     appr.warnings.append({"state": state, "t": t, "time_to_entry_s": rounded(tte, 1)})
                 events.append(ev)
                 need_heading.append((j, ev))
-        self.schedule.clear_stale(zone.id, t, predicted_now)
+        self.schedule.clear_stale(zone, t, predicted_now)
         # Violations of aircraft no longer seen end as lost.
         for key in [k for k in self._open if k[0] == zone.id and k[1] not in seen]:
             v = self._open[key]
