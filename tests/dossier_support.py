@@ -58,11 +58,11 @@ def make_incident_record(tmp: Path, seconds: int = 16) -> IncidentRecord:
     log_key = public_key_b64(load_or_create_server_key(server_key_path(db)).public_key())
     wkeys = {p: Ed25519PrivateKey.generate() for p in PARTIES}
     key_files = {}
-    for p, k in wkeys.items():
+    for p, wk in wkeys.items():
         key_files[p] = tmp / f"{p}.witness.key"
-        key_files[p].write_text(private_key_b64(k) + "\n")
+        key_files[p].write_text(private_key_b64(wk) + "\n")
     record = (f'\n[record]\nlog_key = "{log_key}"\nquorum = "all"\ndeliver_within_s = 60\n\n[record.witnesses]\n'
-              + "".join(f'{p} = "{public_key_b64(k.public_key())}"\n' for p, k in wkeys.items()))
+              + "".join(f'{p} = "{public_key_b64(wk.public_key())}"\n' for p, wk in wkeys.items()))
     agreement = tmp / "a.toml"
     agreement.write_text(agreement_text(ack_within_s=600, airspace=True) + record)
     keys = issue_keys(db)

@@ -9,6 +9,7 @@ import hashlib
 import math
 import pickle
 import subprocess
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,20 +23,20 @@ from sharedsky.alerting.step import Assessment
 from sharedsky.ingest.notices import VolumeSpec
 
 
-def _same(a: object, b: object) -> bool:
+def _same(a: Any, b: Any) -> bool:
     """Equal, bit for bit for floats (NaN, -0.0) and arrays (dtype, shape, bytes)."""
     if isinstance(a, np.ndarray):
         return (isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
                 and (a.tobytes() == b.tobytes() if not a.dtype.hasobject else a.tolist() == b.tolist()))
     if isinstance(a, float):
         return type(a) is type(b) and math.copysign(1.0, a) == math.copysign(1.0, b) and (
-            a == b or (math.isnan(a) and math.isnan(b)))  # type: ignore[arg-type]
+            a == b or (math.isnan(a) and math.isnan(b)))
     if isinstance(a, dict):
-        return (type(a) is type(b) and list(a) == list(b)  # type: ignore[arg-type]
-                and all(_same(a[k], b[k]) for k in a))  # type: ignore[index]
+        return (type(a) is type(b) and list(a) == list(b)
+                and all(_same(a[k], b[k]) for k in a))
     if isinstance(a, list | tuple):
-        return type(a) is type(b) and len(a) == len(b) and all(  # type: ignore[arg-type]
-            _same(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[call-overload]
+        return type(a) is type(b) and len(a) == len(b) and all(
+            _same(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 

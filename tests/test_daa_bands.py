@@ -23,6 +23,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -221,7 +222,7 @@ def test_last_time_to_manoeuvre() -> None:
 
 
 @needs_reference
-def test_daa_command_writes_the_bands_layout(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_daa_command_writes_the_bands_layout(tmp_path: Path) -> None:
     """`sharedsky daa --bands` writes the reference layout; a CD3D run agrees row for row
     on at least 99 % of its (time, dimension) rows; `--guidance` writes one row per time
     and dimension in the reference guidance layout, `--alerts` one row per time and
@@ -264,7 +265,7 @@ def test_bands_lines_name_every_interval() -> None:
     assert lines[1].startswith("0.0,hdir,deg,0,0.0,")
 
 
-def test_daa_bands_unwritable_output_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_daa_bands_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
     """An output that cannot be written exits 2 naming it; the ownship alone gets
     all-NONE bands."""
     scn = tmp_path / "tiny.xyz"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,14 +14,15 @@ import pytest
 
 from sharedsky.ingest.feeds import FeedError, FeedStats, open_feed
 from sharedsky.ingest.feeds.avr import parse_avr_lines
+from sharedsky.ingest.feeds.feed import Feed
 from sharedsky.ingest.feeds.opensky import from_historical, from_rest
 from sharedsky.ingest.feeds.recordings import RecordingError, read_recording
 from sharedsky.ingest.feeds.sbs import parse_sbs_lines
 from sharedsky.ingest.schema import REPORT_COLUMNS, epoch_s
 
 
-def _read(path: Path, fmt: str | None = None, **kw: object) -> tuple[pd.DataFrame, object]:
-    feed = open_feed(str(path), fmt, **kw)  # type: ignore[arg-type]
+def _read(path: Path, fmt: str | None = None, **kw: Any) -> tuple[pd.DataFrame, Feed]:
+    feed = open_feed(str(path), fmt, **kw)
     batches = list(feed)
     return (pd.concat(batches, ignore_index=True) if batches else pd.DataFrame()), feed
 

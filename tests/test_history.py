@@ -126,8 +126,8 @@ def test_replay_map_and_serve_history_from_the_command_line(tmp_path, shared_dat
 
     from sharedsky.cli import main
 
-    r = CliRunner().invoke(main, ["replay", "beast://127.0.0.1:1", "--map"])
-    assert r.exit_code == 2 and "--map" in r.output
-    r = CliRunner().invoke(main, ["serve", "--agreement", str(REPO / "examples" / "syria-2015.toml"),
-                                  "--db", str(tmp_path / "none.db"), "--history"])
-    assert r.exit_code == 2 and "no such record" in r.output
+    ran = CliRunner().invoke(main, ["replay", "beast://127.0.0.1:1", "--map"])
+    assert ran.exit_code == 2 and "--map" in ran.output
+    ran = CliRunner().invoke(main, ["serve", "--agreement", str(REPO / "examples" / "syria-2015.toml"),
+                                    "--db", str(tmp_path / "none.db"), "--history"])
+    assert ran.exit_code == 2 and "no such record" in ran.output

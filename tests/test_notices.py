@@ -169,7 +169,7 @@ def test_index_finds_exactly_the_pairs_all_pairs_find() -> None:
     party = rng.integers(0, 4, n)
     floor = rng.choice([0, 5000, 10000, 20000], n).astype(float)
     ceil = floor + rng.choice([5000, 10000], n)
-    start = T0 + rng.integers(0, 24, n) * 1800.0
+    start = (T0 + rng.integers(0, 24, n) * 1800.0).astype(np.float64)
     end = start + rng.choice([1800, 3600, 7200], n)
     vs = VolumeSet.build(party, geoms, floor, ceil, start, end, buffer_nm=1.0)
     got = conflicts_within(vs, 500.0, 60.0)

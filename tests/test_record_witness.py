@@ -203,8 +203,8 @@ def test_three_witnesses_delivery_proofs_fork_and_rollback(tmp_path: Path) -> No
         bad = bytearray(raw)
         pos += 40  # a byte of Russia's cosignature (base64)
         bad[pos] = ord("A") if bad[pos] != ord("A") else ord("B")
-        res = verify_proof(json.loads(bytes(bad)), trust)
-        assert not res.ok and "quorum" in res.reason
+        checked = verify_proof(json.loads(bytes(bad)), trust)
+        assert not checked.ok and "quorum" in checked.reason
 
         # (c) Russia's copy with its last 10 entries cut: verify names the cut against the
         # witnessed checkpoint. (d) Turkey's copy with the warning's signature removed.

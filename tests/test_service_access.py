@@ -115,6 +115,7 @@ def test_disclosure_holds_in_every_endpoint_and_stream(world: tuple[Server, Keys
         t0 = time.monotonic()
         while pictures < 3 and time.monotonic() - t0 < 10:
             f = ws.recv(timeout=5)
+            assert isinstance(f, str)  # text frames
             frames.append(f)
             pictures += json.loads(f)["type"] == "picture"
     assert pictures == 3

@@ -99,8 +99,8 @@ def test_input_that_made_a_500_gets_a_4xx_naming_the_field(server: tuple[Server,
 def test_last_event_id_that_is_a_digit_but_not_a_number(server: tuple[Server, Keys]) -> None:
     srv, keys = server
     for leid in (b"\xb2", b"1" * 400, b"-1"):  # '\xb2' is '\u00b2' (superscript two) read as latin-1
-        r = httpx.get(srv.url + "/api/v1/events/stream", timeout=10,
-                      headers={"Authorization": f"Bearer {keys.blue}", "Last-Event-ID": leid})
+        headers: Any = {"Authorization": f"Bearer {keys.blue}", "Last-Event-ID": leid}  # a bytes value: raw
+        r = httpx.get(srv.url + "/api/v1/events/stream", timeout=10, headers=headers)
         assert r.status_code == 400, (leid, r.status_code)
         assert r.json()["detail"].startswith("Last-Event-ID:")
     no_traceback(srv)

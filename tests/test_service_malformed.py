@@ -140,7 +140,7 @@ def test_malformed_reports_over_the_websocket(server: tuple[Server, Keys]) -> No
         ws.send(json.dumps({"type": "reports", "id": 1, "reports": [rep(latitude=-95)]}))
         ws.send("not json")
         ws.send(json.dumps({"type": "shout"}))
-        replies = []
+        replies: list[dict[str, Any]] = []
         while len(replies) < 3:
             f = json.loads(ws.recv(timeout=5))
             if f["type"] == "error":

@@ -177,7 +177,7 @@ def test_a_resumed_state_that_fails_its_first_steps_is_given_up(tmp_path: Path,
     new = {e["kind"]: e["id"] for e in said if e["kind"] in KINDS and e["state"] == "new"}
     assert set(new) == set(KINDS) and not set(new.values()) & set(first.values())
     # Past the trial steps a failing step is the step's own, as before: it is raised.
-    line.loop.assessment.conflicts.step = broken  # type: ignore[method-assign]
+    line.loop.assessment.conflicts.step = broken
     with pytest.raises(IndexError):
         line.step(T0 + 6)
     assert TRIAL_STEPS >= 1

@@ -60,7 +60,7 @@ def notice(**over: Any) -> dict[str, Any]:
             "ceiling_ft": 30000, "start": now + 7200, "end": now + 10800, "text": "exercise", **over}
 
 
-def many_points(n: int) -> list[list[float]]:
+def many_points(n: int) -> list[list[list[float]]]:
     ring = [[36.0 + 0.5 * i / n, 35.0] for i in range(n)] + [[36.5, 35.5], [36.0, 35.5], [36.0, 35.0]]
     return [ring]
 

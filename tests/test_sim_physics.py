@@ -172,7 +172,9 @@ def test_orbits_stay_on_station(small_run: tuple[Simulation, pd.DataFrame]) -> N
         # turn's overshoot away from the pattern.
         t = g.timestamp.to_numpy() / 1000.0
         first = on[0]
-        station_end = t[first] + sim.plans[sim.plans.index(p)].loop[2] - 60.0
+        loop = sim.plans[sim.plans.index(p)].loop
+        assert loop is not None
+        station_end = t[first] + loop[2] - 60.0
         window = (t >= t[first]) & (t <= station_end)
         assert window.sum() > 600
         assert d_nm[window].max() <= radius + 1.0, (mission, d_nm[window].max(), radius)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -45,7 +46,7 @@ class _Service(BaseHTTPRequestHandler):
 
 
 @pytest.fixture()
-def server() -> str:
+def server() -> Iterator[str]:
     _Service.received = []
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Service)
     th = threading.Thread(target=srv.serve_forever, daemon=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from typing import Any
 
 import numpy as np
 import pytest
@@ -203,8 +204,14 @@ def test_step_bands_equal_each_ownship_alone() -> None:
     agr = loads_agreement(_agreement(("p0", "p1")))
     watch = WellClearWatch(agr.wellclear)
     levels = watch.levels
-    seen: list = []
-    watch.levels = lambda s: seen.extend(levels(s)) or seen  # type: ignore[method-assign]
+    seen: list[Any] = []
+
+    def levels_seen(s: Snapshot) -> list[Any]:
+        got = levels(s)
+        seen.extend(got)
+        return got
+
+    watch.levels = levels_seen  # type: ignore[method-assign, assignment]
     events = watch.step(snap)
     cfg = agr.wellclear.configs[0]
     with_bands = [e for e in events if e["bands"]]
