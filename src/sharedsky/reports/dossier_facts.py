@@ -21,7 +21,7 @@ from sharedsky.reports.dossier_source import payload_of
 #: Kinds whose payload is an event addressed to parties (`{"to": [...], "event": {...}}`).
 EVENT_KINDS = ("conflict", "loss_of_separation", "airspace", "distress", "notice", "request", "response",
                "overdue", "ack", "unacknowledged", "delivered", "not_delivered", "witness_alarm",
-               "notice_conflict", "notice_volume")
+               "notice_conflict", "notice_volume", "advisory", "wellclear")
 #: Kinds that follow up an earlier entry (`of_seq`).
 FOLLOW_UPS = ("ack", "unacknowledged", "delivered", "not_delivered", "overdue")
 
@@ -87,6 +87,16 @@ def describe(e: Entry, copy_of: str = "", v1: bool = False) -> str:
         return (f"airspace {ev.get('airspace', '')} {ev.get('state', '')}: {ev.get('callsign') or ''} "
                 f"({ev.get('icao24', '')}), {where}; on {freq} MHz and the line "
                 f"'{ev.get('hotline', '')}'; avoid by heading {_num(ev.get('heading_to_avoid_deg'), '.0f')} deg")
+    if k == "advisory":
+        freq = ", ".join(_num(f, '.1f') for f in ev.get("frequencies_mhz", []) or [])
+        return (f"resolution advisory {ev.get('state', '')} for {ev.get('callsign') or ''} ({ev.get('icao24', '')}) "
+                f"of {ev.get('party', '')}: {ev.get('text', '')}" + (f"; on {freq} MHz" if freq else ""))
+    if k == "wellclear":
+        intruders = ", ".join(f"{x.get('icao24')} at level {x.get('level')}" for x in ev.get("intruders") or []
+                              if isinstance(x, dict))
+        return (f"well-clear alert {ev.get('state', '')} for {ev.get('icao24', '')} of {ev.get('party', '')}: "
+                f"level {ev.get('level')} ({ev.get('region', '')})" + (", corrective" if ev.get("corrective") else "")
+                + f"; intruders {intruders or 'none'}")
     if k in ("request", "response", "distress", "notice"):
         to = ev.get("to", p.get("to", ""))
         signed = ", signed" if e.signed else ""
@@ -198,6 +208,23 @@ def summary(entries: Sequence[Entry], ids: Sequence[str], anchor: int) -> list[F
     if acks:
         out.append(Fact("summary", tuple(e.seq for e in acks), (
             "Acknowledged: " + "; ".join(f"{event_of(e).get('by')} at {utc(e.t)} (entry {e.seq})" for e in acks),)))
+    advised = [e for e in events if e.kind == "advisory" and event_of(e).get("state") in ("new", "updated")]
+    if advised:
+        acked: dict[int, list[Entry]] = {}
+        for e in acks:
+            acked.setdefault(int(event_of(e).get("of_seq") or 0), []).append(e)
+
+        def told(e: Entry) -> str:
+            ev = event_of(e)
+            by = acked.get(e.seq, [])
+            ack = (", acknowledged by " + ", ".join(f"{event_of(a).get('by')} at {utc(a.t)} (entry {a.seq})" for a in by)
+                   if by else ", not acknowledged here")
+            return f"{ev.get('icao24')} ({ev.get('party')}) at {utc(e.t)} (entry {e.seq}): {ev.get('text', '')}{ack}"
+
+        out.append(Fact("summary", tuple(sorted({e.seq for e in advised} | {a.seq for e in advised
+                                                                            for a in acked.get(e.seq, [])})), (
+            f"Resolution advisories given: {len(advised)}; " + "; ".join(told(e) for e in advised[:6])
+            + ("; ..." if len(advised) > 6 else ""),)))
     los = [e for e in events if e.kind == "loss_of_separation"]
     if los:
         start = next((e for e in los if event_of(e).get("state") == "start"), los[0])
