@@ -64,7 +64,7 @@ def test_the_dossier_states_each_partys_advice_and_its_acknowledgement(tmp_path:
         text, path = dossier(keys.blue, "blue.html")
         said = f"resolution advisory new for BLU1 (aa0300) of blue: {mine['text']}"
         assert said in text
-        assert "Resolution advisories given: 1; aa0300 (blue)" in text and f"(entry {ack_seq})" in text
+        assert "Resolution advisories shown: 1; aa0300 (blue)" in text and f"(entry {ack_seq})" in text
         assert "well-clear alert new for aa0300 of blue: level" in text
         # Red's advice went to red only: blue's dossier cites it, withheld.
         assert f'data-seq="{theirs["seq"]}"' in text and theirs["text"] not in text
@@ -87,3 +87,32 @@ def test_dossiers_know_every_kind_of_event_the_line_records() -> None:
     from sharedsky.service.store import EVENT_KINDS as RECORDED
 
     assert set(RECORDED) == set(CITED)
+
+
+@pytest.mark.parametrize("name", ["advisory", "wellclear"])
+def test_a_format_2_dossier_of_advice_still_verifies(name: str) -> None:
+    """Written by sharedsky 7552e3c (tests/data/dossier-v2/README.md): format 3 states advice
+    word for word, format 2 stated it as a generic line; both must verify (format 3's
+    verifier refused these before it knew format 2 from 3)."""
+    d = Path(__file__).parent / "data" / "dossier-v2"
+    text = (d / f"{name}.html").read_text()
+    assert '"format": "sharedsky-dossier/2"' in text or '"format":"sharedsky-dossier/2"' in text
+    res = run_cli("verify", str(d / f"{name}.html"), "--agreement", str(d / "agreement.toml"))
+    assert res.returncode == 0 and "every fact shown matches them" in res.stdout, res.stdout + res.stderr
+
+
+def test_an_advisory_ended_without_text_reads_whole() -> None:
+    """An advisory ended because its aircraft is gone has no text, and without distress
+    frequencies no channel: the line must not end in a space (the page's parser strips it,
+    and a genuine dossier was refused)."""
+    import json
+
+    from sharedsky.record.log import Entry
+    from sharedsky.reports.dossier_facts import describe
+
+    ev = {"kind": "advisory", "state": "end", "id": "advisory-aa0300-1", "icao24": "aa0300", "party": "blue",
+          "reason": "gone"}
+    e = Entry(9, 1.8e9, "advisory", "", json.dumps({"to": ["blue"], "event": ev}), "00", "c", None, "s")
+    line = describe(e)
+    assert line == "resolution advisory end for (aa0300) of blue: gone", line
+    assert line == line.strip()

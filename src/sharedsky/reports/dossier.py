@@ -40,7 +40,10 @@ from sharedsky.reports.dossier_source import (
     entry_of,
 )
 
-FORMAT = "sharedsky-dossier/2"
+FORMAT = "sharedsky-dossier/3"
+#: The format before advisories and well-clear alerts were stated (issue 13): still verified,
+#: its facts as it stated them.
+FORMAT_V2 = "sharedsky-dossier/2"
 #: The format before the frame was stated (title, source, rules, keys, checkpoint): still verified,
 #: its entries' facts only.
 FORMAT_V1 = "sharedsky-dossier/1"
@@ -284,7 +287,7 @@ def read_dossier(text: str) -> tuple[dict[str, Any], list[tuple[str, str, list[s
     if not p.json_text:
         raise ValueError("no embedded sharedsky-dossier block (not a dossier?)")
     doc = json.loads("".join(p.json_text))
-    if not isinstance(doc, dict) or doc.get("format") not in (FORMAT, FORMAT_V1):
+    if not isinstance(doc, dict) or doc.get("format") not in (FORMAT, FORMAT_V2, FORMAT_V1):
         raise ValueError(f"the embedded block is not a {FORMAT} document")
     return doc, p.found
 
@@ -322,7 +325,7 @@ def verify_dossier(text: str, trust: Trust, agreement: Any | None = None) -> Dos
         label = f"entry {bad[0]}" if len(bad) == 1 else f"entries {', '.join(bad)}"
         problems.append(f"{label}: the proof does not verify: {reason}")
     v1 = doc.get("format") == FORMAT_V1
-    expected = all_facts(entries, ids, anchor, copy_of, v1)
+    expected = all_facts(entries, ids, anchor, copy_of, v1, advice=doc.get("format") == FORMAT)
     if checkpoint and not v1:
         try:
             expected += frame_facts(entries, inc, proofs, trust, checkpoint, sorted(who), agreement)
@@ -331,7 +334,8 @@ def verify_dossier(text: str, trust: Trust, agreement: Any | None = None) -> Dos
     skip = ({"source", "rules"} if agreement is None else set()) | (set() if checkpoint and not v1 else FRAME_TABLES)
     want: dict[tuple[str, str], list[str]] = {}
     for f in expected:
-        want.setdefault((f.table, " ".join(map(str, f.seqs))), []).append(" | ".join(f.cells))
+        # Cells as shown (the page's parser strips each): a stated fact is not refused for an edge space.
+        want.setdefault((f.table, " ".join(map(str, f.seqs))), []).append(" | ".join(c.strip() for c in f.cells))
     got: dict[tuple[str, str], list[str]] = {}
     for table, seqs, cells in shown:
         if table not in skip:

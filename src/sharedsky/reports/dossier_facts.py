@@ -59,8 +59,9 @@ def _num(v: Any, fmt: str) -> str:
     return "-" if v is None or not isinstance(v, (int, float)) or v != v else format(v, fmt)
 
 
-def describe(e: Entry, copy_of: str = "", v1: bool = False) -> str:
-    """One line saying what an entry records, from its payload (or that it is withheld)."""
+def describe(e: Entry, copy_of: str = "", v1: bool = False, advice: bool = True) -> str:
+    """One line saying what an entry records, from its payload (or that it is withheld).
+    `advice=False`: advisories and well-clear alerts as dossiers before format 3 said them."""
     if e.payload is None:
         # (`v1`: as dossiers of format 1 said it, so they still verify)
         who = (f" (a copy for {copy_of})" if v1 else f" (payloads of {copy_of})") if copy_of else ""
@@ -87,11 +88,13 @@ def describe(e: Entry, copy_of: str = "", v1: bool = False) -> str:
         return (f"airspace {ev.get('airspace', '')} {ev.get('state', '')}: {ev.get('callsign') or ''} "
                 f"({ev.get('icao24', '')}), {where}; on {freq} MHz and the line "
                 f"'{ev.get('hotline', '')}'; avoid by heading {_num(ev.get('heading_to_avoid_deg'), '.0f')} deg")
-    if k == "advisory":
+    if k == "advisory" and advice:
         freq = ", ".join(_num(f, '.1f') for f in ev.get("frequencies_mhz", []) or [])
-        return (f"resolution advisory {ev.get('state', '')} for {ev.get('callsign') or ''} ({ev.get('icao24', '')}) "
-                f"of {ev.get('party', '')}: {ev.get('text', '')}" + (f"; on {freq} MHz" if freq else ""))
-    if k == "wellclear":
+        callsign = f"{ev['callsign']} " if ev.get("callsign") else ""
+        text = str(ev.get("text") or ev.get("reason") or "")
+        return (f"resolution advisory {ev.get('state', '')} for {callsign}({ev.get('icao24', '')}) "
+                f"of {ev.get('party', '')}" + (f": {text}" if text else "") + (f"; on {freq} MHz" if freq else ""))
+    if k == "wellclear" and advice:
         intruders = ", ".join(f"{x.get('icao24')} at level {x.get('level')}" for x in ev.get("intruders") or []
                               if isinstance(x, dict))
         return (f"well-clear alert {ev.get('state', '')} for {ev.get('icao24', '')} of {ev.get('party', '')}: "
@@ -175,8 +178,9 @@ def _nearest_seqs(tr: Track, t: float) -> tuple[int, ...]:
     return tuple(sorted({int(tr.seq[i]) for i in (k - 1, k) if 0 <= i < len(tr.seq)}))
 
 
-def summary(entries: Sequence[Entry], ids: Sequence[str], anchor: int) -> list[Fact]:
-    """The summary's lines: who, when, the warnings, the outcome (closest approach, duration, depth)."""
+def summary(entries: Sequence[Entry], ids: Sequence[str], anchor: int, advice: bool = True) -> list[Fact]:
+    """The summary's lines: who, when, the warnings, the advice given (`advice`: format 3 on),
+    the outcome (closest approach, duration, depth)."""
     by_seq = {e.seq: e for e in entries}
     tracks = tracks_of(entries, set(ids))
     out: list[Fact] = []
@@ -208,7 +212,7 @@ def summary(entries: Sequence[Entry], ids: Sequence[str], anchor: int) -> list[F
     if acks:
         out.append(Fact("summary", tuple(e.seq for e in acks), (
             "Acknowledged: " + "; ".join(f"{event_of(e).get('by')} at {utc(e.t)} (entry {e.seq})" for e in acks),)))
-    advised = [e for e in events if e.kind == "advisory" and event_of(e).get("state") in ("new", "updated")]
+    advised = [e for e in events if advice and e.kind == "advisory" and event_of(e).get("state") in ("new", "updated")]
     if advised:
         acked: dict[int, list[Entry]] = {}
         for e in acks:
@@ -223,7 +227,7 @@ def summary(entries: Sequence[Entry], ids: Sequence[str], anchor: int) -> list[F
 
         out.append(Fact("summary", tuple(sorted({e.seq for e in advised} | {a.seq for e in advised
                                                                             for a in acked.get(e.seq, [])})), (
-            f"Resolution advisories given: {len(advised)}; " + "; ".join(told(e) for e in advised[:6])
+            f"Resolution advisories shown: {len(advised)}; " + "; ".join(told(e) for e in advised[:6])
             + ("; ..." if len(advised) > 6 else ""),)))
     los = [e for e in events if e.kind == "loss_of_separation"]
     if los:
@@ -251,9 +255,10 @@ def summary(entries: Sequence[Entry], ids: Sequence[str], anchor: int) -> list[F
     return out
 
 
-def timeline(entries: Sequence[Entry], copy_of: str = "", v1: bool = False) -> list[Fact]:
+def timeline(entries: Sequence[Entry], copy_of: str = "", v1: bool = False, advice: bool = True) -> list[Fact]:
     """One row per cited entry: seq, time, the party that caused it, kind, what it says."""
-    return [Fact("timeline", (e.seq,), (str(e.seq), utc(e.t), e.party or "service", e.kind, describe(e, copy_of, v1)))
+    return [Fact("timeline", (e.seq,), (str(e.seq), utc(e.t), e.party or "service", e.kind,
+                                        describe(e, copy_of, v1, advice)))
             for e in entries]
 
 
@@ -273,7 +278,9 @@ def track_rows(entries: Sequence[Entry], ids: Sequence[str]) -> list[Fact]:
 
 
 def all_facts(entries: Sequence[Entry], ids: Sequence[str], anchor: int, copy_of: str = "",
-              v1: bool = False) -> list[Fact]:
-    """Everything the dossier states, in document order."""
+              v1: bool = False, advice: bool = True) -> list[Fact]:
+    """Everything the dossier states, in document order (`v1`, `advice=False`: as the formats
+    before said it, so that their dossiers still verify)."""
     entries = sorted(entries, key=lambda e: e.seq)
-    return summary(entries, ids, anchor) + timeline(entries, copy_of, v1) + track_rows(entries, ids)
+    return (summary(entries, ids, anchor, advice) + timeline(entries, copy_of, v1, advice)
+            + track_rows(entries, ids))
