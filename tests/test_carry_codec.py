@@ -16,6 +16,7 @@ import pytest
 import shapely
 from shapely.geometry import Polygon
 
+from sharedsky.alerting import carry
 from sharedsky.alerting.airspace_schedule import Approach, Schedule
 from sharedsky.alerting.carry import FORMAT, StateError, dumps, loads
 from sharedsky.alerting.notice_book import Volume
@@ -120,6 +121,45 @@ def test_even_signed_bytes_build_nothing_but_what_a_state_holds(obj: object, mes
     """Defence in depth: were the key to leak, the unpickler still builds only data."""
     with pytest.raises(StateError, match=message):
         loads(_signed(pickle.dumps(obj, protocol=5)), KEY)
+
+
+class Calls:
+    """Pickles as a call of `fn` with `args` (what a forged state could ask for)."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        self.fn, self.args = fn, args
+
+    def __reduce__(self) -> tuple:
+        return self.fn, self.args
+
+
+@pytest.mark.parametrize("fn, args, message", [
+    (carry._build_array, ("<f8", (10**12,), b""), "with 0 bytes"),
+    (carry._build_array, ("|V8", (1,), bytes(8)), "not carried"),
+    (carry._build_array, ("<f8", (-1,), b""), "with 0 bytes"),
+    (carry._build_objects, ((10**9,), []), "with 0 items"),
+    (carry._build_scalar, ("|V2147483647", b""), "not carried"),
+    (carry._build_scalar, ("<f8", b"1"), "scalar of 1 bytes"),
+    (carry._build_dataclass, ("sharedsky.alerting.airspace_schedule:Approach", ("id",), ("x",)), "fields"),
+    (carry._build_dataclass, ("os:system", (), ()), "not a dataclass of sharedsky's"),
+    (carry._build_dataclass, ("sharedsky.alerting.step:Assessment", (), ()), "not a dataclass of sharedsky's"),
+    (carry._build_dataclass, ("sharedsky.not_loaded:X", (), ()), "not a dataclass of sharedsky's"),
+    (carry._build_geometry, ("not wkb",), "not WKB"),
+    (np.ndarray, ((10**9,),), "may not build numpy.ndarray"),
+])
+def test_the_builders_refuse_what_no_state_holds(fn: Any, args: tuple, message: str) -> None:
+    with pytest.raises(StateError, match=message):
+        loads(_signed(pickle.dumps(Calls(fn, *args), protocol=5)), KEY)
+
+
+def test_a_state_of_classes_with_other_fields_is_refused_at_once() -> None:
+    """Code upgraded between a kill and a restart: its classes' fields differ from the state's."""
+    sched = dumps(Schedule(60.0), KEY)
+    assert loads(sched, KEY) == Schedule(60.0)
+    old = pickle.dumps(Calls(carry._build_dataclass, "sharedsky.alerting.airspace_schedule:Schedule",
+                             ("clear_after_s", "approaches", "last_issue", "cleared"), (60.0, {}, {}, 0)), protocol=5)
+    with pytest.raises(StateError, match="are not the class's"):
+        loads(_signed(old), KEY)
 
 
 def test_signed_garbage_is_refused_clearly() -> None:
