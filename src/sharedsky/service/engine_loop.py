@@ -224,7 +224,8 @@ class EngineLoop:
             return None
         body = dumps({"agreement": self._fingerprint, "assessment": self.assessment.carry(),
                       "distress_cap": self.distress_cap.carry()}, self._key)
-        if body == self._carried:
+        if body == self._carried:  # unchanged: not written, and not encoded again for a while
+            self._carried_t = now
             return None
         return STATE_NAME, body
 
