@@ -225,8 +225,7 @@ class WellClearWatch(Carried):
             al.check(st)
 
     def resume(self, state: dict[str, Any]) -> None:
-        self.check(state)
-        super().resume(state)
+        super().resume(state)  # checks the alerters' states too (`check` above)
         for al, st in zip(self.alerting, state["alerting"], strict=True):
             al.resume(st)
 

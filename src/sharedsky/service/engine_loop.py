@@ -42,8 +42,9 @@ Item = tuple[str, str, dict[str, Any], str | None]  # (kind, party, payload, par
 
 #: The record's working state that holds the engine step's carried state.
 STATE_NAME = "engine"
-#: A step that records nothing writes the carried state at most this often (a step that
-#: records events always writes it, in the same transaction).
+#: A step that opens or ends no episode writes the carried state at most this often, and
+#: only if it changed (a step that opens or ends one always writes it, in the same
+#: transaction as its events).
 STATE_EVERY_S = 2.0
 
 
@@ -194,9 +195,9 @@ class EngineLoop:
         log.info("engine resumed from its step of %s (record entry %d)", iso(t), seq)
 
     def _assess(self, snap: Snapshot) -> tuple[Any, list[dict[str, Any]]]:
-        """The assessment step, and the events of an outage before it: when the service was
-        down longer than a report stays fresh, the resumed state first sees the empty sky it
-        would have seen had it run on (open episodes end, under their ids), then the picture.
+        """The assessment step, and the events of an outage before it: when the resumed state
+        is older than a report stays fresh, it first sees the empty sky it would have seen had
+        the service run on (open episodes end, under their ids), then the picture.
         A resumed state that fails in its first steps is given up for a fresh one."""
         try:
             before: list[dict[str, Any]] = []
