@@ -1,4 +1,4 @@
-"""The horizontal interval solved in place (`separation._open_interval_horizontal`) gives
+"""The horizontal interval solved in place (`intervals.open_interval_horizontal`) gives
 the same bits as its plain form, on every combination of special values (NaN, signed
 zeros, infinities, the tiniest and largest magnitudes, a = 0, disc = 0, c < 0), on arrays
 that broadcast, and without touching its inputs."""
@@ -9,7 +9,7 @@ import itertools
 
 import numpy as np
 
-from sharedsky.engine.separation import _open_interval_horizontal
+from sharedsky.engine.intervals import open_interval_horizontal
 
 
 def plain(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +40,7 @@ def test_the_same_bits_as_the_plain_form() -> None:
     with np.errstate(all="ignore"):
         for a, b, c in cases:
             before = [x.copy() for x in (a, b, c)]
-            want, got = plain(a, b, c), _open_interval_horizontal(a, b, c)
+            want, got = plain(a, b, c), open_interval_horizontal(a, b, c)
             for w, g in zip(want, got, strict=True):
                 assert g.shape == w.shape and np.array_equal(w, g, equal_nan=True)
             for x, y in zip(before, (a, b, c), strict=True):

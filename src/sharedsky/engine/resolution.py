@@ -94,14 +94,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sharedsky.engine.geo import MEAN_RADIUS_NM, ecef_nm, up_vectors, velocity_ecef_nm_s
+from sharedsky.engine.intervals import open_interval_horizontal, open_interval_vertical
 from sharedsky.engine.parallel import by_rows
-from sharedsky.engine.separation import (
-    Minima,
-    _open_interval_horizontal,
-    _open_interval_vertical,
-    detect,
-    grid_pairs,
-)
+from sharedsky.engine.separation import Minima, detect, grid_pairs
 from sharedsky.ingest.snapshot import Snapshot
 
 F64 = NDArray[np.float64]
@@ -551,11 +546,11 @@ def _apart(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64, j_lev
     wx, wy, wz = jv[0] - own.fwd[0] * s, jv[1] - own.fwd[1] * s, jv[2] - own.fwd[2] * s
     h = p.h_nm * APART_H_FACTOR + APART_H_NM
     a = _dot(wx, wy, wz, wx, wy, wz)
-    lo, hi = _open_interval_horizontal(a, _dot(p.rx, p.ry, p.rz, wx, wy, wz),
+    lo, hi = open_interval_horizontal(a, _dot(p.rx, p.ry, p.rz, wx, wy, wz),
                                        _dot(p.rx, p.ry, p.rz, p.rx, p.ry, p.rz) - h * h)
     dz = p.dz_ft
     unknown = np.isnan(dz)
-    vlo, vhi = _open_interval_vertical(np.where(unknown, 0.0, dz), np.where(unknown, 0.0, jvz_fts - own.vz_fts),
+    vlo, vhi = open_interval_vertical(np.where(unknown, 0.0, dz), np.where(unknown, 0.0, jvz_fts - own.vz_fts),
                                        p.v_ft + APART_V_FT)
     return np.asarray(~own.advised & (own.dz_slack_ft == 0.0) & ~unknown & np.isfinite(p.t_s)
                       & ~np.isfinite(j_level_s) & _clear(lo, hi, p.t_s) & _clear(vlo, vhi, p.t_s))
@@ -669,7 +664,7 @@ def _v_segments(d0: F64, unk: BOOL, j_vz: F64, j_level_s: F64, own_vz: F64, own_
     dz = np.where(unk, 0.0, d0)
     r0 = np.where(unk, 0.0, j_vz - own_vz)
     s1 = np.minimum(own_level_s, j_level_s)
-    lo0, hi0 = _open_interval_vertical(dz, r0, v_ft)
+    lo0, hi0 = open_interval_vertical(dz, r0, v_ft)
     out = [(np.where(unk, -np.inf, lo0), np.where(unk, np.inf, np.minimum(hi0, s1)), unk | (dz * r0 >= 0.0))]
     fin1 = np.isfinite(s1) & ~unk
     if not fin1.any():
@@ -679,7 +674,7 @@ def _v_segments(d0: F64, unk: BOOL, j_vz: F64, j_level_s: F64, own_vz: F64, own_
     t1 = np.where(fin1, s1, 0.0)
     z1 = dz + r0 * t1
     r1 = np.where(own_level_s < j_level_s, j_vz, -own_vz)  # after the first level-off
-    lo1, hi1 = _open_interval_vertical(z1, np.where(fin1, r1, 0.0), v_ft)
+    lo1, hi1 = open_interval_vertical(z1, np.where(fin1, r1, 0.0), v_ft)
     out.append((np.where(fin1, np.maximum(lo1 + t1, t1), np.inf), np.where(fin1, np.minimum(hi1 + t1, s2), -np.inf),
                 never))
     fin2 = np.isfinite(s2) & ~unk
@@ -785,16 +780,16 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
         a_w = we * we + wn * wn
         b_now = r_e * we + r_n * wn
         c_now = c_at(r_e, r_n)
-        segs = [_open_interval_horizontal(a_w, b_now, c_now)]
+        segs = [open_interval_horizontal(a_w, b_now, c_now)]
         xe, xn, t0 = r_e, r_n, np.zeros(t_all.shape)
         for c in range(ARC_CHORDS):
             t1 = t_all * ((c + 1) / ARC_CHORDS)
             ae, an = w_e[rows, :1] + flown.d_e[c][fr, cols], w_n[rows, :1] + flown.d_n[c][fr, cols]
-            lo, hi = _open_interval_horizontal(ae * ae + an * an, xe * ae + xn * an,
+            lo, hi = open_interval_horizontal(ae * ae + an * an, xe * ae + xn * an,
                                                c_now if c == 0 else c_at(xe, xn))
             segs.append((np.maximum(lo + t0, t0), np.minimum(hi + t0, t1)))
             xe, xn, t0 = xe + ae * (t1 - t0), xn + an * (t1 - t0), t1
-        lo, hi = _open_interval_horizontal(a_w, xe * we + xn * wn, c_at(xe, xn))
+        lo, hi = open_interval_horizontal(a_w, xe * we + xn * wn, c_at(xe, xn))
         segs.append((np.maximum(lo + t0, t0), hi + t0))
         return segs, b_now >= 0.0
 

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sharedsky.engine.geo import MEAN_RADIUS_NM, ecef_nm, up_vectors, velocity_ecef_nm_s
+from sharedsky.engine.intervals import open_interval_horizontal, open_interval_vertical
 from sharedsky.engine.parallel import map_ordered
 from sharedsky.ingest.snapshot import Snapshot
 
@@ -219,54 +220,6 @@ class Kinematics:
         )
 
 
-def _open_interval_vertical(
-    dz_ft: F64, dvz_fts: F64, v_ft: F64
-) -> tuple[F64, F64]:
-    """Open time interval where |dz + dvz t| < V; empty is (inf, -inf). Exact at dvz = 0."""
-    level = dvz_fts == 0.0
-    inside_level = np.abs(dz_ft) < v_ft
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t1 = (-v_ft - dz_ft) / dvz_fts
-        t2 = (v_ft - dz_ft) / dvz_fts
-    lo = np.where(level, np.where(inside_level, -np.inf, np.inf), np.minimum(t1, t2))
-    hi = np.where(level, np.where(inside_level, np.inf, -np.inf), np.maximum(t1, t2))
-    return lo, hi
-
-
-def _open_interval_horizontal(
-    a: F64, b: F64, c: F64
-) -> tuple[F64, F64]:
-    """Open interval where a t^2 + 2 b t + c < 0 (a = |w|^2, b = r.w, c = |r|^2 - H^2).
-
-    Roots in the numerically stable form; empty is (inf, -inf). Written in place with
-    as few masked selections as it can: over the resolution's (pairs x candidates) grids
-    the masks are unpredictable and each selection costs several arithmetic passes (10,000
-    aircraft: 4-5 % less time for a resolution). The same bits as the plain form.
-    """
-    disc = np.asarray(b * b - a * c, dtype=np.float64)  # a fresh array, whatever broadcasts
-    moving = a > 0.0
-    has = disc > 0.0
-    has &= moving
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # Rows without two roots get NaN or inf here, and are set empty below.
-        q = np.sqrt(disc, out=disc)
-        np.copysign(q, b, out=q)
-        q += b
-        np.negative(q, out=q)
-        r1 = np.divide(q, a, out=np.empty_like(q))
-        r2 = np.divide(c, q, out=q)
-    lo = np.minimum(r1, r2, out=np.empty_like(q))
-    hi = np.maximum(r1, r2, out=r1)
-    miss = ~has
-    np.copyto(lo, np.inf, where=miss)
-    np.copyto(hi, -np.inf, where=miss)
-    if not moving.all():
-        still_inside = ~moving & (c < 0.0)
-        np.copyto(lo, -np.inf, where=still_inside)
-        np.copyto(hi, np.inf, where=still_inside)
-    return lo, hi
-
-
 @dataclass(frozen=True)
 class PairConflict:
     """Narrow-phase result for K pairs at one level (all arrays of length K)."""
@@ -290,15 +243,15 @@ def pair_conflicts(g: PairGeometry, h_nm: F64, v_ft: F64, t_s: F64,
     a = np.einsum("ik,ik->k", g.wh, g.wh)
     b = np.einsum("ik,ik->k", g.rh, g.wh)
     c = np.einsum("ik,ik->k", g.rh, g.rh) - h_nm * h_nm
-    h_lo, h_hi = _open_interval_horizontal(a, b, c)
+    h_lo, h_hi = open_interval_horizontal(a, b, c)
     unknown = np.isnan(g.dz_ft)
     if unknown.any():
-        v_lo, v_hi = _open_interval_vertical(np.where(unknown, 0.0, g.dz_ft),
+        v_lo, v_hi = open_interval_vertical(np.where(unknown, 0.0, g.dz_ft),
                                              np.where(unknown, 0.0, g.dvz_fts), v_ft)
         v_lo = np.where(unknown, -np.inf, v_lo)
         v_hi = np.where(unknown, np.inf, v_hi)
     else:
-        v_lo, v_hi = _open_interval_vertical(g.dz_ft, g.dvz_fts, v_ft)
+        v_lo, v_hi = open_interval_vertical(g.dz_ft, g.dvz_fts, v_ft)
     t_in = np.maximum(np.maximum(h_lo, v_lo), 0.0)
     t_out = np.minimum(np.minimum(h_hi, v_hi), t_s)
     # Open intervals intersected with the closed [0, T]: non-empty if it has length,

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from sharedsky.engine.intervals import open_interval_horizontal, open_interval_vertical
+
 F64 = NDArray[np.float64]
 BOOL = NDArray[np.bool_]
 
@@ -231,18 +233,15 @@ def _vertical(sz: F64, vz: F64, zthr: F64, tcoa: F64) -> tuple[F64, F64]:
     return lo, hi
 
 
-def _circle(s: F64, v: F64, d: F64, strict: bool = False) -> tuple[F64, F64]:
-    """Interval where |s(t)| <= d (or < d); empty is (inf, -inf). Exact when v = 0."""
+def _circle(s: F64, v: F64, d: F64) -> tuple[F64, F64]:
+    """Interval where |s(t)| <= d; empty is (inf, -inf). Exact when v = 0."""
     a = _dot(v, v)
     c = _dot(s, s) - d * d
     lo, hi, ok = _roots(a, _dot(s, v), c)
     still = a == 0.0
-    inside = (c < 0.0) if strict else (c <= 0.0)
+    inside = c <= 0.0
     lo = np.where(still, np.where(inside, -np.inf, np.inf), np.where(ok, lo, np.inf))
     hi = np.where(still, np.where(inside, np.inf, -np.inf), np.where(ok, hi, -np.inf))
-    if strict:  # a tangent touch is no violation of a strict inequality
-        touch = ~still & (lo == hi)
-        lo, hi = np.where(touch, np.inf, lo), np.where(touch, -np.inf, hi)
     return lo, hi
 
 
@@ -374,8 +373,8 @@ def horizontal_parts(vol: WcvTaumod | WcvTaumodSum | Cylinder, s: F64, v: F64) -
     whose horizontal test does not depend on altitude or sensor errors: it depends on
     the horizontal thresholds alone, so volumes that share them share it."""
     k = s.shape[1]
-    if isinstance(vol, Cylinder):
-        return _circle(s, v, np.full(k, vol.d_nm), strict=True)
+    if isinstance(vol, Cylinder):  # the agreed minima's open cylinder, solved as separation solves it
+        return open_interval_horizontal(_dot(v, v), _dot(s, v), _dot(s, s) - vol.d_nm * vol.d_nm)
     return _wcv_horizontal(s, v, np.full(k, vol.dthr_nm), np.full(k, vol.tthr_s))
 
 
@@ -392,15 +391,7 @@ def vertical_parts(vol: WcvTaumod | WcvTaumodSum | Cylinder, sz: F64, vz: F64) -
     """The vertical violation interval (unclipped) of the volumes of `horizontal_parts`."""
     k = sz.shape[0]
     if isinstance(vol, Cylinder):
-        # |sz(t)| < H, strict: the open vertical interval.
-        lvl = vz == 0.0
-        inside = np.abs(sz) < vol.h_ft
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t1 = (-vol.h_ft - sz) / vz
-            t2 = (vol.h_ft - sz) / vz
-        v_lo = np.where(lvl, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2))
-        v_hi = np.where(lvl, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2))
-        return v_lo, v_hi
+        return open_interval_vertical(sz, vz, vol.h_ft)
     return _vertical(sz, vz, np.full(k, vol.zthr_ft), np.full(k, vol.tcoa_s))
 
 
