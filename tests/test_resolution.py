@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sharedsky.alerting.advisories import AdvisoryPolicy, AdvisoryTracker, digest
+from sharedsky.alerting.advisories import AdvisoryPolicy, AdvisoryTracker, Rule, digest
 from sharedsky.engine import resolution
 from sharedsky.engine.resolution import (
     CAND_DTRK_DEG,
@@ -421,6 +421,28 @@ def test_advice_names_the_manoeuvre_and_its_bands() -> None:
         if e["manoeuvre"] == "track":
             assert e["track_deg"] in e["bands"]["track_deg"]
     json.dumps(ev, allow_nan=False)
+
+
+def test_advice_gives_the_bands_of_every_dimension_the_aircraft_may_fly() -> None:
+    """Head-on at one level, 40 NM apart: no speed change keeps 5.5 NM (the buffer), a level
+    change of 1,000 ft keeps less than the buffered 1,100 ft, 2,000 ft is free, and turns of
+    15 deg or less are not (at 900 kt of closure, a small turn misses by too little)."""
+    for e in AdvisoryTracker(H2).step(head_on()):
+        b = e["bands"]
+        assert set(b) == {"track_deg", "gs_kt", "alt_ft"}
+        assert b["gs_kt"] == [] and b["alt_ft"] == [28000, 32000]
+        own = 90 if e["icao24"] == "aaa001" else 270
+        assert e["track_deg"] in b["track_deg"]
+        assert not {(own + d) % 360 for d in (-15, -10, -5, 5, 10, 15)} & set(b["track_deg"])
+        assert {(own + d) % 360 for d in (-90, 90)} <= set(b["track_deg"])
+    # Bands only of the manoeuvres the agreement allows: blue may only turn, red only climb
+    # or descend.
+    policy = AdvisoryPolicy([Rule(0, (), True, False, False, 0, False, False),
+                             Rule(1, (), False, False, True, 0, False, False)])
+    got = {e["icao24"]: e for e in AdvisoryTracker(H2, policy).step(head_on())}
+    assert set(got["aaa001"]["bands"]) == {"track_deg"} and got["aaa001"]["manoeuvre"] == "track"
+    assert got["bbb002"]["bands"] == {"alt_ft": [28000, 32000]}
+    assert got["bbb002"]["alt_ft"] in (28000, 32000)
 
 
 def test_simulated_encounter_is_resolved_with_one_advice_each_then_resume() -> None:

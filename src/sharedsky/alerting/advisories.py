@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 from sharedsky.alerting.carry import Carried
 from sharedsky.engine.resolution import (
     CAND_DTRK_DEG,
+    CAND_GS_FACTOR,
     CAND_KIND,
     KEEP,
     NONE,
@@ -269,14 +270,26 @@ def _sense(kind: int, dtrk: float, gs_from: float, gs_to: float, vs_to: float) -
     return "resume"
 
 
-def _bands(res: Resolution, k: int, allowed_track: bool) -> dict[str, list[float]]:
-    """The free values of each dimension the aircraft accepts (its guidance bands)."""
-    free = res.free[k]
-    out: dict[str, list[float]] = {}
-    trk0 = float(res.track_deg[k] - (CAND_DTRK_DEG[res.choice[k]] if CAND_KIND[res.choice[k]] == TRACK else 0.0))
-    if allowed_track:
-        sel = (CAND_KIND == TRACK) & free
-        out["track_deg"] = sorted({round((trk0 + float(d)) % 360.0) % 360 for d in CAND_DTRK_DEG[sel]})
+def _bands(snap: Snapshot, res: Resolution, k: int) -> dict[str, list[int]]:
+    """Aircraft k's guidance bands as the engine judged them: for each dimension the
+    agreement lets it be given, the values its free candidates go to (track, ground speed,
+    level; an empty list: none of that dimension is free). The candidates are steps (5-10
+    deg, 10-20 % of the speed, one or two flight levels), so a value between two listed
+    ones was not judged."""
+    i = int(res.owner[k])
+    may = res.allowed[k] if res.allowed is not None else np.ones(CAND_KIND.shape, dtype=bool)
+    free = res.free[k] & may
+    out: dict[str, list[int]] = {}
+    if (may & (CAND_KIND == TRACK)).any():
+        # As the engine forms its candidates (`resolve`): the same float operations.
+        trk = (snap.track_deg[i] + CAND_DTRK_DEG[free & (CAND_KIND == TRACK)]) % 360.0
+        out["track_deg"] = sorted({round(float(x)) % 360 for x in trk})
+    if (may & (CAND_KIND == SPEED)).any():
+        gs = snap.gs_kt[i] * CAND_GS_FACTOR[free & (CAND_KIND == SPEED)]
+        out["gs_kt"] = sorted({round(float(x)) for x in gs})
+    if (may & (CAND_KIND == VERTICAL)).any() and res.levels_ft is not None:
+        lv = res.levels_ft[k, free & (CAND_KIND == VERTICAL)]
+        out["alt_ft"] = sorted({int(round(float(x), -2)) for x in lv})
     return out
 
 
@@ -532,7 +545,7 @@ class AdvisoryTracker(Carried):
             "change_deg": int(dtrk) if kind == TRACK else 0,
             "status": STATUS_NAMES[int(res.status[k])],
             "intruders": sorted(res.intruders[k]),
-            "bands": _bands(res, k, bool(rules.track[i])),
+            "bands": _bands(snap, res, k),
             "text": text + (f", clear of {', '.join(sorted(res.intruders[k]))}" if res.intruders[k] else ""),
             "latitude": round(float(snap.lat_deg[i]), 5), "longitude": round(float(snap.lon_deg[i]), 5),
         }

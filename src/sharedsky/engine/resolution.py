@@ -327,7 +327,9 @@ class Resolution:
     advice is free and coordinated, 1 free only, 2 not free (least bad).
     `intruders[k]` lists the ids in conflict with owner k (present velocities).
     `alt_ft[k]`: the level a vertical advice climbs or descends to (or levels off at);
-    NaN for other advice.
+    NaN for other advice. `allowed[k, c]`: the candidates the agreement lets owner k be
+    given; `levels_ft[k, c]`: the level each vertical candidate goes to (NaN for the
+    others). With `free`, they give each owner's guidance bands as the engine judged them.
     """
 
     owner: IDX
@@ -344,6 +346,8 @@ class Resolution:
     #: joining the encounter from the same intruders).
     keep_blockers: list[list[str]] = field(default_factory=list)
     alt_ft: F64 | None = None
+    allowed: BOOL | None = None
+    levels_ft: F64 | None = None
 
     def __len__(self) -> int:
         return int(self.owner.shape[0])
@@ -920,8 +924,9 @@ def resolve(
     adv_level[:, COL_KEEP] = held_level
 
     def finish(res: Resolution) -> Resolution:
-        """`res` with the level of each vertical advice."""
-        return replace(res, alt_ft=adv_level[np.arange(owners.size), res.choice])
+        """`res` with the level of each vertical advice, and what each owner may be given."""
+        return replace(res, alt_ft=adv_level[np.arange(owners.size), res.choice], allowed=allowed,
+                       levels_ft=adv_level)
 
     o_count = owners.size
     if o_idx.size == 0:

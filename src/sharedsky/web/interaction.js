@@ -76,6 +76,25 @@ function wellclearLines(ev) {
   return html;
 }
 
+// The selected aircraft's advisory held (its party's own), if any.
+function advisoryOf(icao) {
+  for (const th of S.threads.values()) if (th.kind === "advisory" && !th.ended && th.last.icao24 === icao) return th.last;
+  return null;
+}
+
+// The advice and, per dimension the aircraft may be given, the values the engine judged free
+// (steps of a turn, a speed change, a level: values between two listed ones were not judged).
+function advisoryLines(ev) {
+  let html = `<br><b class="ra">RA ${esc(ev.text || ev.manoeuvre || "")}</b>`;
+  const b = ev.bands || {};
+  for (const [dim, label, fmt] of [["track_deg", "trk", (v) => String(v).padStart(3, "0") + "°"],
+    ["gs_kt", "gs", (v) => `${v} kt`], ["alt_ft", "alt", (v) => (v >= 18000 ? fmtAlt(v) : `${fmtAlt(v)} ft`)]]) {
+    if (!(dim in b)) continue;
+    html += `<br>free ${label} ${esc(b[dim].length ? b[dim].map(fmt).join(", ") : "none")}`;
+  }
+  return html;
+}
+
 export function renderSelected() {
   const box = $("selected");
   const ac = S.selected && S.aircraft.get(S.selected);
@@ -85,6 +104,8 @@ export function renderSelected() {
   box.innerHTML = `<b>${esc((ac.callsign || "").trim() || ac.icao24)}</b> <span data-fg="${esc(S.partyColour[ac.party] || "#aaa")}">${esc(partyLabel(ac.party))}</span><br>` +
     `icao24 ${esc(ac.icao24)}<br>alt ${fmtAlt(ac.alt)} ft · vs ${Math.round(ac.vr || 0)} fpm<br>gs ${Math.round(ac.gs || 0)} kt · trk ${Math.round(ac.trk || 0)}°<br>` +
     `pos ${(+ac.lat).toFixed(4)}, ${(+ac.lon).toFixed(4)}<br>squawk ${esc(ac.squawk || "----")}${em ? ` <b data-fg="${esc(em.colour)}">${esc(em.label)}</b>` : ""}<br>report ${fmtTime(ac.t)}`;
+  const ra = advisoryOf(ac.icao24);
+  if (ra) box.innerHTML += advisoryLines(ra);
   const wc = wellclearOf(ac.icao24);
   if (wc) box.innerHTML += wellclearLines(wc);
   paint(box);

@@ -32,6 +32,7 @@ const debug = {
   get drawn() { return S.drawn.slice(); },
   get tagged() { return (S.tagged || []).slice(); },
   get bandArcs() { return (S.bandArcs || []).slice(); },
+  get adviceMarks() { return (S.adviceMarks || []).slice(); },
   get alerts() { return alertRows().map((r) => ({ id: r.id, kind: r.kind, level: r.level, seq: r.last.seq, ended: r.ended, acks: r.acks.map((a) => a.by), ttl_s: r.ttl })); },
   get banner() { return S.bannerSeq === null ? null : { seq: S.bannerSeq, text: $("banner-text").textContent }; },
   get events() { return S.events.slice(); },

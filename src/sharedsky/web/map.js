@@ -107,6 +107,7 @@ export function emergencyOf(ac) {
 
 // Guidance bands as DAIDALUS displays them: NONE undrawn, FAR yellow, MID amber, NEAR red,
 // RECOVERY green dashed.
+export const ADVICE_COLOUR = "#00e5ff";
 export const BAND_COLOUR = { FAR: "#ffd60a", MID: "#ff9500", NEAR: "#ff3b30", RECOVERY: "#34c759" };
 const BAND_RADIUS = 46; // CSS px from the aircraft
 
@@ -278,10 +279,12 @@ export function draw() {
   }
 
   // resolution advisories: the advised track as a cyan arrow ahead of the aircraft (two
-  // minutes of flight), or the vertical sense as an arrow above or below it
-  ctx.strokeStyle = "#00e5ff";
-  ctx.fillStyle = "#00e5ff";
+  // minutes of flight), or the vertical sense as an arrow above or below it; what was
+  // drawn is kept in S.adviceMarks (read by the tests)
+  ctx.strokeStyle = ADVICE_COLOUR;
+  ctx.fillStyle = ADVICE_COLOUR;
   ctx.lineWidth = 2;
+  const marks = [];
   for (const ev of advisories) {
     const ac = S.aircraft.get(ev.icao24);
     if (!ac) continue;
@@ -290,6 +293,7 @@ export function draw() {
       const up = (ev.vs_fpm || 0) >= 0 ? -1 : 1;
       ctx.beginPath(); ctx.moveTo(x + 12, y); ctx.lineTo(x + 12, y + up * 16); ctx.stroke();
       ctx.beginPath(); ctx.moveTo(x + 8, y + up * 11); ctx.lineTo(x + 12, y + up * 17); ctx.lineTo(x + 16, y + up * 11); ctx.fill();
+      marks.push({ icao24: ev.icao24, manoeuvre: ev.manoeuvre, x: x + 12, y, x2: x + 12, y2: y + up * 17 });
       continue;
     }
     const tr = ((ev.track_deg || 0) * Math.PI) / 180;
@@ -304,7 +308,9 @@ export function draw() {
     ctx.lineTo(x2 - Math.sin(tr - 0.4) * 8, y2 + Math.cos(tr - 0.4) * 8);
     ctx.lineTo(x2 - Math.sin(tr + 0.4) * 8, y2 + Math.cos(tr + 0.4) * 8);
     ctx.fill();
+    marks.push({ icao24: ev.icao24, manoeuvre: ev.manoeuvre, track_deg: ev.track_deg, x, y, x2, y2 });
   }
+  S.adviceMarks = marks;
 
   drawBands(ctx, wellclear, k, ox, oy);
 

@@ -1,0 +1,116 @@
+"""Resolution advisories on the map (issue 13, Build 4: "the map shows the advised manoeuvre on
+the aircraft and in the alert list"), in Debian's chromium against one real `sharedsky serve`
+on loopback with a blue/red head-on encounter:
+
+* blue's tab lists its aircraft's advisory, word for word, in the alert list, and never red's;
+* it draws the advised track as an arrow from blue's aircraft along that track (read from the
+  page's own account of what it drew, and from the canvas's pixels), none on red's;
+* with the aircraft selected, its card states the advice and the values of each dimension the
+  engine judged free (the advisory's bands)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from service_support import Keys, Server, agreement_text, issue_keys
+from test_web_map import CHROMIUM, Screen
+
+pytestmark = pytest.mark.timeout(180)
+
+# Head-on at the same level, about 20 NM apart (re-stamped every second, so the geometry
+# holds and the advice given is kept).
+BLUE = {"icao24": "aa0600", "callsign": "BLU6", "latitude": 35.0, "longitude": 36.0,
+        "altitude": 20000, "groundspeed": 400, "track": 90, "vertical_rate": 0}
+RED = {"icao24": "bb0600", "callsign": "RED6", "latitude": 35.0, "longitude": 36.4,
+       "altitude": 20000, "groundspeed": 400, "track": 270, "vertical_rate": 0}
+ADVICE = (0, 229, 255)  # map.js ADVICE_COLOUR
+
+
+@pytest.fixture(scope="module")
+def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Keys]]:
+    d = tmp_path_factory.mktemp("web-advisories")
+    (d / "a.toml").write_text(agreement_text(resolution=True, disclosure="all"))
+    keys = issue_keys(d / "s.db")
+    srv = Server(d / "a.toml", d / "s.db").start()
+    stop = threading.Event()
+
+    def push() -> None:
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            while not stop.is_set():
+                now = time.time()
+                for key, ac in ((keys.blue, BLUE), (keys.red, RED)):
+                    r = c.post("/api/v1/reports", json={"reports": [{"timestamp": now, **ac}]},
+                               headers={"Authorization": f"Bearer {key}"})
+                    assert r.status_code == 202, r.text
+                stop.wait(1.0)
+
+    t = threading.Thread(target=push, daemon=True)
+    t.start()
+    yield srv, keys
+    stop.set()
+    t.join(5)
+    srv.stop()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
+def test_the_advice_is_shown_on_the_aircraft_in_the_list_and_on_its_card(browser: Any,
+                                                                          line: tuple[Server, Keys]) -> None:
+    srv, keys = line
+    s = Screen(browser, srv)
+    try:
+        s.sign_in_url(keys.blue)
+        s.wait("sharedsky.events.some(e => e.kind === 'advisory' && e.icao24 === 'aa0600')", 30000)
+        ev = s.js("sharedsky.events.filter(e => e.kind === 'advisory' && e.icao24 === 'aa0600').pop()")
+        assert ev["state"] in ("new", "updated") and ev["text"], ev
+        # The alert list: the advice word for word, for blue's aircraft by callsign.
+        s.wait("(document.querySelector('#alerts li[data-thread^=\"advisory:\"]') || {}).textContent"
+               "?.includes('BLU6')", 30000)
+        rows = s.js("Array.from(document.querySelectorAll('#alerts li[data-thread^=\"advisory:\"]'), li => li.textContent)")
+        assert len(rows) == 1 and "RA BLU6" in rows[0] and ev["text"] in rows[0], rows
+        # Red's advisory exists (red's own tab would list it) but never reaches blue.
+        assert all(e["icao24"] == "aa0600" for e in s.js("sharedsky.events.filter(e => e.kind === 'advisory')"))
+        # On the map: one mark, on blue's aircraft, along the advised track.
+        s.js("sharedsky.setView(35.0, 36.2, 10)")
+        s.wait("sharedsky.adviceMarks.length > 0")
+        got = s.js("""(() => {
+            sharedsky.draw();
+            const c = document.getElementById('map').getContext('2d'), d = window.devicePixelRatio;
+            const marks = sharedsky.adviceMarks.map(m => Object.assign({}, m));
+            const px = marks.map(m => [0.3, 0.45, 0.6, 0.75].map(f => Array.from(c.getImageData(
+                Math.round((m.x + f * (m.x2 - m.x)) * d), Math.round((m.y + f * (m.y2 - m.y)) * d), 1, 1).data)));
+            return {marks, px};
+        })()""")
+        marks = got["marks"]
+        assert [m["icao24"] for m in marks] == ["aa0600"], marks
+        m = marks[0]
+        assert m["manoeuvre"] == ev["manoeuvre"]
+        if ev["manoeuvre"] == "track":
+            assert m["track_deg"] == ev["track_deg"]
+            drawn = math.degrees(math.atan2(m["x2"] - m["x"], m["y"] - m["y2"])) % 360.0
+            assert abs((drawn - ev["track_deg"] + 180.0) % 360.0 - 180.0) < 1.0, (drawn, ev["track_deg"])
+        else:
+            assert (m["y2"] < m["y"]) == (ev["vs_fpm"] > 0)
+        hits = sum(all(abs(p - q) <= 40 for p, q in zip(px[:3], ADVICE, strict=True)) for px in got["px"][0])
+        assert hits >= 2, got["px"]
+        # Selected, its card states the advice and the free values of each dimension.
+        s.js("sharedsky.select('aa0600')")
+        s.wait("document.getElementById('selected').textContent.includes('RA ')")
+        card = s.js("document.getElementById('selected').textContent")
+        assert f"RA {ev['text']}" in card, card
+        bands = ev["bands"]
+        assert set(bands) == {"track_deg", "gs_kt", "alt_ft"}, bands
+        trk = ", ".join(f"{v:03d}°" for v in bands["track_deg"]) or "none"
+        assert f"free trk {trk}" in card, card
+        assert "free gs " + (", ".join(f"{v} kt" for v in bands["gs_kt"]) or "none") in card, card
+        assert "free alt " + (", ".join(f"FL{v // 100:03d}" for v in bands["alt_ft"]) or "none") in card, card
+        assert not s.errors and not s.csp_violations()
+    finally:
+        s.close()
