@@ -320,3 +320,32 @@ def test_replay_watches_the_volumes_of_a_plan(tmp_path) -> None:  # noqa: ANN001
                           str(repo / "examples" / "syria-2015.toml"), "--notices", str(bad)],
                          capture_output=True, text=True, cwd=repo, timeout=300)
     assert run.returncode == 2 and "notices[0].party: must be a party of the agreement" in run.stderr
+
+
+def test_an_ended_volume_leaves_nothing_behind_in_the_watch() -> None:
+    """The watch keeps, per volume, its warning times, when it last forgot them, its zone and
+    its reach; once the volume has ended, none of it can matter again, and a service that runs
+    for months (and carries the watch over restarts) must not keep every volume ever notified."""
+    from sharedsky.alerting.step import Assessment
+    from sharedsky.ingest.snapshot import build_snapshot
+
+    book = tactical_book(T0 + 30, T0 + 400)  # warned, entered at 367 s, then the volume ends
+    agr = book_agreement[0]
+    step = Assessment.for_agreement(agr, airspace=False, distress=False, notice_book=book)
+    watch = step.notices
+    assert watch is not None
+    deg_per_s = 480.0 / 3600.0 / (60.0 * np.cos(np.radians(35.25)))
+    seen: set[str] = set()
+    for t in np.arange(T0, T0 + 460, 1.0):
+        one = np.ones(1)
+        snap = build_snapshot(float(t), id=np.array(["aa0001"]), lat_deg=one * 35.25,
+                              lon_deg=one * (35.0 + deg_per_s * (t - T0)), alt_ft=one * 15000.0,
+                              track_deg=one * 90.0, gs_kt=one * 480.0, vs_fpm=one * 0.0, report_s=one * t,
+                              party=np.array([0]), parties=agr.party_ids,
+                              callsign=np.array(["BLU1"], dtype=object))
+        seen |= {e["state"] for e in step.step(snap).events if e["kind"] == "notice_volume"}
+        if t == T0 + 300:  # while the volume is active, the watch holds its warning times
+            assert watch.schedule.last_issue and watch._zone_of
+    assert {"advisory", "warning", "violation", "violation_end"} <= seen
+    assert watch.schedule.last_issue == {} and watch.schedule.forgotten_s == {}
+    assert watch._zone_of == {} and watch._reach_nm == {}

@@ -137,7 +137,24 @@ class NoticeWatch(AirspaceWatch):
             self.counts["violation_end"] = self.counts.get("violation_end", 0) + 1
         for key in [k for k in self.schedule.approaches if k[0] not in now_ids]:
             del self.schedule.approaches[key]
+        self._forget_gone(now_ids)
         return events
+
+    def _forget_gone(self, now_ids: set[str]) -> None:
+        """Forget what the watch keeps per volume (its warning times, when it last forgot
+        them, its zone and reach) once the volume is no longer active, its violations ended
+        above: an ended or withdrawn volume never warns again, and a long-running service
+        (which carries this over restarts) would otherwise keep every volume ever notified."""
+        sched = self.schedule
+        gone = (set(self._zone_of) | set(sched.forgotten_s) | set(self._reach_nm)) - now_ids
+        if not gone:
+            return
+        for vid in gone:
+            self._zone_of.pop(vid, None)
+            self._reach_nm.pop(vid, None)
+            sched.forgotten_s.pop(vid, None)
+        for key in [k for k in sched.last_issue if k[0] in gone]:
+            del sched.last_issue[key]
 
     def _base(self, zone: Zone, t: float, state: str, icao: str, party: str,
               callsign: str | None, eid: str) -> dict[str, Any]:
