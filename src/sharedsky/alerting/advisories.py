@@ -76,6 +76,11 @@ CHANGE_NAMES = ("same", "dimension", "sense")
 #: Without a free manoeuvre, a new choice of the advice held's dimension and sense (the
 #: same manoeuvre, stronger or weaker) is not given: the advice held stays.
 HOLD_BEST_EFFORT = True
+#: A change of advice neither for a new intruder nor for a reversal, for intruders that all
+#: already made it change once (`changes_again`: a second change in one encounter, which
+#: issue 13's rule forbids), is not given: the advice held stays, and the crew keeps flying
+#: it. Counted per advisory (`held_again`) and per step (`counts["again_held_steps"]`).
+HOLD_AGAIN = False
 #: An aircraft told to resume counts as turning back (or changing speed back) to its
 #: original velocity while its track or speed changes faster than these between steps
 #: (deg/s, kt/s): others then judge it against that velocity too (`Advised.resuming`).
@@ -183,6 +188,8 @@ class _Held:
     #: one encounter: what issue 13's rule forbids; a change naming no intruder counts too).
     blamed: set[str] = field(default_factory=set)
     changes_again: int = 0
+    #: Steps at which such a change was held back (HOLD_AGAIN).
+    held_again: int = 0
     #: The dimension of the advice (TRACK, SPEED, VERTICAL; NONE: no manoeuvre): `adv`
     #: holds it as given, and the other components as the aircraft flies them now.
     kind: int = NONE
@@ -325,7 +332,8 @@ class AdvisoryTracker(Carried):
                                        "changes_reversal": 0, "changes_not_free": 0,
                                        **{f"changes_{c}": 0 for c in CHANGE_NAMES},
                                        "changes_not_free_best_effort": 0, "best_effort_held": 0,
-                                       "changes_again": 0}
+                                       "changes_again": 0, "advisories_held_again": 0,
+                                       "again_held_steps": 0}
         self.last: Resolution = Resolution.empty()
         #: The alert levels detect every conflict the resolution could act on (their
         #: envelope holds the buffered minima): a step without conflicts needs no work.
@@ -495,9 +503,16 @@ class AdvisoryTracker(Carried):
                         # (No new intruder here, so the intruders and geometry held stand.)
                         self.counts["best_effort_held"] += 1
                         continue
-                    h.changes_not_free += 1
                     blockers = set(res.keep_blockers[k]) if res.keep_blockers else set()
-                    if not blockers or blockers <= h.blamed:
+                    again = not blockers or blockers <= h.blamed
+                    if again and HOLD_AGAIN:
+                        if not h.held_again:
+                            self.counts["advisories_held_again"] += 1
+                        h.held_again += 1
+                        self.counts["again_held_steps"] += 1
+                        continue
+                    h.changes_not_free += 1
+                    if again:
                         h.changes_again += 1
                         self.counts["changes_again"] += 1
                     h.blamed |= blockers

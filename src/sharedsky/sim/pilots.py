@@ -147,6 +147,8 @@ class Pilots:
             "changes_again_per_advisory": round(float(again.mean()), 3) if again.size else 0.0,
             "advisories_changed_again": round(float(np.mean(again > 0)), 4) if again.size else 0.0,
             "best_effort_held": c.get("best_effort_held", 0),
+            "advisories_held_again": c.get("advisories_held_again", 0),
+            "again_held_steps": c.get("again_held_steps", 0),
             "changes_by_cause": {k: c.get("changes_" + k, 0)
                                  for k in ("new_intruder", "reversal", "not_free")},
             "changes_by_kind": {k: c.get("changes_" + k, 0) for k in ("same", "dimension", "sense")},
