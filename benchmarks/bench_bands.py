@@ -15,7 +15,8 @@ Part 2 (scale): random en-route traffic (`random_enroute`, one aircraft per 200 
 DO-365B alerting of bench_wellclear.py give the alerting aircraft; each gets its bands in
 all four dimensions against its candidate-pair neighbours, placed in its own plane
 (`guidance_batch.inputs_from_pairs`), all ownships in one batch (`bands_for_ownships`);
-with `--per-ownship` also one `OwnshipBands` per ownship, alternating, medians side by
+with `--per-ownship` also one `OwnshipBands` per ownship (the per-ownship form the batch
+was written from, now only the tests' reference: tests/reference_bands.py), alternating, medians side by
 side (wall and CPU time: the machine may be shared). Then the same at one aircraft per
 10 NM^2, where many more alert.
 
@@ -40,7 +41,7 @@ import numpy as np
 
 from sharedsky.agreement.daa_conf import load_conf
 from sharedsky.alerting.daa_bands import bands_scenario, guidance_csv_lines
-from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands, OwnshipBands
+from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands
 from sharedsky.alerting.guidance_batch import BandsInput, bands_for_ownships, inputs_from_pairs
 from sharedsky.ingest.daa import read_daa
 from sharedsky.sim.synthetic import random_enroute
@@ -114,7 +115,10 @@ def scale(n: int, steps: int, nm2_per_aircraft: float = 200.0, per_ownship: bool
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from bench_wellclear import CONF, Stepper  # the alerting step of the well-clear benchmark
+
+    from reference_bands import OwnshipBands  # the per-ownship form, kept as the tests' reference
 
     cfg = load_conf(CONF)
     snap = random_enroute(n, seed=7, nm2_per_aircraft=nm2_per_aircraft)

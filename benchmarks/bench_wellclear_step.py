@@ -14,7 +14,7 @@ as in a live picture. Per size, side by side in one run (medians over the timed 
   bands of the corrective ownships (each every 2 s while its levels hold), and the events;
   median and mean, since steps with and without bands alternate; the bands of a step's due
   ownships in one batch (`wellclear_watch.ownships_bands`, as the step does it) and, on a
-  second watch stepped alternately on the same snapshots, one `OwnshipBands` per ownship (as
+  second watch stepped alternately on the same snapshots, one `OwnshipBands` per ownship (tests/reference_bands.py; as
   the step did before the batch; the same events, checked);
 * of which the levels alone (`WellClearWatch.levels`: broad phase with the DO-365 envelope
   over the 180 s lookahead, geometry, alerting state), and the cost of one ownship's bands.
@@ -30,12 +30,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from sharedsky.agreement import loads_agreement
 from sharedsky.alerting import wellclear_watch
-from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands, OwnshipBands
+from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands
 from sharedsky.alerting.step import Assessment
 from sharedsky.alerting.wellclear import WellClearConfig
 from sharedsky.ingest.snapshot import Snapshot
@@ -84,6 +85,11 @@ def one_by_one(cfg: WellClearConfig, snap: Snapshot, own: np.ndarray, nb: np.nda
                alerter: int, level: np.ndarray, init_time_s: np.ndarray) -> list[dict[str, DimensionBands]]:
     """`wellclear_watch.ownships_bands` ownship by ownship: one `OwnshipBands` each (the
     step's bands before the batch), in the same frames."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from reference_bands import OwnshipBands  # the per-ownship form, kept as the tests' reference
+
     frames = wellclear_watch.ownship_frames(snap, own, nb, sizes)
     ends = np.cumsum(sizes).tolist()
     out = []

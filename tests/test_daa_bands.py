@@ -37,6 +37,7 @@ from sharedsky.alerting.daa_bands import (
 from sharedsky.ingest.daa import read_daa
 
 from conftest import SHARED_DATA
+from reference_bands import OwnshipBands
 
 REF = SHARED_DATA / "daidalus" / "reference"
 TOL = {"hdir": 1.0, "hs": 1.0, "vs": 10.0, "alt": 100.0}
@@ -297,7 +298,7 @@ def test_prefilter_changes_no_band() -> None:
     four dimensions."""
     import numpy as np
 
-    from sharedsky.alerting.guidance import DIMENSIONS, OwnshipBands
+    from sharedsky.alerting.guidance import DIMENSIONS
     from sharedsky.engine.bands import Frame
 
     conf = SHARED_DATA / "daidalus" / "configurations" / "DO_365B_no_SUM.conf"

@@ -19,13 +19,14 @@ import pytest
 from sharedsky.agreement.daa_conf import load_conf
 from sharedsky.alerting.daa_bands import _frame
 from sharedsky.alerting.daa_run import ownship_row
-from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands, OwnshipBands
+from sharedsky.alerting.guidance import DIMENSIONS, DimensionBands
 from sharedsky.alerting.guidance_batch import BandsInput, bands_for_ownships
 from sharedsky.alerting.wellclear import WellClearAlerting, WellClearConfig
 from sharedsky.engine.bands import Frame
 from sharedsky.ingest.daa import read_daa
 
 from conftest import SHARED_DATA
+from reference_bands import OwnshipBands
 
 DAA = SHARED_DATA / "daidalus"
 REF = DAA / "reference"

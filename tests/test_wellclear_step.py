@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sharedsky.agreement import loads_agreement
-from sharedsky.alerting.guidance import DIMENSIONS, OwnshipBands
+from sharedsky.alerting.guidance import DIMENSIONS
 from sharedsky.alerting.step import Assessment
 from sharedsky.alerting.wellclear import WellClearAlerting, time_to_volumes
 from sharedsky.alerting.wellclear_watch import (
@@ -28,6 +28,8 @@ from sharedsky.engine.separation import Kinematics
 from sharedsky.engine.wellclear import PairStates
 from sharedsky.ingest.snapshot import Snapshot
 from sharedsky.sim.synthetic import random_enroute
+
+from reference_bands import OwnshipBands
 
 
 def _agreement(parties: tuple[str, str], wellclear: str = "[minima.wellclear]") -> str:

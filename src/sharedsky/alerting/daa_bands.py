@@ -4,7 +4,8 @@
 `bands_scenario` walks the time steps (a loop over steps, not over aircraft): the alert
 levels of the step come from `WellClearAlerting` (their hysteresis decides the early
 alerting times), the ownship and its traffic are placed in the ownship's plane as
-DAIDALUS places them, and `OwnshipBands` gives every dimension's bands.
+DAIDALUS places them, and `guidance_batch.bands_for_ownships` (the same code as the
+service's well-clear watch) gives every dimension's bands.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from sharedsky.alerting.guidance import (
     BandsHysteresis,
     DimensionBands,
     GuidanceState,
-    OwnshipBands,
     last_time_to_manoeuvre,
 )
+from sharedsky.alerting.guidance_batch import BandsInput, bands_for_ownships
 from sharedsky.alerting.wellclear import WellClearAlerting, WellClearConfig
 from sharedsky.engine.bands import Frame
 from sharedsky.engine.wellclear import PairStates, ownship_plane_states
@@ -114,11 +115,10 @@ def bands_scenario(scn: DaaScenario, cfg: WellClearConfig, ownship: str | None =
         lag = (-(n_step - 1)) % every  # steps until the next reported one
         if lag > warm:
             continue
-        ob = OwnshipBands(cfg, frame, a_idx.astype(np.int64), level, init, t)
         name = str(scn.name[own])
-        res = tuple(ob.dimension(d, hyst.setdefault(
-            (name, d), BandsHysteresis(bc.alerting_m, bc.alerting_n, bc.hysteresis_time_s,
-                                         360.0 if d == "hdir" else 0.0))) for d in dims)
+        h_own = {d: hyst.setdefault((name, d), BandsHysteresis(bc.alerting_m, bc.alerting_n, bc.hysteresis_time_s,
+                                                                360.0 if d == "hdir" else 0.0)) for d in dims}
+        (res,) = bands_for_ownships(cfg, [BandsInput(frame, a_idx.astype(np.int64), level, init, t)], dims, [h_own])
         gds = []
         for d in res:
             gs = guid.setdefault((name, d.dim), GuidanceState(cfg, d.dim))

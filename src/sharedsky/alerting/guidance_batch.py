@@ -1,4 +1,5 @@
-"""Guidance bands for many ownships at once: the same bands as `OwnshipBands`, batched.
+"""Guidance bands for any number of ownships at once: the one implementation of DAIDALUS's
+bands in sharedsky (the service's well-clear watch, and `sharedsky daa` one ownship at a time).
 
 In dense traffic every alerting ownship needs its bands each step, and computed ownship
 by ownship most of the time goes to numpy calls on small arrays (one ownship's
@@ -8,8 +9,10 @@ ownships side by side, `col_p` naming each column's ownship), every ownship's
 candidates one row block padded to the longest, and each step of the logic (violation
 tables, conflict-free candidates, none sets, recovery cylinders and the bisection on
 the recovery time) is one call over all ownships; per-ownship results are reductions
-over column segments. Floating-point operations are the ones `OwnshipBands` does, in
-the same order, so the bands are equal, not just close (tests/test_guidance_batch.py).
+over column segments. Floating-point operations are the ones of the per-ownship form it
+was written from (kept as the tests' reference, `tests/reference_bands.py`), in the same
+order, so the bands are equal, not just close (tests/test_guidance_batch.py), and DAIDALUS's
+own outputs are its conformance target (tests/test_daa_bands.py).
 
 Entry points: `bands_for_ownships(cfg, ownships)`, one `BandsInput` (frame, alert
 levels) per ownship; `inputs_from_pairs(...)` builds those inputs from aircraft columns
@@ -91,7 +94,7 @@ def bands_for_ownships(cfg: WellClearConfig, ownships: Sequence[BandsInput],
                        hysteresis: Sequence[dict[str, BandsHysteresis] | None] | None = None,
                        prefilter: bool = True) -> list[tuple[DimensionBands, ...]]:
     """The bands of every dimension of `dims` for every ownship, in input order (the
-    same as `OwnshipBands(...).dimension(dim)` for each). `hysteresis[p]`, when given,
+    same as each ownship alone). `hysteresis[p]`, when given,
     maps a dimension to that ownship's M-of-N history (kept by the caller)."""
     if not ownships:
         return []
@@ -674,7 +677,7 @@ class _Dim:
              rec: Sequence[Volume | None] | None, b_s: F64) -> BOOL:
         """(Smax, P) segments free of conflict with every aircraft of `acs`, for the
         ownships `ps`; per ownship p, det[p] overrides the levels' volumes, rec[p] is the
-        recovery cylinder checked over [0, b_s[p]] (see `OwnshipBands._none`)."""
+        recovery cylinder checked over [0, b_s[p]] (the reference's `OwnshipBands._none`)."""
         return self.none_at(self.entries(acs, ps, det, rec), b_s)
 
     def entries(self, acs: _Acs, ps: BOOL, det: Sequence[Volume | None] | None,
@@ -801,7 +804,7 @@ class _Dim:
 
     def recovery(self, acs: _Acs, ps: BOOL) -> tuple[BOOL, F64, I64, F64, F64]:
         """Recovery none sets, times, reduction counts and cylinders of ownships `ps`
-        (`OwnshipBands._recovery` in lock step over ownships)."""
+        (the reference's `OwnshipBands._recovery`, in lock step over ownships)."""
         bc = self.b.bc
         n_p = self.b.n_p
         smax = self.seg_a.shape[0]
@@ -939,7 +942,7 @@ class _Dim:
         return out
 
     def _peripheral(self, p: int, r: int, pj: IDX) -> IDX:
-        """Ownship p's peripheral traffic indices in `OwnshipBands`'s order (by volume
+        """Ownship p's peripheral traffic indices in the reference's order (by volume
         group, then alerter and level, then index)."""
         b = self.b
         cols = pj[b.col_p[pj] == p]

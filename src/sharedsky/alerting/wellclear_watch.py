@@ -124,7 +124,7 @@ def ownships_bands(cfg: WellClearConfig, snap: Snapshot, own: IDX, nb: IDX, size
                    level: NDArray[np.int64], init_time_s: NDArray[np.float64]) -> list[dict[str, DimensionBands]]:
     """Bands in four dimensions for every ownship `own[p]` against its `sizes[p]` neighbours
     (consecutive in `nb`, with their levels as seen by it and when each went up), all in one
-    batch (`guidance_batch.bands_for_ownships`: the bands `OwnshipBands` gives, bit for bit)."""
+    batch (`guidance_batch.bands_for_ownships`: each ownship's bands as if alone, bit for bit)."""
     ends = np.cumsum(sizes).tolist()
     starts = [0, *ends[:-1]]
     ins = [BandsInput(fr, np.full(b - a, alerter, dtype=np.int64), level[a:b], init_time_s[a:b], snap.t_s)
