@@ -113,6 +113,31 @@ def test_a_change_for_the_same_intruder_on_the_same_side_is_not_free() -> None:
     assert ev[0]["changes_again"] == 1 and tracker.counts["changes_again"] == 1
 
 
+def test_with_hold_again_a_second_change_for_the_same_intruder_is_not_given(monkeypatch) -> None:  # noqa: ANN001
+    """The encounter above, with HOLD_AGAIN: the first change the intruder forces is given,
+    the second (for the same intruder, neither a new one nor a reversal) is held back: no
+    event, the advice held stays, and it is counted."""
+    from sharedsky.alerting import advisories
+
+    monkeypatch.setattr(advisories, "HOLD_AGAIN", True)
+    policy = AdvisoryPolicy([Rule(0, (), True, False, False, 0, False, False)])
+    tracker = AdvisoryTracker(MIN3, policy)
+    distress = np.array([1])
+    b: Row = ("bbb", 1 * NM, 10.0 + 40 * NM, 30000.0, 270.0, 450.0, 0.0)
+    tracker.step(snap(0.0, [A, b]), distress=distress)
+    a2: Row = ("aaa", 0.0, 10.0, 30000.0, 100.0, 450.0, 0.0)
+    b2: Row = ("bbb", 1 * NM, 10.0 + 39.75 * NM, 30000.0, 264.0, 450.0, 0.0)
+    ev = tracker.step(snap(1.0, [a2, b2]), distress=distress)
+    assert [(e["state"], e["cause"]) for e in ev] == [("updated", "not free")]
+    held = tracker.held["aaa"].adv
+    a3: Row = ("aaa", 0.0, 10.0 + 0.125 * NM, 30000.0, float(ev[0]["track_deg"]), 450.0, 0.0)
+    b3: Row = ("bbb", 1 * NM, 10.0 + 39.5 * NM, 30000.0, 249.0, 450.0, 0.0)
+    assert tracker.step(snap(2.0, [a3, b3]), distress=distress) == []
+    assert tracker.held["aaa"].adv == held and tracker.held["aaa"].held_again == 1
+    assert tracker.counts["changes_again"] == 0 and tracker.counts["advisories_held_again"] == 1
+    assert tracker.counts["again_held_steps"] == 1
+
+
 def test_an_unchanged_encounter_gives_no_update() -> None:
     tracker, ev = second_step([A, B_LATER])
     assert ev == []
