@@ -7,8 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +174,35 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@contextmanager
+def serve_pushing(d: Path, agreement: str, blue: dict, red: dict) -> Iterator[tuple[Server, Keys]]:
+    """A real server on `agreement` whose two parties push one report each (blue's, red's),
+    re-stamped every second so that the geometry holds for as long as the block runs."""
+    (d / "a.toml").write_text(agreement)
+    keys = issue_keys(d / "s.db")
+    srv = Server(d / "a.toml", d / "s.db").start()
+    stop = threading.Event()
+
+    def push() -> None:
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            while not stop.is_set():
+                now = time.time()
+                for key, ac in ((keys.blue, blue), (keys.red, red)):
+                    r = c.post("/api/v1/reports", json={"reports": [{"timestamp": now, **ac}]},
+                               headers={"Authorization": f"Bearer {key}"})
+                    assert r.status_code == 202, r.text
+                stop.wait(1.0)
+
+    t = threading.Thread(target=push, daemon=True)
+    t.start()
+    try:
+        yield srv, keys
+    finally:
+        stop.set()
+        t.join(5)
+        srv.stop()
 
 
 def converging(now: float, icao_blue: str = "aa0001", icao_red: str = "bb0001") -> tuple[dict, dict]:

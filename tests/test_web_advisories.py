@@ -11,15 +11,12 @@ on loopback with a blue/red head-on encounter:
 from __future__ import annotations
 
 import math
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from service_support import Keys, Server, agreement_text, issue_keys
+from service_support import Keys, Server, agreement_text, serve_pushing
 from test_web_map import CHROMIUM, Screen
 
 pytestmark = pytest.mark.timeout(180)
@@ -35,28 +32,8 @@ ADVICE = (0, 229, 255)  # map.js ADVICE_COLOUR
 
 @pytest.fixture(scope="module")
 def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Keys]]:
-    d = tmp_path_factory.mktemp("web-advisories")
-    (d / "a.toml").write_text(agreement_text(resolution=True, disclosure="all"))
-    keys = issue_keys(d / "s.db")
-    srv = Server(d / "a.toml", d / "s.db").start()
-    stop = threading.Event()
-
-    def push() -> None:
-        with httpx.Client(base_url=srv.url, timeout=10) as c:
-            while not stop.is_set():
-                now = time.time()
-                for key, ac in ((keys.blue, BLUE), (keys.red, RED)):
-                    r = c.post("/api/v1/reports", json={"reports": [{"timestamp": now, **ac}]},
-                               headers={"Authorization": f"Bearer {key}"})
-                    assert r.status_code == 202, r.text
-                stop.wait(1.0)
-
-    t = threading.Thread(target=push, daemon=True)
-    t.start()
-    yield srv, keys
-    stop.set()
-    t.join(5)
-    srv.stop()
+    with serve_pushing(tmp_path_factory.mktemp("web-advisories"), agreement_text(resolution=True, disclosure="all"), BLUE, RED) as got:
+        yield got
 
 
 @pytest.mark.browser

@@ -9,15 +9,13 @@ selected"), against one real `sharedsky serve` on loopback with a blue/red head-
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from service_support import Collector, Keys, Server, agreement_text, issue_keys
+from service_support import Collector, Keys, Server, agreement_text, serve_pushing
 from sharedsky.client import Client
 from test_web_map import CHROMIUM, Screen
 
@@ -33,28 +31,8 @@ RED = {"icao24": "bb0500", "callsign": "RED5", "latitude": 35.002, "longitude": 
 
 @pytest.fixture(scope="module")
 def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Keys]]:
-    d = tmp_path_factory.mktemp("web-wellclear")
-    (d / "a.toml").write_text(agreement_text(wellclear=True, disclosure="all"))
-    keys = issue_keys(d / "s.db")
-    srv = Server(d / "a.toml", d / "s.db").start()
-    stop = threading.Event()
-
-    def push() -> None:
-        with httpx.Client(base_url=srv.url, timeout=10) as c:
-            while not stop.is_set():
-                now = time.time()
-                for key, ac in ((keys.blue, BLUE), (keys.red, RED)):
-                    r = c.post("/api/v1/reports", json={"reports": [{"timestamp": now, **ac}]},
-                               headers={"Authorization": f"Bearer {key}"})
-                    assert r.status_code == 202, r.text
-                stop.wait(1.0)
-
-    t = threading.Thread(target=push, daemon=True)
-    t.start()
-    yield srv, keys
-    stop.set()
-    t.join(5)
-    srv.stop()
+    with serve_pushing(tmp_path_factory.mktemp("web-wellclear"), agreement_text(wellclear=True, disclosure="all"), BLUE, RED) as got:
+        yield got
 
 
 def _hex(col: str) -> tuple[int, int, int]:
