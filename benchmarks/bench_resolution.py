@@ -312,9 +312,10 @@ def tables(rows: list[dict[str, Any]]) -> str:
              "| severity off / sharedsky / MVP | added NM sharedsky / MVP | added s sharedsky / MVP "
              "| changes sharedsky / MVP | sharedsky changes per advisory, share > 1 "
              "| ... not for a new intruder or a reversal, share > 1 "
-             "| ... again for the same intruders, share of advisories |"
+             "| ... again for the same intruders, share of advisories "
+             "| such a change held back (HOLD_AGAIN), share of advisories |"
              + (" more than 1,000 ft off the level sharedsky / MVP |" if levels else ""),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if levels else "")]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if levels else "")]
     for (dims, dens, delay, nc, margin, window, variant), by in sorted(_group(rows).items()):
         seeds = set.intersection(*[{r["seed"] for r in by[m]} for m in by])
         sel = {m: [r for r in by.get(m, []) if r["seed"] in seeds] for m in ("off", "sharedsky", "mvp")}
@@ -342,6 +343,10 @@ def tables(rows: list[dict[str, Any]]) -> str:
             v = [r["level_excursion"]["share_off_1000ft"] for r in sel[m] if r.get("level_excursion")]
             return format(statistics.fmean(v), ".0%") if v else "-"
 
+        def held_back() -> str:
+            v = [r for r in sel["sharedsky"] if r.get("advisories_held_again") is not None and r.get("advisories")]
+            return format(sum(r["advisories_held_again"] for r in v) / sum(r["advisories"] for r in v), ".1%") if v else "-"
+
         case = _case(dims, dens, delay, nc, margin, window, variant)
         lines.append(
             f"| {case} | {len(seeds)} | {tot('off', 'losses'):.0f} | {ratio('sharedsky')} | {ratio('mvp')} "
@@ -351,7 +356,8 @@ def tables(rows: list[dict[str, Any]]) -> str:
             f"| {mean('sharedsky', 'changes', '.1f')} / {mean('mvp', 'changes', '.1f')} "
             f"| {mean('sharedsky', 'changes_per_advisory', '.2f')}, {mean('sharedsky', 'changed_more_than_once', '.0%')} "
             f"| {mean('sharedsky', 'not_free_per_advisory', '.2f')}, {mean('sharedsky', 'not_free_more_than_once', '.0%')} "
-            f"| {mean('sharedsky', 'again_per_advisory', '.3f')}, {mean('sharedsky', 'changed_again', '.1%')} |"
+            f"| {mean('sharedsky', 'again_per_advisory', '.3f')}, {mean('sharedsky', 'changed_again', '.1%')} "
+            f"| {held_back()} |"
             + (f" {off_level('sharedsky')} / {off_level('mvp')} |" if levels else ""))
     return "\n".join(lines)
 
@@ -372,6 +378,10 @@ def change_table(rows: list[dict[str, Any]]) -> str:
 
         def tot(f: str, k: str | None = None) -> int:
             return sum(int(r[f][k] if k else r[f] or 0) for r in sel)
+
+        def held_back() -> str:
+            v = [r for r in sel["sharedsky"] if r.get("advisories_held_again") is not None and r.get("advisories")]
+            return format(sum(r["advisories_held_again"] for r in v) / sum(r["advisories"] for r in v), ".1%") if v else "-"
 
         case = _case(dims, dens, delay, nc, margin, window, variant)
         n = sum(tot("changes_by_cause", k) for k in ("new_intruder", "reversal", "not_free"))

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 
 from sharedsky.alerting.advisories import AdvisoryPolicy, AdvisoryTracker, Rule
 from sharedsky.engine.resolution import (
@@ -87,10 +88,14 @@ def test_a_change_for_an_aircraft_the_advice_held_now_meets_is_a_new_intruder() 
     assert "ccc" not in ev[0]["intruders"] and ev[0]["changes_not_free"] == 0
 
 
-def test_a_change_for_the_same_intruder_on_the_same_side_is_not_free() -> None:
+def test_a_change_for_the_same_intruder_on_the_same_side_is_not_free(monkeypatch) -> None:  # noqa: ANN001
     # Turns only for A; B (in distress: never asked) passes 1 NM north of A, head-on.
     # A is told to turn right 15 deg; B then turns 6 deg towards A's new track, still
-    # passing north of it: A's turn is no longer free, with the same intruder.
+    # passing north of it: A's turn is no longer free, with the same intruder. How such
+    # changes are counted, with HOLD_AGAIN off (with it on, the test below).
+    from sharedsky.alerting import advisories
+
+    monkeypatch.setattr(advisories, "HOLD_AGAIN", False)
     policy = AdvisoryPolicy([Rule(0, (), True, False, False, 0, False, False)])
     tracker = AdvisoryTracker(MIN3, policy)
     distress = np.array([1])
@@ -113,13 +118,17 @@ def test_a_change_for_the_same_intruder_on_the_same_side_is_not_free() -> None:
     assert ev[0]["changes_again"] == 1 and tracker.counts["changes_again"] == 1
 
 
-def test_with_hold_again_a_second_change_for_the_same_intruder_is_not_given(monkeypatch) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("advised_only", [False, True])
+def test_with_hold_again_a_second_change_for_the_same_intruder_is_held_back(monkeypatch, advised_only: bool) -> None:  # noqa: ANN001
     """The encounter above, with HOLD_AGAIN: the first change the intruder forces is given,
     the second (for the same intruder, neither a new one nor a reversal) is held back: no
-    event, the advice held stays, and it is counted."""
+    event, the advice held stays, and it is counted. With HOLD_AGAIN_ADVISED_ONLY it is
+    given after all: the intruder (in distress) holds no advice, so nothing else will make
+    the advice held good."""
     from sharedsky.alerting import advisories
 
     monkeypatch.setattr(advisories, "HOLD_AGAIN", True)
+    monkeypatch.setattr(advisories, "HOLD_AGAIN_ADVISED_ONLY", advised_only)
     policy = AdvisoryPolicy([Rule(0, (), True, False, False, 0, False, False)])
     tracker = AdvisoryTracker(MIN3, policy)
     distress = np.array([1])
@@ -132,7 +141,12 @@ def test_with_hold_again_a_second_change_for_the_same_intruder_is_not_given(monk
     held = tracker.held["aaa"].adv
     a3: Row = ("aaa", 0.0, 10.0 + 0.125 * NM, 30000.0, float(ev[0]["track_deg"]), 450.0, 0.0)
     b3: Row = ("bbb", 1 * NM, 10.0 + 39.5 * NM, 30000.0, 249.0, 450.0, 0.0)
-    assert tracker.step(snap(2.0, [a3, b3]), distress=distress) == []
+    ev = tracker.step(snap(2.0, [a3, b3]), distress=distress)
+    if advised_only:
+        assert [(e["state"], e["cause"], e["changes_again"]) for e in ev] == [("updated", "not free", 1)]
+        assert tracker.counts["advisories_held_again"] == 0
+        return
+    assert ev == []
     assert tracker.held["aaa"].adv == held and tracker.held["aaa"].held_again == 1
     assert tracker.counts["changes_again"] == 0 and tracker.counts["advisories_held_again"] == 1
     assert tracker.counts["again_held_steps"] == 1

@@ -22,7 +22,8 @@ has levelled off), and says:
   REVERSAL_NM of miss - or in the other vertical order at closest approach, each at
   least REVERSAL_FT), else `not free` (the advice held lost its separation with the
   same intruders). `changes_not_free` counts those last: the changes issue 13's rule
-  (at most one per encounter unless the geometry reverses) is about;
+  (at most one per encounter unless the geometry reverses) is about (a variant, off,
+  holds back the second such change for the same intruders: HOLD_AGAIN);
 * `advisory` / `end`: clear of conflict, resume the original track, speed and vertical
   speed (`resume`), or the aircraft left the picture (`reason: gone`).
 
@@ -80,7 +81,18 @@ HOLD_BEST_EFFORT = True
 #: already made it change once (`changes_again`: a second change in one encounter, which
 #: issue 13's rule forbids), is not given: the advice held stays, and the crew keeps flying
 #: it. Counted per advisory (`held_again`) and per step (`counts["again_held_steps"]`).
+#: Off: flown on the safety tables (2-D 25, 50, 25 with 10 s delay and 38 % not followed,
+#: five seeds each) it lost no more than without (2-D 25: 103 losses against 107; 50: 179
+#: against 189; delayed: 258 against 255), held back in 1.4 %, 2.2 % and 7.0 % of
+#: advisories; but on the Syria 2015 day a Turkish aircraft whose second turn was held back
+#: lost separation with a civil one that no advice moves (0.92 NM), where without it none
+#: did (README, "Stability").
 HOLD_AGAIN = False
+#: ... and only where every aircraft the advice held is no longer free of holds advice of
+#: its own (or is resuming): against one that no advice moves (not advised, exempt, a party
+#: outside the resolution), the advice held will not be made good by the other's, and the
+#: change is given.
+HOLD_AGAIN_ADVISED_ONLY = True
 #: An aircraft told to resume counts as turning back (or changing speed back) to its
 #: original velocity while its track or speed changes faster than these between steps
 #: (deg/s, kt/s): others then judge it against that velocity too (`Advised.resuming`).
@@ -505,7 +517,8 @@ class AdvisoryTracker(Carried):
                         continue
                     blockers = set(res.keep_blockers[k]) if res.keep_blockers else set()
                     again = not blockers or blockers <= h.blamed
-                    if again and HOLD_AGAIN:
+                    moved = bool(blockers) and all(b in self.held or b in self.resuming for b in blockers)
+                    if again and HOLD_AGAIN and (moved or not HOLD_AGAIN_ADVISED_ONLY):
                         if not h.held_again:
                             self.counts["advisories_held_again"] += 1
                         h.held_again += 1
