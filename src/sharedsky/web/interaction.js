@@ -55,9 +55,10 @@ function select(e) {
   S.dirty = true;
 }
 
-// The selected aircraft's open well-clear alert (its party's own guidance), if any.
-function wellclearOf(icao) {
-  for (const th of S.threads.values()) if (th.kind === "wellclear" && !th.ended && th.last.icao24 === icao) return th.last;
+// The last event of the selected aircraft's open alert of one kind (its party's own): its
+// well-clear guidance ("wellclear") or the advisory it holds ("advisory"), if any.
+function openAlertOf(kind, icao) {
+  for (const th of S.threads.values()) if (th.kind === kind && !th.ended && th.last.icao24 === icao) return th.last;
   return null;
 }
 
@@ -74,12 +75,6 @@ function wellclearLines(ev) {
     html += `<br>${kind} ${label} ${esc(txt)}`;
   }
   return html;
-}
-
-// The selected aircraft's advisory held (its party's own), if any.
-function advisoryOf(icao) {
-  for (const th of S.threads.values()) if (th.kind === "advisory" && !th.ended && th.last.icao24 === icao) return th.last;
-  return null;
 }
 
 // The advice and, per dimension the aircraft may be given, the values the engine judged free
@@ -104,9 +99,9 @@ export function renderSelected() {
   box.innerHTML = `<b>${esc((ac.callsign || "").trim() || ac.icao24)}</b> <span data-fg="${esc(S.partyColour[ac.party] || "#aaa")}">${esc(partyLabel(ac.party))}</span><br>` +
     `icao24 ${esc(ac.icao24)}<br>alt ${fmtAlt(ac.alt)} ft · vs ${Math.round(ac.vr || 0)} fpm<br>gs ${Math.round(ac.gs || 0)} kt · trk ${Math.round(ac.trk || 0)}°<br>` +
     `pos ${(+ac.lat).toFixed(4)}, ${(+ac.lon).toFixed(4)}<br>squawk ${esc(ac.squawk || "----")}${em ? ` <b data-fg="${esc(em.colour)}">${esc(em.label)}</b>` : ""}<br>report ${fmtTime(ac.t)}`;
-  const ra = advisoryOf(ac.icao24);
+  const ra = openAlertOf("advisory", ac.icao24);
   if (ra) box.innerHTML += advisoryLines(ra);
-  const wc = wellclearOf(ac.icao24);
+  const wc = openAlertOf("wellclear", ac.icao24);
   if (wc) box.innerHTML += wellclearLines(wc);
   paint(box);
 }
