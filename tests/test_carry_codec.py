@@ -94,7 +94,8 @@ class Popen:
 
 def _signed(payload: bytes) -> bytes:
     """`payload` with this key's valid MAC, as if the service had written it."""
-    return FORMAT.encode() + b"\n" + hashlib.blake2b(payload, key=KEY, digest_size=32).digest() + payload
+    mac = hashlib.blake2b(bytes(8) + payload, key=KEY, digest_size=32).digest()  # no context: its length 0
+    return FORMAT.encode() + b"\n" + mac + payload
 
 
 def test_bytes_the_service_did_not_write_are_refused_unread() -> None:
@@ -108,6 +109,18 @@ def test_bytes_the_service_did_not_write_are_refused_unread() -> None:
         loads(b"\x80\x05" + good, KEY)
     with pytest.raises(StateError, match="not a carried state of format"):
         loads(b"", KEY)
+
+
+def test_a_state_is_read_only_in_the_context_it_was_written_in() -> None:
+    """The MAC covers where and when (the row's name and time) as well as the bytes."""
+    t = 1_800_000_003.25
+    good = dumps({"serial": 3}, KEY, carry.context_of("engine", t))
+    assert loads(good, KEY, carry.context_of("engine", t)) == {"serial": 3}
+    for other in (carry.context_of("engine", t + 1e-6), carry.context_of("engines", t), b""):
+        with pytest.raises(StateError, match="MAC does not match"):
+            loads(good, KEY, other)
+    assert carry.same_state(good, dumps({"serial": 3}, KEY, carry.context_of("engine", t + 1)))
+    assert not carry.same_state(good, dumps({"serial": 4}, KEY, carry.context_of("engine", t)))
 
 
 @pytest.mark.parametrize("obj, message", [

@@ -6,8 +6,10 @@ from that state, or it announces again what it announced before, under new ids, 
 parties' services disagree until the encounters end. `Carried` names each stage's state;
 `dumps`/`loads` turn it into bytes and back, bit for bit.
 
-The bytes are a pickle, authenticated with a key only the service holds (BLAKE2b MAC): bytes
-it did not write are refused unread. Even then the pickle may name no callable but this
+The bytes are a pickle, authenticated with a key only the service holds (BLAKE2b MAC over
+the pickle and its `context`: where and when it was written, so that a state cannot be moved
+to another time or put back in place of a later one): bytes it did not write there and then
+are refused unread. Even then the pickle may name no callable but this
 module's builders, which make sharedsky's own dataclasses (their fields exactly the class's:
 a state of code with other fields is refused at start), numpy arrays and scalars of plain
 dtypes (bytes exactly as many as the shape says), arrays of such objects (items as many as
@@ -32,7 +34,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 #: The encoding's version: a state written by another version is not read (the step starts afresh).
-FORMAT = "sharedsky-step-state/2"
+FORMAT = "sharedsky-step-state/3"
 _MAGIC = FORMAT.encode("ascii") + b"\n"
 _MAC_BYTES = 32
 
@@ -181,25 +183,40 @@ class _Unpickler(pickle.Unpickler):
         raise StateError(f"a carried state may not build {module}.{name}")
 
 
-def _mac(key: bytes, payload: bytes) -> bytes:
-    return hashlib.blake2b(payload, key=key, digest_size=_MAC_BYTES).digest()
+def _mac(key: bytes, context: bytes, payload: bytes) -> bytes:
+    h = hashlib.blake2b(key=key, digest_size=_MAC_BYTES)
+    h.update(len(context).to_bytes(8, "big") + context)  # length first: no context is another's prefix
+    h.update(payload)
+    return h.digest()
 
 
-def dumps(state: Any, key: bytes) -> bytes:
-    """`state` as bytes: the format, a MAC under `key`, the pickle."""
+def context_of(name: str, t: float) -> bytes:
+    """The context a state is written in: its row's name and time (exactly, as stored)."""
+    return f"{name}\n{float(t)!r}".encode()
+
+
+def dumps(state: Any, key: bytes, context: bytes = b"") -> bytes:
+    """`state` as bytes: the format, a MAC under `key` of `context` and the pickle, the pickle."""
     buf = io.BytesIO()
     _Pickler(buf, protocol=5).dump(state)
     payload = buf.getvalue()
-    return _MAGIC + _mac(key, payload) + payload
+    return _MAGIC + _mac(key, context, payload) + payload
 
 
-def loads(data: bytes, key: bytes) -> Any:
-    """The state `dumps` wrote under the same `key`; StateError for any other bytes."""
+def same_state(a: bytes, b: bytes) -> bool:
+    """Two `dumps` outputs hold the same state (whatever their contexts)."""
+    head = len(_MAGIC) + _MAC_BYTES
+    return a[:len(_MAGIC)] == b[:len(_MAGIC)] and a[head:] == b[head:]
+
+
+def loads(data: bytes, key: bytes, context: bytes = b"") -> Any:
+    """The state `dumps` wrote under the same `key` and `context`; StateError for any other bytes."""
     if not data.startswith(_MAGIC):
         raise StateError(f"not a carried state of format {FORMAT}")
     mac, payload = data[len(_MAGIC):len(_MAGIC) + _MAC_BYTES], data[len(_MAGIC) + _MAC_BYTES:]
-    if not hmac.compare_digest(mac, _mac(key, payload)):
-        raise StateError("the carried state was not written by this service (its MAC does not match)")
+    if not hmac.compare_digest(mac, _mac(key, context, payload)):
+        raise StateError("the carried state was not written by this service, or not there and then "
+                         "(its MAC does not match)")
     try:
         return _Unpickler(io.BytesIO(payload)).load()
     except StateError:

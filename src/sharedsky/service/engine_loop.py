@@ -26,7 +26,7 @@ import shapely
 
 import sharedsky
 from sharedsky.agreement.disclosure import visible_mask
-from sharedsky.alerting.carry import FORMAT, dumps, loads
+from sharedsky.alerting.carry import FORMAT, context_of, dumps, loads, same_state
 from sharedsky.alerting.step import Assessment
 from sharedsky.engine.heap import keep_freed_memory
 from sharedsky.engine.parallel import worker_cpu_s
@@ -177,7 +177,7 @@ class EngineLoop:
             return
         seq, t, body = saved
         try:
-            state = loads(body, self._key)
+            state = loads(body, self._key, context_of(STATE_NAME, t))
             if not isinstance(state, dict) or state.get("agreement") != self._fingerprint:
                 log.warning("engine state of %s not resumed: it was carried under another agreement "
                             "or another version", iso(t))
@@ -224,8 +224,8 @@ class EngineLoop:
         if not said and now - self._carried_t < STATE_EVERY_S:
             return None
         body = dumps({"agreement": self._fingerprint, "assessment": self.assessment.carry(),
-                      "distress_cap": self.distress_cap.carry()}, self._key)
-        if body == self._carried:  # unchanged: not written, and not encoded again for a while
+                      "distress_cap": self.distress_cap.carry()}, self._key, context_of(STATE_NAME, now))
+        if same_state(body, self._carried):  # unchanged: not written, and not encoded again for a while
             self._carried_t = now
             return None
         return STATE_NAME, body
