@@ -83,7 +83,7 @@ HOLD_BEST_EFFORT = True
 #: issue 13's rule forbids), is not given: the advice held stays, and the crew keeps flying
 #: it. Counted per advisory (`held_again`) and per step (`counts["again_held_steps"]`).
 #: On, with HOLD_AGAIN_ADVISED_ONLY (below), since it was flown on every case of the
-#: safety tables (five seeds each, two at 3-D 100): losses no more than without it beyond
+#: safety tables (five seeds each): losses no more than without it beyond
 #: one seed's scatter, changes made again two- to sevenfold fewer (none at 12.5); and on the
 #: Syria 2015 day, no loss (README, "Stability"). Without HOLD_AGAIN_ADVISED_ONLY it made
 #: none again, but on that day a Turkish aircraft whose second turn was held back lost
