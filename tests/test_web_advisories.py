@@ -10,6 +10,7 @@ on loopback with a blue/red head-on encounter:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -58,6 +59,7 @@ def test_the_advice_is_shown_on_the_aircraft_in_the_list_and_on_its_card(browser
         s.js("sharedsky.setView(35.0, 36.2, 10)")
         s.wait("sharedsky.adviceMarks.length > 0")
         got = s.js("""(() => {
+            const want = ADVICE_RGB;
             sharedsky.draw();
             const c = document.getElementById('map').getContext('2d'), d = window.devicePixelRatio;
             const marks = sharedsky.adviceMarks.map(m => Object.assign({}, m));
@@ -68,14 +70,14 @@ def test_the_advice_is_shown_on_the_aircraft_in_the_list_and_on_its_card(browser
                 const a = c.getImageData(Math.round(x * d) - 1, Math.round(y * d) - 1, 3, 3).data;
                 let best = null, bestD = Infinity;
                 for (let i = 0; i < a.length; i += 4) {
-                    const dd = Math.abs(a[i] - 0) + Math.abs(a[i + 1] - 229) + Math.abs(a[i + 2] - 255);
+                    const dd = Math.abs(a[i] - want[0]) + Math.abs(a[i + 1] - want[1]) + Math.abs(a[i + 2] - want[2]);
                     if (dd < bestD) { bestD = dd; best = Array.from(a.slice(i, i + 4)); }
                 }
                 return best;
             };
             const px = marks.map(m => [0.3, 0.45, 0.6, 0.75].map(f => near(m.x + f * (m.x2 - m.x), m.y + f * (m.y2 - m.y))));
             return {marks, px};
-        })()""")
+        })()""".replace("ADVICE_RGB", json.dumps(ADVICE)))
         marks = got["marks"]
         assert [m["icao24"] for m in marks] == ["aa0600"], marks
         m = marks[0]
