@@ -13,7 +13,9 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -48,7 +50,10 @@ def traffic(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
                 icao=icao, cs=cs, source=source)
 
 
-def median_s(fn, runs: int) -> tuple[float, object]:
+T = TypeVar("T")
+
+
+def median_s(fn: Callable[[], T], runs: int) -> tuple[float, T]:
     out = fn()  # warm-up
     times = []
     for _ in range(runs):

@@ -53,14 +53,14 @@ def readdress(frames: list[str], delta: int) -> list[str]:
         clear = np.isin(df, (11, 17, 18))
         ap = np.isin(df, (0, 4, 5, 16, 20, 21))
         d = np.array([(delta >> 16) & 0xFF, (delta >> 8) & 0xFF, delta & 0xFF], dtype=np.uint8)
-        msg[np.ix_(clear, [1, 2, 3])] ^= d
+        msg[np.ix_(clear, np.array([1, 2, 3]))] ^= d
         zero = msg[clear].copy()
         zero[:, -3:] = 0
         par = crc_residual(zero) ^ res[clear]
         msg[clear, -3] = (par >> 16) & 0xFF
         msg[clear, -2] = (par >> 8) & 0xFF
         msg[clear, -1] = par & 0xFF
-        msg[np.ix_(ap, [-3, -2, -1])] ^= d
+        msg[np.ix_(ap, np.array([-3, -2, -1]))] ^= d
         for j, i in enumerate(idx):
             out[i] = msg[j].tobytes().hex() if ok[j] else frames[i]
     return out

@@ -211,7 +211,7 @@ def _pusher(url: str, key: str, n: int, stop: Any) -> None:
     import httpx
 
     rnd = random.Random(1)
-    ac = [{"icao24": f"{0xAE0000 + i:06x}", "callsign": f"RCH{i}", "latitude": 32 + rnd.random() * 6,
+    ac: list[dict[str, Any]] = [{"icao24": f"{0xAE0000 + i:06x}", "callsign": f"RCH{i}", "latitude": 32 + rnd.random() * 6,
            "longitude": 34 + rnd.random() * 9, "altitude": float(rnd.randrange(1000, 40000, 500)),
            "groundspeed": 250 + rnd.random() * 250, "track": rnd.random() * 360, "vertical_rate": 0.0,
            "squawk": "2000"} for i in range(n)]

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,7 +85,7 @@ def write_day(root: Path, n_aircraft: int, hours: int, seed: int = 0) -> int:
     return rows
 
 
-def mine_once(store: Path, out: Path, workers: int) -> tuple[float, dict, str]:
+def mine_once(store: Path, out: Path, workers: int) -> tuple[float, dict[str, Any], str]:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sharedsky.cli", "mine", str(store), "--all-pairs", "--no-report",
                     "--no-progress", "--workers", str(workers), "--out", str(out)],
@@ -111,7 +112,9 @@ def main() -> None:
               f"(written in {time.perf_counter() - t0:.0f} s, not timed)", flush=True)
         results = {}
         for w in (int(x) for x in a.workers.split(",")):
-            walls, summary, digest = [], {}, ""
+            walls: list[float] = []
+            summary: dict[str, Any] = {}
+            digest = ""
             for r in range(a.runs):
                 wall, summary, digest = mine_once(store, Path(tmp) / f"out-{w}-{r}", w)
                 walls.append(wall)

@@ -22,6 +22,8 @@ import numpy as np
 import shapely
 
 from sharedsky.engine.notices import (
+    Overlap,
+    Pairs,
     VolumeSet,
     circles,
     conflicts_between,
@@ -74,17 +76,17 @@ def main() -> None:
     party, geoms, floor, ceiling, start, end, circ = volumes(n, 1)
     buf_nm, buf_ft, buf_s = 2.0, 500.0, 60.0
 
-    def all_against_all() -> object:
+    def all_against_all() -> tuple[VolumeSet, Pairs]:
         vs = VolumeSet.build(party, geoms, floor, ceiling, start, end, buf_nm, circle=circ)
         return vs, conflicts_within(vs, buf_ft, buf_s)
 
-    def with_overlaps() -> object:
-        vs, p = all_against_all()  # type: ignore[misc]
+    def with_overlaps() -> Overlap:
+        vs, p = all_against_all()
         return overlaps(vs, vs, p)
 
     t_all = timed(all_against_all, args.repeat)
     t_ov = timed(with_overlaps, args.repeat)
-    vs, p = all_against_all()  # type: ignore[misc]
+    vs, p = all_against_all()
     # One new volume at a time against the indexed N (the widening of the new one included).
     npar, ngeo, nfl, nce, nst, nen, nci = volumes(args.new, 2)
     per: list[float] = []
@@ -93,7 +95,7 @@ def main() -> None:
     for k in range(args.new):
         t, c = time.perf_counter(), time.process_time()
         one = VolumeSet.build(npar[k:k + 1], ngeo[k:k + 1], nfl[k:k + 1], nce[k:k + 1], nst[k:k + 1],
-                              nen[k:k + 1], buf_nm, circle=tuple(c[k:k + 1] for c in nci))  # type: ignore[arg-type]
+                              nen[k:k + 1], buf_nm, circle=tuple(c[k:k + 1] for c in nci))
         q = conflicts_between(one, vs, buf_ft, buf_s)
         per.append(time.perf_counter() - t)
         per_cpu.append(time.process_time() - c)

@@ -70,7 +70,7 @@ def _bluesky() -> tuple[Any, Any]:
         from contextlib import redirect_stdout
 
         with redirect_stdout(io.StringIO()):  # BlueSky prints its plugin loading
-            from bluesky.traffic.asas import cstatebased, mvp  # type: ignore[import-untyped]
+            from bluesky.traffic.asas import cstatebased, mvp
     except ImportError as e:
         sys.exit(f"bench_resolution: BlueSky is missing ({e}); pip install -e '.[bench]'")
     return mvp.MVP, cstatebased.detect
@@ -378,10 +378,6 @@ def change_table(rows: list[dict[str, Any]]) -> str:
 
         def tot(f: str, k: str | None = None) -> int:
             return sum(int(r[f][k] if k else r[f] or 0) for r in sel)
-
-        def held_back() -> str:
-            v = [r for r in sel["sharedsky"] if r.get("advisories_held_again") is not None and r.get("advisories")]
-            return format(sum(r["advisories_held_again"] for r in v) / sum(r["advisories"] for r in v), ".1%") if v else "-"
 
         case = _case(dims, dens, delay, nc, margin, window, variant)
         n = sum(tot("changes_by_cause", k) for k in ("new_intruder", "reversal", "not_free"))

@@ -166,7 +166,7 @@ def run(args: argparse.Namespace, n_witnesses: int) -> None:
                 except TimeoutError:
                     continue
                 t = time.monotonic()
-                if not text.startswith('{"type":"event"'):
+                if not isinstance(text, str) or not text.startswith('{"type":"event"'):
                     continue
                 ev = json.loads(text)["event"]
                 if ev["kind"] != "conflict" or ev["state"] != "new":

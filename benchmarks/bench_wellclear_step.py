@@ -103,11 +103,11 @@ def one_by_one(cfg: WellClearConfig, snap: Snapshot, own: np.ndarray, nb: np.nda
 def bands_by(fn: Callable[..., list[dict[str, DimensionBands]]]) -> Iterator[None]:
     """The step's bands computed by `fn` meanwhile."""
     batched = wellclear_watch.ownships_bands
-    wellclear_watch.ownships_bands = fn  # type: ignore[assignment]
+    wellclear_watch.ownships_bands = fn
     try:
         yield
     finally:
-        wellclear_watch.ownships_bands = batched  # type: ignore[assignment]
+        wellclear_watch.ownships_bands = batched
 
 
 def run(n: int, steps: int) -> None:
