@@ -16,6 +16,7 @@ from sharedsky.alerting.advisories import AdvisoryPolicy, AdvisoryTracker, Rule
 from sharedsky.engine.resolution import (
     CAND_KIND,
     COL_KEEP,
+    COL_NONE,
     NONE,
     TRACK,
     Advised,
@@ -442,3 +443,60 @@ def test_inside_the_minima_the_advice_held_is_judged_as_flown_when_asked(monkeyp
     k = int(np.flatnonzero(res.owner == 0)[0])
     assert res.choice[k] == COL_KEEP
     assert abs(res.track_deg[k] - 232.1024924948718) < 1e-9
+
+
+def _closest_straight_nm(a: Row, b: Row, horizon_s: float) -> float:
+    """Least horizontal distance of two aircraft flying straight (flat, on the equator),
+    sampled every 0.1 s: independent of the engine's closed forms."""
+    t = np.arange(0.0, horizon_s + 0.05, 0.1)
+
+    def at(r: Row) -> tuple[np.ndarray, np.ndarray]:
+        v = r[5] / 3600.0
+        return (r[2] / NM + v * math.sin(math.radians(r[4])) * t, r[1] / NM + v * math.cos(math.radians(r[4])) * t)
+
+    (ax, ay), (bx, by) = at(a), at(b)
+    return float(np.hypot(bx - ax, by - ay).min())
+
+
+def test_the_joint_rounds_judge_an_aircraft_with_nothing_free_as_flying_on(monkeypatch: Any) -> None:
+    """B and C are already 2.1 NM apart at one level, allowed only turns: nothing is free
+    for B, and best effort leaves it flying on (C turns away). O holds "turn right 30"
+    (060 -> 090), free of B flying on and of C's turn. The joint rounds judged O's advice
+    against B's placeholder choice (the cheapest coordinated turn, never given: best effort
+    replaces it), found it no longer free and changed it; seen as a change made again in
+    2-D 25 seed 1 at t = 1,575 s. With ROUNDS_FREE_ONLY (a variant, off by default) O
+    keeps its advice."""
+    from sharedsky.engine import resolution
+
+    o: Row = ("ooo", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
+    b: Row = ("bbb", 15 * NM, 10.0 + 15 * NM, 30000.0, 100.0, 450.0, 0.0)
+    c: Row = ("ccc", 16.5 * NM, 10.0 + 16.5 * NM, 30000.0, 225.0, 450.0, 0.0)
+    s = snap(0.0, [o, b, c])
+    nan = np.nan
+
+    def col(v: float) -> np.ndarray:
+        return np.array([v, nan, nan])
+
+    advised = Advised(col(60.0), col(450.0), col(0.0), col(90.0), col(450.0), col(0.0), col(30000.0),
+                      adv_kind=np.array([TRACK, NONE, NONE], dtype=np.int8))
+    only_o = np.array([True, False, False])
+    rules = AircraftRules(np.ones(3, dtype=bool), only_o, only_o.copy(), np.zeros(3, dtype=bool),
+                          np.zeros(3, np.int32))
+
+    def advice() -> dict[str, tuple[int, int, float]]:
+        res = resolve(s, MIN3, rules, advised)
+        return {str(s.id[i]): (int(res.choice[k]), int(res.status[k]), float(res.track_deg[k]))
+                for k, i in enumerate(res.owner)}
+
+    before = advice()
+    assert before["bbb"][:2] == (COL_NONE, 2)  # nothing free: flying on
+    assert before["ooo"][0] != COL_KEEP  # changed for B's placeholder
+    monkeypatch.setattr(resolution, "ROUNDS_FREE_ONLY", True)
+    after = advice()
+    assert after["ooo"][:2] == (COL_KEEP, 0)
+    assert after["bbb"][:2] == (COL_NONE, 2)
+    assert after["ccc"] == before["ccc"]
+    # Kept rightly: O flying its advice stays 5 NM (the minima; KEEP_BUFFER 1) from B and
+    # C flying what they are given, over the look-ahead.
+    c_flown: Row = (*c[:4], after["ccc"][2], *c[5:])
+    assert min(_closest_straight_nm(o, b, 300.0), _closest_straight_nm(o, c_flown, 300.0)) > 5.0

@@ -1198,7 +1198,9 @@ def resolve(
     slot_j = slot[j_idx]
     for _ in range(ROUNDS):
         chosen = np.full(n, -1, dtype=np.int16)
-        chosen[owners] = cur
+        # With ROUNDS_FREE_ONLY, an owner with no free manoeuvre is judged flying on: its
+        # choice here is only a placeholder, which best effort (below) replaces.
+        chosen[owners] = np.where(free[rows, cur], cur, COL_NONE) if ROUNDS_FREE_ONLY else cur
         cj = chosen[j_idx]
         moving = (cj > COL_NONE) & (cj != COL_KEEP) & (cj != judged_j)
         if not moving.any():
@@ -1327,6 +1329,11 @@ def resolve(
         cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
     return blockers(_choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur))
 
+
+#: In the joint rounds, judge the neighbours of an owner with no free manoeuvre against it
+#: flying on, not against the placeholder choice best effort later replaces (a variant, off:
+#: that placeholder, never given, made an advice held look no longer free and changed it).
+ROUNDS_FREE_ONLY = False
 
 #: Inside the minima already, keep the advice held unless the new choice leaves
 #: BEST_EFFORT_KEEP more of them as flown (`_inside_keeps`). A variant, off: flown on the
