@@ -458,19 +458,29 @@ def _closest_straight_nm(a: Row, b: Row, horizon_s: float) -> float:
     return float(np.hypot(bx - ax, by - ay).min())
 
 
-def test_the_joint_rounds_judge_an_aircraft_with_nothing_free_as_flying_on(monkeypatch: Any) -> None:
+# (B's east, north NM from O; B's track; C's offset from B, east and north NM; C's track)
+PLACEHOLDER_CASES = {
+    "B flies on": (15.0, 15.0, 100.0, 1.5, 1.5, 225.0),
+    "B turns away": (40.0, -20.0, 340.0, -1.5, 1.5, 90.0),
+}
+
+
+@pytest.mark.parametrize("variant", ["ROUNDS_FREE_ONLY", "KEEP_PAST_PLACEHOLDERS"])
+@pytest.mark.parametrize("case", sorted(PLACEHOLDER_CASES))
+def test_advice_held_is_not_changed_for_a_placeholder_choice(monkeypatch: Any, variant: str, case: str) -> None:
     """B and C are already 2.1 NM apart at one level, allowed only turns: nothing is free
-    for B, and best effort leaves it flying on (C turns away). O holds "turn right 30"
-    (060 -> 090), free of B flying on and of C's turn. The joint rounds judged O's advice
-    against B's placeholder choice (the cheapest coordinated turn, never given: best effort
-    replaces it), found it no longer free and changed it; seen as a change made again in
-    2-D 25 seed 1 at t = 1,575 s. With ROUNDS_FREE_ONLY (a variant, off by default) O
-    keeps its advice."""
+    for B (or for either), and best effort gives B its final manoeuvre (flying on, or a
+    turn away). O holds "turn right 30" (060 -> 090). The joint rounds judged O's advice
+    against B's placeholder choice (the cheapest coordinated turn, which best effort
+    replaces), found it no longer free and changed it: a change made again for a
+    manoeuvre never given (2-D 25 seed 1, t = 1,575 s). With either variant (off by
+    default) O keeps its advice; KEEP_PAST_PLACEHOLDERS judges it against B's final turn."""
     from sharedsky.engine import resolution
 
+    bx, by, btrk, cdx, cdy, ctrk = PLACEHOLDER_CASES[case]
     o: Row = ("ooo", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
-    b: Row = ("bbb", 15 * NM, 10.0 + 15 * NM, 30000.0, 100.0, 450.0, 0.0)
-    c: Row = ("ccc", 16.5 * NM, 10.0 + 16.5 * NM, 30000.0, 225.0, 450.0, 0.0)
+    b: Row = ("bbb", by * NM, 10.0 + bx * NM, 30000.0, btrk, 450.0, 0.0)
+    c: Row = ("ccc", (by + cdy) * NM, 10.0 + (bx + cdx) * NM, 30000.0, ctrk, 450.0, 0.0)
     s = snap(0.0, [o, b, c])
     nan = np.nan
 
@@ -489,14 +499,15 @@ def test_the_joint_rounds_judge_an_aircraft_with_nothing_free_as_flying_on(monke
                 for k, i in enumerate(res.owner)}
 
     before = advice()
-    assert before["bbb"][:2] == (COL_NONE, 2)  # nothing free: flying on
+    assert before["bbb"][1] == 2  # nothing free for B
+    assert (before["bbb"][0] == COL_NONE) == (case == "B flies on")
     assert before["ooo"][0] != COL_KEEP  # changed for B's placeholder
-    monkeypatch.setattr(resolution, "ROUNDS_FREE_ONLY", True)
+    monkeypatch.setattr(resolution, variant, True)
     after = advice()
     assert after["ooo"][:2] == (COL_KEEP, 0)
-    assert after["bbb"][:2] == (COL_NONE, 2)
-    assert after["ccc"] == before["ccc"]
+    assert after["bbb"] == before["bbb"] and after["ccc"] == before["ccc"]
     # Kept rightly: O flying its advice stays 5 NM (the minima; KEEP_BUFFER 1) from B and
     # C flying what they are given, over the look-ahead.
+    b_flown: Row = (*b[:4], after["bbb"][2], *b[5:])
     c_flown: Row = (*c[:4], after["ccc"][2], *c[5:])
-    assert min(_closest_straight_nm(o, b, 300.0), _closest_straight_nm(o, c_flown, 300.0)) > 5.0
+    assert min(_closest_straight_nm(o, b_flown, 300.0), _closest_straight_nm(o, c_flown, 300.0)) > 5.0

@@ -88,6 +88,7 @@ when a candidate misses a minimum by less than about 1e-12 NM.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -1196,6 +1197,7 @@ def resolve(
     cur = first.choice
     judged_j = np.full(j_idx.size, -1, dtype=np.int16)  # the neighbour's advice judged so far
     slot_j = slot[j_idx]
+    keep_before_rounds = blocked[:, COL_KEEP].copy()
     for _ in range(ROUNDS):
         chosen = np.full(n, -1, dtype=np.int16)
         # With ROUNDS_FREE_ONLY, an owner with no free manoeuvre is judged flying on: its
@@ -1327,6 +1329,10 @@ def resolve(
                            level_s[ks[rb], oc][:, None], level_s[sj, jc][:, None])[:, 0]
         later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
         cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
+    if KEEP_PAST_PLACEHOLDERS:
+        cur, free = _keep_past_placeholders(cur, blocked, keep_before_rounds, has, allowed, known,
+                                            slot_b, slot_j, j_idx, judge, cvx, cvy, cvz, own_vs_fts,
+                                            level_s, keep_rows)
     return blockers(_choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur))
 
 
@@ -1335,11 +1341,46 @@ def resolve(
 #: that placeholder, never given, made an advice held look no longer free and changed it).
 ROUNDS_FREE_ONLY = False
 
+#: After best effort: advice held that only the joint rounds found no longer free is kept
+#: if it is free of every neighbour's final choice (`_keep_past_placeholders`; a variant,
+#: off: ROUNDS_FREE_ONLY's aim without ignoring a best-effort manoeuvre).
+KEEP_PAST_PLACEHOLDERS = False
+
 #: Inside the minima already, keep the advice held unless the new choice leaves
 #: BEST_EFFORT_KEEP more of them as flown (`_inside_keeps`). A variant, off: flown on the
 #: safety tables but 2-D 100 (README, "Why advice changes again"), fewer changes made again
 #: at 25 and more losses there, on five seeds.
 INSIDE_KEEP = False
+
+
+def _keep_past_placeholders(cur: NDArray[np.int16], blocked: BOOL, keep_before_rounds: BOOL, has: BOOL,
+                            allowed: BOOL, known: BOOL, slot_b: IDX, slot_j: IDX, j_idx: IDX,
+                            judge: Callable[..., BOOL], cvx: F64, cvy: F64, cvz: F64,
+                            own_vs_fts: F64, level_s: F64, keep_rows: list[IDX]) -> tuple[NDArray[np.int16], BOOL]:
+    """Advice held that only the joint rounds found no longer free is kept if it is free of
+    every neighbour's final choice. The rounds judge a neighbour with nothing free by its
+    placeholder choice, which best effort then replaces (often by flying on): the advice
+    held was changed for a manoeuvre never given (2-D 25 seed 1, t = 1,575 s).
+
+    Present velocities and advice held were judged before the rounds; a neighbour's final
+    manoeuvre is judged here. Mutates `blocked` and `keep_rows` (the blockers reported)."""
+    back = (has & allowed[:, COL_KEEP] & ~keep_before_rounds & blocked[:, COL_KEEP]
+            & (cur != COL_RESUME) & (cur != COL_KEEP))
+    if back.any():
+        rows = np.flatnonzero(back[slot_b] & (slot_j >= 0))  # neighbours that were given a choice
+        nb = j_idx[rows]
+        fc = cur[np.maximum(slot_j[rows], 0)]
+        judged_before = ((fc == COL_NONE) & ~known[nb]) | ((fc == COL_KEEP) & known[nb])
+        need = rows[~judged_before]
+        if need.size:
+            sj, c = slot_j[need], cur[slot_j[need]]
+            hit = judge(need, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c], level_s[sj, c])
+            back[slot_b[need[hit[:, COL_KEEP]]]] = False
+    if not back.any():
+        return cur, ~blocked
+    blocked[back, COL_KEEP] = False
+    keep_rows[:] = [r[~back[slot_b[r]]] for r in keep_rows]
+    return np.where(back, COL_KEEP, cur).astype(np.int16), ~blocked
 
 
 def _inside_keeps(pairs: _Pairs, o_idx: IDX, j_idx: IDX, slot_b: IDX, judged: BOOL, has: BOOL,
