@@ -1338,12 +1338,14 @@ def resolve(
 
 #: In the joint rounds, judge the neighbours of an owner with no free manoeuvre against it
 #: flying on, not against the placeholder choice best effort later replaces (a variant, off:
-#: that placeholder, never given, made an advice held look no longer free and changed it).
+#: that placeholder, never given, made an advice held look no longer free and changed it;
+#: flown, more losses in four of six cases: README, "The placeholder").
 ROUNDS_FREE_ONLY = False
 
 #: After best effort: advice held that only the joint rounds found no longer free is kept
 #: if it is free of every neighbour's final choice (`_keep_past_placeholders`; a variant,
-#: off: ROUNDS_FREE_ONLY's aim without ignoring a best-effort manoeuvre).
+#: off: ROUNDS_FREE_ONLY's aim without ignoring a best-effort manoeuvre; flown, fewer changes
+#: made again but 11 % more losses at 2-D 100: README, "The placeholder").
 KEEP_PAST_PLACEHOLDERS = False
 
 #: Inside the minima already, keep the advice held unless the new choice leaves
