@@ -20,7 +20,7 @@ def open_interval_vertical(dz_ft: F64, dvz_fts: F64, v_ft: F64 | float) -> tuple
     """Open time interval where |dz + dvz t| < V; empty is (inf, -inf). Exact at dvz = 0."""
     level = dvz_fts == 0.0
     inside_level = np.abs(dz_ft) < v_ft
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # tiny dvz: +-inf, the limit
         t1 = (-v_ft - dz_ft) / dvz_fts
         t2 = (v_ft - dz_ft) / dvz_fts
     lo = np.where(level, np.where(inside_level, -np.inf, np.inf), np.minimum(t1, t2))
