@@ -1353,7 +1353,8 @@ ROUNDS_FREE_ONLY = False
 #: After best effort: advice held that only the joint rounds found no longer free is kept
 #: if it is free of every neighbour's final choice (`_keep_past_placeholders`; a variant,
 #: off: ROUNDS_FREE_ONLY's aim without ignoring a best-effort manoeuvre; flown, fewer changes
-#: made again but 11 % more losses at 2-D 100: README, "The placeholder").
+#: made again but 10 % more losses at 2-D 100 over nine seeds, as with either knob below:
+#: README, "The placeholder" and the bullet after it).
 KEEP_PAST_PLACEHOLDERS = False
 #: ... judged against the neighbours' final choices at the agreed minima times this (1.0:
 #: KEEP_BUFFER's, as advice held is judged; the buffer: as a new choice is judged).
