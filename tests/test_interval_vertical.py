@@ -20,5 +20,5 @@ def test_tiny_rate_gives_the_limit_without_a_warning() -> None:
         lo, hi = open_interval_vertical(dz, dvz, 1000.0)
     # Inside now and for any finite time: (-inf, inf); outside, the entry is at +-inf.
     assert np.all(lo[:2] == -np.inf) and np.all(hi[:2] == np.inf)
-    assert lo[2] == -np.inf and hi[2] == -np.inf  # above and closing from -inf: never inside later
-    assert lo[3] == np.inf and hi[3] == np.inf  # below, reached only at +inf
+    assert lo[2] == -np.inf and hi[2] == -np.inf  # above and moving away: inside only at -inf
+    assert lo[3] == np.inf and hi[3] == np.inf  # below and closing: inside only at +inf

@@ -1198,7 +1198,6 @@ def resolve(
     judged_j = np.full(j_idx.size, -1, dtype=np.int16)  # the neighbour's advice judged so far
     slot_j = slot[j_idx]
     keep_before_rounds = blocked[:, COL_KEEP].copy()
-    keep_rows_before_rounds = len(keep_rows)
     for _ in range(ROUNDS):
         chosen = np.full(n, -1, dtype=np.int16)
         # With ROUNDS_FREE_ONLY, an owner with no free manoeuvre is judged flying on: its
@@ -1331,13 +1330,6 @@ def resolve(
         later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
         cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
     if KEEP_PAST_PLACEHOLDERS:
-        if KEEP_PAST_PLACEHOLDERS_ONLY:
-            # Only advice the rounds blocked by owners with nothing free (placeholders) alone.
-            rr = (np.concatenate(keep_rows[keep_rows_before_rounds:]) if len(keep_rows) > keep_rows_before_rounds
-                  else np.zeros(0, dtype=np.intp))
-            by_other = rr[~worst[np.maximum(slot_j[rr], 0)] | (slot_j[rr] < 0)]
-            keep_before_rounds = keep_before_rounds.copy()
-            keep_before_rounds[slot_b[by_other]] = True
         cur, free = _keep_past_placeholders(cur, blocked, keep_before_rounds, has, allowed, known,
                                             slot_b, slot_j, j_idx, judge, cvx, cvy, cvz, own_vs_fts,
                                             level_s, keep_rows)
@@ -1353,15 +1345,10 @@ ROUNDS_FREE_ONLY = False
 #: After best effort: advice held that only the joint rounds found no longer free is kept
 #: if it is free of every neighbour's final choice (`_keep_past_placeholders`; a variant,
 #: off: ROUNDS_FREE_ONLY's aim without ignoring a best-effort manoeuvre; flown, fewer changes
-#: made again but 10 % more losses at 2-D 100 over nine seeds, as with either knob below:
-#: README, "The placeholder" and the bullet after it).
+#: made again but 10 % more losses at 2-D 100 over nine seeds, and no better judged at the
+#: buffer or for placeholders alone (two knobs flown on 7940185, then taken out): README,
+#: "The placeholder" and the bullet after it).
 KEEP_PAST_PLACEHOLDERS = False
-#: ... judged against the neighbours' final choices at the agreed minima times this (1.0:
-#: KEEP_BUFFER's, as advice held is judged; the buffer: as a new choice is judged).
-KEEP_PAST_PLACEHOLDERS_FACTOR = 1.0
-#: ... and only advice the rounds blocked by no neighbour but owners with nothing free (their
-#: placeholder choices), not by a neighbour's free choice later changed.
-KEEP_PAST_PLACEHOLDERS_ONLY = False
 
 #: Inside the minima already, keep the advice held unless the new choice leaves
 #: BEST_EFFORT_KEEP more of them as flown (`_inside_keeps`). A variant, off: flown on the
@@ -1391,8 +1378,7 @@ def _keep_past_placeholders(cur: NDArray[np.int16], blocked: BOOL, keep_before_r
         need = rows[~judged_before]
         if need.size:
             sj, c = slot_j[need], cur[slot_j[need]]
-            hit = judge(need, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c], level_s[sj, c],
-                        KEEP_PAST_PLACEHOLDERS_FACTOR / KEEP_BUFFER)
+            hit = judge(need, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c], level_s[sj, c])
             back[slot_b[need[hit[:, COL_KEEP]]]] = False
     if not back.any():
         return cur, ~blocked
