@@ -148,6 +148,25 @@ class WhyAgain:
                 "advice_held": adv, "flying": own, "manoeuvre": e["manoeuvre"], "sense": e["sense"]}
 
 
+class NothingFree:
+    """Aircraft-seconds (one step is a second) whose advice had nothing free (status 2, best
+    effort), over the flight and in the measured window after the warm-up: how boxed in the
+    traffic was (the placeholder study in docs/resolution-stability.md)."""
+
+    def __init__(self, warmup_s: float) -> None:
+        self.warmup_s = warmup_s
+        self.t0_s: float | None = None
+        self.counts = {"flight": 0, "measured": 0}
+
+    def add(self, t_s: float, status: Any) -> None:
+        """One step at `t_s` (the first step starts the clock) with its advice's statuses."""
+        self.t0_s = t_s if self.t0_s is None else self.t0_s
+        n = int(np.count_nonzero(np.asarray(status) == 2))
+        self.counts["flight"] += n
+        if t_s - self.t0_s >= self.warmup_s:
+            self.counts["measured"] += n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--density", type=float, default=25.0)
@@ -164,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     apply_sets(ap, a.set)
     why = WhyAgain() if a.why_again else None
+    spec = TrafficSpec(a.density, three_d=a.three_d, seed=a.seed, measure_s=a.measure_s)
+    nothing_free = NothingFree(spec.warmup_s)
     with a.out.open("w") as fh:
         real = advisories.AdvisoryTracker.step
 
@@ -173,16 +194,17 @@ def main(argv: list[str] | None = None) -> int:
                     [advisories.Rule(p, (), True, True, False, 0, False, False) for p in range(len(snap.parties))])
             before = {ident: h.changes_again for ident, h in self.held.items()}
             events = real(self, snap, *args, **kw)
+            nothing_free.add(snap.t_s, self.last.status)
             fh.writelines(json.dumps({k: e.get(k) for k in FIELDS}) + "\n" for e in events)
             if why is not None:
                 why.step(self, snap, events, before)
             return events
 
         advisories.AdvisoryTracker.step = step  # type: ignore[method-assign]
-        spec = TrafficSpec(a.density, three_d=a.three_d, seed=a.seed, measure_s=a.measure_s)
         run = run_square(spec, resolution=True, pilot_delay_s=a.delay_s, noncompliance=a.noncompliance)
     print(json.dumps({k: v for k, v in run.as_dict().items() if k != "resolution"}))
     print(json.dumps(run.resolution))
+    print(json.dumps({"nothing_free_aircraft_s": nothing_free.counts}))
     if a.off:
         advisories.AdvisoryTracker.step = real  # type: ignore[method-assign]
         base = run_square(spec)

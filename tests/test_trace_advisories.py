@@ -120,3 +120,13 @@ def test_a_change_made_during_a_loss_of_separation_is_told(trace: Any) -> None:
     assert flagged(3.0, 30900.0)
     assert not flagged(3.0, 31200.0)
     assert not flagged(6.0, 30000.0)
+
+
+def test_nothing_free_counts_aircraft_seconds_and_the_measured_window_apart(trace: Any) -> None:
+    """Status 2 (best effort) per aircraft per step, over the flight and after the warm-up."""
+    nf = trace.NothingFree(600.0)
+    nf.add(1000.0, np.array([2, 0, 2], dtype=np.int8))  # starts the clock: warm-up
+    nf.add(1599.0, np.array([1, 2], dtype=np.int8))
+    nf.add(1600.0, np.array([2, 2, 2, 0], dtype=np.int8))  # the measured window
+    nf.add(1601.0, np.zeros(0, dtype=np.int8))
+    assert nf.counts == {"flight": 6, "measured": 3}
