@@ -1339,20 +1339,20 @@ def resolve(
 #: In the joint rounds, judge the neighbours of an owner with no free manoeuvre against it
 #: flying on, not against the placeholder choice best effort later replaces (a variant, off:
 #: that placeholder, never given, made an advice held look no longer free and changed it;
-#: flown, more losses in four of six cases: README, "The placeholder").
+#: flown, more losses in four of six cases: docs/resolution-stability.md, "The placeholder").
 ROUNDS_FREE_ONLY = False
 
 #: After best effort: advice held that only the joint rounds found no longer free is kept
 #: if it is free of every neighbour's final choice (`_keep_past_placeholders`; a variant,
 #: off: ROUNDS_FREE_ONLY's aim without ignoring a best-effort manoeuvre; flown, fewer changes
 #: made again but 10 % more losses at 2-D 100 over nine seeds, and no better judged at the
-#: buffer or for placeholders alone (two knobs flown on 7940185, then taken out): README,
-#: "The placeholder" and the bullet after it).
+#: buffer or for placeholders alone (two knobs flown on 7940185, then taken out):
+#: docs/resolution-stability.md, "The placeholder" and the bullets after it).
 KEEP_PAST_PLACEHOLDERS = False
 
 #: Inside the minima already, keep the advice held unless the new choice leaves
 #: BEST_EFFORT_KEEP more of them as flown (`_inside_keeps`). A variant, off: flown on the
-#: safety tables but 2-D 100 (README, "Why advice changes again"), fewer changes made again
+#: safety tables but 2-D 100 (docs/resolution-stability.md, `INSIDE_KEEP`), fewer changes made again
 #: at 25 and more losses there, on five seeds.
 INSIDE_KEEP = False
 
