@@ -151,7 +151,8 @@ class WhyAgain:
 class NothingFree:
     """Aircraft-seconds (one step is a second) whose advice had nothing free (status 2, best
     effort), over the flight and in the measured window after the warm-up: how boxed in the
-    traffic was (the placeholder study in docs/resolution-stability.md)."""
+    traffic was (the placeholder study in docs/resolution-stability.md). Every advised
+    aircraft counts, inside the square or not (losses count pairs inside only)."""
 
     def __init__(self, warmup_s: float) -> None:
         self.warmup_s = warmup_s
