@@ -465,8 +465,14 @@ PLACEHOLDER_CASES = {
 }
 
 
-@pytest.mark.parametrize("variant", ["ROUNDS_FREE_ONLY", "KEEP_PAST_PLACEHOLDERS"])
-@pytest.mark.parametrize("case", sorted(PLACEHOLDER_CASES))
+KEEP_UNLESS_FREES_VARIANTS = ["KEEP_PAST_PLACEHOLDERS+KEEP_UNLESS_FREES",
+                              "KEEP_PAST_PLACEHOLDERS+KEEP_UNLESS_FREES+KEEP_UNLESS_FREES_STRICT"]
+
+
+@pytest.mark.parametrize(("variant", "case"),
+                         [(v, c) for v in ("ROUNDS_FREE_ONLY", "KEEP_PAST_PLACEHOLDERS") for c in sorted(PLACEHOLDER_CASES)]
+                         # "B flies on" with KEEP_UNLESS_FREES: the next test.
+                         + [(v, "B turns away") for v in KEEP_UNLESS_FREES_VARIANTS])
 def test_advice_held_is_not_changed_for_a_placeholder_choice(monkeypatch: Any, variant: str, case: str) -> None:
     """B and C are already 2.1 NM apart at one level, allowed only turns: nothing is free
     for B (or for either), and best effort gives B its final manoeuvre (flying on, or a
@@ -502,7 +508,8 @@ def test_advice_held_is_not_changed_for_a_placeholder_choice(monkeypatch: Any, v
     assert before["bbb"][1] == 2  # nothing free for B
     assert (before["bbb"][0] == COL_NONE) == (case == "B flies on")
     assert before["ooo"][0] != COL_KEEP  # changed for B's placeholder
-    monkeypatch.setattr(resolution, variant, True)
+    for name in variant.split("+"):
+        monkeypatch.setattr(resolution, name, True)
     after = advice()
     assert after["ooo"][:2] == (COL_KEEP, 0)
     assert after["bbb"] == before["bbb"] and after["ccc"] == before["ccc"]
@@ -511,3 +518,82 @@ def test_advice_held_is_not_changed_for_a_placeholder_choice(monkeypatch: Any, v
     b_flown: Row = (*b[:4], after["bbb"][2], *b[5:])
     c_flown: Row = (*c[:4], after["ccc"][2], *c[5:])
     assert min(_closest_straight_nm(o, b_flown, 300.0), _closest_straight_nm(o, c_flown, 300.0)) > 5.0
+
+
+
+def _one_second_on(rows: list[Row]) -> list[Row]:
+    """`rows` flown 1 s along their tracks (flat, near the equator; level)."""
+    out: list[Row] = []
+    for r in rows:
+        v_nm = r[5] / 3600.0
+        out.append((r[0], r[1] + v_nm * math.cos(math.radians(r[4])) * NM,
+                    r[2] + v_nm * math.sin(math.radians(r[4])) * NM, *r[3:]))
+    return out
+
+
+def _placeholder_case() -> tuple[list[Row], AircraftRules, tuple[float, float, float], str]:
+    bx, by, btrk, cdx, cdy, ctrk = PLACEHOLDER_CASES["B flies on"]
+    only_o = np.array([True, False, False])
+    rules = AircraftRules(np.ones(3, dtype=bool), only_o, only_o.copy(), np.zeros(3, dtype=bool),
+                          np.zeros(3, np.int32))
+    return ([("ooo", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0),
+             ("bbb", by * NM, 10.0 + bx * NM, 30000.0, btrk, 450.0, 0.0),
+             ("ccc", (by + cdy) * NM, 10.0 + (bx + cdx) * NM, 30000.0, ctrk, 450.0, 0.0)],
+            rules, (60.0, 450.0, 0.0), "bbb")
+
+
+def _random_boxed_case() -> tuple[list[Row], AircraftRules, tuple[float, float, float], str]:
+    # O turned right 20 deg (180 -> 200) by its advice; B, C, D close by at its level, turns
+    # and speed changes only, C with nothing free (found by a random search over such
+    # encounters: 2-D 100 boxes traffic in).
+    return ([("ooo", 0.0, 10.0, 30000.0, 199.84648172243976, 450.0, 0.0),
+             ("bbb", -0.326732602106571, 10.166142227472182, 30000.0, 253.6157094204866, 450.0, 0.0),
+             ("ccc", -0.21911475572084457, 10.120536405611038, 30000.0, 236.0124282840676, 450.0, 0.0),
+             ("ddd", -0.36067175470511303, 10.384461160742113, 30000.0, 204.69802368555585, 450.0, 0.0)],
+            AircraftRules.everyone(4, vertical=False), (179.84648172243976, 450.0, 0.0), "ccc")
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("case", ["B flies on", "random, four aircraft"])
+def test_advice_held_in_the_way_of_an_aircraft_with_nothing_free_is_changed(monkeypatch: Any, case: str,
+                                                                             strict: bool) -> None:
+    """KEEP_PAST_PLACEHOLDERS keeps O's advice held: free of every neighbour's final choice.
+    But it blocks a manoeuvre that the aircraft with nothing free would have once O flies
+    what the joint rounds chose instead. With KEEP_UNLESS_FREES (off by default) O takes
+    that choice, as the default does; a second later, O flying it, that aircraft has a
+    coordinated manoeuvre free, which it does not have if O keeps its advice."""
+    from sharedsky.engine import resolution
+
+    rows, rules, orig, boxed = _placeholder_case() if case == "B flies on" else _random_boxed_case()
+    n = len(rows)
+    nan = np.nan
+
+    def col(v: float) -> np.ndarray:
+        return np.array([v] + [nan] * (n - 1))
+
+    def advice(rows: list[Row], adv: tuple[float, float, float], t_s: float) -> dict[str, tuple[int, int, float, float, float]]:
+        advised = Advised(col(orig[0]), col(orig[1]), col(orig[2]), col(adv[0]), col(adv[1]), col(adv[2]),
+                          col(30000.0), adv_kind=np.array([TRACK] + [NONE] * (n - 1), dtype=np.int8))
+        res = resolve(snap(t_s, rows), Minima.uniform(n, 5.0, 1000.0, 300.0), rules, advised)
+        return {str(rows[i][0]): (int(res.choice[k]), int(res.status[k]), float(res.track_deg[k]),
+                                  float(res.gs_kt[k]), float(res.vs_fpm[k])) for k, i in enumerate(res.owner)}
+
+    held = (rows[0][4], rows[0][5], rows[0][6])
+    default = advice(rows, held, 0.0)
+    assert default[boxed][1] == 2 and default["ooo"][0] != COL_KEEP
+    monkeypatch.setattr(resolution, "KEEP_PAST_PLACEHOLDERS", True)
+    kept = advice(rows, held, 0.0)
+    assert kept["ooo"][:2] == (COL_KEEP, 0)
+    monkeypatch.setattr(resolution, "KEEP_UNLESS_FREES", True)
+    monkeypatch.setattr(resolution, "KEEP_UNLESS_FREES_STRICT", strict)
+    changed = advice(rows, held, 0.0)
+    assert changed["ooo"] == default["ooo"]
+    assert changed[boxed] == kept[boxed] == default[boxed]
+    # A second on (every aircraft flown straight; O at once on what it is given): only
+    # O's change leaves the boxed aircraft a coordinated manoeuvre free.
+    later = _one_second_on(rows)
+    given = changed["ooo"][2:]
+    after_change = advice([(*later[0][:4], *given), *later[1:]], given, 1.0)
+    after_keep = advice(later, held, 1.0)
+    assert after_change[boxed][1] == 0
+    assert after_keep[boxed][1] == 2

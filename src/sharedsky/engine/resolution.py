@@ -1330,9 +1330,57 @@ def resolve(
         later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
         cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
     if KEEP_PAST_PLACEHOLDERS:
+        def frees_boxed(back: BOOL, cur: NDArray[np.int16]) -> BOOL:
+            """(O,): owners in `back` whose advice held blocks a manoeuvre that a neighbour
+            with nothing free (`worst`) would have free with every final choice as in `cur`:
+            changing the advice, as chosen, makes room for that neighbour."""
+            out = np.zeros(o_count, dtype=bool)
+            r_on = np.flatnonzero(back[slot_b] & (slot_j >= 0))
+            r_on = r_on[worst[slot_j[r_on]]]
+            if not r_on.size:
+                return out
+            boxed = np.zeros(o_count, dtype=bool)
+            boxed[slot_j[r_on]] = True
+            rn = np.flatnonzero(boxed[slot_b])  # the boxed neighbours' own rows, by slot
+            jn, sjn = j_idx[rn], slot_j[rn]
+            own = sjn >= 0
+            sj0 = np.maximum(sjn, 0)
+            fc = cur[sj0]
+            ivx = np.where(own, cvx[sj0, fc], vx[jn])
+            ivy = np.where(own, cvy[sj0, fc], vy[jn])
+            ivz = np.where(own, cvz[sj0, fc], vz[jn])
+            ivs = np.where(own, own_vs_fts[sj0, fc], vz_fts[jn])
+            ilev = np.where(own, level_s[sj0, fc], pres_level_s[jn])
+            ks = slot_b[rn]
+            st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+            open_n = np.zeros((o_count, N_CAND), dtype=bool)
+            hit_n = judge(rn, ivx, ivy, ivz, ivs, ilev)
+            if KEEP_UNLESS_FREES_STRICT:
+                # Also as the next second will judge them: every neighbour's present
+                # velocity but the owners' in `back` (their advice held, which changes),
+                # and an advised neighbour's advised and original velocities (an owner in
+                # `back`: its original only, its advice being the one changed).
+                in_back = own & back[sj0]
+                hit_n |= judge(rn, vx[jn], vy[jn], vz[jn], vz_fts[jn], pres_level_s[jn]) & ~in_back[:, None]
+                for v_i, (avx, avy, avz, avs, alev) in enumerate(adv_vel):
+                    h_a = judge(rn, avx[jn], avy[jn], avz[jn], avs[jn], alev[jn])
+                    use = known[jn] & (~in_back if v_i == 0 else True)
+                    hit_n |= h_a & use[:, None]
+            open_n[ks[st]] = ~_segment_any(hit_n, st)
+            open_n &= allowed & (coord | (CAND_KIND != VERTICAL)[None, :])
+            # Rows (boxed neighbour, owner in `back`): the owner's advice held, judged.
+            r_no = rn[own & back[sj0]]
+            if r_no.size:
+                so = slot_j[r_no]
+                hit = judge(r_no, cvx[so, COL_KEEP], cvy[so, COL_KEEP], cvz[so, COL_KEEP],
+                            own_vs_fts[so, COL_KEEP], level_s[so, COL_KEEP])
+                out[so[(hit & open_n[slot_b[r_no]]).any(axis=1)]] = True
+            return out
+
         cur, free = _keep_past_placeholders(cur, blocked, keep_before_rounds, has, allowed, known,
                                             slot_b, slot_j, j_idx, judge, cvx, cvy, cvz, own_vs_fts,
-                                            level_s, keep_rows)
+                                            level_s, keep_rows,
+                                            frees_boxed if KEEP_UNLESS_FREES else None)
     return blockers(_choose(snap, owners, trk, gs, vs, allowed, free, coord, intr, forced=cur))
 
 
@@ -1350,6 +1398,14 @@ ROUNDS_FREE_ONLY = False
 #: docs/resolution-stability.md, "The placeholder" and the bullets after it).
 KEEP_PAST_PLACEHOLDERS = False
 
+#: With KEEP_PAST_PLACEHOLDERS: the advice held is not kept where it blocks a manoeuvre that
+#: a neighbour with nothing free would have free once the advice is changed as chosen
+#: (a variant, off: docs/resolution-stability.md).
+KEEP_UNLESS_FREES = False
+#: With KEEP_UNLESS_FREES: the neighbour's manoeuvre counts as free only if also free of
+#: what the next second judges it against (present, advised and original velocities).
+KEEP_UNLESS_FREES_STRICT = False
+
 #: Inside the minima already, keep the advice held unless the new choice leaves
 #: BEST_EFFORT_KEEP more of them as flown (`_inside_keeps`). A variant, off: flown on the
 #: safety tables but 2-D 100 (docs/resolution-stability.md, `INSIDE_KEEP`), fewer changes made again
@@ -1360,7 +1416,9 @@ INSIDE_KEEP = False
 def _keep_past_placeholders(cur: NDArray[np.int16], blocked: BOOL, keep_before_rounds: BOOL, has: BOOL,
                             allowed: BOOL, known: BOOL, slot_b: IDX, slot_j: IDX, j_idx: IDX,
                             judge: Callable[..., BOOL], cvx: F64, cvy: F64, cvz: F64,
-                            own_vs_fts: F64, level_s: F64, keep_rows: list[IDX]) -> tuple[NDArray[np.int16], BOOL]:
+                            own_vs_fts: F64, level_s: F64, keep_rows: list[IDX],
+                            frees_boxed: Callable[[BOOL, NDArray[np.int16]], BOOL] | None = None,
+                            ) -> tuple[NDArray[np.int16], BOOL]:
     """Advice held that only the joint rounds found no longer free is kept if it is free of
     every neighbour's final choice. The rounds judge a neighbour with nothing free by its
     placeholder choice, which best effort then replaces (often by flying on): the advice
@@ -1380,6 +1438,8 @@ def _keep_past_placeholders(cur: NDArray[np.int16], blocked: BOOL, keep_before_r
             sj, c = slot_j[need], cur[slot_j[need]]
             hit = judge(need, cvx[sj, c], cvy[sj, c], cvz[sj, c], own_vs_fts[sj, c], level_s[sj, c])
             back[slot_b[need[hit[:, COL_KEEP]]]] = False
+    if frees_boxed is not None and back.any():
+        back &= ~frees_boxed(back, cur)
     if not back.any():
         return cur, ~blocked
     blocked[back, COL_KEEP] = False
