@@ -1354,19 +1354,7 @@ def resolve(
             ks = slot_b[rn]
             st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
             open_n = np.zeros((o_count, N_CAND), dtype=bool)
-            hit_n = judge(rn, ivx, ivy, ivz, ivs, ilev)
-            if KEEP_UNLESS_FREES_STRICT:
-                # Also as the next second will judge them: every neighbour's present
-                # velocity but the owners' in `back` (their advice held, which changes),
-                # and an advised neighbour's advised and original velocities (an owner in
-                # `back`: its original only, its advice being the one changed).
-                in_back = own & back[sj0]
-                hit_n |= judge(rn, vx[jn], vy[jn], vz[jn], vz_fts[jn], pres_level_s[jn]) & ~in_back[:, None]
-                for v_i, (avx, avy, avz, avs, alev) in enumerate(adv_vel):
-                    h_a = judge(rn, avx[jn], avy[jn], avz[jn], avs[jn], alev[jn])
-                    use = known[jn] & (~in_back if v_i == 0 else True)
-                    hit_n |= h_a & use[:, None]
-            open_n[ks[st]] = ~_segment_any(hit_n, st)
+            open_n[ks[st]] = ~_segment_any(judge(rn, ivx, ivy, ivz, ivs, ilev), st)
             open_n &= allowed & (coord | (CAND_KIND != VERTICAL)[None, :])
             # Rows (boxed neighbour, owner in `back`): the owner's advice held, judged.
             r_no = rn[own & back[sj0]]
@@ -1391,20 +1379,18 @@ def resolve(
 ROUNDS_FREE_ONLY = False
 
 #: After best effort: advice held that only the joint rounds found no longer free is kept
-#: if it is free of every neighbour's final choice (`_keep_past_placeholders`; a variant,
-#: off: ROUNDS_FREE_ONLY's aim without ignoring a best-effort manoeuvre; flown, fewer changes
-#: made again but 10 % more losses at 2-D 100 over nine seeds, and no better judged at the
-#: buffer or for placeholders alone (two knobs flown on 7940185, then taken out):
-#: docs/resolution-stability.md, "The placeholder" and the bullets after it).
-KEEP_PAST_PLACEHOLDERS = False
+#: if it is free of every neighbour's final choice (`_keep_past_placeholders`), unless
+#: KEEP_UNLESS_FREES. On since the commit after 80a7e61; alone it was a variant, off: fewer
+#: changes made again but 10 % more losses at 2-D 100 over nine seeds, the traffic boxed in
+#: (docs/resolution-stability.md, "The placeholder" and the bullets after it).
+KEEP_PAST_PLACEHOLDERS = True
 
 #: With KEEP_PAST_PLACEHOLDERS: the advice held is not kept where it blocks a manoeuvre that
-#: a neighbour with nothing free would have free once the advice is changed as chosen
-#: (a variant, off: docs/resolution-stability.md).
-KEEP_UNLESS_FREES = False
-#: With KEEP_UNLESS_FREES: the neighbour's manoeuvre counts as free only if also free of
-#: what the next second judges it against (present, advised and original velocities).
-KEEP_UNLESS_FREES_STRICT = False
+#: a neighbour with nothing free would have free of every final choice once the advice is
+#: changed as chosen (it makes room). On: at 2-D 100, seeds 6-9, 23 % fewer losses than
+#: without either, and 38 % fewer changes made again (as many per advisory, the advice
+#: lasting longer): docs/resolution-stability.md, "Keeping unless it makes room".
+KEEP_UNLESS_FREES = True
 
 #: Inside the minima already, keep the advice held unless the new choice leaves
 #: BEST_EFFORT_KEEP more of them as flown (`_inside_keeps`). A variant, off: flown on the
@@ -1425,7 +1411,10 @@ def _keep_past_placeholders(cur: NDArray[np.int16], blocked: BOOL, keep_before_r
     held was changed for a manoeuvre never given (2-D 25 seed 1, t = 1,575 s).
 
     Present velocities and advice held were judged before the rounds; a neighbour's final
-    manoeuvre is judged here. Mutates `blocked` and `keep_rows` (the blockers reported)."""
+    manoeuvre is judged here. `frees_boxed` (KEEP_UNLESS_FREES), given the owners that would
+    be kept and every final choice, says which of them are in the way of a neighbour with
+    nothing free: those are not kept. Mutates `blocked` and `keep_rows` (the blockers
+    reported)."""
     back = (has & allowed[:, COL_KEEP] & ~keep_before_rounds & blocked[:, COL_KEEP]
             & (cur != COL_RESUME) & (cur != COL_KEEP))
     if back.any():
