@@ -488,7 +488,7 @@ def test_advice_held_is_not_changed_for_a_placeholder_choice(monkeypatch: Any, v
     against B's placeholder choice (the cheapest coordinated turn, which best effort
     replaces), found it no longer free and changed it: a change made again for a
     manoeuvre never given (2-D 25 seed 1, t = 1,575 s). With ROUNDS_FREE_ONLY (off) or
-    KEEP_PAST_PLACEHOLDERS (on, with KEEP_UNLESS_FREES, since the commit after 80a7e61; shown
+    KEEP_PAST_PLACEHOLDERS (on, with KEEP_UNLESS_FREES, since 9c3da0a; shown
     against the engine with both off) O keeps its advice: KEEP_PAST_PLACEHOLDERS judges it
     against B's final turn. (Where B flies on, KEEP_UNLESS_FREES changes it: the next test.)"""
     from sharedsky.engine import resolution

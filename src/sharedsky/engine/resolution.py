@@ -1380,7 +1380,7 @@ ROUNDS_FREE_ONLY = False
 
 #: After best effort: advice held that only the joint rounds found no longer free is kept
 #: if it is free of every neighbour's final choice (`_keep_past_placeholders`), unless
-#: KEEP_UNLESS_FREES. On since the commit after 80a7e61; alone it was a variant, off: fewer
+#: KEEP_UNLESS_FREES. On since 9c3da0a; alone it was a variant, off: fewer
 #: changes made again but 10 % more losses at 2-D 100 over nine seeds, the traffic boxed in
 #: (docs/resolution-stability.md, "The placeholder" and the bullets after it).
 KEEP_PAST_PLACEHOLDERS = True
