@@ -1342,15 +1342,11 @@ def resolve(
             boxed = np.zeros(o_count, dtype=bool)
             boxed[slot_j[r_on]] = True
             rn = np.flatnonzero(boxed[slot_b])  # the boxed neighbours' own rows, by slot
-            jn, sjn = j_idx[rn], slot_j[rn]
+            sjn = slot_j[rn]
             own = sjn >= 0
             sj0 = np.maximum(sjn, 0)
-            fc = cur[sj0]
-            ivx = np.where(own, cvx[sj0, fc], vx[jn])
-            ivy = np.where(own, cvy[sj0, fc], vy[jn])
-            ivz = np.where(own, cvz[sj0, fc], vz[jn])
-            ivs = np.where(own, own_vs_fts[sj0, fc], vz_fts[jn])
-            ilev = np.where(own, level_s[sj0, fc], pres_level_s[jn])
+            ivx, ivy, ivz, ivs, ilev = _as_chosen(sjn, j_idx[rn], cur, (cvx, cvy, cvz, own_vs_fts, level_s),
+                                                  (vx, vy, vz, vz_fts, pres_level_s))
             ks = slot_b[rn]
             st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
             open_n = np.zeros((o_count, N_CAND), dtype=bool)
@@ -1397,6 +1393,18 @@ KEEP_UNLESS_FREES = True
 #: safety tables but 2-D 100 (docs/resolution-stability.md, `INSIDE_KEEP`), fewer changes made again
 #: at 25 and more losses there, on five seeds.
 INSIDE_KEEP = False
+
+
+def _as_chosen(sj: IDX, jj: IDX, cur: NDArray[np.int16], cand: tuple[F64, F64, F64, F64, F64],
+               present: tuple[F64, F64, F64, F64, F64]) -> tuple[F64, F64, F64, F64, F64]:
+    """Neighbours `jj` (their owner slots `sj`, -1 for none) as chosen: an owner's candidate
+    `cur` from `cand` (vx, vy, vz, vs ft/s, level s; (O, C) each), another's `present`
+    motion ((N,) each)."""
+    own = sj >= 0
+    sj0 = np.maximum(sj, 0)
+    c = cur[sj0]
+    vx, vy, vz, vs, lev = (np.where(own, a[sj0, c], p[jj]) for a, p in zip(cand, present, strict=True))
+    return vx, vy, vz, vs, lev
 
 
 def _keep_past_placeholders(cur: NDArray[np.int16], blocked: BOOL, keep_before_rounds: BOOL, has: BOOL,
@@ -1477,15 +1485,8 @@ def _inside_keeps(pairs: _Pairs, o_idx: IDX, j_idx: IDX, slot_b: IDX, judged: BO
     # The owner's east and north at its position (ECEF), for the chords' velocities.
     east = tuple(e[ks][:, None] for e in east_o)
     north = tuple(e[ks][:, None] for e in north_o)
-    sj = slot[jj]
-    own_j = sj >= 0
-    sj0 = np.maximum(sj, 0)
-    cj = cur[sj0]
-    fvx = np.where(own_j, cvx[sj0, cj], vx[jj])
-    fvy = np.where(own_j, cvy[sj0, cj], vy[jj])
-    fvz = np.where(own_j, cvz[sj0, cj], vz[jj])
-    fvs = np.where(own_j, own_vs_fts[sj0, cj], vz_fts[jj])
-    flev = np.where(own_j, level_s[sj0, cj], pres_level_s[jj])
+    fvx, fvy, fvz, fvs, flev = _as_chosen(slot[jj], jj, cur, (cvx, cvy, cvz, own_vs_fts, level_s),
+                                          (vx, vy, vz, vz_fts, pres_level_s))
     sep = np.full((rk.size, 2), np.inf)
     for ivx, ivy, ivz, ivs, ilev in ((vx[jj], vy[jj], vz[jj], vz_fts[jj], pres_level_s[jj]),
                                      (fvx, fvy, fvz, fvs, flev)):
