@@ -474,13 +474,10 @@ def _keep_variants_off(monkeypatch: Any) -> None:
         monkeypatch.setattr(resolution, name, False)
 
 
-KEEP_UNLESS_FREES_VARIANTS = ["KEEP_PAST_PLACEHOLDERS+KEEP_UNLESS_FREES"]  # the default
-
-
 @pytest.mark.parametrize(("variant", "case"),
                          [(v, c) for v in ("ROUNDS_FREE_ONLY", "KEEP_PAST_PLACEHOLDERS") for c in sorted(PLACEHOLDER_CASES)]
-                         # "B flies on" with KEEP_UNLESS_FREES: the next test.
-                         + [(v, "B turns away") for v in KEEP_UNLESS_FREES_VARIANTS])
+                         # The default; "B flies on" with it: the next test.
+                         + [("KEEP_PAST_PLACEHOLDERS+KEEP_UNLESS_FREES", "B turns away")])
 def test_advice_held_is_not_changed_for_a_placeholder_choice(monkeypatch: Any, variant: str, case: str) -> None:
     """B and C are already 2.1 NM apart at one level, allowed only turns: nothing is free
     for B (or for either), and best effort gives B its final manoeuvre (flying on, or a
@@ -529,7 +526,6 @@ def test_advice_held_is_not_changed_for_a_placeholder_choice(monkeypatch: Any, v
     b_flown: Row = (*b[:4], after["bbb"][2], *b[5:])
     c_flown: Row = (*c[:4], after["ccc"][2], *c[5:])
     assert min(_closest_straight_nm(o, b_flown, 300.0), _closest_straight_nm(o, c_flown, 300.0)) > 5.0
-
 
 
 def _one_second_on(rows: list[Row]) -> list[Row]:
