@@ -266,6 +266,7 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
                      "changes_by_cause": r.get("changes_by_cause"),
                      "changes_by_kind": r.get("changes_by_kind"),
                      "changes_not_free_best_effort": r.get("changes_not_free_best_effort"),
+                     "changes_making_room": r.get("changes_making_room"),
                      "advisories": r.get("advisories")}
         else:
             ctl = MvpController(len(plans), delay_s=delay_s, noncompliance=noncompliance, seed=seed)

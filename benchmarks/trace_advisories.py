@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_variants import apply_sets  # noqa: E402
 
 FIELDS = ("state", "t", "id", "icao24", "cause", "status", "manoeuvre", "sense", "change_deg", "track_deg",
-          "gs_kt", "vs_fpm", "intruders", "changes", "changes_not_free", "changes_again", "reason")
+          "gs_kt", "vs_fpm", "intruders", "changes", "changes_not_free", "changes_again", "reason", "room_for")
 
 
 #: Flying a velocity: within these of it (track deg, ground speed kt, vertical speed ft/min).
@@ -85,7 +85,9 @@ class WhyAgain:
     still establishing it, or a crew's limit reached); `blocker advised since` (an aircraft it
     is blamed on was given, changed or ended advice since the advice was last given);
     `blocker manoeuvred` (one changed velocity otherwise, e.g. still turning to earlier
-    advice); `neither` (nothing changed: the engine's own instability)."""
+    advice); `making room` (the engine changed it, not kept, to let an aircraft with
+    nothing free out: the event's `room_for`); `neither` (nothing changed: the engine's own
+    instability)."""
 
     def __init__(self) -> None:
         self.vel: dict[str, tuple[float, float, float]] = {}
@@ -141,10 +143,12 @@ class WhyAgain:
         own_then = then.get(e["icao24"], own)
         off = _off_advice(adv, manoeuvre, level, own, self.alt.get(e["icao24"], np.nan))
         cause = (("owner off advice" if _off(own_then, own) else "owner not manoeuvring") if off
-                 else "blocker advised since" if advised_since else "blocker manoeuvred" if moved else "neither")
+                 else "blocker advised since" if advised_since else "blocker manoeuvred" if moved
+                 else "making room" if e.get("room_for") else "neither")
         return {"t": e["t"], "id": e["id"], "since_given_s": e["t"] - t_given, "cause": cause,
                 "inside": self._inside(e["icao24"], blockers),
                 "blockers": blockers, "blockers_advised_since": advised_since, "blockers_moved": moved,
+                "room_for": e.get("room_for", []),
                 "advice_held": adv, "flying": own, "manoeuvre": e["manoeuvre"], "sense": e["sense"]}
 
 

@@ -576,10 +576,14 @@ def test_advice_held_in_the_way_of_an_aircraft_with_nothing_free_is_changed(monk
     def col(v: float) -> np.ndarray:
         return np.array([v] + [nan] * (n - 1))
 
+    room: dict[str, list[str]] = {}  # the last call's `room_for`, by owner
+
     def advice(rows: list[Row], adv: tuple[float, float, float], t_s: float) -> dict[str, tuple[int, int, float, float, float]]:
         advised = Advised(col(orig[0]), col(orig[1]), col(orig[2]), col(adv[0]), col(adv[1]), col(adv[2]),
                           col(30000.0), adv_kind=np.array([TRACK] + [NONE] * (n - 1), dtype=np.int8))
         res = resolve(snap(t_s, rows), Minima.uniform(n, 5.0, 1000.0, 300.0), rules, advised)
+        room.clear()
+        room.update({str(rows[i][0]): res.room_for[k] for k, i in enumerate(res.owner)})
         return {str(rows[i][0]): (int(res.choice[k]), int(res.status[k]), float(res.track_deg[k]),
                                   float(res.gs_kt[k]), float(res.vs_fpm[k])) for k, i in enumerate(res.owner)}
 
@@ -587,12 +591,14 @@ def test_advice_held_in_the_way_of_an_aircraft_with_nothing_free_is_changed(monk
     _keep_variants_off(monkeypatch)
     neither = advice(rows, held, 0.0)
     assert neither[boxed][1] == 2 and neither["ooo"][0] != COL_KEEP
+    assert room["ooo"] == []  # changed, but not to make room: nothing would keep it
     monkeypatch.setattr(resolution, "KEEP_PAST_PLACEHOLDERS", True)
     kept = advice(rows, held, 0.0)
-    assert kept["ooo"][:2] == (COL_KEEP, 0)
+    assert kept["ooo"][:2] == (COL_KEEP, 0) and room["ooo"] == []
     monkeypatch.setattr(resolution, "KEEP_UNLESS_FREES", True)
     changed = advice(rows, held, 0.0)
     assert changed["ooo"] == neither["ooo"]
+    assert room["ooo"] == [boxed] and all(room[x] == [] for x in room if x != "ooo")
     assert changed[boxed] == kept[boxed] == neither[boxed]
     # A second on (every aircraft flown straight; O at once on what it is given): only
     # O's change leaves the boxed aircraft a coordinated manoeuvre free.
@@ -602,3 +608,24 @@ def test_advice_held_in_the_way_of_an_aircraft_with_nothing_free_is_changed(monk
     after_keep = advice(later, held, 1.0)
     assert after_change[boxed][1] == 0
     assert after_keep[boxed][1] == 2
+
+
+def test_a_change_that_makes_room_says_for_whom() -> None:
+    """The tracker's event for O's advice changed (not kept) to let the aircraft with
+    nothing free out names it (`room_for`, and in the text), and is counted apart: why
+    the crew is told something new when nothing changed for its own aircraft."""
+    from sharedsky.alerting.advisories import _Held
+
+    rows, _, orig, boxed = _random_boxed_case()
+    # Every party turns and changes speed, never climbs or descends (the case's rules).
+    policy = AdvisoryPolicy([Rule(p, (), True, True, False, 0, False, False) for p in range(3)])
+    tracker = AdvisoryTracker(Minima.uniform(3, 5.0, 1000.0, 300.0), policy)
+    s = snap(0.0, rows)
+    held = (rows[0][4], rows[0][5], rows[0][6])
+    tracker.held["ooo"] = _Held("ooo", "a", 1, orig, held, -20.0, 0, [str(x) for x in s.id[1:]], 30000.0,
+                                kind=TRACK)
+    ev = {e["icao24"]: e for e in tracker.step(s)}
+    assert ev["ooo"]["state"] == "updated" and ev["ooo"]["room_for"] == [boxed]
+    assert ev["ooo"]["text"].endswith(f", making room for {boxed}")
+    assert tracker.counts["changes_making_room"] == 1
+    assert all("room_for" not in e for x, e in ev.items() if x != "ooo")

@@ -34,21 +34,32 @@ def _tracker(owner_row: int, blockers: list[str]) -> SimpleNamespace:
 
 
 def _run(trace: Any, own_now: tuple[float, float, float], blocker_now: tuple[float, float, float],
-         blocker_event: bool = False) -> str:
-    """A (turn left to 80 deg, given at t=0) blamed on b; at t=30 it changes again."""
+         blocker_event: bool = False, room_for: list[str] | None = None) -> str:
+    """A (turn left to 80 deg, given at t=0) blamed on b; at t=30 it changes again (to make
+    room for `room_for`, if given)."""
     why = trace.WhyAgain()
     given = {"a": (80.0, 440.0, 0.0), "b": (270.0, 440.0, 0.0)}
     why.step(_tracker(0, []), _snap(given), [_event("new", 0.0, "a", (80.0, 440.0, 0.0))], {})
     if blocker_event:
         why.step(_tracker(1, []), _snap(given), [_event("new", 10.0, "b", (275.0, 440.0, 0.0))], {"a": 0})
-    why.step(_tracker(0, ["b"]), _snap({"a": own_now, "b": blocker_now}),
-             [_event("updated", 30.0, "a", (70.0, 440.0, 0.0), again=1)], {"a": 0})
+    changed = _event("updated", 30.0, "a", (70.0, 440.0, 0.0), again=1)
+    if room_for:
+        changed["room_for"] = room_for
+    why.step(_tracker(0, ["b"]), _snap({"a": own_now, "b": blocker_now}), [changed], {"a": 0})
     assert len(why.rows) == 1 and why.rows[0]["blockers"] == ["b"] and why.rows[0]["since_given_s"] == 30.0
     return str(why.rows[0]["cause"])
 
 
 def test_nothing_changed_is_the_engines_own_doing(trace: Any) -> None:
     assert _run(trace, (81.0, 442.0, 100.0), (271.0, 440.0, 0.0)) == "neither"
+
+
+def test_a_change_that_makes_room_is_not_counted_the_engines_instability(trace: Any) -> None:
+    """Nothing changed for A or b, but the engine changed A's advice to let b (nothing free)
+    out: the event says so (`room_for`), and the row is `making room`, not `neither`."""
+    assert _run(trace, (81.0, 442.0, 100.0), (271.0, 440.0, 0.0), room_for=["b"]) == "making room"
+    # What changed for the aircraft comes first, as for every cause.
+    assert _run(trace, (80.0, 440.0, 0.0), (263.0, 440.0, 0.0), room_for=["b"]) == "blocker manoeuvred"
 
 
 def test_a_blocker_turning_otherwise_is_told_apart(trace: Any) -> None:

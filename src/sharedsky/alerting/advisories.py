@@ -345,7 +345,8 @@ class AdvisoryTracker(Carried):
                                        "changes_reversal": 0, "changes_not_free": 0,
                                        **{f"changes_{c}": 0 for c in CHANGE_NAMES},
                                        "changes_not_free_best_effort": 0, "best_effort_held": 0,
-                                       "changes_again": 0, "advisories_held_again": 0,
+                                       "changes_again": 0, "changes_making_room": 0,
+                                       "advisories_held_again": 0,
                                        "again_held_steps": 0}
         self.last: Resolution = Resolution.empty()
         #: The alert levels detect every conflict the resolution could act on (their
@@ -540,6 +541,8 @@ class AdvisoryTracker(Carried):
                 if choice == VERTICAL:
                     h.level_ft = _level_of(res, k)
                 h.changes += 1
+                if "room_for" in body:
+                    self.counts["changes_making_room"] += 1
                 h.intruders = sorted(set(h.intruders) | now)
                 h.geometry = geometry
                 self.counts["advisory_changes"] += 1
@@ -580,6 +583,10 @@ class AdvisoryTracker(Carried):
         }
         if kind == VERTICAL:
             body["alt_ft"] = level
+        room = res.room_for[k] if res.room_for else []
+        if room:  # changed, not kept, to let an aircraft with nothing free out
+            body["room_for"] = sorted(room)
+            body["text"] += f", making room for {', '.join(sorted(room))}"
         if snap.callsign is not None:
             body["callsign"] = str(snap.callsign[i])
         return body

@@ -346,6 +346,10 @@ class Resolution:
     #: separation with (why it is no longer free; the tracker tells a new aircraft
     #: joining the encounter from the same intruders).
     keep_blockers: list[list[str]] = field(default_factory=list)
+    #: Per owner: the ids of the aircraft with nothing free that its advice, changed rather
+    #: than kept, makes room for (KEEP_UNLESS_FREES; empty otherwise): why a crew is told
+    #: something new when nothing changed for its own aircraft.
+    room_for: list[list[str]] = field(default_factory=list)
     alt_ft: F64 | None = None
     allowed: BOOL | None = None
     levels_ft: F64 | None = None
@@ -1067,14 +1071,17 @@ def resolve(
             blocked[ks[st]] |= _segment_any(hit_rows, st)
             keep_rows.append(rows[hit_rows[:, COL_KEEP] & has[ks]])
 
+    room: list[list[str]] = [[] for _ in range(o_count)]
+
     def blockers(res: Resolution) -> Resolution:
-        """`res` with the aircraft each owner's advice held is blocked by."""
+        """`res` with the aircraft each owner's advice held is blocked by, and those its
+        changed advice makes room for."""
         out: list[list[str]] = [[] for _ in range(o_count)]
         if keep_rows:
             kr = np.unique(np.concatenate(keep_rows))
             for s_, jj_ in zip(slot_b[kr].tolist(), j_idx[kr].tolist(), strict=True):
                 out[s_].append(str(snap.id[jj_]))
-        return finish(replace(res, keep_blockers=out))
+        return finish(replace(res, keep_blockers=out, room_for=room))
 
     all_rows = np.arange(o_idx.size)
     rows0 = near_rows(all_rows, vx[j_idx], vy[j_idx], vz[j_idx], vz_fts[j_idx], pres_level_s[j_idx])
@@ -1333,7 +1340,7 @@ def resolve(
         def frees_boxed(back: BOOL, cur: NDArray[np.int16]) -> BOOL:
             """(O,): owners in `back` whose advice held blocks a manoeuvre that a neighbour
             with nothing free (`worst`) would have free with every final choice as in `cur`:
-            changing the advice, as chosen, makes room for that neighbour."""
+            changing the advice, as chosen, makes room for that neighbour (named in `room`)."""
             out = np.zeros(o_count, dtype=bool)
             r_on = np.flatnonzero(back[slot_b] & (slot_j >= 0))
             r_on = r_on[worst[slot_j[r_on]]]
@@ -1358,7 +1365,10 @@ def resolve(
                 so = slot_j[r_no]
                 hit = judge(r_no, cvx[so, COL_KEEP], cvy[so, COL_KEEP], cvz[so, COL_KEEP],
                             own_vs_fts[so, COL_KEEP], level_s[so, COL_KEEP])
-                out[so[(hit & open_n[slot_b[r_no]]).any(axis=1)]] = True
+                frees = (hit & open_n[slot_b[r_no]]).any(axis=1)
+                out[so[frees]] = True
+                for s_, b_ in sorted(set(zip(so[frees].tolist(), slot_b[r_no[frees]].tolist(), strict=True))):
+                    room[s_].append(str(snap.id[owners[b_]]))
             return out
 
         cur, free = _keep_past_placeholders(cur, blocked, keep_before_rounds, has, allowed, known,
