@@ -368,10 +368,11 @@ def change_table(rows: list[dict[str, Any]]) -> str:
     joining the encounter, a reversal of the geometry, the advice held no longer free
     with the same intruders) and what (the same manoeuvre stronger or weaker, another
     dimension, the opposite sense), and the share of not-free changes without any free
-    manoeuvre."""
+    manoeuvre; and how many changes made room for an aircraft with nothing free (rows flown
+    since the engine counts them, 4556809; "-" when a row of the case has no count)."""
     lines = ["| case | seeds | advisories | changes | new intruder | reversal | not free (best effort) "
-             "| same manoeuvre | other dimension | opposite sense |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| same manoeuvre | other dimension | opposite sense | making room |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dims, dens, delay, nc, margin, window, variant), by in sorted(_group(rows).items()):
         sel = [r for r in by.get("sharedsky", []) if r.get("changes_by_cause")]
         if not sel:
@@ -386,7 +387,8 @@ def change_table(rows: list[dict[str, Any]]) -> str:
             f"| {case} | {len(sel)} | {tot('advisories')} | {n} | {tot('changes_by_cause', 'new_intruder')} "
             f"| {tot('changes_by_cause', 'reversal')} | {tot('changes_by_cause', 'not_free')} "
             f"({tot('changes_not_free_best_effort')}) | {tot('changes_by_kind', 'same')} "
-            f"| {tot('changes_by_kind', 'dimension')} | {tot('changes_by_kind', 'sense')} |")
+            f"| {tot('changes_by_kind', 'dimension')} | {tot('changes_by_kind', 'sense')} "
+            f"| {tot('changes_making_room') if all(r.get('changes_making_room') is not None for r in sel) else '-'} |")
     return "\n".join(lines)
 
 

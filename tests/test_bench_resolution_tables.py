@@ -62,3 +62,23 @@ def test_set_refuses_a_constant_the_engine_does_not_have(bench: Any, capsys: pyt
         bench.main(["--set", "NO_SUCH=1", "--no-speed", "--seeds", "0"])
     assert e.value.code == 2
     assert "--set NO_SUCH=1: no number or flag 'NO_SUCH'" in capsys.readouterr().err
+
+
+def test_the_changes_table_counts_changes_that_make_room_where_every_row_has_the_count(
+        bench: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    causes = {"changes_by_cause": {"new_intruder": 3, "reversal": 1, "not_free": 6},
+              "changes_by_kind": {"same": 4, "dimension": 5, "sense": 1}, "changes_not_free_best_effort": 0,
+              "advisories": 12}
+    rows = [_row("off", 100), {**_row("sharedsky", 5), **causes, "changes_making_room": 4},
+            {**_row("sharedsky", 6), **causes, "seed": 2, "changes_making_room": 3}, {**_row("off", 90), "seed": 2}]
+    f = tmp_path / "runs.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert bench.main(["--tables", str(f)]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| 2d 25 |")][-1]
+    assert line.endswith("| 8 | 10 | 2 | 7 |")  # same manoeuvre, other dimension, opposite sense, making room
+    # An older row without the count: the sum would be short, so none is given.
+    del rows[2]["changes_making_room"]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert bench.main(["--tables", str(f)]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| 2d 25 |")][-1]
+    assert line.endswith("| 8 | 10 | 2 | - |")
