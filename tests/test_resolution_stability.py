@@ -610,22 +610,46 @@ def test_advice_held_in_the_way_of_an_aircraft_with_nothing_free_is_changed(monk
     assert after_keep[boxed][1] == 2
 
 
-def test_a_change_that_makes_room_says_for_whom() -> None:
-    """The tracker's event for O's advice changed (not kept) to let the aircraft with
-    nothing free out names it (`room_for`, and in the text), and is counted apart: why
-    the crew is told something new when nothing changed for its own aircraft."""
+def _boxed_tracker(tracker: AdvisoryTracker | None = None) -> tuple[AdvisoryTracker, Snapshot, str]:
+    """The four-aircraft boxed encounter in a tracker, O holding its turn."""
     from sharedsky.alerting.advisories import _Held
 
     rows, _, orig, boxed = _random_boxed_case()
-    # Every party turns and changes speed, never climbs or descends (the case's rules).
-    policy = AdvisoryPolicy([Rule(p, (), True, True, False, 0, False, False) for p in range(3)])
-    tracker = AdvisoryTracker(Minima.uniform(3, 5.0, 1000.0, 300.0), policy)
+    if tracker is None:
+        tracker = AdvisoryTracker(Minima.uniform(3, 5.0, 1000.0, 300.0), _HORIZONTAL_ONLY)
     s = snap(0.0, rows)
     held = (rows[0][4], rows[0][5], rows[0][6])
     tracker.held["ooo"] = _Held("ooo", "a", 1, orig, held, -20.0, 0, [str(x) for x in s.id[1:]], 30000.0,
                                 kind=TRACK)
+    return tracker, s, boxed
+
+
+#: Every party turns and changes speed, never climbs or descends (the boxed case's rules).
+_HORIZONTAL_ONLY = AdvisoryPolicy([Rule(p, (), True, True, False, 0, False, False) for p in range(3)])
+
+
+def test_a_change_that_makes_room_says_for_whom() -> None:
+    """The tracker's event for O's advice changed (not kept) to let the aircraft with
+    nothing free out names it (`room_for`, and in the text), and is counted apart: why
+    the crew is told something new when nothing changed for its own aircraft."""
+    tracker, s, boxed = _boxed_tracker()
     ev = {e["icao24"]: e for e in tracker.step(s)}
     assert ev["ooo"]["state"] == "updated" and ev["ooo"]["room_for"] == [boxed]
     assert ev["ooo"]["text"].endswith(f", making room for {boxed}")
     assert tracker.counts["changes_making_room"] == 1
     assert all("room_for" not in e for x, e in ev.items() if x != "ooo")
+
+
+def test_a_state_carried_before_a_count_existed_resumes_and_counts() -> None:
+    """A service carries its counts across a restart; one upgraded to a version with a new
+    count (`changes_making_room`) resumes a state written without it. The step must go on
+    and count from 0, not fail on the missing key (which gives the resumed state up, or,
+    past the first steps, stops the engine)."""
+    state = AdvisoryTracker(Minima.uniform(3, 5.0, 1000.0, 300.0), _HORIZONTAL_ONLY).carry()
+    state["counts"] = {k: v for k, v in state["counts"].items() if k != "changes_making_room"}
+    resumed = AdvisoryTracker(Minima.uniform(3, 5.0, 1000.0, 300.0), _HORIZONTAL_ONLY)
+    resumed.resume(state)
+    tracker, s, boxed = _boxed_tracker(resumed)
+    ev = {e["icao24"]: e for e in tracker.step(s)}
+    assert ev["ooo"]["room_for"] == [boxed]
+    assert tracker.counts["changes_making_room"] == 1
