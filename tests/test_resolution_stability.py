@@ -610,6 +610,10 @@ def test_advice_held_in_the_way_of_an_aircraft_with_nothing_free_is_changed(monk
     assert after_keep[boxed][1] == 2
 
 
+#: Every party turns and changes speed, never climbs or descends (the boxed case's rules).
+_HORIZONTAL_ONLY = AdvisoryPolicy([Rule(p, (), True, True, False, 0, False, False) for p in range(3)])
+
+
 def _boxed_tracker(tracker: AdvisoryTracker | None = None) -> tuple[AdvisoryTracker, Snapshot, str]:
     """The four-aircraft boxed encounter in a tracker, O holding its turn."""
     from sharedsky.alerting.advisories import _Held
@@ -622,10 +626,6 @@ def _boxed_tracker(tracker: AdvisoryTracker | None = None) -> tuple[AdvisoryTrac
     tracker.held["ooo"] = _Held("ooo", "a", 1, orig, held, -20.0, 0, [str(x) for x in s.id[1:]], 30000.0,
                                 kind=TRACK)
     return tracker, s, boxed
-
-
-#: Every party turns and changes speed, never climbs or descends (the boxed case's rules).
-_HORIZONTAL_ONLY = AdvisoryPolicy([Rule(p, (), True, True, False, 0, False, False) for p in range(3)])
 
 
 def test_a_change_that_makes_room_says_for_whom() -> None:

@@ -583,10 +583,10 @@ class AdvisoryTracker(Carried):
         }
         if kind == VERTICAL:
             body["alt_ft"] = level
-        room = res.room_for[k] if res.room_for else []
+        room = sorted(res.room_for[k]) if res.room_for else []
         if room:  # changed, not kept, to let an aircraft with nothing free out
-            body["room_for"] = sorted(room)
-            body["text"] += f", making room for {', '.join(sorted(room))}"
+            body["room_for"] = room
+            body["text"] += f", making room for {', '.join(room)}"
         if snap.callsign is not None:
             body["callsign"] = str(snap.callsign[i])
         return body

@@ -73,14 +73,13 @@ class Carried:
 
     def resume(self, state: dict[str, Any]) -> None:
         self.check(state)
-        # `counts`, where a stage carries it, is a dict of counters: one this version keeps
-        # that the state lacks (written by an earlier version) starts at 0, so that a
-        # counter added since cannot fail a step.
-        known = dict.fromkeys(getattr(self, "counts", None) or (), 0) if "counts" in self.CARRIED else {}
         for name in self.CARRIED:
-            setattr(self, name, state[name])
-        if known and isinstance(state["counts"], dict):
-            setattr(self, "counts", {**known, **state["counts"]})  # noqa: B010 (not every stage has it)
+            value = state[name]
+            if name == "counts":
+                # A dict of counters: one this version keeps that the state lacks (written
+                # by an earlier version) starts at 0, so a counter added since cannot fail a step.
+                value = {**dict.fromkeys(getattr(self, name), 0), **value}
+            setattr(self, name, value)
 
 
 #: Dtypes of the arrays and scalars built from bytes: booleans, numbers and fixed-width strings
