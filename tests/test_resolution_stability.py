@@ -18,6 +18,7 @@ from sharedsky.engine.resolution import (
     COL_KEEP,
     COL_NONE,
     NONE,
+    SPEED,
     TRACK,
     Advised,
     AircraftRules,
@@ -653,3 +654,127 @@ def test_a_state_carried_before_a_count_existed_resumes_and_counts() -> None:
     ev = {e["icao24"]: e for e in tracker.step(s)}
     assert ev["ooo"]["room_for"] == [boxed]
     assert tracker.counts["changes_making_room"] == 1
+
+
+def _turn_while_slowing(e0: np.ndarray, n0: np.ndarray, trk0: np.ndarray, gs0_kt: np.ndarray, trk_deg: np.ndarray,
+                        gs_kt: np.ndarray, t_s: np.ndarray, lead_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where an aircraft is at times `t_s` (ascending, from 0) flying on for `lead_s`, then
+    turning to `trk_deg` at 25 deg of bank while its speed goes to `gs_kt` at 1 kt/s (as
+    the sim's crews fly a turn given while a speed advised earlier is still being reached):
+    integrated in steps of 0.05 s (flat east/north NM), independent of the engine's chords."""
+    dt = 0.05
+    steps = int(round(float(t_s[-1]) / dt))
+    e, n, h, v = e0.astype(float), n0.astype(float), np.radians(trk0), gs0_kt.astype(float)
+    to = np.radians(trk_deg)
+    out_e, out_n = np.empty((e0.size, steps + 1)), np.empty((e0.size, steps + 1))
+    out_e[:, 0], out_n[:, 0] = e, n
+    for k in range(steps):
+        if k * dt >= lead_s:
+            rate = 9.80665 * np.tan(np.radians(25.0)) / (v * 1852.0 / 3600.0)  # rad/s
+            left = (to - h + np.pi) % (2.0 * np.pi) - np.pi
+            h = h + np.clip(left, -rate * dt, rate * dt)
+            v = v + np.clip(gs_kt - v, -dt, dt)
+        e = e + np.sin(h) * v / 3600.0 * dt
+        n = n + np.cos(h) * v / 3600.0 * dt
+        out_e[:, k + 1], out_n[:, k + 1] = e, n
+    idx = np.round(t_s / dt).astype(int)
+    return out_e[:, idx], out_n[:, idx]
+
+
+def _slowing_encounters(n_enc: int) -> tuple[Snapshot, Advised, AircraftRules]:
+    """A (even rows) holds "reduce speed" from 460 to 360 kt and still flies 380-450 kt,
+    on its track (its crew still slowing); B (never asked) crosses, predicted to pass within
+    0-3 NM of A in 40-110 s at A's present speed. A may be given turns only."""
+    rng = np.random.default_rng(13)
+    rows: list[Row] = []
+    for k in range(n_enc):
+        lon = -170.0 + 0.85 * k
+        ha, hb = rng.uniform(0.0, 360.0), rng.uniform(0.0, 360.0)
+        va, vb = rng.uniform(380.0, 450.0), rng.uniform(350.0, 550.0)
+        t_cpa, miss = rng.uniform(40.0, 110.0), rng.uniform(0.0, 3.0)
+        ea, na = -math.sin(math.radians(ha)) * va * t_cpa / 3600.0, -math.cos(math.radians(ha)) * va * t_cpa / 3600.0
+        eb = -math.sin(math.radians(hb)) * vb * t_cpa / 3600.0 + math.cos(math.radians(hb)) * miss
+        nb = -math.cos(math.radians(hb)) * vb * t_cpa / 3600.0 - math.sin(math.radians(hb)) * miss
+        rows.append((f"a{k:04d}", na * NM, lon + ea * NM, 30000.0, ha, va, 0.0))
+        rows.append((f"b{k:04d}", nb * NM, lon + eb * NM, 30000.0, hb, vb, 0.0))
+    s = snap(0.0, rows)
+    a = np.zeros(2 * n_enc, dtype=bool)
+    a[::2] = True
+
+    def held(x: np.ndarray) -> np.ndarray:
+        return np.where(a, x, np.nan)
+    advised = Advised(held(s.track_deg), held(np.full(2 * n_enc, 460.0)), held(np.zeros(2 * n_enc)),
+                      held(s.track_deg), held(np.full(2 * n_enc, 360.0)), held(np.zeros(2 * n_enc)),
+                      held(s.alt_ft), adv_kind=np.where(a, SPEED, NONE).astype(np.int8),
+                      adv_alt_ft=np.full(2 * n_enc, np.nan))
+    no = np.zeros(2 * n_enc, dtype=bool)
+    return s, advised, AircraftRules(a, no.copy(), no.copy(), ~a, np.zeros(2 * n_enc, np.int32))
+
+
+def _turns_while_slowing_closest_nm(monkeypatch: Any, last_advised: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the encounters whose A is given a free turn: its speed advised, and the least
+    distance to B over the look-ahead with A flying the turn as its crew does (slowing on to
+    the speed advised before, at 1 kt/s)."""
+    from sharedsky.engine import resolution
+
+    monkeypatch.setattr(resolution, "LAST_ADVISED", last_advised)
+    n_enc = 300
+    s, advised, rules = _slowing_encounters(n_enc)
+    minima = Minima.uniform(3, 5.0, 1000.0, 120.0)
+    res = resolve(s, minima, rules, advised, lead_s=5.0)
+    sep0 = np.hypot(s.lon_deg[res.owner] - s.lon_deg[res.owner + 1], s.lat_deg[res.owner] - s.lat_deg[res.owner + 1]) / NM
+    # Not already within the minima (near-parallel tracks): then any turn that opens is free.
+    turned = (res.status <= 1) & (CAND_KIND[res.choice] == TRACK) & (sep0 > 7.0)
+    own = res.owner[turned]
+    mid_lon = (s.lon_deg[own] + s.lon_deg[own + 1]) / 2.0
+    e_a, n_a = (s.lon_deg[own] - mid_lon) / NM, s.lat_deg[own] / NM
+    e_b, n_b = (s.lon_deg[own + 1] - mid_lon) / NM, s.lat_deg[own + 1] / NM
+    t = np.arange(0.0, 120.0 + 1e-9, 0.25)
+    ea_t, na_t = _turn_while_slowing(e_a, n_a, s.track_deg[own], s.gs_kt[own], res.track_deg[turned],
+                                     np.full(own.size, 360.0), t, 5.0)
+    hb = np.radians(s.track_deg[own + 1])[:, None]
+    vb = s.gs_kt[own + 1][:, None] / 3600.0
+    d = np.hypot(e_b[:, None] + np.sin(hb) * vb * t - ea_t, n_b[:, None] + np.cos(hb) * vb * t - na_t).min(axis=1)
+    return res.gs_kt[turned], d, s.gs_kt[own]
+
+
+def test_a_turn_given_while_still_slowing_to_an_advised_speed_is_flown_at_that_speed(monkeypatch: Any) -> None:
+    """The speed lead (2-D 100 seed 8, t = 807 s: a turn held, judged at the speed flown
+    mid-change, found no longer free). A crew told to turn keeps slowing to the speed
+    advised before, as `Pilots` flies it: the turn is given at that speed, and a free turn,
+    flown so, keeps the minima. Judged at the present speed flown on (`LAST_ADVISED` off),
+    some of the same encounters' free turns lose them."""
+    gs, d, gs_now = _turns_while_slowing_closest_nm(monkeypatch, True)
+    assert gs.size > 100, "most encounters need a turn"
+    assert np.all(gs == 360.0), "the turn is given at the speed advised before"
+    assert d.min() >= 5.0, f"{(d < 5.0).sum()} free turns lose 5 NM flown while slowing: {d.min():.2f} NM"
+    gs_off, d_off, gs_now_off = _turns_while_slowing_closest_nm(monkeypatch, False)
+    assert np.array_equal(gs_off, gs_now_off), "off: at the speed flown now"
+    assert (d_off < 5.0).sum() >= 3, "off, turns judged at the present speed lose the minima flown"
+
+
+def test_a_turn_after_a_speed_change_keeps_the_speed_advised_and_says_so() -> None:
+    """O is told to slow for X (its party may change speed only), then, still slowing, to
+    turn for C (its party now may turn only). The turn is given at the speed advised before
+    (what its crew still flies to), the text says so, and the advice held keeps that speed
+    whatever O flies mid-change, until the advice ends."""
+    others = [Rule(1, (), False, False, False, 0, True, False), Rule(2, (), False, False, False, 0, True, False)]
+    tracker = AdvisoryTracker(MIN3, AdvisoryPolicy([Rule(0, (), False, True, False, 0, False, False), *others]))
+    o: Row = ("ooo", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
+    x: Row = ("xxx", -11.25 * NM, 10.0 + 11.25 * NM, 30000.0, 0.0, 450.0, 0.0)  # crossing, meets O in 90 s
+    ev = tracker.step(snap(0.0, [o, x]))
+    assert [(e["icao24"], e["state"], e["manoeuvre"]) for e in ev] == [("ooo", "new", "speed")]
+    slow_kt = int(ev[0]["gs_kt"])
+    assert slow_kt < 440
+    tracker.policy = AdvisoryPolicy([Rule(0, (), True, False, False, 0, False, False), *others])
+    gs_now = (450.0 + slow_kt) / 2.0  # half way there after 20 s
+    ahead_nm = (450.0 + gs_now) / 2.0 * 20.0 / 3600.0
+    o2: Row = ("ooo", 0.0, 10.0 + ahead_nm * NM, 30000.0, 90.0, gs_now, 0.0)
+    x2: Row = ("xxx", (-11.25 + 2.5) * NM, 10.0 + 11.25 * NM, 30000.0, 0.0, 450.0, 0.0)
+    c: Row = ("ccc", 0.0, 10.0 + (ahead_nm + 40.0) * NM, 30000.0, 270.0, 450.0, 0.0)  # head-on
+    ev = [e for e in tracker.step(snap(20.0, [o2, x2, c])) if e["icao24"] == "ooo"]
+    assert [(e["state"], e["manoeuvre"]) for e in ev] == [("updated", "track")]
+    assert ev[0]["gs_kt"] == slow_kt, "the turn is given at the speed advised before, not the speed flown now"
+    assert f"at {slow_kt} kt" in ev[0]["text"]
+    held = tracker.held["ooo"]
+    assert held.advised_now(120.0, gs_now - 10.0, 0.0) == (float(ev[0]["track_deg"]), float(slow_kt), 0.0)

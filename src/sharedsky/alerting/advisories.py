@@ -45,6 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sharedsky.alerting.carry import Carried
+from sharedsky.engine import resolution as engine_resolution
 from sharedsky.engine.resolution import (
     CAND_DTRK_DEG,
     CAND_GS_FACTOR,
@@ -103,6 +104,10 @@ RESUMING_KT_S = 0.3
 #: RESUMING_START_S, or after RESUMING_MAX_S.
 RESUMING_START_S = 30.0
 RESUMING_MAX_S = 180.0
+#: A turn's text names the speed it is flown at, and a speed change's the track, where they
+#: differ from what the aircraft flies now by this much (advised earlier: `LAST_ADVISED`).
+SAID_KT = 5.0
+SAID_DEG = 3.0
 
 
 @dataclass
@@ -209,6 +214,30 @@ class _Held:
     #: The level of the last vertical advice (NaN: none yet): flown to and held, also
     #: through a turn or speed change given after it, until the advice ends.
     level_ft: float = float("nan")
+    #: The track of the last turn and the speed of the last speed change advised (NaN: none
+    #: yet): flown through later advice of another kind until the advice ends, as crews fly
+    #: it (`LAST_ADVISED`).
+    track_deg: float = float("nan")
+    gs_kt: float = float("nan")
+
+    def advised_now(self, trk_deg: float, gs_kt: float, vs_fpm: float) -> tuple[float, float, float]:
+        """The velocity the advice holds the aircraft to, flying (trk_deg, gs_kt, vs_fpm)
+        now: its own dimension as given; a track or speed advised earlier in the encounter
+        (`LAST_ADVISED`); in the rest, what the aircraft flies now (a turn given while
+        climbing to a level is not judged on that climb once it has levelled off)."""
+        if engine_resolution.LAST_ADVISED:
+            trk_deg = self.track_deg if np.isfinite(self.track_deg) else trk_deg
+            gs_kt = self.gs_kt if np.isfinite(self.gs_kt) else gs_kt
+        return (self.adv[0] if self.kind == TRACK else trk_deg, self.adv[1] if self.kind == SPEED else gs_kt,
+                self.adv[2] if self.kind == VERTICAL else vs_fpm)
+
+    def given(self, kind: int, adv: tuple[float, float, float]) -> None:
+        """Record advice of `kind` given: the dimension it holds until the advice ends."""
+        self.adv, self.kind = adv, kind
+        if kind == TRACK:
+            self.track_deg = adv[0]
+        elif kind == SPEED:
+            self.gs_kt = adv[1]
 
 
 def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float,
@@ -396,12 +425,7 @@ class AdvisoryTracker(Carried):
                         c[i] = v
                 continue
             h = self.held[ident]
-            # Advice changes one dimension; in the others the aircraft flies what it flies
-            # now (a turn given while climbing to a level is not judged on that climb once
-            # the aircraft has levelled off).
-            h.adv = (h.adv[0] if h.kind == TRACK else float(snap.track_deg[i]),
-                     h.adv[1] if h.kind == SPEED else float(snap.gs_kt[i]),
-                     h.adv[2] if h.kind == VERTICAL else float(snap.vs_fpm[i]))
+            h.adv = h.advised_now(float(snap.track_deg[i]), float(snap.gs_kt[i]), float(snap.vs_fpm[i]))
             kind[i] = h.kind
             for c, v in zip(cols, (*h.orig, *h.adv, h.orig_alt_ft, h.level_ft), strict=True):
                 c[i] = v
@@ -495,8 +519,9 @@ class AdvisoryTracker(Carried):
                 self.serial += 1
                 h_new = _Held(ident, snap.parties[int(snap.party[i])], self.serial,
                           (float(snap.track_deg[i]), float(snap.gs_kt[i]), float(snap.vs_fpm[i])),
-                          adv, t, 0, sorted(res.intruders[k]), float(snap.alt_ft[i]), kind=choice,
+                          adv, t, 0, sorted(res.intruders[k]), float(snap.alt_ft[i]),
                           level_ft=_level_of(res, k))
+                h_new.given(choice, adv)
                 h_new.geometry = _geometry(snap, i, h_new.intruders, self.horizon_s, rows())
                 self.held[ident] = h = h_new
                 self.resuming.pop(ident, None)
@@ -536,8 +561,7 @@ class AdvisoryTracker(Carried):
                 self.counts["changes_" + cause.replace(" ", "_")] += 1
                 self.counts["changes_" + CHANGE_NAMES[_change_kind(h.orig, h.adv, h.kind, adv, choice)]] += 1
                 body["cause"] = cause
-                h.adv = adv
-                h.kind = choice
+                h.given(choice, adv)
                 if choice == VERTICAL:
                     h.level_ft = _level_of(res, k)
                 h.changes += 1
@@ -564,8 +588,12 @@ class AdvisoryTracker(Carried):
         name = {TRACK: "track", SPEED: "speed", VERTICAL: "vertical"}.get(kind, "none")
         if kind == TRACK:
             text = f"{sense.capitalize()} {abs(int(dtrk))} deg, track {trk:03d}"
+            if abs(gs - float(snap.gs_kt[i])) >= SAID_KT:  # a speed advised earlier still stands
+                text += f", at {gs} kt"
         elif kind == SPEED:
             text = f"{sense.capitalize()} to {gs} kt"
+            if abs((trk - float(snap.track_deg[i]) + 180.0) % 360.0 - 180.0) >= SAID_DEG:  # ... or a track
+                text += f", track {trk:03d}"
         elif kind == VERTICAL:
             level = int(round(_level_of(res, k), -2))
             text = (f"Level off at {level:,} ft" if vs == 0

@@ -911,6 +911,14 @@ def resolve(
     gs = gs0[:, None] * CAND_GS_FACTOR[None, :]
     vs = np.where(np.isnan(CAND_VS_FPM)[None, :], vs0[:, None], CAND_VS_FPM[None, :])
     has = advised.active[owners]
+    if LAST_ADVISED and has.any():
+        # What a new turn or speed change leaves as it is, an aircraft holding advice flies
+        # as last advised (`Advised.adv_*`), not as it passes through it mid-manoeuvre: a
+        # turn given while it still slows to an advised speed is flown at that speed, as
+        # crews fly it. (Vertical candidates keep the present horizontal velocity: `H_SRC`.)
+        hk = has[:, None]
+        trk = np.where(hk & (CAND_KIND == SPEED)[None, :], advised.adv_track_deg[owners][:, None], trk)
+        gs = np.where(hk & (CAND_KIND == TRACK)[None, :], advised.adv_gs_kt[owners][:, None], gs)
     for col, (t_a, g_a, v_a) in ((COL_RESUME, (advised.orig_track_deg, advised.orig_gs_kt, advised.orig_vs_fpm)),
                                  (COL_KEEP, (advised.adv_track_deg, advised.adv_gs_kt, advised.adv_vs_fpm))):
         trk[:, col] = np.where(has, t_a[owners], trk0)
@@ -1397,6 +1405,12 @@ KEEP_PAST_PLACEHOLDERS = True
 #: without either, and 38 % fewer changes made again (as many per advisory, the advice
 #: lasting longer): docs/resolution-stability.md, "Keeping unless it makes room".
 KEEP_UNLESS_FREES = True
+
+#: A turn or speed change given to an aircraft holding advice leaves the other horizontal
+#: dimension as last advised in the encounter (the tracker's `Advised.adv_*`), as crews fly
+#: it, not as the aircraft flies it mid-manoeuvre (docs/resolution-stability.md, "The
+#: speed lead").
+LAST_ADVISED = True
 
 #: Inside the minima already, keep the advice held unless the new choice leaves
 #: BEST_EFFORT_KEEP more of them as flown (`_inside_keeps`). A variant, off: flown on the
