@@ -745,7 +745,7 @@ def _flown(trk0_deg: F64, gs0_kt: F64, trk_deg: F64, gs_kt: F64) -> _Flown:
 
 
 def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_level_s: F64,
-          j_level_s: F64, col_factor: F64, flown: _Flown, fk: IDX) -> BOOL:
+          j_level_s: F64, col_factor: F64, flown: _Flown, fk: IDX, h_held: BOOL | None = None) -> BOOL:
     """For relative velocities (K, C) of the candidate grid: loss of separation within
     the look-ahead, the minima of candidate c times col_factor[c], the owner flying its
     manoeuvre as `flown` models it (its turn as ARC_CHORDS chords of the arc, then the new
@@ -759,7 +759,9 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
     horizontal velocity, so the turns and speed changes are solved only for rows whose
     present vertical motion comes within the vertical minimum in the look-ahead, and the
     vertical manoeuvres only for rows whose present horizontal motion comes within the
-    horizontal one: on the other rows they cannot lose separation (the same answer)."""
+    horizontal one: on the other rows they cannot lose separation (the same answer). An
+    owner marked in `h_held` (O,) flies its vertical manoeuvres at the horizontal velocity of
+    its advice held instead (`LAST_ADVISED`: the keep column's, turn included)."""
     k = p.r_e.shape[0]
     nh = H_COLS.size  # the candidate grid is laid out as H_COLS, then the vertical ones
     t_end = p.t_s[:, None]
@@ -770,15 +772,16 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
 
     HSeg = tuple[F64, F64]
 
-    def h_intervals(rows: IDX | slice, cols: slice) -> tuple[list[HSeg], BOOL]:
+    def h_intervals(rows: IDX | slice, cols: slice, factor: float | None = None) -> tuple[list[HSeg], BOOL]:
         """Horizontal intervals of columns `cols`, each clipped to its piece of the path
         (the new velocity at once first; then the chords of the turn, then the new
-        velocity), and whether the range is not shrinking (the new velocity at once)."""
+        velocity), and whether the range is not shrinking (the new velocity at once); the
+        minima times `factor` if given, else the columns' own."""
         we, wn = w_e[rows, cols], w_n[rows, cols]
         fr = fk[rows]
         t_all = flown.t_s[fr, cols]
         r_e, r_n = re0[rows], rn0[rows]
-        hh = p.h_nm[rows, None] * col_factor[cols][None, :]
+        hh = p.h_nm[rows, None] * (col_factor[cols][None, :] if factor is None else factor)
         hh2 = hh * hh
 
         def c_at(xe: F64, xn: F64) -> F64:
@@ -854,11 +857,23 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
     if rh.size and nh > 3:
         hh = h_intervals(rh, slice(3, nh))
         out[rh, 3:nh] = combine(hh, take(v0, rh, slice(None)), (n[0][rh], n[1][rh]), t_end[rh])
+    rh_held = np.flatnonzero(h_held[fk]) if h_held is not None else np.zeros(0, np.intp)
+    if rh_held.size:
+        # Vertical candidates of these rows fly the advice held's horizontal velocity, flown as
+        # the keep column (its turn), at the minima (not the keep column's hysteresis).
+        hk_segs, hk_open = h_intervals(rh_held, slice(COL_KEEP, COL_KEEP + 1), 1.0)
+        h_clear[rh_held] = np.logical_and.reduce([_clear(lo[:, 0], hi[:, 0], te0[rh_held]) for lo, hi in hk_segs])
     rv = np.flatnonzero(~h_clear)
     if rv.size:
         vv = v_intervals(rv, V_COLS[3:])
         out[rv, nh:] = combine(([(a[rv], b[rv]) for a, b in h0[0]], h0[1][rv]), vv,
                                (n[0][rv], n[1][rv]), t_end[rv])
+        at = np.flatnonzero(np.isin(rh_held, rv))
+        if at.size:
+            rk = rh_held[at]
+            hv = np.searchsorted(rv, rk)
+            out[rk, nh:] = combine(([(a[at], b[at]) for a, b in hk_segs], hk_open[at]),
+                                   [(a[hv], b[hv], c[hv]) for a, b, c in vv], (n[0][rk], n[1][rk]), t_end[rk])
     return out & (~unknown | p.alt_unknown_h[:, None])
 
 
@@ -912,13 +927,15 @@ def resolve(
     vs = np.where(np.isnan(CAND_VS_FPM)[None, :], vs0[:, None], CAND_VS_FPM[None, :])
     has = advised.active[owners]
     if LAST_ADVISED and has.any():
-        # What a new turn or speed change leaves as it is, an aircraft holding advice flies
-        # as last advised (`Advised.adv_*`), not as it passes through it mid-manoeuvre: a
-        # turn given while it still slows to an advised speed is flown at that speed, as
-        # crews fly it. (Vertical candidates keep the present horizontal velocity: `H_SRC`.)
+        # What a new manoeuvre leaves as it is, an aircraft holding advice flies as last
+        # advised (`Advised.adv_*`), not as it passes through it mid-manoeuvre: a turn given
+        # while it still slows to an advised speed is flown at that speed, a level change
+        # given mid-turn on the track advised, as crews fly them (`_hits`' `h_held`).
         hk = has[:, None]
-        trk = np.where(hk & (CAND_KIND == SPEED)[None, :], advised.adv_track_deg[owners][:, None], trk)
-        gs = np.where(hk & (CAND_KIND == TRACK)[None, :], advised.adv_gs_kt[owners][:, None], gs)
+        trk = np.where(hk & ((CAND_KIND == SPEED) | (CAND_KIND == VERTICAL))[None, :],
+                       advised.adv_track_deg[owners][:, None], trk)
+        gs = np.where(hk & ((CAND_KIND == TRACK) | (CAND_KIND == VERTICAL))[None, :],
+                      advised.adv_gs_kt[owners][:, None], gs)
     for col, (t_a, g_a, v_a) in ((COL_RESUME, (advised.orig_track_deg, advised.orig_gs_kt, advised.orig_vs_fpm)),
                                  (COL_KEEP, (advised.adv_track_deg, advised.adv_gs_kt, advised.adv_vs_fpm))):
         trk[:, col] = np.where(has, t_a[owners], trk0)
@@ -1055,7 +1072,7 @@ def resolve(
         ie = _dot(ivx, ivy, ivz, *east)
         i_n = _dot(ivx, ivy, ivz, *north)
         return _hits(plane, ie[:, None] - own_e[ks], i_n[:, None] - own_n[ks], own_vs_fts[ks], ivs,
-                     level_s[ks], ilev, col_factor, flown_all, ks)
+                     level_s[ks], ilev, col_factor, flown_all, ks, h_held)
 
     # Hysteresis: advice already given is kept while it stays free of the agreed minima
     # times KEEP_BUFFER, less than the buffer required to choose it, so that it is not
@@ -1066,6 +1083,8 @@ def resolve(
     # How each candidate is flown: its turn along the arc at BANK_DEG (ARC_CHORDS chords), its
     # speed change at ACCEL_KT_S (`_flown`).
     flown_all = _flown(trk0, gs0, trk, gs)
+    # Owners whose vertical candidates fly the advice held's horizontal velocity (`_hits`).
+    h_held = has if LAST_ADVISED and has.any() else None
 
     blocked = np.zeros((o_count, N_CAND), dtype=bool)
 
@@ -1818,6 +1837,9 @@ def _coordination(snap: Snapshot, pairs: _Pairs, o_idx: IDX, j_idx: IDX, k_slot:
     dv = _project(cvx[k_slot] - vx[o_idx][:, None], cvy[k_slot] - vy[o_idx][:, None],
                   cvz[k_slot] - vz[o_idx][:, None], pairs)
     horiz = _dot(dv[0], dv[1], dv[2], mx[:, None], my[:, None], mz[:, None]) <= 0.0
+    # A vertical manoeuvre is coordinated by its sense alone (the horizontal velocity it keeps
+    # is the present one, or the advice held's: `LAST_ADVISED`).
+    horiz |= (CAND_KIND == VERTICAL)[None, :]
     dvz = vz_fts[j_idx] - vz_fts[o_idx]
     dzc = pairs.dz_ft + dvz * t_star
     first = snap.id[o_idx] < snap.id[j_idx]
