@@ -359,25 +359,32 @@ def _arc_flown(e0: np.ndarray, n0: np.ndarray, trk0: np.ndarray, gs_kt: np.ndarr
     return e, n
 
 
-def test_a_free_turn_flown_along_its_arc_keeps_the_minima() -> None:
-    # 400 crossing encounters on the equator, one level, turns only for A, B never asked:
-    # a turn chosen free (5.5 NM, the buffer) must keep 5 NM when A flies it as the crews
-    # do, after the lead time, along the arc at 25 deg of bank. Taken as straight for half
-    # the turn, then on the new track, a 90 deg turn at 450 kt ended 1.9 NM off the arc.
-    rng = np.random.default_rng(7)
-    n_enc = 400
+def _crossing_rows(seed: int, n_enc: int, a_kt: tuple[float, float]) -> list[Row]:
+    """Crossing encounters on the equator, 0.85 deg apart, one level: A (even rows, `a_kt`)
+    and B (odd rows, 350-550 kt) on random tracks, predicted (flying straight) to pass within
+    0-3 NM of each other in 40-110 s."""
+    rng = np.random.default_rng(seed)
     rows: list[Row] = []
     for k in range(n_enc):
         lon = -170.0 + 0.85 * k
         ha, hb = rng.uniform(0.0, 360.0), rng.uniform(0.0, 360.0)
-        va, vb = rng.uniform(350.0, 550.0), rng.uniform(350.0, 550.0)
+        va, vb = rng.uniform(*a_kt), rng.uniform(350.0, 550.0)
         t_cpa, miss = rng.uniform(40.0, 110.0), rng.uniform(0.0, 3.0)
         ea, na = -math.sin(math.radians(ha)) * va * t_cpa / 3600.0, -math.cos(math.radians(ha)) * va * t_cpa / 3600.0
         eb = -math.sin(math.radians(hb)) * vb * t_cpa / 3600.0 + math.cos(math.radians(hb)) * miss
         nb = -math.cos(math.radians(hb)) * vb * t_cpa / 3600.0 - math.sin(math.radians(hb)) * miss
         rows.append((f"a{k:04d}", na * NM, lon + ea * NM, 30000.0, ha, va, 0.0))
         rows.append((f"b{k:04d}", nb * NM, lon + eb * NM, 30000.0, hb, vb, 0.0))
-    s = snap(0.0, rows)
+    return rows
+
+
+def test_a_free_turn_flown_along_its_arc_keeps_the_minima() -> None:
+    # 400 crossing encounters on the equator, one level, turns only for A, B never asked:
+    # a turn chosen free (5.5 NM, the buffer) must keep 5 NM when A flies it as the crews
+    # do, after the lead time, along the arc at 25 deg of bank. Taken as straight for half
+    # the turn, then on the new track, a 90 deg turn at 450 kt ended 1.9 NM off the arc.
+    n_enc = 400
+    s = snap(0.0, _crossing_rows(7, n_enc, (350.0, 550.0)))
     a_rows = np.arange(0, 2 * n_enc, 2)
     no = np.zeros(2 * n_enc, dtype=bool)
     turns_only = no.copy()
@@ -686,19 +693,7 @@ def _slowing_encounters(n_enc: int) -> tuple[Snapshot, Advised, AircraftRules]:
     """A (even rows) holds "reduce speed" from 460 to 360 kt and still flies 380-450 kt,
     on its track (its crew still slowing); B (never asked) crosses, predicted to pass within
     0-3 NM of A in 40-110 s at A's present speed. A may be given turns only."""
-    rng = np.random.default_rng(13)
-    rows: list[Row] = []
-    for k in range(n_enc):
-        lon = -170.0 + 0.85 * k
-        ha, hb = rng.uniform(0.0, 360.0), rng.uniform(0.0, 360.0)
-        va, vb = rng.uniform(380.0, 450.0), rng.uniform(350.0, 550.0)
-        t_cpa, miss = rng.uniform(40.0, 110.0), rng.uniform(0.0, 3.0)
-        ea, na = -math.sin(math.radians(ha)) * va * t_cpa / 3600.0, -math.cos(math.radians(ha)) * va * t_cpa / 3600.0
-        eb = -math.sin(math.radians(hb)) * vb * t_cpa / 3600.0 + math.cos(math.radians(hb)) * miss
-        nb = -math.cos(math.radians(hb)) * vb * t_cpa / 3600.0 - math.sin(math.radians(hb)) * miss
-        rows.append((f"a{k:04d}", na * NM, lon + ea * NM, 30000.0, ha, va, 0.0))
-        rows.append((f"b{k:04d}", nb * NM, lon + eb * NM, 30000.0, hb, vb, 0.0))
-    s = snap(0.0, rows)
+    s = snap(0.0, _crossing_rows(13, n_enc, (380.0, 450.0)))
     a = np.zeros(2 * n_enc, dtype=bool)
     a[::2] = True
 

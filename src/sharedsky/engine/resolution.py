@@ -277,7 +277,9 @@ class AircraftRules:
 @dataclass(frozen=True)
 class Advised:
     """Aircraft that hold an advisory (arrays of N; NaN where none): the velocity they
-    were flying when first advised (to resume) and the velocity they are advised;
+    were flying when first advised (to resume) and the velocity they are advised (in the
+    dimensions the advice does not change: as last advised in the encounter, else as flown
+    now; with LAST_ADVISED new manoeuvres keep those too);
     `orig_alt_ft`, the altitude they were at (resuming, they return to it), if known;
     `adv_kind`, the dimension each advice changes (TRACK, SPEED, VERTICAL; NONE: fly on),
     if known, else taken as the one it changes most from the original velocity;
