@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from sharedsky.alerting import advisories
+from sharedsky.engine import resolution
 from sharedsky.sim.random_traffic import TrafficSpec, run_square
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,11 +59,15 @@ def _off_advice(adv: tuple[float, float, float], manoeuvre: str, level_ft: float
     """Whether an aircraft flying `own` at `alt_ft` is not flying advice `adv` in the
     dimension the advice changes (a turn given while descending to an earlier advice's level
     is flown when it has levelled there too); a level change is flown at its vertical speed
-    or held at its level `level_ft`. Other advice: the whole velocity (`_off`)."""
+    or held at its level `level_ft`. A turn or speed change holds the other horizontal
+    dimension too, as last advised (`LAST_ADVISED`: a turn given while still slowing to an
+    advised speed is not flown until that speed is). Other advice: the whole velocity (`_off`)."""
+    off_trk, off_gs = _d_trk(adv[0], own[0]) > FLYING_TOL[0], abs(own[1] - adv[1]) > FLYING_TOL[1]
+    both = resolution.LAST_ADVISED
     if manoeuvre == "track":
-        return _d_trk(adv[0], own[0]) > FLYING_TOL[0]
+        return off_trk or (both and off_gs)
     if manoeuvre == "speed":
-        return abs(own[1] - adv[1]) > FLYING_TOL[1]
+        return off_gs or (both and off_trk)
     if manoeuvre == "vertical":
         held = bool(np.isfinite(level_ft)) and abs(alt_ft - level_ft) <= FLYING_TOL[2] and abs(own[2]) <= FLYING_TOL[2]
         return not held and abs(own[2] - adv[2]) > FLYING_TOL[2]

@@ -82,6 +82,21 @@ def test_a_level_change_is_flown_at_its_rate_or_held_at_its_level(trace: Any) ->
     assert not trace._off_advice(climb, "vertical", 32000.0, (80.0, 440.0, 0.0), 32050.0)
     assert trace._off_advice(climb, "vertical", 32000.0, (80.0, 440.0, 0.0), 30000.0)  # level elsewhere
     assert trace._off_advice(climb, "vertical", float("nan"), (80.0, 440.0, 0.0), 32000.0)
+    assert not trace._off_advice((80.0, 440.0, 0.0), "speed", float("nan"), (81.0, 443.0, 0.0), 0.0)
+
+
+def test_a_turn_holds_the_speed_advised_before(trace: Any, monkeypatch: Any) -> None:
+    """LAST_ADVISED: a turn given while still slowing to an advised speed is flown once that
+    speed is reached too (the 2-D 100 trace's `neither` at 389 kt advised, 411 flown), and a
+    speed change once the track advised before is; without it, each holds its own dimension."""
+    from sharedsky.engine import resolution
+
+    turn = (234.0, 389.0, 0.0)
+    assert trace._off_advice(turn, "track", float("nan"), (234.0, 411.0, 0.0), 0.0)
+    assert not trace._off_advice(turn, "track", float("nan"), (234.5, 391.0, 0.0), 0.0)
+    assert trace._off_advice((80.0, 440.0, 0.0), "speed", float("nan"), (95.0, 443.0, 0.0), 0.0)
+    monkeypatch.setattr(resolution, "LAST_ADVISED", False)
+    assert not trace._off_advice(turn, "track", float("nan"), (234.0, 411.0, 0.0), 0.0)
     assert not trace._off_advice((80.0, 440.0, 0.0), "speed", float("nan"), (95.0, 443.0, 0.0), 0.0)
 
 
