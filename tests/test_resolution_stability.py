@@ -850,6 +850,7 @@ def _levels_mid_turn_closest(monkeypatch: Any, last_advised: bool) -> tuple[np.n
     t = np.arange(0.0, 120.0 + 1e-9, 0.25)
     ea, na = _turn_while_slowing(np.zeros(own.size), np.zeros(own.size), s.track_deg[own], s.gs_kt[own],
                                  (s.track_deg[own] + 40.0) % 360.0, s.gs_kt[own], t, 5.0)
+    assert res.alt_ft is not None
     za = _climb_flown_ft(s.alt_ft[own], res.vs_fpm[given], res.alt_ft[given], t, 5.0)
     lost = np.zeros(own.size, dtype=bool)
     for j in (1, 2):
