@@ -1427,10 +1427,10 @@ KEEP_PAST_PLACEHOLDERS = True
 #: lasting longer): docs/resolution-stability.md, "Keeping unless it makes room".
 KEEP_UNLESS_FREES = True
 
-#: A turn or speed change given to an aircraft holding advice leaves the other horizontal
-#: dimension as last advised in the encounter (the tracker's `Advised.adv_*`), as crews fly
-#: it, not as the aircraft flies it mid-manoeuvre (docs/resolution-stability.md, "The
-#: speed lead").
+#: A new manoeuvre given to an aircraft holding advice leaves what it does not change as last
+#: advised in the encounter (the tracker's `Advised.adv_*`: a turn at the speed, a speed
+#: change on the track, a level change at the horizontal velocity), as crews fly it, not as
+#: the aircraft flies it mid-manoeuvre (docs/resolution-stability.md, "The speed lead").
 LAST_ADVISED = True
 
 #: Inside the minima already, keep the advice held unless the new choice leaves
