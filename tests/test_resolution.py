@@ -536,12 +536,7 @@ def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.Monke
                        turning(np.asarray(advice.orig_alt_ft), snap.alt_ft), resuming=back)
     fast = [resolve(snap, minima), resolve(snap, minima, advised=advice), resolve(snap, minima, advised=advice_r)]
 
-    def every_pair(snap: Snapshot, owner: np.ndarray, *args: object) -> tuple[np.ndarray, np.ndarray]:
-        o, j = np.meshgrid(np.flatnonzero(owner), np.arange(len(snap)), indexing="ij")
-        keep = o != j
-        return o[keep], j[keep]
-
-    monkeypatch.setattr(resolution, "_neighbour_pairs", every_pair)
+    monkeypatch.setattr(resolution, "_neighbour_pairs", _every_pair)
     monkeypatch.setattr(resolution, "_clear", lambda lo, hi, t_end: np.zeros(np.shape(lo), dtype=bool))
     slow = [resolve(snap, minima), resolve(snap, minima, advised=advice), resolve(snap, minima, advised=advice_r)]
     for f, s in zip(fast, slow, strict=True):
@@ -552,6 +547,75 @@ def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.Monke
         sure = f.status < 2
         assert sure.sum() > 100
         assert np.array_equal(f.choice[sure], s.choice[sure])
+
+
+def _every_pair(snap: Snapshot, owner: np.ndarray, *args: object) -> tuple[np.ndarray, np.ndarray]:
+    o, j = np.meshgrid(np.flatnonzero(owner), np.arange(len(snap)), indexing="ij")
+    keep = o != j
+    return o[keep], j[keep]
+
+
+def test_advice_held_part_way_leaves_no_neighbour_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Aircraft part way through their advice (a speed change of 20-36 %, a turn of 40-60 deg,
+    or a turn held at a speed advised before) are given new manoeuvres at the speed and on
+    the track last advised (`LAST_ADVISED`), and may resume at a speed up to 1.25 times the
+    one they fly: the broad phase, `_apart` and `_near` must reach every neighbour those
+    paths can meet. Against every pair and no shortcut, every free set is the same (the
+    turns at the speed advised were judged free of neighbours `_near` had dropped: 6 cells
+    of 6 owners in this picture)."""
+    snap = random_enroute(1200, seed=4, nm2_per_aircraft=80.0)
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    first = resolve(snap, minima)
+    n = len(snap)
+    held = np.zeros(n, dtype=bool)
+    held[first.owner[first.status == 0]] = True
+    rng = np.random.default_rng(1)
+    kind = rng.integers(0, 3, n)  # 0 a speed change, 1 a turn, 2 a turn at a speed advised before
+    f = rng.choice([0.8, 0.64, 1.2, 1.3], n)
+    turn = rng.choice([-60.0, -40.0, 40.0, 60.0], n)
+    orig_gs = np.where(kind == 0, snap.gs_kt / np.sqrt(f), np.where(kind == 2, snap.gs_kt / 0.9, snap.gs_kt))
+    adv_gs = np.where(kind == 0, orig_gs * f, np.where(kind == 2, snap.gs_kt * 0.8 / 0.9, snap.gs_kt))
+    orig_trk = (snap.track_deg - np.where(kind == 1, turn / 2.0, 0.0)) % 360.0
+    adv_trk = np.where(kind == 1, orig_trk + turn, np.where(kind == 2, snap.track_deg + 30.0, orig_trk)) % 360.0
+
+    def w(x: np.ndarray) -> np.ndarray:
+        return np.where(held, x, np.nan)
+
+    advice = Advised(w(orig_trk), w(orig_gs), w(snap.vs_fpm), w(adv_trk), w(adv_gs), w(snap.vs_fpm),
+                     w(snap.alt_ft))
+    fast = resolve(snap, minima, advised=advice)
+    monkeypatch.setattr(resolution, "_neighbour_pairs", _every_pair)
+    monkeypatch.setattr(resolution, "_clear", lambda lo, hi, t_end: np.zeros(np.shape(lo), dtype=bool))
+    monkeypatch.setattr(resolution, "_near_sampled", lambda p, *a: np.ones(p.rx.shape[0], dtype=bool))
+    slow = resolve(snap, minima, advised=advice)
+    assert held[fast.owner].sum() > 300
+    assert np.array_equal(fast.owner, slow.owner)
+    assert np.array_equal(fast.free, slow.free)
+    assert np.array_equal(fast.coordinated, slow.coordinated)
+
+
+def test_resume_at_a_speed_far_above_the_present_one_is_judged_against_the_neighbours_it_reaches() -> None:
+    """A slowed to 290 kt on advice (its speed before, 450 kt: more than 1.2 times the present
+    one, after two reductions) is clear of the aircraft it was advised for. B crosses
+    35.5 NM ahead, where A would be 300 s after resuming 450 kt (about 1.3 NM from B), but
+    beyond the reach of its turns and speed changes at 290 kt: the broad phase must reach
+    as far as A's resume takes it. Resume is then not free, and A keeps its speed."""
+    nm = 1.0 / 60.0
+    rows = [("a", 0.0, 0.0, 30000.0, 90.0, 290.0, 0.0), ("b", -37.5 * nm, 35.5 * nm, 30000.0, 0.0, 450.0, 0.0)]
+    a = np.array([r[1:] for r in rows], dtype=float)
+    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.zeros(2, np.int32),
+                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
+                    vs_fpm=a[:, 5], last_report_s=np.zeros(2), parties=("blue",))
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    nan = np.nan
+    advice = Advised(np.array([90.0, nan]), np.array([450.0, nan]), np.array([0.0, nan]),
+                     np.array([90.0, nan]), np.array([290.0, nan]), np.array([0.0, nan]),
+                     np.array([30000.0, nan]))
+    res = resolve(snap, minima, advised=advice)
+    assert list(res.owner) == [0]
+    assert not res.free[0, resolution.COL_RESUME]
+    assert res.free[0, resolution.COL_KEEP]
+    assert KIND_NAMES[int(CAND_KIND[res.choice[0]])] != "resume"
 
 
 def test_best_effort_separation_is_judged_with_each_level_off() -> None:

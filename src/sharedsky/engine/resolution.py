@@ -392,7 +392,7 @@ def _give_way(snap: Snapshot, a: IDX, b: IDX, rules: AircraftRules) -> BOOL:
 
 def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
                      advised: BOOL | None = None, advised_vs_fpm: F64 | None = None,
-                     ) -> tuple[IDX, IDX]:
+                     advised_gs_kt: F64 | None = None) -> tuple[IDX, IDX]:
     """Directed pairs (o, j): o an aircraft to advise, j any aircraft whose path may come
     within the minima of any candidate path of o over the look-ahead.
 
@@ -401,7 +401,9 @@ def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
     at its present vertical speed) and its vertical manoeuvres (its straight path, over
     the heights it can reach), or one box holding both if it holds advice (its advised
     and original velocities may point anywhere); `advised` (holding advice, or resuming)
-    also gives an aircraft not to advise that one box, for the same reason."""
+    also gives an aircraft not to advise that one box, for the same reason; its radius
+    reaches `advised_gs_kt` too, where faster (the advised and original speeds: resuming
+    450 kt after slowing to 290, it goes further than its speed changes)."""
     n = len(snap)
     advised = advised if advised is not None else np.zeros(n, dtype=bool)
     t_row = np.where(minima.checked, minima.t_s, 0.0).max(axis=1)[snap.party]
@@ -413,6 +415,8 @@ def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
     end = pos + vel * t_row
     reach = snap.gs_kt * t_row / 3600.0
     own_reach = reach * max(SPEED_FACTORS)
+    if advised_gs_kt is not None:
+        own_reach = np.fmax(own_reach, np.where(advised, advised_gs_kt, np.nan) * t_row / 3600.0)
     pad = h_row / 2.0 + own_reach * (own_reach + h_row) / MEAN_RADIUS_NM + 0.01
     lo = np.minimum(pos, end) - pad
     hi = np.maximum(pos, end) + pad
@@ -526,11 +530,13 @@ class _Reach:
     dz_slack_ft: F64  # the height difference may also be this much less (returns to a level)
     vz_fts: F64
     advised: BOOL
+    top_f: F64  # its fastest candidate speed over the present one
 
     def take(self, rows: IDX | slice) -> _Reach:
         return _Reach((self.fwd[0][rows], self.fwd[1][rows], self.fwd[2][rows]), self.s_nm_s[rows],
                       [(a[rows], b[rows], c[rows]) for a, b, c in self.lines], self.v_fts[rows],
-                      self.dz_slack_ft[rows], self.vz_fts[rows], self.advised[rows])
+                      self.dz_slack_ft[rows], self.vz_fts[rows], self.advised[rows],
+                      self.top_f[rows])
 
 
 #: Instants at which `_near` samples the look-ahead: a coarse pass, then a fine one.
@@ -589,11 +595,15 @@ def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64
     test that spares judging every candidate against far neighbours.
 
     t s after the lead, o's candidate positions lie on the forward half-circle of radius
-    s t (turns), on the segment 0.8-1.2 s t ahead (speed changes; vertical manoeuvres
-    keep the present velocity) or on the straight lines of `own.lines`; its height within
-    `own.v_fts` t of its own. The distance from j to that set changes by at most the sum
-    of their speeds, so at NEAR_SAMPLES instants it is compared to the minima plus that
-    speed times half the interval between samples (`n_samples` of them)."""
+    s t (turns; flown along their arcs, inside the half-disc, which j cannot enter without
+    crossing its edge first: it grows from a point), on the segment 0.8-1.2 s t ahead
+    (speed changes; vertical manoeuvres keep the present velocity) or on the straight
+    lines of `own.lines`; its height within `own.v_fts` t of its own. An owner holding
+    advice may be given turns at the speed and speed changes on the track advised
+    (`LAST_ADVISED`): its positions are then anywhere in the disc of radius `own.top_f` s t.
+    The distance from j to that set changes by at most the sum of their speeds, so at
+    NEAR_SAMPLES instants it is compared to the minima plus that speed times half the
+    interval between samples (`n_samples` of them)."""
     rx, ry, rz = p.rx, p.ry, p.rz
     x0 = _dot(rx, ry, rz, *own.fwd)
     xv = _dot(*jv, *own.fwd)
@@ -601,7 +611,8 @@ def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64
     rv = _dot(rx, ry, rz, *jv)
     vv = _dot(*jv, *jv)
     s = own.s_nm_s
-    fast = max(SPEED_FACTORS) * s
+    top = own.top_f * s
+    fast = np.maximum(max(SPEED_FACTORS) * s, top)
     lw: list[tuple[F64, F64]] = []
     for lx, ly, lz in own.lines:
         wx, wy, wz = jv[0] - lx, jv[1] - ly, jv[2] - lz
@@ -612,6 +623,7 @@ def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64
     lim2 = lim * lim
     vlim = p.v_ft + own.dz_slack_ft + (own.v_fts + np.abs(jvz_fts)) * dt / 2.0
     slow_f, fast_f = min(SPEED_FACTORS), max(SPEED_FACTORS)
+    any_advised = bool(own.advised.any())
     near = np.zeros(rx.shape, dtype=bool)
     for k in range(n_samples):
         t = dt * k
@@ -619,10 +631,14 @@ def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64
         rho2 = np.maximum(rr + 2.0 * rv * t + vv * t * t, 0.0)
         y2 = np.maximum(rho2 - x * x, 0.0)
         big_r = s * t
-        d_arc = np.where(x >= 0.0, np.sqrt(rho2) - big_r, np.sqrt(y2) - big_r)
+        rho = np.sqrt(rho2)
+        d_arc = np.where(x >= 0.0, rho - big_r, np.sqrt(y2) - big_r)
         d2 = np.where(x >= 0.0, d_arc * d_arc, x * x + d_arc * d_arc)
         dx = np.maximum(np.maximum(slow_f * big_r - x, x - fast_f * big_r), 0.0)
         d2 = np.minimum(d2, dx * dx + y2)
+        if any_advised:
+            d_disc = np.maximum(rho - top * t, 0.0)
+            d2 = np.where(own.advised, d_disc * d_disc, d2)
         for b, a in lw:
             d2 = np.minimum(d2, rr + 2.0 * b * t + a * t * t)
         dz = np.abs(p.dz_ft + jvz_fts * np.minimum(t, j_level_s))
@@ -913,7 +929,8 @@ def resolve(
         return Resolution.empty()
     known = advised.known
     o_idx, j_idx = _neighbour_pairs(snap, owner, wide, lead_s, known,
-                                    np.fmax(np.abs(advised.adv_vs_fpm), np.abs(advised.orig_vs_fpm)))
+                                    np.fmax(np.abs(advised.adv_vs_fpm), np.abs(advised.orig_vs_fpm)),
+                                    np.fmax(advised.adv_gs_kt, advised.orig_gs_kt))
     owners = np.flatnonzero(owner)
     # Order owners by id (a total order both parties share) for the output.
     owners = owners[np.argsort(snap.id[owners], kind="stable")]
@@ -1019,8 +1036,9 @@ def resolve(
         back_ft = np.where(known, np.nan_to_num(snap.alt_ft + vz_fts * lead_s - advised.orig_alt_ft),
                            0.0)
         back_ft = np.where(np.abs(back_ft) >= 100.0, back_ft, 0.0)
+    top_f = np.max(gs, axis=1) / np.maximum(gs0, 1.0)
     reach = _Reach(fwd, s_nm_s, lines, reach_fts, np.abs(back_ft[o_idx]) + np.abs(back_ft[j_idx]),
-                   vz_fts[o_idx], advised.active[o_idx])
+                   vz_fts[o_idx], advised.active[o_idx], top_f[slot_b])
 
     def near_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64) -> IDX:
         """Of `rows` (sorted, unique), those whose neighbour, flying (ivx, ivy, ivz, ivs)
