@@ -618,6 +618,33 @@ def test_resume_at_a_speed_far_above_the_present_one_is_judged_against_the_neigh
     assert KIND_NAMES[int(CAND_KIND[res.choice[0]])] != "resume"
 
 
+def test_resume_keeps_its_margin_from_neighbours_beyond_the_minima(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A holds "descend to FL260", not yet begun, level at FL280; B, 8.3 NM away and opening,
+    climbs through 26,256 ft at 2,800 ft/min towards A's level (holding a descent it does
+    not fly). Resuming needs RESUME_MARGIN times the minima from every neighbour: B is
+    within that (11 NM) and closing vertically, so resume is not free. `_near` looked for
+    neighbours at the minima only and dropped B, and resume was called free (found by
+    comparing with every pair, no shortcut, on random pictures)."""
+    rows = [("000025", -1.580903758304279, 8.546664396272, 28000.0, 29.652742213199232, 394.94563577267326, 0.0),
+            ("000246", -1.5064596550602773, 8.430019556107228, 26256.16786531902, 307.06333614786035,
+             498.7293380070069, 2792.610295242839)]
+    a = np.array([r[1:] for r in rows], dtype=float)
+    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.zeros(2, np.int32),
+                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
+                    vs_fpm=a[:, 5], last_report_s=np.zeros(2), parties=("blue",))
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    advice = Advised(a[:, 3], a[:, 4], a[:, 5], a[:, 3], a[:, 4], np.array([-2000.0, -1000.0]), a[:, 2],
+                     adv_alt_ft=np.array([26000.0, 24000.0]))
+    fast = resolve(snap, minima, advised=advice)
+    assert list(fast.owner) == [0, 1]
+    assert not fast.free[0, resolution.COL_RESUME]
+    monkeypatch.setattr(resolution, "_neighbour_pairs", _every_pair)
+    monkeypatch.setattr(resolution, "_clear", lambda lo, hi, t_end: np.zeros(np.shape(lo), dtype=bool))
+    monkeypatch.setattr(resolution, "_near_sampled", lambda p, *a: np.ones(p.rx.shape[0], dtype=bool))
+    slow = resolve(snap, minima, advised=advice)
+    assert np.array_equal(fast.free, slow.free)
+
+
 def test_best_effort_separation_is_judged_with_each_level_off() -> None:
     """`_min_norm` (how a manoeuvre is ranked when none is free) flies each aircraft's
     vertical motion to its level, as the candidates are judged: against a dense sampling of

@@ -403,7 +403,8 @@ def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
     and original velocities may point anywhere); `advised` (holding advice, or resuming)
     also gives an aircraft not to advise that one box, for the same reason; its radius
     reaches `advised_gs_kt` too, where faster (the advised and original speeds: resuming
-    450 kt after slowing to 290, it goes further than its speed changes)."""
+    450 kt after slowing to 290, it goes further than its speed changes), and an owner's
+    reaches RESUME_MARGIN times the minima (the margin it must keep to resume)."""
     n = len(snap)
     advised = advised if advised is not None else np.zeros(n, dtype=bool)
     t_row = np.where(minima.checked, minima.t_s, 0.0).max(axis=1)[snap.party]
@@ -418,6 +419,8 @@ def _neighbour_pairs(snap: Snapshot, owner: BOOL, minima: Minima, lead_s: float,
     if advised_gs_kt is not None:
         own_reach = np.fmax(own_reach, np.where(advised, advised_gs_kt, np.nan) * t_row / 3600.0)
     pad = h_row / 2.0 + own_reach * (own_reach + h_row) / MEAN_RADIUS_NM + 0.01
+    # An owner holding advice resumes only RESUME_MARGIN times the minima clear of everyone.
+    pad = pad + np.where(owner & advised, (RESUME_MARGIN - 1.0) * h_row, 0.0)
     lo = np.minimum(pos, end) - pad
     hi = np.maximum(pos, end) + pad
     alt = np.nan_to_num(snap.alt_ft, nan=0.0)
@@ -531,12 +534,13 @@ class _Reach:
     vz_fts: F64
     advised: BOOL
     top_f: F64  # its fastest candidate speed over the present one
+    wide: BOOL  # some candidate of it turns more than 90 deg from its present track
 
     def take(self, rows: IDX | slice) -> _Reach:
         return _Reach((self.fwd[0][rows], self.fwd[1][rows], self.fwd[2][rows]), self.s_nm_s[rows],
                       [(a[rows], b[rows], c[rows]) for a, b, c in self.lines], self.v_fts[rows],
                       self.dz_slack_ft[rows], self.vz_fts[rows], self.advised[rows],
-                      self.top_f[rows])
+                      self.top_f[rows], self.wide[rows])
 
 
 #: Instants at which `_near` samples the look-ahead: a coarse pass, then a fine one.
@@ -600,7 +604,9 @@ def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64
     (speed changes; vertical manoeuvres keep the present velocity) or on the straight
     lines of `own.lines`; its height within `own.v_fts` t of its own. An owner holding
     advice may be given turns at the speed and speed changes on the track advised
-    (`LAST_ADVISED`): its positions are then anywhere in the disc of radius `own.top_f` s t.
+    (`LAST_ADVISED`), and flies its resume and keep columns along their arcs: its positions
+    are then anywhere in the half-disc of radius `own.top_f` s t ahead (in the disc if one of
+    its candidates turns more than 90 deg from the present track, `own.wide`).
     The distance from j to that set changes by at most the sum of their speeds, so at
     NEAR_SAMPLES instants it is compared to the minima plus that speed times half the
     interval between samples (`n_samples` of them)."""
@@ -637,8 +643,9 @@ def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64
         dx = np.maximum(np.maximum(slow_f * big_r - x, x - fast_f * big_r), 0.0)
         d2 = np.minimum(d2, dx * dx + y2)
         if any_advised:
-            d_disc = np.maximum(rho - top * t, 0.0)
-            d2 = np.where(own.advised, d_disc * d_disc, d2)
+            # To the half-disc of radius top t ahead (to the disc for wide turns).
+            d_top = np.maximum(np.where((x >= 0.0) | own.wide, rho, np.sqrt(y2)) - top * t, 0.0)
+            d2 = np.where(own.advised, np.where((x >= 0.0) | own.wide, 0.0, x * x) + d_top * d_top, d2)
         for b, a in lw:
             d2 = np.minimum(d2, rr + 2.0 * b * t + a * t * t)
         dz = np.abs(p.dz_ft + jvz_fts * np.minimum(t, j_level_s))
@@ -1037,15 +1044,19 @@ def resolve(
                            0.0)
         back_ft = np.where(np.abs(back_ft) >= 100.0, back_ft, 0.0)
     top_f = np.max(gs, axis=1) / np.maximum(gs0, 1.0)
+    wide_turn = np.max(np.abs(_wrap180(trk - trk0[:, None])), axis=1) > 90.0
     reach = _Reach(fwd, s_nm_s, lines, reach_fts, np.abs(back_ft[o_idx]) + np.abs(back_ft[j_idx]),
-                   vz_fts[o_idx], advised.active[o_idx], top_f[slot_b])
+                   vz_fts[o_idx], advised.active[o_idx], top_f[slot_b],
+                   wide_turn[slot_b])
 
-    def near_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64) -> IDX:
+    def near_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64, h_factor: float = 1.0) -> IDX:
         """Of `rows` (sorted, unique), those whose neighbour, flying (ivx, ivy, ivz, ivs)
-        (per row; level after `ilev` s), may come within the minima of a candidate path of
-        the owner."""
+        (per row; level after `ilev` s), may come within the minima (horizontal ones times
+        `h_factor`) of a candidate path of the owner."""
         every = rows.size == o_idx.size  # all rows, in order: no copy
         pr = pairs if every else pairs.take(rows)
+        if h_factor != 1.0:
+            pr = replace(pr, h_nm=pr.h_nm * h_factor)
         rc = reach if every else reach.take(rows)
         jv = _project(ivx, ivy, ivz, pr)
 
@@ -1131,7 +1142,6 @@ def resolve(
         return finish(replace(res, keep_blockers=out, room_for=room))
 
     all_rows = np.arange(o_idx.size)
-    rows0 = near_rows(all_rows, vx[j_idx], vy[j_idx], vz[j_idx], vz_fts[j_idx], pres_level_s[j_idx])
     # Intruders holding advisories: judge against their advised velocity (to its level,
     # if vertical), and their original one (they may not comply, or may resume), as well.
     j_adv = known[j_idx]
@@ -1143,16 +1153,23 @@ def resolve(
             avx, avy, avz = velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, np.nan_to_num(t_a),
                                                np.nan_to_num(g_a))
             adv_vel.append((avx, avy, avz, vz_a, lev_a))
-        near0 = np.zeros(o_idx.size, dtype=bool)
-        near0[rows0] = True
+
+    def near_any(rows: IDX, h_factor: float = 1.0) -> IDX:
+        """Of `rows`, those whose neighbour may come near flying its present velocity, or
+        (holding advice) its advised or original one (`near_rows`)."""
+        jr_ = j_idx[rows]
+        found = np.zeros(o_idx.size, dtype=bool)
+        found[near_rows(rows, vx[jr_], vy[jr_], vz[jr_], vz_fts[jr_], pres_level_s[jr_], h_factor)] = True
         for a in adv_vel:
             # Each row's test stands alone, and only the union counts: rows found near
             # already are not tested again.
-            ja = np.flatnonzero(j_adv & ~near0)
+            ja = rows[j_adv[rows] & ~found[rows]]
             if ja.size:
                 jj_a = j_idx[ja]
-                near0[near_rows(ja, a[0][jj_a], a[1][jj_a], a[2][jj_a], a[3][jj_a], a[4][jj_a])] = True
-        rows0 = np.flatnonzero(near0)
+                found[near_rows(ja, a[0][jj_a], a[1][jj_a], a[2][jj_a], a[3][jj_a], a[4][jj_a], h_factor)] = True
+        return np.flatnonzero(found)
+
+    rows0 = near_any(all_rows)
     judged = np.zeros(o_idx.size, dtype=bool)
     judged[rows0] = True
     jr = j_idx[rows0]
@@ -1211,7 +1228,8 @@ def resolve(
     # Resume only once clear: the original velocity must also keep RESUME_MARGIN times
     # the horizontal minima from every neighbour still ahead, so that an aircraft going
     # back to its route (which converges on it) is not put straight back into conflict.
-    adv_rows = rows0[has[slot_b[rows0]]]
+    # (Every neighbour within that margin, not only those near at the minima.)
+    adv_rows = near_any(all_rows[has[slot_b]], RESUME_MARGIN) if RESUME_MARGIN > 1.0 else rows0[has[slot_b[rows0]]]
     if adv_rows.size:
         ja = j_idx[adv_rows]
         near = judge(adv_rows, vx[ja], vy[ja], vz[ja], vz_fts[ja], pres_level_s[ja], RESUME_MARGIN)[:, COL_RESUME]
