@@ -556,13 +556,14 @@ def _every_pair(snap: Snapshot, owner: np.ndarray, *args: object) -> tuple[np.nd
 
 
 def test_advice_held_part_way_leaves_no_neighbour_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Aircraft part way through their advice (a speed change of 20-36 %, a turn of 40-60 deg,
-    or a turn held at a speed advised before) are given new manoeuvres at the speed and on
-    the track last advised (`LAST_ADVISED`), and may resume at a speed up to 1.25 times the
-    one they fly: the broad phase, `_apart` and `_near` must reach every neighbour those
-    paths can meet. Against every pair and no shortcut, every free set is the same (the
-    turns at the speed advised were judged free of neighbours `_near` had dropped: 6 cells
-    of 6 owners in this picture)."""
+    """Aircraft part way through their advice (a speed change of 20-44 %, a turn of 40-90 deg,
+    a turn held at a speed advised before, or a level change not yet begun) are given new
+    manoeuvres at the speed and on the track last advised (`LAST_ADVISED`), may resume at
+    up to 1.25 times the speed they fly, and resume only RESUME_MARGIN times the minima
+    clear: the broad phase, `_apart` and `_near` must reach every neighbour those paths can
+    meet. Against every pair and no shortcut, every free set is the same (the turns at the
+    speed advised were judged free of neighbours `_near` had dropped: 6 cells of 6 owners in
+    this picture; resume's margin, of one it never looked at so far: 1 cell in another)."""
     snap = random_enroute(1200, seed=4, nm2_per_aircraft=80.0)
     minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
     first = resolve(snap, minima)
@@ -570,19 +571,22 @@ def test_advice_held_part_way_leaves_no_neighbour_out(monkeypatch: pytest.Monkey
     held = np.zeros(n, dtype=bool)
     held[first.owner[first.status == 0]] = True
     rng = np.random.default_rng(1)
-    kind = rng.integers(0, 3, n)  # 0 a speed change, 1 a turn, 2 a turn at a speed advised before
-    f = rng.choice([0.8, 0.64, 1.2, 1.3], n)
-    turn = rng.choice([-60.0, -40.0, 40.0, 60.0], n)
+    # 0 a speed change, 1 a turn, 2 a turn at a speed advised before, 3 a level change
+    kind = rng.integers(0, 4, n)
+    f = rng.choice([0.8, 0.64, 1.2, 1.44], n)
+    turn = rng.choice([-90.0, -60.0, -40.0, 40.0, 60.0, 90.0], n)
     orig_gs = np.where(kind == 0, snap.gs_kt / np.sqrt(f), np.where(kind == 2, snap.gs_kt / 0.9, snap.gs_kt))
     adv_gs = np.where(kind == 0, orig_gs * f, np.where(kind == 2, snap.gs_kt * 0.8 / 0.9, snap.gs_kt))
-    orig_trk = (snap.track_deg - np.where(kind == 1, turn / 2.0, 0.0)) % 360.0
-    adv_trk = np.where(kind == 1, orig_trk + turn, np.where(kind == 2, snap.track_deg + 30.0, orig_trk)) % 360.0
+    orig_trk = (snap.track_deg - np.where(kind == 1, turn / 2.0, np.where(kind == 2, turn / 3.0, 0.0))) % 360.0
+    adv_trk = np.where((kind == 1) | (kind == 2), orig_trk + turn, orig_trk) % 360.0
+    adv_vs = np.where(kind == 3, rng.choice([-2000.0, -1000.0, 1000.0, 2000.0], n), snap.vs_fpm)
+    adv_alt = np.where(kind == 3, np.round(snap.alt_ft / 1000.0) * 1000.0 + np.sign(adv_vs) * 2000.0, np.nan)
 
     def w(x: np.ndarray) -> np.ndarray:
         return np.where(held, x, np.nan)
 
-    advice = Advised(w(orig_trk), w(orig_gs), w(snap.vs_fpm), w(adv_trk), w(adv_gs), w(snap.vs_fpm),
-                     w(snap.alt_ft))
+    advice = Advised(w(orig_trk), w(orig_gs), w(snap.vs_fpm), w(adv_trk), w(adv_gs), w(adv_vs), w(snap.alt_ft),
+                     adv_alt_ft=w(adv_alt))
     fast = resolve(snap, minima, advised=advice)
     monkeypatch.setattr(resolution, "_neighbour_pairs", _every_pair)
     monkeypatch.setattr(resolution, "_clear", lambda lo, hi, t_end: np.zeros(np.shape(lo), dtype=bool))
