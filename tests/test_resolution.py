@@ -25,6 +25,7 @@ from sharedsky.engine.resolution import (
     VERTICAL,
     Advised,
     AircraftRules,
+    Resolution,
     resolve,
 )
 from sharedsky.engine.separation import Minima
@@ -497,6 +498,29 @@ at_s = [0]
 """
 
 
+def _every_pair(snap: Snapshot, owner: np.ndarray, *args: object) -> tuple[np.ndarray, np.ndarray]:
+    o, j = np.meshgrid(np.flatnonzero(owner), np.arange(len(snap)), indexing="ij")
+    keep = o != j
+    return o[keep], j[keep]
+
+
+def _advised_picture() -> tuple[Snapshot, Minima, Resolution, np.ndarray]:
+    """1,200 aircraft, one per 80 NM^2; the first advice; the aircraft given free advice."""
+    snap = random_enroute(1200, seed=4, nm2_per_aircraft=80.0)
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    first = resolve(snap, minima)
+    held = np.zeros(len(snap), dtype=bool)
+    held[first.owner[first.status == 0]] = True
+    return snap, minima, first, held
+
+
+def _no_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every pair judged: no broad phase, no `_apart`, no `_near`."""
+    monkeypatch.setattr(resolution, "_neighbour_pairs", _every_pair)
+    monkeypatch.setattr(resolution, "_clear", lambda lo, hi, t_end: np.zeros(np.shape(lo), dtype=bool))
+    monkeypatch.setattr(resolution, "_near_sampled", lambda p, *a: np.ones(p.rx.shape[0], dtype=bool))
+
+
 def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     """The broad phase (`_neighbour_pairs`: owners as a half-disc box and a vertical box),
     `_apart` (pairs no candidate can bring within the minima) and `_hits`'s row split
@@ -504,12 +528,8 @@ def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.Monke
     manoeuvres only where the horizontal one can) leave nothing out: against every pair
     and no shortcut, every free and coordinated set and every advice not given as best
     effort are the same, with and without advice held."""
-    snap = random_enroute(1200, seed=4, nm2_per_aircraft=80.0)
-    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
-    first = resolve(snap, minima)
+    snap, minima, first, held = _advised_picture()
     n = len(snap)
-    held = np.zeros(n, dtype=bool)
-    held[first.owner[first.status == 0]] = True
     own = np.full(n, -1)
     own[first.owner] = np.arange(len(first))
 
@@ -549,12 +569,6 @@ def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.Monke
         assert np.array_equal(f.choice[sure], s.choice[sure])
 
 
-def _every_pair(snap: Snapshot, owner: np.ndarray, *args: object) -> tuple[np.ndarray, np.ndarray]:
-    o, j = np.meshgrid(np.flatnonzero(owner), np.arange(len(snap)), indexing="ij")
-    keep = o != j
-    return o[keep], j[keep]
-
-
 def test_advice_held_part_way_leaves_no_neighbour_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """Aircraft part way through their advice (a speed change of 20-44 %, a turn of 40-90 deg,
     a turn held at a speed advised before, or a level change not yet begun) are given new
@@ -564,12 +578,8 @@ def test_advice_held_part_way_leaves_no_neighbour_out(monkeypatch: pytest.Monkey
     meet. Against every pair and no shortcut, every free set is the same (the turns at the
     speed advised were judged free of neighbours `_near` had dropped: 6 cells of 6 owners in
     this picture; resume's margin, of one it never looked at so far: 1 cell in another)."""
-    snap = random_enroute(1200, seed=4, nm2_per_aircraft=80.0)
-    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
-    first = resolve(snap, minima)
+    snap, minima, first, held = _advised_picture()
     n = len(snap)
-    held = np.zeros(n, dtype=bool)
-    held[first.owner[first.status == 0]] = True
     rng = np.random.default_rng(1)
     # 0 a speed change, 1 a turn, 2 a turn at a speed advised before, 3 a level change
     kind = rng.integers(0, 4, n)
@@ -588,9 +598,7 @@ def test_advice_held_part_way_leaves_no_neighbour_out(monkeypatch: pytest.Monkey
     advice = Advised(w(orig_trk), w(orig_gs), w(snap.vs_fpm), w(adv_trk), w(adv_gs), w(adv_vs), w(snap.alt_ft),
                      adv_alt_ft=w(adv_alt))
     fast = resolve(snap, minima, advised=advice)
-    monkeypatch.setattr(resolution, "_neighbour_pairs", _every_pair)
-    monkeypatch.setattr(resolution, "_clear", lambda lo, hi, t_end: np.zeros(np.shape(lo), dtype=bool))
-    monkeypatch.setattr(resolution, "_near_sampled", lambda p, *a: np.ones(p.rx.shape[0], dtype=bool))
+    _no_shortcuts(monkeypatch)
     slow = resolve(snap, minima, advised=advice)
     assert held[fast.owner].sum() > 300
     assert np.array_equal(fast.owner, slow.owner)
@@ -642,9 +650,7 @@ def test_resume_keeps_its_margin_from_neighbours_beyond_the_minima(monkeypatch: 
     fast = resolve(snap, minima, advised=advice)
     assert list(fast.owner) == [0, 1]
     assert not fast.free[0, resolution.COL_RESUME]
-    monkeypatch.setattr(resolution, "_neighbour_pairs", _every_pair)
-    monkeypatch.setattr(resolution, "_clear", lambda lo, hi, t_end: np.zeros(np.shape(lo), dtype=bool))
-    monkeypatch.setattr(resolution, "_near_sampled", lambda p, *a: np.ones(p.rx.shape[0], dtype=bool))
+    _no_shortcuts(monkeypatch)
     slow = resolve(snap, minima, advised=advice)
     assert np.array_equal(fast.free, slow.free)
 
