@@ -631,12 +631,13 @@ def test_resume_at_a_speed_far_above_the_present_one_is_judged_against_the_neigh
 
 
 def test_resume_keeps_its_margin_from_neighbours_beyond_the_minima(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A holds "descend to FL260", not yet begun, level at FL280; B, 8.3 NM away and opening,
-    climbs through 26,256 ft at 2,800 ft/min towards A's level (holding a descent it does
-    not fly). Resuming needs RESUME_MARGIN times the minima from every neighbour: B is
-    within that (11 NM) and closing vertically, so resume is not free. `_near` looked for
-    neighbours at the minima only and dropped B, and resume was called free (found by
-    comparing with every pair, no shortcut, on random pictures)."""
+    """A holds "descend to FL260", not yet begun, level at FL280; B, 8.3 NM away, climbs
+    through 26,256 ft at 2,800 ft/min towards A's level (holding a descent it does not
+    fly). `_near` looked for neighbours at the minima only and dropped B, while resume's
+    margin (RESUME_MARGIN times the minima) was judged against it with no shortcut (found by
+    comparing with every pair on random pictures). B is moving away, so resuming keeps the
+    margin from it (RESUME_MARGIN_CLOSING): free, with and without the shortcuts; judged
+    against every neighbour within the margin, closing or not, it is not."""
     rows = [("000025", -1.580903758304279, 8.546664396272, 28000.0, 29.652742213199232, 394.94563577267326, 0.0),
             ("000246", -1.5064596550602773, 8.430019556107228, 26256.16786531902, 307.06333614786035,
              498.7293380070069, 2792.610295242839)]
@@ -649,7 +650,38 @@ def test_resume_keeps_its_margin_from_neighbours_beyond_the_minima(monkeypatch: 
                      adv_alt_ft=np.array([26000.0, 24000.0]))
     fast = resolve(snap, minima, advised=advice)
     assert list(fast.owner) == [0, 1]
-    assert not fast.free[0, resolution.COL_RESUME]
+    assert fast.free[0, resolution.COL_RESUME]
+    with monkeypatch.context() as m:
+        m.setattr(resolution, "RESUME_MARGIN_CLOSING", False)
+        assert not resolve(snap, minima, advised=advice).free[0, resolution.COL_RESUME]
+        _no_shortcuts(m)
+        assert not resolve(snap, minima, advised=advice).free[0, resolution.COL_RESUME]
+    _no_shortcuts(monkeypatch)
+    slow = resolve(snap, minima, advised=advice)
+    assert np.array_equal(fast.free, slow.free)
+
+
+@pytest.mark.parametrize("closing", [True, False])
+def test_resume_keeps_its_margin_from_neighbours_it_closes_on(closing: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A holds a 30 deg turn right off its eastbound track at FL300; B, at its level and
+    8 NM north of A's route, flies west. Ahead of A (closing: they would pass 8 NM apart,
+    beyond the buffered minima, within RESUME_MARGIN times them), resume is not free; once
+    behind (opening, 8.9 NM apart now), it is: the margin is kept from aircraft the route
+    closes on. The same with every pair judged and no shortcut."""
+    nm = 1.0 / 60.0
+    b_east_nm = 30.0 if closing else -4.0
+    snap = Snapshot(t_s=0.0, id=np.array(["a", "b"]), party=np.zeros(2, np.int32),
+                    lat_deg=np.array([0.0, 8.0 * nm]), lon_deg=np.array([0.0, b_east_nm * nm]),
+                    alt_ft=np.full(2, 30000.0), track_deg=np.array([120.0, 270.0]),
+                    gs_kt=np.full(2, 450.0), vs_fpm=np.zeros(2), last_report_s=np.zeros(2),
+                    parties=("blue",))
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    nan = np.array([0.0, np.nan])
+    advice = Advised(nan + 90.0, nan + 450.0, nan, nan + 120.0, nan + 450.0, nan, nan + 30000.0)
+    fast = resolve(snap, minima, advised=advice)
+    assert list(fast.owner) == [0]
+    assert fast.free[0, resolution.COL_RESUME] == (not closing)
+    assert fast.free[0, resolution.COL_KEEP]
     _no_shortcuts(monkeypatch)
     slow = resolve(snap, minima, advised=advice)
     assert np.array_equal(fast.free, slow.free)
