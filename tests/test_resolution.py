@@ -631,13 +631,12 @@ def test_resume_at_a_speed_far_above_the_present_one_is_judged_against_the_neigh
 
 
 def test_resume_keeps_its_margin_from_neighbours_beyond_the_minima(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A holds "descend to FL260", not yet begun, level at FL280; B, 8.3 NM away, climbs
-    through 26,256 ft at 2,800 ft/min towards A's level (holding a descent it does not
-    fly). `_near` looked for neighbours at the minima only and dropped B, while resume's
-    margin (RESUME_MARGIN times the minima) was judged against it with no shortcut (found by
-    comparing with every pair on random pictures). B is moving away, so resuming keeps the
-    margin from it (RESUME_MARGIN_CLOSING): free, with and without the shortcuts; judged
-    against every neighbour within the margin, closing or not, it is not."""
+    """A holds "descend to FL260", not yet begun, level at FL280; B, 8.3 NM away and opening,
+    climbs through 26,256 ft at 2,800 ft/min towards A's level (holding a descent it does
+    not fly). Resuming needs RESUME_MARGIN times the minima from every neighbour: B is
+    within that (11 NM) and closing vertically, so resume is not free. `_near` looked for
+    neighbours at the minima only and dropped B, and resume was called free (found by
+    comparing with every pair, no shortcut, on random pictures)."""
     rows = [("000025", -1.580903758304279, 8.546664396272, 28000.0, 29.652742213199232, 394.94563577267326, 0.0),
             ("000246", -1.5064596550602773, 8.430019556107228, 26256.16786531902, 307.06333614786035,
              498.7293380070069, 2792.610295242839)]
@@ -650,12 +649,7 @@ def test_resume_keeps_its_margin_from_neighbours_beyond_the_minima(monkeypatch: 
                      adv_alt_ft=np.array([26000.0, 24000.0]))
     fast = resolve(snap, minima, advised=advice)
     assert list(fast.owner) == [0, 1]
-    assert fast.free[0, resolution.COL_RESUME]
-    with monkeypatch.context() as m:
-        m.setattr(resolution, "RESUME_MARGIN_CLOSING", False)
-        assert not resolve(snap, minima, advised=advice).free[0, resolution.COL_RESUME]
-        _no_shortcuts(m)
-        assert not resolve(snap, minima, advised=advice).free[0, resolution.COL_RESUME]
+    assert not fast.free[0, resolution.COL_RESUME]
     _no_shortcuts(monkeypatch)
     slow = resolve(snap, minima, advised=advice)
     assert np.array_equal(fast.free, slow.free)
@@ -666,8 +660,8 @@ def test_resume_keeps_its_margin_from_neighbours_it_closes_on(closing: bool, mon
     """A holds a 30 deg turn right off its eastbound track at FL300; B, at its level and
     8 NM north of A's route, flies west. Ahead of A (closing: they would pass 8 NM apart,
     beyond the buffered minima, within RESUME_MARGIN times them), resume is not free; once
-    behind (opening, 8.9 NM apart now), it is: the margin is kept from aircraft the route
-    closes on. The same with every pair judged and no shortcut."""
+    behind (8.9 NM apart now, opening on both axes), it is: the margin is kept from aircraft
+    still ahead. The same with every pair judged and no shortcut."""
     nm = 1.0 / 60.0
     b_east_nm = 30.0 if closing else -4.0
     snap = Snapshot(t_s=0.0, id=np.array(["a", "b"]), party=np.zeros(2, np.int32),
@@ -685,6 +679,28 @@ def test_resume_keeps_its_margin_from_neighbours_it_closes_on(closing: bool, mon
     _no_shortcuts(monkeypatch)
     slow = resolve(snap, minima, advised=advice)
     assert np.array_equal(fast.free, slow.free)
+
+
+def test_resume_back_at_the_original_level_keeps_the_minima_from_a_neighbour_moving_away() -> None:
+    """A climbs 1,000 ft above its level, B descends below its own 1,000 ft lower, 3.2 NM
+    apart and opening (3-D 25, seed 3, t = 4 s). Back at their levels, B's original 300
+    ft/min climb closes the 1,000 ft in 12 s, while they are still within the minima: resume
+    is not free, though B moves away horizontally (a variant that kept the margin from
+    closing neighbours only, and judged nothing else back there, freed it: resumed, the two
+    were advised again 4 s later)."""
+    rows = [("100045", -1.661803053500874, 8.40561372246097, 32030.0, 88.943652911275, 421.82491079951023, 900.0),
+            ("10004c", -1.6510700803999487, 8.353935670403104, 30990.0, 185.8682153463694, 440.89499161666737, -600.0)]
+    a = np.array([r[1:] for r in rows], dtype=float)
+    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.zeros(2, np.int32),
+                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
+                    vs_fpm=a[:, 5], last_report_s=np.zeros(2), parties=("blue",))
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    advice = Advised(a[:, 3], a[:, 4], np.array([0.0, 300.0]), a[:, 3], a[:, 4], np.array([1000.0, -1000.0]),
+                     np.array([32000.0, 31005.0]), adv_kind=np.full(2, VERTICAL, dtype=np.int8),
+                     adv_alt_ft=np.array([33000.0, 30000.0]))
+    res = resolve(snap, minima, advised=advice)
+    assert list(res.owner) == [0, 1]
+    assert not res.free[0, resolution.COL_RESUME]
 
 
 def test_best_effort_separation_is_judged_with_each_level_off() -> None:

@@ -51,8 +51,7 @@ same advice on every machine.
 Stability. An aircraft already advised keeps its advice while it stays free of the
 agreed minima times KEEP_BUFFER (less than the buffer needed to choose it: hysteresis),
 and is told to resume its course once its original velocity is free again, with
-RESUME_MARGIN times the horizontal minima from every neighbour it closes on (one it is
-already moving away from cannot come back: RESUME_MARGIN_CLOSING), both where it is and
+RESUME_MARGIN times the horizontal minima from every neighbour, both where it is and
 back at its original altitude. The advice held is judged against an advised
 neighbour's advised velocity, and against its present one only when that is still its
 original one (late or not complying; KEEP_YIELDS_TO_RESUME): not against the original
@@ -117,9 +116,6 @@ TIE_NM = 1.0e-6
 TIE_FT = 1.0e-3
 #: Resume needs this many times the horizontal minima from every neighbour ahead.
 RESUME_MARGIN = 2.0
-#: The margin is kept from neighbours the resumed path closes on, not from those it is
-#: already moving away from (inside the margin and opening: resuming cannot bring it back).
-RESUME_MARGIN_CLOSING = True
 #: How the engine expects a manoeuvre to be flown: turns at this bank, speed changes at
 #: this rate (an airliner's; faster aircraft only do better).
 BANK_DEG = 25.0
@@ -775,8 +771,7 @@ def _flown(trk0_deg: F64, gs0_kt: F64, trk_deg: F64, gs_kt: F64) -> _Flown:
 
 
 def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_level_s: F64,
-          j_level_s: F64, col_factor: F64, flown: _Flown, fk: IDX, h_held: BOOL | None = None,
-          closing: bool = False) -> BOOL:
+          j_level_s: F64, col_factor: F64, flown: _Flown, fk: IDX, h_held: BOOL | None = None) -> BOOL:
     """For relative velocities (K, C) of the candidate grid: loss of separation within
     the look-ahead, the minima of candidate c times col_factor[c], the owner flying its
     manoeuvre as `flown` models it (its turn as ARC_CHORDS chords of the arc, then the new
@@ -792,9 +787,7 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
     vertical manoeuvres only for rows whose present horizontal motion comes within the
     horizontal one: on the other rows they cannot lose separation (the same answer). An
     owner marked in `h_held` (O,) flies its vertical manoeuvres at the horizontal velocity of
-    its advice held instead (`LAST_ADVISED`: the keep column's, turn included). With
-    `closing`, only while the range shrinks (each piece's interval up to its closest point):
-    a margin to keep from those that come nearer, not from those already moving away."""
+    its advice held instead (`LAST_ADVISED`: the keep column's, turn included)."""
     k = p.r_e.shape[0]
     nh = H_COLS.size  # the candidate grid is laid out as H_COLS, then the vertical ones
     t_end = p.t_s[:, None]
@@ -820,27 +813,21 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
         def c_at(xe: F64, xn: F64) -> F64:
             return xe * xe + xn * xn - hh2
 
-        def interval(a: F64, b: F64, c: F64) -> tuple[F64, F64]:
-            lo, hi = open_interval_horizontal(a, b, c)
-            if closing:  # up to the closest point, -b / a (none if not moving)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    hi = np.where(a > 0.0, np.minimum(hi, -b / a), -np.inf)
-            return lo, hi
-
         # The new velocity at once and on the final piece share |w|^2; at once and the
         # first chord share the starting point's term.
         a_w = we * we + wn * wn
         b_now = r_e * we + r_n * wn
         c_now = c_at(r_e, r_n)
-        segs = [interval(a_w, b_now, c_now)]
+        segs = [open_interval_horizontal(a_w, b_now, c_now)]
         xe, xn, t0 = r_e, r_n, np.zeros(t_all.shape)
         for c in range(ARC_CHORDS):
             t1 = t_all * ((c + 1) / ARC_CHORDS)
             ae, an = w_e[rows, :1] + flown.d_e[c][fr, cols], w_n[rows, :1] + flown.d_n[c][fr, cols]
-            lo, hi = interval(ae * ae + an * an, xe * ae + xn * an, c_now if c == 0 else c_at(xe, xn))
+            lo, hi = open_interval_horizontal(ae * ae + an * an, xe * ae + xn * an,
+                                               c_now if c == 0 else c_at(xe, xn))
             segs.append((np.maximum(lo + t0, t0), np.minimum(hi + t0, t1)))
             xe, xn, t0 = xe + ae * (t1 - t0), xn + an * (t1 - t0), t1
-        lo, hi = interval(a_w, xe * we + xn * wn, c_at(xe, xn))
+        lo, hi = open_interval_horizontal(a_w, xe * we + xn * wn, c_at(xe, xn))
         segs.append((np.maximum(lo + t0, t0), hi + t0))
         return segs, b_now >= 0.0
 
@@ -872,9 +859,8 @@ def _hits(p: _Plane, w_e: F64, w_n: F64, own_vz_fts: F64, j_vz_fts: F64, own_lev
                 one = np.maximum(h_lo, lo_v) < np.minimum(h_hi, hi_v)
                 hit = one if hit is None else hit | one
             assert hit is not None
-            if not closing:  # (closing: the intervals already say whether it closes)
-                inside = (n_lo < 0.0) & (n_hi > 0.0) & (vlo < 0.0) & (vhi > 0.0)
-                hit = np.asarray(np.where(inside, ~(h_open & v_open), hit))
+            inside = (n_lo < 0.0) & (n_hi > 0.0) & (vlo < 0.0) & (vhi > 0.0)
+            hit = np.asarray(np.where(inside, ~(h_open & v_open), hit))
             out = hit if out is None else out | hit
         assert out is not None
         return out
@@ -1095,19 +1081,18 @@ def resolve(
     own_vs_fts = vs_flown / 60.0
 
     def judge(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64, h_factor: float = 1.0,
-              dz_shift_ft: F64 | None = None, t_factor: float = 1.0, closing: bool = False) -> BOOL:
+              dz_shift_ft: F64 | None = None, t_factor: float = 1.0) -> BOOL:
         """(len(rows), C): candidates of the owners of `rows` that lose separation with
         the neighbour flying (ivx, ivy, ivz, ivs) (per row; level after `ilev` s), minima
         times `h_factor` (the owner `dz_shift_ft` lower, if given), look-ahead times
-        `t_factor` (only while the range shrinks, if `closing`). Row by row, so in parts on
-        every core (`by_rows`)."""
+        `t_factor`. Row by row, so in parts on every core (`by_rows`)."""
         def part(s: slice) -> BOOL:
             return judge_rows(rows[s], ivx[s], ivy[s], ivz[s], ivs[s], ilev[s], h_factor,
-                              None if dz_shift_ft is None else dz_shift_ft[s], t_factor, closing)
+                              None if dz_shift_ft is None else dz_shift_ft[s], t_factor)
         return np.asarray(by_rows(part, rows.size, JUDGE_CHUNK_ROWS))
 
     def judge_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64, h_factor: float,
-                   dz_shift_ft: F64 | None, t_factor: float, closing: bool) -> BOOL:
+                   dz_shift_ft: F64 | None, t_factor: float) -> BOOL:
         """`judge`, in one piece."""
         ks = slot_b[rows]
         east = (east_o[0][ks], east_o[1][ks], east_o[2][ks])
@@ -1119,7 +1104,7 @@ def resolve(
         ie = _dot(ivx, ivy, ivz, *east)
         i_n = _dot(ivx, ivy, ivz, *north)
         return _hits(plane, ie[:, None] - own_e[ks], i_n[:, None] - own_n[ks], own_vs_fts[ks], ivs,
-                     level_s[ks], ilev, col_factor, flown_all, ks, h_held, closing)
+                     level_s[ks], ilev, col_factor, flown_all, ks, h_held)
 
     # Hysteresis: advice already given is kept while it stays free of the agreed minima
     # times KEEP_BUFFER, less than the buffer required to choose it, so that it is not
@@ -1248,8 +1233,7 @@ def resolve(
     adv_rows = near_any(all_rows[has[slot_b]], RESUME_MARGIN) if RESUME_MARGIN > 1.0 else rows0[has[slot_b[rows0]]]
     if adv_rows.size:
         ja = j_idx[adv_rows]
-        near = judge(adv_rows, vx[ja], vy[ja], vz[ja], vz_fts[ja], pres_level_s[ja], RESUME_MARGIN,
-                     closing=RESUME_MARGIN_CLOSING)[:, COL_RESUME]
+        near = judge(adv_rows, vx[ja], vy[ja], vz[ja], vz_fts[ja], pres_level_s[ja], RESUME_MARGIN)[:, COL_RESUME]
         blocked[slot_b[adv_rows[near]], COL_RESUME] = True
         # Resuming, the crew also returns to the original altitude, and so does an
         # advised neighbour resuming too: the original velocities must be as clear there.
@@ -1269,7 +1253,7 @@ def resolve(
             else:
                 ivx, ivy, ivz, ivs, ilev = vx[jm], vy[jm], vz[jm], vz_fts[jm], pres_level_s[jm]
             near = judge(rm, ivx, ivy, ivz, ivs, ilev, RESUME_MARGIN,
-                         back_o[moved] - back_j[moved], closing=RESUME_MARGIN_CLOSING)[:, COL_RESUME]
+                         back_o[moved] - back_j[moved])[:, COL_RESUME]
             blocked[slot_b[rm[near]], COL_RESUME] = True
     free = ~blocked
     intr: list[list[str]] = [[] for _ in range(o_count)]
