@@ -703,6 +703,29 @@ def test_resume_back_at_the_original_level_keeps_the_minima_from_a_neighbour_mov
     assert not res.free[0, resolution.COL_RESUME]
 
 
+def test_resume_is_judged_back_at_the_original_level_however_near_it_the_aircraft_is() -> None:
+    """A at FL260 and B at FL270 cross (3-D 25, seed 3, t = 459 s): 1,000 ft apart, within
+    the buffered 1,100 ft, so A is told to descend and B to climb. Two seconds in, each is
+    65 ft from its level after the lead time, 1,130 ft apart: clear where they are, not back
+    at their levels, where resuming takes them. Returns under 100 ft were not judged:
+    both resumed, were advised again 2 s later, and so on (58 advisories given again
+    within 10 s of a resume on that seed). Resume is not free for either."""
+    rows = [("10003a", -0.8257304021878907, 8.786572017083557, 25985.0, 280.2184954784627, 443.33830368763296, -600.0),
+            ("100097", -1.334686829833585, 8.289348226819072, 27015.0, 342.1357402674376, 434.91669381352875, 600.0)]
+    a = np.array([r[1:] for r in rows], dtype=float)
+    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.zeros(2, np.int32),
+                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
+                    vs_fpm=a[:, 5], last_report_s=np.zeros(2), parties=("blue",))
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    advice = Advised(a[:, 3], a[:, 4], np.zeros(2), a[:, 3], a[:, 4], np.array([-1000.0, 1000.0]),
+                     np.array([26000.0, 27000.0]), adv_kind=np.full(2, VERTICAL, dtype=np.int8),
+                     adv_alt_ft=np.array([25000.0, 28000.0]))
+    res = resolve(snap, minima, advised=advice)
+    assert list(res.owner) == [0, 1]
+    assert not res.free[:, resolution.COL_RESUME].any()
+    assert res.free[:, resolution.COL_KEEP].all()
+
+
 def test_best_effort_separation_is_judged_with_each_level_off() -> None:
     """`_min_norm` (how a manoeuvre is ranked when none is free) flies each aircraft's
     vertical motion to its level, as the candidates are judged: against a dense sampling of

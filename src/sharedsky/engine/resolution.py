@@ -116,6 +116,13 @@ TIE_NM = 1.0e-6
 TIE_FT = 1.0e-3
 #: Resume needs this many times the horizontal minima from every neighbour ahead.
 RESUME_MARGIN = 2.0
+#: Resume is judged back at the original altitude when the aircraft will be at least this
+#: far from it after the lead time (less is float noise). It was 100 ft: two aircraft
+#: 1,000 ft apart, advised and each 65 ft into its level change, were judged clear of the
+#: buffered 1,100 ft where they were, resumed, and were given the same advice again 2 s
+#: later, back at 1,000 ft (3-D 25, seed 3: 58 advisories given again within 10 s of the
+#: resume, for the same aircraft).
+BACK_MIN_FT = 1.0
 #: How the engine expects a manoeuvre to be flown: turns at this bank, speed changes at
 #: this rate (an airliner's; faster aircraft only do better).
 BANK_DEG = 25.0
@@ -1038,12 +1045,12 @@ def resolve(
             lines.append(_project(cvx[slot_b, col], cvy[slot_b, col], cvz[slot_b, col], pairs))
             reach_fts = np.maximum(reach_fts, np.abs(vs[slot_b, col]) / 60.0)
     # How far each aircraft holding an advisory will be, after the lead time, from the
-    # altitude it was advised at (resuming, it returns there).
+    # altitude it was advised at (resuming, it returns there; every foot counts: BACK_MIN_FT).
     back_ft = np.zeros(n)
     if advised.orig_alt_ft is not None:
         back_ft = np.where(known, np.nan_to_num(snap.alt_ft + vz_fts * lead_s - advised.orig_alt_ft),
                            0.0)
-        back_ft = np.where(np.abs(back_ft) >= 100.0, back_ft, 0.0)
+        back_ft = np.where(np.abs(back_ft) >= BACK_MIN_FT, back_ft, 0.0)
     top_f = np.max(gs, axis=1) / np.maximum(gs0, 1.0)
     wide_turn = np.max(np.abs(_wrap180(trk - trk0[:, None])), axis=1) > 90.0
     reach = _Reach(fwd, s_nm_s, lines, reach_fts, np.abs(back_ft[o_idx]) + np.abs(back_ft[j_idx]),
