@@ -267,6 +267,7 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
                      "changes_by_kind": r.get("changes_by_kind"),
                      "changes_not_free_best_effort": r.get("changes_not_free_best_effort"),
                      "changes_making_room": r.get("changes_making_room"),
+                     "readvised": r.get("readvised"),
                      "advisories": r.get("advisories")}
         else:
             ctl = MvpController(len(plans), delay_s=delay_s, noncompliance=noncompliance, seed=seed)
@@ -369,10 +370,12 @@ def change_table(rows: list[dict[str, Any]]) -> str:
     with the same intruders) and what (the same manoeuvre stronger or weaker, another
     dimension, the opposite sense), and the share of not-free changes without any free
     manoeuvre; and how many changes made room for an aircraft with nothing free (rows flown
-    since the engine counts them, 4556809; "-" when a row of the case has no count)."""
+    since the engine counts them, 4556809; "-" when a row of the case has no count); and
+    how many advisories were given again, after "clear of conflict", within READVISED_S for
+    an aircraft the one ended named (counted since the tracker does; "-" before)."""
     lines = ["| case | seeds | advisories | changes | new intruder | reversal | not free (best effort) "
-             "| same manoeuvre | other dimension | opposite sense | making room |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| same manoeuvre | other dimension | opposite sense | making room | advised again after resume |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dims, dens, delay, nc, margin, window, variant), by in sorted(_group(rows).items()):
         sel = [r for r in by.get("sharedsky", []) if r.get("changes_by_cause")]
         if not sel:
@@ -388,7 +391,8 @@ def change_table(rows: list[dict[str, Any]]) -> str:
             f"| {tot('changes_by_cause', 'reversal')} | {tot('changes_by_cause', 'not_free')} "
             f"({tot('changes_not_free_best_effort')}) | {tot('changes_by_kind', 'same')} "
             f"| {tot('changes_by_kind', 'dimension')} | {tot('changes_by_kind', 'sense')} "
-            f"| {tot('changes_making_room') if all(r.get('changes_making_room') is not None for r in sel) else '-'} |")
+            f"| {tot('changes_making_room') if all(r.get('changes_making_room') is not None for r in sel) else '-'} "
+            f"| {tot('readvised') if all(r.get('readvised') is not None for r in sel) else '-'} |")
     return "\n".join(lines)
 
 

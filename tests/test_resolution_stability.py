@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sharedsky.alerting import advisories
 from sharedsky.alerting.advisories import AdvisoryPolicy, AdvisoryTracker, Rule
 from sharedsky.engine.resolution import (
     CAND_KIND,
@@ -871,3 +872,21 @@ def test_a_level_change_given_mid_turn_is_judged_on_the_track_advised(monkeypatc
     assert not lost.any(), f"{lost.sum()} of {lost.size} free level changes come within the minima flown mid-turn"
     trk_off, lost_off, _ = _levels_mid_turn_closest(monkeypatch, False)
     assert lost_off.sum() >= 3, "off, level changes judged on the present track come within the minima"
+
+
+@pytest.mark.parametrize("gap_s", [20.0, 90.0])
+def test_advice_given_again_soon_after_resume_for_the_same_aircraft_is_counted(gap_s: float) -> None:
+    """A and B are advised; B is then seen 100 NM away and both resume ("clear of
+    conflict"); B is back head-on and both are advised again. Within READVISED_S of the resume that is
+    the same encounter advised again (a second change, which the changes counted within one
+    advisory miss): counted, for both aircraft; later, a new encounter: not counted."""
+    tracker = AdvisoryTracker(MIN3)
+    assert {e["state"] for e in tracker.step(snap(0.0, [A, B]))} == {"new"}
+    away: Row = ("bbb", 100 * NM, 10.0 + 40 * NM, 30500.0, 270.0, 450.0, 0.0)
+    ended = tracker.step(snap(1.0, [A, away]))
+    assert sorted((e["icao24"], e["state"], e["reason"]) for e in ended) == [
+        ("aaa", "end", "clear of conflict"), ("bbb", "end", "clear of conflict")]
+    again = tracker.step(snap(1.0 + gap_s, [A, B]))
+    assert sorted((e["icao24"], e["state"]) for e in again) == [("aaa", "new"), ("bbb", "new")]
+    assert tracker.counts["readvised"] == (2 if gap_s <= advisories.READVISED_S else 0)
+    assert tracker.counts["advisories"] == 4

@@ -104,6 +104,11 @@ RESUMING_KT_S = 0.3
 #: RESUMING_START_S, or after RESUMING_MAX_S.
 RESUMING_START_S = 30.0
 RESUMING_MAX_S = 180.0
+#: A new advisory within READVISED_S of the aircraft's last one ending "clear of conflict",
+#: for an aircraft that one named, is the same encounter advised again (`counts["readvised"]`):
+#: resume, then the advice again, is a second change issue 13's rule forbids, which the
+#: changes within one advisory do not count.
+READVISED_S = 60.0
 #: A turn's text names the speed it is flown at, and a speed change's the track, where they
 #: differ from what the aircraft flies now by this much (advised earlier: `LAST_ADVISED`).
 SAID_KT = 5.0
@@ -355,7 +360,7 @@ def _covered(levels: Sequence[Minima], level: Minima, buffer: float) -> bool:
 class AdvisoryTracker(Carried):
     """Resolution advisories per aircraft, kept between steps."""
 
-    CARRIED: ClassVar[tuple[str, ...]] = ("held", "resuming", "serial", "counts")
+    CARRIED: ClassVar[tuple[str, ...]] = ("held", "resuming", "ended", "serial", "counts")
 
     def __init__(self, minima: Minima, policy: AdvisoryPolicy | None = None, *, buffer: float = 1.1,
                  lead_s: float = 5.0, frequencies_mhz: Sequence[float] = ()) -> None:
@@ -366,6 +371,9 @@ class AdvisoryTracker(Carried):
         self.frequencies_mhz = [float(f) for f in frequencies_mhz]
         self.held: dict[str, _Held] = {}
         self.resuming: dict[str, _Resuming] = {}
+        #: When each aircraft's advice last ended clear of conflict, and whom it named
+        #: (kept READVISED_S).
+        self.ended: dict[str, tuple[float, list[str]]] = {}
         #: Closest approaches for the reversal test are sought within the look-ahead.
         self.horizon_s = float(np.max(np.where(minima.checked, minima.t_s, 0.0))) if minima.checked.any() else 0.0
         self.serial = 0
@@ -376,7 +384,7 @@ class AdvisoryTracker(Carried):
                                        "changes_not_free_best_effort": 0, "best_effort_held": 0,
                                        "changes_again": 0, "changes_making_room": 0,
                                        "advisories_held_again": 0,
-                                       "again_held_steps": 0}
+                                       "again_held_steps": 0, "readvised": 0}
         self.last: Resolution = Resolution.empty()
         #: The alert levels detect every conflict the resolution could act on (their
         #: envelope holds the buffered minima): a step without conflicts needs no work.
@@ -467,6 +475,9 @@ class AdvisoryTracker(Carried):
                 return []
         advised, row = self._advised(snap)
         events: list[dict[str, Any]] = []
+        if self.ended:
+            for ident in [a for a, (t_end, _) in self.ended.items() if t - t_end > READVISED_S]:
+                del self.ended[ident]
         for ident in sorted(set(self.held) - set(row)):
             events.append(self._event("end", t, self.held.pop(ident), {"reason": "gone"}))
         if len(snap) < 2 and not self.held:
@@ -507,6 +518,7 @@ class AdvisoryTracker(Carried):
                 self.resuming[ident] = _Resuming(h.orig, h.orig_alt_ft, t,
                                                  (t, float(snap.track_deg[i]), float(snap.gs_kt[i])))
                 self.counts["resumed"] += 1
+                self.ended[ident] = (t, list(h.intruders))
                 events.append(self._event("end", t, h, {
                     "reason": "clear of conflict", "manoeuvre": "resume",
                     "track_deg": round(h.orig[0]) % 360, "gs_kt": round(h.orig[1]),
@@ -526,6 +538,9 @@ class AdvisoryTracker(Carried):
                 self.held[ident] = h = h_new
                 self.resuming.pop(ident, None)
                 self.counts["advisories"] += 1
+                last = self.ended.pop(ident, None)
+                if last is not None and set(last[1]) & set(h_new.intruders):
+                    self.counts["readvised"] = self.counts.get("readvised", 0) + 1
                 state = "new"
             else:
                 now = set(res.intruders[k]) | set(res.keep_blockers[k] if res.keep_blockers else ())

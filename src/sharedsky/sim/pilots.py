@@ -154,6 +154,7 @@ class Pilots:
             "changes_by_kind": {k: c.get("changes_" + k, 0) for k in ("same", "dimension", "sense")},
             "changes_not_free_best_effort": c.get("changes_not_free_best_effort", 0),
             "changes_making_room": c.get("changes_making_room", 0),
+            "readvised": c.get("readvised", 0),
             "resumed": tracker.counts.get("resumed", 0),
             "best_effort": tracker.counts.get("best_effort", 0),
             "followed": self.followed,
