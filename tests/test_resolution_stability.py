@@ -890,3 +890,41 @@ def test_advice_given_again_soon_after_resume_for_the_same_aircraft_is_counted(g
     assert sorted((e["icao24"], e["state"]) for e in again) == [("aaa", "new"), ("bbb", "new")]
     assert tracker.counts["readvised"] == (2 if gap_s <= advisories.READVISED_S else 0)
     assert tracker.counts["advisories"] == 4
+
+
+def _straight_on(seed: int, policy: AdvisoryPolicy | None, steps: int) -> list[tuple[str, str, int, int]]:
+    """3-5 aircraft within 6 NM at one level, stepped along their tracks (crews not
+    flying the advice) through a tracker: (aircraft, event state, step, engine status)
+    for each event given to an aircraft already holding advice."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 6))
+    lat, lon = rng.uniform(-6, 6, n) * NM, 10.0 + rng.uniform(-6, 6, n) * NM
+    trk, gs = rng.uniform(0, 360, n), rng.uniform(400, 460, n)
+    tracker = AdvisoryTracker(MIN3, policy)
+    out = []
+    for t in range(steps):
+        d_nm = gs * t / 3600.0
+        rows: list[Row] = [(f"a{i:02d}", float(lat[i] + np.cos(np.radians(trk[i])) * d_nm[i] * NM),
+                            float(lon[i] + np.sin(np.radians(trk[i])) * d_nm[i] * NM), 30000.0,
+                            float(trk[i]), float(gs[i]), 0.0) for i in range(n)]
+        held = set(tracker.held)
+        events = tracker.step(snap(float(t), rows))
+        status = {rows[int(o)][0]: int(s) for o, s in zip(tracker.last.owner, tracker.last.status, strict=True)}
+        out += [(e["icao24"], e["state"], t, status.get(e["icao24"], -1)) for e in events if e["icao24"] in held]
+    return out
+
+
+@pytest.mark.parametrize(("seed", "horizontal"), [(0, False), (8, False), (13, True), (45, True)])
+def test_advice_is_not_ended_clear_of_conflict_when_nothing_is_free(
+        monkeypatch: Any, seed: int, horizontal: bool) -> None:
+    """With no free manoeuvre the engine's least harmful choice may be to fly on or to
+    resume; the tracker ended the advice "clear of conflict" then (found in 2-D 25, seed 1,
+    where the same aircraft was then advised again, and so on every second). Now the advice
+    held stays (HOLD_BEST_EFFORT_END), counted; these encounters ended it before."""
+    policy = _HORIZONTAL_ONLY if horizontal else None
+    monkeypatch.setattr(advisories, "HOLD_BEST_EFFORT_END", False)
+    before = _straight_on(seed, policy, 15)
+    assert any(state == "end" and status == 2 for _, state, _, status in before)
+    monkeypatch.setattr(advisories, "HOLD_BEST_EFFORT_END", True)
+    after = _straight_on(seed, policy, 15)
+    assert not any(state == "end" and status == 2 for _, state, _, status in after)

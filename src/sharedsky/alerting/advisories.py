@@ -79,6 +79,12 @@ CHANGE_NAMES = ("same", "dimension", "sense")
 #: Without a free manoeuvre, a new choice of the advice held's dimension and sense (the
 #: same manoeuvre, stronger or weaker) is not given: the advice held stays.
 HOLD_BEST_EFFORT = True
+#: ... nor is the advice ended "clear of conflict" when nothing is free and the least
+#: harmful choice is to fly on or to resume (best effort): the advice held stays, counted
+#: per step (`counts["best_effort_not_ended"]`). Without it, crews with no free manoeuvre
+#: were told "clear of conflict", and in dense traffic given advice again the next second,
+#: and so on (2-D 25, seed 1: "increase speed", "clear of conflict", eight times in 16 s).
+HOLD_BEST_EFFORT_END = True
 #: A change of advice neither for a new intruder nor for a reversal, for intruders that all
 #: already made it change once (`changes_again`: a second change in one encounter, which
 #: issue 13's rule forbids), is not given: the advice held stays, and the crew keeps flying
@@ -384,7 +390,8 @@ class AdvisoryTracker(Carried):
                                        "changes_not_free_best_effort": 0, "best_effort_held": 0,
                                        "changes_again": 0, "changes_making_room": 0,
                                        "advisories_held_again": 0,
-                                       "again_held_steps": 0, "readvised": 0}
+                                       "again_held_steps": 0, "readvised": 0,
+                                       "best_effort_not_ended": 0}
         self.last: Resolution = Resolution.empty()
         #: The alert levels detect every conflict the resolution could act on (their
         #: envelope holds the buffered minima): a step without conflicts needs no work.
@@ -511,6 +518,17 @@ class AdvisoryTracker(Carried):
                     if joined:
                         h.geometry.update(_geometry(snap, i, joined, self.horizon_s, rows()))
                         h.intruders = sorted(set(h.intruders) | set(joined))
+                continue
+            if (HOLD_BEST_EFFORT_END and h is not None and choice in (RESUME, NONE)
+                    and res.status[k] == 2):
+                # Nothing free, and the least harmful is to fly on or go back: not "clear of
+                # conflict". The advice held stays (the crew keeps flying it), as with
+                # HOLD_BEST_EFFORT; the engine judges it again next step.
+                joined = sorted(set(res.intruders[k]) - set(h.intruders))
+                if joined:
+                    h.geometry.update(_geometry(snap, i, joined, self.horizon_s, rows()))
+                    h.intruders = sorted(set(h.intruders) | set(joined))
+                self.counts["best_effort_not_ended"] = self.counts.get("best_effort_not_ended", 0) + 1
                 continue
             if choice == RESUME or (choice == NONE and h is not None):
                 assert h is not None
