@@ -268,6 +268,7 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
                      "changes_not_free_best_effort": r.get("changes_not_free_best_effort"),
                      "changes_making_room": r.get("changes_making_room"),
                      "readvised": r.get("readvised"),
+                     "best_effort_not_ended": r.get("best_effort_not_ended"),
                      "advisories": r.get("advisories")}
         else:
             ctl = MvpController(len(plans), delay_s=delay_s, noncompliance=noncompliance, seed=seed)
