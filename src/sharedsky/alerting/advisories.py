@@ -83,7 +83,7 @@ HOLD_BEST_EFFORT = True
 #: harmful choice is to fly on or to resume (best effort): the advice held stays, counted
 #: per step (`counts["best_effort_not_ended"]`). Without it, crews with no free manoeuvre
 #: were told "clear of conflict", and in dense traffic given advice again the next second,
-#: and so on (2-D 25, seed 1: "increase speed", "clear of conflict", eight times in 16 s).
+#: and so on (2-D 25, seed 1: "increase speed", "clear of conflict", seven times in 17 s).
 HOLD_BEST_EFFORT_END = True
 #: A change of advice neither for a new intruder nor for a reversal, for intruders that all
 #: already made it change once (`changes_again`: a second change in one encounter, which
