@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -471,6 +471,14 @@ class AdvisoryTracker(Carried):
             return False
         return manoeuvring
 
+    def _join(self, h: _Held, snap: Snapshot, i: int, intruders: Sequence[str],
+              rows: Callable[[], dict[str, int]]) -> None:
+        """Aircraft that joined the encounter of `h` (row `i`), added to the advice held as it stays."""
+        joined = sorted(set(intruders) - set(h.intruders))
+        if joined:
+            h.geometry.update(_geometry(snap, i, joined, self.horizon_s, rows()))
+            h.intruders = sorted(set(h.intruders) | set(joined))
+
     def step(self, snap: Snapshot, distress: NDArray[np.intp] | None = None,
              conflicts: Conflicts | None = None) -> list[dict[str, Any]]:
         """Advisory events of this instant (`conflicts`: what the step's levels found)."""
@@ -514,20 +522,14 @@ class AdvisoryTracker(Carried):
                 restated = round(_level_of(res, k), -2) == round(h.level_ft, -2)
             if choice == KEEP or (choice == NONE and h is None) or restated:
                 if h is not None:
-                    joined = sorted(set(res.intruders[k]) - set(h.intruders))
-                    if joined:
-                        h.geometry.update(_geometry(snap, i, joined, self.horizon_s, rows()))
-                        h.intruders = sorted(set(h.intruders) | set(joined))
+                    self._join(h, snap, i, res.intruders[k], rows)
                 continue
             if (HOLD_BEST_EFFORT_END and h is not None and choice in (RESUME, NONE)
                     and res.status[k] == 2):
                 # Nothing free, and the least harmful is to fly on or go back: not "clear of
                 # conflict". The advice held stays (the crew keeps flying it), as with
                 # HOLD_BEST_EFFORT; the engine judges it again next step.
-                joined = sorted(set(res.intruders[k]) - set(h.intruders))
-                if joined:
-                    h.geometry.update(_geometry(snap, i, joined, self.horizon_s, rows()))
-                    h.intruders = sorted(set(h.intruders) | set(joined))
+                self._join(h, snap, i, res.intruders[k], rows)
                 self.counts["best_effort_not_ended"] = self.counts.get("best_effort_not_ended", 0) + 1
                 continue
             if choice == RESUME or (choice == NONE and h is not None):
