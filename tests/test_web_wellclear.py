@@ -9,6 +9,7 @@ selected"), against one real `sharedsky serve` on loopback with a blue/red head-
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -79,7 +80,12 @@ def test_selected_ownship_bands_drawn_and_level_listed(browser: Any, line: tuple
         s.wait("(document.querySelector('#alerts li[data-thread^=\"wellclear:\"]') || {}).textContent"
                "?.includes('BLU5')", 30000)
         row = s.js("document.querySelector('#alerts li[data-thread^=\"wellclear:\"]').textContent")
-        assert "WC2" in row and "level 2 corrective" in row and "BLU5" in row, row
+        # corrective (level 2) at first; on a loaded machine the pictures may come late and the
+        # extrapolated encounter reach warning (level 3) before the row is read: either, but the
+        # tag, the level and its DO-365 name must agree
+        got = re.search(r"WC(\d).*level (\d) (\w+)", row)
+        assert got and "BLU5" in row, row
+        assert got[1] == got[2] and (got[2], got[3]) in (("2", "corrective"), ("3", "warning")), row
         # nothing drawn until the aircraft is selected; the intruder (red's) has no bands here
         assert s.js("sharedsky.bandArcs.length") == 0
         s.js("sharedsky.select('bb0500')")
@@ -96,7 +102,7 @@ def test_selected_ownship_bands_drawn_and_level_listed(browser: Any, line: tuple
         # the selected aircraft's panel: its level and the tracks, speeds, rates, levels that stay clear
         s.wait("document.getElementById('selected').textContent.includes('well clear level')")
         panel = s.js("document.getElementById('selected').textContent")
-        assert "well clear level 2 corrective" in panel and "clear trk" in panel, panel
+        assert re.search(r"well clear level (2 corrective|3 warning)", panel) and "clear trk" in panel, panel
         # the way ahead (track 90, towards red) is in a conflict band
         ahead = [a for a in arcs if a["lo"] <= 90.0 <= a["hi"]]
         assert ahead and ahead[0]["region"] in ("MID", "NEAR")

@@ -1,6 +1,6 @@
 // The alert list: conflict, airspace, loss-of-separation and distress events grouped into
 // threads, one row each with its time to go and acknowledgements; acknowledging.
-import { S, $, esc, paint, fmtTime, fmtTtl, callsignOf, partyLabel, nowServer, api } from "./state.js";
+import { S, $, esc, paint, fmtTime, fmtTtl, callsignOf, partyLabel, nowServer, api, wellclearText } from "./state.js";
 import { writeHash } from "./filters.js";
 import { renderSelected } from "./interaction.js";
 import { setStatus, renderOverdue } from "./line.js";
@@ -78,9 +78,6 @@ export function alertRows() {
   return rows;
 }
 
-// DO-365's names of a well-clear alert by its guidance region (NONE: preventive).
-const WC_NAMES = { NONE: "preventive", FAR: "preventive", MID: "corrective", NEAR: "warning" };
-
 // Time to the volume of the ownship's most severe intruder level, counted down since the event.
 function wellclearTtl(ev, now) {
   let best = null;
@@ -89,11 +86,6 @@ function wellclearTtl(ev, now) {
     if (t != null && (best === null || t < best)) best = t;
   }
   return best === null ? null : best - Math.max(0, now - ev.t);
-}
-
-export function wellclearText(ev) {
-  const name = ev.corrective && ev.region === "FAR" ? "corrective" : (WC_NAMES[ev.region] || "");
-  return `level ${ev.level} ${name}`.trim();
 }
 
 function describe(ev) {

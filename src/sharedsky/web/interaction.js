@@ -1,6 +1,6 @@
 // Pointer interaction with the map: drag to pan, wheel to zoom, click to select an aircraft,
 // and the selected aircraft's card.
-import { S, $, esc, paint, fmtAlt, fmtTime, partyLabel } from "./state.js";
+import { S, $, esc, paint, fmtAlt, fmtTime, partyLabel, wellclearText } from "./state.js";
 import { canvas, screenToLonLat } from "./projection.js";
 import { emergencyOf } from "./map.js";
 import { writeHash } from "./filters.js";
@@ -64,8 +64,7 @@ function openAlertOf(kind, icao) {
 
 // Its level and, per dimension, the ranges that stay clear (NONE; RECOVERY when none does).
 function wellclearLines(ev) {
-  const names = { NONE: "preventive", FAR: "preventive", MID: "corrective", NEAR: "warning" };
-  let html = `<br><b class="wc">well clear level ${ev.level} ${esc(names[ev.region] || ev.region)}</b>`;
+  let html = `<br><b class="wc">well clear ${esc(wellclearText(ev))}</b>`;
   if (!ev.bands) return html;
   for (const [dim, label, unit] of [["hdir", "trk", "°"], ["hs", "gs", " kt"], ["vs", "vs", " fpm"], ["alt", "alt", " ft"]]) {
     const b = ev.bands[dim] || [];

@@ -102,6 +102,15 @@ export function callsignOf(icao) {
 export function partyLabel(id) { return S.partyName[id] || id || "?"; }
 export function nowServer() { return S.lastT || Date.now() / 1000; }
 
+// DO-365's names of a well-clear alert by its guidance region (NONE: preventive); one
+// wording for the alert list and the selected aircraft's panel.
+const WC_NAMES = { NONE: "preventive", FAR: "preventive", MID: "corrective", NEAR: "warning" };
+
+export function wellclearText(ev) {
+  const name = ev.corrective && ev.region === "FAR" ? "corrective" : (WC_NAMES[ev.region] || "");
+  return `level ${ev.level} ${name}`.trim();
+}
+
 // ---------------------------------------------------------------- HTTP
 export async function api(path, opts = {}) {
   const headers = Object.assign({ Authorization: "Bearer " + S.key }, opts.body ? { "Content-Type": "application/json" } : {});
