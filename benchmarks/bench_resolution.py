@@ -269,6 +269,7 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
                      "changes_making_room": r.get("changes_making_room"),
                      "readvised": r.get("readvised"),
                      "best_effort_not_ended": r.get("best_effort_not_ended"),
+                     "ended_not_free": r.get("ended_not_free"),
                      "advisories": r.get("advisories")}
         else:
             ctl = MvpController(len(plans), delay_s=delay_s, noncompliance=noncompliance, seed=seed)

@@ -892,10 +892,10 @@ def test_advice_given_again_soon_after_resume_for_the_same_aircraft_is_counted(g
     assert tracker.counts["advisories"] == 4
 
 
-def _straight_on(seed: int, policy: AdvisoryPolicy | None, steps: int) -> list[tuple[str, str, int, int]]:
+def _straight_on(seed: int, policy: AdvisoryPolicy | None, steps: int) -> list[tuple[str, str, int, int, str]]:
     """3-5 aircraft within 6 NM at one level, stepped along their tracks (crews not
-    flying the advice) through a tracker: (aircraft, event state, step, engine status)
-    for each event given to an aircraft already holding advice."""
+    flying the advice) through a tracker: (aircraft, event state, step, engine status,
+    text) for each event given to an aircraft already holding advice."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(3, 6))
     lat, lon = rng.uniform(-6, 6, n) * NM, 10.0 + rng.uniform(-6, 6, n) * NM
@@ -910,21 +910,24 @@ def _straight_on(seed: int, policy: AdvisoryPolicy | None, steps: int) -> list[t
         held = set(tracker.held)
         events = tracker.step(snap(float(t), rows))
         status = {rows[int(o)][0]: int(s) for o, s in zip(tracker.last.owner, tracker.last.status, strict=True)}
-        out += [(e["icao24"], e["state"], t, status.get(e["icao24"], -1)) for e in events if e["icao24"] in held]
+        out += [(e["icao24"], e["state"], t, status.get(e["icao24"], -1), str(e.get("text")))
+                for e in events if e["icao24"] in held]
     return out
 
 
 @pytest.mark.parametrize(("seed", "horizontal"), [(0, False), (8, False), (13, True), (45, True)])
-def test_advice_is_not_ended_clear_of_conflict_when_nothing_is_free(
+def test_advice_ended_with_nothing_free_is_not_called_clear_of_conflict(
         monkeypatch: Any, seed: int, horizontal: bool) -> None:
     """With no free manoeuvre the engine's least harmful choice may be to fly on or to
-    resume; the tracker ended the advice "clear of conflict" then (found in 2-D 25, seed 1,
-    where the same aircraft was then advised again, and so on every second). Now the advice
-    held stays (HOLD_BEST_EFFORT_END), counted; these encounters ended it before."""
+    resume. The tracker ended the advice "clear of conflict" then (found in 2-D 25, seed 1),
+    which it is not: it says "no free manoeuvre, resume", and the crew goes back to its
+    route as the engine judged best. Holding the advice instead (HOLD_BEST_EFFORT_END, off)
+    gives no such end; flown with crews late it lost more (the flag's comment)."""
     policy = _HORIZONTAL_ONLY if horizontal else None
-    monkeypatch.setattr(advisories, "HOLD_BEST_EFFORT_END", False)
-    before = _straight_on(seed, policy, 15)
-    assert any(state == "end" and status == 2 for _, state, _, status in before)
+    ends = [(st, text) for _, state, _, st, text in _straight_on(seed, policy, 15) if state == "end"]
+    assert any(st == 2 for st, _ in ends), ends
+    for st, text in ends:
+        assert text.startswith("No free manoeuvre, resume" if st == 2 else "Clear of conflict"), (st, text)
     monkeypatch.setattr(advisories, "HOLD_BEST_EFFORT_END", True)
-    after = _straight_on(seed, policy, 15)
-    assert not any(state == "end" and status == 2 for _, state, _, status in after)
+    held = _straight_on(seed, policy, 15)
+    assert not any(state == "end" and st == 2 for _, state, _, st, _ in held)

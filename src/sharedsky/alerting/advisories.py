@@ -26,7 +26,8 @@ has levelled off), and says:
   for the same intruders is held back where their own advice will make good the advice
   held: HOLD_AGAIN);
 * `advisory` / `end`: clear of conflict, resume the original track, speed and vertical
-  speed (`resume`), or the aircraft left the picture (`reason: gone`).
+  speed (`resume`); with no free manoeuvre, resume as the least harmful choice
+  (`reason: no free manoeuvre`); or the aircraft left the picture (`reason: gone`).
 
 Every advisory event names its aircraft's party (`party`): the service sends it to that
 party only. `digest(events)` is the SHA-256 of their canonical JSON, the figure two
@@ -79,12 +80,15 @@ CHANGE_NAMES = ("same", "dimension", "sense")
 #: Without a free manoeuvre, a new choice of the advice held's dimension and sense (the
 #: same manoeuvre, stronger or weaker) is not given: the advice held stays.
 HOLD_BEST_EFFORT = True
-#: ... nor is the advice ended "clear of conflict" when nothing is free and the least
-#: harmful choice is to fly on or to resume (best effort): the advice held stays, counted
-#: per step (`counts["best_effort_not_ended"]`). Without it, crews with no free manoeuvre
-#: were told "clear of conflict", and in dense traffic given advice again the next second,
-#: and so on (2-D 25, seed 1: "increase speed", "clear of conflict", seven times in 17 s).
-HOLD_BEST_EFFORT_END = True
+#: When nothing is free and the least harmful choice is to fly on or to resume (best
+#: effort), the advice ends with "no free manoeuvre, resume" (never "clear of conflict":
+#: it is not), and the crew flies back to its route as the engine judged least harmful.
+#: With this on, the advice held stays instead, counted per step
+#: (`counts["best_effort_not_ended"]`): fewer advisories given again, but flown with crews
+#: 10 s late and 38 % not following (2-D 25, seeds 1-4), 45, 53 losses against 61, 74 (and
+#: 73, 88 on seeds 3, 4 against 38, 54 before it): the crew kept flying a manoeuvre the
+#: engine judged worse than going back. Off.
+HOLD_BEST_EFFORT_END = False
 #: A change of advice neither for a new intruder nor for a reversal, for intruders that all
 #: already made it change once (`changes_again`: a second change in one encounter, which
 #: issue 13's rule forbids), is not given: the advice held stays, and the crew keeps flying
@@ -110,7 +114,7 @@ RESUMING_KT_S = 0.3
 #: RESUMING_START_S, or after RESUMING_MAX_S.
 RESUMING_START_S = 30.0
 RESUMING_MAX_S = 180.0
-#: A new advisory within READVISED_S of the aircraft's last one ending "clear of conflict",
+#: A new advisory within READVISED_S of the aircraft's last one ending with resume,
 #: for an aircraft that one named, is the same encounter advised again (`counts["readvised"]`):
 #: resume, then the advice again, is a second change issue 13's rule forbids, which the
 #: changes within one advisory do not count.
@@ -377,7 +381,7 @@ class AdvisoryTracker(Carried):
         self.frequencies_mhz = [float(f) for f in frequencies_mhz]
         self.held: dict[str, _Held] = {}
         self.resuming: dict[str, _Resuming] = {}
-        #: When each aircraft's advice last ended clear of conflict, and whom it named
+        #: When each aircraft's advice last ended with resume, and whom it named
         #: (kept READVISED_S).
         self.ended: dict[str, tuple[float, list[str]]] = {}
         #: Closest approaches for the reversal test are sought within the look-ahead.
@@ -391,7 +395,7 @@ class AdvisoryTracker(Carried):
                                        "changes_again": 0, "changes_making_room": 0,
                                        "advisories_held_again": 0,
                                        "again_held_steps": 0, "readvised": 0,
-                                       "best_effort_not_ended": 0}
+                                       "best_effort_not_ended": 0, "ended_not_free": 0}
         self.last: Resolution = Resolution.empty()
         #: The alert levels detect every conflict the resolution could act on (their
         #: envelope holds the buffered minima): a step without conflicts needs no work.
@@ -539,11 +543,16 @@ class AdvisoryTracker(Carried):
                                                  (t, float(snap.track_deg[i]), float(snap.gs_kt[i])))
                 self.counts["resumed"] += 1
                 self.ended[ident] = (t, list(h.intruders))
+                # Resume is the engine's least harmful choice with nothing free: said so.
+                stuck = bool(res.status[k] == 2)
+                if stuck:
+                    self.counts["ended_not_free"] = self.counts.get("ended_not_free", 0) + 1
                 events.append(self._event("end", t, h, {
-                    "reason": "clear of conflict", "manoeuvre": "resume",
+                    "reason": "no free manoeuvre" if stuck else "clear of conflict", "manoeuvre": "resume",
                     "track_deg": round(h.orig[0]) % 360, "gs_kt": round(h.orig[1]),
                     "vs_fpm": int(round(h.orig[2], -2)),
-                    "text": f"Clear of conflict, resume track {round(h.orig[0]) % 360:03d}",
+                    "text": (f"No free manoeuvre, resume track {round(h.orig[0]) % 360:03d}" if stuck
+                             else f"Clear of conflict, resume track {round(h.orig[0]) % 360:03d}"),
                 }))
                 continue
             body = self._advice(snap, res, k, rules)
