@@ -40,6 +40,7 @@ import statistics
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -270,6 +271,7 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
                      "readvised": r.get("readvised"),
                      "best_effort_not_ended": r.get("best_effort_not_ended"),
                      "ended_not_free": r.get("ended_not_free"),
+                     "readvised_not_free": r.get("readvised_not_free"),
                      "advisories": r.get("advisories")}
         else:
             ctl = MvpController(len(plans), delay_s=delay_s, noncompliance=noncompliance, seed=seed)
@@ -366,6 +368,16 @@ def tables(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def readvised(sel: list[dict[str, Any]], tot: Callable[[str], int]) -> str:
+    """The change table's advice given again after resume, and in brackets after no free
+    manoeuvre, where every row of the case has the count ("-": one lacks it)."""
+    def has(f: str) -> bool:
+        return all(r.get(f) is not None for r in sel)
+    if not has("readvised"):
+        return "-"
+    return f"{tot('readvised')}" + (f" ({tot('readvised_not_free')})" if has("readvised_not_free") else "")
+
+
 def change_table(rows: list[dict[str, Any]]) -> str:
     """sharedsky's changes of advice per case, summed over seeds: why (a new aircraft
     joining the encounter, a reversal of the geometry, the advice held no longer free
@@ -373,10 +385,13 @@ def change_table(rows: list[dict[str, Any]]) -> str:
     dimension, the opposite sense), and the share of not-free changes without any free
     manoeuvre; and how many changes made room for an aircraft with nothing free (rows flown
     since the engine counts them, 4556809; "-" when a row of the case has no count); and
-    how many advisories were given again, after "clear of conflict", within READVISED_S for
-    an aircraft the one ended named (counted since the tracker does; "-" before)."""
+    how many advisories were given again, after the advice ended with resume, within
+    READVISED_S for an aircraft the one ended named (counted since the tracker does; "-"
+    before), and of those, in brackets, after it ended with no free manoeuvre (since
+    89f6b33 says so)."""
     lines = ["| case | seeds | advisories | changes | new intruder | reversal | not free (best effort) "
-             "| same manoeuvre | other dimension | opposite sense | making room | advised again after resume |",
+             "| same manoeuvre | other dimension | opposite sense | making room "
+             "| advised again after resume (after no free manoeuvre) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dims, dens, delay, nc, margin, window, variant), by in sorted(_group(rows).items()):
         sel = [r for r in by.get("sharedsky", []) if r.get("changes_by_cause")]
@@ -394,7 +409,7 @@ def change_table(rows: list[dict[str, Any]]) -> str:
             f"({tot('changes_not_free_best_effort')}) | {tot('changes_by_kind', 'same')} "
             f"| {tot('changes_by_kind', 'dimension')} | {tot('changes_by_kind', 'sense')} "
             f"| {tot('changes_making_room') if all(r.get('changes_making_room') is not None for r in sel) else '-'} "
-            f"| {tot('readvised') if all(r.get('readvised') is not None for r in sel) else '-'} |")
+            f"| {readvised(sel, tot)} |")
     return "\n".join(lines)
 
 

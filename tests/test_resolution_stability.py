@@ -892,10 +892,11 @@ def test_advice_given_again_soon_after_resume_for_the_same_aircraft_is_counted(g
     assert tracker.counts["advisories"] == 4
 
 
-def _straight_on(seed: int, policy: AdvisoryPolicy | None, steps: int) -> list[tuple[str, str, int, int, str]]:
+def _straight_on(seed: int, policy: AdvisoryPolicy | None,
+                 steps: int) -> tuple[list[tuple[str, str, int, int, str]], dict[str, int]]:
     """3-5 aircraft within 6 NM at one level, stepped along their tracks (crews not
     flying the advice) through a tracker: (aircraft, event state, step, engine status,
-    text) for each event given to an aircraft already holding advice."""
+    text) for each event given to an aircraft already holding advice; the tracker's counts."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(3, 6))
     lat, lon = rng.uniform(-6, 6, n) * NM, 10.0 + rng.uniform(-6, 6, n) * NM
@@ -912,7 +913,7 @@ def _straight_on(seed: int, policy: AdvisoryPolicy | None, steps: int) -> list[t
         status = {rows[int(o)][0]: int(s) for o, s in zip(tracker.last.owner, tracker.last.status, strict=True)}
         out += [(e["icao24"], e["state"], t, status.get(e["icao24"], -1), str(e.get("text")))
                 for e in events if e["icao24"] in held]
-    return out
+    return out, tracker.counts
 
 
 @pytest.mark.parametrize(("seed", "horizontal"), [(0, False), (8, False), (13, True), (45, True)])
@@ -924,10 +925,14 @@ def test_advice_ended_with_nothing_free_is_not_called_clear_of_conflict(
     route as the engine judged best. Holding the advice instead (HOLD_BEST_EFFORT_END, off)
     gives no such end; flown with crews late it lost more (the flag's comment)."""
     policy = _HORIZONTAL_ONLY if horizontal else None
-    ends = [(st, text) for _, state, _, st, text in _straight_on(seed, policy, 15) if state == "end"]
+    got, counts = _straight_on(seed, policy, 15)
+    ends = [(st, text) for _, state, _, st, text in got if state == "end"]
     assert any(st == 2 for st, _ in ends), ends
     for st, text in ends:
         assert text.startswith("No free manoeuvre, resume" if st == 2 else "Clear of conflict"), (st, text)
+    assert counts["ended_not_free"] == sum(st == 2 for st, _ in ends)
+    # advice given again after those ends is counted apart (part of "readvised")
+    assert 0 < counts["readvised_not_free"] <= counts["readvised"]
     monkeypatch.setattr(advisories, "HOLD_BEST_EFFORT_END", True)
-    held = _straight_on(seed, policy, 15)
+    held, _ = _straight_on(seed, policy, 15)
     assert not any(state == "end" and st == 2 for _, state, _, st, _ in held)

@@ -381,9 +381,9 @@ class AdvisoryTracker(Carried):
         self.frequencies_mhz = [float(f) for f in frequencies_mhz]
         self.held: dict[str, _Held] = {}
         self.resuming: dict[str, _Resuming] = {}
-        #: When each aircraft's advice last ended with resume, and whom it named
-        #: (kept READVISED_S).
-        self.ended: dict[str, tuple[float, list[str]]] = {}
+        #: When each aircraft's advice last ended with resume, whom it named, and whether
+        #: nothing was free then (kept READVISED_S).
+        self.ended: dict[str, tuple[float, list[str], bool]] = {}
         #: Closest approaches for the reversal test are sought within the look-ahead.
         self.horizon_s = float(np.max(np.where(minima.checked, minima.t_s, 0.0))) if minima.checked.any() else 0.0
         self.serial = 0
@@ -395,7 +395,8 @@ class AdvisoryTracker(Carried):
                                        "changes_again": 0, "changes_making_room": 0,
                                        "advisories_held_again": 0,
                                        "again_held_steps": 0, "readvised": 0,
-                                       "best_effort_not_ended": 0, "ended_not_free": 0}
+                                       "best_effort_not_ended": 0, "ended_not_free": 0,
+                                       "readvised_not_free": 0}
         self.last: Resolution = Resolution.empty()
         #: The alert levels detect every conflict the resolution could act on (their
         #: envelope holds the buffered minima): a step without conflicts needs no work.
@@ -495,7 +496,7 @@ class AdvisoryTracker(Carried):
         advised, row = self._advised(snap)
         events: list[dict[str, Any]] = []
         if self.ended:
-            for ident in [a for a, (t_end, _) in self.ended.items() if t - t_end > READVISED_S]:
+            for ident in [a for a, e in self.ended.items() if t - e[0] > READVISED_S]:
                 del self.ended[ident]
         for ident in sorted(set(self.held) - set(row)):
             events.append(self._event("end", t, self.held.pop(ident), {"reason": "gone"}))
@@ -542,9 +543,9 @@ class AdvisoryTracker(Carried):
                 self.resuming[ident] = _Resuming(h.orig, h.orig_alt_ft, t,
                                                  (t, float(snap.track_deg[i]), float(snap.gs_kt[i])))
                 self.counts["resumed"] += 1
-                self.ended[ident] = (t, list(h.intruders))
                 # Resume is the engine's least harmful choice with nothing free: said so.
                 stuck = bool(res.status[k] == 2)
+                self.ended[ident] = (t, list(h.intruders), stuck)
                 if stuck:
                     self.counts["ended_not_free"] = self.counts.get("ended_not_free", 0) + 1
                 events.append(self._event("end", t, h, {
@@ -570,6 +571,8 @@ class AdvisoryTracker(Carried):
                 last = self.ended.pop(ident, None)
                 if last is not None and set(last[1]) & set(h_new.intruders):
                     self.counts["readvised"] = self.counts.get("readvised", 0) + 1
+                    if len(last) > 2 and last[2]:  # (a state carried before has no flag)
+                        self.counts["readvised_not_free"] = self.counts.get("readvised_not_free", 0) + 1
                 state = "new"
             else:
                 now = set(res.intruders[k]) | set(res.keep_blockers[k] if res.keep_blockers else ())
