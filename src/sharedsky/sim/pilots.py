@@ -2,7 +2,7 @@
 
 Each new or changed advisory is followed after the scenario's pilot delay (a changed one
 replaces the one being flown only then), or (with the scenario's `noncompliance`
-probability, drawn from the run's seed) not at all; "resume" hands the aircraft back to
+probability, drawn from the run's seed, once per encounter) not at all; "resume" hands the aircraft back to
 its flight plan after the same delay. Turns, climbs and speed
 changes are then flown by `Fleet.advance` within the type's bank, climb and acceleration
 limits. A vertical advisory (a level and a vertical speed) is flown at that vertical speed
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedsky.alerting.advisories import AdvisoryTracker
+from sharedsky.alerting.advisories import READVISED_S, AdvisoryTracker
 from sharedsky.engine.separation import Minima
 from sharedsky.sim.dynamics import Fleet
 from sharedsky.sim.metrics import MetricsCollector
@@ -49,6 +49,14 @@ class Pilots:
         self.per_aircraft: dict[str, int] = {}  # advisories (new) per aircraft
         self.changes: dict[str, int] = {}  # changes of advice (updated) per aircraft
         self.ignoring: set[str] = set()
+        #: Per aircraft advised: the intruders its encounter named so far; and, once its
+        #: advice ends, when, those intruders, and whether its crew was ignoring it. Advice
+        #: given again within READVISED_S for one of them is the same encounter (as the
+        #: tracker counts it): its crew does as it did, without a new draw. Else advice
+        #: ended and given again would draw compliance anew each time, and a scheme that
+        #: flip-flops would be followed more often than one that holds its advice.
+        self.named: dict[str, set[str]] = {}
+        self.ended_at: dict[str, tuple[float, set[str], bool]] = {}
         self.ended_changes: list[int] = []  # changes of advice of each ended advisory
         #: ... of them, those neither for a new intruder nor a reversal (issue 13's rule).
         self.ended_not_free: list[int] = []
@@ -77,15 +85,24 @@ class Pilots:
                 self.ended_changes.append(int(ev.get("changes", 0)))
                 self.ended_not_free.append(int(ev.get("changes_not_free", 0)))
                 self.ended_again.append(int(ev.get("changes_again", 0)))
+                self.ended_at[icao] = (t_s, self.named.pop(icao, set()), icao in self.ignoring)
                 self.ignoring.discard(icao)
                 f.end_advice(i, t_s + self.delay_s)
                 continue
+            named = set(ev.get("intruders") or ())
             if state == "new":
                 self.per_aircraft[icao] = self.per_aircraft.get(icao, 0) + 1
+                self.named[icao] = named
             else:
                 self.changes[icao] = self.changes.get(icao, 0) + 1
+                self.named.setdefault(icao, set()).update(named)
             if state == "new":
-                if self.noncompliance > 0 and self.rng.random() < self.noncompliance:
+                last = self.ended_at.pop(icao, None)
+                if last is not None and t_s - last[0] <= READVISED_S and last[1] & named:
+                    ignore = last[2]  # the same encounter: as its crew did
+                else:
+                    ignore = self.noncompliance > 0 and bool(self.rng.random() < self.noncompliance)
+                if ignore:
                     self.ignoring.add(icao)
                     self.ignored += 1
                     continue
