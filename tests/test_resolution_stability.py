@@ -936,3 +936,78 @@ def test_advice_ended_with_nothing_free_is_not_called_clear_of_conflict(
     monkeypatch.setattr(advisories, "HOLD_BEST_EFFORT_END", True)
     held, _ = _straight_on(seed, policy, 15)
     assert not any(state == "end" and st == 2 for _, state, _, st, _ in held)
+
+
+def _first_seconds(steps: int) -> list[dict[str, Any]]:
+    """The advisory events of the first `steps` seconds of 2-D random traffic at 25 per
+    10,000 NM^2, seed 1, crews following at once (the benchmark's case)."""
+    from sharedsky.sim.random_traffic import TrafficSpec, random_traffic, square_scenario
+    from sharedsky.sim.run import Simulation
+
+    spec = TrafficSpec(25.0, seed=1, measure_s=900)
+    sim = Simulation(square_scenario(spec), None, hours=spec.duration_s / 3600.0, seed=1,
+                     plans=random_traffic(spec), record_every_s=None, airspace=False, resolution=True)
+    return [e for _ in range(steps) for e in sim.step().events if e.get("kind") == "advisory"]
+
+
+def test_with_nothing_free_the_advice_held_is_judged_against_flying_on_not_both_flying_on(
+        monkeypatch: Any) -> None:
+    """With nothing free, a candidate is harmless where it leaves no pair less separated
+    than flying on. Flying on was judged against the neighbours' chosen motions, the
+    candidates against them too, but the reference had both flying on: a neighbour's own
+    choice closing on the aircraft made every candidate "harmful", flying on included, and
+    the engine fell back to flying on. For 100007 (2-D 25 seed 1, head-on with 10001b) that
+    ended its climb each second it held it ("No free manoeuvre, resume"), and the climb came
+    back the next (found dumping the engine's input second by second)."""
+    from sharedsky.engine import resolution
+
+    monkeypatch.setattr(resolution, "BEST_EFFORT_FROM_NONE", False)
+    before = _first_seconds(12)
+    mine = [e["state"] for e in before if e["icao24"] == "100007"]
+    assert mine[:4] == ["new", "end", "new", "end"]
+    monkeypatch.setattr(resolution, "BEST_EFFORT_FROM_NONE", True)
+    after = _first_seconds(12)
+    assert [(e["state"], e["text"]) for e in after if e["icao24"] == "100007"] == [
+        ("new", "Climb to 32,000 ft at 2000 ft/min, clear of 10001b, 100033")]
+    stuck = [sum(e["state"] == "end" and e.get("reason") == "no free manoeuvre" for e in evs)
+             for evs in (before, after)]
+    assert stuck[1] * 3 < stuck[0], stuck
+
+
+def test_harm_within_minima_lets_best_effort_turn_closer_to_a_pair_left_outside_them(monkeypatch: Any) -> None:
+    """HARM_WITHIN_MINIMA (off, flown: its comment): with nothing free, a candidate counts as
+    harming a pair only where it leaves it within the minima. In the "B flies on" case B
+    flies on by default (its turn brings O closer than flying on does); with the variant it
+    turns right 50, O is left outside the minima (told to climb), and C a little farther."""
+    from sharedsky.engine import resolution
+
+    bx, by, btrk, cdx, cdy, ctrk = PLACEHOLDER_CASES["B flies on"]
+    o: Row = ("ooo", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
+    b: Row = ("bbb", by * NM, 10.0 + bx * NM, 30000.0, btrk, 450.0, 0.0)
+    c: Row = ("ccc", (by + cdy) * NM, 10.0 + (bx + cdx) * NM, 30000.0, ctrk, 450.0, 0.0)
+    s = snap(0.0, [o, b, c])
+    nan = np.nan
+
+    def col(v: float) -> np.ndarray:
+        return np.array([v, nan, nan])
+
+    advised = Advised(col(60.0), col(450.0), col(0.0), col(90.0), col(450.0), col(0.0), col(30000.0),
+                      adv_kind=np.array([TRACK, NONE, NONE], dtype=np.int8))
+    only_o = np.array([True, False, False])
+    rules = AircraftRules(np.ones(3, dtype=bool), only_o, only_o.copy(), np.zeros(3, dtype=bool),
+                          np.zeros(3, np.int32))
+    _keep_variants_off(monkeypatch)
+    got = {}
+    for on in (False, True):
+        monkeypatch.setattr(resolution, "HARM_WITHIN_MINIMA", on)
+        res = resolve(s, MIN3, rules, advised)
+        got[on] = {str(s.id[i]): (int(CAND_KIND[res.choice[k]]), int(res.status[k]), float(res.track_deg[k]))
+                   for k, i in enumerate(res.owner)}
+    assert got[False]["bbb"][:2] == (NONE, 2)
+    assert got[True]["bbb"][:2] == (TRACK, 2) and round(got[True]["bbb"][2]) == 150
+    assert got[True]["ooo"] == got[False]["ooo"] and int(got[True]["ooo"][0]) == VERTICAL
+    b_on: Row = (*b[:4], got[True]["bbb"][2], *b[5:])
+    c_on: Row = (*c[:4], got[True]["ccc"][2], *c[5:])
+    c_off: Row = (*c[:4], got[False]["ccc"][2], *c[5:])
+    assert _closest_straight_nm(o, b_on, 300.0) < _closest_straight_nm(o, b, 300.0)
+    assert _closest_straight_nm(b_on, c_on, 300.0) > _closest_straight_nm(b, c_off, 300.0)

@@ -35,8 +35,9 @@ never manoeuvres (exempt, or allowed nothing) either sense is coordinated.
 Choice. Each aircraft's recommended manoeuvre is its cheapest candidate that is
 allowed (by the agreement), free and coordinated with all its conflicts; failing
 that, free; failing that (best effort), the one whose worst intrusion is shallowest among
-those that leave no pair less separated than flying on, a coordinated one or the advice
-held counted as leaving BEST_EFFORT_COORD or BEST_EFFORT_KEEP more. Among free
+those that leave no pair less separated than flying on against the same neighbour motions
+does (BEST_EFFORT_FROM_NONE), a coordinated one or the advice held counted as leaving BEST_EFFORT_COORD or
+BEST_EFFORT_KEEP more. Among free
 candidates, one that stays clear of the aircraft in conflict over LASTING_FACTOR times the
 look-ahead comes first (on slowly converging tracks the smallest free turn only moves the
 loss past the look-ahead, and the advice would change again when it comes back into it),
@@ -167,6 +168,25 @@ MARGIN_STEPS = 1
 #: Advice held is not changed for a neighbour's original velocity that the neighbour is
 #: not flying (it resumes only once clear of the advice held).
 KEEP_YIELDS_TO_RESUME = True
+#: With nothing free, a candidate is harmless where it leaves no pair less separated than
+#: flying on does against the same neighbour motions (its column NONE); off: than both
+#: flying on (`base_sep`), which a neighbour's own choice could make no candidate meet,
+#: flying on included, and the advice held then ended with resume and came back the next
+#: second (2-D 25 seed 1: docs/resolution-stability.md, "Where the alternation comes from").
+BEST_EFFORT_FROM_NONE = True
+#: ... to within this much of the normalised separation (floating-point: a pair eleven
+#: minima apart was judged 2e-15 less separated under the advice held than flying on).
+HARMLESS_TOL = 1.0e-9
+#: ... and a pair counts as harmed only where it is left within the minima (normalised
+#: separation below 1): an aircraft holding advice is judged against neighbours out to
+#: RESUME_MARGIN times the minima, others not, so a turn judged harmless when first given
+#: was "harmful" the next second to a pair left 3.7 minima apart (2-D 25 seed 1, crews 10 s
+#: late: 100012 told to turn and to resume each second in turn). Off: flown with crews 10 s
+#: late and 38 % not following (2-D 25), seeds 1 and 4 lost 67 and 97 against 67 and 66
+#: without it, and the advice changed 1.5 times per advisory against 0.6 (the turn and
+#: resume of one encounter became changes within it); at once (2-D 25), seeds 1 and 4 lost
+#: 19 and 19 against 30 (seed 1) and 14 (seed 4, before BEST_EFFORT_FROM_NONE).
+HARM_WITHIN_MINIMA = False
 #: A choice free of the aircraft in conflict over this many times the look-ahead is
 #: preferred (below coordination, above the margin): it lasts the encounter.
 LASTING_FACTOR = 2.0
@@ -1377,7 +1397,16 @@ def resolve(
     sep = by_rows(least_sep, rows_k.size, JUDGE_CHUNK_ROWS)
     ks = ks_k
     st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    harmless = ~np.logical_or.reduceat(sep < base_sep[:, None], st, axis=0)
+    # Harmless: no pair less separated than if the aircraft flew on against the same
+    # neighbour motions (its own column NONE, not `base_sep`, where the neighbour flies on
+    # too: a neighbour's own choice closing on it made every candidate, flying on included,
+    # "harmful", and an aircraft holding advice was told to resume; BEST_EFFORT_FROM_NONE),
+    # to within HARMLESS_TOL (a pair many minima apart differs in the last bits).
+    ref = sep[:, COL_NONE:COL_NONE + 1] if BEST_EFFORT_FROM_NONE else base_sep[:, None]
+    harm = sep < ref - HARMLESS_TOL
+    if HARM_WITHIN_MINIMA:
+        harm &= sep < 1.0
+    harmless = ~np.logical_or.reduceat(harm, st, axis=0)
     least = np.minimum.reduceat(sep, st, axis=0)
     o_w = ks[st]
     ok = harmless & allowed[o_w] & (coord[o_w] | (CAND_KIND != VERTICAL)[None, :])
@@ -1408,7 +1437,10 @@ def resolve(
         s_both = _min_norm(prb, w[0][:, None], w[1][:, None], w[2][:, None], dvz[:, None], o_vz[:, None],
                            level_s[ks[rb], oc][:, None], level_s[sj, jc][:, None])[:, 0]
         later = snap.id[o_idx[rows_k[rb]]] > snap.id[jj[rb]]
-        cur[ks[rb][(s_both < base_sep[rb]) & later]] = COL_NONE
+        closer = s_both < base_sep[rb] - HARMLESS_TOL
+        if HARM_WITHIN_MINIMA:
+            closer &= s_both < 1.0
+        cur[ks[rb][closer & later]] = COL_NONE
     if KEEP_PAST_PLACEHOLDERS:
         def frees_boxed(back: BOOL, cur: NDArray[np.int16]) -> BOOL:
             """(O,): owners in `back` whose advice held blocks a manoeuvre that a neighbour
