@@ -484,6 +484,27 @@ def _keep_variants_off(monkeypatch: Any) -> None:
         monkeypatch.setattr(resolution, name, False)
 
 
+def _placeholder_setup(case: str) -> tuple[tuple[Row, Row, Row], Snapshot, Advised, AircraftRules]:
+    """A case of PLACEHOLDER_CASES: O, B, C; their snapshot; O holding "turn right 30"
+    (060 -> 090); only O advised."""
+    bx, by, btrk, cdx, cdy, ctrk = PLACEHOLDER_CASES[case]
+    o: Row = ("ooo", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
+    b: Row = ("bbb", by * NM, 10.0 + bx * NM, 30000.0, btrk, 450.0, 0.0)
+    c: Row = ("ccc", (by + cdy) * NM, 10.0 + (bx + cdx) * NM, 30000.0, ctrk, 450.0, 0.0)
+    s = snap(0.0, [o, b, c])
+    nan = np.nan
+
+    def col(v: float) -> np.ndarray:
+        return np.array([v, nan, nan])
+
+    advised = Advised(col(60.0), col(450.0), col(0.0), col(90.0), col(450.0), col(0.0), col(30000.0),
+                      adv_kind=np.array([TRACK, NONE, NONE], dtype=np.int8))
+    only_o = np.array([True, False, False])
+    rules = AircraftRules(np.ones(3, dtype=bool), only_o, only_o.copy(), np.zeros(3, dtype=bool),
+                          np.zeros(3, np.int32))
+    return (o, b, c), s, advised, rules
+
+
 @pytest.mark.parametrize(("variant", "case"),
                          [(v, c) for v in ("ROUNDS_FREE_ONLY", "KEEP_PAST_PLACEHOLDERS") for c in sorted(PLACEHOLDER_CASES)]
                          # The default; "B flies on" with it: the next test.
@@ -500,21 +521,7 @@ def test_advice_held_is_not_changed_for_a_placeholder_choice(monkeypatch: Any, v
     against B's final turn. (Where B flies on, KEEP_UNLESS_FREES changes it: the next test.)"""
     from sharedsky.engine import resolution
 
-    bx, by, btrk, cdx, cdy, ctrk = PLACEHOLDER_CASES[case]
-    o: Row = ("ooo", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
-    b: Row = ("bbb", by * NM, 10.0 + bx * NM, 30000.0, btrk, 450.0, 0.0)
-    c: Row = ("ccc", (by + cdy) * NM, 10.0 + (bx + cdx) * NM, 30000.0, ctrk, 450.0, 0.0)
-    s = snap(0.0, [o, b, c])
-    nan = np.nan
-
-    def col(v: float) -> np.ndarray:
-        return np.array([v, nan, nan])
-
-    advised = Advised(col(60.0), col(450.0), col(0.0), col(90.0), col(450.0), col(0.0), col(30000.0),
-                      adv_kind=np.array([TRACK, NONE, NONE], dtype=np.int8))
-    only_o = np.array([True, False, False])
-    rules = AircraftRules(np.ones(3, dtype=bool), only_o, only_o.copy(), np.zeros(3, dtype=bool),
-                          np.zeros(3, np.int32))
+    (o, b, c), s, advised, rules = _placeholder_setup(case)
 
     def advice() -> dict[str, tuple[int, int, float]]:
         res = resolve(s, MIN3, rules, advised)
@@ -981,21 +988,7 @@ def test_harm_within_minima_lets_best_effort_turn_closer_to_a_pair_left_outside_
     turns right 50, O is left outside the minima (told to climb), and C a little farther."""
     from sharedsky.engine import resolution
 
-    bx, by, btrk, cdx, cdy, ctrk = PLACEHOLDER_CASES["B flies on"]
-    o: Row = ("ooo", 0.0, 10.0, 30000.0, 90.0, 450.0, 0.0)
-    b: Row = ("bbb", by * NM, 10.0 + bx * NM, 30000.0, btrk, 450.0, 0.0)
-    c: Row = ("ccc", (by + cdy) * NM, 10.0 + (bx + cdx) * NM, 30000.0, ctrk, 450.0, 0.0)
-    s = snap(0.0, [o, b, c])
-    nan = np.nan
-
-    def col(v: float) -> np.ndarray:
-        return np.array([v, nan, nan])
-
-    advised = Advised(col(60.0), col(450.0), col(0.0), col(90.0), col(450.0), col(0.0), col(30000.0),
-                      adv_kind=np.array([TRACK, NONE, NONE], dtype=np.int8))
-    only_o = np.array([True, False, False])
-    rules = AircraftRules(np.ones(3, dtype=bool), only_o, only_o.copy(), np.zeros(3, dtype=bool),
-                          np.zeros(3, np.int32))
+    (o, b, c), s, advised, rules = _placeholder_setup("B flies on")
     _keep_variants_off(monkeypatch)
     got = {}
     for on in (False, True):
