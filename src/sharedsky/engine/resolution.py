@@ -36,8 +36,8 @@ Choice. Each aircraft's recommended manoeuvre is its cheapest candidate that is
 allowed (by the agreement), free and coordinated with all its conflicts; failing
 that, free; failing that (best effort), the one whose worst intrusion is shallowest among
 those that leave no pair less separated than flying on against the same neighbour motions
-does (BEST_EFFORT_FROM_NONE), a coordinated one or the advice held counted as leaving BEST_EFFORT_COORD or
-BEST_EFFORT_KEEP more. Among free
+does (BEST_EFFORT_FROM_NONE), a coordinated one or the advice held counted as leaving
+BEST_EFFORT_COORD or BEST_EFFORT_KEEP more. Among free
 candidates, one that stays clear of the aircraft in conflict over LASTING_FACTOR times the
 look-ahead comes first (on slowly converging tracks the smallest free turn only moves the
 loss past the look-ahead, and the advice would change again when it comes back into it),
@@ -186,7 +186,7 @@ HARMLESS_TOL = 1.0e-9
 #: was "harmful" the next second to a pair left 3.7 minima apart (2-D 25 seed 1, crews 10 s
 #: late: 100012 told to turn and to resume each second in turn). Off: flown with crews 10 s
 #: late and 38 % not following (2-D 25), seeds 1 and 4 lost 67 and 97 against 67 and 66
-#: without it, and the advice changed 1.5 times per advisory against 0.6 (the turn and
+#: without it, and the advice changed 1.5 times per advisory against 0.7 (the turn and
 #: resume of one encounter became changes within it); at once (2-D 25), seeds 1 and 4 lost
 #: 19 and 19 against 30 and 19.
 HARM_WITHIN_MINIMA = False
