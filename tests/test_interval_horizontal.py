@@ -6,6 +6,7 @@ that broadcast, and without touching its inputs."""
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 
@@ -45,3 +46,14 @@ def test_the_same_bits_as_the_plain_form() -> None:
                 assert g.shape == w.shape and np.array_equal(w, g, equal_nan=True)
             for x, y in zip(before, (a, b, c), strict=True):
                 assert np.array_equal(x, y, equal_nan=True), "an input was written"
+
+
+def test_a_pair_not_moving_with_a_subnormal_range_rate_warns_of_nothing() -> None:
+    """Two aircraft a few 1e-162 NM/s apart in velocity (a test's generated ground speeds): |w|^2
+    underflows to 0 while r.w does not, and c / q overflowed to inf in a row set inside anyway,
+    with a RuntimeWarning on every such call (seen in `test_pair_geometry_against_time_sampling`)."""
+    a, b, c = np.array([0.0]), np.array([6.18076063e-312]), np.array([-24.00000001])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's default: warn on overflow, not underflow
+        lo, hi = open_interval_horizontal(a, b, c)
+    assert (lo[0], hi[0]) == (-np.inf, np.inf)

@@ -40,8 +40,9 @@ def open_interval_horizontal(a: F64, b: F64, c: F64) -> tuple[F64, F64]:
     moving = a > 0.0
     has = disc > 0.0
     has &= moving
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # Rows without two roots get NaN or inf here, and are set empty below.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # Rows without two roots get NaN or inf here, and are set empty below (a = 0 with
+        # r.w subnormal, not 0: c / q overflows, in a row that is not moving).
         q = np.sqrt(disc, out=disc)
         np.copysign(q, b, out=q)
         q += b
