@@ -177,9 +177,11 @@ class Server:
 
 
 @contextmanager
-def serve_pushing(d: Path, agreement: str, blue: dict, red: dict) -> Iterator[tuple[Server, Keys]]:
-    """A real server on `agreement` whose two parties push one report each (blue's, red's),
-    re-stamped every second so that the geometry holds for as long as the block runs."""
+def serve_pushing(d: Path, agreement: str, blue: dict | list[dict], red: dict | list[dict]
+                  ) -> Iterator[tuple[Server, Keys]]:
+    """A real server on `agreement` whose two parties push their reports (blue's, red's: one
+    or a list each), re-stamped every second so that the geometry holds for as long as the
+    block runs."""
     (d / "a.toml").write_text(agreement)
     keys = issue_keys(d / "s.db")
     srv = Server(d / "a.toml", d / "s.db").start()
@@ -190,7 +192,8 @@ def serve_pushing(d: Path, agreement: str, blue: dict, red: dict) -> Iterator[tu
             while not stop.is_set():
                 now = time.time()
                 for key, ac in ((keys.blue, blue), (keys.red, red)):
-                    r = c.post("/api/v1/reports", json={"reports": [{"timestamp": now, **ac}]},
+                    r = c.post("/api/v1/reports",
+                               json={"reports": [{"timestamp": now, **a} for a in (ac if isinstance(ac, list) else [ac])]},
                                headers={"Authorization": f"Bearer {key}"})
                     assert r.status_code == 202, r.text
                 stop.wait(1.0)

@@ -279,7 +279,8 @@ export function draw() {
   }
 
   // resolution advisories: the advised track as a cyan arrow ahead of the aircraft (two
-  // minutes of flight), or the vertical sense as an arrow above or below it; what was
+  // minutes of flight), or the vertical sense as an arrow above or below it (level off: a
+  // level bar beside it); what was
   // drawn is kept in S.adviceMarks (read by the tests)
   ctx.strokeStyle = ADVICE_COLOUR;
   ctx.fillStyle = ADVICE_COLOUR;
@@ -290,10 +291,19 @@ export function draw() {
     if (!ac) continue;
     const x = ac.X * k + ox, y = ac.Y * k + oy;
     if (ev.manoeuvre === "vertical") {
-      const up = (ev.vs_fpm || 0) >= 0 ? -1 : 1;
+      const vs = ev.vs_fpm || 0;
+      if (vs === 0) {
+        // level off: a level bar beside the aircraft, closed by a tick at each end
+        ctx.beginPath(); ctx.moveTo(x + 10, y); ctx.lineTo(x + 26, y);
+        ctx.moveTo(x + 10, y - 4); ctx.lineTo(x + 10, y + 4); ctx.moveTo(x + 26, y - 4); ctx.lineTo(x + 26, y + 4);
+        ctx.stroke();
+        marks.push({ icao24: ev.icao24, manoeuvre: ev.manoeuvre, sense: "level", x: x + 10, y, x2: x + 26, y2: y });
+        continue;
+      }
+      const up = vs > 0 ? -1 : 1;
       ctx.beginPath(); ctx.moveTo(x + 12, y); ctx.lineTo(x + 12, y + up * 16); ctx.stroke();
       ctx.beginPath(); ctx.moveTo(x + 8, y + up * 11); ctx.lineTo(x + 12, y + up * 17); ctx.lineTo(x + 16, y + up * 11); ctx.fill();
-      marks.push({ icao24: ev.icao24, manoeuvre: ev.manoeuvre, x: x + 12, y, x2: x + 12, y2: y + up * 17 });
+      marks.push({ icao24: ev.icao24, manoeuvre: ev.manoeuvre, sense: vs > 0 ? "climb" : "descend", x: x + 12, y, x2: x + 12, y2: y + up * 17 });
       continue;
     }
     const tr = ((ev.track_deg || 0) * Math.PI) / 180;
