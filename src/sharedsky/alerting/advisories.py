@@ -548,12 +548,11 @@ class AdvisoryTracker(Carried):
                 self.ended[ident] = (t, list(h.intruders), stuck)
                 if stuck:
                     self.counts["ended_not_free"] = self.counts.get("ended_not_free", 0) + 1
+                trk = round(h.orig[0]) % 360
                 events.append(self._event("end", t, h, {
                     "reason": "no free manoeuvre" if stuck else "clear of conflict", "manoeuvre": "resume",
-                    "track_deg": round(h.orig[0]) % 360, "gs_kt": round(h.orig[1]),
-                    "vs_fpm": int(round(h.orig[2], -2)),
-                    "text": (f"No free manoeuvre, resume track {round(h.orig[0]) % 360:03d}" if stuck
-                             else f"Clear of conflict, resume track {round(h.orig[0]) % 360:03d}"),
+                    "track_deg": trk, "gs_kt": round(h.orig[1]), "vs_fpm": int(round(h.orig[2], -2)),
+                    "text": f"{'No free manoeuvre' if stuck else 'Clear of conflict'}, resume track {trk:03d}",
                 }))
                 continue
             body = self._advice(snap, res, k, rules)
