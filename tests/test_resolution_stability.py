@@ -945,15 +945,16 @@ def test_advice_ended_with_nothing_free_is_not_called_clear_of_conflict(
     assert not any(state == "end" and st == 2 for _, state, _, st, _ in held)
 
 
-def _first_seconds(steps: int) -> list[dict[str, Any]]:
+def _first_seconds(steps: int, pilot_delay_s: float = 0.0, noncompliance: float = 0.0) -> list[dict[str, Any]]:
     """The advisory events of the first `steps` seconds of 2-D random traffic at 25 per
-    10,000 NM^2, seed 1, crews following at once (the benchmark's case)."""
+    10,000 NM^2, seed 1, crews following at once (the benchmark's case), or as given."""
     from sharedsky.sim.random_traffic import TrafficSpec, random_traffic, square_scenario
     from sharedsky.sim.run import Simulation
 
     spec = TrafficSpec(25.0, seed=1, measure_s=900)
     sim = Simulation(square_scenario(spec), None, hours=spec.duration_s / 3600.0, seed=1,
-                     plans=random_traffic(spec), record_every_s=None, airspace=False, resolution=True)
+                     plans=random_traffic(spec), record_every_s=None, airspace=False, resolution=True,
+                     pilot_delay_s=pilot_delay_s, noncompliance=noncompliance)
     return [e for _ in range(steps) for e in sim.step().events if e.get("kind") == "advisory"]
 
 
@@ -979,6 +980,27 @@ def test_with_nothing_free_the_advice_held_is_judged_against_flying_on_not_both_
     stuck = [sum(e["state"] == "end" and e.get("reason") == "no free manoeuvre" for e in evs)
              for evs in (before, after)]
     assert stuck[1] * 3 < stuck[0], stuck
+
+
+def test_with_nothing_free_harm_is_judged_on_the_pairs_an_aircraft_not_advised_is_judged_on(
+        monkeypatch: Any) -> None:
+    """HARM_AS_NOT_ADVISED: holding advice, an aircraft is judged against far more neighbours
+    (the whole disc around it, out to RESUME_MARGIN times the minima) than when it was first
+    advised. Crews 10 s late (2-D 25 seed 1), 100012's turn right 90, harmless when given,
+    was "harmful" the next second to pairs only the wider set holds (100056, from 6.4 to 3.7
+    minima), and it was told to turn and to resume each second in turn."""
+    from sharedsky.engine import resolution
+
+    got = {}
+    for on in (False, True):
+        monkeypatch.setattr(resolution, "HARM_AS_NOT_ADVISED", on)
+        evs = _first_seconds(12, pilot_delay_s=10.0, noncompliance=0.38)
+        got[on] = ([(e["state"], e["text"]) for e in evs if e["icao24"] == "100012"],
+                   sum(e["state"] == "end" and e.get("reason") == "no free manoeuvre" for e in evs))
+    turn = ("new", "Turn right 90 deg, track 125, clear of 100034")
+    assert got[False][0][:4] == [turn, ("end", "No free manoeuvre, resume track 035")] * 2
+    assert got[True][0] == [turn]
+    assert got[True][1] * 3 < got[False][1], (got[True][1], got[False][1])
 
 
 def test_harm_within_minima_lets_best_effort_turn_closer_to_a_pair_left_outside_them(monkeypatch: Any) -> None:

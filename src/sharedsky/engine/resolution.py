@@ -190,6 +190,14 @@ HARMLESS_TOL = 1.0e-9
 #: resume of one encounter became changes within it); at once (2-D 25), seeds 1 and 4 lost
 #: 19 and 19 against 30 and 19.
 HARM_WITHIN_MINIMA = False
+#: ... and for an aircraft holding advice, over the pairs it would be judged against were it
+#: not advised (`_near` from its present velocity, its forward half-disc, no advised or
+#: original line): holding advice, it is judged against far more neighbours (the disc, and
+#: RESUME_MARGIN), and a turn judged harmless when given was "harmful" the next second to a
+#: pair out there (2-D 25 seed 1, crews 10 s late: 100012 told to turn right 90 and to resume
+#: each second in turn, the turn bringing 100056 from 6.4 to 3.7 minima while taking 100034
+#: from 0.24 to 1.5). Every pair so judged is still judged in full.
+HARM_AS_NOT_ADVISED = False
 #: A choice free of the aircraft in conflict over this many times the look-ahead is
 #: preferred (below coordination, above the margin): it lasts the encounter.
 LASTING_FACTOR = 2.0
@@ -620,6 +628,25 @@ def _near(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64, j_leve
     near = np.zeros(p.rx.shape[0], dtype=bool)
     near[rows] = True
     return near
+
+
+def _near_as_not_advised(p: _Pairs, own: _Reach, motions: list[tuple[F64, F64, F64, F64, F64]],
+                         j_known: BOOL) -> BOOL:
+    """Rows (o, j) where j may come near a candidate path of o (`_near`) as o would be judged
+    were it not holding advice: from its present velocity, over its forward half-disc, with no
+    advised or original line. `motions`: j's velocities (ECEF) and vertical motions, each
+    (vx, vy, vz, vz_fts, level_s); the third and later only where `j_known` (j holds advice)."""
+    n = p.rx.shape[0]
+    plain = replace(own, lines=[], advised=np.zeros(n, dtype=bool), top_f=np.ones(n),
+                    wide=np.zeros(n, dtype=bool))
+    seen = np.zeros(n, dtype=bool)
+    for k, (mx, my, mz, m_fts, m_lev) in enumerate(motions):
+        rows = np.flatnonzero(~seen & (j_known if k >= 2 else True))
+        if rows.size:
+            pr = p.take(rows)
+            seen[rows[_near(pr, plain.take(rows), _project(mx[rows], my[rows], mz[rows], pr), m_fts[rows],
+                            m_lev[rows])]] = True
+    return seen
 
 
 def _near_sampled(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64, j_level_s: F64,
@@ -1409,6 +1436,16 @@ def resolve(
     harm = sep < ref - HARMLESS_TOL
     if HARM_WITHIN_MINIMA:
         harm &= sep < 1.0
+    if HARM_AS_NOT_ADVISED:
+        r_adv = np.flatnonzero(has[ks_k])  # positions in rows_k of owners holding advice
+        if r_adv.size:
+            rk = rows_k[r_adv]
+            jk = j_idx[rk]
+            motions = [(vx[jk], vy[jk], vz[jk], vz_fts[jk], pres_level_s[jk]),
+                       (fvx[r_adv], fvy[r_adv], fvz[r_adv], jv_fts[r_adv], jv_lev[r_adv])]
+            motions += [(a[0][jk], a[1][jk], a[2][jk], a[3][jk], a[4][jk]) for a in adv_vel]
+            seen = _near_as_not_advised(pairs.take(rk), reach.take(rk), motions, known[jk])
+            harm[r_adv[~seen]] = False
     harmless = ~np.logical_or.reduceat(harm, st, axis=0)
     least = np.minimum.reduceat(sep, st, axis=0)
     o_w = ks[st]
