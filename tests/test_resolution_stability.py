@@ -969,6 +969,8 @@ def test_with_nothing_free_the_advice_held_is_judged_against_flying_on_not_both_
     back the next (found dumping the engine's input second by second)."""
     from sharedsky.engine import resolution
 
+    # Alone: HARM_AS_NOT_ADVISED, on since, also ends this alternation (test below).
+    monkeypatch.setattr(resolution, "HARM_AS_NOT_ADVISED", False)
     monkeypatch.setattr(resolution, "BEST_EFFORT_FROM_NONE", False)
     before = _first_seconds(12)
     mine = [e["state"] for e in before if e["icao24"] == "100007"]
