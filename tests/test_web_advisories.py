@@ -31,6 +31,14 @@ RED = {"icao24": "bb0600", "callsign": "RED6", "latitude": 35.0, "longitude": 36
 ADVICE = (0, 229, 255)  # map.js ADVICE_COLOUR
 
 
+def _blue_advice(s: Screen, keys: Keys, icao24: str) -> dict[str, Any]:
+    """Signed in as blue: the last advisory event the page received for `icao24`."""
+    s.sign_in_url(keys.blue)
+    s.wait(f"sharedsky.events.some(e => e.kind === 'advisory' && e.icao24 === '{icao24}')", 30000)
+    ev: dict[str, Any] = s.js(f"sharedsky.events.filter(e => e.kind === 'advisory' && e.icao24 === '{icao24}').pop()")
+    return ev
+
+
 def _drawn_marks(s: Screen) -> dict[str, Any]:
     """The page's own account of the advice marks it drew, and at four points along each mark
     the pixel nearest the advice colour."""
@@ -74,9 +82,7 @@ def test_the_advice_is_shown_on_the_aircraft_in_the_list_and_on_its_card(browser
     srv, keys = line
     s = Screen(browser, srv)
     try:
-        s.sign_in_url(keys.blue)
-        s.wait("sharedsky.events.some(e => e.kind === 'advisory' && e.icao24 === 'aa0600')", 30000)
-        ev = s.js("sharedsky.events.filter(e => e.kind === 'advisory' && e.icao24 === 'aa0600').pop()")
+        ev = _blue_advice(s, keys, "aa0600")
         assert ev["state"] in ("new", "updated") and ev["text"], ev
         # The alert list: the advice word for word, for blue's aircraft by callsign.
         s.wait("(document.querySelector('#alerts li[data-thread^=\"advisory:\"]') || {}).textContent"
@@ -151,9 +157,7 @@ def test_a_level_off_is_drawn_as_a_level_bar_not_a_climb_arrow(browser: Any,
     srv, keys = level_off
     s = Screen(browser, srv)
     try:
-        s.sign_in_url(keys.blue)
-        s.wait("sharedsky.events.some(e => e.kind === 'advisory' && e.icao24 === 'aa0700')", 30000)
-        ev = s.js("sharedsky.events.filter(e => e.kind === 'advisory' && e.icao24 === 'aa0700').pop()")
+        ev = _blue_advice(s, keys, "aa0700")
         assert ev["manoeuvre"] == "vertical" and ev["vs_fpm"] == 0 and ev["text"].lower().startswith("level off"), ev
         s.js("sharedsky.setView(35.0, 36.15, 10)")
         s.wait("sharedsky.adviceMarks.length > 0")
