@@ -64,6 +64,16 @@ def _drawn_marks(s: Screen) -> dict[str, Any]:
     })()""".replace("ADVICE_RGB", json.dumps(ADVICE)))
 
 
+def _the_mark(s: Screen, lon: float, icao24: str) -> tuple[dict[str, Any], list[list[int]]]:
+    """Centred on (35.0, `lon`): the one advice mark drawn (asserted to be on `icao24`), and
+    the pixels sampled along it (`_drawn_marks`)."""
+    s.js(f"sharedsky.setView(35.0, {lon}, 10)")
+    s.wait("sharedsky.adviceMarks.length > 0")
+    got = _drawn_marks(s)
+    assert [m["icao24"] for m in got["marks"]] == [icao24], got["marks"]
+    return got["marks"][0], got["px"][0]
+
+
 def _on_mark(px: list[list[int]]) -> int:
     """How many of a mark's sampled pixels are the advice colour."""
     return sum(all(abs(p - q) <= 40 for p, q in zip(c[:3], ADVICE, strict=True)) for c in px)
@@ -92,12 +102,7 @@ def test_the_advice_is_shown_on_the_aircraft_in_the_list_and_on_its_card(browser
         # Red's advisory exists (red's own tab would list it) but never reaches blue.
         assert all(e["icao24"] == "aa0600" for e in s.js("sharedsky.events.filter(e => e.kind === 'advisory')"))
         # On the map: one mark, on blue's aircraft, along the advised track.
-        s.js("sharedsky.setView(35.0, 36.2, 10)")
-        s.wait("sharedsky.adviceMarks.length > 0")
-        got = _drawn_marks(s)
-        marks = got["marks"]
-        assert [m["icao24"] for m in marks] == ["aa0600"], marks
-        m = marks[0]
+        m, px = _the_mark(s, 36.2, "aa0600")
         assert m["manoeuvre"] == ev["manoeuvre"]
         if ev["manoeuvre"] == "track":
             assert m["track_deg"] == ev["track_deg"]
@@ -106,7 +111,7 @@ def test_the_advice_is_shown_on_the_aircraft_in_the_list_and_on_its_card(browser
         else:
             assert (m["y2"] < m["y"]) == (ev["vs_fpm"] > 0)
             assert m["sense"] == ("climb" if ev["vs_fpm"] > 0 else "descend")
-        assert _on_mark(got["px"][0]) >= 2, (got["px"], ev["text"])
+        assert _on_mark(px) >= 2, (px, ev["text"])
         # Selected, its card states the advice and the free values of each dimension.
         s.js("sharedsky.select('aa0600')")
         s.wait("document.getElementById('selected').textContent.includes('RA ')")
@@ -159,15 +164,10 @@ def test_a_level_off_is_drawn_as_a_level_bar_not_a_climb_arrow(browser: Any,
     try:
         ev = _blue_advice(s, keys, "aa0700")
         assert ev["manoeuvre"] == "vertical" and ev["vs_fpm"] == 0 and ev["text"].lower().startswith("level off"), ev
-        s.js("sharedsky.setView(35.0, 36.15, 10)")
-        s.wait("sharedsky.adviceMarks.length > 0")
-        got = _drawn_marks(s)
-        marks = got["marks"]
-        assert [m["icao24"] for m in marks] == ["aa0700"], marks
-        m = marks[0]
+        m, px = _the_mark(s, 36.15, "aa0700")
         assert m["y2"] == m["y"] and m["x2"] > m["x"], m  # level, not up
         assert m["sense"] == "level", m
-        assert _on_mark(got["px"][0]) >= 2, (got["px"], ev["text"])
+        assert _on_mark(px) >= 2, (px, ev["text"])
         assert not s.errors and not s.csp_violations()
     finally:
         s.close()
