@@ -639,7 +639,8 @@ def _near_as_not_advised(p: _Pairs, own: _Reach, motions: list[tuple[F64, F64, F
                          j_known: BOOL) -> BOOL:
     """Rows (o, j) where j may come near a candidate path of o (`_near`) as o would be judged
     were it not holding advice: from its present velocity, over its forward half-disc, with no
-    advised or original line. `motions`: j's velocities (ECEF) and vertical motions, each
+    advised or original line (its vertical reach and height slack are kept: wider, so they
+    drop no pair). `motions`: j's velocities (ECEF) and vertical motions, each
     (vx, vy, vz, vz_fts, level_s); the third and later only where `j_known` (j holds advice)."""
     n = p.rx.shape[0]
     plain = replace(own, lines=[], advised=np.zeros(n, dtype=bool), top_f=np.ones(n),
