@@ -272,6 +272,7 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
                      "best_effort_not_ended": r.get("best_effort_not_ended"),
                      "ended_not_free": r.get("ended_not_free"),
                      "readvised_not_free": r.get("readvised_not_free"),
+                     "stability_by_crews": r.get("stability_by_crews"),
                      "advisories": r.get("advisories")}
         else:
             ctl = MvpController(len(plans), delay_s=delay_s, noncompliance=noncompliance, seed=seed)
@@ -413,6 +414,29 @@ def change_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def crews_table(rows: list[dict[str, Any]]) -> str:
+    """sharedsky's stability apart for whose crews flew each advisory (`Pilots.by_crews`:
+    every crew followed; the owner's crew ignored it; an aircraft it named ignored advice of
+    its own meanwhile), pooled over seeds weighted by advisories: the changes the engine
+    makes of itself told from those non-compliance forces. Rows flown since the split."""
+    lines = ["| case | seeds | crews | advisories | changed more than once | ... not for a new intruder "
+             "or a reversal | changed again for the same intruders |", "|---|---|---|---|---|---|---|"]
+    for (dims, dens, delay, nc, margin, window, variant), by in sorted(_group(rows).items()):
+        sel = [r["stability_by_crews"] for r in by.get("sharedsky", []) if r.get("stability_by_crews")]
+        if not sel:
+            continue
+        case = _case(dims, dens, delay, nc, margin, window, variant)
+        for crews in sel[0]:
+            n = sum(s[crews]["advisories"] for s in sel)
+
+            def share(col: str, crews: str = crews, n: int = n) -> str:
+                return format(sum(s[crews][col] * s[crews]["advisories"] for s in sel) / n, ".1%") if n else "-"
+
+            lines.append(f"| {case} | {len(sel)} | {crews} | {n} | {share('changed_more_than_once')} "
+                         f"| {share('not_free_more_than_once')} | {share('changed_again')} |")
+    return "\n".join(lines)
+
+
 def speed(n: int = 10_000, repeats: int = 5, seed: int = 0) -> str:
     """One `resolve` call against MVP (BlueSky's C detection + `MVP.resolve`) on the same
     states: `n` aircraft at en-route density (random_enroute, 1 per 200 NM^2)."""
@@ -514,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
         print(tables(saved))
         print()
         print(change_table(saved))
+        print()
+        print(crews_table(saved))
         return 0
     if a.quick:
         a.seeds, a.densities, a.dims, a.speed_n = 1, [12.5, 25.0], ["2d"], 2000
@@ -539,6 +565,8 @@ def main(argv: list[str] | None = None) -> int:
         print(tables(rows))
         print()
         print(change_table(rows))
+        print()
+        print(crews_table(rows))
     if not a.no_speed:
         print()
         print((f"speed of the variant {variant}:\n" if variant else "")

@@ -93,3 +93,21 @@ def test_the_changes_table_counts_changes_that_make_room_where_every_row_has_the
     assert bench.main(["--tables", str(f)]) == 0
     line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| 2d 25 |")][-1]
     assert line.endswith("| 8 | 10 | 2 | - | - |")
+
+
+def test_the_crews_table_pools_each_class_over_seeds_weighted_by_advisories(
+        bench: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def split(n_all: int, more_all: float, n_own: int, more_own: float) -> dict[str, Any]:
+        z = {"not_free_more_than_once": 0.0, "changed_again": 0.0}
+        return {"stability_by_crews": {
+            "all followed": {"advisories": n_all, "changed_more_than_once": more_all, **z},
+            "own crew ignoring": {"advisories": n_own, "changed_more_than_once": more_own, **z}}}
+    rows = [_row("off", 100), {**_row("sharedsky", 5), **split(10, 0.1, 4, 0.5)},
+            {**_row("off", 90), "seed": 2}, {**_row("sharedsky", 6), "seed": 2, **split(30, 0.3, 0, 0.0)},
+            {**_row("sharedsky", 6), "seed": 3}]  # flown before the split: left out
+    f = tmp_path / "runs.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert bench.main(["--tables", str(f)]) == 0
+    out = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| 2d 25 | 2 |")]
+    assert "| all followed | 40 | 25.0% |" in out[-2]  # (1 + 9) / 40
+    assert "| own crew ignoring | 4 | 50.0% |" in out[-1]

@@ -316,3 +316,46 @@ def test_a_crew_follows_or_ignores_an_encounter_advised_again_as_it_did_the_firs
     pilots.fly(300.0, [{**base, "icao24": a, "state": "end"} for a in icaos], 0.0)
     later = advise(300.0 + READVISED_S + 1.0, "new", ["eeeeee"])
     assert other != first and later != other  # (40 fair draws: equal by chance 1 in 2**40)
+
+
+def test_each_advisory_is_counted_by_whose_crews_flew_it() -> None:
+    # The stability figures are split by whose crews flew each advisory (`CREWS`), so that
+    # the changes non-compliance forces are told from the engine's own: an advisory whose
+    # own crew ignored it; one whose crew followed while an aircraft it named ignored advice
+    # of its own (only while that overlapped it); and one where every crew followed.
+    from sharedsky.alerting.advisories import AdvisoryTracker
+    from sharedsky.sim.pilots import CREWS
+
+    sim, _, _, base = _crew_of_a_cap_aircraft(0.0)
+    minima = Minima.uniform(2, 5.0, 1000.0, 300.0)
+    x, y, a, b, c = (str(v) for v in sim.fleet.icao24.tolist()[:5])
+    pilots = Pilots(sim.fleet, minima, delay_s=0.0, noncompliance=1.0, seed=11)
+    turn = {**base, "manoeuvre": "track", "track_deg": 90}
+
+    def new(t: float, owner: str, named: list[str]) -> None:
+        pilots.fly(t, [{**turn, "icao24": owner, "state": "new", "intruders": named}], 0.0)
+
+    def end(t: float, owner: str, changes: int) -> None:
+        pilots.fly(t, [{**base, "icao24": owner, "state": "end", "changes": changes}], 0.0)
+
+    new(0.0, x, [a])  # x's crew ignores (noncompliance 1) ...
+    assert x in pilots.ignoring
+    end(20.0, x, 2)  # ... and its advice changed twice
+    pilots.noncompliance = 0.0
+    new(400.0, a, [x])  # x ignored its advice before a's began, not meanwhile
+    new(400.0, b, [c])
+    end(410.0, a, 2)
+    end(410.0, b, 0)
+    new(500.0, c, [y])  # y ignores advice of its own while c's lasts
+    pilots.noncompliance = 1.0
+    new(505.0, y, [c])
+    assert y in pilots.ignoring
+    end(520.0, c, 2)
+    got = pilots.by_crews(AdvisoryTracker(minima))
+    # x's (y's is not held by this tracker: advice still held comes from the tracker)
+    assert got[CREWS[1]] == {"advisories": 1, "changed_more_than_once": 1.0,
+                             "not_free_more_than_once": 0.0, "changed_again": 0.0}
+    assert got[CREWS[2]] == {"advisories": 1, "changed_more_than_once": 1.0,
+                             "not_free_more_than_once": 0.0, "changed_again": 0.0}
+    assert got[CREWS[0]] == {"advisories": 2, "changed_more_than_once": 0.5,
+                             "not_free_more_than_once": 0.0, "changed_again": 0.0}

@@ -26,6 +26,10 @@ from sharedsky.sim.metrics import MetricsCollector
 VERTICAL_RANGE_FT = 10000.0
 #: ... but never below this altitude.
 FLOOR_FT = 1000.0
+#: Whose crews flew an advisory: all followed it (the owner's, and those of every aircraft
+#: it named, as far as they were advised meanwhile); the owner's crew ignored it; or the
+#: owner's crew followed but one of those it named ignored advice of its own meanwhile.
+CREWS = ("all followed", "own crew ignoring", "an intruder's crew ignoring")
 
 
 class Pilots:
@@ -63,6 +67,12 @@ class Pilots:
         #: ... and of those, the ones made again for intruders that had already made the
         #: advice change (per encounter, not per advisory).
         self.ended_again: list[int] = []
+        #: Whose crews flew each ended advisory (`CREWS`), to tell the changes non-compliance
+        #: forces from the engine's own: when each aircraft's advice began, and the spans
+        #: (start, end; end inf while it lasts) each aircraft's crew spent ignoring advice.
+        self.ended_crews: list[str] = []
+        self.began: dict[str, float] = {}
+        self.ignore_spans: dict[str, list[list[float]]] = {}
 
     def _index(self, icao: str) -> int | None:
         if self.lookup is None:
@@ -85,7 +95,11 @@ class Pilots:
                 self.ended_changes.append(int(ev.get("changes", 0)))
                 self.ended_not_free.append(int(ev.get("changes_not_free", 0)))
                 self.ended_again.append(int(ev.get("changes_again", 0)))
+                self.ended_crews.append(self.crews(icao, t_s))
+                self.began.pop(icao, None)
                 self.ended_at[icao] = (t_s, self.named.pop(icao, set()), icao in self.ignoring)
+                if icao in self.ignoring:
+                    self.ignore_spans[icao][-1][1] = t_s
                 self.ignoring.discard(icao)
                 f.end_advice(i, t_s + self.delay_s)
                 continue
@@ -93,6 +107,7 @@ class Pilots:
             if state == "new":
                 self.per_aircraft[icao] = self.per_aircraft.get(icao, 0) + 1
                 self.named[icao] = named
+                self.began[icao] = t_s
             else:
                 self.changes[icao] = self.changes.get(icao, 0) + 1
                 self.named.setdefault(icao, set()).update(named)
@@ -104,6 +119,7 @@ class Pilots:
                     ignore = self.noncompliance > 0 and bool(self.rng.random() < self.noncompliance)
                 if ignore:
                     self.ignoring.add(icao)
+                    self.ignore_spans.setdefault(icao, []).append([t_s, np.inf])
                     self.ignored += 1
                     continue
             elif icao in self.ignoring:
@@ -134,6 +150,37 @@ class Pilots:
                 f.advise([i], t_s, alt_ft=target, track_deg=trk, speed_kt=spd,
                          rate_fpm=abs(vs) if vs != 0.0 else None, delay_s=self.delay_s, duration_s=86400.0)
 
+    def crews(self, icao: str, until_s: float) -> str:
+        """Whose crews flew the advisory `icao` holds, from its start to `until_s`
+        (`CREWS`): its own crew ignoring it, else any aircraft it named ignoring advice
+        of its own meanwhile, else every crew followed."""
+        if icao in self.ignoring:
+            return CREWS[1]
+        since = self.began.get(icao, -np.inf)
+        for other in self.named.get(icao, ()):
+            if any(a <= until_s and b >= since for a, b in self.ignore_spans.get(other, ())):
+                return CREWS[2]
+        return CREWS[0]
+
+    def by_crews(self, tracker: AdvisoryTracker) -> dict[str, dict[str, float]]:
+        """The stability figures apart for each `CREWS` class: how many advisories, and the
+        shares changed more than once, changed more than once for neither a new intruder
+        nor a reversal, and changed again for the same intruders (advice still held: to the end)."""
+        live = list(tracker.held.items())
+        crews = np.array(self.ended_crews + [self.crews(k, np.inf) for k, _ in live])
+        cols = {"changed_more_than_once": (self.ended_changes, "changes", 1),
+                "not_free_more_than_once": (self.ended_not_free, "changes_not_free", 1),
+                "changed_again": (self.ended_again, "changes_again", 0)}
+        out: dict[str, dict[str, float]] = {}
+        for name in CREWS:
+            sel = crews == name
+            row: dict[str, float] = {"advisories": int(sel.sum())}
+            for col, (ended, attr, above) in cols.items():
+                v = np.array(ended + [getattr(h, attr) for _, h in live], dtype=float)[sel]
+                row[col] = round(float(np.mean(v > above)), 4) if v.size else 0.0
+            out[name] = row
+        return out
+
     def summary(self, tracker: AdvisoryTracker, metrics: MetricsCollector) -> dict[str, Any]:
         """What resolution did in this run (part of the metrics)."""
         sev = metrics.severity
@@ -163,6 +210,7 @@ class Pilots:
             "max_not_free_changes_per_advisory": int(own.max()) if own.size else 0,
             "changes_again_per_advisory": round(float(again.mean()), 3) if again.size else 0.0,
             "advisories_changed_again": round(float(np.mean(again > 0)), 4) if again.size else 0.0,
+            "stability_by_crews": self.by_crews(tracker),
             "best_effort_held": c.get("best_effort_held", 0),
             "advisories_held_again": c.get("advisories_held_again", 0),
             "again_held_steps": c.get("again_held_steps", 0),
