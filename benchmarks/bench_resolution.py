@@ -272,6 +272,7 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
                      "best_effort_not_ended": r.get("best_effort_not_ended"),
                      "ended_not_free": r.get("ended_not_free"),
                      "readvised_not_free": r.get("readvised_not_free"),
+                     "readvised_not_free_new_intruder": r.get("readvised_not_free_new_intruder"),
                      "stability_by_crews": r.get("stability_by_crews"),
                      "advisories": r.get("advisories")}
         else:
@@ -376,7 +377,11 @@ def readvised(sel: list[dict[str, Any]], tot: Callable[[str], int]) -> str:
         return all(r.get(f) is not None for r in sel)
     if not has("readvised"):
         return "-"
-    return f"{tot('readvised')}" + (f" ({tot('readvised_not_free')})" if has("readvised_not_free") else "")
+    if not has("readvised_not_free"):
+        return f"{tot('readvised')}"
+    new = (f", {tot('readvised_not_free_new_intruder')} for a new intruder"
+           if has("readvised_not_free_new_intruder") else "")
+    return f"{tot('readvised')} ({tot('readvised_not_free')}{new})"
 
 
 def change_table(rows: list[dict[str, Any]]) -> str:
@@ -389,10 +394,11 @@ def change_table(rows: list[dict[str, Any]]) -> str:
     how many advisories were given again, after the advice ended with resume, within
     READVISED_S for an aircraft the one ended named (counted since the tracker does; "-"
     before), and of those, in brackets, after it ended with no free manoeuvre (since
-    89f6b33 says so)."""
+    89f6b33 says so), and of those, the ones whose end was for an aircraft the advisory had
+    not named (a new intruder, as for a change; since the tracker says so)."""
     lines = ["| case | seeds | advisories | changes | new intruder | reversal | not free (best effort) "
              "| same manoeuvre | other dimension | opposite sense | making room "
-             "| advised again after resume (after no free manoeuvre) |",
+             "| advised again after resume (after no free manoeuvre, of them for a new intruder) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dims, dens, delay, nc, margin, window, variant), by in sorted(_group(rows).items()):
         sel = [r for r in by.get("sharedsky", []) if r.get("changes_by_cause")]

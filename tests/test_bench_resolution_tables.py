@@ -70,16 +70,21 @@ def test_the_changes_table_counts_changes_that_make_room_where_every_row_has_the
               "changes_by_kind": {"same": 4, "dimension": 5, "sense": 1}, "changes_not_free_best_effort": 0,
               "advisories": 12}
     rows = [_row("off", 100), {**_row("sharedsky", 5), **causes, "changes_making_room": 4, "readvised": 2,
-                               "readvised_not_free": 1},
+                               "readvised_not_free": 1, "readvised_not_free_new_intruder": 1},
             {**_row("sharedsky", 6), **causes, "seed": 2, "changes_making_room": 3, "readvised": 1,
-             "readvised_not_free": 1},
+             "readvised_not_free": 1, "readvised_not_free_new_intruder": 0},
             {**_row("off", 90), "seed": 2}]
     f = tmp_path / "runs.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert bench.main(["--tables", str(f)]) == 0
     line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| 2d 25 |")][-1]
     # same manoeuvre, other dimension, opposite sense, making room, advised again after
-    # resume (after no free manoeuvre)
+    # resume (after no free manoeuvre, of them for a new intruder)
+    assert line.endswith("| 8 | 10 | 2 | 7 | 3 (2, 1 for a new intruder) |")
+    del rows[2]["readvised_not_free_new_intruder"]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert bench.main(["--tables", str(f)]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| 2d 25 |")][-1]
     assert line.endswith("| 8 | 10 | 2 | 7 | 3 (2) |")
     # Older rows without the counts: the sums would be short, so none is given.
     del rows[1]["readvised_not_free"]

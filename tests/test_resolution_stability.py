@@ -1028,3 +1028,24 @@ def test_harm_within_minima_lets_best_effort_turn_closer_to_a_pair_left_outside_
     c_off: Row = (*c[:4], got[False]["ccc"][2], *c[5:])
     assert _closest_straight_nm(o, b_on, 300.0) < _closest_straight_nm(o, b, 300.0)
     assert _closest_straight_nm(b_on, c_on, 300.0) > _closest_straight_nm(b, c_off, 300.0)
+
+
+def test_an_end_with_nothing_free_says_whether_an_aircraft_not_named_made_it() -> None:
+    """With nothing free, advice held that best effort does not keep ends ("no free
+    manoeuvre, resume"), and the encounter is often advised again a second later: the
+    stability count of issue 13. As for a change, the end says why (`cause`): `new intruder`
+    where the advice held now loses separation with, or leaves less separated than flying
+    on (`keep_harmed`), an aircraft the advisory never named; else `not free`. Crews 10 s
+    late (2-D 25 seed 1): 100022, turned left 80 for 100006 and 10003a, ends at 21 s because
+    its advice would bring 10003f closer (found dumping best effort second by second);
+    10003f's climb ends at 14 s for the aircraft it named."""
+    evs = _first_seconds(22, pilot_delay_s=10.0, noncompliance=0.38)
+    ends = [e for e in evs if e["state"] == "end"]
+    stuck = [e for e in ends if e["reason"] == "no free manoeuvre"]
+    assert stuck and all(e["cause"] in ("new intruder", "not free") for e in stuck)
+    assert all("cause" not in e for e in ends if e["reason"] != "no free manoeuvre")
+    said = {(e["icao24"], e["t"] - evs[0]["t"]): e["cause"] for e in stuck}
+    assert said[("100022", 21.0)] == "new intruder"
+    new = next(e for e in evs if e["icao24"] == "100022" and e["state"] == "new")
+    assert "10003f" not in new["intruders"]
+    assert said[("10003f", 14.0)] == "not free"

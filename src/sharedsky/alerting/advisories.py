@@ -27,7 +27,10 @@ has levelled off), and says:
   held: HOLD_AGAIN);
 * `advisory` / `end`: clear of conflict, resume the original track, speed and vertical
   speed (`resume`); with no free manoeuvre, resume as the least harmful choice
-  (`reason: no free manoeuvre`); or the aircraft left the picture (`reason: gone`).
+  (`reason: no free manoeuvre`, and in `cause` why the advice held was not kept: `new
+  intruder` where it now loses separation with, or leaves less separated than flying on,
+  an aircraft it never named, else `not free`); or the aircraft left the picture
+  (`reason: gone`).
 
 Every advisory event names its aircraft's party (`party`): the service sends it to that
 party only. `digest(events)` is the SHA-256 of their canonical JSON, the figure two
@@ -381,9 +384,10 @@ class AdvisoryTracker(Carried):
         self.frequencies_mhz = [float(f) for f in frequencies_mhz]
         self.held: dict[str, _Held] = {}
         self.resuming: dict[str, _Resuming] = {}
-        #: When each aircraft's advice last ended with resume, whom it named, and whether
-        #: nothing was free then (kept READVISED_S).
-        self.ended: dict[str, tuple[float, list[str], bool]] = {}
+        #: When each aircraft's advice last ended with resume, whom it named, whether
+        #: nothing was free then, and whether it then ended for an aircraft it had not
+        #: named (kept READVISED_S).
+        self.ended: dict[str, tuple[float, list[str], bool, bool]] = {}
         #: Closest approaches for the reversal test are sought within the look-ahead.
         self.horizon_s = float(np.max(np.where(minima.checked, minima.t_s, 0.0))) if minima.checked.any() else 0.0
         self.serial = 0
@@ -396,7 +400,7 @@ class AdvisoryTracker(Carried):
                                        "advisories_held_again": 0,
                                        "again_held_steps": 0, "readvised": 0,
                                        "best_effort_not_ended": 0, "ended_not_free": 0,
-                                       "readvised_not_free": 0}
+                                       "readvised_not_free": 0, "readvised_not_free_new_intruder": 0}
         self.last: Resolution = Resolution.empty()
         #: The alert levels detect every conflict the resolution could act on (their
         #: envelope holds the buffered minima): a step without conflicts needs no work.
@@ -545,11 +549,19 @@ class AdvisoryTracker(Carried):
                 self.counts["resumed"] += 1
                 # Resume is the engine's least harmful choice with nothing free: said so.
                 stuck = bool(res.status[k] == 2)
-                self.ended[ident] = (t, list(h.intruders), stuck)
+                end: dict[str, Any] = {}
                 if stuck:
                     self.counts["ended_not_free"] = self.counts.get("ended_not_free", 0) + 1
+                    # Why not kept: an aircraft the encounter never named (in conflict now,
+                    # or one the advice held loses separation with or leaves less separated
+                    # than flying on: `keep_harmed`) joined it, as for a change; else the
+                    # same aircraft.
+                    why = set(res.intruders[k]) | set(res.keep_blockers[k] if res.keep_blockers else ())
+                    why |= set(res.keep_harmed[k] if res.keep_harmed else ())
+                    end["cause"] = "new intruder" if why - set(h.intruders) else "not free"
+                self.ended[ident] = (t, list(h.intruders), stuck, end.get("cause") == "new intruder")
                 trk = round(h.orig[0]) % 360
-                events.append(self._event("end", t, h, {
+                events.append(self._event("end", t, h, end | {
                     "reason": "no free manoeuvre" if stuck else "clear of conflict", "manoeuvre": "resume",
                     "track_deg": trk, "gs_kt": round(h.orig[1]), "vs_fpm": int(round(h.orig[2], -2)),
                     "text": f"{'No free manoeuvre' if stuck else 'Clear of conflict'}, resume track {trk:03d}",
@@ -572,6 +584,9 @@ class AdvisoryTracker(Carried):
                     self.counts["readvised"] = self.counts.get("readvised", 0) + 1
                     if len(last) > 2 and last[2]:  # (a state carried before has no flag)
                         self.counts["readvised_not_free"] = self.counts.get("readvised_not_free", 0) + 1
+                        if len(last) > 3 and last[3]:  # ended for an aircraft not named before
+                            self.counts["readvised_not_free_new_intruder"] = (
+                                self.counts.get("readvised_not_free_new_intruder", 0) + 1)
                 state = "new"
             else:
                 now = set(res.intruders[k]) | set(res.keep_blockers[k] if res.keep_blockers else ())

@@ -395,6 +395,10 @@ class Resolution:
     #: than kept, makes room for (KEEP_UNLESS_FREES; empty otherwise): why a crew is told
     #: something new when nothing changed for its own aircraft.
     room_for: list[list[str]] = field(default_factory=list)
+    #: Per owner holding advice with no free manoeuvre: the ids of the aircraft its advice
+    #: held would leave less separated than flying on (why best effort does not keep it);
+    #: the tracker tells an aircraft the encounter never named from the same ones.
+    keep_harmed: list[list[str]] = field(default_factory=list)
     alt_ft: F64 | None = None
     allowed: BOOL | None = None
     levels_ft: F64 | None = None
@@ -1194,16 +1198,22 @@ def resolve(
             keep_rows.append(rows[hit_rows[:, COL_KEEP] & has[ks]])
 
     room: list[list[str]] = [[] for _ in range(o_count)]
+    harm_rows: list[IDX] = []  # rows whose neighbour best effort finds the advice held harms
 
-    def blockers(res: Resolution) -> Resolution:
-        """`res` with the aircraft each owner's advice held is blocked by, and those its
-        changed advice makes room for."""
+    def by_owner(rows_list: list[IDX]) -> list[list[str]]:
+        """Per owner, the ids of the neighbours of `rows_list`'s rows."""
         out: list[list[str]] = [[] for _ in range(o_count)]
-        if keep_rows:
-            kr = np.unique(np.concatenate(keep_rows))
+        if rows_list:
+            kr = np.unique(np.concatenate(rows_list))
             for s_, jj_ in zip(slot_b[kr].tolist(), j_idx[kr].tolist(), strict=True):
                 out[s_].append(str(snap.id[jj_]))
-        return finish(replace(res, keep_blockers=out, room_for=room))
+        return out
+
+    def blockers(res: Resolution) -> Resolution:
+        """`res` with the aircraft each owner's advice held is blocked by or harms, and
+        those its changed advice makes room for."""
+        return finish(replace(res, keep_blockers=by_owner(keep_rows), room_for=room,
+                              keep_harmed=by_owner(harm_rows)))
 
     all_rows = np.arange(o_idx.size)
     # Intruders holding advisories: judge against their advised velocity (to its level,
@@ -1452,6 +1462,7 @@ def resolve(
             motions += [(a[0][jk], a[1][jk], a[2][jk], a[3][jk], a[4][jk]) for a in adv_vel]
             seen = _near_as_not_advised(pairs.take(rk), reach.take(rk), motions, known[jk])
             harm[r_adv[~seen]] = False
+    harm_rows.append(rows_k[harm[:, COL_KEEP] & has[ks_k]])
     harmless = ~np.logical_or.reduceat(harm, st, axis=0)
     least = np.minimum.reduceat(sep, st, axis=0)
     o_w = ks[st]

@@ -223,6 +223,7 @@ class Pilots:
             "best_effort_not_ended": c.get("best_effort_not_ended", 0),
             "ended_not_free": c.get("ended_not_free", 0),
             "readvised_not_free": c.get("readvised_not_free", 0),
+            "readvised_not_free_new_intruder": c.get("readvised_not_free_new_intruder", 0),
             "resumed": tracker.counts.get("resumed", 0),
             "best_effort": tracker.counts.get("best_effort", 0),
             "followed": self.followed,
