@@ -1049,3 +1049,24 @@ def test_an_end_with_nothing_free_says_whether_an_aircraft_not_named_made_it() -
     new = next(e for e in evs if e["icao24"] == "100022" and e["state"] == "new")
     assert "10003f" not in new["intruders"]
     assert said[("10003f", 14.0)] == "not free"
+
+
+def test_two_aircraft_both_manoeuvring_with_nothing_free_are_judged_on_the_pairs_as_not_advised(
+        monkeypatch: Any) -> None:
+    """BOTH_AS_NOT_ADVISED: with nothing free, of two aircraft whose choices close on each
+    other the later id flies on. Holding advice, an aircraft is searched for far more
+    neighbours; crews 10 s late (2-D 25 seed 1), 10003f's climb was ended each other second
+    ("no free manoeuvre") for 100022, 9.3 minima away and turning, a pair only its advised
+    search holds, and given again the next (found dumping best effort second by second).
+    Judged on the pairs it is judged on when not advised, it climbs, and keeps climbing."""
+    from sharedsky.engine import resolution
+
+    got = {}
+    for on in (False, True):
+        monkeypatch.setattr(resolution, "BOTH_AS_NOT_ADVISED", on)
+        evs = _first_seconds(22, pilot_delay_s=10.0, noncompliance=0.38)
+        got[on] = ([e["state"] for e in evs if e["icao24"] == "10003f"],
+                   sum(e["state"] == "end" and e.get("reason") == "no free manoeuvre" for e in evs))
+    assert got[False][0].count("end") >= 4 and got[False][0].count("new") >= 4
+    assert got[True][0][0] == "new" and "end" not in got[True][0]
+    assert got[True][1] * 3 < got[False][1] * 2, (got[True][1], got[False][1])

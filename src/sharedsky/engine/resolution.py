@@ -203,6 +203,11 @@ HARM_WITHIN_MINIMA = False
 #: once, 97 against 103, and 58 against 173 (docs/resolution-stability.md, "The same pairs,
 #: advised or not").
 HARM_AS_NOT_ADVISED = True
+#: ... and so for the rule that two aircraft with nothing free, both manoeuvring and closing
+#: on each other, leave the later id flying on: applied only on those pairs (a variant, off).
+#: Without it, crews 10 s late (2-D 25 seed 1), 10003f's climb ended each other second,
+#: "no free manoeuvre", for 100022 9.3 minima away, a pair only its advised search holds.
+BOTH_AS_NOT_ADVISED = False
 #: A choice free of the aircraft in conflict over this many times the look-ahead is
 #: preferred (below coordination, above the margin): it lasts the encounter.
 LASTING_FACTOR = 2.0
@@ -1452,6 +1457,7 @@ def resolve(
     harm = sep < ref - HARMLESS_TOL
     if HARM_WITHIN_MINIMA:
         harm &= sep < 1.0
+    unseen = np.zeros(rows_k.size, dtype=bool)  # rows judged only because advice is held
     if HARM_AS_NOT_ADVISED:
         r_adv = np.flatnonzero(has[ks_k])  # positions in rows_k of owners holding advice
         if r_adv.size:
@@ -1462,6 +1468,7 @@ def resolve(
             motions += [(a[0][jk], a[1][jk], a[2][jk], a[3][jk], a[4][jk]) for a in adv_vel]
             seen = _near_as_not_advised(pairs.take(rk), reach.take(rk), motions, known[jk])
             harm[r_adv[~seen]] = False
+            unseen[r_adv[~seen]] = BOTH_AS_NOT_ADVISED
     harm_rows.append(rows_k[harm[:, COL_KEEP] & has[ks_k]])
     harmless = ~np.logical_or.reduceat(harm, st, axis=0)
     least = np.minimum.reduceat(sep, st, axis=0)
@@ -1480,7 +1487,7 @@ def resolve(
     # later in the order of ids flies on (flying on is harmless by construction).
     slot_of_j = slot[jj]
     both = (slot_of_j >= 0) & worst[np.maximum(slot_of_j, 0)]
-    both &= (cur[ks] != COL_NONE) & (cur[np.maximum(slot_of_j, 0)] != COL_NONE)
+    both &= (cur[ks] != COL_NONE) & (cur[np.maximum(slot_of_j, 0)] != COL_NONE) & ~unseen
     if both.any():
         rb = np.flatnonzero(both)
         jc = cur[slot_of_j[rb]]
