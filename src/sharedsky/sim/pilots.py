@@ -168,17 +168,18 @@ class Pilots:
         nor a reversal, and changed again for the same intruders (advice still held: to the end)."""
         live = list(tracker.held.items())
         crews = np.array(self.ended_crews + [self.crews(k, np.inf) for k, _ in live])
-        cols = {"changed_more_than_once": (self.ended_changes, "changes", 1),
-                "not_free_more_than_once": (self.ended_not_free, "changes_not_free", 1),
-                "changed_again": (self.ended_again, "changes_again", 0)}
+        # Per column: whether each advisory (ended, then held) changed more than `above` times.
+        over = {col: np.array(ended + [getattr(h, attr) for _, h in live], dtype=float) > above
+                for col, ended, attr, above in (
+                    ("changed_more_than_once", self.ended_changes, "changes", 1),
+                    ("not_free_more_than_once", self.ended_not_free, "changes_not_free", 1),
+                    ("changed_again", self.ended_again, "changes_again", 0))}
         out: dict[str, dict[str, float]] = {}
         for name in CREWS:
             sel = crews == name
-            row: dict[str, float] = {"advisories": int(sel.sum())}
-            for col, (ended, attr, above) in cols.items():
-                v = np.array(ended + [getattr(h, attr) for _, h in live], dtype=float)[sel]
-                row[col] = round(float(np.mean(v > above)), 4) if v.size else 0.0
-            out[name] = row
+            n = int(sel.sum())
+            out[name] = {"advisories": n, **{col: round(float(v[sel].mean()), 4) if n else 0.0
+                                             for col, v in over.items()}}
         return out
 
     def summary(self, tracker: AdvisoryTracker, metrics: MetricsCollector) -> dict[str, Any]:
