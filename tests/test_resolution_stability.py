@@ -1070,3 +1070,44 @@ def test_two_aircraft_both_manoeuvring_with_nothing_free_are_judged_on_the_pairs
     assert got[False][0].count("end") >= 4 and got[False][0].count("new") >= 4
     assert got[True][0][0] == "new" and "end" not in got[True][0]
     assert got[True][1] * 3 < got[False][1] * 2, (got[True][1], got[False][1])
+
+
+def test_with_hold_second_a_second_change_for_another_named_aircraft_is_held_back(monkeypatch: Any) -> None:
+    """HOLD_SECOND: a second change neither for a new intruder nor for a reversal is held
+    back whichever aircraft the encounter named forces it (one aircraft, then another), as
+    HOLD_AGAIN holds one for the same. 2-D 25 seed 1, crews at once: 10003a's descent was
+    changed at 1 s (a left turn, for 100022), and again at 203 s for 10004e (reduce speed),
+    its second change not free, blamed on an aircraft that had not forced one; 10004e's
+    likewise, for 10003a (found in `trace_advisories.py --density 25 --seed 1`). Both hold
+    advice, so with the variant both keep what they hold."""
+    import copy
+
+    from sharedsky.sim.random_traffic import TrafficSpec, random_traffic, square_scenario
+    from sharedsky.sim.run import Simulation
+
+    spec = TrafficSpec(25.0, seed=1, measure_s=900)
+    sim = Simulation(square_scenario(spec), None, hours=spec.duration_s / 3600.0, seed=1,
+                     plans=random_traffic(spec), record_every_s=None, airspace=False, resolution=True)
+    first: list[dict[str, Any]] = []
+    for _ in range(203):
+        first += [e for e in sim.step().events if e.get("kind") == "advisory"]
+    mine = [(e["t"] - first[0]["t"], e["state"], e.get("cause"), e["changes_not_free"])
+            for e in first if e["icao24"] == "10003a"]
+    assert mine[:2] == [(0.0, "new", None, 0), (1.0, "updated", "not free", 1)]
+    got = {}
+    for on, s in ((False, sim), (True, copy.deepcopy(sim))):
+        monkeypatch.setattr(advisories, "HOLD_SECOND", on)
+        tracker = s.assessment.advisories
+        before = dict(tracker.counts)
+        held = {a: tracker.held[a].adv for a in ("10003a", "10004e")}
+        ev = {e["icao24"]: e for e in s.step().events if e.get("kind") == "advisory"}
+        got[on] = (ev, {k: tracker.counts[k] - before.get(k, 0) for k in ("advisories_held_again", "changes_again")},
+                   [tracker.held[a].adv == held[a] for a in held])
+    off, on_ = got[False], got[True]
+    for a, other in (("10003a", "10004e"), ("10004e", "10003a")):
+        e = off[0][a]
+        assert (e["state"], e["cause"], e["changes_not_free"], e["changes_again"]) == ("updated", "not free", 2, 0)
+        assert e["intruders"] == [other]
+        assert a not in on_[0]
+    assert off[1]["changes_again"] == 0 and on_[1]["advisories_held_again"] == 2
+    assert off[2] == [False, False] and on_[2] == [True, True]  # the advice held stays

@@ -108,6 +108,11 @@ HOLD_AGAIN = True
 #: outside the resolution), the advice held will not be made good by the other's, and the
 #: change is given.
 HOLD_AGAIN_ADVISED_ONLY = True
+#: HOLD_AGAIN also for a second change neither for a new intruder nor for a reversal made
+#: for another aircraft the encounter named (one aircraft, then another): the rule allows
+#: one such change per encounter, whichever aircraft forces it. With
+#: HOLD_AGAIN_ADVISED_ONLY, as for the same intruders. A variant, off.
+HOLD_SECOND = False
 #: An aircraft told to resume counts as turning back (or changing speed back) to its
 #: original velocity while its track or speed changes faster than these between steps
 #: (deg/s, kt/s): others then judge it against that velocity too (`Advised.resuming`).
@@ -605,8 +610,9 @@ class AdvisoryTracker(Carried):
                         continue
                     blockers = set(res.keep_blockers[k]) if res.keep_blockers else set()
                     again = not blockers or blockers <= h.blamed
+                    second = HOLD_SECOND and h.changes_not_free > 0
                     moved = bool(blockers) and all(b in self.held or b in self.resuming for b in blockers)
-                    if again and HOLD_AGAIN and (moved or not HOLD_AGAIN_ADVISED_ONLY):
+                    if (again or second) and HOLD_AGAIN and (moved or not HOLD_AGAIN_ADVISED_ONLY):
                         if not h.held_again:
                             self.counts["advisories_held_again"] += 1
                         h.held_again += 1
