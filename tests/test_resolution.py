@@ -726,6 +726,36 @@ def test_resume_is_judged_back_at_the_original_level_however_near_it_the_aircraf
     assert res.free[:, resolution.COL_KEEP].all()
 
 
+@pytest.mark.parametrize("on", [True, False])
+def test_resume_is_not_free_where_the_return_closes_the_height_while_still_near(
+        on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both advised apart from FL300, one to FL320 and one to FL280, level there, 1.2 NM
+    apart horizontally and about to pass (2-D 25 seed 2, crews at once, t = 174 s). Judged
+    back at FL300 at once, they are inside the minima and closing on neither axis, so
+    resume was free: both were told to resume, flew back towards FL300 and were advised
+    apart again 7 s later. The return takes a minute and closes the 4,000 ft while they are
+    within RESUME_MARGIN times the minima: with RESUME_RETURN_CLOSES resume is not free
+    for either; the advice held stays free."""
+    monkeypatch.setattr(resolution, "RESUME_RETURN_CLOSES", on)
+    rows = [("100021", 1.1572912810561342, 11.434986926830732, 32000.0, 48.45107299406676, 436.67070132733704, 0.0),
+            ("100023", 1.1711140946181287, 11.449354750982081, 28000.0, 350.5746536847253, 444.62550693786704, 0.0)]
+    a = np.array([r[1:] for r in rows], dtype=float)
+    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.zeros(2, np.int32),
+                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
+                    vs_fpm=a[:, 5], last_report_s=np.zeros(2), parties=("blue",))
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    advice = Advised(np.array([48.26565184282468, 350.63473944482627]), a[:, 4], np.zeros(2), a[:, 3], a[:, 4],
+                     np.array([2000.0, -2000.0]), np.full(2, 30000.0), adv_kind=np.full(2, VERTICAL, dtype=np.int8),
+                     adv_alt_ft=np.array([32000.0, 28000.0]))
+    res = resolve(snap, minima, advised=advice)
+    assert list(res.owner) == [0, 1]
+    assert res.free[:, resolution.COL_KEEP].all()
+    assert res.free[:, resolution.COL_RESUME].any() != on
+    assert (res.choice == resolution.COL_KEEP).all() == on
+    _no_shortcuts(monkeypatch)
+    assert np.array_equal(resolve(snap, minima, advised=advice).free, res.free)
+
+
 def test_best_effort_separation_is_judged_with_each_level_off() -> None:
     """`_min_norm` (how a manoeuvre is ranked when none is free) flies each aircraft's
     vertical motion to its level, as the candidates are judged: against a dense sampling of

@@ -1330,8 +1330,10 @@ def resolve(
                 ilev = np.where(adv_j, np.inf, pres_level_s[jm])
             else:
                 ivx, ivy, ivz, ivs, ilev = vx[jm], vy[jm], vz[jm], vz_fts[jm], pres_level_s[jm]
-            near = judge(rm, ivx, ivy, ivz, ivs, ilev, RESUME_MARGIN,
-                         back_o[moved] - back_j[moved])[:, COL_RESUME]
+            shift_ft = back_o[moved] - back_j[moved]
+            near = judge(rm, ivx, ivy, ivz, ivs, ilev, RESUME_MARGIN, shift_ft)[:, COL_RESUME]
+            if RESUME_RETURN_CLOSES:
+                near |= _return_closes(pairs.take(rm), shift_ft, RESUME_MARGIN)
             blocked[slot_b[rm[near]], COL_RESUME] = True
     free = ~blocked
     intr: list[list[str]] = [[] for _ in range(o_count)]
@@ -1578,6 +1580,25 @@ LAST_ADVISED = True
 #: safety tables but 2-D 100 (docs/resolution-stability.md, `INSIDE_KEEP`), fewer changes made again
 #: at 25 and more losses there, on five seeds.
 INSIDE_KEEP = False
+
+#: Resume's return to the original altitudes is judged as if made at once (the height
+#: difference shifted), and `_hits` passes a pair already inside that closes on neither
+#: axis: two aircraft advised apart vertically, 1.2 NM apart horizontally and past closest
+#: approach, were both told to resume, flew back towards one level and were advised apart
+#: again 7 s later (2-D 25 seed 2, t = 174 s). With this, a return that closes the height
+#: difference to within the vertical minimum while within RESUME_MARGIN times the
+#: horizontal one is not free (`_return_closes`). A variant, off.
+RESUME_RETURN_CLOSES = False
+
+
+def _return_closes(pr: _Pairs, shift_ft: F64, h_factor: float) -> BOOL:
+    """Pairs whose return to the original altitudes (`shift_ft` added to the height
+    difference) closes it to within the vertical minimum while within `h_factor` times the
+    horizontal one after the lead time: a return flown over a minute, not at once
+    (RESUME_RETURN_CLOSES)."""
+    d_nm = np.sqrt(_dot(pr.rx, pr.ry, pr.rz, pr.rx, pr.ry, pr.rz))
+    after_ft = np.abs(pr.dz_ft + shift_ft)
+    return np.asarray((d_nm < pr.h_nm * h_factor) & (after_ft < pr.v_ft) & (after_ft < np.abs(pr.dz_ft)))
 
 
 def _as_chosen(sj: IDX, jj: IDX, cur: NDArray[np.int16], cand: tuple[F64, F64, F64, F64, F64],
