@@ -1097,6 +1097,7 @@ def test_with_hold_second_a_second_change_for_another_named_aircraft_is_held_bac
     got = {}
     for on, s in ((False, sim), (True, copy.deepcopy(sim))):
         monkeypatch.setattr(advisories, "HOLD_SECOND", on)
+        assert s.assessment is not None and s.assessment.advisories is not None
         tracker = s.assessment.advisories
         before = dict(tracker.counts)
         held = {a: tracker.held[a].adv for a in ("10003a", "10004e")}

@@ -1587,8 +1587,10 @@ INSIDE_KEEP = False
 #: approach, were both told to resume, flew back towards one level and were advised apart
 #: again 7 s later (2-D 25 seed 2, t = 174 s). With this, a return that closes the height
 #: difference to within the vertical minimum while within RESUME_MARGIN times the
-#: horizontal one is not free (`_return_closes`). A variant, off.
-RESUME_RETURN_CLOSES = False
+#: horizontal one is not free (`_return_closes`). On: with HOLD_SECOND, advice given again
+#: after resume fell from 222 to 126 over five seeds of 2-D 25 with crews at once (README,
+#: "One change, and resume's return").
+RESUME_RETURN_CLOSES = True
 
 
 def _return_closes(pr: _Pairs, shift_ft: F64, h_factor: float) -> BOOL:
