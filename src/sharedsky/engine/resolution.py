@@ -1583,8 +1583,8 @@ INSIDE_KEEP = False
 
 #: Resume's return to the original altitudes is judged as if made at once (the height
 #: difference shifted), and `_hits` passes a pair already inside that closes on neither
-#: axis: two aircraft advised apart vertically, 1.2 NM apart horizontally and past closest
-#: approach, were both told to resume, flew back towards one level and were advised apart
+#: axis: two aircraft advised apart vertically, 1.2 NM apart horizontally and about to
+#: pass, were both told to resume, flew back towards one level and were advised apart
 #: again 7 s later (2-D 25 seed 2, t = 174 s). With this, a return that closes the height
 #: difference to within the vertical minimum while within RESUME_MARGIN times the
 #: horizontal one is not free (`_return_closes`). On: with HOLD_SECOND, advice given again
