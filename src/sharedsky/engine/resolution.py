@@ -569,6 +569,10 @@ class _Pairs:
     def take(self, rows: IDX | slice) -> _Pairs:
         return _Pairs(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
+    def range_nm(self) -> F64:
+        """Each pair's distance after the lead time (NM)."""
+        return np.sqrt(_dot(self.rx, self.ry, self.rz, self.rx, self.ry, self.rz))
+
 
 @dataclass(frozen=True)
 class _Reach:
@@ -1598,9 +1602,8 @@ def _return_closes(pr: _Pairs, shift_ft: F64, h_factor: float) -> BOOL:
     difference) closes it to within the vertical minimum while within `h_factor` times the
     horizontal one after the lead time: a return flown over a minute, not at once
     (RESUME_RETURN_CLOSES)."""
-    d_nm = np.sqrt(_dot(pr.rx, pr.ry, pr.rz, pr.rx, pr.ry, pr.rz))
     after_ft = np.abs(pr.dz_ft + shift_ft)
-    return np.asarray((d_nm < pr.h_nm * h_factor) & (after_ft < pr.v_ft) & (after_ft < np.abs(pr.dz_ft)))
+    return np.asarray((pr.range_nm() < pr.h_nm * h_factor) & (after_ft < pr.v_ft) & (after_ft < np.abs(pr.dz_ft)))
 
 
 def _as_chosen(sj: IDX, jj: IDX, cur: NDArray[np.int16], cand: tuple[F64, F64, F64, F64, F64],
@@ -1670,8 +1673,7 @@ def _inside_keeps(pairs: _Pairs, o_idx: IDX, j_idx: IDX, slot_b: IDX, judged: BO
     cand = has & (cur != COL_KEEP) & allowed[rows_o, COL_KEEP]
     if not cand.any():
         return cur, kept
-    d_nm = np.sqrt(_dot(pairs.rx, pairs.ry, pairs.rz, pairs.rx, pairs.ry, pairs.rz))
-    inside = judged & (d_nm < pairs.h_nm) & ~(np.abs(pairs.dz_ft) >= pairs.v_ft)
+    inside = judged & (pairs.range_nm() < pairs.h_nm) & ~(np.abs(pairs.dz_ft) >= pairs.v_ft)
     in_o = np.zeros(o_count, dtype=bool)
     in_o[slot_b[inside]] = True
     cand &= in_o
