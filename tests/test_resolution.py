@@ -756,6 +756,69 @@ def test_resume_is_not_free_where_the_return_closes_the_height_while_still_near(
     assert np.array_equal(resolve(snap, minima, advised=advice).free, res.free)
 
 
+@pytest.mark.parametrize("on", [True, False])
+def test_resume_is_not_free_where_the_return_meets_a_neighbour_keeping_its_advice(
+        on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """10005d, advised down from FL300 to FL280 and level there; 100012 at FL300, advised
+    a turn from 035 to 125 (2-D 25 seed 1, crews at once, t = 281 s). Back at FL300,
+    10005d's track passes 3.2 NM from 100012 flying its turn, in 271 s; from 100012's
+    original track, or at FL280, it stays clear. Judged only against 100012 also resuming,
+    10005d's resume was free: told to resume, it was advised again a second later, for
+    100012 (which was not free to resume), told to resume, advised again. With
+    RESUME_CLEAR_OF_ADVICE it keeps its level while 100012 holds its turn; 100012, whose
+    return is clear of 10005d either way, is free to resume."""
+    monkeypatch.setattr(resolution, "RESUME_CLEAR_OF_ADVICE", on)
+    rows = [("10005d", -0.20947229707191398, 11.740237221128496, 28000.0, 48.11769540064183, 426.42442849590867, 0.0),
+            ("100012", 0.45927964953365064, 11.633897534355896, 30000.0, 125.0, 439.07593254006963, 0.0)]
+    a = np.array([r[1:] for r in rows], dtype=float)
+    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.zeros(2, np.int32),
+                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
+                    vs_fpm=a[:, 5], last_report_s=np.zeros(2), parties=("blue",))
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    advice = Advised(np.array([47.926292443769746, 34.90042168793587]), a[:, 4], np.zeros(2),
+                     np.array([48.11769540064183, 124.90042168793588]), a[:, 4], np.array([-2000.0, 0.0]),
+                     np.full(2, 30000.0), adv_kind=np.array([VERTICAL, resolution.TRACK], dtype=np.int8),
+                     adv_alt_ft=np.array([28000.0, np.nan]))
+    res = resolve(snap, minima, advised=advice, buffer=1.1, lead_s=5.0)
+    assert [str(snap.id[i]) for i in res.owner] == ["100012", "10005d"]
+    assert res.free[:, resolution.COL_KEEP].all()
+    assert res.free[0, resolution.COL_RESUME] and res.choice[0] == resolution.COL_RESUME
+    assert res.free[1, resolution.COL_RESUME] != on
+    assert res.choice[1] == (resolution.COL_KEEP if on else resolution.COL_RESUME)
+    _no_shortcuts(monkeypatch)
+    assert np.array_equal(resolve(snap, minima, advised=advice, buffer=1.1, lead_s=5.0).free, res.free)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_resume_is_not_free_where_the_return_meets_a_neighbour_turning_back(
+        on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same pair 16 s later (t = 297 s): 100012 has been told to resume and is turning
+    back from 125 towards 035, at 124 now. Judged against 100012's original track (where it
+    goes) 10005d's return to FL300 was free, and both were advised again the next second:
+    100012, part way round, would pass 2.8 NM from it. With RESUME_CLEAR_OF_ADVICE the
+    return is also judged against what the neighbour flies now, and is not free."""
+    monkeypatch.setattr(resolution, "RESUME_CLEAR_OF_ADVICE", on)
+    rows = [("10005d", -0.18828067147085387, 11.76371230356392, 28000.0, 48.11773303492098, 426.42442849590867, 0.0),
+            ("100012", 0.4405495076259895, 11.66050451890743, 30000.0, 123.84005407922251, 439.07593254006963, 0.0)]
+    a = np.array([r[1:] for r in rows], dtype=float)
+    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.zeros(2, np.int32),
+                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
+                    vs_fpm=a[:, 5], last_report_s=np.zeros(2), parties=("blue",))
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    orig_trk = np.array([47.926292443769746, 34.90042168793587])
+    advice = Advised(orig_trk, a[:, 4], np.zeros(2), np.array([48.11773303492098, orig_trk[1]]), a[:, 4],
+                     np.array([-2000.0, 0.0]), np.full(2, 30000.0),
+                     adv_kind=np.array([VERTICAL, resolution.NONE], dtype=np.int8),
+                     adv_alt_ft=np.array([28000.0, np.nan]), resuming=np.array([False, True]))
+    res = resolve(snap, minima, advised=advice, buffer=1.1, lead_s=5.0)
+    assert [str(snap.id[i]) for i in res.owner] == ["10005d"]
+    assert res.free[0, resolution.COL_KEEP]
+    assert res.free[0, resolution.COL_RESUME] != on
+    assert res.choice[0] == (resolution.COL_KEEP if on else resolution.COL_RESUME)
+    _no_shortcuts(monkeypatch)
+    assert np.array_equal(resolve(snap, minima, advised=advice, buffer=1.1, lead_s=5.0).free, res.free)
+
+
 def test_best_effort_separation_is_judged_with_each_level_off() -> None:
     """`_min_norm` (how a manoeuvre is ranked when none is free) flies each aircraft's
     vertical motion to its level, as the candidates are judged: against a dense sampling of

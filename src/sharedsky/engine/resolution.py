@@ -1339,6 +1339,19 @@ def resolve(
             if RESUME_RETURN_CLOSES:
                 near |= _return_closes(pairs.take(rm), shift_ft, RESUME_MARGIN)
             blocked[slot_b[rm[near]], COL_RESUME] = True
+            if RESUME_CLEAR_OF_ADVICE and adv_vel:
+                # ... and the owner's return must be as clear of an advised (or resuming)
+                # neighbour where it is, flying its advice or what it flies now (part way
+                # through a turn back): nothing says it is back first.
+                kept = known[jm] & (back_o[moved] != 0.0)
+                rk, jk, shift_k = rm[kept], jm[kept], back_o[moved][kept]
+                kvx, kvy, kvz, kvs, klev = adv_vel[0]
+                near = judge(rk, kvx[jk], kvy[jk], kvz[jk], kvs[jk], klev[jk], RESUME_MARGIN, shift_k)[:, COL_RESUME]
+                near |= judge(rk, vx[jk], vy[jk], vz[jk], vz_fts[jk], pres_level_s[jk], RESUME_MARGIN,
+                              shift_k)[:, COL_RESUME]
+                if RESUME_RETURN_CLOSES:
+                    near |= _return_closes(pairs.take(rk), shift_k, RESUME_MARGIN)
+                blocked[slot_b[rk[near]], COL_RESUME] = True
     free = ~blocked
     intr: list[list[str]] = [[] for _ in range(o_count)]
     ids = snap.id
@@ -1595,6 +1608,18 @@ INSIDE_KEEP = False
 #: after resume fell from 222 to 126 over five seeds of 2-D 25 with crews at once (README,
 #: "One change, and resume's return").
 RESUME_RETURN_CLOSES = True
+
+
+#: Resume's return to the original altitude is judged against an advised (or resuming)
+#: neighbour returning too (its original velocity, back at its own original altitude)
+#: and, with this, where it is, flying its advice or what it flies now. 10005d, advised
+#: down to FL280 for another aircraft, was told to resume to FL300, where 100012 flew the
+#: turn it held, 3.2 NM from 10005d's track in 271 s: judged only against 100012's
+#: original track, the return was free, and 10005d was advised again a second later, told
+#: to resume, advised again (2-D 25 seed 1, crews at once, t = 281 s). Kept at FL280, it
+#: was told to resume once 100012 resumed, and advised again a second later: 100012, part
+#: way through its turn back, passed 2.8 NM from its return (t = 297 s).
+RESUME_CLEAR_OF_ADVICE = True
 
 
 def _return_closes(pr: _Pairs, shift_ft: F64, h_factor: float) -> BOOL:
