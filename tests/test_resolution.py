@@ -756,6 +756,16 @@ def test_resume_is_not_free_where_the_return_closes_the_height_while_still_near(
     assert np.array_equal(resolve(snap, minima, advised=advice).free, res.free)
 
 
+def _one_party_pair(rows: list[tuple[str, float, float, float, float, float, float]]) -> tuple[Snapshot, Minima]:
+    """Two aircraft (id, lat, lon, alt ft, track deg, gs kt, vs ft/min) of one party, and the
+    TU Delft minima (5 NM, 1,000 ft, 300 s) between them."""
+    a = np.array([r[1:] for r in rows], dtype=float)
+    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.zeros(len(rows), np.int32),
+                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
+                    vs_fpm=a[:, 5], last_report_s=np.zeros(len(rows)), parties=("blue",))
+    return snap, Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+
+
 @pytest.mark.parametrize("on", [True, False])
 def test_resume_is_not_free_where_the_return_meets_a_neighbour_keeping_its_advice(
         on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -770,13 +780,9 @@ def test_resume_is_not_free_where_the_return_meets_a_neighbour_keeping_its_advic
     monkeypatch.setattr(resolution, "RESUME_CLEAR_OF_ADVICE", on)
     rows = [("10005d", -0.20947229707191398, 11.740237221128496, 28000.0, 48.11769540064183, 426.42442849590867, 0.0),
             ("100012", 0.45927964953365064, 11.633897534355896, 30000.0, 125.0, 439.07593254006963, 0.0)]
-    a = np.array([r[1:] for r in rows], dtype=float)
-    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.zeros(2, np.int32),
-                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
-                    vs_fpm=a[:, 5], last_report_s=np.zeros(2), parties=("blue",))
-    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
-    advice = Advised(np.array([47.926292443769746, 34.90042168793587]), a[:, 4], np.zeros(2),
-                     np.array([48.11769540064183, 124.90042168793588]), a[:, 4], np.array([-2000.0, 0.0]),
+    snap, minima = _one_party_pair(rows)
+    advice = Advised(np.array([47.926292443769746, 34.90042168793587]), snap.gs_kt, np.zeros(2),
+                     np.array([48.11769540064183, 124.90042168793588]), snap.gs_kt, np.array([-2000.0, 0.0]),
                      np.full(2, 30000.0), adv_kind=np.array([VERTICAL, resolution.TRACK], dtype=np.int8),
                      adv_alt_ft=np.array([28000.0, np.nan]))
     res = resolve(snap, minima, advised=advice, buffer=1.1, lead_s=5.0)
@@ -800,13 +806,9 @@ def test_resume_is_not_free_where_the_return_meets_a_neighbour_turning_back(
     monkeypatch.setattr(resolution, "RESUME_CLEAR_OF_ADVICE", on)
     rows = [("10005d", -0.18828067147085387, 11.76371230356392, 28000.0, 48.11773303492098, 426.42442849590867, 0.0),
             ("100012", 0.4405495076259895, 11.66050451890743, 30000.0, 123.84005407922251, 439.07593254006963, 0.0)]
-    a = np.array([r[1:] for r in rows], dtype=float)
-    snap = Snapshot(t_s=0.0, id=np.array([r[0] for r in rows]), party=np.zeros(2, np.int32),
-                    lat_deg=a[:, 0], lon_deg=a[:, 1], alt_ft=a[:, 2], track_deg=a[:, 3], gs_kt=a[:, 4],
-                    vs_fpm=a[:, 5], last_report_s=np.zeros(2), parties=("blue",))
-    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    snap, minima = _one_party_pair(rows)
     orig_trk = np.array([47.926292443769746, 34.90042168793587])
-    advice = Advised(orig_trk, a[:, 4], np.zeros(2), np.array([48.11773303492098, orig_trk[1]]), a[:, 4],
+    advice = Advised(orig_trk, snap.gs_kt, np.zeros(2), np.array([48.11773303492098, orig_trk[1]]), snap.gs_kt,
                      np.array([-2000.0, 0.0]), np.full(2, 30000.0),
                      adv_kind=np.array([VERTICAL, resolution.NONE], dtype=np.int8),
                      adv_alt_ft=np.array([28000.0, np.nan]), resuming=np.array([False, True]))
