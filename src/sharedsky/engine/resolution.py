@@ -1343,8 +1343,9 @@ def resolve(
                 # ... and the owner's return must be as clear of an advised (or resuming)
                 # neighbour where it is, flying its advice or what it flies now (part way
                 # through a turn back): nothing says it is back first.
-                kept = known[jm] & (back_o[moved] != 0.0)
-                rk, jk, shift_k = rm[kept], jm[kept], back_o[moved][kept]
+                back_om = back_o[moved]
+                kept = known[jm] & (back_om != 0.0)
+                rk, jk, shift_k = rm[kept], jm[kept], back_om[kept]
                 kvx, kvy, kvz, kvs, klev = adv_vel[0]
                 near = judge(rk, kvx[jk], kvy[jk], kvz[jk], kvs[jk], klev[jk], RESUME_MARGIN, shift_k)[:, COL_RESUME]
                 near |= judge(rk, vx[jk], vy[jk], vz[jk], vz_fts[jk], pres_level_s[jk], RESUME_MARGIN,
