@@ -20,6 +20,8 @@ from sharedsky.ingest.feeds.decode import (
     hex_to_bytes,
 )
 from sharedsky.ingest.schema import epoch_s
+from sharedsky.ingest.snapshot import SEL_ALT_FT
+from sharedsky.ingest.tracks import TrackTable
 
 from conftest import run_cli
 
@@ -153,6 +155,21 @@ def test_sample_dump1090_has_tracks_of_its_four_aircraft(shared_data: Path) -> N
     assert by["altitude"].median()["48520a"] == 38000.0
     assert by["latitude"].count()["48520a"] >= 2
     assert feed.stats.items == 239
+
+
+def test_target_state_and_status_gives_the_selected_level(shared_data: Path) -> None:
+    """The Beast sample's target state and status squitters (TC 29) give 48520a's selected
+    level (FL380, where it flies); the snapshot carries it (`SEL_ALT_FT`) for resolution,
+    NaN for the aircraft that sent none."""
+    out = pd.concat(list(open_feed(str(shared_data / "adsb" / "sample_dump1090.bin"), start_s=1_700_000_000.0)))
+    sel = out.dropna(subset=["selected_altitude"])
+    assert set(sel["icao24"]) == {"48520a"} and sel["selected_altitude"].tolist() == [38000.0] * 4
+    table = TrackTable()
+    table.update(out)
+    snap = table.snapshot(float(epoch_s(out["timestamp"]).max()))
+    by_id = dict(zip(snap.id.tolist(), snap.extra[SEL_ALT_FT].tolist(), strict=True))
+    assert by_id["48520a"] == 38000.0
+    assert all(np.isnan(v) for k, v in by_id.items() if k != "48520a")
 
 
 def test_fixed_fields() -> None:

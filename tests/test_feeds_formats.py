@@ -129,8 +129,9 @@ def test_opensky_historical_csv(tmp_path: Path) -> None:
 def test_readsb_aircraft_json_and_trace_files(tmp_path: Path) -> None:
     doc = {"now": 1_700_000_000.0, "aircraft": [
         {"hex": "3c6444", "flight": "DLH9U", "alt_baro": 37000, "gs": 450, "track": 90, "baro_rate": 0,
-         "lat": 50.0, "lon": 8.0, "seen_pos": 2.0, "seen": 0.5, "emergency": "none", "squawk": "1000"},
-        {"hex": "4ca2d6", "alt_baro": "ground", "seen": 3.0, "emergency": "general"},
+         "lat": 50.0, "lon": 8.0, "seen_pos": 2.0, "seen": 0.5, "emergency": "none", "squawk": "1000",
+         "nav_altitude_mcp": 37008, "nav_altitude_fms": 39000},
+        {"hex": "4ca2d6", "alt_baro": "ground", "seen": 3.0, "emergency": "general", "nav_altitude_fms": 5000},
         "junk",
     ]}
     p = tmp_path / "aircraft.json"
@@ -140,6 +141,8 @@ def test_readsb_aircraft_json_and_trace_files(tmp_path: Path) -> None:
     assert epoch_s(out["timestamp"]).tolist() == [1_699_999_997.0, 1_699_999_998.0]
     assert a.loc["3c6444", "latitude"] == 50.0 and a.loc["3c6444", "emergency"] == ""
     assert bool(a.loc["4ca2d6", "onground"]) and a.loc["4ca2d6", "emergency"] == "general"
+    # the level selected: the MCP/FCU's, else the FMS's
+    assert a["selected_altitude"].to_dict() == {"3c6444": 37008.0, "4ca2d6": 5000.0}
     assert feed.rejected() == {"readsb_bad_entry": 1}
     trace = {"icao": "3C6444", "timestamp": 1_700_000_000.0, "trace": [
         [0.0, 50.0, 8.0, 37000, 450.0, 90.0, 0, 0, {"flight": "DLH9U ", "squawk": "1000"}],
@@ -165,9 +168,11 @@ def test_traffic_tables_round_trip(shared_data: Path, tmp_path: Path) -> None:
         assert (out["timestamp"].diff().dropna() >= pd.Timedelta(0)).all()
     # JSON lines of records (no frames) read as reports too
     p = tmp_path / "r.jsonl"
-    p.write_text('{"timestamp": 1700000000, "icao24": "ABC123", "latitude": 1.5, "longitude": 2.5, "altitude": 100}\n')
+    p.write_text('{"timestamp": 1700000000, "icao24": "ABC123", "latitude": 1.5, "longitude": 2.5, "altitude": 100,'
+                 ' "selected_mcp": 3000}\n')
     out, _ = _read(p)
     assert out["icao24"].tolist() == ["abc123"] and out["latitude"].tolist() == [1.5]
+    assert out["selected_altitude"].tolist() == [3000.0]  # the traffic library's BDS 4,0 name
 
 
 def test_clear_errors_name_the_file(tmp_path: Path) -> None:

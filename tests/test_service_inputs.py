@@ -54,6 +54,8 @@ CASES: list[tuple[str, Any, str]] = [
     ("/api/v1/reports", report(timestamp=BIG), "reports[0].timestamp"),
     ("/api/v1/reports", report(groundspeed=BIG), "reports[0].groundspeed"),
     ("/api/v1/reports", report(altitude=-BIG), "reports[0].altitude"),
+    ("/api/v1/reports", report(selected_altitude=BIG), "reports[0].selected_altitude"),
+    ("/api/v1/reports", report(selected_altitude=200_000), "reports[0].selected_altitude"),
     ("/api/v1/messages", distress(latitude=BIG), "latitude"),
     ("/api/v1/messages", {"type": "REQUEST", "to": "red", "text": "x", "deadline": BIG}, "deadline"),
     ("/api/v1/messages", notice(start=BIG), "start"),

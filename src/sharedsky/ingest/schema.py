@@ -26,9 +26,13 @@ REPORT_COLUMNS: dict[str, tuple[str, str]] = {
     "emergency": ("object", "ADS-B emergency status, empty if none"),
     "source": ("object", "the feed or party that reported it"),
     "party": ("object", "party the aircraft is attributed to, empty if not yet"),
+    "selected_altitude": ("float64", "ft, the level selected on the autopilot (MCP/FCU), NaN if not reported"),
 }
 
-NUMERIC = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate")
+NUMERIC = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate", "selected_altitude")
+
+#: Other names of a report column (the traffic library's decoded Mode S BDS 4,0).
+ALIASES = {"selected_mcp": "selected_altitude"}
 
 
 #: Spellings of a boolean accepted in text (any case, surrounding blanks ignored); an
@@ -77,6 +81,9 @@ def normalise(df: pd.DataFrame, source: str = "") -> pd.DataFrame:
         if ground.any():  # "ground": on the ground, no barometric altitude
             onground = onground | ground
             out["altitude"] = out["altitude"].where(~ground, np.nan)
+    for alias, c in ALIASES.items():
+        if alias in out and c not in out:
+            out[c] = out[alias]
     not_numbers: dict[str, int] = {}
     for c in NUMERIC:
         if c not in out:

@@ -21,6 +21,12 @@ F64 = NDArray[np.float64]
 
 DEFAULT_MAX_AGE_S = 20.0
 
+#: `Snapshot.extra` column: the altitude each aircraft's crew has selected (the autopilot's
+#: target level, as ADS-B target state and status and Mode S BDS 4,0 broadcast it; NaN where
+#: not known). Resolution judges an aircraft climbing or descending towards it as levelling
+#: off there, as the crew will fly it, rather than climbing on through it.
+SEL_ALT_FT = "sel_alt_ft"
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -103,6 +109,7 @@ def build_snapshot(
     emergency: np.ndarray | None = None,
     max_age_s: float = DEFAULT_MAX_AGE_S,
     dead_reckoning: bool = True,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> Snapshot:
     """Snapshot at `t_s` from each aircraft's latest state (one row per aircraft).
 
@@ -110,7 +117,8 @@ def build_snapshot(
     future), or on the ground, are left out and counted. A missing altitude (NaN) stays
     NaN (unknown); it is dead-reckoned from `alt_report_s` (default: `report_s`).
     Missing track/speed/vertical rate (NaN) are taken as 0 for prediction (the
-    aircraft is then predicted to stay where it is).
+    aircraft is then predicted to stay where it is). `extra` columns (one value per row,
+    e.g. `SEL_ALT_FT`) are kept for the rows kept.
     """
     report_s = np.asarray(report_s, dtype=np.float64)
     age = t_s - report_s
@@ -160,4 +168,5 @@ def build_snapshot(
         emergency=None if emergency is None else np.asarray(emergency).astype(str)[keep],
         dropped_stale=n_stale,
         dropped_ground=n_ground,
+        extra={} if extra is None else {k: np.asarray(v)[keep] for k, v in extra.items()},
     )

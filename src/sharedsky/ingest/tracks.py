@@ -20,13 +20,13 @@ from numpy.typing import NDArray
 
 from sharedsky.ingest.schema import epoch_s
 from sharedsky.ingest.slots import SlotStore
-from sharedsky.ingest.snapshot import DEFAULT_MAX_AGE_S, Snapshot, build_snapshot
+from sharedsky.ingest.snapshot import DEFAULT_MAX_AGE_S, SEL_ALT_FT, Snapshot, build_snapshot
 
-FLOAT_COLS = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate")
+FLOAT_COLS = ("latitude", "longitude", "altitude", "groundspeed", "track", "vertical_rate", "selected_altitude")
 TEXT_COLS = ("callsign", "squawk", "emergency", "source")
 #: The time column of each value that feeds the engine (latitude and longitude: t_pos_s).
 TIME_OF = {"latitude": "t_pos_s", "altitude": "t_alt_s", "groundspeed": "t_gs_s",
-           "track": "t_trk_s", "vertical_rate": "t_vs_s"}
+           "track": "t_trk_s", "vertical_rate": "t_vs_s", "selected_altitude": "t_sel_s"}
 
 
 def _last_per_slot(slot: NDArray[np.intp]) -> NDArray[np.intp]:
@@ -162,4 +162,5 @@ class TrackTable:
             squawk=self._t["squawk"],
             emergency=self._t["emergency"],
             max_age_s=max_age_s,
+            extra={SEL_ALT_FT: fresh("selected_altitude")},
         )

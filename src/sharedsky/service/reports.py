@@ -23,6 +23,7 @@ NUMBERS: dict[str, tuple[float, float]] = {
     "groundspeed": (0.0, 5_000.0),
     "track": (0.0, 360.0),
     "vertical_rate": (-100_000.0, 100_000.0),
+    "selected_altitude": (-2_000.0, 150_000.0),
 }
 STRINGS = ("icao24", "callsign", "squawk", "emergency")
 ALLOWED = frozenset(("timestamp", *NUMBERS, *STRINGS, "onground"))
@@ -186,8 +187,9 @@ def columns_payload(cols: dict[str, np.ndarray]) -> dict[str, Any]:
 def columns_from_payload(p: dict[str, Any]) -> dict[str, np.ndarray]:
     """Inverse of `columns_payload` (for rebuilding the live picture from the record)."""
     cols: dict[str, np.ndarray] = {"t_s": np.asarray(p["t_s"], dtype=np.float64)}
-    for c in NUMBERS:
-        cols[c] = np.array([np.nan if v is None else v for v in p[c]], dtype=np.float64)
+    n = len(cols["t_s"])
+    for c in NUMBERS:  # a column added since the record was written (selected_altitude): NaN
+        cols[c] = np.array([np.nan if v is None else v for v in p.get(c, [None] * n)], dtype=np.float64)
     for c in STRINGS:
         cols[c] = np.array(p[c], dtype=object)
     cols["onground"] = np.asarray(p["onground"], dtype=bool)

@@ -67,6 +67,9 @@ class Fleet:
         self.trk = np.array([p.track_deg for p in plans], dtype=np.float64) % 360.0
         self.gs = np.minimum(np.array([p.gs_kt for p in plans], dtype=np.float64), self.max_kt)
         self.vs = np.zeros(n)
+        # The level each crew has selected (the autopilot's target: its plan's, or the level
+        # advised while it flies advice), as ADS-B broadcasts it; NaN until first flown.
+        self.sel_alt = np.full(n, np.nan)
         self.status = np.full(n, PENDING, dtype=np.int8)
         self.land_s = np.full(n, np.nan)
 
@@ -267,6 +270,7 @@ class Fleet:
         switch = ((dist < lead) | passed) & ~adv
 
         self.lat[idx], self.lon[idx], self.alt[idx] = lat1, lon1, alt1
+        self.sel_alt[idx] = want_alt
         self.trk[idx], self.gs[idx], self.vs[idx] = trk1, gs1, vs1
         t1 = t_s + dt_s
         if switch.any():

@@ -24,7 +24,7 @@ from sharedsky.alerting.notice_book import NoticeBook
 from sharedsky.alerting.step import Assessment
 from sharedsky.engine.separation import Conflicts, Minima
 from sharedsky.ingest.notices import NoticeError, parse_notice
-from sharedsky.ingest.snapshot import Snapshot
+from sharedsky.ingest.snapshot import SEL_ALT_FT, Snapshot
 from sharedsky.sim.dynamics import Fleet
 from sharedsky.sim.metrics import MetricsCollector
 from sharedsky.sim.missions import FlightPlan, plan_flights
@@ -146,7 +146,8 @@ class Simulation:
             lat_deg=f.lat[idx], lon_deg=f.lon[idx], alt_ft=f.alt[idx], track_deg=f.trk[idx],
             gs_kt=f.gs[idx], vs_fpm=f.vs[idx], last_report_s=np.full(n, self.t_s),
             parties=self.parties, callsign=f.callsign[idx], squawk=f.squawk[idx],
-            extra={GS_MAX_KT: f.max_kt[idx]},  # the type's: speed advice stays within it
+            # The type's top speed (speed advice stays within it) and the level selected.
+            extra={GS_MAX_KT: f.max_kt[idx], SEL_ALT_FT: f.sel_alt[idx]},
         )
         return snap, idx
 

@@ -8,7 +8,8 @@ Who does what, and why:
   squawk (ID13). These fixed bit fields are cheaper in numpy than through a decoder
   that also infers every Comm-B register.
 * rs1090 (MIT) decodes the extended squitters (DF17/18: identification, airborne and
-  surface position, velocity, emergency status), only those whose type code we use.
+  surface position, velocity, emergency status, target state and status), only those whose
+  type code we use.
 * CPR positions are decoded here, vectorised over the batch, from the `lat_cpr`,
   `lon_cpr` and parity rs1090 returns: global decoding from the latest even/odd pair
   of the same aircraft (10 s apart at most, airborne; 25 s surface), then local
@@ -230,9 +231,10 @@ def _ffill_index(valid: NDArray[np.bool_], group_start: NDArray[np.intp]) -> NDA
 
 # --- the decoder ---------------------------------------------------------------------
 
-#: DF17/18 type codes worth decoding: identification, positions, velocity, emergency
+#: DF17/18 type codes worth decoding: identification, positions, velocity, emergency, target
+#: state and status (the level selected)
 _USED_TC = np.zeros(32, dtype=bool)
-_USED_TC[[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 28]] = True
+_USED_TC[[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 28, 29]] = True
 
 _EMERGENCY_NONE = {"none", "", None}
 
@@ -410,6 +412,8 @@ class FrameDecoder:
         alt = num("altitude", pos_i)
         gs, trk = num("groundspeed", vel_i), num("track", vel_i)
         vr = num("vertical_rate", np.flatnonzero(bds == "09").tolist())
+        # Target state and status (TC 29): the level selected on the MCP/FCU or the FMS.
+        sel_alt = num("selected_altitude", np.flatnonzero(bds == "62").tolist())
         lat_c, lon_c = num("lat_cpr", pos_i) / _CPR_SCALE, num("lon_cpr", pos_i) / _CPR_SCALE
         odd = np.zeros(n, dtype=bool)
         if pos_i:
@@ -433,6 +437,7 @@ class FrameDecoder:
         self.stats.reject("cpr_undecided", int(no_pos.sum()))
         useful = (
             np.isfinite(lat) | np.isfinite(alt) | np.isfinite(gs) | np.isfinite(trk) | np.isfinite(vr)
+            | np.isfinite(sel_alt)
             | (callsign != "") | (emerg != "") | (squawk != "")
         )
         self.stats.reject("no_content", int((~useful).sum()))
@@ -440,7 +445,8 @@ class FrameDecoder:
         return {
             "timestamp": ts[k], "icao24": icao[k], "callsign": callsign[k], "latitude": lat[k],
             "longitude": lon[k], "altitude": alt[k], "groundspeed": gs[k], "track": trk[k],
-            "vertical_rate": vr[k], "squawk": squawk[k], "emergency": emerg[k], "onground": surface[k],
+            "vertical_rate": vr[k], "selected_altitude": sel_alt[k], "squawk": squawk[k],
+            "emergency": emerg[k], "onground": surface[k],
         }
 
     def _one_by_one(self, frames: list[str]) -> list[Any]:

@@ -50,6 +50,8 @@ def from_aircraft_json(doc: Any, source: str = "aircraft.json", stats: FeedStats
     alt, ground = _alt(get("alt_baro"))
     rate = float_or_nan(get("baro_rate"))
     rate = np.where(np.isfinite(rate), rate, float_or_nan(get("geom_rate")))
+    sel = float_or_nan(get("nav_altitude_mcp"))
+    sel = np.where(np.isfinite(sel), sel, float_or_nan(get("nav_altitude_fms")))
     hexid = np.array([str(h or "").strip().lower() for h in get("hex")], dtype=object)
     emergency = np.array([("" if e in (None, "none") else str(e)) for e in get("emergency")], dtype=object)
     cols = {
@@ -57,7 +59,8 @@ def from_aircraft_json(doc: Any, source: str = "aircraft.json", stats: FeedStats
         "callsign": np.array([str(c or "").strip() for c in get("flight")], dtype=object),
         "latitude": np.where(has_pos, lat, np.nan), "longitude": np.where(has_pos, lon, np.nan),
         "altitude": alt, "groundspeed": float_or_nan(get("gs")), "track": float_or_nan(get("track")),
-        "vertical_rate": rate, "squawk": np.array([str(s or "") for s in get("squawk")], dtype=object),
+        "vertical_rate": rate, "selected_altitude": sel,
+        "squawk": np.array([str(s or "") for s in get("squawk")], dtype=object),
         "emergency": emergency, "onground": ground,
     }
     ok = hexid != ""
