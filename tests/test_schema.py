@@ -40,6 +40,8 @@ def test_client_frames_send_epoch_seconds_whatever_the_input() -> None:
                                                "latitude": [45.0], "longitude": [float("nan")]}))
         assert abs(rec[0]["timestamp"] - now) < 1e-3
         assert "longitude" not in rec[0]  # NaN is not sent (JSON has none)
+    rec = reports_from_frame(pd.DataFrame({"timestamp": [now], "icao24": ["abc123"], "selected_altitude": [24000.0]}))
+    assert rec[0]["selected_altitude"] == 24000.0  # the level selected goes to the line too
 
 
 def test_bad_timestamp_is_named() -> None:

@@ -28,7 +28,7 @@ from sharedsky.record.log import load_private_key, sign_message
 #: stream that did not ask for pictures skips them unparsed.
 PICTURE_PREFIX = '{"type":"picture",'
 REPORT_FIELDS = ("timestamp", "icao24", "callsign", "latitude", "longitude", "altitude", "groundspeed",
-                 "track", "vertical_rate", "squawk", "onground", "emergency")
+                 "track", "vertical_rate", "squawk", "onground", "emergency", "selected_altitude")
 
 
 class ServiceError(Exception):
