@@ -29,7 +29,7 @@ from sharedsky.engine.resolution import (
     resolve,
 )
 from sharedsky.engine.separation import Minima
-from sharedsky.ingest.snapshot import Snapshot
+from sharedsky.ingest.snapshot import SEL_ALT_FT, Snapshot
 from sharedsky.sim.synthetic import random_enroute
 
 from reference import relative_state
@@ -527,7 +527,7 @@ def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.Monke
     (turns solved only where the present vertical motion can lose separation, vertical
     manoeuvres only where the horizontal one can) leave nothing out: against every pair
     and no shortcut, every free and coordinated set and every advice not given as best
-    effort are the same, with and without advice held."""
+    effort are the same, with and without advice held, and with levels selected."""
     snap, minima, first, held = _advised_picture()
     n = len(snap)
     own = np.full(n, -1)
@@ -554,11 +554,20 @@ def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.Monke
                        turning(advice.orig_vs_fpm, snap.vs_fpm), turning(advice.adv_track_deg, to_trk),
                        turning(advice.adv_gs_kt, snap.gs_kt), turning(advice.adv_vs_fpm, snap.vs_fpm),
                        turning(np.asarray(advice.orig_alt_ft), snap.alt_ft), resuming=back)
-    fast = [resolve(snap, minima), resolve(snap, minima, advised=advice), resolve(snap, minima, advised=advice_r)]
+    # ... and with the levels crews selected (SELECTED_LEVEL): of those climbing or
+    # descending, some level off within the look-ahead, some within the lead time, some
+    # have selected a level behind them (they fly on).
+    rng = np.random.default_rng(11)
+    ahead_s = rng.choice([2.0, 60.0, 200.0, -100.0], n)
+    sel = np.where(snap.vs_fpm != 0.0, snap.alt_ft + snap.vs_fpm / 60.0 * ahead_s, np.nan)
+    assert np.count_nonzero(np.isfinite(sel)) > 300
+    levelling = replace(snap, extra={**snap.extra, SEL_ALT_FT: sel})
+    pictures = [(snap, None), (snap, advice), (snap, advice_r), (levelling, None), (levelling, advice_r)]
+    fast = [resolve(s, minima, advised=a) for s, a in pictures]
 
     monkeypatch.setattr(resolution, "_neighbour_pairs", _every_pair)
     monkeypatch.setattr(resolution, "_clear", lambda lo, hi, t_end: np.zeros(np.shape(lo), dtype=bool))
-    slow = [resolve(snap, minima), resolve(snap, minima, advised=advice), resolve(snap, minima, advised=advice_r)]
+    slow = [resolve(s, minima, advised=a) for s, a in pictures]
     for f, s in zip(fast, slow, strict=True):
         assert len(f) > 250
         assert np.array_equal(f.owner, s.owner)
@@ -819,6 +828,83 @@ def test_resume_is_not_free_where_the_return_meets_a_neighbour_turning_back(
     assert res.choice[0] == (resolution.COL_KEEP if on else resolution.COL_RESUME)
     _no_shortcuts(monkeypatch)
     assert np.array_equal(resolve(snap, minima, advised=advice, buffer=1.1, lead_s=5.0).free, res.free)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_advice_held_is_free_of_a_neighbour_levelling_off_at_its_selected_level(
+        on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """100019 holds a climb to FL330 on a turn to 250 (from 300 at FL300); 10003f, told to
+    resume, is 2,890 ft below, climbing at 1,246 ft/min and slowing to level off at FL300,
+    the level its crew has selected (2-D 25 seed 3, crews at once, t = 665 s). Judged
+    climbing on, 10003f would pass through FL330 and block the advice held, which was then
+    strengthened three seconds running; with SELECTED_LEVEL it levels off at FL300 and the
+    advice held stays free. Without the level in the snapshot it is judged as before."""
+    monkeypatch.setattr(resolution, "SELECTED_LEVEL", on)
+    rows = [("100019", -0.21859474484416114, 8.309184329454325, 32846.66666666671, 250.0, 444.62693579864316, 1000.0),
+            ("10003f", -0.5485583081663371, 8.297101344707727, 29959.127118392502, 286.764275839106,
+             420.93038296126343, 1246.386325898298)]
+    snap, minima = _one_party_pair(rows)
+    nan = np.nan
+    advice = Advised(np.array([299.8072665071607, nan]), np.array([444.62693579864316, nan]), np.array([0.0, nan]),
+                     np.array([249.64159589409473, nan]), np.array([444.62693579864316, nan]), np.array([1000.0, nan]),
+                     np.array([30000.0, nan]), adv_kind=np.array([VERTICAL, resolution.NONE], dtype=np.int8),
+                     adv_alt_ft=np.array([33000.0, nan]))
+    selected = replace(snap, extra={SEL_ALT_FT: np.array([33000.0, 30000.0])})
+    for s, free in ((selected, on), (snap, False)):
+        res = resolve(s, minima, advised=advice, buffer=1.1, lead_s=5.0)
+        assert [str(s.id[i]) for i in res.owner] == ["100019"]
+        assert res.free[0, resolution.COL_KEEP] == free
+        assert res.keep_blockers[0] == ([] if free else ["10003f"])
+        _no_shortcuts(monkeypatch)
+        assert np.array_equal(resolve(s, minima, advised=advice, buffer=1.1, lead_s=5.0).free, res.free)
+        monkeypatch.undo()
+        monkeypatch.setattr(resolution, "SELECTED_LEVEL", on)
+
+
+@pytest.mark.parametrize(("alt_ft", "vs_fpm", "sel_ft", "levels"), [
+    (29000.0, 1000.0, 30000.0, True),  # climbing towards it: levels off there
+    (29980.0, 600.0, 30000.0, True),  # there within the lead time: level from then on
+    (29000.0, 1000.0, 28000.0, False),  # climbing away from it: flies on
+    (29000.0, 1000.0, np.nan, False),  # not known: flies on
+])
+def test_a_selected_level_counts_where_the_aircraft_climbs_or_descends_towards_it(
+        alt_ft: float, vs_fpm: float, sel_ft: float, levels: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Head-on, 40 NM apart at 450 kt, the other level at FL315: climbing on, the climber
+    passes within 1,000 ft of it as they pass (not free to fly on); levelled off at FL300,
+    1,500 ft below, it is (its "fly on" candidate free), and no shortcut changes that."""
+    rows = [("a", 0.0, 0.0, alt_ft, 90.0, 450.0, vs_fpm), ("b", 0.0, 40.0 / 60.0, 31500.0, 270.0, 450.0, 0.0)]
+    snap, minima = _one_party_pair(rows)
+    snap = replace(snap, extra={SEL_ALT_FT: np.array([sel_ft, 31500.0])})
+    res = resolve(snap, minima, buffer=1.1, lead_s=5.0)
+    k = [str(snap.id[i]) for i in res.owner].index("a")
+    assert res.free[k, resolution.COL_NONE] == levels
+    _no_shortcuts(monkeypatch)
+    assert np.array_equal(resolve(snap, minima, buffer=1.1, lead_s=5.0).free, res.free)
+    plain = resolve(replace(snap, extra={}), minima, buffer=1.1, lead_s=5.0)
+    assert not plain.free[[str(snap.id[i]) for i in plain.owner].index("a"), resolution.COL_NONE]
+
+
+def test_vertical_senses_come_from_the_heights_at_closest_approach_with_levels_selected(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Head-on, 40 NM apart at 450 kt: "a" level at FL300, "b" 2,000 ft below climbing at
+    1,000 ft/min to FL295, the level its crew selected. Climbing on, b would be 670 ft above a
+    as they pass, so a's climbs would close on it; levelling off it is 500 ft below, so a
+    climbs and b descends (the senses from the heights at closest approach, each vertical
+    motion flown to its level, as the candidates are judged: 2-D 25 seed 1, t = 844 s, a
+    speed change that only pushed the loss past the look-ahead was chosen, and strengthened
+    8 s later, because the climb that lasted was judged not coordinated)."""
+    rows = [("a", 0.0, 0.0, 30000.0, 90.0, 450.0, 0.0), ("b", 0.0, 40.0 / 60.0, 28000.0, 270.0, 450.0, 1000.0)]
+    snap, minima = _one_party_pair(rows)
+    climbs = (resolution.CAND_KIND == VERTICAL) & (resolution.CAND_VS_FPM > 0.0)
+    descents = (resolution.CAND_KIND == VERTICAL) & (resolution.CAND_VS_FPM < 0.0)
+    for extra, a_climbs in (({SEL_ALT_FT: np.array([30000.0, 29500.0])}, True), ({}, False)):
+        res = resolve(replace(snap, extra=extra), minima, buffer=1.1, lead_s=5.0)
+        assert [str(snap.id[i]) for i in res.owner] == ["a", "b"]
+        assert res.coordinated[0, climbs].all() == a_climbs and res.coordinated[0, descents].all() != a_climbs
+        assert not (res.coordinated[0, climbs].any() and res.coordinated[0, descents].any())
+        # b's are the other way round (from its present climb: a climb at 1,000 ft/min is
+        # no change of sense).
+        assert res.coordinated[1, descents].all() == a_climbs
 
 
 def test_best_effort_separation_is_judged_with_each_level_off() -> None:

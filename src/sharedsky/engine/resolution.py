@@ -15,12 +15,15 @@ segments, judged as flown, not a climb for as long as the advice lasts. A candid
 *free* when, flown from the end of the lead time
 to the end of the look-ahead, it loses no separation (the pair's agreed minima times
 `buffer`) with any other aircraft, each flying its present velocity and, where it has
-an advisory of its own, that advised velocity too (to its level, if vertical): a free
-manoeuvre keeps the aircraft clear whether or not the other complies. The free candidates
+an advisory of its own, that advised velocity too (to its level, if vertical), and one
+climbing or descending towards the level its crew has selected (`SEL_ALT_FT`, where the
+feed gives it: SELECTED_LEVEL) levelling off there: a free manoeuvre keeps the aircraft
+clear whether or not the other complies. The free candidates
 of each dimension are the aircraft's guidance bands.
 
 Coordination without talking. For a pair in conflict, let m be the position of the
-other aircraft relative to this one at their closest approach (present velocities).
+other aircraft relative to this one at their closest approach (present velocities;
+the heights with each vertical motion flown to its level, as the candidates are judged).
 A manoeuvre is *coordinated* with the pair when it does not move the aircraft towards
 m (dv . m <= 0 horizontally, dvz * dz_cpa <= 0 vertically). The other aircraft's m is
 exactly -m, so the two senses are complementary by construction: neither aircraft's
@@ -100,7 +103,7 @@ from sharedsky.engine.geo import MEAN_RADIUS_NM, ecef_nm, up_vectors, velocity_e
 from sharedsky.engine.intervals import open_interval_horizontal, open_interval_vertical
 from sharedsky.engine.parallel import by_rows
 from sharedsky.engine.separation import Minima, detect, grid_pairs
-from sharedsky.ingest.snapshot import Snapshot
+from sharedsky.ingest.snapshot import SEL_ALT_FT, Snapshot
 
 F64 = NDArray[np.float64]
 IDX = NDArray[np.intp]
@@ -580,7 +583,8 @@ class _Reach:
     speed in the pair's plane (NM/s), extra straight velocities it may be given (its
     advised and original ones, in the plane) and how fast it may change height (ft/s);
     its present vertical speed (ft/s) and whether it holds advice (`lines` then differ
-    from its present velocity)."""
+    from its present velocity); whether its present vertical motion ends at a level
+    within the look-ahead (`levels`: then it is not straight)."""
 
     fwd: tuple[F64, F64, F64]
     s_nm_s: F64
@@ -591,12 +595,13 @@ class _Reach:
     advised: BOOL
     top_f: F64  # its fastest candidate speed over the present one
     wide: BOOL  # some candidate of it turns more than 90 deg from its present track
+    levels: BOOL
 
     def take(self, rows: IDX | slice) -> _Reach:
         return _Reach((self.fwd[0][rows], self.fwd[1][rows], self.fwd[2][rows]), self.s_nm_s[rows],
                       [(a[rows], b[rows], c[rows]) for a, b, c in self.lines], self.v_fts[rows],
                       self.dz_slack_ft[rows], self.vz_fts[rows], self.advised[rows],
-                      self.top_f[rows], self.wide[rows])
+                      self.top_f[rows], self.wide[rows], self.levels[rows])
 
 
 #: Instants at which `_near` samples the look-ahead: a coarse pass, then a fine one.
@@ -618,7 +623,7 @@ def _apart(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64, j_lev
     minimum (so no vertical manoeuvre, which keeps o's horizontal velocity, can) nor
     within the vertical one (so no turn or speed change, which keeps its vertical speed,
     can). Exact but for a small margin, and cheaper than sampling (`_near_sampled`); never
-    for a j that levels off within the look-ahead (`j_level_s` finite)."""
+    for an o or a j that levels off within the look-ahead (`own.levels`, `j_level_s` finite)."""
     s = own.s_nm_s
     wx, wy, wz = jv[0] - own.fwd[0] * s, jv[1] - own.fwd[1] * s, jv[2] - own.fwd[2] * s
     h = p.h_nm * APART_H_FACTOR + APART_H_NM
@@ -629,7 +634,7 @@ def _apart(p: _Pairs, own: _Reach, jv: tuple[F64, F64, F64], jvz_fts: F64, j_lev
     unknown = np.isnan(dz)
     vlo, vhi = open_interval_vertical(np.where(unknown, 0.0, dz), np.where(unknown, 0.0, jvz_fts - own.vz_fts),
                                        p.v_ft + APART_V_FT)
-    return np.asarray(~own.advised & (own.dz_slack_ft == 0.0) & ~unknown & np.isfinite(p.t_s)
+    return np.asarray(~own.advised & ~own.levels & (own.dz_slack_ft == 0.0) & ~unknown & np.isfinite(p.t_s)
                       & ~np.isfinite(j_level_s) & _clear(lo, hi, p.t_s) & _clear(vlo, vhi, p.t_s))
 
 
@@ -1047,11 +1052,26 @@ def resolve(
     allowed = _allowed(snap, owners, rules, has, vs0, gs)
     same = _same_sense(advised, owners, trk, gs, vs)
     vz_fts = snap.vs_fpm / 60.0
+    # Where each aircraft's present vertical motion ends: the level its crew has selected,
+    # where it climbs or descends towards it (SELECTED_LEVEL); at the end of the lead time
+    # it is there, or that many seconds short of it.
+    sel_ft = snap.extra.get(SEL_ALT_FT) if SELECTED_LEVEL else None
+    alt_lead_all = snap.alt_ft + vz_fts * lead_s
+    pres_level_s = np.full(n, np.inf)
+    if sel_ft is not None:
+        sel_ft = np.asarray(sel_ft, dtype=np.float64)
+        toward = _toward(sel_ft, snap.alt_ft, snap.vs_fpm)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_sel = (sel_ft - alt_lead_all) / vz_fts
+        pres_level_s = np.where(toward, np.maximum(t_sel, 0.0), np.inf)
+        alt_lead_all = np.where(toward & ~(t_sel > 0.0), sel_ft, alt_lead_all)
     # Levels: each column's vertical motion ends at a level (a vertical candidate's, the
     # advice held's, or, for the present motion of an aircraft flying vertical advice, the
-    # level advised), `level_s` after the lead time; `vs_flown` is 0 once there.
-    alt_lead = snap.alt_ft[owners] + vz_fts[owners] * lead_s
-    level_ft, held_level = _levels(advised, owners, has, alt_lead, vs0)
+    # level advised, else the one selected), `level_s` after the lead time; `vs_flown` is 0
+    # once there.
+    alt_lead = alt_lead_all[owners]
+    level_ft, held_level = _levels(advised, owners, has, snap.alt_ft[owners], alt_lead, vs0,
+                                   None if sel_ft is None else sel_ft[owners])
     level_s, vs_flown = _level_off(level_ft, vs, alt_lead)
     adv_level = np.where(CAND_KIND[None, :] == VERTICAL, level_ft, np.nan)
     adv_level[:, COL_KEEP] = held_level
@@ -1076,8 +1096,8 @@ def resolve(
     ex, ey, ez = up_vectors(snap.lat_deg, snap.lon_deg)
     vx, vy, vz = velocity_ecef_nm_s(snap.lat_deg, snap.lon_deg, snap.track_deg, snap.gs_kt)
     # Per aircraft: when its present vertical motion ends, and its advice held's (inf: never).
-    pres_level_s = np.full(n, np.inf)
-    pres_level_s[owners] = level_s[:, COL_NONE]
+    # (An owner at its level by the end of the lead time flies level from there: 0 s.)
+    pres_level_s[owners] = np.where((vs_flown[:, COL_NONE] == 0.0) & (vs0 != 0.0), 0.0, level_s[:, COL_NONE])
     keep_level_s = np.full(n, np.inf)
     keep_level_s[owners] = level_s[:, COL_KEEP]
     keep_vz_fts = np.zeros(n)
@@ -1092,6 +1112,8 @@ def resolve(
     ry0 = y[j_idx] - y[o_idx] + (vy[j_idx] - vy[o_idx]) * lead_s
     rz0 = z[j_idx] - z[o_idx] + (vz[j_idx] - vz[o_idx]) * lead_s
     dz0 = (snap.alt_ft[j_idx] - snap.alt_ft[o_idx]) + (vz_fts[j_idx] - vz_fts[o_idx]) * lead_s
+    if sel_ft is not None:  # an aircraft at its level before the end of the lead time stops there
+        dz0 = alt_lead_all[j_idx] - alt_lead_all[o_idx]
     base = _Pairs(rx0, ry0, rz0, ux, uy, uz, dz0, wide.h_nm[pa, pb], wide.v_ft[pa, pb],
                   np.maximum(wide.t_s[pa, pb] - lead_s, 0.0),
                   np.asarray(wide.alt_unknown_h)[pa, pb])
@@ -1117,14 +1139,14 @@ def resolve(
     # altitude it was advised at (resuming, it returns there; every foot counts: BACK_MIN_FT).
     back_ft = np.zeros(n)
     if advised.orig_alt_ft is not None:
-        back_ft = np.where(known, np.nan_to_num(snap.alt_ft + vz_fts * lead_s - advised.orig_alt_ft),
+        back_ft = np.where(known, np.nan_to_num(alt_lead_all - advised.orig_alt_ft),
                            0.0)
         back_ft = np.where(np.abs(back_ft) >= BACK_MIN_FT, back_ft, 0.0)
     top_f = np.max(gs, axis=1) / np.maximum(gs0, 1.0)
     wide_turn = np.max(np.abs(_wrap180(trk - trk0[:, None])), axis=1) > 90.0
     reach = _Reach(fwd, s_nm_s, lines, reach_fts, np.abs(back_ft[o_idx]) + np.abs(back_ft[j_idx]),
                    vz_fts[o_idx], advised.active[o_idx], top_f[slot_b],
-                   wide_turn[slot_b])
+                   wide_turn[slot_b], np.isfinite(pres_level_s[o_idx]))
 
     def near_rows(rows: IDX, ivx: F64, ivy: F64, ivz: F64, ivs: F64, ilev: F64, h_factor: float = 1.0) -> IDX:
         """Of `rows` (sorted, unique), those whose neighbour, flying (ivx, ivy, ivz, ivs)
@@ -1276,7 +1298,7 @@ def resolve(
     conflict_rows = rows0[hit[:, COL_NONE]]
     o_c, j_c, k_c = o_idx[conflict_rows], j_idx[conflict_rows], slot_b[conflict_rows]
     sense_ok = _coordination(snap, pairs.take(conflict_rows), o_c, j_c, k_c, trk, gs, vs, cvx, cvy, cvz,
-                             (vx, vy, vz, vz_fts), rules.fixed)
+                             (vx, vy, vz, vz_fts, pres_level_s), rules.fixed)
     coord = np.ones((o_count, N_CAND), dtype=bool)
     lasting = np.ones((o_count, N_CAND), dtype=bool)
     in_conflict = np.zeros(o_idx.size, dtype=bool)
@@ -1621,6 +1643,12 @@ RESUME_RETURN_CLOSES = True
 #: was told to resume once 100012 resumed, and advised again a second later: 100012, part
 #: way through its turn back, passed 2.8 NM from its return (t = 297 s).
 RESUME_CLEAR_OF_ADVICE = True
+#: An aircraft climbing or descending towards the level its crew has selected (the
+#: snapshot's `SEL_ALT_FT`, where the feed gives it) is judged levelling off there, as one
+#: flying vertical advice levels off at the level advised, not climbing on through it
+#: (2-D 25 seed 3, t = 665 s: 100019's turn was strengthened three seconds running for
+#: 10003f, levelling off 2,850 ft below it after a resume and judged climbing on).
+SELECTED_LEVEL = True
 
 
 def _return_closes(pr: _Pairs, shift_ft: F64, h_factor: float) -> BOOL:
@@ -1783,21 +1811,31 @@ def _min_norm_window(p: _Pairs, wx: F64, wy: F64, wz: F64, dvz_fts: F64, own_vz_
     return out
 
 
-def _levels(advised: Advised, owners: IDX, has: BOOL, alt_lead_ft: F64, vs0: F64) -> tuple[F64, F64]:
+def _toward(level_ft: F64, alt_ft: F64, vs_fpm: F64) -> BOOL:
+    """Aircraft climbing or descending towards `level_ft` (NaN: none) from `alt_ft`."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray((vs_fpm != 0.0) & (np.sign(vs_fpm) == np.sign(level_ft - alt_ft)))
+
+
+def _levels(advised: Advised, owners: IDX, has: BOOL, alt_ft: F64, alt_lead_ft: F64, vs0: F64,
+            sel_ft: F64 | None = None) -> tuple[F64, F64]:
     """(O, C): the level at which each column's vertical motion ends (NaN: flown on): a
     vertical candidate's (LEVEL_CHANGE_FT from the altitude at the end of the lead time, to
     a flight level: `_flight_level`),
     the advice held's, and, for the present motion (and the turns and speed changes that
-    keep it) of an aircraft climbing or descending to the level of its vertical advice, that
-    level. Also (O,): the level of each vertical advice held (NaN: none)."""
+    keep it) of an aircraft climbing or descending (from `alt_ft`, now) to the level of its
+    vertical advice, that level, else to the level selected (`sel_ft`, NaN: not known), that
+    one. Also (O,): the level of each vertical advice held (NaN: none)."""
     o = owners.size
     lvl = np.full(o, np.nan) if advised.adv_alt_ft is None else np.where(has, advised.adv_alt_ft[owners], np.nan)
     vertical = np.isfinite(lvl)
     if advised.adv_kind is not None:
         vertical &= advised.adv_kind[owners] == VERTICAL
-    with np.errstate(invalid="ignore"):
-        toward = (vs0 != 0.0) & (np.sign(vs0) == np.sign(lvl - alt_lead_ft))
-    pres = np.where(toward, lvl, np.nan)
+    if sel_ft is None:
+        pres = np.where(_toward(lvl, alt_lead_ft, vs0), lvl, np.nan)
+    else:
+        pres = np.where(_toward(lvl, alt_ft, vs0), lvl, np.nan)
+        pres = np.where(np.isnan(pres) & _toward(sel_ft, alt_ft, vs0), sel_ft, pres)
     level = np.repeat(pres[:, None], N_CAND, axis=1)
     vert = CAND_KIND == VERTICAL
     level[:, vert] = _flight_level(alt_lead_ft[:, None], CAND_DALT_FT[None, vert])
@@ -1995,11 +2033,12 @@ def _allowed(snap: Snapshot, owners: IDX, rules: AircraftRules, has: BOOL, vs0: 
 
 def _coordination(snap: Snapshot, pairs: _Pairs, o_idx: IDX, j_idx: IDX, k_slot: IDX,
                   trk: F64, gs: F64, vs: F64, cvx: F64, cvy: F64, cvz: F64,
-                  present: tuple[F64, F64, F64, F64], fixed: BOOL | None = None) -> BOOL:
+                  present: tuple[F64, F64, F64, F64, F64], fixed: BOOL | None = None) -> BOOL:
     """(K, C): candidate c of owner o does not move o towards the other aircraft's
     position at closest approach (see the module's docstring for the tie rules; `fixed`,
-    (N,): aircraft that never manoeuvre)."""
-    vx, vy, vz, vz_fts = present
+    (N,): aircraft that never manoeuvre). `present`: each aircraft's velocity, vertical
+    speed and when its vertical motion ends at a level (inf: never), as it is judged."""
+    vx, vy, vz, vz_fts, level_s = present
     w = _project(vx[j_idx] - vx[o_idx], vy[j_idx] - vy[o_idx], vz[j_idx] - vz[o_idx], pairs)
     a = _dot(*w, *w)
     b = _dot(pairs.rx, pairs.ry, pairs.rz, *w)
@@ -2035,6 +2074,13 @@ def _coordination(snap: Snapshot, pairs: _Pairs, o_idx: IDX, j_idx: IDX, k_slot:
     horiz |= (CAND_KIND == VERTICAL)[None, :]
     dvz = vz_fts[j_idx] - vz_fts[o_idx]
     dzc = pairs.dz_ft + dvz * t_star
+    lev_o, lev_j = level_s[o_idx], level_s[j_idx]
+    levels = np.isfinite(lev_o) | np.isfinite(lev_j)
+    if levels.any():
+        # Heights at closest approach with each vertical motion flown to its level (the
+        # two climbs differenced first, so that (j, o) gets exactly minus (o, j)'s).
+        climb_o, climb_j = vz_fts[o_idx] * np.minimum(t_star, lev_o), vz_fts[j_idx] * np.minimum(t_star, lev_j)
+        dzc = np.where(levels, pairs.dz_ft + (climb_j - climb_o), dzc)
     first = snap.id[o_idx] < snap.id[j_idx]
     tie_v = np.abs(dzc) < TIE_FT
     dzc = np.where(tie_v, np.where(first, -1.0, 1.0), dzc)
