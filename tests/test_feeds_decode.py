@@ -172,6 +172,16 @@ def test_target_state_and_status_gives_the_selected_level(shared_data: Path) -> 
     assert all(np.isnan(v) for k, v in by_id.items() if k != "48520a")
 
 
+def test_target_state_with_no_selected_level_gives_none() -> None:
+    """A TC 29 squitter whose selected-altitude field is 0 ("no data", DO-260B) gives no
+    level (never 0 ft), and, with nothing else in it, no report: counted, not kept."""
+    dec = FrameDecoder()
+    out = dec.decode(["8DA05629EA21485CBF3F8CADAEEB", "8DA05629EA00085CBF3F8C3E4DA0"],
+                     np.array([1_700_000_000.0, 1_700_000_001.0]))
+    assert out["selected_altitude"].tolist() == [17000.0]
+    assert dec.stats.rejected["no_content"] == 1
+
+
 def test_fixed_fields() -> None:
     # Gillham 25,000 ft and 25-ft coding 38,000 ft from the Beast sample
     assert decode_ac13(np.array([0b0110010101000, 0b1100000111000], dtype=np.uint32)).tolist() == [25000.0, 38000.0]

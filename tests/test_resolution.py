@@ -521,6 +521,13 @@ def _no_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(resolution, "_near_sampled", lambda p, *a: np.ones(p.rx.shape[0], dtype=bool))
 
 
+def _free_judging_every_pair(monkeypatch: pytest.MonkeyPatch, snap: Snapshot, minima: Minima,
+                             advised: Advised | None = None) -> np.ndarray:
+    """The free candidates with no shortcut (`_no_shortcuts`): what the shortcuts must leave."""
+    _no_shortcuts(monkeypatch)
+    return resolve(snap, minima, advised=advised).free
+
+
 def test_shortcuts_leave_the_free_manoeuvres_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     """The broad phase (`_neighbour_pairs`: owners as a half-disc box and a vertical box),
     `_apart` (pairs no candidate can bring within the minima) and `_hits`'s row split
@@ -761,8 +768,7 @@ def test_resume_is_not_free_where_the_return_closes_the_height_while_still_near(
     assert res.free[:, resolution.COL_KEEP].all()
     assert res.free[:, resolution.COL_RESUME].any() != on
     assert (res.choice == resolution.COL_KEEP).all() == on
-    _no_shortcuts(monkeypatch)
-    assert np.array_equal(resolve(snap, minima, advised=advice).free, res.free)
+    assert np.array_equal(_free_judging_every_pair(monkeypatch, snap, minima, advice), res.free)
 
 
 def _one_party_pair(rows: list[tuple[str, float, float, float, float, float, float]]) -> tuple[Snapshot, Minima]:
@@ -794,14 +800,13 @@ def test_resume_is_not_free_where_the_return_meets_a_neighbour_keeping_its_advic
                      np.array([48.11769540064183, 124.90042168793588]), snap.gs_kt, np.array([-2000.0, 0.0]),
                      np.full(2, 30000.0), adv_kind=np.array([VERTICAL, resolution.TRACK], dtype=np.int8),
                      adv_alt_ft=np.array([28000.0, np.nan]))
-    res = resolve(snap, minima, advised=advice, buffer=1.1, lead_s=5.0)
+    res = resolve(snap, minima, advised=advice)
     assert [str(snap.id[i]) for i in res.owner] == ["100012", "10005d"]
     assert res.free[:, resolution.COL_KEEP].all()
     assert res.free[0, resolution.COL_RESUME] and res.choice[0] == resolution.COL_RESUME
     assert res.free[1, resolution.COL_RESUME] != on
     assert res.choice[1] == (resolution.COL_KEEP if on else resolution.COL_RESUME)
-    _no_shortcuts(monkeypatch)
-    assert np.array_equal(resolve(snap, minima, advised=advice, buffer=1.1, lead_s=5.0).free, res.free)
+    assert np.array_equal(_free_judging_every_pair(monkeypatch, snap, minima, advice), res.free)
 
 
 @pytest.mark.parametrize("on", [True, False])
@@ -821,13 +826,12 @@ def test_resume_is_not_free_where_the_return_meets_a_neighbour_turning_back(
                      np.array([-2000.0, 0.0]), np.full(2, 30000.0),
                      adv_kind=np.array([VERTICAL, resolution.NONE], dtype=np.int8),
                      adv_alt_ft=np.array([28000.0, np.nan]), resuming=np.array([False, True]))
-    res = resolve(snap, minima, advised=advice, buffer=1.1, lead_s=5.0)
+    res = resolve(snap, minima, advised=advice)
     assert [str(snap.id[i]) for i in res.owner] == ["10005d"]
     assert res.free[0, resolution.COL_KEEP]
     assert res.free[0, resolution.COL_RESUME] != on
     assert res.choice[0] == (resolution.COL_KEEP if on else resolution.COL_RESUME)
-    _no_shortcuts(monkeypatch)
-    assert np.array_equal(resolve(snap, minima, advised=advice, buffer=1.1, lead_s=5.0).free, res.free)
+    assert np.array_equal(_free_judging_every_pair(monkeypatch, snap, minima, advice), res.free)
 
 
 @pytest.mark.parametrize("on", [True, False])
@@ -851,12 +855,11 @@ def test_advice_held_is_free_of_a_neighbour_levelling_off_at_its_selected_level(
                      adv_alt_ft=np.array([33000.0, nan]))
     selected = replace(snap, extra={SEL_ALT_FT: np.array([33000.0, 30000.0])})
     for s, free in ((selected, on), (snap, False)):
-        res = resolve(s, minima, advised=advice, buffer=1.1, lead_s=5.0)
+        res = resolve(s, minima, advised=advice)
         assert [str(s.id[i]) for i in res.owner] == ["100019"]
         assert res.free[0, resolution.COL_KEEP] == free
         assert res.keep_blockers[0] == ([] if free else ["10003f"])
-        _no_shortcuts(monkeypatch)
-        assert np.array_equal(resolve(s, minima, advised=advice, buffer=1.1, lead_s=5.0).free, res.free)
+        assert np.array_equal(_free_judging_every_pair(monkeypatch, s, minima, advice), res.free)
         monkeypatch.undo()
         monkeypatch.setattr(resolution, "SELECTED_LEVEL", on)
 
@@ -875,12 +878,11 @@ def test_a_selected_level_counts_where_the_aircraft_climbs_or_descends_towards_i
     rows = [("a", 0.0, 0.0, alt_ft, 90.0, 450.0, vs_fpm), ("b", 0.0, 40.0 / 60.0, 31500.0, 270.0, 450.0, 0.0)]
     snap, minima = _one_party_pair(rows)
     snap = replace(snap, extra={SEL_ALT_FT: np.array([sel_ft, 31500.0])})
-    res = resolve(snap, minima, buffer=1.1, lead_s=5.0)
+    res = resolve(snap, minima)
     k = [str(snap.id[i]) for i in res.owner].index("a")
     assert res.free[k, resolution.COL_NONE] == levels
-    _no_shortcuts(monkeypatch)
-    assert np.array_equal(resolve(snap, minima, buffer=1.1, lead_s=5.0).free, res.free)
-    plain = resolve(replace(snap, extra={}), minima, buffer=1.1, lead_s=5.0)
+    assert np.array_equal(_free_judging_every_pair(monkeypatch, snap, minima), res.free)
+    plain = resolve(replace(snap, extra={}), minima)
     assert not plain.free[[str(snap.id[i]) for i in plain.owner].index("a"), resolution.COL_NONE]
 
 
@@ -898,7 +900,7 @@ def test_vertical_senses_come_from_the_heights_at_closest_approach_with_levels_s
     climbs = (resolution.CAND_KIND == VERTICAL) & (resolution.CAND_VS_FPM > 0.0)
     descents = (resolution.CAND_KIND == VERTICAL) & (resolution.CAND_VS_FPM < 0.0)
     for extra, a_climbs in (({SEL_ALT_FT: np.array([30000.0, 29500.0])}, True), ({}, False)):
-        res = resolve(replace(snap, extra=extra), minima, buffer=1.1, lead_s=5.0)
+        res = resolve(replace(snap, extra=extra), minima)
         assert [str(snap.id[i]) for i in res.owner] == ["a", "b"]
         assert res.coordinated[0, climbs].all() == a_climbs and res.coordinated[0, descents].all() != a_climbs
         assert not (res.coordinated[0, climbs].any() and res.coordinated[0, descents].any())

@@ -1111,9 +1111,7 @@ def resolve(
     rx0 = x[j_idx] - x[o_idx] + (vx[j_idx] - vx[o_idx]) * lead_s
     ry0 = y[j_idx] - y[o_idx] + (vy[j_idx] - vy[o_idx]) * lead_s
     rz0 = z[j_idx] - z[o_idx] + (vz[j_idx] - vz[o_idx]) * lead_s
-    dz0 = (snap.alt_ft[j_idx] - snap.alt_ft[o_idx]) + (vz_fts[j_idx] - vz_fts[o_idx]) * lead_s
-    if sel_ft is not None:  # an aircraft at its level before the end of the lead time stops there
-        dz0 = alt_lead_all[j_idx] - alt_lead_all[o_idx]
+    dz0 = alt_lead_all[j_idx] - alt_lead_all[o_idx]  # stopped at a level selected, if there
     base = _Pairs(rx0, ry0, rz0, ux, uy, uz, dz0, wide.h_nm[pa, pb], wide.v_ft[pa, pb],
                   np.maximum(wide.t_s[pa, pb] - lead_s, 0.0),
                   np.asarray(wide.alt_unknown_h)[pa, pb])
@@ -1831,10 +1829,8 @@ def _levels(advised: Advised, owners: IDX, has: BOOL, alt_ft: F64, alt_lead_ft: 
     vertical = np.isfinite(lvl)
     if advised.adv_kind is not None:
         vertical &= advised.adv_kind[owners] == VERTICAL
-    if sel_ft is None:
-        pres = np.where(_toward(lvl, alt_lead_ft, vs0), lvl, np.nan)
-    else:
-        pres = np.where(_toward(lvl, alt_ft, vs0), lvl, np.nan)
+    pres = np.where(_toward(lvl, alt_ft, vs0), lvl, np.nan)
+    if sel_ft is not None:
         pres = np.where(np.isnan(pres) & _toward(sel_ft, alt_ft, vs0), sel_ft, pres)
     level = np.repeat(pres[:, None], N_CAND, axis=1)
     vert = CAND_KIND == VERTICAL
@@ -2072,15 +2068,11 @@ def _coordination(snap: Snapshot, pairs: _Pairs, o_idx: IDX, j_idx: IDX, k_slot:
     # A vertical manoeuvre is coordinated by its sense alone (the horizontal velocity it keeps
     # is the present one, or the advice held's: `LAST_ADVISED`).
     horiz |= (CAND_KIND == VERTICAL)[None, :]
-    dvz = vz_fts[j_idx] - vz_fts[o_idx]
-    dzc = pairs.dz_ft + dvz * t_star
-    lev_o, lev_j = level_s[o_idx], level_s[j_idx]
-    levels = np.isfinite(lev_o) | np.isfinite(lev_j)
-    if levels.any():
-        # Heights at closest approach with each vertical motion flown to its level (the
-        # two climbs differenced first, so that (j, o) gets exactly minus (o, j)'s).
-        climb_o, climb_j = vz_fts[o_idx] * np.minimum(t_star, lev_o), vz_fts[j_idx] * np.minimum(t_star, lev_j)
-        dzc = np.where(levels, pairs.dz_ft + (climb_j - climb_o), dzc)
+    # Heights at closest approach with each vertical motion flown to its level (the two
+    # climbs differenced first, so that (j, o) gets exactly minus (o, j)'s).
+    climb_o = vz_fts[o_idx] * np.minimum(t_star, level_s[o_idx])
+    climb_j = vz_fts[j_idx] * np.minimum(t_star, level_s[j_idx])
+    dzc = pairs.dz_ft + (climb_j - climb_o)
     first = snap.id[o_idx] < snap.id[j_idx]
     tie_v = np.abs(dzc) < TIE_FT
     dzc = np.where(tie_v, np.where(first, -1.0, 1.0), dzc)
