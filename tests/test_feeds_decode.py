@@ -158,12 +158,14 @@ def test_sample_dump1090_has_tracks_of_its_four_aircraft(shared_data: Path) -> N
 
 
 def test_target_state_and_status_gives_the_selected_level(shared_data: Path) -> None:
-    """The Beast sample's target state and status squitters (TC 29) give 48520a's selected
-    level (FL380, where it flies); the snapshot carries it (`SEL_ALT_FT`) for resolution,
-    NaN for the aircraft that sent none."""
+    """The Beast sample's target state and status squitters (TC 29, 4) and its Comm-B
+    replies with BDS 4,0 (9) give 48520a's selected level (FL380, where it flies); the
+    snapshot carries it (`SEL_ALT_FT`) for resolution, NaN for the aircraft that sent none."""
     out = pd.concat(list(open_feed(str(shared_data / "adsb" / "sample_dump1090.bin"), start_s=1_700_000_000.0)))
     sel = out.dropna(subset=["selected_altitude"])
-    assert set(sel["icao24"]) == {"48520a"} and sel["selected_altitude"].tolist() == [38000.0] * 4
+    assert set(sel["icao24"]) == {"48520a"} and sel["selected_altitude"].tolist() == [38000.0] * 13
+    # the Comm-B replies carry the altitude (DF20) or the squawk (DF21) too; TC 29 neither
+    assert (sel["altitude"].notna() | sel["squawk"].ne("")).sum() == 9
     table = TrackTable()
     table.update(out)
     snap = table.snapshot(float(epoch_s(out["timestamp"]).max()))
@@ -180,6 +182,42 @@ def test_target_state_with_no_selected_level_gives_none() -> None:
                      np.array([1_700_000_000.0, 1_700_000_001.0]))
     assert out["selected_altitude"].tolist() == [17000.0]
     assert dec.stats.rejected["no_content"] == 1
+
+
+def test_comm_b_selected_vertical_intention_gives_the_selected_level(
+        decoded: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """The real flight's Comm-B replies that the reference decoder read as BDS 4,0 give
+    their MCP selected altitude, frame for frame; no reply it read as another register
+    (BDS 1,0, 1,7, 2,0, 5,0, 6,0, or none) gives a level."""
+    out, ref = decoded
+    cb = ref[ref["df"].isin(["20", "21"])]
+    m = _match(out, cb.assign(selected_altitude=cb["selected_mcp"]), "selected_altitude")
+    assert len(m) == 6032
+    assert (m["selected_altitude"] == m["selected_altitude_ref"]).all()
+    assert set(m["selected_altitude_ref"]) >= {3000.0, 12000.0, 35000.0}
+    assert out["selected_altitude"].notna().sum() == 6032
+
+
+def test_a_comm_b_reply_with_another_layout_gives_no_selected_level() -> None:
+    """BDS 4,0's status and reserved bits are checked: the same reply with a reserved bit
+    set, or with its MCP status cleared while its altitude is set, gives no level."""
+    frame = "a80008009770002ff0000053465f"  # DF21 from 393322: BDS 4,0, MCP 12,000 ft
+    mb = int(frame[8:22], 16)
+
+    def with_mb(new: int) -> str:
+        """The reply with MB field `new`, its address/parity field made good again."""
+        data = frame[:8] + f"{new:014x}"
+        crc = int(crc_residual(hex_to_bytes([data + "000000"], 28)[0])[0])
+        return data + f"{crc ^ 0x393322:06x}"
+
+    assert with_mb(mb) == frame
+    reserved, no_status = with_mb(mb | (1 << (56 - 45))), with_mb(mb & ~(1 << 55))
+    dec = FrameDecoder()
+    dec.known.add(0x393322)
+    out = dec.decode([frame, reserved, no_status], np.array([1.0, 2.0, 3.0]))
+    assert out["selected_altitude"].tolist()[0] == 12000.0
+    assert out["selected_altitude"].isna().tolist() == [False, True, True]
+    assert out["squawk"].tolist() == ["1000"] * 3
 
 
 def test_fixed_fields() -> None:

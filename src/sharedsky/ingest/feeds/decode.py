@@ -10,6 +10,11 @@ Who does what, and why:
 * rs1090 (MIT) decodes the extended squitters (DF17/18: identification, airborne and
   surface position, velocity, emergency status, target state and status), only those whose
   type code we use.
+* Comm-B replies (DF20/21) whose 56-bit MB field has the layout of BDS 4,0 (selected
+  vertical intention: `bds40_layout`, checked in numpy) go through rs1090 too, one frame
+  per distinct MB field, for the level the crew has selected. Comm-B registers do not name
+  themselves: a reply rs1090 also reads as another register with a checkable layout
+  (BDS 1,0, 1,7, 2,0, 3,0, 4,4, 4,5, 5,0, 6,0) is ambiguous and left out.
 * CPR positions are decoded here, vectorised over the batch, from the `lat_cpr`,
   `lon_cpr` and parity rs1090 returns: global decoding from the latest even/odd pair
   of the same aircraft (10 s apart at most, airborne; 25 s surface), then local
@@ -238,6 +243,38 @@ _USED_TC[[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 28,
 
 _EMERGENCY_NONE = {"none", "", None}
 
+#: BDS 4,0 fields (ICAO Doc 9871, table A-2-64; MB bits numbered 1-56 from the first sent):
+#: (status bit, first and last bit of the field it validates). A field whose status is 0
+#: must be all zeros.
+_BDS40_STATUS = ((1, 2, 13), (14, 15, 26), (27, 28, 39), (48, 49, 51), (54, 55, 56))
+#: ... and its reserved bits, always zero.
+_BDS40_RESERVED = ((40, 47), (52, 53))
+#: Registers rs1090 may also read a BDS 4,0 layout as. BDS 2,1 (registration, six-bit
+#: characters) reads almost any MB field: every BDS 4,0 reply of the full-flight
+#: recording also decodes as 2,1, to text such as "#LXR". The others have layouts of
+#: their own; a reply that fits one of them too is ambiguous.
+_BDS40_ALSO = {"bds40", "bds21"}
+
+
+def _mb_field(mb: NDArray[np.uint64], first: int, last: int) -> NDArray[np.uint64]:
+    """Bits `first`..`last` (1-based, first sent first) of 56-bit MB fields."""
+    return (mb >> np.uint64(56 - last)) & np.uint64((1 << (last - first + 1)) - 1)
+
+
+def bds40_layout(msg: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    """Which Comm-B replies (rows of 14 bytes) could carry BDS 4,0 with a selected level:
+    every field whose status bit is 0 is zero, the reserved bits are zero, and the MCP/FCU
+    or the FMS selected altitude is given."""
+    mb = np.zeros(msg.shape[0], dtype=np.uint64)
+    for k in range(4, 11):
+        mb = (mb << np.uint64(8)) | msg[:, k].astype(np.uint64)
+    ok = mb != 0
+    for status, first, last in _BDS40_STATUS:
+        ok &= (_mb_field(mb, status, status) == 1) | (_mb_field(mb, first, last) == 0)
+    for first, last in _BDS40_RESERVED:
+        ok &= _mb_field(mb, first, last) == 0
+    return ok & ((_mb_field(mb, 1, 1) == 1) | (_mb_field(mb, 14, 14) == 1))
+
 
 class FrameDecoder:
     """Decodes batches of hex frames into report tables, remembering what it needs.
@@ -328,7 +365,7 @@ class FrameDecoder:
                 parts.append({"timestamp": t[s11], "icao24": _hex_ids(icao_int[allcall]),
                               "onground": (msg[allcall, 0] & 0x7) == 4})
             if surv.any():
-                parts.append(self._surveillance(sel[surv], msg[surv], df[surv], res[surv], t))
+                parts.append(self._surveillance(sel[surv], msg[surv], df[surv], res[surv], t, frames))
             if clean_es.any():
                 tc = msg[clean_es, 4] >> 3
                 used = _USED_TC[tc]
@@ -356,8 +393,9 @@ class FrameDecoder:
         return cols
 
     def _surveillance(self, sel: NDArray[np.intp], msg: NDArray[np.uint8], df: Bits,
-                      res: NDArray[np.uint32], t: NDArray[np.float64]) -> dict[str, Any]:
-        """Altitude (DF0/4/16/20) and squawk (DF5/21) replies whose address is confirmed."""
+                      res: NDArray[np.uint32], t: NDArray[np.float64], frames: list[str]) -> dict[str, Any]:
+        """Altitude (DF0/4/16/20) and squawk (DF5/21) replies whose address is confirmed,
+        with the selected level of the Comm-B replies (DF20/21) that carry BDS 4,0."""
         known = np.isin(res, np.fromiter(self.known, dtype=np.uint32, count=len(self.known)))
         addr = _hex_ids(res)
         self.stats.reject("unknown_address", int((~known).sum()))
@@ -370,26 +408,56 @@ class FrameDecoder:
         fs = msg[:, 0] & 0x7
         vs = (msg[:, 0] >> 2) & 1
         onground = np.where(np.isin(df, (0, 16)), vs == 1, np.isin(fs, (1, 3)))
-        keep = ~np.isnan(alt) | is_id
+        sel_alt = np.full(sel.shape[0], np.nan)
+        comm_b = np.flatnonzero(np.isin(df, (20, 21)))
+        if comm_b.size:
+            sel_alt[comm_b] = self._selected_level(msg[comm_b], [frames[i] for i in sel[comm_b]])
+        keep = ~np.isnan(alt) | is_id | ~np.isnan(sel_alt)
         self.stats.reject("no_content", int((~keep).sum()))
         return {
             "timestamp": t[sel][keep], "icao24": addr[keep].astype(object),
             "altitude": alt[keep], "squawk": squawk[keep], "onground": onground[keep],
+            "selected_altitude": sel_alt[keep],
         }
+
+    def _selected_level(self, msg: NDArray[np.uint8], frames: list[str]) -> NDArray[np.float64]:
+        """The selected level (ft; NaN: none) of Comm-B replies: BDS 4,0's MCP/FCU selected
+        altitude, else its FMS one, read by rs1090 once per distinct MB field (the same
+        selection is replied again and again) from those with its layout that fit no other
+        register."""
+        out = np.full(msg.shape[0], np.nan)
+        cand = np.flatnonzero(bds40_layout(msg))
+        if cand.size == 0:
+            return out
+        mb = np.ascontiguousarray(msg[cand, 4:11]).view(np.dtype((np.void, 7))).ravel()
+        uniq, first, inv = np.unique(mb, return_index=True, return_inverse=True)
+        decoded = self._rs1090([frames[int(cand[i])] for i in first])
+        level = np.full(uniq.shape[0], np.nan)
+        for u, d in enumerate(decoded):
+            reg = d.get("bds40") if d is not None and not (set(k for k in d if k.startswith("bds")) - _BDS40_ALSO) else None
+            if reg is not None:
+                v = reg.get("selected_mcp")
+                v = reg.get("selected_fms") if v is None else v
+                level[u] = np.nan if v is None else float(v)
+        out[cand] = level[inv.ravel()]
+        return out
+
+    def _rs1090(self, frames: list[str]) -> list[Any]:
+        """rs1090's messages for `frames` (None where it failed: counted)."""
+        import rs1090
+
+        try:
+            # rs1090 types a message as a union of TypedDicts; fields are read by BDS code.
+            return cast(list[Any], rs1090.decode(frames, batch=max(len(frames), 1)))
+        except BaseException as exc:  # rs1090 panics are BaseException; never crash a reader
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            return self._one_by_one(frames)
 
     def _squitters(self, sel: NDArray[np.intp], frames: list[str], icao_int: NDArray[np.uint32],
                    t: NDArray[np.float64]) -> dict[str, Any]:
         """Extended squitters through rs1090, then CPR positions in numpy."""
-        import rs1090
-
-        out: list[Any]
-        try:
-            # rs1090 types a message as a union of TypedDicts; fields are read by BDS code.
-            out = cast(list[Any], rs1090.decode(frames, batch=max(len(frames), 1)))
-        except BaseException as exc:  # rs1090 panics are BaseException; never crash a reader
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise
-            out = self._one_by_one(frames)
+        out = self._rs1090(frames)
         ok = np.array([d is not None for d in out], dtype=bool)
         if not ok.all():
             self.stats.reject("undecodable", int((~ok).sum()))
