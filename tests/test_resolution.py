@@ -677,7 +677,8 @@ def test_resume_keeps_its_margin_from_neighbours_it_closes_on(closing: bool, mon
     8 NM north of A's route, flies west. Ahead of A (closing: they would pass 8 NM apart,
     beyond the buffered minima, within RESUME_MARGIN times them), resume is not free; once
     behind (8.9 NM apart now, opening on both axes), it is: the margin is kept from aircraft
-    still ahead. The same with every pair judged and no shortcut."""
+    still ahead; `resume_blockers` names B only while it blocks the resume. The same with
+    every pair judged and no shortcut."""
     nm = 1.0 / 60.0
     b_east_nm = 30.0 if closing else -4.0
     snap = Snapshot(t_s=0.0, id=np.array(["a", "b"]), party=np.zeros(2, np.int32),
@@ -692,9 +693,10 @@ def test_resume_keeps_its_margin_from_neighbours_it_closes_on(closing: bool, mon
     assert list(fast.owner) == [0]
     assert fast.free[0, resolution.COL_RESUME] == (not closing)
     assert fast.free[0, resolution.COL_KEEP]
+    assert fast.resume_blockers == [["b"] if closing else []] and fast.keep_blockers == [[]]
     _no_shortcuts(monkeypatch)
     slow = resolve(snap, minima, advised=advice)
-    assert np.array_equal(fast.free, slow.free)
+    assert np.array_equal(fast.free, slow.free) and slow.resume_blockers == fast.resume_blockers
 
 
 def test_resume_back_at_the_original_level_keeps_the_minima_from_a_neighbour_moving_away() -> None:

@@ -1072,6 +1072,47 @@ def test_two_aircraft_both_manoeuvring_with_nothing_free_are_judged_on_the_pairs
     assert got[True][1] * 3 < got[False][1] * 2, (got[True][1], got[False][1])
 
 
+def _seed1_25_until(t_s: int) -> tuple[Any, list[dict[str, Any]]]:
+    """2-D 25 seed 1 (crews at once) flown `t_s` steps, and its advisory events."""
+    from sharedsky.sim.random_traffic import TrafficSpec, random_traffic, square_scenario
+    from sharedsky.sim.run import Simulation
+
+    spec = TrafficSpec(25.0, seed=1, measure_s=900)
+    sim = Simulation(square_scenario(spec), None, hours=spec.duration_s / 3600.0, seed=1,
+                     plans=random_traffic(spec), record_every_s=None, airspace=False, resolution=True)
+    events: list[dict[str, Any]] = []
+    for _ in range(t_s):
+        events += [e for e in sim.step().events if e.get("kind") == "advisory"]
+    return sim, events
+
+
+@pytest.mark.parametrize("held_by_resume", [True, False])
+def test_an_encounter_lasts_while_its_aircraft_close_or_hold_the_advice(held_by_resume: bool,
+                                                                         monkeypatch: Any) -> None:
+    """ENCOUNTER_ENDS: the same two advisories as below (2-D 25 seed 1), held after the
+    aircraft they were changed for (100022, 100018) had passed their closest approach, each
+    comes into conflict with the other's advice at 203 s. Resume was still not free of
+    aircraft of the encounter (ENCOUNTER_HELD_BY_RESUME: they hold the advice), so it is the
+    same encounter: its second change is held back (HOLD_SECOND) and none is counted anew.
+    Without them (only aircraft named, or lost separation with, and still closing), the
+    encounter had ended: the change is given as the first of a new one (`encounter_not_free`
+    1, the advisory's own count 2)."""
+    monkeypatch.setattr(advisories, "ENCOUNTER_HELD_BY_RESUME", held_by_resume)
+    sim, events = _seed1_25_until(204)
+    tracker = sim.assessment.advisories
+    last = {e["icao24"]: e for e in events if e["icao24"] in ("10003a", "10004e")}
+    for a, other in (("10003a", "10004e"), ("10004e", "10003a")):
+        e, h = last[a], tracker.held[a]
+        if held_by_resume:
+            assert e["t"] - events[0]["t"] < 20.0 and e["encounter_not_free"] == 1
+            assert {other, "100022"} <= h.closing and h.encounter_not_free == 1
+        else:
+            assert e["t"] - events[0]["t"] == 203.0 and e["state"] == "updated" and e["intruders"] == [other]
+            assert (e["cause"], e["changes_not_free"], e["encounter_not_free"]) == ("not free", 2, 1)
+            assert h.closing == {other} and h.blamed == {other}
+    assert (tracker.counts.get("encounters_after_the_first", 0) >= 2) != held_by_resume
+
+
 def test_with_hold_second_a_second_change_for_another_named_aircraft_is_held_back(monkeypatch: Any) -> None:
     """HOLD_SECOND: a second change neither for a new intruder nor for a reversal is held
     back whichever aircraft the encounter named forces it (one aircraft, then another), as
@@ -1079,18 +1120,13 @@ def test_with_hold_second_a_second_change_for_another_named_aircraft_is_held_bac
     changed at 1 s (a left turn, for 100022), and again at 203 s for 10004e (reduce speed),
     its second change not free, blamed on an aircraft that had not forced one; 10004e's
     likewise, for 10003a (found in `trace_advisories.py --density 25 --seed 1`). Both hold
-    advice, so with the variant both keep what they hold."""
+    advice, so with the variant both keep what they hold. (With ENCOUNTER_ENDS off: 100022
+    and 100018 had passed, so with it on the change at 203 s is the first of a new encounter;
+    the test below.)"""
     import copy
 
-    from sharedsky.sim.random_traffic import TrafficSpec, random_traffic, square_scenario
-    from sharedsky.sim.run import Simulation
-
-    spec = TrafficSpec(25.0, seed=1, measure_s=900)
-    sim = Simulation(square_scenario(spec), None, hours=spec.duration_s / 3600.0, seed=1,
-                     plans=random_traffic(spec), record_every_s=None, airspace=False, resolution=True)
-    first: list[dict[str, Any]] = []
-    for _ in range(203):
-        first += [e for e in sim.step().events if e.get("kind") == "advisory"]
+    monkeypatch.setattr(advisories, "ENCOUNTER_ENDS", False)
+    sim, first = _seed1_25_until(203)
     mine = [(e["t"] - first[0]["t"], e["state"], e.get("cause"), e["changes_not_free"])
             for e in first if e["icao24"] == "10003a"]
     assert mine[:2] == [(0.0, "new", None, 0), (1.0, "updated", "not free", 1)]

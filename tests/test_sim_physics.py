@@ -354,8 +354,11 @@ def test_each_advisory_is_counted_by_whose_crews_flew_it() -> None:
     got = pilots.by_crews(AdvisoryTracker(minima))
     # x's (y's is not held by this tracker: advice still held comes from the tracker)
     assert got[CREWS[1]] == {"advisories": 1, "changed_more_than_once": 1.0,
-                             "not_free_more_than_once": 0.0, "changed_again": 0.0}
+                             "not_free_more_than_once": 0.0, "not_free_more_than_once_in_an_encounter": 0.0,
+                             "changed_again": 0.0}
     assert got[CREWS[2]] == {"advisories": 1, "changed_more_than_once": 1.0,
-                             "not_free_more_than_once": 0.0, "changed_again": 0.0}
+                             "not_free_more_than_once": 0.0, "not_free_more_than_once_in_an_encounter": 0.0,
+                             "changed_again": 0.0}
     assert got[CREWS[0]] == {"advisories": 2, "changed_more_than_once": 0.5,
-                             "not_free_more_than_once": 0.0, "changed_again": 0.0}
+                             "not_free_more_than_once": 0.0, "not_free_more_than_once_in_an_encounter": 0.0,
+                             "changed_again": 0.0}

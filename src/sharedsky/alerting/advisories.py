@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -116,6 +116,23 @@ HOLD_AGAIN_ADVISED_ONLY = True
 #: new intruder nor a reversal 5.3 % -> 0.3 % with crews at once, 8.7 % -> 1.5 % with crews
 #: late; losses within the seeds' scatter): README, "One change, and resume's return".
 HOLD_SECOND = True
+#: An advisory held through several encounters (resume not yet free, and another aircraft
+#: comes into conflict with the advice held) counts issue 13's rule per encounter: once
+#: every aircraft of an encounter has passed its closest approach (diverging at present
+#: velocities) or left, the next aircraft to join starts a new one, and the changes of the
+#: one before no longer hold a change back (HOLD_AGAIN, HOLD_SECOND). An aircraft flying
+#: the advice away from a conflict is still closing until it passes, so the same
+#: encounter's second change is still the second. Off: one encounter per advisory for the
+#: holds (encounters are still told apart for the count, `encounter_not_free`).
+#: (2-D 25 seed 1, 30 min: 100093 was told left for 10001e at t = 701 s, held the turn five
+#: minutes after 10001e had passed, resume not free, and turned again at 1,007 s for 100091,
+#: which came into conflict with the turn at 999 s: counted, and held back, as a second change.)
+ENCOUNTER_ENDS = True
+#: ... and an aircraft that resuming is not free of (at the minima, or within
+#: RESUME_MARGIN of them: `Resolution.resume_blockers`) is of the encounter: the advice is
+#: held because of it, so its encounter is not over. Off, only aircraft named or that the
+#: advice held loses separation with are (measured in docs/resolution-stability.md).
+ENCOUNTER_HELD_BY_RESUME = True
 #: An aircraft told to resume counts as turning back (or changing speed back) to its
 #: original velocity while its track or speed changes faster than these between steps
 #: (deg/s, kt/s): others then judge it against that velocity too (`Advised.resuming`).
@@ -232,6 +249,14 @@ class _Held:
     #: one encounter: what issue 13's rule forbids; a change naming no intruder counts too).
     blamed: set[str] = field(default_factory=set)
     changes_again: int = 0
+    #: The aircraft of the present encounter (named as intruders, or the advice held lost
+    #: its separation with them) still closing at present velocities; when none is left,
+    #: the encounter is over (ENCOUNTER_ENDS).
+    closing: set[str] = field(default_factory=set)
+    #: Changes neither for a new intruder nor a reversal in the present encounter, and the
+    #: most in any one encounter of this advisory: what issue 13's rule counts.
+    encounter_not_free: int = 0
+    max_encounter_not_free: int = 0
     #: Steps at which such a change was held back (HOLD_AGAIN).
     held_again: int = 0
     #: The dimension of the advice (TRACK, SPEED, VERTICAL; NONE: no manoeuvre): `adv`
@@ -266,6 +291,27 @@ class _Held:
             self.gs_kt = adv[1]
 
 
+def _relative(snap: Snapshot, i: int, j: int) -> tuple[float, float, float, float, float]:
+    """Aircraft j seen from aircraft i, present velocities, local flat plane: relative
+    position (NM east, north), relative velocity (NM/s east, north), and the time to
+    their closest approach (s; -1 for no relative motion)."""
+    lat0 = float(snap.lat_deg[i])
+    rx = ((float(snap.lon_deg[j]) - float(snap.lon_deg[i]) + 180.0) % 360.0 - 180.0) * 60.0 * np.cos(np.radians(lat0))
+    ry = (float(snap.lat_deg[j]) - lat0) * 60.0
+    ti, gi = np.radians(float(snap.track_deg[i])), float(snap.gs_kt[i]) / 3600.0
+    tj, gj = np.radians(float(snap.track_deg[j])), float(snap.gs_kt[j]) / 3600.0
+    wx = gj * np.sin(tj) - gi * np.sin(ti)
+    wy = gj * np.cos(tj) - gi * np.cos(ti)
+    ww = wx * wx + wy * wy
+    return rx, ry, wx, wy, -(rx * wx + ry * wy) / ww if ww > 0.0 else -1.0
+
+
+def _still_closing(snap: Snapshot, i: int, others: Iterable[str], row: dict[str, int]) -> set[str]:
+    """Those of `others` still in the picture and not yet past their closest approach with
+    aircraft i (present velocities)."""
+    return {o for o in others if (j := row.get(o)) is not None and _relative(snap, i, j)[4] > 0.0}
+
+
 def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float,
               row: dict[str, int]) -> dict[str, tuple[int, int]]:
     """Side (sign of relative position x relative velocity) and vertical order (sign of
@@ -273,20 +319,12 @@ def _geometry(snap: Snapshot, i: int, others: Sequence[str], horizon_s: float,
     present velocities, local flat plane; 0 for a tie, both 0 for a pair not closing
     within `horizon_s` (its side does not matter). `row`: snapshot index by id."""
     out: dict[str, tuple[int, int]] = {}
-    lat0 = float(snap.lat_deg[i])
-    coslat = float(np.cos(np.radians(lat0)))
-    ti, gi = np.radians(float(snap.track_deg[i])), float(snap.gs_kt[i]) / 3600.0
     for o in others:
         j = row.get(o)
         if j is None:
             continue
-        rx = ((float(snap.lon_deg[j]) - float(snap.lon_deg[i]) + 180.0) % 360.0 - 180.0) * 60.0 * coslat
-        ry = (float(snap.lat_deg[j]) - lat0) * 60.0
-        tj, gj = np.radians(float(snap.track_deg[j])), float(snap.gs_kt[j]) / 3600.0
-        wx = gj * np.sin(tj) - gi * np.sin(ti)
-        wy = gj * np.cos(tj) - gi * np.cos(ti)
+        rx, ry, wx, wy, t_cpa = _relative(snap, i, j)
         ww = wx * wx + wy * wy
-        t_cpa = -(rx * wx + ry * wy) / ww if ww > 0.0 else -1.0
         if not 0.0 < t_cpa <= horizon_s:
             out[o] = (0, 0)  # not closing within the look-ahead: no side to reverse
             continue
@@ -496,6 +534,25 @@ class AdvisoryTracker(Carried):
             h.geometry.update(_geometry(snap, i, joined, self.horizon_s, rows()))
             h.intruders = sorted(set(h.intruders) | set(joined))
 
+    def _encounter(self, h: _Held, snap: Snapshot, i: int, now: set[str], blocking: set[str],
+                   rows: Callable[[], dict[str, int]]) -> None:
+        """Keep the aircraft of `h`'s present encounter (row `i`; `now`: those it names
+        this step, `blocking`: those resuming is not free of); once all have passed (or
+        left) and none holds the advice by blocking the resume, the next to join starts a
+        new one."""
+        if not ENCOUNTER_HELD_BY_RESUME:
+            blocking = set()
+        still = _still_closing(snap, i, h.closing, rows()) | (h.closing & blocking)
+        now = now | blocking
+        if h.closing and not still and now - h.closing:
+            self.counts["encounters_after_the_first"] = self.counts.get("encounters_after_the_first", 0) + 1
+            h.encounter_not_free = 0
+            if ENCOUNTER_ENDS:
+                h.blamed = set()
+        elif h.closing and not still:
+            return  # nobody new yet: the encounter is over, its aircraft kept to tell
+        h.closing = still | now
+
     def step(self, snap: Snapshot, distress: NDArray[np.intp] | None = None,
              conflicts: Conflicts | None = None) -> list[dict[str, Any]]:
         """Advisory events of this instant (`conflicts`: what the step's levels found)."""
@@ -531,6 +588,9 @@ class AdvisoryTracker(Carried):
             ident = str(ids[i])
             choice = int(CAND_KIND[res.choice[k]])
             h = self.held.get(ident)
+            if h is not None:
+                self._encounter(h, snap, i, set(res.intruders[k]) | set(res.keep_blockers[k] if res.keep_blockers else ()),
+                                set(res.resume_blockers[k] if res.resume_blockers else ()), rows)
             adv = (float(res.track_deg[k]), float(res.gs_kt[k]), float(res.vs_fpm[k]))
             # The advice held, restated from another candidate (as the event says it), is no change.
             restated = h is not None and choice in (TRACK, SPEED, VERTICAL) and _as_said(adv) == _as_said(h.adv)
@@ -584,6 +644,7 @@ class AdvisoryTracker(Carried):
                           level_ft=_level_of(res, k))
                 h_new.given(choice, adv)
                 h_new.geometry = _geometry(snap, i, h_new.intruders, self.horizon_s, rows())
+                h_new.closing = set(h_new.intruders)
                 self.held[ident] = h = h_new
                 self.resuming.pop(ident, None)
                 self.counts["advisories"] += 1
@@ -613,7 +674,7 @@ class AdvisoryTracker(Carried):
                         continue
                     blockers = set(res.keep_blockers[k]) if res.keep_blockers else set()
                     again = not blockers or blockers <= h.blamed
-                    second = HOLD_SECOND and h.changes_not_free > 0
+                    second = HOLD_SECOND and (h.encounter_not_free if ENCOUNTER_ENDS else h.changes_not_free) > 0
                     moved = bool(blockers) and all(b in self.held or b in self.resuming for b in blockers)
                     if (again or second) and HOLD_AGAIN and (moved or not HOLD_AGAIN_ADVISED_ONLY):
                         if not h.held_again:
@@ -622,6 +683,8 @@ class AdvisoryTracker(Carried):
                         self.counts["again_held_steps"] += 1
                         continue
                     h.changes_not_free += 1
+                    h.encounter_not_free += 1
+                    h.max_encounter_not_free = max(h.max_encounter_not_free, h.encounter_not_free)
                     if again:
                         h.changes_again += 1
                         self.counts["changes_again"] += 1
@@ -692,7 +755,8 @@ class AdvisoryTracker(Carried):
     def _event(self, state: str, t: float, h: _Held, body: dict[str, Any]) -> dict[str, Any]:
         ev = {"kind": "advisory", "state": state, "t": t, "id": f"advisory-{h.id}-{h.serial}",
               "icao24": h.id, "party": h.party, "changes": h.changes,
-              "changes_not_free": h.changes_not_free, "changes_again": h.changes_again, **body}
+              "changes_not_free": h.changes_not_free, "changes_again": h.changes_again,
+              "encounter_not_free": h.max_encounter_not_free, **body}
         if self.frequencies_mhz:
             ev["frequencies_mhz"] = list(self.frequencies_mhz)
         return ev

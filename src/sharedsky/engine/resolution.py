@@ -407,6 +407,10 @@ class Resolution:
     #: held would leave less separated than flying on (why best effort does not keep it);
     #: the tracker tells an aircraft the encounter never named from the same ones.
     keep_harmed: list[list[str]] = field(default_factory=list)
+    #: Per owner holding advice: the ids of the aircraft resuming is not free of (at the
+    #: minima, or within RESUME_MARGIN of them): what holds the advice; the tracker keeps
+    #: them in its encounter.
+    resume_blockers: list[list[str]] = field(default_factory=list)
     alt_ft: F64 | None = None
     allowed: BOOL | None = None
     levels_ft: F64 | None = None
@@ -1217,6 +1221,7 @@ def resolve(
     blocked = np.zeros((o_count, N_CAND), dtype=bool)
 
     keep_rows: list[IDX] = []  # rows whose neighbour the advice held loses separation with
+    resume_rows: list[IDX] = []  # ... and those whose neighbour resuming is not free of
 
     def block(rows: IDX, hit_rows: BOOL) -> None:
         """Candidates that lose separation in any of `rows` (sorted) are not free."""
@@ -1225,6 +1230,12 @@ def resolve(
             st = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
             blocked[ks[st]] |= _segment_any(hit_rows, st)
             keep_rows.append(rows[hit_rows[:, COL_KEEP] & has[ks]])
+            resume_rows.append(rows[hit_rows[:, COL_RESUME] & has[ks]])
+
+    def block_resume(rows: IDX) -> None:
+        """Resuming is not free for the owners of `rows`."""
+        blocked[slot_b[rows], COL_RESUME] = True
+        resume_rows.append(rows)
 
     room: list[list[str]] = [[] for _ in range(o_count)]
     harm_rows: list[IDX] = []  # rows whose neighbour best effort finds the advice held harms
@@ -1241,7 +1252,8 @@ def resolve(
     def blockers(res: Resolution) -> Resolution:
         """`res` with the aircraft each owner's advice held is blocked by or harms, and
         those its changed advice makes room for."""
-        return finish(replace(res, keep_blockers=by_owner(keep_rows), room_for=room,
+        return finish(replace(res, keep_blockers=by_owner(keep_rows), resume_blockers=by_owner(resume_rows),
+                              room_for=room,
                               keep_harmed=by_owner(harm_rows)))
 
     all_rows = np.arange(o_idx.size)
@@ -1336,7 +1348,7 @@ def resolve(
     if adv_rows.size:
         ja = j_idx[adv_rows]
         near = judge(adv_rows, vx[ja], vy[ja], vz[ja], vz_fts[ja], pres_level_s[ja], RESUME_MARGIN)[:, COL_RESUME]
-        blocked[slot_b[adv_rows[near]], COL_RESUME] = True
+        block_resume(adv_rows[near])
         # Resuming, the crew also returns to the original altitude, and so does an
         # advised neighbour resuming too: the original velocities must be as clear there.
         jb = j_idx[adv_rows]
@@ -1358,7 +1370,7 @@ def resolve(
             near = judge(rm, ivx, ivy, ivz, ivs, ilev, RESUME_MARGIN, shift_ft)[:, COL_RESUME]
             if RESUME_RETURN_CLOSES:
                 near |= _return_closes(pairs.take(rm), shift_ft, RESUME_MARGIN)
-            blocked[slot_b[rm[near]], COL_RESUME] = True
+            block_resume(rm[near])
             if RESUME_CLEAR_OF_ADVICE and adv_vel:
                 # ... and the owner's return must be as clear of an advised (or resuming)
                 # neighbour where it is, flying its advice or what it flies now (part way
@@ -1372,7 +1384,7 @@ def resolve(
                               shift_k)[:, COL_RESUME]
                 if RESUME_RETURN_CLOSES:
                     near |= _return_closes(pairs.take(rk), shift_k, RESUME_MARGIN)
-                blocked[slot_b[rk[near]], COL_RESUME] = True
+                block_resume(rk[near])
     free = ~blocked
     intr: list[list[str]] = [[] for _ in range(o_count)]
     ids = snap.id

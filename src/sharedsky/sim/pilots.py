@@ -67,6 +67,8 @@ class Pilots:
         #: ... and of those, the ones made again for intruders that had already made the
         #: advice change (per encounter, not per advisory).
         self.ended_again: list[int] = []
+        #: ... and the most such changes in any one encounter of each (issue 13's rule).
+        self.ended_encounter_not_free: list[int] = []
         #: Whose crews flew each ended advisory (`CREWS`), to tell the changes non-compliance
         #: forces from the engine's own: when each aircraft's advice began, and the spans
         #: (start, end; end inf while it lasts) each aircraft's crew spent ignoring advice.
@@ -95,6 +97,7 @@ class Pilots:
                 self.ended_changes.append(int(ev.get("changes", 0)))
                 self.ended_not_free.append(int(ev.get("changes_not_free", 0)))
                 self.ended_again.append(int(ev.get("changes_again", 0)))
+                self.ended_encounter_not_free.append(int(ev.get("encounter_not_free", 0)))
                 self.ended_crews.append(self.crews(icao, t_s))
                 self.began.pop(icao, None)
                 self.ended_at[icao] = (t_s, self.named.pop(icao, set()), icao in self.ignoring)
@@ -173,6 +176,8 @@ class Pilots:
                 for col, ended, attr, above in (
                     ("changed_more_than_once", self.ended_changes, "changes", 1),
                     ("not_free_more_than_once", self.ended_not_free, "changes_not_free", 1),
+                    ("not_free_more_than_once_in_an_encounter", self.ended_encounter_not_free,
+                     "max_encounter_not_free", 1),
                     ("changed_again", self.ended_again, "changes_again", 0))}
         out: dict[str, dict[str, float]] = {}
         for name in CREWS:
@@ -192,6 +197,9 @@ class Pilots:
         own = np.array(self.ended_not_free + [h.changes_not_free for h in tracker.held.values()],
                        dtype=float)
         again = np.array(self.ended_again + [h.changes_again for h in tracker.held.values()], dtype=float)
+        # ... and in one encounter (an advisory held from one encounter into the next).
+        enc = np.array(self.ended_encounter_not_free + [h.max_encounter_not_free for h in tracker.held.values()],
+                       dtype=float)
         c = tracker.counts
         return {
             "advisories": tracker.counts.get("advisories", 0),
@@ -209,6 +217,9 @@ class Pilots:
             "advisories_changed_not_free_more_than_once": (round(float(np.mean(own > 1)), 4)
                                                            if own.size else 0.0),
             "max_not_free_changes_per_advisory": int(own.max()) if own.size else 0,
+            "advisories_changed_not_free_more_than_once_in_an_encounter": (
+                round(float(np.mean(enc > 1)), 4) if enc.size else 0.0),
+            "encounters_after_the_first": c.get("encounters_after_the_first", 0),
             "changes_again_per_advisory": round(float(again.mean()), 3) if again.size else 0.0,
             "advisories_changed_again": round(float(np.mean(again > 0)), 4) if again.size else 0.0,
             "stability_by_crews": self.by_crews(tracker),
