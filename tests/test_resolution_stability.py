@@ -1105,11 +1105,11 @@ def test_an_encounter_lasts_while_its_aircraft_close_or_hold_the_advice(held_by_
         e, h = last[a], tracker.held[a]
         if held_by_resume:
             assert e["t"] - events[0]["t"] < 20.0 and e["encounter_not_free"] == 1
-            assert {other, "100022"} <= h.closing and h.encounter_not_free == 1
+            assert {other, "100022"} <= h.encounter and h.encounter_not_free == 1
         else:
             assert e["t"] - events[0]["t"] == 203.0 and e["state"] == "updated" and e["intruders"] == [other]
             assert (e["cause"], e["changes_not_free"], e["encounter_not_free"]) == ("not free", 2, 1)
-            assert h.closing == {other} and h.blamed == {other}
+            assert h.encounter == {other} and h.blamed == {other}
     assert (tracker.counts.get("encounters_after_the_first", 0) >= 2) != held_by_resume
 
 
