@@ -866,9 +866,38 @@ def test_advice_held_is_free_of_a_neighbour_levelling_off_at_its_selected_level(
         monkeypatch.setattr(resolution, "SELECTED_LEVEL", on)
 
 
+@pytest.mark.parametrize("capture_ft", [100.0, 0.0])
+def test_a_neighbour_capturing_its_level_just_past_it_levels_off_there(
+        capture_ft: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """10003e holds a climb to FL320 on a turn to 096 (from 081 at FL300), 30 ft up at 900
+    ft/min; 10005f, back at FL300 after a resume, is 0.4 ft above it at 319 ft/min, capturing
+    the level its crew selected (2-D 25 seed 3, crews at once, t = 422 s). Judged past its
+    level and so climbing on (LEVEL_CAPTURE_FT 0), it would climb into FL320 and block the
+    climb advised 3 s before, which was changed to a turn; capturing, it levels off at FL300
+    and the climb stays free. No shortcut changes that."""
+    monkeypatch.setattr(resolution, "LEVEL_CAPTURE_FT", capture_ft)
+    rows = [("10003e", 1.75285888, 10.77971719, 30030.0, 96.0, 424.09722093, 900.0),
+            ("10005f", 1.02733969, 11.30553978, 30000.43604415, 10.88882896, 451.49587718, 318.52377063)]
+    snap, minima = _one_party_pair(rows)
+    snap = replace(snap, extra={SEL_ALT_FT: np.array([32000.0, 30000.0])})
+    nan = np.nan
+    advice = Advised(np.array([80.82066459, nan]), np.array([424.09722093, nan]), np.array([0.0, nan]),
+                     np.array([95.82066459, nan]), np.array([424.09722093, nan]), np.array([2000.0, nan]),
+                     np.array([30000.0, nan]), adv_kind=np.array([VERTICAL, resolution.NONE], dtype=np.int8),
+                     adv_alt_ft=np.array([32000.0, nan]))
+    res = resolve(snap, minima, advised=advice)
+    assert [str(snap.id[i]) for i in res.owner] == ["10003e"]
+    free = capture_ft > 0.0
+    assert res.free[0, resolution.COL_KEEP] == free
+    assert res.keep_blockers[0] == ([] if free else ["10005f"])
+    assert np.array_equal(_free_judging_every_pair(monkeypatch, snap, minima, advice), res.free)
+
+
 @pytest.mark.parametrize(("alt_ft", "vs_fpm", "sel_ft", "levels"), [
     (29000.0, 1000.0, 30000.0, True),  # climbing towards it: levels off there
     (29980.0, 600.0, 30000.0, True),  # there within the lead time: level from then on
+    (30000.4, 319.0, 30000.0, True),  # just past it, capturing it: level there (LEVEL_CAPTURE_FT)
+    (30150.0, 319.0, 30000.0, False),  # past it by more: flies on
     (29000.0, 1000.0, 28000.0, False),  # climbing away from it: flies on
     (29000.0, 1000.0, np.nan, False),  # not known: flies on
 ])
@@ -876,7 +905,9 @@ def test_a_selected_level_counts_where_the_aircraft_climbs_or_descends_towards_i
         alt_ft: float, vs_fpm: float, sel_ft: float, levels: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Head-on, 40 NM apart at 450 kt, the other level at FL315: climbing on, the climber
     passes within 1,000 ft of it as they pass (not free to fly on); levelled off at FL300,
-    1,500 ft below, it is (its "fly on" candidate free), and no shortcut changes that."""
+    1,500 ft below, it is (its "fly on" candidate free), and no shortcut changes that. (With
+    LEVEL_CAPTURE_FT 100 ft, the variant measured: just past its level counts too.)"""
+    monkeypatch.setattr(resolution, "LEVEL_CAPTURE_FT", 100.0)
     rows = [("a", 0.0, 0.0, alt_ft, 90.0, 450.0, vs_fpm), ("b", 0.0, 40.0 / 60.0, 31500.0, 270.0, 450.0, 0.0)]
     snap, minima = _one_party_pair(rows)
     snap = replace(snap, extra={SEL_ALT_FT: np.array([sel_ft, 31500.0])})
