@@ -200,7 +200,8 @@ def test_comm_b_selected_vertical_intention_gives_the_selected_level(
 
 def test_a_comm_b_reply_with_another_layout_gives_no_selected_level() -> None:
     """BDS 4,0's status and reserved bits are checked: the same reply with a reserved bit
-    set, or with its MCP status cleared while its altitude is set, gives no level."""
+    set, or with its MCP status cleared while its altitude is set, gives no level; with no
+    MCP/FCU altitude but an FMS one (12,000 ft), the FMS level."""
     frame = "a80008009770002ff0000053465f"  # DF21 from 393322: BDS 4,0, MCP 12,000 ft
     mb = int(frame[8:22], 16)
 
@@ -212,12 +213,15 @@ def test_a_comm_b_reply_with_another_layout_gives_no_selected_level() -> None:
 
     assert with_mb(mb) == frame
     reserved, no_status = with_mb(mb | (1 << (56 - 45))), with_mb(mb & ~(1 << 55))
+    # MB bits 1-13 (MCP status and altitude) cleared; bit 14 (FMS status) set, 750 x 16 ft in 15-26
+    fms_only = with_mb((mb & ~(((1 << 13) - 1) << 43)) | (1 << 42) | (750 << 30))
     dec = FrameDecoder()
     dec.known.add(0x393322)
-    out = dec.decode([frame, reserved, no_status], np.array([1.0, 2.0, 3.0]))
-    assert out["selected_altitude"].tolist()[0] == 12000.0
-    assert out["selected_altitude"].isna().tolist() == [False, True, True]
-    assert out["squawk"].tolist() == ["1000"] * 3
+    out = dec.decode([frame, reserved, no_status, fms_only], np.array([1.0, 2.0, 3.0, 4.0]))
+    got = out["selected_altitude"].tolist()
+    assert got[0] == 12000.0 and got[3] == 12000.0
+    assert out["selected_altitude"].isna().tolist() == [False, True, True, False]
+    assert out["squawk"].tolist() == ["1000"] * 4
 
 
 def test_fixed_fields() -> None:

@@ -24,7 +24,8 @@ has levelled off), and says:
   same intruders). `changes_not_free` counts those last: the changes issue 13's rule
   (at most one per encounter unless the geometry reverses) is about (the second such change
   for the same intruders is held back where their own advice will make good the advice
-  held: HOLD_AGAIN);
+  held: HOLD_AGAIN); `encounter_not_free`, the most of them in any one encounter of the
+  advisory (ENCOUNTER_ENDS: an advisory held by its resume may live through several);
 * `advisory` / `end`: clear of conflict, resume the original track, speed and vertical
   speed (`resume`); with no free manoeuvre, resume as the least harmful choice
   (`reason: no free manoeuvre`, and in `cause` why the advice held was not kept: `new
@@ -126,7 +127,8 @@ HOLD_SECOND = True
 #: holds (encounters are still told apart for the count, `encounter_not_free`).
 #: (2-D 25 seed 1, 30 min: 100093 was told left for 10001e at t = 701 s, held the turn five
 #: minutes after 10001e had passed, resume not free, and turned again at 1,007 s for 100091,
-#: which came into conflict with the turn at 999 s: counted, and held back, as a second change.)
+#: which came into conflict with the turn at 999 s. Without ENCOUNTER_HELD_BY_RESUME, that is
+#: a new encounter; with it, one: resume was blocked by the encounter's aircraft throughout.)
 ENCOUNTER_ENDS = True
 #: ... and an aircraft that resuming is not free of (at the minima, or within
 #: RESUME_MARGIN of them: `Resolution.resume_blockers`) is of the encounter: the advice is

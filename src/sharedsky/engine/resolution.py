@@ -1667,9 +1667,9 @@ SELECTED_LEVEL = True
 #: advised 3 s before was changed to a turn. 100 ft: Mode C's step, a tenth of the minima.)
 #: Off (0): flown at 100 ft, crews at once gained (2-D 25, five seeds: 94 losses against 95,
 #: advisories changed twice for neither a new intruder nor a reversal 11 against 15), but
-#: crews 10 s late and 38 % not following lost separation more (eight seeds: 502 against
-#: 464, six seeds worse; the rule's count 2.03 % against 1.74 %), for a cause not traced
-#: (docs/resolution-stability.md, "A level being captured").
+#: crews 10 s late and 38 % not following lost separation more (twelve seeds: 752 against
+#: 707, ten seeds worse), the same capturing only at 500 ft/min or less: the last feet of
+#: captures, for a cause not traced (docs/resolution-stability.md, "A level being captured").
 LEVEL_CAPTURE_FT = 0.0
 
 
