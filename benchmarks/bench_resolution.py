@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from sharedsky.alerting.advisories import SECOND_BECAUSE
 from sharedsky.engine.heap import keep_freed_memory
 from sharedsky.engine.resolution import resolve
 from sharedsky.engine.separation import Minima
@@ -270,6 +271,7 @@ def run_seed(density: float, three_d: bool, seed: int, *, delay_s: float = 0.0,
                      "changes_by_cause": r.get("changes_by_cause"),
                      "changes_by_kind": r.get("changes_by_kind"),
                      "changes_not_free_best_effort": r.get("changes_not_free_best_effort"),
+                     "second_because": r.get("second_because"),
                      "changes_making_room": r.get("changes_making_room"),
                      "readvised": r.get("readvised"),
                      "best_effort_not_ended": r.get("best_effort_not_ended"),
@@ -446,6 +448,25 @@ def crews_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def second_table(rows: list[dict[str, Any]]) -> str:
+    """sharedsky's second changes of advice in one encounter, neither for a new intruder nor
+    for a reversal (issue 13's rule), summed over seeds: the advisories the rule counts, and
+    the second changes given, by why the holds did not keep them back (`SECOND_BECAUSE`).
+    Rows flown since the tracker says why."""
+    lines = ["| case | seeds | advisories | changed twice in an encounter | second changes given: "
+             + " / ".join(SECOND_BECAUSE) + " |", "|---|---|---|---|---|"]
+    for (dims, dens, delay, nc, margin, window, variant), by in sorted(_group(rows).items()):
+        sel = [r for r in by.get("sharedsky", []) if r.get("second_because")]
+        if not sel:
+            continue
+        n = sum(int(r["advisories"]) for r in sel)
+        twice = round(sum(r["not_free_more_than_once_in_an_encounter"] * r["advisories"] for r in sel))
+        why = " / ".join(str(sum(int(r["second_because"].get(w, 0)) for r in sel)) for w in SECOND_BECAUSE)
+        lines.append(f"| {_case(dims, dens, delay, nc, margin, window, variant)} | {len(sel)} | {n} "
+                     f"| {twice} ({twice / n:.2%}) | {why} |")
+    return "\n".join(lines)
+
+
 def speed(n: int = 10_000, repeats: int = 5, seed: int = 0) -> str:
     """One `resolve` call against MVP (BlueSky's C detection + `MVP.resolve`) on the same
     states: `n` aircraft at en-route density (random_enroute, 1 per 200 NM^2)."""
@@ -549,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
         print(change_table(saved))
         print()
         print(crews_table(saved))
+        print()
+        print(second_table(saved))
         return 0
     if a.quick:
         a.seeds, a.densities, a.dims, a.speed_n = 1, [12.5, 25.0], ["2d"], 2000
@@ -576,6 +599,8 @@ def main(argv: list[str] | None = None) -> int:
         print(change_table(rows))
         print()
         print(crews_table(rows))
+        print()
+        print(second_table(rows))
     if not a.no_speed:
         print()
         print((f"speed of the variant {variant}:\n" if variant else "")

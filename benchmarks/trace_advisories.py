@@ -38,7 +38,7 @@ from engine_variants import apply_sets  # noqa: E402
 
 FIELDS = ("state", "t", "id", "icao24", "cause", "status", "manoeuvre", "sense", "change_deg", "track_deg",
           "gs_kt", "vs_fpm", "intruders", "changes", "changes_not_free", "changes_again", "encounter_not_free", "reason",
-          "room_for")
+          "room_for", "second_because")
 
 
 #: Flying a velocity: within these of it (track deg, ground speed kt, vertical speed ft/min).

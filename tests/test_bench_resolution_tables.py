@@ -116,3 +116,24 @@ def test_the_crews_table_pools_each_class_over_seeds_weighted_by_advisories(
     out = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| 2d 25 | 2 |")]
     assert "| all followed | 40 | 25.0% |" in out[-2]  # (1 + 9) / 40
     assert "| own crew ignoring | 4 | 50.0% |" in out[-1]
+
+
+def test_the_second_change_table_sums_why_each_was_given_over_seeds(
+        bench: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The advisories the rule counts (the per-seed share times the advisories, summed) and
+    the second changes given, by why, summed; rows flown before the tracker said why are left out."""
+    def why(free: int, unmoved: int) -> dict[str, Any]:
+        return {"second_because": {"nothing free": free, "an aircraft no advice moves": unmoved,
+                                   "no aircraft blocks it": 0, "holds off": 0}}
+    rows = [{**_row("sharedsky", 5), "advisories": 400, "not_free_more_than_once_in_an_encounter": 0.005, **why(1, 1)},
+            {**_row("sharedsky", 6), "seed": 2, "advisories": 200, "not_free_more_than_once_in_an_encounter": 0.015,
+             **why(0, 3)},
+            {**_row("sharedsky", 6), "seed": 3, "advisories": 300, "not_free_more_than_once_in_an_encounter": 0.5}]
+    f = tmp_path / "runs.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert bench.main(["--tables", str(f)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    head = [x for x in out if x.startswith("| case | seeds | advisories | changed twice in an encounter")]
+    assert head and head[0].endswith("nothing free / an aircraft no advice moves / no aircraft blocks it / holds off |")
+    line = [x for x in out if x.startswith("| 2d 25 | 2 | 600 |")]
+    assert line == ["| 2d 25 | 2 | 600 | 5 (0.83%) | 1 / 4 / 0 / 0 |"]

@@ -120,6 +120,7 @@ def test_a_change_for_the_same_intruder_on_the_same_side_is_not_free(monkeypatch
     ev = tracker.step(snap(2.0, [a3, b3]), distress=distress)
     assert [(e["state"], e["cause"], e["changes_not_free"]) for e in ev] == [("updated", "not free", 2)]
     assert ev[0]["changes_again"] == 1 and tracker.counts["changes_again"] == 1
+    assert ev[0]["second_because"] == "holds off" and tracker.counts["second_because_holds_off"] == 1
 
 
 @pytest.mark.parametrize("advised_only", [False, True])
@@ -142,6 +143,7 @@ def test_with_hold_again_a_second_change_for_the_same_intruder_is_held_back(monk
     b2: Row = ("bbb", 1 * NM, 10.0 + 39.75 * NM, 30000.0, 264.0, 450.0, 0.0)
     ev = tracker.step(snap(1.0, [a2, b2]), distress=distress)
     assert [(e["state"], e["cause"]) for e in ev] == [("updated", "not free")]
+    assert "second_because" not in ev[0]  # the first change of the encounter
     held = tracker.held["aaa"].adv
     a3: Row = ("aaa", 0.0, 10.0 + 0.125 * NM, 30000.0, float(ev[0]["track_deg"]), 450.0, 0.0)
     b3: Row = ("bbb", 1 * NM, 10.0 + 39.5 * NM, 30000.0, 249.0, 450.0, 0.0)
@@ -149,6 +151,9 @@ def test_with_hold_again_a_second_change_for_the_same_intruder_is_held_back(monk
     if advised_only:
         assert [(e["state"], e["cause"], e["changes_again"]) for e in ev] == [("updated", "not free", 1)]
         assert tracker.counts["advisories_held_again"] == 0
+        # Given, and why: bbb (in distress) holds no advice that would make the advice held good.
+        assert ev[0]["second_because"] == "an aircraft no advice moves"
+        assert tracker.counts["second_because_an_aircraft_no_advice_moves"] == 1
         return
     assert ev == []
     assert tracker.held["aaa"].adv == held and tracker.held["aaa"].held_again == 1
@@ -1148,3 +1153,4 @@ def test_with_hold_second_a_second_change_for_another_named_aircraft_is_held_bac
         assert a not in on_[0]
     assert off[1]["changes_again"] == 0 and on_[1]["advisories_held_again"] == 2
     assert off[2] == [False, False] and on_[2] == [True, True]  # the advice held stays
+

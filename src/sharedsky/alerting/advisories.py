@@ -139,6 +139,13 @@ ENCOUNTER_ENDS = True
 #: holds released cost 86 more advisories changed twice for 3 fewer losses in 95 (docs/
 #: resolution-stability.md, "One encounter or several").
 ENCOUNTER_HELD_BY_RESUME = True
+#: Why a second change "not free" in one encounter was given, not held back (HOLD_AGAIN,
+#: HOLD_SECOND): nothing was free (best effort); an aircraft the advice held is no longer
+#: free of holds no advice (HOLD_AGAIN_ADVISED_ONLY: no advice of its own will make good
+#: the advice held, and holding it loses separation); or no aircraft blocks the advice held
+#: (it was not allowed, or not free of an advised neighbour's original velocity); or the
+#: holds are off (a variant). The event says it (`second_because`), and the tracker counts each.
+SECOND_BECAUSE = ("nothing free", "an aircraft no advice moves", "no aircraft blocks it", "holds off")
 #: An aircraft told to resume counts as turning back (or changing speed back) to its
 #: original velocity while its track or speed changes faster than these between steps
 #: (deg/s, kt/s): others then judge it against that velocity too (`Advised.resuming`).
@@ -689,6 +696,14 @@ class AdvisoryTracker(Carried):
                         h.held_again += 1
                         self.counts["again_held_steps"] += 1
                         continue
+                    if (h.encounter_not_free if ENCOUNTER_ENDS else h.changes_not_free) > 0:
+                        # A second change the holds did not keep back: why (SECOND_BECAUSE).
+                        because = (SECOND_BECAUSE[3] if not ((again or second) and HOLD_AGAIN)
+                                   else SECOND_BECAUSE[0] if res.status[k] == 2
+                                   else SECOND_BECAUSE[1] if blockers else SECOND_BECAUSE[2])
+                        body["second_because"] = because
+                        key = "second_because_" + because.replace(" ", "_")
+                        self.counts[key] = self.counts.get(key, 0) + 1
                     h.changes_not_free += 1
                     h.encounter_not_free += 1
                     h.max_encounter_not_free = max(h.max_encounter_not_free, h.encounter_not_free)
