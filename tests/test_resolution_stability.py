@@ -989,6 +989,25 @@ def test_with_nothing_free_the_advice_held_is_judged_against_flying_on_not_both_
     assert stuck[1] * 3 < stuck[0], stuck
 
 
+def test_harm_within_floating_point_noise_of_flying_on_is_no_harm(monkeypatch: Any) -> None:
+    """HARMLESS_TOL: with nothing free, the advice held is harmless where it leaves every pair
+    as separated as flying on, to within 1e-9 of the normalised separation. Without it,
+    100023's climb (2-D 25 seed 1, crews at once) is judged harmful at 1 s to a pair it
+    leaves less than 1e-15 less separated than flying on (it is kept at a tolerance of 1e-15
+    and ended at 1e-16): rounding, not geometry. It was ended ("No free manoeuvre, resume")
+    and given again the next second."""
+    from sharedsky.engine import resolution
+
+    got = {}
+    tol_default = resolution.HARMLESS_TOL
+    for tol in (tol_default, 0.0):
+        monkeypatch.setattr(resolution, "HARMLESS_TOL", tol)
+        got[tol] = [(e["state"], e["text"]) for e in _first_seconds(4) if e["icao24"] == "100023"]
+    climb = ("new", "Climb to 32,000 ft at 2000 ft/min, clear of 100037, 100041, 10005a")
+    assert got[tol_default] == [climb]
+    assert got[0.0] == [climb, ("end", "No free manoeuvre, resume track 349"), climb]
+
+
 def test_with_nothing_free_harm_is_judged_on_the_pairs_an_aircraft_not_advised_is_judged_on(
         monkeypatch: Any) -> None:
     """HARM_AS_NOT_ADVISED: holding advice, an aircraft is judged against far more neighbours
