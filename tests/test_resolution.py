@@ -699,6 +699,27 @@ def test_resume_keeps_its_margin_from_neighbours_it_closes_on(closing: bool, mon
     assert np.array_equal(fast.free, slow.free) and slow.resume_blockers == fast.resume_blockers
 
 
+@pytest.mark.parametrize("t_factor", [1.0, 0.5])
+def test_resume_keeps_its_margin_over_the_look_ahead_asked(t_factor: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pair above with B 50 NM east: they would pass 8 NM apart 200 s ahead, within
+    RESUME_MARGIN times the minima. Over the whole look-ahead resume is not free; over half
+    of it (RESUME_MARGIN_T_FACTOR, a variant flown and not taken) it is, the minima kept."""
+    monkeypatch.setattr(resolution, "RESUME_MARGIN_T_FACTOR", t_factor)
+    nm = 1.0 / 60.0
+    snap = Snapshot(t_s=0.0, id=np.array(["a", "b"]), party=np.zeros(2, np.int32),
+                    lat_deg=np.array([0.0, 8.0 * nm]), lon_deg=np.array([0.0, 50.0 * nm]),
+                    alt_ft=np.full(2, 30000.0), track_deg=np.array([120.0, 270.0]),
+                    gs_kt=np.full(2, 450.0), vs_fpm=np.zeros(2), last_report_s=np.zeros(2),
+                    parties=("blue",))
+    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
+    nan = np.array([0.0, np.nan])
+    advice = Advised(nan + 90.0, nan + 450.0, nan, nan + 120.0, nan + 450.0, nan, nan + 30000.0)
+    res = resolve(snap, minima, advised=advice)
+    assert list(res.owner) == [0]
+    assert res.free[0, resolution.COL_RESUME] == (t_factor < 1.0)
+    assert res.resume_blockers == [[] if t_factor < 1.0 else ["b"]]
+
+
 def test_resume_back_at_the_original_level_keeps_the_minima_from_a_neighbour_moving_away() -> None:
     """A climbs 1,000 ft above its level, B descends below its own 1,000 ft lower, 3.2 NM
     apart and opening (3-D 25, seed 3, t = 4 s). Back at their levels, B's original 300
