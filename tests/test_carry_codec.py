@@ -112,15 +112,21 @@ def test_bytes_the_service_did_not_write_are_refused_unread() -> None:
 
 
 def test_a_state_is_read_only_in_the_context_it_was_written_in() -> None:
-    """The MAC covers where and when (the row's name and time) as well as the bytes."""
+    """The MAC covers where and when (the row's name and time) and the record entry it goes
+    with, as well as the bytes; `reseal` makes it for another context, the state unchanged."""
     t = 1_800_000_003.25
-    good = dumps({"serial": 3}, KEY, carry.context_of("engine", t))
-    assert loads(good, KEY, carry.context_of("engine", t)) == {"serial": 3}
-    for other in (carry.context_of("engine", t + 1e-6), carry.context_of("engines", t), b""):
+    good = dumps({"serial": 3}, KEY, carry.context_of("engine", t, 41))
+    assert loads(good, KEY, carry.context_of("engine", t, 41)) == {"serial": 3}
+    for other in (carry.context_of("engine", t + 1e-6, 41), carry.context_of("engines", t, 41),
+                  carry.context_of("engine", t, 40), b""):
         with pytest.raises(StateError, match="MAC does not match"):
             loads(good, KEY, other)
-    assert carry.same_state(good, dumps({"serial": 3}, KEY, carry.context_of("engine", t + 1)))
-    assert not carry.same_state(good, dumps({"serial": 4}, KEY, carry.context_of("engine", t)))
+    assert carry.same_state(good, dumps({"serial": 3}, KEY, carry.context_of("engine", t + 1, 41)))
+    assert not carry.same_state(good, dumps({"serial": 4}, KEY, carry.context_of("engine", t, 41)))
+    moved = carry.reseal(good, KEY, carry.context_of("engine", t, 42))
+    assert carry.same_state(good, moved) and loads(moved, KEY, carry.context_of("engine", t, 42)) == {"serial": 3}
+    with pytest.raises(StateError, match="MAC does not match"):
+        loads(moved, KEY, carry.context_of("engine", t, 41))
 
 
 @pytest.mark.parametrize("obj, message", [

@@ -15,7 +15,7 @@ import pytest
 
 from service_support import agreement_text, converging
 from sharedsky.agreement.load import loads_agreement
-from sharedsky.alerting.carry import context_of, dumps, loads
+from sharedsky.alerting.carry import context_of, dumps, loads, reseal
 from sharedsky.service.engine_loop import STATE_NAME, EngineLoop
 from sharedsky.service.reports import validate_reports
 from sharedsky.service.store import Hub
@@ -124,7 +124,7 @@ def test_a_distress_call_held_for_the_next_storm_survives_a_restart(tmp_path: Pa
 
 
 @pytest.mark.parametrize("body", [
-    b"not a state", b"sharedsky-step-state/3\n" + bytes(40), b"sharedsky-step-state/2\n" + bytes(40), b"",
+    b"not a state", b"sharedsky-step-state/4\n" + bytes(40), b"sharedsky-step-state/3\n" + bytes(40), b"",
     "written by another server", "a state of the agreement's shape but not its stages",
 ])
 def test_no_stored_bytes_stop_the_service_from_starting(tmp_path: Path, body: bytes | str,
@@ -134,13 +134,13 @@ def test_no_stored_bytes_stop_the_service_from_starting(tmp_path: Path, body: by
     if body == "written by another server":
         saved = line.hub.record.working_state(STATE_NAME)
         assert saved is not None
-        body = dumps(loads(saved[2], key, context_of(STATE_NAME, saved[1])), bytes(32),
-                     context_of(STATE_NAME, saved[1]))
+        body = dumps(loads(saved[2], key, context_of(STATE_NAME, saved[1], saved[0])), bytes(32),
+                     context_of(STATE_NAME, saved[1], saved[0]))
     elif isinstance(body, str):
         saved = line.hub.record.working_state(STATE_NAME)
         assert saved is not None
         body = dumps({"agreement": line.loop._fingerprint, "assessment": {}, "distress_cap": {}}, key,
-                     context_of(STATE_NAME, saved[1]))
+                     context_of(STATE_NAME, saved[1], saved[0]))
     line.hub.record.close()
     with sqlite3.connect(line.db) as db:
         db.execute("UPDATE working_state SET body = ? WHERE name = ?", (body, STATE_NAME))
@@ -199,7 +199,7 @@ def test_the_state_is_written_with_every_step_that_opens_or_ends_an_episode(tmp_
         assert saved is not None
         now = dumps({"agreement": line.loop._fingerprint, "assessment": line.loop.assessment.carry(),
                      "distress_cap": line.loop.distress_cap.carry()}, line.hub.record.state_key(),
-                    context_of(STATE_NAME, t))
+                    context_of(STATE_NAME, t, line.hub.last_seq))
         if any(e.get("state") != "updated" for e in said):
             opened += 1
             assert saved[1] == t and saved[2] == now and saved[0] == line.hub.last_seq
@@ -207,13 +207,16 @@ def test_the_state_is_written_with_every_step_that_opens_or_ends_an_episode(tmp_
     assert 1 <= opened < written < 8, (opened, written)
 
 
-@pytest.mark.parametrize("forgery", ["moved to a later time", "an earlier state under the latest time"])
-def test_a_state_is_resumed_only_with_the_time_it_was_written_at(tmp_path: Path, forgery: str,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
-    """The MAC covers the row's name and time, not only its bytes. Before, whoever could
-    write the file could stamp the state of an hour ago with the present (the outage then
-    passes unseen: the hour-old episodes go on as if the service had never stopped), or put
-    an earlier step's state back under the latest step's time; both were resumed."""
+@pytest.mark.parametrize("forgery", ["moved to a later time", "an earlier state under the latest time",
+                                     "moved to another record entry", "beyond the record's end"])
+def test_a_state_is_resumed_only_with_the_time_and_entry_it_was_written_with(
+        tmp_path: Path, forgery: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The MAC covers the row's name, time and record entry, not only its bytes. Before,
+    whoever could write the file could stamp the state of an hour ago with the present (the
+    outage then passes unseen: the hour-old episodes go on as if the service had never
+    stopped), or put an earlier step's state back under the latest step's time; both were
+    resumed. The entry was not covered: the row could be said to go with another. A state
+    that goes with entries the record does not hold is refused even with a good MAC."""
     line = Line(tmp_path / "s.db", agreement_text(resolution=True, wellclear=True), T0)
     _head_on(line, T0)
     line.step(T0)
@@ -224,13 +227,22 @@ def test_a_state_is_resumed_only_with_the_time_it_was_written_at(tmp_path: Path,
     latest = line.hub.record.working_state(STATE_NAME)
     assert earlier is not None and latest is not None and earlier[2] != latest[2] and latest[1] > earlier[1]
     later = T0 + 3600
+    key = line.hub.record.state_key()
     line.hub.record.close()
     with sqlite3.connect(line.db) as db:
         if forgery == "moved to a later time":
             db.execute("UPDATE working_state SET t = ? WHERE name = ?", (later - 1, STATE_NAME))
+        elif forgery == "moved to another record entry":
+            db.execute("UPDATE working_state SET seq = seq - 1 WHERE name = ?", (STATE_NAME,))
+        elif forgery == "beyond the record's end":  # a MAC made for it, as by a key's holder
+            size = int(db.execute("SELECT MAX(seq) FROM record").fetchone()[0])
+            body = reseal(latest[2], key, context_of(STATE_NAME, latest[1], size + 5))
+            db.execute("UPDATE working_state SET seq = ?, body = ? WHERE name = ?", (size + 5, body, STATE_NAME))
         else:
             db.execute("UPDATE working_state SET body = ? WHERE name = ?", (earlier[2], STATE_NAME))
     with caplog.at_level(logging.WARNING, logger="sharedsky.service"):
         line = Line(line.db, line.text, later)
     assert line.loop.resumed_from is None
     assert "not resumed" in caplog.text
+    if forgery == "beyond the record's end":
+        assert "but the record has" in caplog.text

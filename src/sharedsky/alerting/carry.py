@@ -7,9 +7,9 @@ parties' services disagree until the encounters end. `Carried` names each stage'
 `dumps`/`loads` turn it into bytes and back, bit for bit.
 
 The bytes are a pickle, authenticated with a key only the service holds (BLAKE2b MAC over
-the pickle and its `context`: where and when it was written, so that a state cannot be moved
-to another time or put back in place of a later one): bytes it did not write there and then
-are refused unread. Even then the pickle may name no callable but this
+the pickle and its `context`: where and when it was written and the record entry it goes
+with, so that a state cannot be moved to another time or entry, or put back in place of a
+later one): bytes it did not write there and then are refused unread. Even then the pickle may name no callable but this
 module's builders, which make sharedsky's own dataclasses (their fields exactly the class's:
 a state of code with other fields is refused at start), numpy arrays and scalars of plain
 dtypes (bytes exactly as many as the shape says), arrays of such objects (items as many as
@@ -34,7 +34,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 #: The encoding's version: a state written by another version is not read (the step starts afresh).
-FORMAT = "sharedsky-step-state/3"
+FORMAT = "sharedsky-step-state/4"
 _MAGIC = FORMAT.encode("ascii") + b"\n"
 _MAC_BYTES = 32
 
@@ -195,9 +195,10 @@ def _mac(key: bytes, context: bytes, payload: bytes) -> bytes:
     return h.digest()
 
 
-def context_of(name: str, t: float) -> bytes:
-    """The context a state is written in: its row's name and time (exactly, as stored)."""
-    return f"{name}\n{float(t)!r}".encode()
+def context_of(name: str, t: float, seq: int) -> bytes:
+    """The context a state is written in: its row's name, time (exactly, as stored) and the
+    record's size when it was written (the last entry it goes with)."""
+    return f"{name}\n{float(t)!r}\n{int(seq)}".encode()
 
 
 def dumps(state: Any, key: bytes, context: bytes = b"") -> bytes:
@@ -205,6 +206,13 @@ def dumps(state: Any, key: bytes, context: bytes = b"") -> bytes:
     buf = io.BytesIO()
     _Pickler(buf, protocol=5).dump(state)
     payload = buf.getvalue()
+    return _MAGIC + _mac(key, context, payload) + payload
+
+
+def reseal(data: bytes, key: bytes, context: bytes) -> bytes:
+    """`dumps` output `data` with its MAC made for `context` (the state unchanged): the
+    record entry a state goes with is known only in the transaction that writes it."""
+    payload = data[len(_MAGIC) + _MAC_BYTES:]
     return _MAGIC + _mac(key, context, payload) + payload
 
 

@@ -32,7 +32,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -288,9 +288,11 @@ class Record:
         return self.append_many([(kind, party, payload, party_sig)], t)[0]
 
     def append_many(self, items: Sequence[tuple[str, str, dict[str, Any], str | None]],
-                    t: float | None = None, *, state: tuple[str, bytes] | None = None) -> list[Entry]:
+                    t: float | None = None, *,
+                    state: tuple[str, Callable[[int], bytes]] | None = None) -> list[Entry]:
         """Append entries in one transaction (one fsync); all or nothing. O(log n) per entry.
-        `state` (name, body): working state written in the same transaction (`working_state`)."""
+        `state` (name, body of the record's size): working state written in the same
+        transaction (`working_state`), its body made for the size the record has then."""
         if not items and state is None:
             return []
         now = time.time() if t is None else float(t)
@@ -318,7 +320,7 @@ class Record:
                 self.tree.append([e.leaf_hash() for e in out])
                 if state is not None:
                     conn.execute("INSERT OR REPLACE INTO working_state (name, seq, t, body) VALUES (?,?,?,?)",
-                                 (state[0], seq + len(out), now, state[1]))
+                                 (state[0], seq + len(out), now, state[1](seq + len(out))))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,15 @@ import shapely
 
 import sharedsky
 from sharedsky.agreement.disclosure import visible_mask
-from sharedsky.alerting.carry import FORMAT, context_of, dumps, loads, same_state
+from sharedsky.alerting.carry import (
+    FORMAT,
+    StateError,
+    context_of,
+    dumps,
+    loads,
+    reseal,
+    same_state,
+)
 from sharedsky.alerting.step import Assessment
 from sharedsky.engine.heap import keep_freed_memory
 from sharedsky.engine.parallel import worker_cpu_s
@@ -177,7 +186,9 @@ class EngineLoop:
             return
         seq, t, body = saved
         try:
-            state = loads(body, self._key, context_of(STATE_NAME, t))
+            if seq > self.hub.record.size:
+                raise StateError(f"it goes with record entry {seq}, but the record has {self.hub.record.size}")
+            state = loads(body, self._key, context_of(STATE_NAME, t, seq))
             if not isinstance(state, dict) or state.get("agreement") != self._fingerprint:
                 log.warning("engine state of %s not resumed: it was carried under another agreement "
                             "or another version", iso(t))
@@ -216,7 +227,7 @@ class EngineLoop:
         self._trial = max(0, self._trial - 1)
         return result, before + result.events
 
-    def _carry(self, now: float, said: bool) -> tuple[str, bytes] | None:
+    def _carry(self, now: float, said: bool) -> tuple[bytes, tuple[str, Callable[[int], bytes]]] | None:
         """The carried state to write with this step: always when an episode opened or ended
         (`said`), else when it changed and `STATE_EVERY_S` has passed (a step that only
         updated may be lost: the next one goes on from the one before, as after a late step,
@@ -224,11 +235,13 @@ class EngineLoop:
         if not said and now - self._carried_t < STATE_EVERY_S:
             return None
         body = dumps({"agreement": self._fingerprint, "assessment": self.assessment.carry(),
-                      "distress_cap": self.distress_cap.carry()}, self._key, context_of(STATE_NAME, now))
+                      "distress_cap": self.distress_cap.carry()}, self._key)
         if same_state(body, self._carried):  # unchanged: not written, and not encoded again for a while
             self._carried_t = now
             return None
-        return STATE_NAME, body
+        key = self._key
+        # Its MAC is made in the transaction that writes it, for the record entry it goes with.
+        return body, (STATE_NAME, lambda seq: reseal(body, key, context_of(STATE_NAME, now, seq)))
 
     def kick(self) -> None:
         self._kick.set()
@@ -300,9 +313,9 @@ class EngineLoop:
                 items.append(("unacknowledged", "", {"to": to, "event": {
                     "of_seq": seq, "of_kind": se.event["kind"], "party": party,
                     "ack_within_s": hub.hotline.ack_within_s, "t": now}}, None))
-            entries = hub.append_events(items, now, state=state) if items or state else []
+            entries = hub.append_events(items, now, state=state[1] if state else None) if items or state else []
             if state is not None:
-                self._carried, self._carried_t = state[1], now
+                self._carried, self._carried_t = state[0], now
             hub.picture = Picture(hub, snap, result.conflicts, seq)
             hub.picture_version += 1
         hub.counters.engine_steps += 1

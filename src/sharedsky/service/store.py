@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -390,7 +390,8 @@ class Hub:
         return [p for p in need if p in w]
 
     def append_events(self, items: Iterable[tuple[str, str, dict[str, Any], str | None]],
-                      t: float | None = None, *, state: tuple[str, bytes] | None = None) -> list[Entry]:
+                      t: float | None = None, *,
+                      state: tuple[str, Callable[[int], bytes]] | None = None) -> list[Entry]:
         """Record (one fsync) then apply a batch of (kind, party, payload, party_sig);
         `state`: working state written in the same transaction (`Record.append_many`)."""
         items = list(items)
