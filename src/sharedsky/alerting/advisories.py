@@ -26,6 +26,8 @@ has levelled off), and says:
   for the same intruders is held back where their own advice will make good the advice
   held: HOLD_AGAIN); `encounter_not_free`, the most of them in any one encounter of the
   advisory (ENCOUNTER_ENDS: an advisory held by its resume may live through several);
+  `second_because`, on a second such change in one encounter, why it was given, not held
+  back (SECOND_BECAUSE: nothing free, or an aircraft no advice moves);
 * `advisory` / `end`: clear of conflict, resume the original track, speed and vertical
   speed (`resume`); with no free manoeuvre, resume as the least harmful choice
   (`reason: no free manoeuvre`, and in `cause` why the advice held was not kept: `new
