@@ -19,6 +19,7 @@ import dataclasses
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from service_support import agreement_text  # noqa: E402
 from sharedsky.agreement.load import loads_agreement  # noqa: E402
-from sharedsky.alerting.carry import dumps  # noqa: E402
+from sharedsky.alerting.carry import context_of, dumps, reseal  # noqa: E402
 from sharedsky.alerting.step import Assessment  # noqa: E402
 from sharedsky.engine.heap import keep_freed_memory  # noqa: E402
 from sharedsky.ingest.snapshot import Snapshot  # noqa: E402
@@ -45,6 +46,11 @@ def flown(snap: Snapshot, dt_s: float) -> Snapshot:
                                alt_ft=snap.alt_ft + snap.vs_fpm * dt_s / 60.0,
                                last_report_s=snap.last_report_s + dt_s)
 
+
+
+def _sealed(body: bytes, key: bytes, t: float) -> Callable[[int], bytes]:
+    """The state as the service writes it: its MAC made for the record entry it goes with."""
+    return lambda seq: reseal(body, key, context_of("engine", t, seq))
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,7 +73,7 @@ def main() -> None:
             t1 = time.perf_counter()
             body = dumps({"agreement": "-", "assessment": a.carry()}, record.state_key())
             t2 = time.perf_counter()
-            record.append_many([], snap.t_s, state=("engine", body))
+            record.append_many([], snap.t_s, state=("engine", _sealed(body, record.state_key(), snap.t_s)))
             t3 = time.perf_counter()
             if k >= 3:
                 step_ms.append((t1 - t0) * 1e3)
