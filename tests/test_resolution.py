@@ -671,16 +671,10 @@ def test_resume_keeps_its_margin_from_neighbours_beyond_the_minima(monkeypatch: 
     assert np.array_equal(fast.free, slow.free)
 
 
-@pytest.mark.parametrize("closing", [True, False])
-def test_resume_keeps_its_margin_from_neighbours_it_closes_on(closing: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A holds a 30 deg turn right off its eastbound track at FL300; B, at its level and
-    8 NM north of A's route, flies west. Ahead of A (closing: they would pass 8 NM apart,
-    beyond the buffered minima, within RESUME_MARGIN times them), resume is not free; once
-    behind (8.9 NM apart now, opening on both axes), it is: the margin is kept from aircraft
-    still ahead; `resume_blockers` names B only while it blocks the resume. The same with
-    every pair judged and no shortcut."""
+def _turned_off_track_with_b_north(b_east_nm: float) -> tuple[Snapshot, Minima, Advised]:
+    """A, eastbound at FL300, holding a 30 deg turn right; B at its level, 8 NM north of A's
+    route and `b_east_nm` east of A, flying west."""
     nm = 1.0 / 60.0
-    b_east_nm = 30.0 if closing else -4.0
     snap = Snapshot(t_s=0.0, id=np.array(["a", "b"]), party=np.zeros(2, np.int32),
                     lat_deg=np.array([0.0, 8.0 * nm]), lon_deg=np.array([0.0, b_east_nm * nm]),
                     alt_ft=np.full(2, 30000.0), track_deg=np.array([120.0, 270.0]),
@@ -689,6 +683,18 @@ def test_resume_keeps_its_margin_from_neighbours_it_closes_on(closing: bool, mon
     minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
     nan = np.array([0.0, np.nan])
     advice = Advised(nan + 90.0, nan + 450.0, nan, nan + 120.0, nan + 450.0, nan, nan + 30000.0)
+    return snap, minima, advice
+
+
+@pytest.mark.parametrize("closing", [True, False])
+def test_resume_keeps_its_margin_from_neighbours_it_closes_on(closing: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A holds a 30 deg turn right off its eastbound track at FL300; B, at its level and
+    8 NM north of A's route, flies west. Ahead of A (closing: they would pass 8 NM apart,
+    beyond the buffered minima, within RESUME_MARGIN times them), resume is not free; once
+    behind (8.9 NM apart now, opening on both axes), it is: the margin is kept from aircraft
+    still ahead; `resume_blockers` names B only while it blocks the resume. The same with
+    every pair judged and no shortcut."""
+    snap, minima, advice = _turned_off_track_with_b_north(30.0 if closing else -4.0)
     fast = resolve(snap, minima, advised=advice)
     assert list(fast.owner) == [0]
     assert fast.free[0, resolution.COL_RESUME] == (not closing)
@@ -705,15 +711,7 @@ def test_resume_keeps_its_margin_over_the_look_ahead_asked(t_factor: float, monk
     RESUME_MARGIN times the minima. Over the whole look-ahead resume is not free; over half
     of it (RESUME_MARGIN_T_FACTOR, a variant flown and not taken) it is, the minima kept."""
     monkeypatch.setattr(resolution, "RESUME_MARGIN_T_FACTOR", t_factor)
-    nm = 1.0 / 60.0
-    snap = Snapshot(t_s=0.0, id=np.array(["a", "b"]), party=np.zeros(2, np.int32),
-                    lat_deg=np.array([0.0, 8.0 * nm]), lon_deg=np.array([0.0, 50.0 * nm]),
-                    alt_ft=np.full(2, 30000.0), track_deg=np.array([120.0, 270.0]),
-                    gs_kt=np.full(2, 450.0), vs_fpm=np.zeros(2), last_report_s=np.zeros(2),
-                    parties=("blue",))
-    minima = Minima.uniform(1, 5.0, 1000.0, 300.0, same_party=True)
-    nan = np.array([0.0, np.nan])
-    advice = Advised(nan + 90.0, nan + 450.0, nan, nan + 120.0, nan + 450.0, nan, nan + 30000.0)
+    snap, minima, advice = _turned_off_track_with_b_north(50.0)
     res = resolve(snap, minima, advised=advice)
     assert list(res.owner) == [0]
     assert res.free[0, resolution.COL_RESUME] == (t_factor < 1.0)
