@@ -47,10 +47,10 @@ def flown(snap: Snapshot, dt_s: float) -> Snapshot:
                                last_report_s=snap.last_report_s + dt_s)
 
 
-
 def _sealed(body: bytes, key: bytes, t: float) -> Callable[[int], bytes]:
     """The state as the service writes it: its MAC made for the record entry it goes with."""
     return lambda seq: reseal(body, key, context_of("engine", t, seq))
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -460,7 +460,8 @@ def second_table(rows: list[dict[str, Any]]) -> str:
         if not sel:
             continue
         n = sum(int(r["advisories"]) for r in sel)
-        twice = round(sum(r["not_free_more_than_once_in_an_encounter"] * r["advisories"] for r in sel))
+        # Each row's count from its share (4 decimals: exact below 10,000 advisories a row).
+        twice = sum(round(r["not_free_more_than_once_in_an_encounter"] * r["advisories"]) for r in sel)
         why = " / ".join(str(sum(int(r["second_because"].get(w, 0)) for r in sel)) for w in SECOND_BECAUSE)
         lines.append(f"| {_case(dims, dens, delay, nc, margin, window, variant)} | {len(sel)} | {n} "
                      f"| {twice} ({twice / n:.2%}) | {why} |")

@@ -1172,4 +1172,3 @@ def test_with_hold_second_a_second_change_for_another_named_aircraft_is_held_bac
         assert a not in on_[0]
     assert off[1]["changes_again"] == 0 and on_[1]["advisories_held_again"] == 2
     assert off[2] == [False, False] and on_[2] == [True, True]  # the advice held stays
-

@@ -27,7 +27,8 @@ has levelled off), and says:
   held: HOLD_AGAIN); `encounter_not_free`, the most of them in any one encounter of the
   advisory (ENCOUNTER_ENDS: an advisory held by its resume may live through several);
   `second_because`, on a second such change in one encounter, why it was given, not held
-  back (SECOND_BECAUSE: nothing free, or an aircraft no advice moves);
+  back (SECOND_BECAUSE: the holds off, nothing free, an aircraft no advice moves, or no
+  aircraft blocks the advice held);
 * `advisory` / `end`: clear of conflict, resume the original track, speed and vertical
   speed (`resume`); with no free manoeuvre, resume as the least harmful choice
   (`reason: no free manoeuvre`, and in `cause` why the advice held was not kept: `new
@@ -142,11 +143,13 @@ ENCOUNTER_ENDS = True
 #: resolution-stability.md, "One encounter or several").
 ENCOUNTER_HELD_BY_RESUME = True
 #: Why a second change "not free" in one encounter was given, not held back (HOLD_AGAIN,
-#: HOLD_SECOND): nothing was free (best effort); an aircraft the advice held is no longer
-#: free of holds no advice (HOLD_AGAIN_ADVISED_ONLY: no advice of its own will make good
-#: the advice held, and holding it loses separation); or no aircraft blocks the advice held
-#: (it was not allowed, or not free of an advised neighbour's original velocity); or the
-#: holds are off (a variant). The event says it (`second_because`), and the tracker counts each.
+#: HOLD_SECOND), the first that applies: the holds are off (a variant); nothing was free
+#: (best effort; what released the hold then is one of the next two); an aircraft the
+#: advice held is no longer free of holds no advice (HOLD_AGAIN_ADVISED_ONLY: no advice of
+#: its own will make good the advice held, and holding it loses separation); or no aircraft
+#: blocks the advice held (it was not allowed, or is changed to make room for an aircraft
+#: with nothing free, or is not free only of an advised neighbour's original velocity). The
+#: event says it (`second_because`), and the tracker counts each.
 SECOND_BECAUSE = ("nothing free", "an aircraft no advice moves", "no aircraft blocks it", "holds off")
 #: An aircraft told to resume counts as turning back (or changing speed back) to its
 #: original velocity while its track or speed changes faster than these between steps

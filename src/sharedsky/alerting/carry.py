@@ -8,8 +8,10 @@ parties' services disagree until the encounters end. `Carried` names each stage'
 
 The bytes are a pickle, authenticated with a key only the service holds (BLAKE2b MAC over
 the pickle and its `context`: where and when it was written and the record entry it goes
-with, so that a state cannot be moved to another time or entry, or put back in place of a
-later one): bytes it did not write there and then are refused unread. Even then the pickle may name no callable but this
+with, so that a state cannot be moved to another time or entry, nor its bytes put back under
+a later row's time): bytes it did not write there and then are refused unread. A whole
+earlier row (its entry, time and bytes) put back in place of the latest is not told apart:
+whoever can write the file can do that, or delete the row (the step then starts afresh). Even then the pickle may name no callable but this
 module's builders, which make sharedsky's own dataclasses (their fields exactly the class's:
 a state of code with other fields is refused at start), numpy arrays and scalars of plain
 dtypes (bytes exactly as many as the shape says), arrays of such objects (items as many as

@@ -291,8 +291,8 @@ class Record:
                     t: float | None = None, *,
                     state: tuple[str, Callable[[int], bytes]] | None = None) -> list[Entry]:
         """Append entries in one transaction (one fsync); all or nothing. O(log n) per entry.
-        `state` (name, body of the record's size): working state written in the same
-        transaction (`working_state`), its body made for the size the record has then."""
+        `state` (name, function of the record's size after these entries returning the body):
+        working state written in the same transaction (`working_state`)."""
         if not items and state is None:
             return []
         now = time.time() if t is None else float(t)
