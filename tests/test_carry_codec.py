@@ -94,7 +94,7 @@ class Popen:
 
 def _signed(payload: bytes) -> bytes:
     """`payload` with this key's valid MAC, as if the service had written it."""
-    mac = hashlib.blake2b(bytes(8) + payload, key=KEY, digest_size=32).digest()  # no context: its length 0
+    mac = hashlib.blake2b(payload + bytes(8), key=KEY, digest_size=32).digest()  # no context, then its length 0
     return FORMAT.encode() + b"\n" + mac + payload
 
 
@@ -123,6 +123,10 @@ def test_a_state_is_read_only_in_the_context_it_was_written_in() -> None:
             loads(good, KEY, other)
     assert carry.same_state(good, dumps({"serial": 3}, KEY, carry.context_of("engine", t + 1, 41)))
     assert not carry.same_state(good, dumps({"serial": 4}, KEY, carry.context_of("engine", t, 41)))
+    unsealed = dumps({"serial": 3}, KEY, None)
+    with pytest.raises(StateError, match="MAC does not match"):
+        loads(unsealed, KEY, carry.context_of("engine", t, 41))
+    assert carry.sealer(unsealed, KEY)(carry.context_of("engine", t, 41)) == good
     moved = carry.reseal(good, KEY, carry.context_of("engine", t, 42))
     assert carry.same_state(good, moved) and loads(moved, KEY, carry.context_of("engine", t, 42)) == {"serial": 3}
     with pytest.raises(StateError, match="MAC does not match"):

@@ -29,6 +29,7 @@ import io
 import math
 import pickle
 import sys
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -190,11 +191,23 @@ class _Unpickler(pickle.Unpickler):
         raise StateError(f"a carried state may not build {module}.{name}")
 
 
-def _mac(key: bytes, context: bytes, payload: bytes) -> bytes:
+def _payload_hash(key: bytes, payload: bytes | memoryview) -> Any:
+    """The MAC's hash with the pickle in, the context not yet (`_finish`)."""
     h = hashlib.blake2b(key=key, digest_size=_MAC_BYTES)
-    h.update(len(context).to_bytes(8, "big") + context)  # length first: no context is another's prefix
     h.update(payload)
-    return h.digest()
+    return h
+
+
+def _finish(h: Any, context: bytes) -> bytes:
+    """The MAC from `_payload_hash`'s `h` (unchanged) and `context`: the context, then its
+    length, last, so that read from the end no (pickle, context) pair is another's."""
+    h = h.copy()
+    h.update(context + len(context).to_bytes(8, "big"))
+    return bytes(h.digest())
+
+
+def _mac(key: bytes, context: bytes, payload: bytes | memoryview) -> bytes:
+    return _finish(_payload_hash(key, payload), context)
 
 
 def context_of(name: str, t: float, seq: int) -> bytes:
@@ -203,19 +216,28 @@ def context_of(name: str, t: float, seq: int) -> bytes:
     return f"{name}\n{float(t)!r}\n{int(seq)}".encode()
 
 
-def dumps(state: Any, key: bytes, context: bytes = b"") -> bytes:
-    """`state` as bytes: the format, a MAC under `key` of `context` and the pickle, the pickle."""
+def dumps(state: Any, key: bytes, context: bytes | None = b"") -> bytes:
+    """`state` as bytes: the format, a MAC under `key` of `context` and the pickle, the pickle
+    (context None: no MAC yet, zeros that `loads` refuses; `sealer` makes it)."""
     buf = io.BytesIO()
     _Pickler(buf, protocol=5).dump(state)
     payload = buf.getvalue()
-    return _MAGIC + _mac(key, context, payload) + payload
+    return _MAGIC + (bytes(_MAC_BYTES) if context is None else _mac(key, context, payload)) + payload
 
 
 def reseal(data: bytes, key: bytes, context: bytes) -> bytes:
-    """`dumps` output `data` with its MAC made for `context` (the state unchanged): the
-    record entry a state goes with is known only in the transaction that writes it."""
-    payload = data[len(_MAGIC) + _MAC_BYTES:]
-    return _MAGIC + _mac(key, context, payload) + payload
+    """`dumps` output `data` with its MAC made for `context` (the state unchanged)."""
+    return sealer(data, key)(context)
+
+
+def sealer(data: bytes, key: bytes) -> Callable[[bytes], bytes]:
+    """For `dumps` output `data`: a function of a context giving `data` with its MAC made for
+    that context. The pickle is hashed now, once; each call only adds the context. The record
+    entry a state goes with is known only in the transaction that writes it, so its MAC is
+    finished there, without hashing megabytes under the record's lock."""
+    view = memoryview(data)[len(_MAGIC) + _MAC_BYTES:]
+    h = _payload_hash(key, view)
+    return lambda context: b"".join((_MAGIC, _finish(h, context), view))
 
 
 def same_state(a: bytes, b: bytes) -> bool:

@@ -33,8 +33,8 @@ from sharedsky.alerting.carry import (
     context_of,
     dumps,
     loads,
-    reseal,
     same_state,
+    sealer,
 )
 from sharedsky.alerting.step import Assessment
 from sharedsky.engine.heap import keep_freed_memory
@@ -235,13 +235,13 @@ class EngineLoop:
         if not said and now - self._carried_t < STATE_EVERY_S:
             return None
         body = dumps({"agreement": self._fingerprint, "assessment": self.assessment.carry(),
-                      "distress_cap": self.distress_cap.carry()}, self._key)
+                      "distress_cap": self.distress_cap.carry()}, self._key, None)
         if same_state(body, self._carried):  # unchanged: not written, and not encoded again for a while
             self._carried_t = now
             return None
-        key = self._key
-        # Its MAC is made in the transaction that writes it, for the record entry it goes with.
-        return body, (STATE_NAME, lambda seq: reseal(body, key, context_of(STATE_NAME, now, seq)))
+        # Its MAC is finished in the transaction that writes it, for the record entry it goes with.
+        seal = sealer(body, self._key)
+        return body, (STATE_NAME, lambda seq: seal(context_of(STATE_NAME, now, seq)))
 
     def kick(self) -> None:
         self._kick.set()
