@@ -113,7 +113,7 @@ def test_bytes_the_service_did_not_write_are_refused_unread() -> None:
 
 def test_a_state_is_read_only_in_the_context_it_was_written_in() -> None:
     """The MAC covers where and when (the row's name and time) and the record entry it goes
-    with, as well as the bytes; `reseal` makes it for another context, the state unchanged."""
+    with, as well as the bytes; `sealer` makes it for another context, the state unchanged."""
     t = 1_800_000_003.25
     good = dumps({"serial": 3}, KEY, carry.context_of("engine", t, 41))
     assert loads(good, KEY, carry.context_of("engine", t, 41)) == {"serial": 3}
@@ -127,7 +127,7 @@ def test_a_state_is_read_only_in_the_context_it_was_written_in() -> None:
     with pytest.raises(StateError, match="MAC does not match"):
         loads(unsealed, KEY, carry.context_of("engine", t, 41))
     assert carry.sealer(unsealed, KEY)(carry.context_of("engine", t, 41)) == good
-    moved = carry.reseal(good, KEY, carry.context_of("engine", t, 42))
+    moved = carry.sealer(good, KEY)(carry.context_of("engine", t, 42))
     assert carry.same_state(good, moved) and loads(moved, KEY, carry.context_of("engine", t, 42)) == {"serial": 3}
     with pytest.raises(StateError, match="MAC does not match"):
         loads(moved, KEY, carry.context_of("engine", t, 41))

@@ -15,7 +15,7 @@ import pytest
 
 from service_support import agreement_text, converging
 from sharedsky.agreement.load import loads_agreement
-from sharedsky.alerting.carry import context_of, dumps, loads, reseal
+from sharedsky.alerting.carry import context_of, dumps, loads, sealer
 from sharedsky.service.engine_loop import STATE_NAME, EngineLoop
 from sharedsky.service.reports import validate_reports
 from sharedsky.service.store import Hub
@@ -236,7 +236,7 @@ def test_a_state_is_resumed_only_with_the_time_and_entry_it_was_written_with(
             db.execute("UPDATE working_state SET seq = seq - 1 WHERE name = ?", (STATE_NAME,))
         elif forgery == "beyond the record's end":  # a MAC made for it, as by a key's holder
             size = int(db.execute("SELECT MAX(seq) FROM record").fetchone()[0])
-            body = reseal(latest[2], key, context_of(STATE_NAME, latest[1], size + 5))
+            body = sealer(latest[2], key)(context_of(STATE_NAME, latest[1], size + 5))
             db.execute("UPDATE working_state SET seq = ?, body = ? WHERE name = ?", (size + 5, body, STATE_NAME))
         else:
             db.execute("UPDATE working_state SET body = ? WHERE name = ?", (earlier[2], STATE_NAME))

@@ -151,6 +151,13 @@ ENCOUNTER_HELD_BY_RESUME = True
 #: with nothing free, or is not free only of an advised neighbour's original velocity). The
 #: event says it (`second_because`), and the tracker counts each.
 SECOND_BECAUSE = ("nothing free", "an aircraft no advice moves", "no aircraft blocks it", "holds off")
+
+
+def second_because_key(because: str) -> str:
+    """The tracker's count of second changes given for `because` (one of SECOND_BECAUSE)."""
+    return "second_because_" + because.replace(" ", "_")
+
+
 #: An aircraft told to resume counts as turning back (or changing speed back) to its
 #: original velocity while its track or speed changes faster than these between steps
 #: (deg/s, kt/s): others then judge it against that velocity too (`Advised.resuming`).
@@ -707,7 +714,7 @@ class AdvisoryTracker(Carried):
                                    else SECOND_BECAUSE[0] if res.status[k] == 2
                                    else SECOND_BECAUSE[1] if blockers else SECOND_BECAUSE[2])
                         body["second_because"] = because
-                        key = "second_because_" + because.replace(" ", "_")
+                        key = second_because_key(because)
                         self.counts[key] = self.counts.get(key, 0) + 1
                     h.changes_not_free += 1
                     h.encounter_not_free += 1

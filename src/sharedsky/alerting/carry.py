@@ -191,19 +191,19 @@ class _Unpickler(pickle.Unpickler):
         raise StateError(f"a carried state may not build {module}.{name}")
 
 
-def _payload_hash(key: bytes, payload: bytes | memoryview) -> Any:
+def _payload_hash(key: bytes, payload: bytes | memoryview) -> hashlib.blake2b:
     """The MAC's hash with the pickle in, the context not yet (`_finish`)."""
     h = hashlib.blake2b(key=key, digest_size=_MAC_BYTES)
     h.update(payload)
     return h
 
 
-def _finish(h: Any, context: bytes) -> bytes:
+def _finish(h: hashlib.blake2b, context: bytes) -> bytes:
     """The MAC from `_payload_hash`'s `h` (unchanged) and `context`: the context, then its
     length, last, so that read from the end no (pickle, context) pair is another's."""
     h = h.copy()
     h.update(context + len(context).to_bytes(8, "big"))
-    return bytes(h.digest())
+    return h.digest()
 
 
 def _mac(key: bytes, context: bytes, payload: bytes | memoryview) -> bytes:
@@ -223,11 +223,6 @@ def dumps(state: Any, key: bytes, context: bytes | None = b"") -> bytes:
     _Pickler(buf, protocol=5).dump(state)
     payload = buf.getvalue()
     return _MAGIC + (bytes(_MAC_BYTES) if context is None else _mac(key, context, payload)) + payload
-
-
-def reseal(data: bytes, key: bytes, context: bytes) -> bytes:
-    """`dumps` output `data` with its MAC made for `context` (the state unchanged)."""
-    return sealer(data, key)(context)
 
 
 def sealer(data: bytes, key: bytes) -> Callable[[bytes], bytes]:

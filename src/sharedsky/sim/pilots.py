@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from sharedsky.alerting.advisories import READVISED_S, SECOND_BECAUSE, AdvisoryTracker
+from sharedsky.alerting.advisories import (
+    READVISED_S,
+    SECOND_BECAUSE,
+    AdvisoryTracker,
+    second_because_key,
+)
 from sharedsky.engine.separation import Minima
 from sharedsky.sim.dynamics import Fleet
 from sharedsky.sim.metrics import MetricsCollector
@@ -230,7 +235,7 @@ class Pilots:
                                  for k in ("new_intruder", "reversal", "not_free")},
             "changes_by_kind": {k: c.get("changes_" + k, 0) for k in ("same", "dimension", "sense")},
             "changes_not_free_best_effort": c.get("changes_not_free_best_effort", 0),
-            "second_because": {w: c.get("second_because_" + w.replace(" ", "_"), 0) for w in SECOND_BECAUSE},
+            "second_because": {w: c.get(second_because_key(w), 0) for w in SECOND_BECAUSE},
             "changes_making_room": c.get("changes_making_room", 0),
             "readvised": c.get("readvised", 0),
             "best_effort_not_ended": c.get("best_effort_not_ended", 0),
